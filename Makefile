@@ -1,0 +1,118 @@
+# Card issuance station: top-level build.
+#
+# Non-recursive: each part of the tree adds its programs, tests and fuzzers in a
+# module.mk fragment (see docs/build.md). MODE selects the build flavour:
+#   MODE=release  hardened optimised build (default)            -> build/release
+#   MODE=asan     AddressSanitizer + UndefinedBehaviorSanitizer  -> build/asan
+#   MODE=fuzz     clang libFuzzer + ASan + UBSan (fuzzers only)  -> build/fuzz
+
+MODE ?= release
+B    := build/$(MODE)
+CC   ?= cc
+ifeq ($(MODE),fuzz)
+CC   := clang
+endif
+
+WARN   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wformat-security \
+          -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wpointer-arith \
+          -Wno-deprecated-declarations
+BASE   := -std=c11 -D_GNU_SOURCE -fPIE -pipe -MMD -MP
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fcf-protection
+LDHARD := -pie -Wl,-z,relro,-z,now,-z,noexecstack
+
+ifeq ($(MODE),release)
+OPT := -O2 -g -D_FORTIFY_SOURCE=2
+SAN :=
+else ifeq ($(MODE),asan)
+OPT := -O1 -g -fno-omit-frame-pointer
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+else ifeq ($(MODE),fuzz)
+OPT := -O1 -g -fno-omit-frame-pointer -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+else
+$(error MODE must be release, asan or fuzz)
+endif
+
+INCS    := -Idrivers -Icardmgr -Itests
+CFLAGS  ?=
+CFLAGS  += $(BASE) $(WARN) $(HARDEN) $(OPT) $(SAN) $(INCS)
+LDFLAGS += $(LDHARD) $(SAN)
+
+# Filled in by the module.mk fragments.
+PROGS   :=
+TESTS   :=
+FUZZERS :=
+BENCHES :=
+LIBS_ALL :=
+
+.DEFAULT_GOAL := all
+
+# $(call prog,name,sources,libs): link $(B)/bin/name from sources.
+define prog
+$(B)/bin/$(1): $(patsubst %.c,$(B)/obj/%.o,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDFLAGS) $(3)
+endef
+
+# $(call fuzzer,name,sources,libs): a libFuzzer harness, built only in MODE=fuzz.
+define fuzzer
+$(B)/fuzz/$(1): $(patsubst %.c,$(B)/obj/%.o,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -fsanitize=fuzzer $$^ -o $$@ $$(LDFLAGS) $(3)
+endef
+
+include $(sort $(wildcard */module.mk */*/module.mk))
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+
+.PHONY: all deps build demo demo-stop check test bench fuzz fuzz-replay clean help
+
+## deps        install missing Debian packages (firmware/packages.txt)
+deps:
+	@./firmware/deps.sh
+
+## all         build the station and its tools (hardened release build)
+all: deps
+	@$(MAKE) --no-print-directory build MODE=$(MODE)
+
+build: $(addprefix $(B)/bin/,$(PROGS) $(TESTS) $(BENCHES))
+
+## demo        start pcscd, a virtual reader with a blank virtual PIV card; print how to use it
+demo: all
+	@./tests/demo.sh start
+
+## demo-stop   stop what `make demo` started
+demo-stop:
+	@./tests/demo.sh stop
+
+## check       ASan+UBSan build, every test, fuzz-corpus replay; ends with "N passed, N failed"
+check: deps
+	@$(MAKE) --no-print-directory build MODE=asan
+	@$(MAKE) --no-print-directory fuzz-build MODE=fuzz
+	@./tests/run.sh build/asan build/fuzz
+
+test: check
+
+## bench       benchmarks (ratios against a baseline measured in the same run)
+bench: all
+	@./tests/bench.sh build/release
+
+fuzz-build: $(addprefix $(B)/fuzz/,$(FUZZERS))
+
+## fuzz        run every libFuzzer harness for FUZZ_SECONDS (default 60) each
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build MODE=fuzz
+	@./tests/fuzz.sh build/fuzz $(FUZZ_SECONDS)
+
+## clean       remove build/ and test scratch
+clean:
+	rm -rf build
+
+## help        this list
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
