@@ -1,0 +1,101 @@
+#!/bin/bash
+# make demo / make demo-stop.
+#
+# First version (issue 2): a pcscd with vsmartcard vpcd readers and one blank
+# virtual PIV card in reader 0, left running so stock clients can use it. If a
+# pcscd is already running (e.g. Debian's socket-activated one, which reads
+# /etc/reader.conf.d/vpcd), the card is plugged into its first vpcd reader;
+# otherwise the demo starts its own pcscd with 4 virtual readers.
+# State lives in build/demo/ (DEMO_DIR): card files, logs, pids.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+D=${DEMO_DIR:-$top/build/demo}
+BIN=${BIN:-$top/build/release/bin}
+VCARDCTL="$top/tests/vcard/vcardctl"
+export VCARD="$BIN/vcard"
+VPCD_SO=/usr/lib/pcsc/drivers/serial/libifdvpcd.so
+PORT0=35963
+
+die() { echo "demo: $*" >&2; exit 1; }
+
+write_readers() {
+	local i port
+	mkdir -p "$D/readers" "$D/drivers"
+	for i in 0 1; do
+		port=$((PORT0 + 2 * i))
+		cp "$VPCD_SO" "$D/drivers/libifdvpcd$i.so"
+		printf 'FRIENDLYNAME "Virtual PCD %d"\nDEVICENAME /dev/null:%d\nLIBPATH %s\nCHANNELID %d\n' \
+		    "$i" "$port" "$D/drivers/libifdvpcd$i.so" "$port" >"$D/readers/vpcd$i"
+	done
+}
+
+start_pcscd() {
+	if pgrep -x pcscd >/dev/null; then
+		echo "demo: using the pcscd that is already running"
+		return
+	fi
+	write_readers
+	mkdir -p /run/pcscd
+	setsid pcscd -f -c "$D/readers" >"$D/pcscd.log" 2>&1 </dev/null &
+	echo $! >"$D/pcscd.pid"
+	for _ in $(seq 50); do
+		opensc-tool -l 2>/dev/null | grep -q 'Virtual PCD' && return
+		sleep 0.1
+	done
+	die "pcscd did not come up; see $D/pcscd.log"
+}
+
+first_vpcd_reader() {
+	opensc-tool -l 2>/dev/null | sed -n 's/^[0-9]\+ \+[A-Za-z]\+ \+\(Virtual PCD.*\)$/\1/p' | head -n 1
+}
+
+start() {
+	[ -x "$VCARD" ] || die "$VCARD not built (run make)"
+	[ -x "$VCARDCTL" ] || die "$VCARDCTL missing"
+	mkdir -p "$D"
+	start_pcscd
+	"$VCARDCTL" -d "$D/run" remove 0 >/dev/null 2>&1 || true
+	"$VCARDCTL" -d "$D/run" insert 0 "$D/card0.state" --create --trace "$D/card0.trace" \
+	    || die "could not insert the virtual card"
+	local reader; reader=$(first_vpcd_reader)
+	cat <<TXT
+
+The station demo is running (first version: pcscd + a blank virtual PIV card).
+
+  Reader:  $reader
+  Card:    $D/card0.state  (factory PIN 123456, PUK 12345678,
+           3DES management key 010203040506070801020304050607080102030405060708)
+
+Try the stock clients:
+  opensc-tool -l
+  yubico-piv-tool -r "$reader" -a status
+  ykman --reader "$reader" piv info
+  pkcs11-tool --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so -L
+
+Cards at run time (as a person at the reader would):
+  $VCARDCTL -d $D/run list
+  $VCARDCTL -d $D/run remove 0
+  $VCARDCTL -d $D/run insert 1 $D/card1.state --create
+
+Stop everything:  make demo-stop
+TXT
+}
+
+stop() {
+	[ -d "$D" ] || return 0
+	"$VCARDCTL" -d "$D/run" remove-all >/dev/null 2>&1 || true
+	for f in "$D"/run/*.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+	done
+	if [ -f "$D/pcscd.pid" ]; then
+		kill "$(cat "$D/pcscd.pid")" 2>/dev/null || true
+		rm -f "$D/pcscd.pid"
+	fi
+	echo "demo: stopped"
+}
+
+case "${1:-start}" in
+start) start ;;
+stop) stop ;;
+*) die "usage: demo.sh start|stop" ;;
+esac
