@@ -1,8 +1,12 @@
 #!/bin/sh
 # Install the Debian packages in firmware/packages.txt that are not installed yet.
-# Fast when nothing is missing (one dpkg-query); apt-get update runs only when needed.
+# Fast when nothing is missing; apt-get update runs only when something is.
+#   deps.sh           install what is missing
+#   deps.sh --check   only list what is missing; exit 1 if anything is
+# DEPS_LIST overrides the package list (used by the tests).
 set -eu
-list="$(dirname "$0")/packages.txt"
+list=${DEPS_LIST:-"$(dirname "$0")/packages.txt"}
+[ -r "$list" ] || { echo "deps: cannot read $list" >&2; exit 2; }
 want=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$list")
 missing=""
 for p in $want; do
@@ -13,6 +17,10 @@ for p in $want; do
 	esac
 done
 [ -z "$missing" ] && exit 0
+if [ "${1:-}" = --check ]; then
+	echo "deps: missing:$missing"
+	exit 1
+fi
 echo "deps: installing missing packages:$missing"
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: not root; install them with: apt-get install$missing" >&2
