@@ -89,8 +89,9 @@ demo: all
 demo-stop:
 	@./tests/demo.sh stop
 
-## check       ASan+UBSan build, every test, fuzz-corpus replay; ends with "N passed, N failed"
+## check       release + ASan/UBSan + fuzz builds, every test, corpus replay; ends "N passed, N failed"
 check: deps
+	@$(MAKE) --no-print-directory build MODE=release
 	@$(MAKE) --no-print-directory build MODE=asan
 	@$(MAKE) --no-print-directory fuzz-build MODE=fuzz
 	@./tests/run.sh build/asan build/fuzz
