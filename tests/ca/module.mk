@@ -1,0 +1,5 @@
+# tests/ca/: the test CA (a CMP server on OSSL_CMP_SRV_CTX) and its DER helpers.
+CADER := tests/ca/cader.c drivers/buf.c drivers/tlv.c
+
+PROGS += testca
+$(eval $(call prog,testca,tests/ca/testca.c $(CADER),-lcrypto))
