@@ -163,6 +163,12 @@ apdu_end(struct apdu_ctx *ctx)
 		ctx->t.end(ctx->t.arg);
 }
 
+int
+apdu_reconnect(struct apdu_ctx *ctx)
+{
+	return ctx->t.reconnect != NULL ? ctx->t.reconnect(ctx->t.arg) : APDU_ERR_INVALID;
+}
+
 void
 apdu_free(uint8_t *rsp, size_t len)
 {

@@ -49,7 +49,9 @@ int apdu_sw_to_err(uint16_t sw);
 /*
  * transmit: send cmd, write at most *rsp_len bytes (data || SW1 SW2) into rsp and
  * set *rsp_len. Returns APDU_OK or APDU_ERR_TRANSMIT/REMOVED/RESET.
- * begin/end: optional (NULL) exclusive-access hooks, run by apdu_begin/apdu_end.
+ * begin/end: optional (NULL) exclusive-access hooks, run by apdu_begin/apdu_end;
+ * begin returns APDU_ERR_RESET/REMOVED when the card changed since last time.
+ * reconnect: optional; reattach after a reset or re-insertion (APDU_OK or error).
  */
 struct apdu_transport {
 	int (*transmit)(void *arg, const uint8_t *cmd, size_t cmd_len,
@@ -57,6 +59,7 @@ struct apdu_transport {
 	int (*begin)(void *arg);
 	void (*end)(void *arg);
 	void *arg;
+	int (*reconnect)(void *arg);
 };
 
 struct apdu_stats {
@@ -80,6 +83,8 @@ void apdu_get_stats(const struct apdu_ctx *ctx, struct apdu_stats *st);
 void apdu_reset_stats(struct apdu_ctx *ctx);
 int apdu_begin(struct apdu_ctx *ctx);
 void apdu_end(struct apdu_ctx *ctx);
+/* Run the transport's reconnect hook (APDU_ERR_INVALID if it has none). */
+int apdu_reconnect(struct apdu_ctx *ctx);
 
 struct apdu_cmd {
 	uint8_t cla, ins, p1, p2;

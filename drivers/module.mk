@@ -1,7 +1,7 @@
 # drivers/: card access libraries (see drivers/README.md).
 DRIVERS_CORE := drivers/buf.c drivers/tlv.c
 # The card access library cardmgr links: link with $(DRIVERS_LIBS).
-DRIVERS_LIB  := $(DRIVERS_CORE) drivers/apdu.c
+DRIVERS_LIB  := $(DRIVERS_CORE) drivers/apdu.c drivers/piv.c drivers/piv_obj.c drivers/piv_key.c
 DRIVERS_LIBS := -lcrypto -lz -lpcsclite -lp11
 DRV_FAKE     := tests/drivers/fake_transport.c
 

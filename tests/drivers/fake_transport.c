@@ -99,4 +99,5 @@ fake_transport(struct fake *f, struct apdu_transport *t)
 	t->begin = fake_begin;
 	t->end = fake_end;
 	t->arg = f;
+	t->reconnect = NULL;
 }

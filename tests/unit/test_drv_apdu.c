@@ -320,7 +320,7 @@ test_sw_mapping(void **state)
 static void
 test_bad_args(void **state)
 {
-	struct apdu_transport t = { NULL, NULL, NULL, NULL };
+	struct apdu_transport t = { 0 };
 	struct apdu_ctx *ctx = (void *)1;
 
 	(void)state;
