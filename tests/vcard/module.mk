@@ -1,0 +1,7 @@
+# tests/vcard/: the virtual PIV card (see tests/vcard/README.md).
+VCARD_LIB := tests/vcard/vc_apdu.c tests/vcard/vc_card.c tests/vcard/vc_piv.c \
+             tests/vcard/vc_yk.c tests/vcard/vc_crypto.c tests/vcard/vc_store.c \
+             $(DRIVERS_CORE)
+
+PROGS += vcard
+$(eval $(call prog,vcard,tests/vcard/vc_main.c tests/vcard/vc_trace.c $(VCARD_LIB),-lcrypto))
