@@ -282,6 +282,7 @@ read_full(int fd, uint8_t *p, size_t n, struct vc_trace *tr)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	ssize_t r;
+	int one = 1;
 
 	while (n > 0) {
 		if (stop_flag)
@@ -294,6 +295,12 @@ read_full(int fd, uint8_t *p, size_t n, struct vc_trace *tr)
 			continue;
 		if ((r = read(fd, p, n)) == 0)
 			return 0;
+		/*
+		 * vpcd writes the length and the APDU separately; without an
+		 * immediate ACK, Nagle on its side holds the APDU for our 40 ms
+		 * delayed ACK. The flag is not sticky, so set it on every read.
+		 */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
