@@ -1,0 +1,662 @@
+/* ca: CMP client over mutual TLS on OpenSSL's OSSL_CMP_*. See ca.h. */
+#include "ca.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/cmp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "catls.h"
+#include "tlv.h"
+
+#define DEFAULT_TIMEOUT 30
+#define MAX_CACERTS 8
+
+struct ca_link {
+	struct ca_cfg cfg;
+	EVP_PKEY *key;
+	X509 *cert;
+	struct catls tls;
+	X509_STORE *trust;		/* cmp_trust anchors */
+	STACK_OF(X509) *untrusted;	/* intermediates we may use */
+	const X509_REQ *csr;		/* request in flight, for certConf */
+};
+
+/* id-it-caCerts and id-it-certProfile (RFC 9483 4.3.1, 4.1.1). */
+#define OID_CACERTS	"1.3.6.1.5.5.7.4.17"
+#define OID_CERTPROFILE	"1.3.6.1.5.5.7.4.21"
+
+const char *
+ca_strerror(int err)
+{
+	switch (err) {
+	case CA_OK:		return "success";
+	case CA_ERR_ARG:	return "bad argument or configuration";
+	case CA_ERR_NOMEM:	return "out of memory";
+	case CA_ERR_TRANSPORT:	return "CA unreachable";
+	case CA_ERR_TLS:	return "TLS connection to the CA failed";
+	case CA_ERR_RESPONSE:	return "invalid CMP response";
+	case CA_ERR_REJECTED:	return "request rejected by the CA";
+	case CA_ERR_CHAIN:	return "issued certificate does not verify";
+	case CA_ERR_STATION_REVOKED: return "station certificate revoked";
+	case CA_ERR_TRUST:	return "cannot load trust anchors";
+	default:		return "unknown ca error";
+	}
+}
+
+int
+ca_err_retryable(int err)
+{
+	return err == CA_ERR_TRANSPORT || err == CA_ERR_TLS ||
+	    err == CA_ERR_RESPONSE || err == CA_ERR_STATION_REVOKED ||
+	    err == CA_ERR_NOMEM;
+}
+
+void
+ca_result_clear(struct ca_result *res)
+{
+	if (res == NULL)
+		return;
+	OPENSSL_free(res->cert);
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+}
+
+static void
+result_init(struct ca_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->status = -1;
+}
+
+/* ---- trust ---- */
+
+static int
+load_pem_certs(const char *file, STACK_OF(X509) **out)
+{
+	BIO *b = BIO_new_file(file, "r");
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	X509 *x;
+	int rc = CA_ERR_TRUST;
+
+	*out = NULL;
+	if (b == NULL || sk == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			goto out;
+		}
+	ERR_clear_error();	/* the end of the file reads as an error */
+	if (sk_X509_num(sk) > 0) {
+		*out = sk;
+		sk = NULL;
+		rc = CA_OK;
+	}
+out:
+	sk_X509_pop_free(sk, X509_free);
+	BIO_free(b);
+	return rc;
+}
+
+static int
+trust_new(struct ca_link *l)
+{
+	STACK_OF(X509) *anchors = NULL;
+	int i, rc;
+
+	if ((rc = load_pem_certs(l->cfg.cmp_trust, &anchors)) != CA_OK)
+		return rc;
+	if ((l->trust = X509_STORE_new()) == NULL)
+		rc = CA_ERR_NOMEM;
+	for (i = 0; rc == CA_OK && i < sk_X509_num(anchors); i++)
+		if (!X509_STORE_add_cert(l->trust, sk_X509_value(anchors, i)))
+			rc = CA_ERR_TRUST;
+	sk_X509_pop_free(anchors, X509_free);
+	if (rc == CA_OK && l->cfg.untrusted != NULL)
+		rc = load_pem_certs(l->cfg.untrusted, &l->untrusted);
+	return rc;
+}
+
+X509_STORE *
+ca_trust_store(struct ca_link *l)
+{
+	return l->trust;
+}
+
+int
+ca_verify_cert(struct ca_link *l, X509 *cert, STACK_OF(X509) *chain,
+    struct ca_result *res)
+{
+	X509_STORE_CTX *vc = X509_STORE_CTX_new();
+	STACK_OF(X509) *all = sk_X509_new_null();
+	int i, ok = 0;
+
+	for (i = 0; all != NULL && i < sk_X509_num(chain); i++)
+		(void)sk_X509_push(all, sk_X509_value(chain, i));
+	for (i = 0; all != NULL && i < sk_X509_num(l->untrusted); i++)
+		(void)sk_X509_push(all, sk_X509_value(l->untrusted, i));
+	if (vc != NULL && all != NULL &&
+	    X509_STORE_CTX_init(vc, l->trust, cert, all))
+		ok = X509_verify_cert(vc) == 1;
+	if (!ok && res != NULL)
+		snprintf(res->detail, sizeof(res->detail),
+		    "issued certificate chain: %s", vc == NULL ? "no memory" :
+		    X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(vc)));
+	X509_STORE_CTX_free(vc);
+	sk_X509_free(all);
+	return ok ? CA_OK : CA_ERR_CHAIN;
+}
+
+/* ---- link ---- */
+
+int
+ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
+    struct ca_link **out)
+{
+	struct ca_link *l = NULL;
+	int rc = CA_ERR_ARG;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->server == NULL || cfg->cmp_trust == NULL ||
+	    (!cfg->plain_http && cfg->tls_trust == NULL) ||
+	    (cert != NULL && key == NULL))
+		goto out;
+	rc = CA_ERR_NOMEM;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		goto out;
+	l->cfg = *cfg;
+	if (l->cfg.timeout <= 0)
+		l->cfg.timeout = DEFAULT_TIMEOUT;
+	if (key != NULL && EVP_PKEY_up_ref(key))
+		l->key = key;
+	if (cert != NULL && X509_up_ref(cert))
+		l->cert = cert;
+	if ((rc = trust_new(l)) != CA_OK)
+		goto out;
+	if (!cfg->plain_http && catls_init(&l->tls, cfg->server, cfg->tls_trust,
+	    l->key, l->cert, l->untrusted) != CATLS_OK) {
+		rc = CA_ERR_TRUST;
+		goto out;
+	}
+	*out = l;
+	l = NULL;
+out:
+	ca_link_free(l);
+	return rc;
+}
+
+void
+ca_link_free(struct ca_link *l)
+{
+	if (l == NULL)
+		return;
+	catls_done(&l->tls);
+	X509_STORE_free(l->trust);
+	sk_X509_pop_free(l->untrusted, X509_free);
+	X509_free(l->cert);
+	EVP_PKEY_free(l->key);
+	free(l);
+}
+
+/* ---- one CMP transaction ---- */
+
+/*
+ * certConf callback: accept the new certificate only if its chain verifies
+ * against our anchors and, for p10cr, it certifies the key of the CSR.
+ */
+static int
+certconf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **text)
+{
+	struct ca_link *l = OSSL_CMP_CTX_get_certConf_cb_arg(ctx);
+	STACK_OF(X509) *extra = OSSL_CMP_CTX_get1_extraCertsIn(ctx);
+	EVP_PKEY *want;
+
+	if (fail_info != 0)
+		goto out;
+	if (ca_verify_cert(l, cert, extra, NULL) != CA_OK) {
+		*text = "certificate chain does not verify";
+		fail_info = 1 << OSSL_CMP_PKIFAILUREINFO_incorrectData;
+		goto out;
+	}
+	want = l->csr ? X509_REQ_get0_pubkey((X509_REQ *)l->csr) : NULL;
+	if (want != NULL && EVP_PKEY_eq(want, X509_get0_pubkey(cert)) != 1) {
+		*text = "certificate is not for the requested key";
+		fail_info = 1 << OSSL_CMP_PKIFAILUREINFO_badCertTemplate;
+	}
+out:
+	sk_X509_pop_free(extra, X509_free);
+	return fail_info;
+}
+
+static int
+set_txid(OSSL_CMP_CTX *ctx, const uint8_t txid[CA_TXID_LEN])
+{
+	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	int ok = os != NULL && ASN1_OCTET_STRING_set(os, txid, CA_TXID_LEN) &&
+	    OSSL_CMP_CTX_set1_transactionID(ctx, os);
+
+	ASN1_OCTET_STRING_free(os);
+	return ok;
+}
+
+static int
+set_transport(struct ca_link *l, OSSL_CMP_CTX *ctx)
+{
+	if (!OSSL_CMP_CTX_set1_server(ctx, l->cfg.server) ||
+	    !OSSL_CMP_CTX_set_serverPort(ctx, l->cfg.port) ||
+	    !OSSL_CMP_CTX_set1_serverPath(ctx, l->cfg.path) ||
+	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT,
+	    l->cfg.timeout) ||
+	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT,
+	    4 * l->cfg.timeout))
+		return 0;
+	if (l->cfg.plain_http)
+		return 1;
+	/* A non-NULL callback argument is what makes OpenSSL use TLS. */
+	return OSSL_CMP_CTX_set_http_cb(ctx, catls_http_cb) &&
+	    OSSL_CMP_CTX_set_http_cb_arg(ctx, &l->tls);
+}
+
+static int
+set_trust(struct ca_link *l, OSSL_CMP_CTX *ctx)
+{
+	if (!X509_STORE_up_ref(l->trust))
+		return 0;
+	if (!OSSL_CMP_CTX_set0_trustedStore(ctx, l->trust)) {
+		X509_STORE_free(l->trust);
+		return 0;
+	}
+	return (l->untrusted == NULL ||
+	    OSSL_CMP_CTX_set1_untrusted(ctx, l->untrusted)) &&
+	    OSSL_CMP_CTX_set_certConf_cb(ctx, certconf_cb) &&
+	    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, l);
+}
+
+static OSSL_CMP_CTX *
+cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
+{
+	OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
+
+	if (ctx == NULL)
+		return NULL;
+	(void)OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_ERR);
+	if (!set_transport(l, ctx) || !set_trust(l, ctx) ||
+	    !set_txid(ctx, txid) ||
+	    (sign && (l->cert == NULL || !OSSL_CMP_CTX_set1_cert(ctx, l->cert) ||
+	    !OSSL_CMP_CTX_set1_pkey(ctx, l->key)))) {
+		OSSL_CMP_CTX_free(ctx);
+		return NULL;
+	}
+	l->tls.verify = X509_V_OK;
+	l->csr = NULL;
+	return ctx;
+}
+
+static int
+is_transport_error(unsigned long e)
+{
+	int lib = ERR_GET_LIB(e);
+
+	return lib == ERR_LIB_HTTP || lib == ERR_LIB_BIO || lib == ERR_LIB_SYS ||
+	    (lib == ERR_LIB_CMP && ERR_GET_REASON(e) == CMP_R_TRANSFER_ERROR);
+}
+
+/* Classify a failed transaction from the CA's status and OpenSSL's errors. */
+static int
+classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
+{
+	unsigned long e, first = 0;
+	int transport = 0, tls = 0;
+	const char *data;
+	int flags;
+
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+		if (first == 0) {
+			first = e;
+			ERR_error_string_n(e, res->detail, sizeof(res->detail));
+			if (data != NULL && (flags & ERR_TXT_STRING) && *data)
+				snprintf(res->detail + strlen(res->detail),
+				    sizeof(res->detail) - strlen(res->detail),
+				    " (%s)", data);
+		}
+		transport |= is_transport_error(e);
+		tls |= ERR_GET_LIB(e) == ERR_LIB_SSL;
+	}
+	res->status = OSSL_CMP_CTX_get_status(ctx);
+	res->fail_info = OSSL_CMP_CTX_get_failInfoCode(ctx);
+	if (l->tls.verify != X509_V_OK) {
+		snprintf(res->detail, sizeof(res->detail),
+		    "TLS: CA server certificate: %s",
+		    X509_verify_cert_error_string(l->tls.verify));
+		return CA_ERR_TLS;
+	}
+	if (res->status == OSSL_CMP_PKISTATUS_rejection)
+		return res->fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_certRevoked)
+		    ? CA_ERR_STATION_REVOKED : CA_ERR_REJECTED;
+	if (first != 0 && ERR_GET_LIB(first) == ERR_LIB_CMP &&
+	    ERR_GET_REASON(first) == CMP_R_CERTIFICATE_NOT_ACCEPTED)
+		return CA_ERR_CHAIN;
+	if (tls)
+		return CA_ERR_TLS;
+	return transport ? CA_ERR_TRANSPORT : CA_ERR_RESPONSE;
+}
+
+static int
+take_cert(OSSL_CMP_CTX *ctx, X509 *cert, struct ca_result *res)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(cert, &der);
+
+	(void)ctx;
+	if (n <= 0)
+		return CA_ERR_NOMEM;
+	res->cert = der;
+	res->cert_len = (size_t)n;
+	res->status = OSSL_CMP_PKISTATUS_accepted;
+	return CA_OK;
+}
+
+static int
+push_profile(OSSL_CMP_CTX *ctx, const char *profile)
+{
+	ASN1_UTF8STRING *s = ASN1_UTF8STRING_new();
+	STACK_OF(ASN1_UTF8STRING) *sk = sk_ASN1_UTF8STRING_new_null();
+	ASN1_STRING *seq = NULL;
+	ASN1_TYPE *val = ASN1_TYPE_new();
+	ASN1_OBJECT *oid = OBJ_txt2obj(OID_CERTPROFILE, 1);
+	OSSL_CMP_ITAV *itav = NULL;
+	uint8_t buf[256];
+	struct buf_writer w;
+	size_t n = strlen(profile);
+
+	buf_writer_init(&w, buf, sizeof(buf));
+	tlv_put_header(&w, 0x30, tlv_size(0x0C, n));
+	tlv_put(&w, 0x0C, profile, n);
+	if (s && sk && val && oid && buf_writer_error(&w) == BUF_OK &&
+	    (seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE)) != NULL &&
+	    ASN1_STRING_set(seq, buf, (int)w.len)) {
+		ASN1_TYPE_set(val, V_ASN1_SEQUENCE, seq);
+		seq = NULL;
+		if ((itav = OSSL_CMP_ITAV_create(oid, val)) != NULL) {
+			oid = NULL;
+			val = NULL;
+		}
+	}
+	ASN1_STRING_free(seq);
+	ASN1_TYPE_free(val);
+	ASN1_OBJECT_free(oid);
+	ASN1_UTF8STRING_free(s);
+	sk_ASN1_UTF8STRING_free(sk);
+	if (itav == NULL || !OSSL_CMP_CTX_push0_geninfo_ITAV(ctx, itav)) {
+		OSSL_CMP_ITAV_free(itav);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+run_certreq(struct ca_link *l, OSSL_CMP_CTX *ctx, int type,
+    struct ca_result *res)
+{
+	X509 *cert;
+
+	ERR_clear_error();
+	cert = OSSL_CMP_exec_certreq(ctx, type, NULL);
+	if (cert == NULL)
+		return classify(l, ctx, res);
+	return take_cert(ctx, cert, res);
+}
+
+int
+ca_enroll_p10(struct ca_link *l, const uint8_t *csr, size_t csr_len,
+    const char *profile, const uint8_t txid[CA_TXID_LEN],
+    struct ca_result *res)
+{
+	const unsigned char *p = csr;
+	X509_REQ *req = NULL;
+	OSSL_CMP_CTX *ctx = NULL;
+	int rc = CA_ERR_ARG;
+
+	result_init(res);
+	if (csr == NULL || profile == NULL || csr_len > 65536)
+		goto out;
+	req = d2i_X509_REQ(NULL, &p, (long)csr_len);
+	if (req == NULL || p != csr + csr_len) {
+		snprintf(res->detail, sizeof(res->detail), "CSR is not DER PKCS#10");
+		goto out;
+	}
+	rc = CA_ERR_NOMEM;
+	if ((ctx = cmp_new(l, txid, 1)) == NULL ||
+	    !OSSL_CMP_CTX_set1_p10CSR(ctx, req) || !push_profile(ctx, profile))
+		goto out;
+	l->csr = req;
+	rc = run_certreq(l, ctx, OSSL_CMP_P10CR, res);
+out:
+	l->csr = NULL;
+	OSSL_CMP_CTX_free(ctx);
+	X509_REQ_free(req);
+	return rc;
+}
+
+int
+ca_revoke(struct ca_link *l, const uint8_t *cert, size_t cert_len,
+    int reason, const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
+{
+	const unsigned char *p = cert;
+	X509 *x = NULL;
+	OSSL_CMP_CTX *ctx = NULL;
+	int rc = CA_ERR_ARG;
+
+	result_init(res);
+	if (cert == NULL || reason < 0 || reason > 10 || reason == 7)
+		goto out;
+	x = d2i_X509(NULL, &p, (long)cert_len);
+	if (x == NULL || p != cert + cert_len)
+		goto out;
+	rc = CA_ERR_NOMEM;
+	if ((ctx = cmp_new(l, txid, 1)) == NULL ||
+	    !OSSL_CMP_CTX_set1_oldCert(ctx, x) ||
+	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_REVOCATION_REASON, reason))
+		goto out;
+	ERR_clear_error();
+	if (OSSL_CMP_exec_RR_ses(ctx) == 1) {
+		res->status = OSSL_CMP_PKISTATUS_accepted;
+		rc = CA_OK;
+		goto out;
+	}
+	rc = classify(l, ctx, res);
+	/* RFC 4210 5.3.9: certRevoked for an rr means it already is: done. */
+	if (rc == CA_ERR_STATION_REVOKED && reason != CRL_REASON_REMOVE_FROM_CRL)
+		rc = CA_OK;
+out:
+	OSSL_CMP_CTX_free(ctx);
+	X509_free(x);
+	return rc;
+}
+
+/* caCerts value: SEQUENCE OF Certificate, parsed boundedly. */
+static int
+parse_cacerts(const ASN1_TYPE *v, STACK_OF(X509) *out)
+{
+	struct buf_reader r;
+	struct tlv seq, c;
+	const unsigned char *p;
+	const uint8_t *start;
+	X509 *x;
+
+	if (v == NULL || v->type != V_ASN1_SEQUENCE ||
+	    tlv_unwrap(v->value.sequence->data,
+	    (size_t)v->value.sequence->length, 0x30, &seq) != TLV_OK)
+		return CA_ERR_RESPONSE;
+	buf_reader_init(&r, seq.val, seq.len);
+	while (buf_left(&r) > 0 && sk_X509_num(out) < MAX_CACERTS) {
+		start = r.p;
+		if (tlv_expect(&r, 0x30, &c) != TLV_OK)
+			return CA_ERR_RESPONSE;
+		p = start;
+		x = d2i_X509(NULL, &p, (long)(c.val + c.len - start));
+		if (x == NULL || p != c.val + c.len || !sk_X509_push(out, x)) {
+			X509_free(x);
+			return CA_ERR_RESPONSE;
+		}
+	}
+	return buf_left(&r) == 0 ? CA_OK : CA_ERR_RESPONSE;
+}
+
+static int
+find_cacerts(STACK_OF(OSSL_CMP_ITAV) *itavs, STACK_OF(X509) *out)
+{
+	ASN1_OBJECT *oid = OBJ_txt2obj(OID_CACERTS, 1);
+	int i, rc = CA_ERR_RESPONSE;
+
+	for (i = 0; oid && i < sk_OSSL_CMP_ITAV_num(itavs); i++) {
+		OSSL_CMP_ITAV *it = sk_OSSL_CMP_ITAV_value(itavs, i);
+
+		if (OBJ_cmp(OSSL_CMP_ITAV_get0_type(it), oid) == 0) {
+			rc = parse_cacerts(OSSL_CMP_ITAV_get0_value(it), out);
+			break;
+		}
+	}
+	ASN1_OBJECT_free(oid);
+	return rc;
+}
+
+static int
+verify_all(struct ca_link *l, STACK_OF(X509) *certs, struct ca_result *res)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (ca_verify_cert(l, sk_X509_value(certs, i), certs, res) != CA_OK)
+			return CA_ERR_CHAIN;
+	return sk_X509_num(certs) > 0 ? CA_OK : CA_ERR_RESPONSE;
+}
+
+int
+ca_get_cacerts(struct ca_link *l, STACK_OF(X509) **certs,
+    struct ca_result *res)
+{
+	uint8_t txid[CA_TXID_LEN];
+	OSSL_CMP_CTX *ctx = NULL;
+	STACK_OF(OSSL_CMP_ITAV) *rsp = NULL;
+	STACK_OF(X509) *out = sk_X509_new_null();
+	ASN1_OBJECT *oid = OBJ_txt2obj(OID_CACERTS, 1);
+	OSSL_CMP_ITAV *req;
+	int rc = CA_ERR_NOMEM;
+
+	*certs = NULL;
+	result_init(res);
+	/* genm changes nothing at the CA: a fresh transactionID each time. */
+	if (out == NULL || oid == NULL || RAND_bytes(txid, sizeof(txid)) != 1 ||
+	    (ctx = cmp_new(l, txid, 1)) == NULL ||
+	    (req = OSSL_CMP_ITAV_create(oid, NULL)) == NULL)
+		goto out;
+	oid = NULL;
+	if (!OSSL_CMP_CTX_push0_genm_ITAV(ctx, req)) {
+		OSSL_CMP_ITAV_free(req);
+		goto out;
+	}
+	ERR_clear_error();
+	if ((rsp = OSSL_CMP_exec_GENM_ses(ctx)) == NULL) {
+		rc = classify(l, ctx, res);
+		goto out;
+	}
+	if ((rc = find_cacerts(rsp, out)) != CA_OK ||
+	    (rc = verify_all(l, out, res)) != CA_OK)
+		goto out;
+	*certs = out;
+	out = NULL;
+out:
+	sk_OSSL_CMP_ITAV_pop_free(rsp, OSSL_CMP_ITAV_free);
+	sk_X509_pop_free(out, X509_free);
+	ASN1_OBJECT_free(oid);
+	OSSL_CMP_CTX_free(ctx);
+	return rc;
+}
+
+static int
+set_subject(OSSL_CMP_CTX *ctx, const char *subject)
+{
+	X509_NAME *n = X509_NAME_new();
+	char *dup = strdup(subject), *save = NULL, *part, *eq;
+	int ok = n != NULL && dup != NULL && subject[0] == '/';
+
+	for (part = ok ? strtok_r(dup + 1, "/", &save) : NULL; ok && part;
+	    part = strtok_r(NULL, "/", &save)) {
+		if ((eq = strchr(part, '=')) == NULL) {
+			ok = 0;
+			break;
+		}
+		*eq++ = '\0';
+		ok = X509_NAME_add_entry_by_txt(n, part, MBSTRING_UTF8,
+		    (unsigned char *)eq, -1, -1, 0);
+	}
+	ok = ok && OSSL_CMP_CTX_set1_subjectName(ctx, n);
+	X509_NAME_free(n);
+	free(dup);
+	return ok;
+}
+
+int
+ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
+    size_t secret_len, EVP_PKEY *newkey, const char *subject,
+    const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
+{
+	OSSL_CMP_CTX *ctx = NULL;
+	int rc = CA_ERR_ARG;
+
+	result_init(res);
+	if (ref == NULL || secret == NULL || secret_len == 0 ||
+	    secret_len > 1024 || newkey == NULL || subject == NULL)
+		goto out;
+	rc = CA_ERR_NOMEM;
+	if ((ctx = cmp_new(l, txid, 0)) == NULL ||
+	    !OSSL_CMP_CTX_set1_referenceValue(ctx, (const unsigned char *)ref,
+	    (int)strlen(ref)) ||
+	    !OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)secret_len) ||
+	    !EVP_PKEY_up_ref(newkey))
+		goto out;
+	if (!OSSL_CMP_CTX_set0_newPkey(ctx, 1, newkey)) {
+		EVP_PKEY_free(newkey);
+		goto out;
+	}
+	if (!set_subject(ctx, subject)) {
+		rc = CA_ERR_ARG;
+		goto out;
+	}
+	rc = run_certreq(l, ctx, OSSL_CMP_IR, res);
+out:
+	OSSL_CMP_CTX_free(ctx);	/* the context cleanses its copy of secret */
+	return rc;
+}
+
+int
+ca_renew_station(struct ca_link *l, EVP_PKEY *newkey,
+    const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
+{
+	OSSL_CMP_CTX *ctx = NULL;
+	int rc = CA_ERR_NOMEM;
+
+	result_init(res);
+	if (newkey == NULL)
+		return CA_ERR_ARG;
+	if ((ctx = cmp_new(l, txid, 1)) == NULL || !EVP_PKEY_up_ref(newkey))
+		goto out;
+	if (!OSSL_CMP_CTX_set0_newPkey(ctx, 1, newkey)) {
+		EVP_PKEY_free(newkey);
+		goto out;
+	}
+	rc = run_certreq(l, ctx, OSSL_CMP_KUR, res);
+out:
+	OSSL_CMP_CTX_free(ctx);
+	return rc;
+}

@@ -1,0 +1,134 @@
+/*
+ * ca: the station's CMP client (RFC 4210 as profiled by RFC 9483), built on
+ * OpenSSL's own OSSL_CMP_* client, over HTTPS with mutual TLS.
+ *
+ * The station is a Registration Authority: it sends p10cr for card keys (the
+ * CSR is signed by the card), rr to revoke, hold and un-hold, genm for the CA
+ * certificates, and ir with a password-based MAC to enroll itself. Every
+ * request is protected with the station's key (an EVP_PKEY whose signing
+ * happens in the station's token, see cakey.h); every response is checked by
+ * OpenSSL for protection by a CA the configured trust anchors vouch for,
+ * transactionID and nonces, and every issued certificate's chain is verified
+ * here before certConf accepts it.
+ *
+ * No global state: a struct ca_link holds the configuration and the TLS
+ * context; each call is one CMP transaction with a transactionID the caller
+ * chose (and journaled) beforehand, so a retry of the same operation is
+ * recognisable by the CA.
+ */
+#ifndef CA_H
+#define CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+enum ca_err {
+	CA_OK = 0,
+	CA_ERR_ARG = -1,	/* bad argument or configuration */
+	CA_ERR_NOMEM = -2,
+	CA_ERR_TRANSPORT = -3,	/* CA unreachable, timeout, HTTP error */
+	CA_ERR_TLS = -4,	/* TLS handshake failed (server not trusted?) */
+	CA_ERR_RESPONSE = -5,	/* response malformed, unprotected or forged */
+	CA_ERR_REJECTED = -6,	/* the CA refused the request */
+	CA_ERR_CHAIN = -7,	/* issued certificate does not verify */
+	CA_ERR_STATION_REVOKED = -8,	/* the CA says our certificate is revoked */
+	CA_ERR_TRUST = -9,	/* cannot load trust anchors */
+};
+
+const char *ca_strerror(int err);
+
+/* 1 if the operation may succeed when retried later (the outbox keeps it). */
+int ca_err_retryable(int err);
+
+#define CA_TXID_LEN 16
+
+struct ca_cfg {
+	const char *server;	/* host name, also checked against the TLS cert */
+	int port;
+	const char *path;	/* HTTP path of the CMP endpoint, e.g. "cmp" */
+	int plain_http;		/* 1: no TLS (only for the openssl mock server) */
+	const char *tls_trust;	/* PEM file: anchors for the server's TLS cert */
+	const char *cmp_trust;	/* PEM file: anchors for CMP and issued chains */
+	const char *untrusted;	/* PEM file of intermediates, or NULL */
+	int timeout;		/* seconds per message round trip (0: 30) */
+};
+
+/* What a CA transaction produced; release with ca_result_clear(). */
+struct ca_result {
+	int status;		/* PKIStatus from the CA, -1 if none */
+	int fail_info;		/* PKIFailureInfo bits from the CA */
+	char detail[256];	/* why it failed, for logs and the operator */
+	uint8_t *cert;		/* DER of the issued certificate, or NULL */
+	size_t cert_len;
+};
+
+void ca_result_clear(struct ca_result *res);
+
+struct ca_link;
+
+/*
+ * A link to the CA. key and cert are the station's identity (TLS client and
+ * CMP signer); key may be NULL with cert NULL for PBM-only enrollment. The
+ * link holds references to key and cert.
+ * [out] *out: free with ca_link_free. NULL on error.
+ */
+int ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
+    struct ca_link **out);
+void ca_link_free(struct ca_link *l);
+
+/*
+ * Enroll a card key: p10cr with csr (DER PKCS#10, signed by the card) and the
+ * certificate profile for the key slot, then certConf after the returned
+ * certificate's chain verified. [out] res->cert: the certificate.
+ */
+int ca_enroll_p10(struct ca_link *l, const uint8_t *csr, size_t csr_len,
+    const char *profile, const uint8_t txid[CA_TXID_LEN],
+    struct ca_result *res);
+
+/*
+ * Revoke (reason: a CRL_REASON_* value; CRL_REASON_CERTIFICATE_HOLD holds,
+ * CRL_REASON_REMOVE_FROM_CRL un-holds) the DER certificate cert. A
+ * certificate already revoked counts as success.
+ */
+int ca_revoke(struct ca_link *l, const uint8_t *cert, size_t cert_len,
+    int reason, const uint8_t txid[CA_TXID_LEN], struct ca_result *res);
+
+/*
+ * genm caCerts: the CA's certificates, each verified against cmp_trust.
+ * [out] *certs: caller frees with sk_X509_pop_free(.., X509_free).
+ */
+int ca_get_cacerts(struct ca_link *l, STACK_OF(X509) **certs,
+    struct ca_result *res);
+
+/*
+ * Station enrollment: ir protected with a MAC from the one-time secret
+ * (reference ref), for newkey (in the token) and subject ("/O=../CN=..").
+ * secret is not kept. [out] res->cert: the station certificate.
+ */
+int ca_enroll_station(struct ca_link *l, const char *ref,
+    const uint8_t *secret, size_t secret_len, EVP_PKEY *newkey,
+    const char *subject, const uint8_t txid[CA_TXID_LEN],
+    struct ca_result *res);
+
+/*
+ * Renewal of the station's own certificate: kur signed with the current
+ * key and certificate, for newkey (may be the current key).
+ */
+int ca_renew_station(struct ca_link *l, EVP_PKEY *newkey,
+    const uint8_t txid[CA_TXID_LEN], struct ca_result *res);
+
+/*
+ * Verify cert (with intermediates, may be NULL) against the link's cmp_trust
+ * anchors; at time `at` if nonzero. Returns CA_OK or CA_ERR_CHAIN with
+ * res->detail (res may be NULL).
+ */
+int ca_verify_cert(struct ca_link *l, X509 *cert, STACK_OF(X509) *chain,
+    struct ca_result *res);
+
+/* The anchors and intermediates (cmp_trust + untrusted) the link trusts. */
+X509_STORE *ca_trust_store(struct ca_link *l);
+
+#endif /* CA_H */

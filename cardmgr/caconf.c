@@ -1,0 +1,180 @@
+/* caconf: strict parser of ca.conf. See caconf.h. */
+#include "caconf.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_LINE 1024
+
+enum kind { K_STR, K_INT, K_LONG, K_BOOL };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	size_t off;
+	int required;
+};
+
+#define S(n, r) { #n, K_STR, offsetof(struct caconf, n), r }
+static const struct key keys[] = {
+	S(server, 1), { "port", K_INT, offsetof(struct caconf, port), 1 },
+	S(path, 1), { "plain_http", K_BOOL, offsetof(struct caconf, plain_http), 0 },
+	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0),
+	{ "timeout", K_INT, offsetof(struct caconf, timeout), 0 },
+	S(state_dir, 1), S(pkcs11_module, 1), S(token, 1), S(pin_file, 1),
+	S(key_label, 1), S(subject, 0), S(crl_url, 0),
+	{ "renew_before", K_LONG, offsetof(struct caconf, renew_before), 0 },
+	S(idm_url, 0), S(idm_trust, 0),
+};
+#undef S
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+const char *
+caconf_strerror(int err)
+{
+	switch (err) {
+	case CACONF_OK:		return "success";
+	case CACONF_ERR_IO:	return "cannot read configuration";
+	case CACONF_ERR_SYNTAX:	return "configuration syntax error";
+	case CACONF_ERR_MISSING: return "configuration incomplete";
+	case CACONF_ERR_PERM:	return "configuration writable by others";
+	default:		return "unknown caconf error";
+	}
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int
+set_value(struct caconf *c, const struct key *k, const char *v)
+{
+	char *end;
+	long n;
+
+	if (k->kind == K_STR) {
+		if (strlen(v) >= CACONF_VAL || *v == '\0')
+			return 0;
+		strcpy((char *)c + k->off, v);
+		return 1;
+	}
+	if (k->kind == K_BOOL) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return 0;
+		*(int *)((char *)c + k->off) = strcmp(v, "yes") == 0;
+		return 1;
+	}
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < 0 || (k->kind == K_INT && n > 65535))
+		return 0;
+	if (k->kind == K_INT)
+		*(int *)((char *)c + k->off) = (int)n;
+	else
+		*(long *)((char *)c + k->off) = n;
+	return 1;
+}
+
+static int
+parse_line(struct caconf *c, char *line, unsigned *seen, const char **why)
+{
+	char *eq, *name, *val;
+	size_t i;
+
+	if ((eq = strchr(line, '#')) != NULL)
+		*eq = '\0';
+	line = trim(line);
+	if (*line == '\0')
+		return 1;
+	if ((eq = strchr(line, '=')) == NULL) {
+		*why = "expected key = value";
+		return 0;
+	}
+	*eq = '\0';
+	name = trim(line);
+	val = trim(eq + 1);
+	for (i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, name) != 0)
+			continue;
+		if (*seen & (1u << i)) {
+			*why = "duplicate key";
+			return 0;
+		}
+		*seen |= 1u << i;
+		if (!set_value(c, &keys[i], val))
+			*why = "bad value";
+		return *why == NULL;
+	}
+	*why = "unknown key";
+	return 0;
+}
+
+static int
+check_required(unsigned seen, const struct caconf *c, const char **missing)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].required && !(seen & (1u << i))) {
+			*missing = keys[i].name;
+			return 0;
+		}
+	if (!c->plain_http && c->tls_trust[0] == '\0') {
+		*missing = "tls_trust";
+		return 0;
+	}
+	return 1;
+}
+
+int
+caconf_load(const char *file, struct caconf *c, char *err, size_t errlen)
+{
+	char line[MAX_LINE];
+	const char *why = NULL;
+	unsigned seen = 0, lineno = 0;
+	struct stat st;
+	FILE *f;
+	int rc = CACONF_OK;
+
+	memset(c, 0, sizeof(*c));
+	c->timeout = 10;
+	c->renew_before = 30L * 86400;
+	snprintf(err, errlen, "%s: cannot open", file);
+	if ((f = fopen(file, "r")) == NULL)
+		return CACONF_ERR_IO;
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 022)) {
+		snprintf(err, errlen, "%s: writable by group or others", file);
+		rc = CACONF_ERR_PERM;
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f))
+			why = "line too long";
+		if (why != NULL || !parse_line(c, line, &seen, &why)) {
+			snprintf(err, errlen, "%s:%u: %s", file, lineno, why);
+			rc = CACONF_ERR_SYNTAX;
+			goto out;
+		}
+	}
+	if (!check_required(seen, c, &why)) {
+		snprintf(err, errlen, "%s: missing key %s", file, why);
+		rc = CACONF_ERR_MISSING;
+		goto out;
+	}
+	err[0] = '\0';
+out:
+	fclose(f);
+	return rc;
+}

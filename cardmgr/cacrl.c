@@ -1,0 +1,206 @@
+/* cacrl: CRL fetch, verification, cache and lookup. See cacrl.h. */
+#include "cacrl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/http.h>
+#include <openssl/x509v3.h>
+
+const char *
+cacrl_strerror(int err)
+{
+	switch (err) {
+	case CACRL_OK:		return "success";
+	case CACRL_ERR_ARG:	return "bad argument";
+	case CACRL_ERR_FETCH:	return "cannot fetch the CRL";
+	case CACRL_ERR_PARSE:	return "CRL malformed";
+	case CACRL_ERR_SIG:	return "CRL signature not trusted";
+	case CACRL_ERR_TIME:	return "CRL not yet valid or without nextUpdate";
+	case CACRL_ERR_OLDER:	return "CRL older than the cached one";
+	case CACRL_ERR_IO:	return "CRL cache I/O error";
+	case CACRL_ERR_NOMEM:	return "out of memory";
+	default:		return "unknown cacrl error";
+	}
+}
+
+static int
+parse_der(const unsigned char *der, long n, X509_CRL **crl)
+{
+	const unsigned char *p = der;
+
+	*crl = d2i_X509_CRL(NULL, &p, n);
+	if (*crl != NULL && p == der + n)
+		return CACRL_OK;
+	X509_CRL_free(*crl);
+	*crl = NULL;
+	return CACRL_ERR_PARSE;
+}
+
+int
+cacrl_fetch(const char *url, int timeout, X509_CRL **crl)
+{
+	BIO *b;
+	char *data = NULL;
+	long n;
+	int rc;
+
+	*crl = NULL;
+	if (url == NULL || strncmp(url, "http://", 7) != 0)
+		return CACRL_ERR_ARG;
+	b = OSSL_HTTP_get(url, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
+	    NULL, 1, CACRL_MAX_BYTES, timeout);
+	if (b == NULL)
+		return CACRL_ERR_FETCH;
+	n = BIO_get_mem_data(b, &data);
+	rc = n > 0 ? parse_der((unsigned char *)data, n, crl) : CACRL_ERR_FETCH;
+	BIO_free(b);
+	return rc;
+}
+
+static int
+issuer_chain_ok(X509 *issuer, STACK_OF(X509) *cands, X509_STORE *trust)
+{
+	X509_STORE_CTX *vc = X509_STORE_CTX_new();
+	int ok = vc != NULL && X509_STORE_CTX_init(vc, trust, issuer, cands) &&
+	    X509_verify_cert(vc) == 1;
+
+	X509_STORE_CTX_free(vc);
+	return ok;
+}
+
+static X509 *
+find_signer(X509_CRL *crl, STACK_OF(X509) *cands)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(cands); i++) {
+		X509 *c = sk_X509_value(cands, i);
+
+		if (X509_NAME_cmp(X509_get_subject_name(c),
+		    X509_CRL_get_issuer(crl)) == 0 &&
+		    X509_CRL_verify(crl, X509_get0_pubkey(c)) == 1)
+			return c;
+	}
+	return NULL;
+}
+
+int
+cacrl_verify(X509_CRL *crl, STACK_OF(X509) *cands, X509_STORE *trust,
+    time_t now, char *detail, size_t dlen)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+	X509 *signer;
+
+	ERR_clear_error();
+	if ((signer = find_signer(crl, cands)) == NULL) {
+		snprintf(detail, dlen, "no known CA signed this CRL");
+		return CACRL_ERR_SIG;
+	}
+	if (!issuer_chain_ok(signer, cands, trust)) {
+		snprintf(detail, dlen, "CRL signer does not chain to our anchors");
+		return CACRL_ERR_SIG;
+	}
+	if (next == NULL ||
+	    X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &now) > 0) {
+		snprintf(detail, dlen, "CRL not yet valid or lacks nextUpdate");
+		return CACRL_ERR_TIME;
+	}
+	detail[0] = '\0';
+	return CACRL_OK;
+}
+
+int
+cacrl_load(const char *path, X509_CRL **crl)
+{
+	unsigned char *buf;
+	FILE *f;
+	size_t n;
+	int rc = CACRL_ERR_PARSE;
+
+	*crl = NULL;
+	if ((f = fopen(path, "rb")) == NULL)
+		return CACRL_ERR_IO;
+	if ((buf = malloc(CACRL_MAX_BYTES)) == NULL) {
+		fclose(f);
+		return CACRL_ERR_NOMEM;
+	}
+	n = fread(buf, 1, CACRL_MAX_BYTES, f);
+	fclose(f);
+	if (n > 0 && n < CACRL_MAX_BYTES)
+		rc = parse_der(buf, (long)n, crl);
+	free(buf);
+	return rc;
+}
+
+static long
+crl_number(X509_CRL *crl)
+{
+	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	long v = num != NULL ? ASN1_INTEGER_get(num) : -1;
+
+	ASN1_INTEGER_free(num);
+	return v;
+}
+
+int
+cacrl_store(const char *path, X509_CRL *crl)
+{
+	char tmp[4096];
+	X509_CRL *old = NULL;
+	unsigned char *der = NULL;
+	FILE *f = NULL;
+	int n, rc = CACRL_ERR_IO;
+
+	if (cacrl_load(path, &old) == CACRL_OK &&
+	    crl_number(old) > crl_number(crl)) {
+		X509_CRL_free(old);
+		return CACRL_ERR_OLDER;
+	}
+	X509_CRL_free(old);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((n = i2d_X509_CRL(crl, &der)) <= 0)
+		return CACRL_ERR_NOMEM;
+	if ((f = fopen(tmp, "wb")) != NULL && fwrite(der, 1, (size_t)n, f) ==
+	    (size_t)n && fflush(f) == 0 && fsync(fileno(f)) == 0) {
+		fclose(f);
+		f = NULL;
+		rc = rename(tmp, path) == 0 ? CACRL_OK : CACRL_ERR_IO;
+	}
+	if (f != NULL)
+		fclose(f);
+	OPENSSL_free(der);
+	return rc;
+}
+
+int
+cacrl_stale(const X509_CRL *crl, time_t now)
+{
+	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+
+	return next == NULL || X509_cmp_time(next, &now) < 0;
+}
+
+int
+cacrl_lookup(X509_CRL *crl, X509 *cert, int *reason)
+{
+	X509_REVOKED *r = NULL;
+	ASN1_ENUMERATED *e;
+
+	*reason = -1;
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+	    X509_get_issuer_name(cert)) != 0)
+		return 0;
+	if (X509_CRL_get0_by_serial(crl, &r,
+	    X509_get0_serialNumber(cert)) != 1 || r == NULL)
+		return 0;
+	e = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
+	if (e != NULL)
+		*reason = (int)ASN1_ENUMERATED_get(e);
+	ASN1_ENUMERATED_free(e);
+	return 1;
+}

@@ -1,0 +1,172 @@
+/* cakey: the station key in its PKCS#11 token, via libp11. See cakey.h. */
+#include "cakey.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <libp11.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+struct cakey {
+	PKCS11_CTX *ctx;
+	PKCS11_SLOT *slots;
+	unsigned int nslots;
+	EVP_PKEY *pkey;
+	int created;
+};
+
+const char *
+cakey_strerror(int err)
+{
+	switch (err) {
+	case CAKEY_OK:		return "success";
+	case CAKEY_ERR_ARG:	return "bad argument";
+	case CAKEY_ERR_MODULE:	return "cannot load the PKCS#11 module";
+	case CAKEY_ERR_TOKEN:	return "station token not found";
+	case CAKEY_ERR_LOGIN:	return "token login failed";
+	case CAKEY_ERR_NOKEY:	return "station key not found in the token";
+	case CAKEY_ERR_KEYGEN:	return "key generation in the token failed";
+	case CAKEY_ERR_NOMEM:	return "out of memory";
+	default:		return "unknown cakey error";
+	}
+}
+
+static PKCS11_SLOT *
+find_slot(struct cakey *k, const char *token)
+{
+	unsigned int i;
+
+	for (i = 0; i < k->nslots; i++) {
+		PKCS11_SLOT *s = &k->slots[i];
+
+		if (s->token != NULL && s->token->initialized &&
+		    strcmp(s->token->label, token) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static PKCS11_KEY *
+find_key(PKCS11_TOKEN *tok, const char *label)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int i, n = 0;
+
+	if (PKCS11_enumerate_keys(tok, &keys, &n) != 0)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (keys[i].isPrivate && keys[i].label != NULL &&
+		    strcmp(keys[i].label, label) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* A fresh random CKA_ID ties the generated private and public halves. */
+static int
+generate(PKCS11_TOKEN *tok, const char *label)
+{
+	unsigned char id[16];
+	char *l = strdup(label);
+	int rc;
+
+	if (l == NULL)
+		return CAKEY_ERR_NOMEM;
+	rc = RAND_bytes(id, sizeof(id)) == 1 &&
+	    PKCS11_generate_key(tok, EVP_PKEY_RSA, 2048, l, id, sizeof(id)) == 0
+	    ? CAKEY_OK : CAKEY_ERR_KEYGEN;
+	free(l);
+	return rc;
+}
+
+static int
+login(struct cakey *k, const struct cakey_cfg *cfg, PKCS11_SLOT **slotp)
+{
+	PKCS11_SLOT *slot;
+
+	if (PKCS11_CTX_load(k->ctx, cfg->module) != 0)
+		return CAKEY_ERR_MODULE;
+	if (PKCS11_enumerate_slots(k->ctx, &k->slots, &k->nslots) != 0)
+		return CAKEY_ERR_MODULE;
+	if ((slot = find_slot(k, cfg->token)) == NULL)
+		return CAKEY_ERR_TOKEN;
+	if (PKCS11_open_session(slot, 1) != 0 ||
+	    PKCS11_login(slot, 0, cfg->pin) != 0)
+		return CAKEY_ERR_LOGIN;
+	*slotp = slot;
+	return CAKEY_OK;
+}
+
+static int
+load_key(struct cakey *k, const struct cakey_cfg *cfg, int create)
+{
+	PKCS11_SLOT *slot = NULL;
+	PKCS11_KEY *key;
+	int rc;
+
+	if ((rc = login(k, cfg, &slot)) != CAKEY_OK)
+		return rc;
+	if ((key = find_key(slot->token, cfg->label)) == NULL) {
+		if (!create)
+			return CAKEY_ERR_NOKEY;
+		if ((rc = generate(slot->token, cfg->label)) != CAKEY_OK)
+			return rc;
+		k->created = 1;
+		if ((key = find_key(slot->token, cfg->label)) == NULL)
+			return CAKEY_ERR_NOKEY;
+	}
+	if ((k->pkey = PKCS11_get_private_key(key)) == NULL)
+		return CAKEY_ERR_NOKEY;
+	return CAKEY_OK;
+}
+
+int
+cakey_open(const struct cakey_cfg *cfg, int create, struct cakey **out)
+{
+	struct cakey *k = NULL;
+	int rc;
+
+	*out = NULL;
+	if (cfg == NULL || cfg->module == NULL || cfg->token == NULL ||
+	    cfg->pin == NULL || cfg->label == NULL)
+		return CAKEY_ERR_ARG;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->ctx = PKCS11_CTX_new()) == NULL) {
+		rc = CAKEY_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = load_key(k, cfg, create)) != CAKEY_OK)
+		goto out;
+	*out = k;
+	k = NULL;
+out:
+	cakey_close(k);
+	return rc;
+}
+
+EVP_PKEY *
+cakey_pkey(const struct cakey *k)
+{
+	return k->pkey;
+}
+
+int
+cakey_created(const struct cakey *k)
+{
+	return k->created;
+}
+
+void
+cakey_close(struct cakey *k)
+{
+	if (k == NULL)
+		return;
+	EVP_PKEY_free(k->pkey);
+	if (k->slots != NULL)
+		PKCS11_release_all_slots(k->ctx, k->slots, k->nslots);
+	if (k->ctx != NULL) {
+		PKCS11_CTX_unload(k->ctx);
+		PKCS11_CTX_free(k->ctx);
+	}
+	free(k);
+}
