@@ -16,3 +16,6 @@ $(eval $(call fuzzer,fuzz_tlv,tests/fuzz/fuzz_tlv.c $(DRIVERS_CORE)))
 
 # winscard.h includes <pcsclite.h> from its own directory.
 $(B)/obj/drivers/pcsc.o: CFLAGS += -I/usr/include/PCSC
+
+PROGS += drvtool
+$(eval $(call prog,drvtool,drivers/drvtool.c $(DRIVERS_LIB),$(DRIVERS_LIBS)))
