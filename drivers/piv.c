@@ -472,7 +472,7 @@ piv_read_cert(struct piv_card *card, int slot, X509 **cert)
 	return tag ? read_parsed(card, tag, p_cert, cert) : PIV_ERR_INVALID;
 }
 
-/* Build an object with fn and write it. */
+/* Write an object that a builder returned with code rc; frees it. */
 static int
 write_built(struct piv_card *card, uint32_t tag, int rc, uint8_t *obj, size_t len)
 {
@@ -488,11 +488,12 @@ piv_write_cert(struct piv_card *card, int slot, X509 *cert, int compress)
 	uint32_t tag = piv_slot_object(slot);
 	uint8_t *obj = NULL;
 	size_t len = 0;
+	int rc;
 
 	if (tag == 0 || slot == PIV_SLOT_ATTEST)
 		return PIV_ERR_INVALID;
-	return write_built(card, tag, piv_certobj_build(cert, compress, &obj, &len),
-	    obj, len);
+	rc = piv_certobj_build(cert, compress, &obj, &len);
+	return write_built(card, tag, rc, obj, len);
 }
 
 int
@@ -520,7 +521,8 @@ piv_write_chuid(struct piv_card *card, const uint8_t fascn[25], const char *expi
 	c.has_fascn = c.has_guid = c.has_expiry = 1;
 	if (RAND_bytes(c.guid, sizeof(c.guid)) != 1)
 		return PIV_ERR_CRYPTO;
-	rc = write_built(card, PIV_OBJ_CHUID, piv_chuid_build(&c, &obj, &len), obj, len);
+	rc = piv_chuid_build(&c, &obj, &len);
+	rc = write_built(card, PIV_OBJ_CHUID, rc, obj, len);
 	if (rc == PIV_OK) {
 		/* Our own GUID is now part of the card's identity. */
 		card->ident.chuid = c;
@@ -536,8 +538,9 @@ piv_write_ccc(struct piv_card *card)
 {
 	uint8_t *obj = NULL;
 	size_t len = 0;
+	int rc = piv_ccc_build(&obj, &len);
 
-	return write_built(card, PIV_OBJ_CCC, piv_ccc_build(&obj, &len), obj, len);
+	return write_built(card, PIV_OBJ_CCC, rc, obj, len);
 }
 
 int
@@ -545,8 +548,9 @@ piv_write_keyhist(struct piv_card *card, const struct piv_keyhist *k)
 {
 	uint8_t *obj = NULL;
 	size_t len = 0;
+	int rc = piv_keyhist_build(k, &obj, &len);
 
-	return write_built(card, PIV_OBJ_KEYHIST, piv_keyhist_build(k, &obj, &len), obj, len);
+	return write_built(card, PIV_OBJ_KEYHIST, rc, obj, len);
 }
 
 /* ---- PIN and PUK ------------------------------------------------------- */
