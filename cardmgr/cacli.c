@@ -728,6 +728,7 @@ trust_only_link(struct cli *c, struct ca_link **l)
 	struct ca_cfg cfg;
 
 	link_cfg(c, &cfg, unt);
+	cfg.port = c->conf.enroll_port;
 	return ca_link_new(&cfg, NULL, NULL, l) == CA_OK ? 0 : -1;
 }
 
@@ -736,8 +737,9 @@ print_crl(const char *what, X509_CRL *crl)
 {
 	BIO *b = BIO_new_fp(stdout, BIO_NOCLOSE);
 
-	BIO_printf(b, "%s: %d entries, last update ", what,
-	    sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)));
+	int n = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+
+	BIO_printf(b, "%s: %d entries, last update ", what, n < 0 ? 0 : n);
 	ASN1_TIME_print(b, X509_CRL_get0_lastUpdate(crl));
 	BIO_printf(b, ", next update ");
 	if (X509_CRL_get0_nextUpdate(crl) != NULL)

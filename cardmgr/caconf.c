@@ -21,6 +21,7 @@ struct key {
 #define S(n, r) { #n, K_STR, offsetof(struct caconf, n), r }
 static const struct key keys[] = {
 	S(server, 1), { "port", K_INT, offsetof(struct caconf, port), 1 },
+	{ "enroll_port", K_INT, offsetof(struct caconf, enroll_port), 0 },
 	S(path, 1), { "plain_http", K_BOOL, offsetof(struct caconf, plain_http), 0 },
 	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0),
 	{ "timeout", K_INT, offsetof(struct caconf, timeout), 0 },
@@ -173,6 +174,8 @@ caconf_load(const char *file, struct caconf *c, char *err, size_t errlen)
 		rc = CACONF_ERR_MISSING;
 		goto out;
 	}
+	if (c->enroll_port == 0)
+		c->enroll_port = c->port;
 	err[0] = '\0';
 out:
 	fclose(f);

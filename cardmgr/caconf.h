@@ -6,6 +6,7 @@
  *
  *   server = ca.test           CMP server host (TLS name checked against it)
  *   port = 8443
+ *   enroll_port = 8441         port for the MAC-protected ir (no client cert yet)
  *   path = cmp
  *   plain_http = no            yes only for the openssl mock server tests
  *   tls_trust = FILE           PEM anchors for the server's TLS certificate
@@ -44,6 +45,7 @@ const char *caconf_strerror(int err);
 struct caconf {
 	char server[CACONF_VAL];
 	int port;
+	int enroll_port;
 	char path[CACONF_VAL];
 	int plain_http;
 	char tls_trust[CACONF_VAL];

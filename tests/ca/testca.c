@@ -68,6 +68,7 @@ struct srv {
 	const uint8_t *req_der;
 	size_t req_len;
 	int sender_revoked;
+	int have_otp;
 	int dumped;
 };
 
@@ -731,6 +732,7 @@ set_otp(struct srv *s, OSSL_CMP_CTX *ctx)
 	long sl;
 
 	(void)OSSL_CMP_CTX_set1_secretValue(ctx, NULL, 0);
+	s->have_otp = 0;
 	if (cader_sender_kid(s->req_der, s->req_len, &kid, &n) != CADER_OK ||
 	    n == 0 || n >= sizeof(ref) || memchr(kid, '/', n) || kid[0] == '.')
 		return;
@@ -740,7 +742,7 @@ set_otp(struct srv *s, OSSL_CMP_CTX *ctx)
 	if ((sl = read_file(p, secret, sizeof(secret))) > 0) {
 		while (sl > 0 && (secret[sl - 1] == '\n'))
 			sl--;
-		(void)OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)sl);
+		s->have_otp = OSSL_CMP_CTX_set1_secretValue(ctx, secret, (int)sl);
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 }
@@ -865,7 +867,7 @@ dump_rsp(struct srv *s, const uint8_t *der, size_t n)
 
 static void
 serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
-    size_t n)
+    size_t n, int enroll_only)
 {
 	const unsigned char *p = body;
 	unsigned char *der = NULL;
@@ -886,6 +888,13 @@ serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
 	s->req_der = body;
 	s->req_len = n;
 	begin_request(s, req, OSSL_CMP_SRV_CTX_get0_cmp_ctx(sctx));
+	/* The enrollment endpoint has no TLS client authentication: only
+	 * requests MAC-protected with a live one-time secret get through. */
+	if (enroll_only && !s->have_otp) {
+		logx("enroll endpoint: no valid one-time secret reference");
+		OSSL_CMP_MSG_free(req);
+		return reply(fd, 403, "text/plain", "forbidden\n", 10);
+	}
 	rsp = OSSL_CMP_SRV_process_request(sctx, req);
 	if (rsp != NULL)
 		rsp = refault(s, rsp);
@@ -931,7 +940,7 @@ serve_idm(struct srv *s, int fd, const uint8_t *body, size_t n,
 	if (write_file(p, body, n) != 0)
 		return reply(fd, 500, "text/plain", "store\n", 6);
 	logx("idm push stored %s (%zu bytes)", name, n);
-	reply(fd, 201, "text/plain", "stored\n", 7);
+	reply(fd, 200, "text/plain", "stored\n", 7);
 }
 
 /* Bounded header parse: request line, Content-Length, Content-Type. */
@@ -1011,7 +1020,9 @@ serve_one(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd)
 	    sizeof(ctype)) != 0)
 		return;
 	if (strcmp(method, "POST") == 0 && strcmp(target, "/cmp") == 0)
-		serve_cmp(s, sctx, fd, body, n);
+		serve_cmp(s, sctx, fd, body, n, 0);
+	else if (strcmp(method, "POST") == 0 && strcmp(target, "/enroll") == 0)
+		serve_cmp(s, sctx, fd, body, n, 1);
 	else if (strcmp(method, "GET") == 0 && strcmp(target, "/crl") == 0)
 		serve_crl(s, fd);
 	else if (strcmp(method, "POST") == 0 && strcmp(target, "/idm") == 0)

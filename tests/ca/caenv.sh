@@ -1,0 +1,134 @@
+# A private CA link environment for one test: the test PKI, a SoftHSM2 token
+# for the station, the test CA and nginx in front of it, all in fresh mount,
+# network and PID namespaces (the pattern of tests/lib/pcscenv.sh).
+#
+#   . "$TOP/tests/ca/caenv.sh"
+#   caenv_init "$0" "$@"      # re-exec in namespaces; PKI, token, CA, nginx up
+#   otp_add REF SECRET        # a one-time secret the CA will accept once
+#   cli enroll-station ...    # the station CLI with $T/ca.conf
+#   ca_stop; ca_start [testca options]   # restart the CA (state persists)
+#
+# ca.test and other.test resolve to loopback through a private /etc/hosts.
+# Ports: 8080 CA (plain HTTP, also the CRL), 8443 mutual TLS, 8441 enrollment,
+# 8444 wrong server name, 8445 untrusted server certificate. The test shell
+# is PID 1 of its namespace: when it exits, everything it started dies.
+# KEEP=1 keeps $T.
+
+caenv_init() {
+	local self=$1; shift
+	if [ -z "${CAENV_INNER:-}" ]; then
+		CAENV_INNER=1 exec unshare --mount --net --pid --fork --mount-proc \
+		    --propagation private bash "$self" "$@"
+	fi
+	ip link set lo up || return 1
+	T=$(mktemp -d /tmp/caenv.XXXXXX)
+	export T PKI=$T/ca ST=$T/state
+	mkdir -p "$T/pids" "$T/nginx" "$ST"
+	trap caenv_cleanup EXIT
+	printf '127.0.0.1 localhost ca.test other.test\n' >"$T/hosts"
+	mount --bind "$T/hosts" /etc/hosts || return 1
+	bash "$TOP/tests/ca/mkpki.sh" "$PKI" >"$T/mkpki.log" 2>&1 || return 1
+	caenv_token station || return 1
+	caenv_conf "$T/ca.conf" "$ST" 8443
+	ca_start "${CAENV_CA_OPTS[@]}" || return 1
+	nginx_start || return 1
+}
+
+caenv_token() {	# label: a fresh SoftHSM2 token for the station key
+	export SOFTHSM2_CONF=$T/softhsm2.conf
+	mkdir -p "$T/tokens"
+	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+	    "$T/tokens" >"$SOFTHSM2_CONF"
+	softhsm2-util --init-token --free --label "$1" --pin 123456 --so-pin 12345678 \
+	    >"$T/softhsm.log" 2>&1 || return 1
+	printf '123456\n' >"$T/pin"
+	chmod 600 "$T/pin"
+}
+
+caenv_conf() {	# file state_dir port
+	cat >"$1" <<CONF
+server = ca.test
+port = $3
+enroll_port = 8441
+path = cmp
+tls_trust = $PKI/root.crt
+cmp_trust = $PKI/root.crt
+untrusted = $PKI/ca.crt
+timeout = ${CAENV_TIMEOUT:-10}
+state_dir = $2
+pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
+token = station
+pin_file = $T/pin
+key_label = station-key
+subject = /O=Test/CN=station-01
+renew_before = 2592000
+idm_url = https://ca.test:8443/idm
+CONF
+	chmod 600 "$1"
+}
+
+caenv_cleanup() {
+	local f
+	for f in "$T"/pids/*; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	wait 2>/dev/null
+	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+
+wait_port() {	# port: until something accepts on 127.0.0.1:port
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "# nothing listens on port $1" >&2
+	return 1
+}
+
+ca_start() {	# [testca options]
+	"$BIN/testca" --state "$PKI" --port 8080 --crl-url http://ca.test:8080/crl \
+	    "$@" >>"$T/testca.log" 2>&1 &
+	echo $! >"$T/pids/testca"
+	wait_port 8080 || { sed 's/^/#   /' "$T/testca.log" >&2; return 1; }
+}
+
+ca_stop() {
+	[ -f "$T/pids/testca" ] || return 0
+	kill "$(cat "$T/pids/testca")" 2>/dev/null
+	wait "$(cat "$T/pids/testca")" 2>/dev/null
+	rm -f "$T/pids/testca"
+}
+
+nginx_start() {
+	sed -e "s|@T@|$T|g" -e "s|@PKI@|$PKI|g" "$TOP/tests/ca/nginx.conf.in" \
+	    >"$T/nginx.conf"
+	nginx -p "$T/nginx" -c "$T/nginx.conf" -e "$T/nginx/error.log" \
+	    -g 'daemon off;' >>"$T/nginx.out" 2>&1 &
+	echo $! >"$T/pids/nginx"
+	wait_port 8443 || { sed 's/^/#   /' "$T/nginx/error.log" >&2; return 1; }
+}
+
+otp_add() {	# ref secret
+	printf '%s' "$2" >"$PKI/otp/$1"
+}
+
+cli() {
+	"$BIN/cardmgr-ca" -c "$T/ca.conf" "$@"
+}
+
+mkcsr() {	# name [subject]: $T/name.key and DER $T/name.csr (a card stand-in)
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$T/$1.key" -subj "${2:-/O=Test/CN=$1}" -outform DER \
+	    -out "$T/$1.csr" 2>/dev/null
+}
+
+enroll_station() {	# a station certificate for the default station
+	otp_add station-01 "s3cret-$RANDOM"
+	printf '%s' "$(cat "$PKI/otp/station-01")" >"$T/otp"
+	cli enroll-station --ref station-01 --secret-file "$T/otp"
+}
+
+issued_count() {
+	ls "$PKI/issued" | wc -l
+}
