@@ -5,3 +5,6 @@ VCARD_LIB := tests/vcard/vc_apdu.c tests/vcard/vc_card.c tests/vcard/vc_piv.c \
 
 PROGS += vcard
 $(eval $(call prog,vcard,tests/vcard/vc_main.c tests/vcard/vc_trace.c $(VCARD_LIB),-lcrypto))
+
+TESTS += test_vcard
+$(eval $(call prog,test_vcard,tests/unit/test_vcard.c $(VCARD_LIB),-lcmocka -lcrypto))
