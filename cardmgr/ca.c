@@ -339,9 +339,11 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 		    X509_verify_cert_error_string(l->tls.verify));
 		return CA_ERR_TLS;
 	}
+	/* signerNotTrusted: the CA no longer accepts our own certificate. */
 	if (res->status == OSSL_CMP_PKISTATUS_rejection)
-		return res->fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_certRevoked)
-		    ? CA_ERR_STATION_REVOKED : CA_ERR_REJECTED;
+		return res->fail_info &
+		    (1 << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) ?
+		    CA_ERR_STATION_REVOKED : CA_ERR_REJECTED;
 	if (first != 0 && ERR_GET_LIB(first) == ERR_LIB_CMP &&
 	    ERR_GET_REASON(first) == CMP_R_CERTIFICATE_NOT_ACCEPTED)
 		return CA_ERR_CHAIN;
@@ -474,8 +476,10 @@ ca_revoke(struct ca_link *l, const uint8_t *cert, size_t cert_len,
 		goto out;
 	}
 	rc = classify(l, ctx, res);
-	/* RFC 4210 5.3.9: certRevoked for an rr means it already is: done. */
-	if (rc == CA_ERR_STATION_REVOKED && reason != CRL_REASON_REMOVE_FROM_CRL)
+	/* certRevoked for an rr means the target already is revoked: done.
+	 * Not for an un-hold, where it means the revocation is final. */
+	if (rc == CA_ERR_REJECTED && reason != CRL_REASON_REMOVE_FROM_CRL &&
+	    (res->fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_certRevoked)))
 		rc = CA_OK;
 out:
 	OSSL_CMP_CTX_free(ctx);

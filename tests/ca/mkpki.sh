@@ -5,6 +5,7 @@
 #   tls.crt/key      nginx's server certificate for ca.test (by the root)
 #   other.crt/key    a root-issued server certificate for the wrong name
 #   rogue.crt/key    a self-signed ca.test certificate nobody trusts
+#   admin.crt/key    the CA operator (central revocations, by the issuing CA)
 set -eu
 d=$1
 mkdir -p "$d"
@@ -21,6 +22,10 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:ca.test
+[admin]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
 [other]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -40,6 +45,11 @@ for n in tls other; do
 	openssl x509 -req -in $n.csr -CA root.crt -CAkey root.key -set_serial 0x$RANDOM \
 	    -days 30 -extfile ext.cnf -extensions $n -out $n.crt 2>/dev/null
 done
+# The CA operator's own RA certificate, for revocations made centrally.
+key admin.key
+openssl req -new -key admin.key -subj "/O=Test/CN=CA Operator" -out admin.csr
+openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -set_serial 0x$RANDOM \
+    -days 30 -extfile ext.cnf -extensions admin -out admin.crt 2>/dev/null
 key rogue.key
 openssl req -new -x509 -key rogue.key -subj "/O=Test/CN=ca.test" -days 30 \
     -addext "subjectAltName=DNS:ca.test" -out rogue.crt

@@ -349,7 +349,7 @@ cb_cert_request(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
 
 	(void)id;
 	if (s->sender_revoked)
-		return reject(OSSL_CMP_PKIFAILUREINFO_certRevoked,
+		return reject(OSSL_CMP_PKIFAILUREINFO_signerNotTrusted,
 		    "sender certificate is revoked");
 	if (s->profile[0] == '\0')
 		snprintf(s->profile, sizeof(s->profile), "%s",
@@ -570,7 +570,7 @@ cb_rr(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, const X509_NAME *issuer,
 
 	(void)req;
 	if (s->sender_revoked)
-		return reject(OSSL_CMP_PKIFAILUREINFO_certRevoked,
+		return reject(OSSL_CMP_PKIFAILUREINFO_signerNotTrusted,
 		    "sender certificate is revoked");
 	serial_hex(serial, sn, sizeof(sn));
 	if (X509_NAME_cmp(issuer, X509_get_subject_name(s->ca)) != 0 ||
@@ -912,6 +912,25 @@ serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
 	OSSL_CMP_MSG_free(req);
 }
 
+/* fault crl-forged: the same CRL content, signed by a key nobody trusts. */
+static void
+serve_forged_crl(struct srv *s, int fd)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509_CRL *crl = make_crl(s);
+	unsigned char *der = NULL;
+	int n;
+
+	if (k != NULL && crl != NULL && X509_CRL_sign(crl, k, EVP_sha256()) &&
+	    (n = i2d_X509_CRL(crl, &der)) > 0)
+		reply(fd, 200, "application/pkix-crl", der, (size_t)n);
+	else
+		reply(fd, 500, "text/plain", "forge\n", 6);
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	EVP_PKEY_free(k);
+}
+
 static void
 serve_crl(struct srv *s, int fd)
 {
@@ -919,6 +938,11 @@ serve_crl(struct srv *s, int fd)
 	static uint8_t buf[MAX_BODY];
 	long n;
 
+	if (strcmp(s->fault, "crl-forged") == 0)
+		return serve_forged_crl(s, fd);
+	/* Regenerate on each fetch: fresh lastUpdate, and a short-lived
+	 * --crl-seconds behaves like a real CA's schedule. */
+	(void)publish_crl(s);
 	path(p, s, "crl.der", NULL);
 	if ((n = read_file(p, buf, sizeof(buf))) < 0)
 		return reply(fd, 404, "text/plain", "no crl\n", 7);

@@ -1,0 +1,58 @@
+#!/bin/bash
+# Layer 1: station enrollment (ir + PBM, key generated in the token), then
+# card-key enrollment (p10cr) through nginx's mutual TLS, with the chain, the
+# profile, the key binding and certConf checked through independent paths:
+# openssl verify, the CA's own state directory, nginx's access log.
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/ca/caenv.sh"
+caenv_init "$0" "$@" || { echo "not ok 1 - environment"; exit 1; }
+
+check "station enrolls with a one-time secret" enroll_station
+check "station certificate chains to the test root" \
+    openssl verify -CAfile "$PKI/root.crt" -untrusted "$PKI/ca.crt" -purpose sslclient "$ST/station.crt"
+check "station private key is in the token" \
+    bash -c "pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label station \
+        --login --pin 123456 -O 2>/dev/null | grep -A2 'Private Key' | grep -q station-key"
+check_eq "no private key file in the station state" "" \
+    "$(grep -rl 'PRIVATE KEY' "$ST" 2>/dev/null)"
+check "the token key certified is the station key" bash -c \
+    "cmp <(openssl x509 -in $ST/station.crt -noout -pubkey) \
+         <(pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label station \
+            --read-object --type pubkey --label station-key 2>/dev/null | openssl pkey -pubin -inform DER)"
+check "CA consumed the one-time secret" test -f "$PKI/otp-used/station-01"
+
+mkcsr alice "/O=Test/CN=Alice Example"
+cli enroll --csr "$T/alice.csr" --profile piv-auth --out "$T/alice.crt" >"$T/out" 2>&1
+check_eq "p10cr enroll exits 0" 0 $?
+check_grep "CLI reports the serial" '^done: op 1 serial [0-9A-F]+' "$T/out"
+check "card certificate chains to the test root" \
+    openssl verify -CAfile "$PKI/root.crt" -untrusted "$PKI/ca.crt" "$T/alice.crt"
+check "certificate certifies the CSR's key" bash -c \
+    "cmp <(openssl x509 -in $T/alice.crt -noout -pubkey) <(openssl req -inform DER -in $T/alice.csr -noout -pubkey)"
+serial=$(openssl x509 -in "$T/alice.crt" -noout -serial | cut -d= -f2)
+check "CA holds the issued certificate" test -f "$PKI/issued/$serial.der"
+check "CA received certConf for it" test -f "$PKI/confirmed/$serial"
+openssl x509 -in "$T/alice.crt" -noout -ext extendedKeyUsage,keyUsage >"$T/ext" 2>&1
+check_grep "piv-auth profile: clientAuth" 'TLS Web Client Authentication' "$T/ext"
+
+mkcsr bob
+cli enroll --csr "$T/bob.csr" --profile piv-sign --out "$T/bob.crt" >/dev/null 2>&1
+openssl x509 -in "$T/bob.crt" -noout -ext keyUsage >"$T/ext2" 2>&1
+check_grep "piv-sign profile: nonRepudiation" 'Non Repudiation' "$T/ext2"
+
+mkcsr carol
+cli enroll --csr "$T/carol.csr" --profile no-such-profile >"$T/out3" 2>&1
+check_eq "unknown profile is refused (exit 1)" 1 $?
+check_grep "refusal names the CA's reason" 'failed: op .*rejected' "$T/out3"
+cli outbox list >"$T/list"
+check_grep "outbox keeps the refusal as failed" '^[0-9]+ enroll failed .*profile=no-such-profile' "$T/list"
+
+check_grep "nginx verified the station's client certificate" \
+    '"POST /cmp HTTP/1.[01]" 200 verify=SUCCESS dn="CN=station-01,O=Test" proto=TLSv1.3' \
+    "$T/nginx/access.log"
+check_fails "nginx refuses a client without a certificate" \
+    curl -sf --cacert "$PKI/root.crt" --data-binary @"$T/alice.csr" https://ca.test:8443/cmp
+check_fails "enrollment endpoint refuses a request without a one-time secret" \
+    openssl cmp -cmd ir -server ca.test:8441 -path cmp -tls_used -tls_trusted "$PKI/root.crt" \
+        -ref nobody -secret pass:x -newkey "$T/alice.key" -subject /CN=x -trusted "$PKI/root.crt"
+done_testing
