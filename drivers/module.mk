@@ -19,3 +19,6 @@ $(B)/obj/drivers/pcsc.o: CFLAGS += -I/usr/include/PCSC
 
 PROGS += drvtool
 $(eval $(call prog,drvtool,drivers/drvtool.c $(DRIVERS_LIB),$(DRIVERS_LIBS)))
+
+TESTS += test_drv_piv
+$(eval $(call prog,test_drv_piv,tests/unit/test_drv_piv.c $(DRV_FAKE) $(DRIVERS_LIB),-lcmocka $(DRIVERS_LIBS)))

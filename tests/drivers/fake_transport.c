@@ -82,8 +82,21 @@ fake_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 static int
 fake_begin(void *arg)
 {
-	((struct fake *)arg)->begins++;
-	return APDU_OK;
+	struct fake *f = arg;
+	int rc = f->begin_rc;
+
+	f->begins++;
+	f->begin_rc = APDU_OK;
+	return rc;
+}
+
+static int
+fake_reconnect(void *arg)
+{
+	struct fake *f = arg;
+
+	f->reconnects++;
+	return f->reconnect_rc;
 }
 
 static void
@@ -99,5 +112,5 @@ fake_transport(struct fake *f, struct apdu_transport *t)
 	t->begin = fake_begin;
 	t->end = fake_end;
 	t->arg = f;
-	t->reconnect = NULL;
+	t->reconnect = fake_reconnect;
 }

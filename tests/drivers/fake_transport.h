@@ -29,6 +29,9 @@ struct fake {
 	fake_card_fn card;	/* used when steps is NULL */
 	void *card_arg;
 	int begins, ends;
+	int begin_rc;		/* returned by the next begin, then reset to APDU_OK */
+	int reconnects;		/* reconnect hook calls */
+	int reconnect_rc;
 };
 
 /* Fill t with a transport driven by f. */
