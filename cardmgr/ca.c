@@ -301,36 +301,66 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 	return ctx;
 }
 
+/* Kinds of OpenSSL errors seen in a failed transaction. */
+struct errsum {
+	int asn1, cmp, ssl, other;
+	unsigned long shown;
+};
+
 static int
-is_transport_error(unsigned long e)
+is_cmp_check(unsigned long e)
+{
+	return ERR_GET_LIB(e) == ERR_LIB_CMP &&
+	    ERR_GET_REASON(e) != CMP_R_TRANSFER_ERROR;
+}
+
+/* OpenSSL's error data may span lines (certificate dumps): flatten it. */
+static void
+one_line(char *s)
+{
+	char *w = s, *r;
+
+	for (r = s; *r != '\0'; r++) {
+		char ch = (*r == '\n' || *r == '\t' || *r == '\r') ? ' ' : *r;
+
+		if (ch == ' ' && w > s && w[-1] == ' ')
+			continue;	/* collapse runs of blanks */
+		*w++ = ch;
+	}
+	*w = '\0';
+}
+
+static void
+note_error(struct errsum *s, unsigned long e, const char *data, int flags,
+    char *detail, size_t dlen)
 {
 	int lib = ERR_GET_LIB(e);
 
-	return lib == ERR_LIB_HTTP || lib == ERR_LIB_BIO || lib == ERR_LIB_SYS ||
-	    (lib == ERR_LIB_CMP && ERR_GET_REASON(e) == CMP_R_TRANSFER_ERROR);
+	s->asn1 |= lib == ERR_LIB_ASN1;
+	s->cmp |= is_cmp_check(e);
+	s->ssl |= lib == ERR_LIB_SSL;
+	/* Show the CMP layer's verdict if there is one, else the root cause. */
+	if (s->shown != 0 && (is_cmp_check(s->shown) || !is_cmp_check(e)))
+		return;
+	s->shown = e;
+	ERR_error_string_n(e, detail, dlen);
+	if (data != NULL && (flags & ERR_TXT_STRING) && *data)
+		snprintf(detail + strlen(detail), dlen - strlen(detail),
+		    " (%s)", data);
+	one_line(detail);
 }
 
 /* Classify a failed transaction from the CA's status and OpenSSL's errors. */
 static int
 classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 {
-	unsigned long e, first = 0;
-	int transport = 0, tls = 0;
+	struct errsum s = { 0, 0, 0, 0, 0 };
 	const char *data;
+	unsigned long e;
 	int flags;
 
-	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
-		if (first == 0) {
-			first = e;
-			ERR_error_string_n(e, res->detail, sizeof(res->detail));
-			if (data != NULL && (flags & ERR_TXT_STRING) && *data)
-				snprintf(res->detail + strlen(res->detail),
-				    sizeof(res->detail) - strlen(res->detail),
-				    " (%s)", data);
-		}
-		transport |= is_transport_error(e);
-		tls |= ERR_GET_LIB(e) == ERR_LIB_SSL;
-	}
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0)
+		note_error(&s, e, data, flags, res->detail, sizeof(res->detail));
 	res->status = OSSL_CMP_CTX_get_status(ctx);
 	res->fail_info = OSSL_CMP_CTX_get_failInfoCode(ctx);
 	if (l->tls.verify != X509_V_OK) {
@@ -344,12 +374,12 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 		return res->fail_info &
 		    (1 << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) ?
 		    CA_ERR_STATION_REVOKED : CA_ERR_REJECTED;
-	if (first != 0 && ERR_GET_LIB(first) == ERR_LIB_CMP &&
-	    ERR_GET_REASON(first) == CMP_R_CERTIFICATE_NOT_ACCEPTED)
+	if (s.shown != 0 && ERR_GET_LIB(s.shown) == ERR_LIB_CMP &&
+	    ERR_GET_REASON(s.shown) == CMP_R_CERTIFICATE_NOT_ACCEPTED)
 		return CA_ERR_CHAIN;
-	if (tls)
-		return CA_ERR_TLS;
-	return transport ? CA_ERR_TRANSPORT : CA_ERR_RESPONSE;
+	if (s.asn1 || s.cmp)
+		return CA_ERR_RESPONSE;
+	return s.ssl ? CA_ERR_TLS : CA_ERR_TRANSPORT;
 }
 
 static int

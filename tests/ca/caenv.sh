@@ -132,3 +132,11 @@ enroll_station() {	# a station certificate for the default station
 issued_count() {
 	ls "$PKI/issued" | wc -l
 }
+
+set_conf() {	# key value: change one line of $T/ca.conf
+	sed -i "s|^$1 = .*|$1 = $2|" "$T/ca.conf"
+}
+
+outbox_state() {	# op id: its state word from `outbox list`
+	cli outbox list | awk -v id="$1" '$1 == id { print $3 }'
+}

@@ -865,6 +865,23 @@ dump_rsp(struct srv *s, const uint8_t *der, size_t n)
 	(void)write_file(p, der, n);
 }
 
+/* fault badsig: flip the last bit of the protection BIT STRING. */
+static void
+flip_protection(uint8_t *der, size_t len)
+{
+	struct buf_reader r;
+	struct tlv t;
+
+	if (tlv_unwrap(der, len, 0x30, &t) != TLV_OK)
+		return;
+	buf_reader_init(&r, t.val, t.len);
+	while (buf_left(&r) > 0 && tlv_next(&r, &t) == TLV_OK)
+		if (t.tag == 0xA0 && t.len > 0) {
+			((uint8_t *)t.val)[t.len - 1] ^= 0x01;
+			return;
+		}
+}
+
 static void
 serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
     size_t n, int enroll_only)
@@ -900,7 +917,7 @@ serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
 		rsp = refault(s, rsp);
 	if (rsp != NULL && (len = i2d_OSSL_CMP_MSG(rsp, &der)) > 0) {
 		if (strcmp(s->fault, "badsig") == 0)
-			der[len - 5] ^= 0x01;
+			flip_protection(der, (size_t)len);
 		dump_rsp(s, der, (size_t)len);
 		reply(fd, 200, "application/pkixcmp", der, (size_t)len);
 	} else {

@@ -1,0 +1,74 @@
+#!/bin/bash
+# Failure tests: CA down, nginx down, slow CA, wrong server name, untrusted
+# server, and malformed, unprotected or forged CMP responses. Each must give
+# a clear error, keep the operation pending in the outbox, and, once the CA
+# is healthy again, drain it without the CA issuing a second certificate
+# (the retry reuses the journaled transactionID; the CA's issued/ directory
+# is the independent count).
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/ca/caenv.sh"
+caenv_init "$0" "$@" || { echo "not ok 1 - environment"; exit 1; }
+
+check "station enrolled" enroll_station
+n=0	# operations so far
+
+fault_case() {	# name, expected error regex
+	local name=$1 want=$2
+	n=$((n + 1))
+	mkcsr "f$n"
+	cli enroll --csr "$T/f$n.csr" --profile piv-auth --out "$T/f$n.crt" >"$T/out" 2>&1
+	check_eq "$name: exit 3 (journaled, will retry)" 3 $?
+	check_grep "$name: clear error" "$want" "$T/out"
+	op=$(sed -n 's/^queued: op \([0-9]*\).*/\1/p' "$T/out")
+	check_eq "$name: outbox keeps it pending" pending "$(outbox_state "$op")"
+}
+
+heal_and_drain() {	# name: normal CA and nginx, drain, exactly one new cert
+	local name=$1 before=$2
+	ca_stop; ca_start
+	[ -f "$T/pids/nginx" ] || nginx_start
+	set_conf port 8443
+	set_conf timeout 10
+	cli outbox drain >"$T/drain" 2>&1
+	check_eq "$name: drained after recovery" done "$(outbox_state "$op")"
+	check_eq "$name: the CA issued exactly one certificate for it" $((before + 1)) "$(issued_count)"
+}
+
+b=$(issued_count); ca_stop
+fault_case "CA down (nginx 502)" 'CA unreachable'
+heal_and_drain "CA down" "$b"
+
+b=$(issued_count)
+kill "$(cat "$T/pids/nginx")"; wait "$(cat "$T/pids/nginx")" 2>/dev/null; rm -f "$T/pids/nginx"
+fault_case "nothing listening" 'CA unreachable'
+heal_and_drain "nothing listening" "$b"
+
+b=$(issued_count)
+set_conf timeout 1; ca_stop; ca_start --delay 3
+fault_case "slow CA (1 s timeout)" 'CA unreachable.*(timeout|timed out)'
+sleep 3	# let the slow CA finish the request it got: the retry is then a replay
+heal_and_drain "slow CA" "$b"
+check_grep "slow CA: the retry was recognised as a replay" 'replay txid=.* \(not issued again\)' "$T/testca.log"
+
+b=$(issued_count); set_conf port 8444
+fault_case "wrong server name" 'TLS: CA server certificate: hostname mismatch'
+heal_and_drain "wrong server name" "$b"
+
+b=$(issued_count); set_conf port 8445
+fault_case "untrusted server certificate" 'TLS: CA server certificate: (self-signed|unable to get local issuer)'
+heal_and_drain "untrusted server certificate" "$b"
+
+for f in unprotected:'invalid CMP response.*(missing protection|protection)' \
+         badsig:'invalid CMP response.*(validating protection|signature)' \
+         untrusted:'invalid CMP response.*validating (protection|signature)' \
+         badtxid:'invalid CMP response.*transactionid unmatched' \
+         garbage:'invalid CMP response.*(wrong tag|asn1|ASN1)' \
+         http500:'CA unreachable'; do
+	mode=${f%%:*}
+	b=$(issued_count); ca_stop; ca_start --fault "$mode"
+	fault_case "response fault $mode" "${f#*:}"
+	heal_and_drain "response fault $mode" "$b"
+done
+
+check_eq "status lists every certificate once" $((n)) "$(cli status | grep -c '^cert ')"
+done_testing
