@@ -1224,7 +1224,8 @@ finish(struct tool *t)
 		    (unsigned long long)st.bytes_received);
 	}
 	piv_done(t->piv);
-	pcsc_disconnect(t->card, 0);
+	/* Reset on the way out: no PIN or key authentication outlives us. */
+	pcsc_disconnect(t->card, 1);
 	pcsc_done(t->pc);
 	OPENSSL_cleanse(&t->o, sizeof(t->o));
 }
