@@ -8,3 +8,7 @@ $(eval $(call prog,vcard,tests/vcard/vc_main.c tests/vcard/vc_trace.c $(VCARD_LI
 
 TESTS += test_vcard
 $(eval $(call prog,test_vcard,tests/unit/test_vcard.c $(VCARD_LIB),-lcmocka -lcrypto))
+
+FUZZERS += fuzz_apdu fuzz_apdu_state
+$(eval $(call fuzzer,fuzz_apdu,tests/fuzz/fuzz_apdu.c $(VCARD_LIB),-lcrypto))
+$(eval $(call fuzzer,fuzz_apdu_state,tests/fuzz/fuzz_apdu_state.c $(VCARD_LIB),-lcrypto))

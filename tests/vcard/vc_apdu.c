@@ -118,6 +118,8 @@ parse_apdu(const uint8_t *a, size_t len, struct vc_cmd *cmd)
 
 	memset(cmd, 0, sizeof(*cmd));
 	cmd->cla = a[0], cmd->ins = a[1], cmd->p1 = a[2], cmd->p2 = a[3];
+	/* Never NULL: buf_reader_init(NULL, 0) trips UBSan's pointer checks. */
+	cmd->data = a + len;
 	if (len == 4)
 		return 0;
 	if (len == 5) {

@@ -367,6 +367,35 @@ vc_card_load_mem(const uint8_t *data, size_t len, struct vc_card **out)
 }
 
 int
+vc_card_dup(const struct vc_card *c, struct vc_card **out)
+{
+	const struct vc_state *from = &c->st;
+	struct vc_card *d;
+	int i;
+
+	*out = NULL;
+	if ((d = card_alloc()) == NULL)
+		return VC_ERR_NOMEM;
+	d->st = *from;
+	/* Keys are never modified once made, so the copy shares them. */
+	for (i = 0; i < VC_NSLOTS; i++) {
+		if (d->st.keys[i].pkey != NULL && !EVP_PKEY_up_ref(d->st.keys[i].pkey))
+			d->st.keys[i].pkey = NULL, d->st.keys[i].alg = 0;
+	}
+	for (i = 0; i < VC_NOBJS; i++) {
+		d->st.objs[i].data = NULL;
+		d->st.objs[i].tag = 0;
+		if (from->objs[i].tag != 0 && vc_obj_set(&d->st, from->objs[i].tag,
+		    from->objs[i].data, from->objs[i].len) != SW_OK) {
+			vc_card_free(d);
+			return VC_ERR_NOMEM;
+		}
+	}
+	*out = d;
+	return VC_OK;
+}
+
+int
 vc_card_bind(struct vc_card *c, const char *path)
 {
 	char *copy = NULL;

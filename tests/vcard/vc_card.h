@@ -52,6 +52,8 @@ int vc_card_load_mem(const uint8_t *data, size_t len, struct vc_card **out);
 /* The state bytes of a card. [out] *data, free with vc_card_free_bytes (wipes). */
 int vc_card_serialize(const struct vc_card *c, uint8_t **data, size_t *len);
 void vc_card_free_bytes(uint8_t *data, size_t len);
+/* A copy of the card's persistent state (volatile state and binding not copied). [out] *out. */
+int vc_card_dup(const struct vc_card *c, struct vc_card **out);
 /* Write the state file atomically (tmp + fsync + rename + fsync dir). */
 int vc_card_save(const struct vc_card *c, const char *path);
 /* Save to path after every state change from now on (NULL: never). */
