@@ -1,0 +1,94 @@
+#!/bin/bash
+# drivers/pcsc: readers, card events, ATR, and a held PIV handle across a card
+# reset, a re-insertion of the same card and a swap for a different card.
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/lib/pcscenv.sh"
+pcscenv_init "$0" "$@"
+. "$TOP/tests/drivers/lib.sh"
+R1=$(reader_name 1)
+
+# wait_line FILE REGEX: until FILE has a matching line (5 s).
+wait_line() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+check_eq "readers: same list as opensc-tool" \
+    "$(opensc-tool -l | grep -o 'Virtual PCD [0-9] 00 0[01]' | sort)" \
+    "$("$BIN/drvtool" readers | sed 's/^reader=//' | sort)"
+
+vcard_insert 0 "$T/a.state" --create --serial 1111 >/dev/null
+
+# --- ATR
+drv atr >"$T/atr"
+check_grep "ATR advertises T=1" '^t1=1$' "$T/atr"
+check_grep "connected with T=1" '^protocol=T=1$' "$T/atr"
+want=$(opensc-tool -r "$R" -a | tr -d ' :\n' | tr 'A-F' 'a-f')
+check_grep "ATR equals opensc-tool's" "^atr=$want\$" "$T/atr"
+
+# --- events: initial scan, then insert and remove in reader 1
+"$BIN/drvtool" monitor 7 10000 >"$T/events" 2>&1 &
+mon=$!
+wait_line "$T/events" "card-inserted reader=$R " || true
+check_eq "initial scan: 4 readers" 4 "$(grep -c '^event=reader-added' "$T/events")"
+check_grep "initial scan: card in reader 0 with its ATR" \
+    "^event=card-inserted reader=$R atr=$want\$" "$T/events"
+vcard_insert 1 "$T/b.state" --create --serial 2222 >/dev/null
+wait_line "$T/events" "card-inserted reader=$R1 " || true
+vcard_remove 1
+wait "$mon"
+check_eq "monitor exits after 7 events" 0 $?
+check_grep "insert in reader 1 reported" "^event=card-inserted reader=$R1 atr=" "$T/events"
+check_grep "removal from reader 1 reported" "^event=card-removed reader=$R1\$" "$T/events"
+check_eq "no event for reader 0 after the scan" 1 "$(grep -c "reader=$R " "$T/events")"
+
+# --- a held handle: reset by another process
+rm -f "$T/go"
+drv wait-swap "$T/go" >"$T/held" 2>&1 &
+h=$!
+wait_line "$T/held" '^ready$'
+check "another process resets the card" drv reset-card
+touch "$T/go"
+wait "$h"
+check_eq "held handle carries on after the reset" 0 $?
+check_grep "it saw the same card" '^same-card$' "$T/held"
+check_grep "first operation after the reset ran (PIN state was cleared)" \
+    '^first=PIV_ERR_WRONG_PIN$' "$T/held"
+
+# --- the same card pulled and put back
+rm -f "$T/go"
+drv wait-swap "$T/go" >"$T/held" 2>&1 &
+h=$!
+wait_line "$T/held" '^ready$'
+vcard_remove 0
+vcard_insert 0 "$T/a.state" >/dev/null
+touch "$T/go"
+wait "$h"
+check_eq "re-inserted same card: handle reconnects" 0 $?
+check_grep "identity matched" '^same-card$' "$T/held"
+
+# --- a different card in the same reader
+rm -f "$T/go"
+drv wait-swap "$T/go" >"$T/held" 2>&1 &
+h=$!
+wait_line "$T/held" '^ready$'
+vcard_remove 0
+vcard_insert 0 "$T/c.state" --create --serial 3333 >/dev/null
+touch "$T/go"
+wait "$h"
+check_eq "swapped card: operation refused" 1 $?
+check_grep "with the distinct code" 'error: PIV_ERR_DIFFERENT_CARD' "$T/held"
+check_grep "and no operation ran on the new card" '^first=PIV_ERR_DIFFERENT_CARD$' "$T/held"
+
+# --- a card without PIV is reported as unknown, not guessed
+vcard_remove 0
+vcard_insert 0 "$T/c.state" --inject-sw A4=6A82:1000 >/dev/null
+drv identify >"$T/unknown" 2>&1
+check_eq "identify fails on a non-PIV card" 1 $?
+check_grep "reported as unknown" '^type=unknown$' "$T/unknown"
+check_grep "with PIV_ERR_NOT_PIV" 'error: PIV_ERR_NOT_PIV' "$T/unknown"
+done_testing
