@@ -6,3 +6,6 @@ CALINK_LIBS := -lp11 -lssl -lcrypto -llmdb
 
 PROGS += cardmgr-ca
 $(eval $(call prog,cardmgr-ca,cardmgr/cacli.c $(CALINK),$(CALINK_LIBS)))
+
+TESTS += test_outbox
+$(eval $(call prog,test_outbox,tests/unit/test_outbox.c cardmgr/outbox.c cardmgr/outbox_rec.c drivers/buf.c,-lcmocka -llmdb -lcrypto))
