@@ -370,10 +370,20 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 		return CA_ERR_TLS;
 	}
 	/* signerNotTrusted: the CA no longer accepts our own certificate. */
+	if (res->status == OSSL_CMP_PKISTATUS_rejection &&
+	    (res->fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted)))
+		return CA_ERR_STATION_REVOKED;
+	/*
+	 * An error message (not a rejecting ip/cp/rp) says the exchange went
+	 * wrong, not that the request is refused: e.g. a certConf that met a
+	 * delayed duplicate of our own earlier attempt. Retry under the same
+	 * transactionID rather than give the operation up.
+	 */
+	if (s.shown != 0 && ERR_GET_LIB(s.shown) == ERR_LIB_CMP &&
+	    ERR_GET_REASON(s.shown) == CMP_R_RECEIVED_ERROR)
+		return CA_ERR_RESPONSE;
 	if (res->status == OSSL_CMP_PKISTATUS_rejection)
-		return res->fail_info &
-		    (1 << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) ?
-		    CA_ERR_STATION_REVOKED : CA_ERR_REJECTED;
+		return CA_ERR_REJECTED;
 	if (s.shown != 0 && ERR_GET_LIB(s.shown) == ERR_LIB_CMP &&
 	    ERR_GET_REASON(s.shown) == CMP_R_CERTIFICATE_NOT_ACCEPTED)
 		return CA_ERR_CHAIN;

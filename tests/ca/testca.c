@@ -49,6 +49,10 @@
 #define MAX_BODY	(1024 * 1024)
 #define MAX_PATH	1024
 
+/* PKIBody choices (RFC 4210 5.1.2); OpenSSL 3.0 keeps these names private. */
+enum { BODY_IR = 0, BODY_CR = 2, BODY_P10CR = 4, BODY_KUR = 7, BODY_RR = 11,
+    BODY_GENM = 21 };
+
 struct srv {
 	const char *dir;
 	const char *crl_url;
@@ -785,6 +789,17 @@ begin_request(struct srv *s, const OSSL_CMP_MSG *req, OSSL_CMP_CTX *ctx)
 	    sizeof(s->profile));
 	set_otp(s, ctx);
 	check_sender(s);
+	/* A request that opens a transaction starts afresh, even under a
+	 * transactionID we saw before: that is how a station retries after a
+	 * crash, and replayed() then answers it with the first result. */
+	switch (OSSL_CMP_MSG_get_bodytype(req)) {
+	case BODY_IR: case BODY_CR: case BODY_P10CR: case BODY_KUR:
+	case BODY_RR: case BODY_GENM:
+		(void)OSSL_CMP_CTX_reinit(ctx);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- faults ---- */
