@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "p11.h"
 #include "pcsc.h"
@@ -934,6 +935,30 @@ cmd_read_printed(struct tool *t, int argc, char **argv)
 /* ---- issuance: the multi-step operation benches and tear tests use ------- */
 
 /* Sign a CSR-equivalent certificate for pub with the test CA. */
+/* keyUsage as PIV profiles set it: 9D is for key transport / agreement only. */
+static const char *
+slot_usage(int slot, EVP_PKEY *pub)
+{
+	switch (slot) {
+	case PIV_SLOT_SIGN: return "critical,digitalSignature,nonRepudiation";
+	case PIV_SLOT_KEYMGMT:
+		return EVP_PKEY_is_a(pub, "RSA") ? "critical,keyEncipherment" :
+		    "critical,keyAgreement";
+	default: return "critical,digitalSignature";
+	}
+}
+
+static int
+add_usage(X509 *x, int slot, EVP_PKEY *pub)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_key_usage,
+	    slot_usage(slot, pub));
+	int ok = e != NULL && X509_add_ext(x, e, -1) == 1;
+
+	X509_EXTENSION_free(e);
+	return ok;
+}
+
 static X509 *
 ca_issue(EVP_PKEY *ca_key, X509 *ca, EVP_PKEY *pub, int slot)
 {
@@ -949,7 +974,8 @@ ca_issue(EVP_PKEY *ca_key, X509 *ca, EVP_PKEY *pub, int slot)
 	    !X509_set_issuer_name(x, X509_get_subject_name(ca)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365) ||
-	    !X509_set_pubkey(x, pub) || !X509_sign(x, ca_key, EVP_sha256())) {
+	    !X509_set_pubkey(x, pub) || !add_usage(x, slot, pub) ||
+	    !X509_sign(x, ca_key, EVP_sha256())) {
 		X509_free(x);
 		x = NULL;
 	}
@@ -1135,9 +1161,8 @@ cmd_p11(struct tool *t, int argc, char **argv)
 
 		if (unhex(argv[2], id, sizeof(id), &idl) == 0 &&
 		    read_file(argv[3], &in, &inl) == 0 &&
-		    (rc = p11_login(p, argv[1], 0, t->o.pin)) == P11_OK &&
-		    (rc = p11_sign(p, argv[1], id, idl, EVP_sha256(), in, inl, &sig,
-		    &sl)) == P11_OK) {
+		    (rc = p11_sign(p, argv[1], t->o.pin, id, idl, EVP_sha256(), in, inl,
+		    &sig, &sl)) == P11_OK) {
 			f = out_file(&t->o);
 			if (f == NULL || fwrite(sig, 1, sl, f) != sl)
 				rc = P11_ERR_INVALID;

@@ -4,9 +4,14 @@
 #include <string.h>
 
 #include <libp11.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/rand.h>
+#include <openssl/ui.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <strings.h>
 
 #include "p11.h"
 
@@ -22,6 +27,7 @@ struct p11_ctx {
 	PKCS11_CTX *ctx;
 	PKCS11_SLOT *slots;
 	unsigned int nslots;
+	UI_METHOD *ui;		/* answers libp11's PIN prompts; never interactive */
 };
 
 static const struct {
@@ -94,6 +100,37 @@ map_ckr(int fallback)
 	}
 }
 
+/*
+ * CKA_ALWAYS_AUTHENTICATE keys (PIV 9C) need a context-specific login per
+ * signature; libp11 asks its UI for that PIN. Ours answers with the PIN the
+ * current call was given (user data), or fails: a daemon never prompts.
+ */
+static int
+ui_read(UI *ui, UI_STRING *uis)
+{
+	const char *pin = UI_get0_user_data(ui);
+
+	if (pin == NULL || (UI_get_string_type(uis) != UIT_PROMPT &&
+	    UI_get_string_type(uis) != UIT_VERIFY))
+		return 0;
+	return UI_set_result(ui, uis, pin) == 0 ? 1 : 0;
+}
+
+static int
+ui_write(UI *ui, UI_STRING *uis)
+{
+	(void)ui;
+	(void)uis;
+	return 1;	/* prompts go nowhere */
+}
+
+/* Let libp11 answer PIN prompts with pin (NULL: refuse) until the next call. */
+static void
+ui_pin(struct p11_ctx *c, const char *pin)
+{
+	PKCS11_set_ui_method(c->ctx, c->ui, (void *)(uintptr_t)pin);
+}
+
 int
 p11_init(struct p11_ctx **ctx, const char *module)
 {
@@ -103,20 +140,25 @@ p11_init(struct p11_ctx **ctx, const char *module)
 	if (ctx == NULL)
 		return P11_ERR_INVALID;
 	*ctx = NULL;
-	if ((c = calloc(1, sizeof(*c))) == NULL || (c->ctx = PKCS11_CTX_new()) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->ctx = PKCS11_CTX_new()) == NULL ||
+	    (c->ui = UI_create_method("p11")) == NULL ||
+	    UI_method_set_reader(c->ui, ui_read) != 0 ||
+	    UI_method_set_writer(c->ui, ui_write) != 0)
 		goto out;
 	rc = P11_ERR_LOAD;
-	if (PKCS11_CTX_load(c->ctx, module ? module : P11_DEFAULT_MODULE) != 0) {
-		PKCS11_CTX_free(c->ctx);
-		c->ctx = NULL;
+	ui_pin(c, NULL);
+	if (PKCS11_CTX_load(c->ctx, module ? module : P11_DEFAULT_MODULE) != 0)
 		goto out;
-	}
 	*ctx = c;
 	c = NULL;
 	rc = P11_OK;
 out:
 	ERR_clear_error();
-	free(c);
+	if (c != NULL) {
+		PKCS11_CTX_free(c->ctx);
+		UI_destroy_method(c->ui);
+		free(c);
+	}
 	return rc;
 }
 
@@ -137,18 +179,29 @@ p11_done(struct p11_ctx *ctx)
 	release_slots(ctx);
 	PKCS11_CTX_unload(ctx->ctx);
 	PKCS11_CTX_free(ctx->ctx);
+	UI_destroy_method(ctx->ui);
 	free(ctx);
 }
 
-/* Refresh the slot list (tokens come and go). */
+/*
+ * The slot list, read once: sessions and logins live in it. (libp11 0.4.12's
+ * PKCS11_update_slots crashes on a second call, so a changed token set needs
+ * reload(), which drops logins.)
+ */
 static int
 refresh(struct p11_ctx *c)
 {
 	if (c->slots != NULL)
-		return PKCS11_update_slots(c->ctx, &c->slots, &c->nslots) == 0 ?
-		    P11_OK : map_ckr(P11_ERR_TOKEN);
+		return P11_OK;
 	return PKCS11_enumerate_slots(c->ctx, &c->slots, &c->nslots) == 0 ?
 	    P11_OK : map_ckr(P11_ERR_TOKEN);
+}
+
+static int
+reload(struct p11_ctx *c)
+{
+	release_slots(c);
+	return refresh(c);
 }
 
 static PKCS11_SLOT *
@@ -192,8 +245,9 @@ fill_info(PKCS11_SLOT *s, struct p11_token_info *ti)
 	    t->manufacturer ? t->manufacturer : "");
 	snprintf(ti->model, sizeof(ti->model), "%s", t->model ? t->model : "");
 	snprintf(ti->serial, sizeof(ti->serial), "%s", t->serialnr ? t->serialnr : "");
-	/* OpenSC's PIV driver reports model "PIV-II"; anything else is generic. */
-	ti->kind = strstr(ti->model, "PIV") != NULL ? P11_KIND_PIV : P11_KIND_PKCS11;
+	/* OpenSC's PIV driver: manufacturer "piv_II"; anything else is generic. */
+	ti->kind = strncasecmp(ti->manufacturer, "piv_II", 6) == 0 ?
+	    P11_KIND_PIV : P11_KIND_PKCS11;
 	ti->initialized = t->initialized;
 	ti->login_required = t->loginRequired;
 	ti->user_pin_set = t->userPinSet;
@@ -216,7 +270,7 @@ p11_list_tokens(struct p11_ctx *ctx, struct p11_token_info **list, size_t *n)
 	*n = 0;
 	if (ctx == NULL)
 		return P11_ERR_INVALID;
-	if ((rc = refresh(ctx)) != P11_OK)
+	if ((rc = reload(ctx)) != P11_OK)
 		return rc;
 	if ((v = calloc(ctx->nslots + 1, sizeof(*v))) == NULL)
 		return P11_ERR_NOMEM;
@@ -311,8 +365,9 @@ find_key(PKCS11_TOKEN *t, const uint8_t *id, size_t id_len)
 }
 
 int
-p11_sign(struct p11_ctx *ctx, const char *token, const uint8_t *id, size_t id_len,
-    const EVP_MD *md, const uint8_t *msg, size_t msglen, uint8_t **sig, size_t *siglen)
+p11_sign(struct p11_ctx *ctx, const char *token, const char *pin, const uint8_t *id,
+    size_t id_len, const EVP_MD *md, const uint8_t *msg, size_t msglen, uint8_t **sig,
+    size_t *siglen)
 {
 	PKCS11_SLOT *s;
 	PKCS11_KEY *k;
@@ -323,33 +378,33 @@ p11_sign(struct p11_ctx *ctx, const char *token, const uint8_t *id, size_t id_le
 		return P11_ERR_INVALID;
 	*sig = NULL;
 	*siglen = 0;
-	if (id == NULL || md == NULL)
+	if (id == NULL || md == NULL || pin == NULL)
 		return P11_ERR_INVALID;
 	if ((rc = get_slot(ctx, token, &s)) != P11_OK)
+		return rc;
+	if ((rc = do_login(s, 0, pin)) != P11_OK)
 		return rc;
 	if ((k = find_key(s->token, id, id_len)) == NULL ||
 	    (pk = PKCS11_get_private_key(k)) == NULL)
 		return P11_ERR_NOT_FOUND;
+	ui_pin(ctx, pin);
 	rc = evp_sign(pk, md, msg, msglen, sig, siglen);
+	ui_pin(ctx, NULL);
 	EVP_PKEY_free(pk);
 	return rc;
 }
 
-/* Sign a random challenge with key, verify with the certificate's key. */
+/* Sign a random challenge with priv; verify with the certificate's key. */
 static int
-test_one(PKCS11_KEY *key, X509 *x509)
+test_sign(EVP_PKEY *priv, EVP_PKEY *pub)
 {
 	uint8_t chal[32], *sig = NULL;
 	size_t siglen = 0;
-	EVP_PKEY *priv = NULL, *pub;
 	EVP_MD_CTX *mc = NULL;
 	int rc = P11_ERR_SELFTEST;
 
-	if ((pub = X509_get0_pubkey(x509)) == NULL || RAND_bytes(chal, sizeof(chal)) != 1)
-		return P11_ERR_SELFTEST;
-	if ((priv = PKCS11_get_private_key(key)) == NULL)
-		goto out;
-	if (evp_sign(priv, EVP_sha256(), chal, sizeof(chal), &sig, &siglen) != P11_OK)
+	if (RAND_bytes(chal, sizeof(chal)) != 1 ||
+	    evp_sign(priv, EVP_sha256(), chal, sizeof(chal), &sig, &siglen) != P11_OK)
 		goto out;
 	if ((mc = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(mc, NULL, EVP_sha256(), NULL, pub) != 1)
@@ -357,10 +412,92 @@ test_one(PKCS11_KEY *key, X509 *x509)
 	if (EVP_DigestVerify(mc, sig, siglen, chal, sizeof(chal)) == 1)
 		rc = P11_OK;
 out:
-	ERR_clear_error();
 	EVP_MD_CTX_free(mc);
-	EVP_PKEY_free(priv);
 	free(sig);
+	return rc;
+}
+
+/* Encrypt a random challenge to the certificate; the token must decrypt it. */
+static int
+test_decrypt(EVP_PKEY *priv, EVP_PKEY *pub)
+{
+	uint8_t chal[32], ct[1024], pt[1024];
+	size_t ctlen = sizeof(ct), ptlen = sizeof(pt);
+	EVP_PKEY_CTX *ec = NULL, *dc = NULL;
+	int rc = P11_ERR_SELFTEST;
+
+	if (RAND_bytes(chal, sizeof(chal)) != 1 ||
+	    (ec = EVP_PKEY_CTX_new(pub, NULL)) == NULL || EVP_PKEY_encrypt_init(ec) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ec, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_encrypt(ec, ct, &ctlen, chal, sizeof(chal)) != 1)
+		goto out;
+	if ((dc = EVP_PKEY_CTX_new(priv, NULL)) == NULL || EVP_PKEY_decrypt_init(dc) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(dc, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_decrypt(dc, pt, &ptlen, ct, ctlen) != 1)
+		goto out;
+	if (ptlen == sizeof(chal) && CRYPTO_memcmp(pt, chal, ptlen) == 0)
+		rc = P11_OK;
+out:
+	OPENSSL_cleanse(pt, sizeof(pt));
+	EVP_PKEY_CTX_free(ec);
+	EVP_PKEY_CTX_free(dc);
+	return rc;
+}
+
+/* ECDH with an ephemeral key: both sides must derive the same secret. */
+static int
+test_derive(EVP_PKEY *priv, EVP_PKEY *pub)
+{
+	uint8_t a[128], b[128];
+	size_t al = sizeof(a), bl = sizeof(b);
+	EVP_PKEY *eph = NULL;
+	EVP_PKEY_CTX *c1 = NULL, *c2 = NULL, *g = NULL;
+	int rc = P11_ERR_SELFTEST;
+
+	if ((g = EVP_PKEY_CTX_new(pub, NULL)) == NULL || EVP_PKEY_keygen_init(g) != 1 ||
+	    EVP_PKEY_keygen(g, &eph) != 1)
+		goto out;
+	if ((c1 = EVP_PKEY_CTX_new(priv, NULL)) == NULL || EVP_PKEY_derive_init(c1) != 1 ||
+	    EVP_PKEY_derive_set_peer(c1, eph) != 1 || EVP_PKEY_derive(c1, a, &al) != 1)
+		goto out;
+	if ((c2 = EVP_PKEY_CTX_new(eph, NULL)) == NULL || EVP_PKEY_derive_init(c2) != 1 ||
+	    EVP_PKEY_derive_set_peer(c2, pub) != 1 || EVP_PKEY_derive(c2, b, &bl) != 1)
+		goto out;
+	if (al == bl && CRYPTO_memcmp(a, b, al) == 0)
+		rc = P11_OK;
+out:
+	OPENSSL_cleanse(a, sizeof(a));
+	OPENSSL_cleanse(b, sizeof(b));
+	EVP_PKEY_free(eph);
+	EVP_PKEY_CTX_free(g);
+	EVP_PKEY_CTX_free(c1);
+	EVP_PKEY_CTX_free(c2);
+	return rc;
+}
+
+/*
+ * Exercise key with the operation its certificate allows: signature keys sign a
+ * random challenge, encryption keys (PIV 9D: keyEncipherment / keyAgreement
+ * only) decrypt or derive one. Every result is checked with the certificate.
+ */
+static int
+test_one(PKCS11_KEY *key, X509 *x509)
+{
+	uint32_t ku = X509_get_key_usage(x509);
+	EVP_PKEY *priv = NULL, *pub = X509_get0_pubkey(x509);
+	int rc = P11_ERR_SELFTEST;
+
+	if (pub == NULL || (priv = PKCS11_get_private_key(key)) == NULL)
+		goto out;
+	if (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))
+		rc = test_sign(priv, pub);
+	else if (EVP_PKEY_is_a(pub, "RSA"))
+		rc = test_decrypt(priv, pub);
+	else
+		rc = test_derive(priv, pub);
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(priv);
 	return rc;
 }
 
@@ -383,6 +520,7 @@ p11_self_test(struct p11_ctx *ctx, const char *token, const char *pin,
 		return rc;
 	if (PKCS11_enumerate_certs(s->token, &certs, &n) != 0)
 		return map_ckr(P11_ERR_TOKEN);
+	ui_pin(ctx, pin);
 	for (i = 0; i < n; i++) {
 		if ((key = PKCS11_find_key(&certs[i])) == NULL || certs[i].x509 == NULL)
 			continue;
@@ -391,6 +529,7 @@ p11_self_test(struct p11_ctx *ctx, const char *token, const char *pin,
 			snprintf(res->first_failed, sizeof(res->first_failed), "%s",
 			    certs[i].label ? certs[i].label : "?");
 	}
+	ui_pin(ctx, NULL);
 	if (res->checked == 0)
 		return P11_ERR_NO_KEYS;
 	return res->failed == 0 ? P11_OK : P11_ERR_SELFTEST;
@@ -407,6 +546,9 @@ p11_change_pin(struct p11_ctx *ctx, const char *token, const char *old_pin,
 		return P11_ERR_INVALID;
 	if ((rc = get_slot(ctx, token, &s)) != P11_OK)
 		return rc;
+	/* C_SetPIN needs a read/write session. */
+	if (PKCS11_open_session(s, 1) != 0)
+		return map_ckr(P11_ERR_TOKEN);
 	if ((rc = do_login(s, 0, old_pin)) != P11_OK)
 		return rc;
 	return PKCS11_change_pin(s, old_pin, new_pin) == 0 ? P11_OK :
@@ -442,7 +584,7 @@ p11_init_token(struct p11_ctx *ctx, unsigned long slot_id, const char *so_pin,
 
 	if (ctx == NULL || so_pin == NULL || label == NULL || user_pin == NULL)
 		return P11_ERR_INVALID;
-	if ((rc = refresh(ctx)) != P11_OK)
+	if ((rc = reload(ctx)) != P11_OK)
 		return rc;
 	for (i = 0; i < ctx->nslots; i++)
 		if (PKCS11_get_slotid_from_slot(&ctx->slots[i]) == slot_id)
@@ -452,7 +594,7 @@ p11_init_token(struct p11_ctx *ctx, unsigned long slot_id, const char *so_pin,
 	if (PKCS11_init_token(s->token, so_pin, label) != 0)
 		return map_ckr(P11_ERR_TOKEN);
 	/* The token changed under libp11: re-read it before logging in. */
-	if ((rc = refresh(ctx)) != P11_OK)
+	if ((rc = reload(ctx)) != P11_OK)
 		return rc;
 	if ((rc = get_slot(ctx, label, &s)) != P11_OK)
 		return rc;

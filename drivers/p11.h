@@ -5,8 +5,10 @@
  *
  * Tokens are named by serial number or label (first match; NULL = the first
  * token present). PINs are passed through to the module and not kept here.
- * XXX libp11 keeps a copy of the last login PIN (for CKA_ALWAYS_AUTHENTICATE
- * keys) until p11_done(); it is freed, not wiped, by libp11.
+ * PIN prompts from libp11 (context-specific login of CKA_ALWAYS_AUTHENTICATE
+ * keys such as PIV 9C) are answered from the PIN of the current call, never
+ * interactively. XXX libp11 may keep a copy of a login PIN until p11_done();
+ * it frees it without wiping.
  */
 #ifndef P11_H
 #define P11_H
@@ -66,11 +68,13 @@ int p11_login(struct p11_ctx *ctx, const char *token, int so, const char *pin);
 int p11_logout(struct p11_ctx *ctx, const char *token);
 
 /*
- * Sign msg with the private key whose CKA_ID is id (after p11_login); md as for
- * EVP_DigestSign (RSA: PKCS#1 v1.5). [out] *sig: free().
+ * Log in with pin (if not yet) and sign msg with the private key whose CKA_ID is
+ * id; pin also answers a context-specific login (CKA_ALWAYS_AUTHENTICATE). md as
+ * for EVP_DigestSign (RSA: PKCS#1 v1.5). [out] *sig: free().
  */
-int p11_sign(struct p11_ctx *ctx, const char *token, const uint8_t *id, size_t id_len,
-    const EVP_MD *md, const uint8_t *msg, size_t msglen, uint8_t **sig, size_t *siglen);
+int p11_sign(struct p11_ctx *ctx, const char *token, const char *pin, const uint8_t *id,
+    size_t id_len, const EVP_MD *md, const uint8_t *msg, size_t msglen, uint8_t **sig,
+    size_t *siglen);
 
 struct p11_selftest {
 	unsigned checked;	/* keys with a certificate that were tried */

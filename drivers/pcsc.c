@@ -508,6 +508,33 @@ pcsc_card_reset(struct pcsc_card *card)
 	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, SCARD_RESET_CARD, &card->proto));
 }
 
+/*
+ * A response too short to hold a status word. vpcd (and some readers) report
+ * a card pulled mid-command this way instead of an error: ask the reader
+ * whether the card is still there (waiting up to 1 s for pcscd to notice) so
+ * the caller gets APDU_ERR_REMOVED rather than a parse error.
+ */
+static int
+classify_short(struct pcsc_card *c)
+{
+	SCARD_READERSTATE rs;
+	DWORD first;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.szReader = c->reader;
+	rs.dwCurrentState = SCARD_STATE_UNAWARE;
+	if (SCardGetStatusChange(c->ctx->h, 0, &rs, 1) != SCARD_S_SUCCESS ||
+	    !(rs.dwEventState & SCARD_STATE_PRESENT))
+		return APDU_ERR_REMOVED;
+	first = rs.dwEventState;
+	rs.dwCurrentState = first & ~(DWORD)SCARD_STATE_CHANGED;
+	if (SCardGetStatusChange(c->ctx->h, 1000, &rs, 1) == SCARD_S_SUCCESS &&
+	    (!(rs.dwEventState & SCARD_STATE_PRESENT) ||
+	    (rs.dwEventState >> 16) != (first >> 16)))
+		return APDU_ERR_REMOVED;
+	return APDU_ERR_MALFORMED;
+}
+
 static int
 tr_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
     size_t *rsp_len)
@@ -521,6 +548,8 @@ tr_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 	rv = SCardTransmit(c->h, pci, cmd, (DWORD)cmd_len, NULL, rsp, &rl);
 	if (rv != SCARD_S_SUCCESS)
 		return to_apdu(rv);
+	if (rl < 2)
+		return classify_short(c);
 	*rsp_len = rl;
 	return APDU_OK;
 }
