@@ -201,8 +201,12 @@ vc_piv_change_ref(struct vc_card *c, const struct vc_cmd *cmd,
 	(void)out;
 	if (cmd->p1 != 0x00 || (cmd->p2 != 0x80 && cmd->p2 != 0x81))
 		return SW_WRONG_P1P2;
-	if (cmd->lc != 2 * VC_PIN_LEN || !pin_format_ok(cmd->data + VC_PIN_LEN))
+	if (cmd->lc != 2 * VC_PIN_LEN)
 		return SW_WRONG_DATA;
+	/*
+	 * The old value is checked (and counted) before the new one's format,
+	 * as on a YubiKey: ykman blocks the PUK with an empty new PIN.
+	 */
 	sw = check_ref(c, ref, cmd->data, left,
 	    is_pin ? c->st.pin_total : c->st.puk_total);
 	if (sw != SW_OK) {
@@ -210,6 +214,8 @@ vc_piv_change_ref(struct vc_card *c, const struct vc_cmd *cmd,
 			c->pin_ok = c->pin_fresh = 0;
 		return sw;
 	}
+	if (!pin_format_ok(cmd->data + VC_PIN_LEN))
+		return SW_WRONG_DATA;
 	memcpy(ref, cmd->data + VC_PIN_LEN, VC_PIN_LEN);
 	c->dirty = 1;
 	if (is_pin)
@@ -226,11 +232,13 @@ vc_piv_reset_retry(struct vc_card *c, const struct vc_cmd *cmd,
 	(void)out;
 	if (cmd->p1 != 0x00 || cmd->p2 != 0x80)
 		return SW_WRONG_P1P2;
-	if (cmd->lc != 2 * VC_PIN_LEN || !pin_format_ok(cmd->data + VC_PIN_LEN))
+	if (cmd->lc != 2 * VC_PIN_LEN)
 		return SW_WRONG_DATA;
 	sw = check_ref(c, c->st.puk, cmd->data, &c->st.puk_left, c->st.puk_total);
 	if (sw != SW_OK)
 		return sw;
+	if (!pin_format_ok(cmd->data + VC_PIN_LEN))
+		return SW_WRONG_DATA;
 	memcpy(c->st.pin, cmd->data + VC_PIN_LEN, VC_PIN_LEN);
 	c->st.pin_left = c->st.pin_total;
 	c->dirty = 1;
