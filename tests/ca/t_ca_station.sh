@@ -1,0 +1,89 @@
+#!/bin/bash
+# Layer 4: the station's own certificate. Enrollment with a one-time secret
+# (ir + PBM) works once; a wrong secret fails; renewal (kur) before expiry;
+# a station the CA operator revoked stops issuing, says so, keeps its backlog,
+# and works again after re-enrollment; an expired station certificate stops
+# the station too; the CA issuing an already expired certificate is refused.
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/ca/caenv.sh"
+caenv_init "$0" "$@" || { echo "not ok 1 - environment"; exit 1; }
+sed -i '/^idm_url/d' "$T/ca.conf"
+serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+
+otp_add station-01 right-secret
+printf 'wrong-secret\n' >"$T/bad"
+cli enroll-station --ref station-01 --secret-file "$T/bad" >"$T/out" 2>&1
+check_eq "a wrong one-time secret is refused (exit 3: may retry)" 3 $?
+check_grep "with a clear error" 'station enrollment: .*(protection|PBM|pbm)' "$T/out"
+check "no station certificate after the failure" test ! -f "$ST/station.crt"
+printf 'right-secret\n' >"$T/good"
+check "the right secret enrolls" cli enroll-station --ref station-01 --secret-file "$T/good"
+first=$(serial_of "$ST/station.crt")
+rm -f "$ST/station.crt"
+cli enroll-station --ref station-01 --secret-file "$T/good" >"$T/out" 2>&1
+check_eq "the same one-time secret cannot be used twice" 1 "$([ -f "$ST/station.crt" ]; echo $?)"
+check_grep "CA log: the secret was consumed" 'enroll endpoint: no valid one-time secret' "$T/testca.log"
+
+# --- renewal (kur), forced and when due
+check "enroll-station with a second secret" enroll_station
+old=$(serial_of "$ST/station.crt")
+check_grep "renewal not due for a one-year certificate" '^renewal not due' <(cli renew-station)
+check "forced renewal" cli renew-station --force
+new=$(serial_of "$ST/station.crt")
+check "renewal gave a new certificate" test "$old" != "$new"
+check_grep "the CA saw a kur" "issued serial=$new .*body=7" "$T/testca.log"
+check "renewed certificate chains to the root" \
+    openssl verify -CAfile "$PKI/root.crt" -untrusted "$PKI/ca.crt" "$ST/station.crt"
+mkcsr c1
+check "the renewed station issues" cli enroll --csr "$T/c1.csr" --profile piv-auth
+ca_stop; ca_start --validity 86400
+check "renew-station when due (1-day certificate, 30-day window)" cli renew-station --force
+due=$(serial_of "$ST/station.crt")
+cli renew-station >"$T/out" 2>&1
+check_eq "renewal is due now and done without --force" 0 $?
+check "and gave another certificate" test "$due" != "$(serial_of "$ST/station.crt")"
+ca_stop; ca_start
+
+# --- revoked centrally: the station stops and says so
+cp "$ST/station.crt" "$T/station-cur.crt"
+openssl cmp -cmd rr -server 127.0.0.1:8080 -path cmp -cert "$PKI/admin.crt" -key "$PKI/admin.key" \
+    -oldcert "$T/station-cur.crt" -revreason 1 -trusted "$PKI/root.crt" -untrusted "$PKI/ca.crt" \
+    >"$T/rr.log" 2>&1
+check_grep "CA operator revoked the station" 'revocation accepted' "$T/rr.log"
+mkcsr c2
+cli enroll --csr "$T/c2.csr" --profile piv-auth >"$T/out" 2>&1
+check_eq "enroll by a revoked station exits 4" 4 $?
+check_grep "and says so clearly" 'STATION CERTIFICATE REVOKED' "$T/out"
+check_grep "the CA refused it for its signer" 'request from revoked station certificate' "$T/testca.log"
+n=$(wc -l <"$T/testca.log")
+cli enroll --csr "$T/c2.csr" --profile piv-auth >"$T/out" 2>&1
+check_eq "the next request is refused locally (exit 4)" 4 $?
+check_eq "without contacting the CA" "$n" "$(wc -l <"$T/testca.log")"
+check_grep "status shows REVOKED" '^station: .*status REVOKED' <(cli status)
+check_grep "the work is kept" '^outbox: 2 pending' <(cli status)
+# The same conclusion from the CRL alone, on a fresh state copy.
+cli crl-update >"$T/out" 2>&1
+check_eq "crl-update finds the station on the CRL (exit 4)" 4 $?
+check_grep "CRL lists the station (keyCompromise)" '^station: .*REVOKED' <(cli status)
+
+# --- re-enrollment: a new secret, a new certificate, the backlog drains
+check "re-enroll the station" enroll_station
+check_grep "status good again" '^station: .*status (good|unknown)' <(cli status)
+check "the kept work drains" cli outbox drain
+check_grep "nothing left" '^outbox: 0 pending' <(cli status)
+
+# --- an expired station certificate
+ca_stop; ca_start --validity 2
+check "enroll a 2-second station certificate" enroll_station
+sleep 3	# let it expire (the assertion is on the state, not on timing)
+cli enroll --csr "$T/c1.csr" --profile piv-auth >"$T/out" 2>&1
+check_eq "an expired station exits 4" 4 $?
+check_grep "and says so" 'STATION CERTIFICATE EXPIRED' "$T/out"
+check_grep "the work is kept" '^outbox: 1 pending' <(cli status)
+ca_stop; ca_start --validity -100
+rm -f "$ST/station.crt"
+enroll_station >"$T/out" 2>&1
+check_grep "the CA's already-expired certificate is refused at certConf" \
+    'issued certificate does not verify|certificate chain does not verify' "$T/out"
+check_grep "certConf carried the rejection" 'certConf rejected serial=' "$T/testca.log"
+done_testing
