@@ -9,3 +9,7 @@ $(eval $(call prog,cardmgr-ca,cardmgr/cacli.c $(CALINK),$(CALINK_LIBS)))
 
 TESTS += test_outbox
 $(eval $(call prog,test_outbox,tests/unit/test_outbox.c cardmgr/outbox.c cardmgr/outbox_rec.c drivers/buf.c,-lcmocka -llmdb -lcrypto))
+
+FUZZERS += fuzz_cmp_response fuzz_cmp_outbox
+$(eval $(call fuzzer,fuzz_cmp_response,tests/fuzz/fuzz_cmp_response.c,-lcrypto))
+$(eval $(call fuzzer,fuzz_cmp_outbox,tests/fuzz/fuzz_cmp_outbox.c cardmgr/outbox_rec.c drivers/buf.c,-lcrypto))

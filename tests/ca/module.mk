@@ -3,3 +3,6 @@ CADER := tests/ca/cader.c drivers/buf.c drivers/tlv.c
 
 PROGS += testca
 $(eval $(call prog,testca,tests/ca/testca.c $(CADER),-lcrypto))
+
+FUZZERS += fuzz_cmp_der
+$(eval $(call fuzzer,fuzz_cmp_der,tests/fuzz/fuzz_cmp_der.c $(CADER),-lcrypto))

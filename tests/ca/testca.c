@@ -868,15 +868,16 @@ reply(int fd, int code, const char *type, const void *body, size_t n)
 	send_all(fd, body, n);
 }
 
+/* --dump DIR keeps every CMP message (fuzzing seeds). */
 static void
-dump_rsp(struct srv *s, const uint8_t *der, size_t n)
+dump_msg(struct srv *s, const char *what, const uint8_t *der, size_t n)
 {
 	char p[MAX_PATH];
 
 	if (s->dump == NULL)
 		return;
-	snprintf(p, sizeof(p), "%s/rsp-%d-%ld.der", s->dump, s->dumped++,
-	    (long)getpid());
+	snprintf(p, sizeof(p), "%s/%s-%ld-%d.der", s->dump, what, (long)getpid(),
+	    s->dumped++);
 	(void)write_file(p, der, n);
 }
 
@@ -919,6 +920,7 @@ serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
 	}
 	s->req_der = body;
 	s->req_len = n;
+	dump_msg(s, "req", body, n);
 	begin_request(s, req, OSSL_CMP_SRV_CTX_get0_cmp_ctx(sctx));
 	/* The enrollment endpoint has no TLS client authentication: only
 	 * requests MAC-protected with a live one-time secret get through. */
@@ -933,7 +935,7 @@ serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
 	if (rsp != NULL && (len = i2d_OSSL_CMP_MSG(rsp, &der)) > 0) {
 		if (strcmp(s->fault, "badsig") == 0)
 			flip_protection(der, (size_t)len);
-		dump_rsp(s, der, (size_t)len);
+		dump_msg(s, "rsp", der, (size_t)len);
 		reply(fd, 200, "application/pkixcmp", der, (size_t)len);
 	} else {
 		ERR_print_errors_fp(stderr);
