@@ -29,7 +29,7 @@ struct opts {
 	int mgmt_alg;
 	uint8_t mgmt_key[32];
 	size_t mgmt_len;
-	int stats, compress, pin_policy, touch_policy, pss;
+	int stats, compress, pin_policy, touch_policy, pss, ec_only;
 };
 
 struct tool {
@@ -41,7 +41,8 @@ struct tool {
 
 static const char usage_text[] =
     "usage: drvtool [-r READER] [-k ALG:HEXKEY] [-p PIN] [-o OUT] [-P PUBFILE]\n"
-    "               [-s] [-z] [-S] [--pin-policy N] [--touch-policy N] [-m MODULE] CMD ...\n"
+    "               [-s] [-z] [-S] [--pin-policy N] [--touch-policy N] [--ec-only]\n"
+    "               [-m MODULE] CMD ...\n"
     "PC/SC:  readers | monitor N TIMEOUT_MS | atr | reset-card\n"
     "PIV:    identify | wait-swap FILE | pin-status | verify | change-pin OLD NEW\n"
     "        change-puk OLD NEW | unblock PUK NEWPIN | set-retries PIN PUK | reset\n"
@@ -995,8 +996,9 @@ issue_slot(struct tool *t, EVP_PKEY *ca_key, X509 *ca, int i)
 	X509 *x = NULL;
 	int rc;
 
-	rc = piv_generate(t->piv, issue_keys[i].slot, issue_keys[i].alg,
-	    PIV_PIN_DEFAULT, PIV_TOUCH_DEFAULT, &pub);
+	/* --ec-only: P-256 everywhere (fast keygen for tear tests). */
+	rc = piv_generate(t->piv, issue_keys[i].slot, t->o.ec_only ? PIV_ALG_ECCP256 :
+	    issue_keys[i].alg, PIV_PIN_DEFAULT, PIV_TOUCH_DEFAULT, &pub);
 	if (rc != PIV_OK)
 		return PIV_FAIL("piv_generate", rc);
 	if ((x = ca_issue(ca_key, ca, pub, issue_keys[i].slot)) == NULL)
@@ -1090,6 +1092,32 @@ out:
 	return rc == PIV_OK ? 0 : PIV_FAIL("repair", rc);
 }
 
+/* A missing or unreadable CHUID or CCC is written afresh. */
+static int
+repair_objects(struct tool *t)
+{
+	static const char fascn[] = "70999999123456111234567890112341";
+	struct piv_chuid c;
+	struct piv_ccc cc;
+	uint8_t f[25];
+	int rc;
+
+	rc = piv_read_chuid(t->piv, &c);
+	if (rc == PIV_ERR_NOT_FOUND || rc == PIV_ERR_MALFORMED) {
+		printf("repair=chuid\n");
+		piv_fascn_encode(fascn, f);
+		rc = piv_write_chuid(t->piv, f, "20301231", NULL);
+	}
+	if (rc != PIV_OK)
+		return PIV_FAIL("repair chuid", rc);
+	rc = piv_read_ccc(t->piv, &cc);
+	if (rc == PIV_ERR_NOT_FOUND || rc == PIV_ERR_MALFORMED) {
+		printf("repair=ccc\n");
+		rc = piv_write_ccc(t->piv);
+	}
+	return rc == PIV_OK ? 0 : PIV_FAIL("repair ccc", rc);
+}
+
 static int
 cmd_repair(struct tool *t, int argc, char **argv)
 {
@@ -1108,6 +1136,8 @@ cmd_repair(struct tool *t, int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		if (repair_slot(t, ca_key, ca, i) != 0)
 			goto out;
+	if (repair_objects(t) != 0)
+		goto out;
 	printf("consistent=1\n");
 	rc = 0;
 out:
@@ -1208,6 +1238,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 		{ "pin-policy", required_argument, NULL, 'I' },
 		{ "touch-policy", required_argument, NULL, 'T' },
+		{ "ec-only", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 } };
 	int c;
 
@@ -1231,6 +1262,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->pss = 1; break;
 		case 'I': o->pin_policy = atoi(optarg); break;
 		case 'T': o->touch_policy = atoi(optarg); break;
+		case 'E': o->ec_only = 1; break;
 		default: return -1;
 		}
 	}
