@@ -556,6 +556,31 @@ submit(struct cli *c, enum outbox_type type, const char *profile, int reason,
 	return report_op(c, id);
 }
 
+/* Benchmarks: journal n enrollments of one CSR (each its own transaction). */
+static int
+queue_repeat(struct cli *c, const char *profile, const uint8_t *der,
+    size_t len, long n)
+{
+	uint64_t id = 0;
+	long i;
+
+	if (n <= 0 || n > 1000000 || opt(c, "--queue") == NULL) {
+		errx("--repeat N (1..1000000) needs --queue");
+		return EXIT_USAGE;
+	}
+	if (open_outbox(c) != 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		if (outbox_add(c->ob, OUTBOX_ENROLL, profile, 0, der, len,
+		    (uint64_t)time(NULL), &id) != OUTBOX_OK) {
+			errx("journal failed after %ld operations", i);
+			return 1;
+		}
+	printf("queued: %ld operations, last op %llu\n", n,
+	    (unsigned long long)id);
+	return EXIT_QUEUED;
+}
+
 static int
 cmd_enroll(struct cli *c)
 {
@@ -570,7 +595,10 @@ cmd_enroll(struct cli *c)
 		errx("cannot read CSR %s", csr);
 		return 1;
 	}
-	rc = submit(c, OUTBOX_ENROLL, profile, 0, der, len);
+	if (opt(c, "--repeat") != NULL)
+		rc = queue_repeat(c, profile, der, len, atol(opt(c, "--repeat")));
+	else
+		rc = submit(c, OUTBOX_ENROLL, profile, 0, der, len);
 	OPENSSL_free(der);
 	return rc;
 }
@@ -1108,7 +1136,7 @@ usage(void)
 	fprintf(stderr, "usage: cardmgr-ca -c CONF COMMAND [options]\n"
 	    "  enroll-station --ref REF --secret-file FILE [--subject /CN=..]\n"
 	    "  renew-station [--force]\n"
-	    "  enroll --csr FILE --profile NAME [--out FILE] [--queue]\n"
+	    "  enroll --csr FILE --profile NAME [--out FILE] [--queue [--repeat N]]\n"
 	    "  revoke --cert FILE --reason NAME [--queue]\n"
 	    "  unhold --cert FILE [--queue]\n"
 	    "  push --cert FILE [--queue]\n"

@@ -3,6 +3,10 @@
 
 #include <string.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -53,6 +57,20 @@ catls_done(struct catls *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/*
+ * OpenSSL's HTTP client writes the request head and body as separate TLS
+ * records; with Nagle on, the second waits for the server's delayed ACK
+ * (40 ms), twice per CMP transaction.
+ */
+static void
+no_delay(BIO *bio)
+{
+	int fd = -1, one = 1;
+
+	if (BIO_get_fd(bio, &fd) > 0 && fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static BIO *
 push(struct catls *t, BIO *bio)
 {
@@ -61,6 +79,7 @@ push(struct catls *t, BIO *bio)
 
 	if (sbio == NULL)
 		return NULL;
+	no_delay(bio);
 	BIO_get_ssl(sbio, &ssl);
 	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, t->host) ||
 	    !SSL_set1_host(ssl, t->host)) {

@@ -87,7 +87,7 @@ wait_port() {	# port: until something accepts on 127.0.0.1:port
 }
 
 ca_start() {	# [testca options]
-	"$BIN/testca" --state "$PKI" --port 8080 --crl-url http://ca.test:8080/crl \
+	"$BIN/testca" ${CAENV_NO_FSYNC:+--no-fsync} --state "$PKI" --port 8080 --crl-url http://ca.test:8080/crl \
 	    "$@" >>"$T/testca.log" 2>&1 &
 	echo $! >"$T/pids/testca"
 	wait_port 8080 || { sed 's/^/#   /' "$T/testca.log" >&2; return 1; }
