@@ -55,8 +55,12 @@ classify(const struct catls *t, char *detail, size_t dlen)
 
 	detail[0] = '\0';
 	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
-		if (detail[0] == '\0')
+		if (detail[0] == '\0') {
 			ERR_error_string_n(e, detail, dlen);
+			if (data != NULL && (flags & ERR_TXT_STRING) && *data)
+				snprintf(detail + strlen(detail),
+				    dlen - strlen(detail), " (%s)", data);
+		}
 		if (data != NULL && (flags & ERR_TXT_STRING) &&
 		    strstr(data, "code=4") != NULL)
 			refused = 1;
