@@ -13,3 +13,6 @@ $(eval $(call prog,test_outbox,tests/unit/test_outbox.c cardmgr/outbox.c cardmgr
 FUZZERS += fuzz_cmp_response fuzz_cmp_outbox
 $(eval $(call fuzzer,fuzz_cmp_response,tests/fuzz/fuzz_cmp_response.c,-lcrypto))
 $(eval $(call fuzzer,fuzz_cmp_outbox,tests/fuzz/fuzz_cmp_outbox.c cardmgr/outbox_rec.c drivers/buf.c,-lcrypto))
+
+TESTS += test_caconf
+$(eval $(call prog,test_caconf,tests/unit/test_caconf.c cardmgr/caconf.c,-lcmocka))

@@ -1,0 +1,168 @@
+/* Unit tests: the strict ca.conf parser (errors as file:line: message). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "caconf.h"
+
+static const char *good =
+    "# station CA link\n"
+    "server = ca.test\n"
+    "port = 8443\n"
+    "path = cmp   # trailing comment\n"
+    "tls_trust = /etc/station/root.pem\n"
+    "cmp_trust = /etc/station/root.pem\n"
+    "state_dir = /var/lib/station\n"
+    "pkcs11_module = /usr/lib/softhsm/libsofthsm2.so\n"
+    "token = station\n"
+    "pin_file = /etc/station/pin\n"
+    "key_label = station-key\n";
+
+static char path[64];
+
+static void
+write_conf(const char *text, mode_t mode)
+{
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/tmp/test_caconf.XXXXXX");
+	assert_true(mkstemp(path) >= 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int
+load(const char *text, mode_t mode, struct caconf *c, char *err, size_t n)
+{
+	int rc;
+
+	write_conf(text, mode);
+	rc = caconf_load(path, c, err, n);
+	unlink(path);
+	return rc;
+}
+
+static void
+parses_and_defaults(void **state)
+{
+	struct caconf c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(good, 0600, &c, err, sizeof(err)), CACONF_OK);
+	assert_string_equal(c.server, "ca.test");
+	assert_int_equal(c.port, 8443);
+	assert_int_equal(c.enroll_port, 8443);	/* defaults to port */
+	assert_string_equal(c.path, "cmp");
+	assert_int_equal(c.timeout, 10);
+	assert_int_equal(c.plain_http, 0);
+	assert_true(c.renew_before == 30L * 86400);
+	assert_string_equal(err, "");
+}
+
+static void
+error_names_the_line(void **state)
+{
+	struct caconf c;
+	char err[256], text[2048];
+
+	(void)state;
+	snprintf(text, sizeof(text), "%sbogus = 1\n", good);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_ERR_SYNTAX);
+	assert_non_null(strstr(err, ":12: unknown key"));
+	snprintf(text, sizeof(text), "%sport = 1\n", good);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_ERR_SYNTAX);
+	assert_non_null(strstr(err, ":12: duplicate key"));
+	snprintf(text, sizeof(text), "no equals sign\n%s", good);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_ERR_SYNTAX);
+	assert_non_null(strstr(err, ":1: expected key = value"));
+}
+
+static void
+bad_values(void **state)
+{
+	struct caconf c;
+	char err[256], text[2048];
+	const char *bad[] = { "timeout = -1\n", "timeout = 10s\n",
+	    "timeout = 70000\n", "plain_http = maybe\n", "subject =\n" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", good, bad[i]);
+		assert_int_equal(load(text, 0600, &c, err, sizeof(err)),
+		    CACONF_ERR_SYNTAX);
+		assert_non_null(strstr(err, "bad value"));
+	}
+}
+
+static void
+missing_keys(void **state)
+{
+	struct caconf c;
+	char err[256];
+	const char *no_trust = "server = a\nport = 1\npath = p\ncmp_trust = t\n"
+	    "state_dir = s\npkcs11_module = m\ntoken = t\npin_file = p\n"
+	    "key_label = k\n";
+
+	(void)state;
+	assert_int_equal(load("server = a\n", 0600, &c, err, sizeof(err)),
+	    CACONF_ERR_MISSING);
+	assert_non_null(strstr(err, "missing key port"));
+	/* TLS needs its anchors unless plain_http (the mock server tests). */
+	assert_int_equal(load(no_trust, 0600, &c, err, sizeof(err)),
+	    CACONF_ERR_MISSING);
+	assert_non_null(strstr(err, "missing key tls_trust"));
+}
+
+static void
+refuses_writable_file(void **state)
+{
+	struct caconf c;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(good, 0620, &c, err, sizeof(err)), CACONF_ERR_PERM);
+	assert_int_equal(load(good, 0602, &c, err, sizeof(err)), CACONF_ERR_PERM);
+	assert_int_equal(load(good, 0644, &c, err, sizeof(err)), CACONF_OK);
+}
+
+static void
+long_line(void **state)
+{
+	struct caconf c;
+	char err[256], *text = malloc(4096);
+
+	(void)state;
+	memset(text, 'x', 3000);
+	memcpy(text, "server = ", 9);
+	strcpy(text + 3000, "\n");
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_ERR_SYNTAX);
+	assert_non_null(strstr(err, ":1: line too long"));
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_and_defaults),
+		cmocka_unit_test(error_names_the_line),
+		cmocka_unit_test(bad_values),
+		cmocka_unit_test(missing_keys),
+		cmocka_unit_test(refuses_writable_file),
+		cmocka_unit_test(long_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
