@@ -295,11 +295,13 @@ send_last(struct apdu_ctx *ctx, const struct apdu_cmd *c, size_t off,
     const uint8_t **d, size_t *dl, uint16_t *sw)
 {
 	long le = c->want_data ? (ctx->extended ? 65536 : 256) : -1;
+	/* No arithmetic on a NULL data pointer (commands without data). */
+	const uint8_t *rest = c->len > off ? c->data + off : NULL;
 	size_t txlen;
 	int rc, round;
 
 	for (round = 0; round < 2; round++) {
-		rc = encode(ctx, c->cla, c, c->data + off, c->len - off, le, &txlen);
+		rc = encode(ctx, c->cla, c, rest, c->len - off, le, &txlen);
 		if (rc == APDU_OK)
 			rc = exchange(ctx, txlen, d, dl, sw);
 		explicit_bzero(ctx->tx, txlen);
