@@ -34,3 +34,6 @@ $(eval $(call fuzzer,fuzz_piv_metadata,tests/fuzz/fuzz_piv_metadata.c $(DRV_PARS
 $(eval $(call fuzzer,fuzz_piv_pubkey,tests/fuzz/fuzz_piv_pubkey.c $(DRV_PARSE),-lcrypto -lz))
 $(eval $(call fuzzer,fuzz_resp_apdu,tests/fuzz/fuzz_resp_apdu.c $(DRIVERS_CORE) drivers/apdu.c))
 $(eval $(call fuzzer,fuzz_resp_atr,tests/fuzz/fuzz_resp_atr.c $(DRIVERS_CORE) drivers/pcsc.c,-lpcsclite))
+
+TESTS += test_drv_pcsc
+$(eval $(call prog,test_drv_pcsc,tests/unit/test_drv_pcsc.c $(DRV_FAKE) $(DRIVERS_LIB),-lcmocka $(DRIVERS_LIBS)))
