@@ -679,7 +679,9 @@ ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
 	}
 	rc = run_certreq(l, ctx, OSSL_CMP_IR, res);
 out:
-	OSSL_CMP_CTX_free(ctx);	/* the context cleanses its copy of secret */
+	/* XXX OpenSSL frees its copy of the secret with the context; how it
+	 * wipes it is OpenSSL's business, not ours. */
+	OSSL_CMP_CTX_free(ctx);
 	return rc;
 }
 

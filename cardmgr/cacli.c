@@ -455,7 +455,10 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 
 	if (c->link == NULL) {
 		out->err = c->link_err;
-		snprintf(out->detail, sizeof(out->detail), "no CA link");
+		snprintf(out->detail, sizeof(out->detail), "%s",
+		    c->link_err == EXIT_STATION ? "not sent: station certificate "
+		    "revoked or expired" : "not sent: no CA link (configuration, "
+		    "station key or certificate)");
 		return OUTBOX_EXEC_RETRY;
 	}
 	if (op->type == OUTBOX_PUSH)
