@@ -16,7 +16,7 @@ B=$(cd "${1:?usage: run.sh BUILD_DIR [FUZZ_DIR]}" && pwd)
 F=${2:-}
 [ -n "$F" ] && F=$(cd "$F" && pwd)
 logs=$B/test-logs
-rm -rf "$logs"; mkdir -p "$logs"
+mkdir -p "$logs"	# not emptied: concurrent runs of other subsets share it
 export BIN=$B/bin TOP=$top
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
@@ -32,8 +32,13 @@ run_one() {	# name, command...
 	if [ -n "${TESTS:-}" ] && ! grep -qE -- "$TESTS" <<<"$name"; then
 		return
 	fi
+	rm -f "$log"
 	"$@" >"$log" 2>&1 </dev/null
 	rc=$?
+	if [ ! -f "$log" ]; then
+		echo "(log $log vanished while the test ran)" >"$log"
+		[ "$rc" = 0 ] && rc=1
+	fi
 	p=$(grep -cE '^ok [0-9]+' "$log")
 	f=$(grep -cE '^not ok [0-9]+' "$log")
 	if [ "$rc" = 77 ] && [ "$p" = 0 ] && [ "$f" = 0 ]; then
