@@ -30,7 +30,9 @@ write_readers() {
 }
 
 start_pcscd() {
-	if pgrep -x pcscd >/dev/null; then
+	# A pcscd answering on this mount namespace's socket (Debian's socket-activated
+	# one, say). pgrep would also see pcscds in test namespaces, which are not ours.
+	if [ -S /run/pcscd/pcscd.comm ] && opensc-tool -l >/dev/null 2>&1; then
 		echo "demo: using the pcscd that is already running"
 		return
 	fi
