@@ -62,6 +62,7 @@ for f in unprotected:'invalid CMP response.*(missing protection|protection)' \
          badsig:'invalid CMP response.*(validating protection|signature)' \
          untrusted:'invalid CMP response.*validating (protection|signature)' \
          badtxid:'invalid CMP response.*transactionid unmatched' \
+         badnonce:'invalid CMP response.*recipnonce unmatched' \
          garbage:'invalid CMP response.*(wrong tag|asn1|ASN1)' \
          http500:'CA unreachable'; do
 	mode=${f%%:*}

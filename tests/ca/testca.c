@@ -15,7 +15,7 @@
  * certificate, never a second one), confirmed/SERIAL (certConf seen),
  * otp/REF (one-time secrets; moved to otp-used/ once confirmed), idm/ (pushed
  * certificates), crl.der. Faults for the failure tests: unprotected, badsig,
- * untrusted, badtxid, garbage, http500.
+ * untrusted, badtxid, badnonce, garbage, http500, crl-forged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -808,6 +808,59 @@ begin_request(struct srv *s, const OSSL_CMP_MSG *req, OSSL_CMP_CTX *ctx)
 
 /* ---- faults ---- */
 
+/* Flip the last byte of the OCTET STRING in header field [tag] of der. */
+static int
+flip_header_octets(uint8_t *der, size_t len, uint32_t tag)
+{
+	struct buf_reader r, h;
+	struct tlv t, os;
+
+	if (tlv_unwrap(der, len, 0x30, &t) != TLV_OK)
+		return 0;
+	buf_reader_init(&r, t.val, t.len);
+	if (tlv_expect(&r, 0x30, &t) != TLV_OK)
+		return 0;
+	buf_reader_init(&h, t.val, t.len);
+	while (buf_left(&h) > 0 && tlv_next(&h, &t) == TLV_OK)
+		if (t.tag == tag && tlv_unwrap(t.val, t.len, 0x04, &os) == TLV_OK &&
+		    os.len > 0) {
+			((uint8_t *)os.val)[os.len - 1] ^= 0x01;
+			return 1;
+		}
+	return 0;
+}
+
+/* fault badnonce: a correctly signed response whose recipNonce is wrong. */
+static OSSL_CMP_MSG *
+bad_nonce(struct srv *s, OSSL_CMP_MSG *rsp)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	OSSL_CMP_MSG *m = NULL;
+	OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
+	int n = i2d_OSSL_CMP_MSG(rsp, &der);
+
+	if (ctx != NULL && n > 0 && flip_header_octets(der, (size_t)n, 0xA6)) {
+		p = der;
+		m = d2i_OSSL_CMP_MSG(NULL, &p, n);
+	}
+	/* Re-sign under the same transactionID: only the nonce is wrong. */
+	if (m != NULL && (!OSSL_CMP_CTX_set1_cert(ctx, s->ca) ||
+	    !OSSL_CMP_CTX_set1_pkey(ctx, s->key) ||
+	    !OSSL_CMP_CTX_set1_transactionID(ctx,
+	    OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(m))) ||
+	    !OSSL_CMP_MSG_update_transactionID(ctx, m))) {
+		OSSL_CMP_MSG_free(m);
+		m = NULL;
+	}
+	OSSL_CMP_CTX_free(ctx);
+	OPENSSL_free(der);
+	if (m == NULL)
+		return rsp;
+	OSSL_CMP_MSG_free(rsp);
+	return m;
+}
+
 static OSSL_CMP_MSG *
 refault(struct srv *s, OSSL_CMP_MSG *rsp)
 {
@@ -815,6 +868,8 @@ refault(struct srv *s, OSSL_CMP_MSG *rsp)
 	EVP_PKEY *k = NULL;
 	X509 *x = NULL;
 
+	if (strcmp(s->fault, "badnonce") == 0)
+		return bad_nonce(s, rsp);
 	if (strcmp(s->fault, "badtxid") != 0 && strcmp(s->fault, "untrusted") != 0)
 		return rsp;
 	ctx = OSSL_CMP_CTX_new(NULL, NULL);
