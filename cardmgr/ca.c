@@ -527,9 +527,8 @@ out:
 	return rc;
 }
 
-/* caCerts value: SEQUENCE OF Certificate, parsed boundedly. */
-static int
-parse_cacerts(const ASN1_TYPE *v, STACK_OF(X509) *out)
+int
+ca_parse_cacerts(const uint8_t *der, size_t len, STACK_OF(X509) *out)
 {
 	struct buf_reader r;
 	struct tlv seq, c;
@@ -537,9 +536,7 @@ parse_cacerts(const ASN1_TYPE *v, STACK_OF(X509) *out)
 	const uint8_t *start;
 	X509 *x;
 
-	if (v == NULL || v->type != V_ASN1_SEQUENCE ||
-	    tlv_unwrap(v->value.sequence->data,
-	    (size_t)v->value.sequence->length, 0x30, &seq) != TLV_OK)
+	if (tlv_unwrap(der, len, 0x30, &seq) != TLV_OK)
 		return CA_ERR_RESPONSE;
 	buf_reader_init(&r, seq.val, seq.len);
 	while (buf_left(&r) > 0 && sk_X509_num(out) < MAX_CACERTS) {
@@ -566,7 +563,11 @@ find_cacerts(STACK_OF(OSSL_CMP_ITAV) *itavs, STACK_OF(X509) *out)
 		OSSL_CMP_ITAV *it = sk_OSSL_CMP_ITAV_value(itavs, i);
 
 		if (OBJ_cmp(OSSL_CMP_ITAV_get0_type(it), oid) == 0) {
-			rc = parse_cacerts(OSSL_CMP_ITAV_get0_value(it), out);
+			const ASN1_TYPE *v = OSSL_CMP_ITAV_get0_value(it);
+
+			if (v != NULL && v->type == V_ASN1_SEQUENCE)
+				rc = ca_parse_cacerts(v->value.sequence->data,
+				    (size_t)v->value.sequence->length, out);
 			break;
 		}
 	}

@@ -104,6 +104,12 @@ int ca_get_cacerts(struct ca_link *l, STACK_OF(X509) **certs,
     struct ca_result *res);
 
 /*
+ * Parse a caCerts value (DER SEQUENCE OF Certificate, at most 8) into out,
+ * boundedly; no verification. Used by ca_get_cacerts; public for the fuzzer.
+ */
+int ca_parse_cacerts(const uint8_t *der, size_t len, STACK_OF(X509) *out);
+
+/*
  * Station enrollment: ir protected with a MAC from the one-time secret
  * (reference ref), for newkey (in the token) and subject ("/O=../CN=..").
  * secret is not kept. [out] res->cert: the station certificate.

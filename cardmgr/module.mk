@@ -16,3 +16,6 @@ $(eval $(call fuzzer,fuzz_cmp_outbox,tests/fuzz/fuzz_cmp_outbox.c cardmgr/outbox
 
 TESTS += test_caconf
 $(eval $(call prog,test_caconf,tests/unit/test_caconf.c cardmgr/caconf.c,-lcmocka))
+
+FUZZERS += fuzz_cmp_cacerts
+$(eval $(call fuzzer,fuzz_cmp_cacerts,tests/fuzz/fuzz_cmp_cacerts.c $(CALINK),$(CALINK_LIBS)))
