@@ -29,7 +29,7 @@ struct opts {
 	int mgmt_alg;
 	uint8_t mgmt_key[32];
 	size_t mgmt_len;
-	int stats, compress, pin_policy, touch_policy, pss, ec_only;
+	int stats, compress, pin_policy, touch_policy, pss, ec_only, extended;
 };
 
 struct tool {
@@ -41,7 +41,7 @@ struct tool {
 
 static const char usage_text[] =
     "usage: drvtool [-r READER] [-k ALG:HEXKEY] [-p PIN] [-o OUT] [-P PUBFILE]\n"
-    "               [-s] [-z] [-S] [--pin-policy N] [--touch-policy N] [--ec-only]\n"
+    "               [-s] [-z] [-S] [-X] [--pin-policy N] [--touch-policy N] [--ec-only]\n"
     "               [-m MODULE] CMD ...\n"
     "PC/SC:  readers | monitor N TIMEOUT_MS | atr | reset-card\n"
     "PIV:    identify | wait-swap FILE | pin-status | verify | change-pin OLD NEW\n"
@@ -236,6 +236,8 @@ open_card(struct tool *t)
 	pcsc_card_transport(t->card, &tr);
 	if ((rc = piv_init(&t->piv, &tr)) != PIV_OK)
 		return PIV_FAIL("piv_init", rc);
+	/* -X: extended-length APDUs instead of chaining and 61xx (as ykman does) */
+	apdu_set_extended(piv_apdu(t->piv), t->o.extended);
 	return 0;
 }
 
@@ -1246,7 +1248,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->mgmt_alg = PIV_ALG_3DES;
 	memcpy(o->mgmt_key, PIV_DEFAULT_MGMT_KEY, 24);
 	o->mgmt_len = 24;
-	while ((c = getopt_long(argc, argv, "+r:k:p:m:o:P:szSh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+r:k:p:m:o:P:szSXh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->reader = optarg; break;
 		case 'k':
@@ -1263,6 +1265,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'I': o->pin_policy = atoi(optarg); break;
 		case 'T': o->touch_policy = atoi(optarg); break;
 		case 'E': o->ec_only = 1; break;
+		case 'X': o->extended = 1; break;
 		default: return -1;
 		}
 	}

@@ -82,6 +82,19 @@ check "pkcs11-tool signs with the 9e RSA-3072 key (compressed cert, OpenSC)" p11
 check "openssl verifies the OpenSC RSA-3072 signature" openssl dgst -sha256 -verify \
     "$T/9e.pub" -signature "$T/s6" "$T/msg"
 
+# --- extended-length APDUs (no chaining, no GET RESPONSE) against the same card
+check "write 9e certificate with extended APDUs" drv -X -s write-cert 9e "$T/9e.crt"
+check_eq "read back with extended APDUs" \
+    "$(openssl x509 -in "$T/9e.crt" -outform der | sha256sum)" \
+    "$(drv -X read-cert 9e | openssl x509 -outform der | sha256sum)"
+check_eq "and with short APDUs" \
+    "$(openssl x509 -in "$T/9e.crt" -outform der | sha256sum)" \
+    "$(drv read-cert 9e | openssl x509 -outform der | sha256sum)"
+x=$(drv -X -s read-cert 9e | sed -n 's/^stats apdus=\([0-9]*\) .*/\1/p')
+s=$(drv -s read-cert 9e | sed -n 's/^stats apdus=\([0-9]*\) .*/\1/p')
+[ -n "$x" ] && [ -n "$s" ] && [ "$x" -lt "$s" ] && ok "extended read takes fewer APDUs ($x < $s)" ||
+    not_ok "extended read: $x APDUs, short: $s"
+
 # --- metadata and attestation
 drv metadata 9e >"$T/meta"
 check_grep "metadata: algorithm" '^alg=RSA-3072$' "$T/meta"

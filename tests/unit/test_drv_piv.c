@@ -839,6 +839,76 @@ test_sign_hostile_response(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* Fault injection: the card vanishes at transmit n, for n = 1, 2, ... until an
+ * identify + management-key auth + PIN verify completes without a fault. */
+struct chaos {
+	struct model m;
+	int fail_at, calls;
+};
+
+static int
+chaos_card(void *arg, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rlen)
+{
+	struct chaos *c = arg;
+
+	if (++c->calls >= c->fail_at)
+		return APDU_ERR_REMOVED;
+	if (cmd[1] == 0x20) {	/* VERIFY: accept anything, this is about the transport */
+		put_sw(rsp, rlen, 0, 0x9000);
+		return APDU_OK;
+	}
+	return model_card(&c->m, cmd, len, rsp, rlen);
+}
+
+static int
+chaos_run(int n)
+{
+	struct apdu_transport t;
+	struct piv_card *card = NULL;
+	struct chaos c;
+	struct fake f;
+	int rc, tries;
+
+	memset(&c, 0, sizeof(c));
+	memset(&f, 0, sizeof(f));
+	c.fail_at = n;
+	c.m.serial = 1;
+	c.m.alg = PIV_ALG_3DES;
+	c.m.keylen = 24;
+	memcpy(c.m.key, PIV_DEFAULT_MGMT_KEY, 24);
+	f.card = chaos_card;
+	f.card_arg = &c;
+	f.reconnect_rc = APDU_ERR_REMOVED;	/* the card stays out */
+	fake_transport(&f, &t);
+	assert_int_equal(piv_init(&card, &t), PIV_OK);
+	if ((rc = piv_identify(card, NULL)) == PIV_OK &&
+	    (rc = piv_auth_mgmt(card, PIV_ALG_3DES, (const uint8_t *)PIV_DEFAULT_MGMT_KEY,
+	    24)) == PIV_OK)
+		rc = piv_verify(card, "123456", &tries);
+	if (rc != PIV_OK) {
+		/* once gone, every later operation says so without touching the card */
+		assert_int_equal(piv_verify(card, NULL, &tries), PIV_ERR_REMOVED);
+		assert_int_equal(f.begins, f.ends);	/* no transaction left open */
+		assert_int_equal(f.reconnects, 1);
+	}
+	piv_done(card);
+	return rc;
+}
+
+static void
+test_fault_injection(void **state)
+{
+	int n, rc;
+
+	(void)state;
+	for (n = 1; n < 100; n++) {
+		if ((rc = chaos_run(n)) == PIV_OK)
+			break;
+		assert_int_equal(rc, PIV_ERR_REMOVED);
+	}
+	assert_true(n > 6 && n < 100);	/* identify 4 + auth 2 + verify 1 APDUs */
+}
+
 static void
 test_error_names(void **state)
 {
@@ -881,6 +951,7 @@ main(void)
 		cmocka_unit_test(test_put_data_pulled_mid_chain),
 		cmocka_unit_test(test_generate_scripted),
 		cmocka_unit_test(test_sign_hostile_response),
+		cmocka_unit_test(test_fault_injection),
 		cmocka_unit_test(test_error_names),
 	};
 
