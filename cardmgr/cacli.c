@@ -4,6 +4,7 @@
  *   cardmgr-ca -c ca.conf enroll-station --ref REF --secret-file FILE
  *   cardmgr-ca -c ca.conf renew-station [--force]
  *   cardmgr-ca -c ca.conf enroll --csr FILE --profile NAME [--out FILE] [--queue]
+ *   cardmgr-ca -c ca.conf renew --cert OLD --csr FILE [--profile NAME] [--out FILE]
  *   cardmgr-ca -c ca.conf revoke --cert FILE --reason NAME [--queue]
  *   cardmgr-ca -c ca.conf unhold --cert FILE [--queue]
  *   cardmgr-ca -c ca.conf push --cert FILE [--queue]
@@ -606,6 +607,80 @@ cmd_enroll(struct cli *c)
 	return rc;
 }
 
+/* ---- renewal of a card certificate: a new p10cr under the same profile ---- */
+
+struct issued_by_us {
+	const uint8_t *der;
+	size_t len;
+	char profile[OUTBOX_PROFILE_MAX + 1];
+};
+
+static int
+match_issued(const struct outbox_op *op, void *arg)
+{
+	struct issued_by_us *w = arg;
+
+	if (op->type != OUTBOX_ENROLL || op->state != OUTBOX_DONE ||
+	    op->result_len != w->len || memcmp(op->result, w->der, w->len) != 0)
+		return 0;
+	snprintf(w->profile, sizeof(w->profile), "%s", op->profile);
+	return 1;	/* found: stop */
+}
+
+static int
+same_subject(const uint8_t *csr, size_t clen, const uint8_t *cert, size_t len)
+{
+	const unsigned char *p = csr;
+	X509_REQ *r = d2i_X509_REQ(NULL, &p, (long)clen);
+	X509 *x = der_to_x509(cert, len);
+	int ok = r != NULL && x != NULL && X509_NAME_cmp(
+	    X509_REQ_get_subject_name(r), X509_get_subject_name(x)) == 0;
+
+	X509_REQ_free(r);
+	X509_free(x);
+	return ok;
+}
+
+static int
+cmd_renew(struct cli *c)
+{
+	const char *cert = opt(c, "--cert"), *csr = opt(c, "--csr");
+	struct issued_by_us w;
+	uint8_t *old = NULL, *req = NULL;
+	size_t olen, rlen;
+	int rc = 1;
+
+	if (cert == NULL || csr == NULL)
+		return EXIT_USAGE;
+	if (load_der(cert, 0, &old, &olen) != 0 || load_der(csr, 1, &req,
+	    &rlen) != 0 || open_outbox(c) != 0) {
+		errx("cannot read %s or %s", cert, csr);
+		goto out;
+	}
+	if (!same_subject(req, rlen, old, olen)) {
+		errx("the CSR's subject differs from the certificate it renews");
+		goto out;
+	}
+	memset(&w, 0, sizeof(w));
+	w.der = old;
+	w.len = olen;
+	if (opt(c, "--profile") != NULL)
+		snprintf(w.profile, sizeof(w.profile), "%s", opt(c, "--profile"));
+	else if (outbox_foreach(c->ob, 0, match_issued, &w) != 1) {
+		errx("%s was not issued by this station: give --profile", cert);
+		goto out;
+	}
+	rc = submit(c, OUTBOX_ENROLL, w.profile, 0, req, rlen);
+	if (rc == 0)
+		printf("renewed under profile %s; revoke the old certificate "
+		    "(--reason superseded) once the card holds the new one\n",
+		    w.profile);
+out:
+	OPENSSL_free(old);
+	OPENSSL_free(req);
+	return rc;
+}
+
 static int
 cmd_revoke(struct cli *c, int reason)
 {
@@ -1140,6 +1215,7 @@ usage(void)
 	    "  enroll-station --ref REF --secret-file FILE [--subject /CN=..]\n"
 	    "  renew-station [--force]\n"
 	    "  enroll --csr FILE --profile NAME [--out FILE] [--queue [--repeat N]]\n"
+	    "  renew --cert OLD --csr FILE [--profile NAME] [--out FILE] [--queue]\n"
 	    "  revoke --cert FILE --reason NAME [--queue]\n"
 	    "  unhold --cert FILE [--queue]\n"
 	    "  push --cert FILE [--queue]\n"
@@ -1173,6 +1249,7 @@ dispatch(struct cli *c, const char *cmd, const char *sub)
 	if (strcmp(cmd, "enroll-station") == 0) return cmd_enroll_station(c);
 	if (strcmp(cmd, "renew-station") == 0) return cmd_renew_station(c);
 	if (strcmp(cmd, "enroll") == 0) return cmd_enroll(c);
+	if (strcmp(cmd, "renew") == 0) return cmd_renew(c);
 	if (strcmp(cmd, "revoke") == 0) return cmd_revoke(c, -1);
 	if (strcmp(cmd, "unhold") == 0)
 		return cmd_revoke(c, CRL_REASON_REMOVE_FROM_CRL);

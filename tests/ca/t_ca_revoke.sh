@@ -1,5 +1,6 @@
 #!/bin/bash
 # Layer 2: revocation with each reason, hold and un-hold, idempotent retries,
+# renewal of a card certificate (new p10cr, same profile),
 # genm caCerts, and the CRL: fetched, signature-verified, cached with its
 # nextUpdate, and showing revocations made centrally. Every effect is read
 # back from the CA's CRL with curl + openssl crl, not from our own output.
@@ -52,6 +53,25 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
     -subj /CN=foreign -out "$T/foreign.crt" 2>/dev/null
 cli revoke --cert "$T/foreign.crt" --reason keyCompromise >"$T/out" 2>&1
 check_eq "revoking a foreign certificate fails" 1 $?
+
+# Renewal of a card certificate: a new p10cr under the profile of the old one.
+enroll ren piv-sign
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ren2.key" \
+    -subj "/O=Test/CN=ren" -outform DER -out "$T/ren2.csr" 2>/dev/null
+cli renew --cert "$T/ren.crt" --csr "$T/ren2.csr" --out "$T/ren2.crt" >"$T/out" 2>&1
+check_eq "renew (new p10cr) exits 0" 0 $?
+check_grep "under the old certificate's profile" 'renewed under profile piv-sign' "$T/out"
+check_grep "the new certificate carries that profile" 'Non Repudiation' \
+    <(openssl x509 -in "$T/ren2.crt" -noout -ext keyUsage)
+check "it certifies the new key" cmp <(openssl x509 -in "$T/ren2.crt" -noout -pubkey) \
+    <(openssl pkey -in "$T/ren2.key" -pubout)
+check "and has a new serial" test "$(serial_of "$T/ren.crt")" != "$(serial_of "$T/ren2.crt")"
+mkcsr other
+cli renew --cert "$T/ren.crt" --csr "$T/other.csr" >"$T/out" 2>&1
+check_eq "renewal with another subject is refused" 1 $?
+check "the old certificate is then superseded" cli revoke --cert "$T/ren.crt" --reason superseded
+check_eq "CRL: old superseded" "Superseded" "$(crl_reason "$(serial_of "$T/ren.crt")")"
+check_eq "CRL: new not listed" absent "$(crl_reason "$(serial_of "$T/ren2.crt")")"
 
 # genm caCerts
 check "genm caCerts" cli cacerts --out "$T/cacerts.pem"
