@@ -217,11 +217,53 @@ out:
 	return rc;
 }
 
-/* Read what identifies the card; absent optional parts are not errors. */
+/* Errors that say nothing about the card's content: stop identifying. */
+static int
+transport_error(int rc)
+{
+	return rc == PIV_ERR_REMOVED || rc == PIV_ERR_RESET || rc == PIV_ERR_TRANSMIT ||
+	    rc == PIV_ERR_NOMEM || rc == PIV_ERR_TOOBIG;
+}
+
+static uint32_t
+be32(const uint8_t s[4])
+{
+	return (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 | (uint32_t)s[2] << 8 | s[3];
+}
+
+/* Optional identity objects: any card answer other than data means "absent". */
+static int
+read_optional(struct piv_card *card, struct piv_ident *id)
+{
+	uint8_t *obj = NULL, s[4];
+	size_t len = 0;
+	int rc;
+
+	if ((rc = do_fixed(card, 0xFD, id->version, 3)) == PIV_OK) {
+		id->has_version = 1;
+		id->type = PIV_TYPE_PIV_YUBICO;
+	} else if (transport_error(rc)) {
+		return rc;
+	}
+	if ((rc = do_fixed(card, 0xF8, s, 4)) == PIV_OK) {
+		id->has_serial = 1;
+		id->serial = be32(s);
+	} else if (transport_error(rc)) {
+		return rc;
+	}
+	rc = do_get_object(card, PIV_OBJ_CHUID, &obj, &len);
+	if (rc == PIV_OK)
+		id->has_chuid = piv_chuid_parse(obj, len, &id->chuid) == PIV_OK;
+	free(obj);
+	return transport_error(rc) ? rc : PIV_OK;
+}
+
+/* Read what identifies the card. With neither serial nor GUID, the CCC's
+ * random card identifier is the last resort. */
 static int
 read_ident(struct piv_card *card, struct piv_ident *id)
 {
-	uint8_t *obj = NULL, s[4];
+	uint8_t *obj = NULL;
 	size_t len = 0;
 	int rc;
 
@@ -229,40 +271,40 @@ read_ident(struct piv_card *card, struct piv_ident *id)
 	if ((rc = do_select(card)) != PIV_OK)
 		return rc;
 	id->type = PIV_TYPE_PIV;
-	rc = do_fixed(card, 0xFD, id->version, 3);
-	if (rc == PIV_OK) {
-		id->has_version = 1;
-		id->type = PIV_TYPE_PIV_YUBICO;
-	} else if (rc != PIV_ERR_NOT_SUPPORTED && rc != PIV_ERR_CARD) {
+	if ((rc = read_optional(card, id)) != PIV_OK)
 		return rc;
-	}
-	rc = do_fixed(card, 0xF8, s, 4);
-	if (rc == PIV_OK) {
-		id->has_serial = 1;
-		id->serial = (uint32_t)s[0] << 24 | (uint32_t)s[1] << 16 |
-		    (uint32_t)s[2] << 8 | s[3];
-	} else if (rc != PIV_ERR_NOT_SUPPORTED && rc != PIV_ERR_CARD) {
-		return rc;
-	}
-	rc = do_get_object(card, PIV_OBJ_CHUID, &obj, &len);
+	if (id->has_serial || (id->has_chuid && id->chuid.has_guid))
+		return PIV_OK;
+	rc = do_get_object(card, PIV_OBJ_CCC, &obj, &len);
 	if (rc == PIV_OK)
-		id->has_chuid = piv_chuid_parse(obj, len, &id->chuid) == PIV_OK;
+		id->has_ccc = piv_ccc_parse(obj, len, &id->ccc) == PIV_OK;
 	free(obj);
-	if (rc != PIV_OK && rc != PIV_ERR_NOT_FOUND && rc != PIV_ERR_AUTH_REQUIRED)
-		return rc;
-	return PIV_OK;
+	return transport_error(rc) ? rc : PIV_OK;
 }
 
 static int
 same_card(const struct piv_ident *a, const struct piv_ident *b)
 {
+	int known = 0;
+
 	if (a->has_serial != b->has_serial || (a->has_serial && a->serial != b->serial))
 		return 0;
+	known |= a->has_serial;
 	/* The GUID may legitimately appear (we wrote the CHUID) but never change. */
-	if (a->has_chuid && a->chuid.has_guid &&
-	    (!b->has_chuid || memcmp(a->chuid.guid, b->chuid.guid, 16) != 0))
-		return 0;
-	return 1;
+	if (a->has_chuid && a->chuid.has_guid) {
+		if (!b->has_chuid || !b->chuid.has_guid ||
+		    memcmp(a->chuid.guid, b->chuid.guid, 16) != 0)
+			return 0;
+		known = 1;
+	}
+	if (!known && a->has_ccc) {
+		if (!b->has_ccc || a->ccc.card_id_len != b->ccc.card_id_len ||
+		    memcmp(a->ccc.card_id, b->ccc.card_id, a->ccc.card_id_len) != 0)
+			return 0;
+		known = 1;
+	}
+	/* Nothing tells cards apart: we cannot prove it is the same one. */
+	return known;
 }
 
 static int
@@ -335,14 +377,11 @@ piv_identify(struct piv_card *card, struct piv_ident *id)
 
 	if ((rc = piv_op_begin(card)) != PIV_OK)
 		return rc;
+	/* Within one connection the card cannot change unseen (op_begin rechecks
+	 * after any reset or removal), so a fresh read simply replaces the old one. */
 	if ((rc = read_ident(card, &now)) == PIV_OK) {
-		if (card->identified && !same_card(&card->ident, &now)) {
-			card->dead = 1;
-			rc = PIV_ERR_DIFFERENT_CARD;
-		} else {
-			card->ident = now;
-			card->identified = 1;
-		}
+		card->ident = now;
+		card->identified = 1;
 	}
 	if (id != NULL)
 		*id = now;
@@ -538,9 +577,16 @@ piv_write_ccc(struct piv_card *card)
 {
 	uint8_t *obj = NULL;
 	size_t len = 0;
-	int rc = piv_ccc_build(&obj, &len);
+	struct piv_ccc c;
+	int rc;
 
-	return write_built(card, PIV_OBJ_CCC, rc, obj, len);
+	if ((rc = piv_ccc_build(&obj, &len)) == PIV_OK &&
+	    (rc = piv_ccc_parse(obj, len, &c)) == PIV_OK &&
+	    (rc = piv_write_object(card, PIV_OBJ_CCC, obj, len)) == PIV_OK &&
+	    card->ident.has_ccc)
+		card->ident.ccc = c;	/* the identity may rest on the CCC */
+	free(obj);
+	return rc;
 }
 
 int

@@ -206,6 +206,8 @@ struct piv_ident {
 	int has_serial;
 	struct piv_chuid chuid;
 	int has_chuid;
+	struct piv_ccc ccc;	/* read only when there is neither serial nor GUID */
+	int has_ccc;
 };
 
 /*

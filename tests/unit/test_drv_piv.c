@@ -480,6 +480,7 @@ struct model {
 	int have_witness, authenticated;
 	int lie;		/* answer the host challenge wrongly */
 	int no_piv;
+	int no_serial;		/* F8 unsupported */
 };
 
 static void
@@ -539,6 +540,10 @@ model_card(void *arg, const uint8_t *cmd, size_t len, uint8_t *rsp, size_t *rlen
 		put_sw(rsp, rlen, 3, 0x9000);
 		break;
 	case 0xF8:
+		if (m->no_serial) {
+			put_sw(rsp, rlen, 0, 0x6D00);
+			break;
+		}
 		rsp[0] = (uint8_t)(m->serial >> 24), rsp[1] = (uint8_t)(m->serial >> 16);
 		rsp[2] = (uint8_t)(m->serial >> 8), rsp[3] = (uint8_t)m->serial;
 		put_sw(rsp, rlen, 4, 0x9000);
@@ -639,6 +644,26 @@ test_identify_and_swap(void **state)
 	/* 5 begins, 2 of which reported RESET/REMOVED and hold no lock: 3 ends */
 	assert_int_equal(e.f.begins, 5);
 	assert_int_equal(e.f.ends, 3);
+	piv_done(e.card);
+}
+
+/* A card with no serial, no CHUID and no CCC: after a reset nothing proves it
+ * is the same card, so the handle refuses to go on. */
+static void
+test_anonymous_card_refused_after_reset(void **state)
+{
+	struct piv_ident id;
+	struct env e;
+	int tries;
+
+	(void)state;
+	env_model(&e, PIV_ALG_3DES, DEF3DES);
+	e.m.no_serial = 1;
+	assert_int_equal(piv_identify(e.card, &id), PIV_OK);
+	assert_false(id.has_serial);
+	assert_int_equal(id.type, PIV_TYPE_PIV_YUBICO);
+	e.f.begin_rc = APDU_ERR_RESET;
+	assert_int_equal(piv_verify(e.card, NULL, &tries), PIV_ERR_DIFFERENT_CARD);
 	piv_done(e.card);
 }
 
@@ -945,6 +970,7 @@ main(void)
 		cmocka_unit_test(test_mutual_auth),
 		cmocka_unit_test(test_identify_and_swap),
 		cmocka_unit_test(test_not_piv),
+		cmocka_unit_test(test_anonymous_card_refused_after_reset),
 		cmocka_unit_test(test_verify_counters),
 		cmocka_unit_test(test_change_and_unblock),
 		cmocka_unit_test(test_get_data_wrappers),
