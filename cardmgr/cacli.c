@@ -2,7 +2,7 @@
  * cardmgr-ca: drives the CA link until the cardmgr daemon does.
  *
  *   cardmgr-ca -c ca.conf enroll-station --ref REF --secret-file FILE
- *   cardmgr-ca -c ca.conf renew-station [--force]
+ *   cardmgr-ca -c ca.conf renew-station [--force] [--same-key]
  *   cardmgr-ca -c ca.conf enroll --csr FILE --profile NAME [--out FILE] [--queue]
  *   cardmgr-ca -c ca.conf renew --cert OLD --csr FILE [--profile NAME] [--out FILE]
  *   cardmgr-ca -c ca.conf revoke --cert FILE --reason NAME [--queue]
@@ -82,6 +82,19 @@ errx(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+/*
+ * Test hook: CARDMGR_CA_CRASH_AT=<point> makes the process die there as if
+ * killed, so the tests can stop a multi-step operation at a chosen step.
+ */
+static void
+crash_point(const char *point)
+{
+	const char *at = getenv("CARDMGR_CA_CRASH_AT");
+
+	if (at != NULL && strcmp(at, point) == 0)
+		_exit(99);
 }
 
 static const char *
@@ -263,11 +276,33 @@ serial_of(X509 *x, char *out, size_t cap)
 
 /* ---- station key and link ---- */
 
+/*
+ * The label of the station's current key: state_dir/station.key once a
+ * renewal re-keyed the station, else key_label from the configuration.
+ */
+static void
+current_label(const struct cli *c, char *out, size_t cap)
+{
+	char p[PATH_LEN];
+	uint8_t *raw;
+	size_t n;
+
+	snprintf(out, cap, "%s", c->conf.key_label);
+	state_path(c, "station.key", p);
+	if (read_all(p, &raw, &n) != 0)
+		return;
+	if (n < cap && memchr(raw, 0, n) == NULL && memchr(raw, '\n', n) == NULL) {
+		memcpy(out, raw, n);
+		out[n] = '\0';
+	}
+	free(raw);
+}
+
 static int
 open_key(struct cli *c, int create)
 {
 	struct cakey_cfg kc;
-	char pin[256];
+	char pin[256], label[128];
 	uint8_t *raw = NULL;
 	size_t n = 0;
 	int rc;
@@ -288,7 +323,8 @@ open_key(struct cli *c, int create)
 	kc.module = c->conf.pkcs11_module;
 	kc.token = c->conf.token;
 	kc.pin = pin;
-	kc.label = c->conf.key_label;
+	current_label(c, label, sizeof(label));
+	kc.label = label;
 	rc = cakey_open(&kc, create, &c->key);
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (rc != CAKEY_OK) {
@@ -337,6 +373,48 @@ station_usable(struct cli *c)
 	return 0;
 }
 
+static int finish_rekey(struct cli *c, const char *label);
+
+/*
+ * The station certificate must certify the current key. After a crash in
+ * the middle of a re-keying renewal it certifies the new key already: finish
+ * the switch-over that the crash interrupted.
+ */
+static int
+key_matches_cert(struct cli *c)
+{
+	char p[PATH_LEN], label[128];
+	EVP_PKEY *next = NULL;
+	uint8_t *raw;
+	size_t n;
+	int ok;
+
+	if (X509_check_private_key(c->station, cakey_pkey(c->key)) == 1)
+		return 0;
+	ERR_clear_error();
+	state_path(c, "renew.label", p);
+	ok = read_all(p, &raw, &n) == 0 && n < sizeof(label);
+	if (ok) {
+		memcpy(label, raw, n);
+		label[n] = '\0';
+		free(raw);
+		ok = cakey_other(c->key, label, 0, &next) == CAKEY_OK &&
+		    X509_check_private_key(c->station, next) == 1;
+	}
+	EVP_PKEY_free(next);
+	ERR_clear_error();
+	if (!ok) {
+		errx("the station certificate does not certify the station key");
+		return -1;
+	}
+	errx("completing an interrupted re-keying renewal (key %s)", label);
+	if (finish_rekey(c, label) != 0)
+		return -1;
+	cakey_close(c->key);
+	c->key = NULL;
+	return open_key(c, 0);
+}
+
 static int
 station_marked(const struct cli *c)
 {
@@ -362,7 +440,7 @@ open_link(struct cli *c)
 	}
 	if ((rc = station_usable(c)) != 0)
 		return rc;
-	if (open_key(c, 0) != 0)
+	if (open_key(c, 0) != 0 || key_matches_cert(c) != 0)
 		return 1;
 	link_cfg(c, &cfg, unt);
 	if ((rc = ca_link_new(&cfg, cakey_pkey(c->key), c->station,
@@ -1178,31 +1256,101 @@ renewal_due(struct cli *c)
 	return X509_cmp_time(X509_get0_notAfter(c->station), &at) < 0;
 }
 
+/* Make label the station's key and retire the old one. */
 static int
-cmd_renew_station(struct cli *c)
+finish_rekey(struct cli *c, const char *label)
+{
+	char p[PATH_LEN], old[128];
+
+	current_label(c, old, sizeof(old));
+	state_path(c, "station.key", p);
+	if (write_atomic(p, label, strlen(label)) != 0) {
+		errx("cannot record the new station key label in %s", p);
+		return -1;
+	}
+	state_path(c, "renew.label", p);
+	(void)unlink(p);
+	if (strcmp(old, label) != 0 && cakey_remove(c->key, old) != CAKEY_OK)
+		errx("old station key %s not removed from the token", old);
+	return 0;
+}
+
+/* The label of the next station key, journaled before the key exists. */
+static int
+next_label(struct cli *c, char *out, size_t cap)
+{
+	char p[PATH_LEN], suffix[17];
+	uint8_t *raw, rnd[8];
+	size_t n;
+
+	state_path(c, "renew.label", p);
+	if (read_all(p, &raw, &n) == 0) {
+		if (n < cap) {
+			memcpy(out, raw, n);
+			out[n] = '\0';
+		}
+		free(raw);
+		return n < cap ? 0 : -1;
+	}
+	/* Random, so two renewals within one second get two keys. */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	hex(rnd, sizeof(rnd), suffix);
+	snprintf(out, cap, "%.80s.%s", c->conf.key_label, suffix);
+	return write_atomic(p, out, strlen(out));
+}
+
+static int
+renew_with(struct cli *c, EVP_PKEY *newkey, const char *label)
 {
 	uint8_t txid[CA_TXID_LEN];
 	struct ca_result res;
 	int rc;
 
 	memset(&res, 0, sizeof(res));
-	if ((rc = open_link(c)) != 0)
-		return rc;
-	if (!renewal_due(c) && opt(c, "--force") == NULL) {
-		printf("renewal not due\n");
-		return 0;
-	}
 	if (station_txid(c, "renew.txid", txid) != 0)
 		return 1;
-	rc = ca_renew_station(c->link, cakey_pkey(c->key), txid, &res);
+	rc = ca_renew_station(c->link, newkey, txid, &res);
 	if (rc != CA_OK) {
 		errx("station renewal: %s%s%s", ca_strerror(rc),
 		    res.detail[0] ? ": " : "", res.detail);
 		ca_result_clear(&res);
 		return ca_err_retryable(rc) ? EXIT_QUEUED : 1;
 	}
+	/* Certificate first: a crash after it is completed by open_link. */
 	rc = install_station_cert(c, &res, "renew.txid");
 	ca_result_clear(&res);
+	crash_point("renew-cert");
+	if (rc == 0 && label != NULL && finish_rekey(c, label) != 0)
+		rc = 1;
+	return rc;
+}
+
+static int
+cmd_renew_station(struct cli *c)
+{
+	EVP_PKEY *newkey = NULL;
+	char label[128];
+	int rc;
+
+	if ((rc = open_link(c)) != 0)
+		return rc;
+	if (!renewal_due(c) && opt(c, "--force") == NULL) {
+		printf("renewal not due\n");
+		return 0;
+	}
+	if (opt(c, "--same-key") != NULL)
+		return renew_with(c, cakey_pkey(c->key), NULL);
+	rc = CAKEY_ERR_ARG;
+	if (next_label(c, label, sizeof(label)) != 0 ||
+	    (rc = cakey_other(c->key, label, 1, &newkey)) != CAKEY_OK) {
+		errx("new station key: %s", cakey_strerror(rc));
+		return 1;
+	}
+	printf("new station key %s in token '%s'\n", label, c->conf.token);
+	crash_point("renew-key");
+	rc = renew_with(c, newkey, label);
+	EVP_PKEY_free(newkey);
 	return rc;
 }
 
@@ -1213,7 +1361,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: cardmgr-ca -c CONF COMMAND [options]\n"
 	    "  enroll-station --ref REF --secret-file FILE [--subject /CN=..]\n"
-	    "  renew-station [--force]\n"
+	    "  renew-station [--force] [--same-key]\n"
 	    "  enroll --csr FILE --profile NAME [--out FILE] [--queue [--repeat N]]\n"
 	    "  renew --cert OLD --csr FILE [--profile NAME] [--out FILE] [--queue]\n"
 	    "  revoke --cert FILE --reason NAME [--queue]\n"
@@ -1232,6 +1380,7 @@ parse_opts(struct cli *c, int argc, char **argv, int i)
 	for (; i < argc; i++) {
 		int flag = strcmp(argv[i], "--queue") == 0 ||
 		    strcmp(argv[i], "--force") == 0 ||
+		    strcmp(argv[i], "--same-key") == 0 ||
 		    strcmp(argv[i], "--pending") == 0;
 
 		if (strncmp(argv[i], "--", 2) != 0 || c->nopt == 8 ||

@@ -12,6 +12,7 @@ struct cakey {
 	PKCS11_CTX *ctx;
 	PKCS11_SLOT *slots;
 	unsigned int nslots;
+	PKCS11_SLOT *slot;	/* the station token's, logged in */
 	EVP_PKEY *pkey;
 	int created;
 };
@@ -106,6 +107,7 @@ load_key(struct cakey *k, const struct cakey_cfg *cfg, int create)
 
 	if ((rc = login(k, cfg, &slot)) != CAKEY_OK)
 		return rc;
+	k->slot = slot;
 	if ((key = find_key(slot->token, cfg->label)) == NULL) {
 		if (!create)
 			return CAKEY_ERR_NOKEY;
@@ -154,6 +156,57 @@ int
 cakey_created(const struct cakey *k)
 {
 	return k->created;
+}
+
+int
+cakey_other(struct cakey *k, const char *label, int create, EVP_PKEY **pkey)
+{
+	PKCS11_KEY *key;
+	int rc;
+
+	*pkey = NULL;
+	if (k == NULL || k->slot == NULL || label == NULL)
+		return CAKEY_ERR_ARG;
+	if ((key = find_key(k->slot->token, label)) == NULL) {
+		if (!create)
+			return CAKEY_ERR_NOKEY;
+		if ((rc = generate(k->slot->token, label)) != CAKEY_OK)
+			return rc;
+		if ((key = find_key(k->slot->token, label)) == NULL)
+			return CAKEY_ERR_NOKEY;
+	}
+	return (*pkey = PKCS11_get_private_key(key)) != NULL ? CAKEY_OK :
+	    CAKEY_ERR_NOKEY;
+}
+
+/* Any object of the pair (private or public) labelled label. */
+static PKCS11_KEY *
+find_any(PKCS11_TOKEN *tok, const char *label)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int i, n = 0;
+
+	if (PKCS11_enumerate_keys(tok, &keys, &n) != 0)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (keys[i].label != NULL && strcmp(keys[i].label, label) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+int
+cakey_remove(struct cakey *k, const char *label)
+{
+	PKCS11_KEY *key;
+	int n;
+
+	if (k == NULL || k->slot == NULL || label == NULL)
+		return CAKEY_ERR_ARG;
+	/* Each removal may change the enumeration: look again every time. */
+	for (n = 0; n < 4 && (key = find_any(k->slot->token, label)) != NULL; n++)
+		if (PKCS11_remove_key(key) != 0)
+			return CAKEY_ERR_KEYGEN;
+	return CAKEY_OK;
 }
 
 void

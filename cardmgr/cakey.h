@@ -47,6 +47,18 @@ EVP_PKEY *cakey_pkey(const struct cakey *k);
 /* 1 if cakey_open generated the key, 0 if it was already there. */
 int cakey_created(const struct cakey *k);
 
+/*
+ * Another key pair in the same token and session, labelled label; generated
+ * if absent and create is set (re-keying at renewal).
+ * [out] *pkey: token-backed key, caller frees with EVP_PKEY_free before
+ * cakey_close(k). NULL on error.
+ */
+int cakey_other(struct cakey *k, const char *label, int create,
+    EVP_PKEY **pkey);
+
+/* Delete both halves of the key pair labelled label (a retired key). */
+int cakey_remove(struct cakey *k, const char *label);
+
 void cakey_close(struct cakey *k);
 
 #endif /* CAKEY_H */

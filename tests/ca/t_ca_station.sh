@@ -1,6 +1,7 @@
 #!/bin/bash
 # Layer 4: the station's own certificate. Enrollment with a one-time secret
-# (ir + PBM) works once; a wrong secret fails; renewal (kur) before expiry;
+# (ir + PBM) works once; a wrong secret fails; renewal (kur) before expiry with
+# a new token key, also when killed half-way;
 # a station the CA operator revoked stops issuing, says so, keeps its backlog,
 # and works again after re-enrollment; an expired station certificate stops
 # the station too; the CA issuing an already expired certificate is refused.
@@ -27,6 +28,7 @@ check_grep "CA log: the secret was consumed" 'enroll endpoint: no valid one-time
 # --- renewal (kur), forced and when due
 check "enroll-station with a second secret" enroll_station
 old=$(serial_of "$ST/station.crt")
+k0=$(openssl x509 -in "$ST/station.crt" -noout -pubkey)
 check_grep "renewal not due for a one-year certificate" '^renewal not due' <(cli renew-station)
 check "forced renewal" cli renew-station --force
 new=$(serial_of "$ST/station.crt")
@@ -34,8 +36,38 @@ check "renewal gave a new certificate" test "$old" != "$new"
 check_grep "the CA saw a kur" "issued serial=$new .*body=7" "$T/testca.log"
 check "renewed certificate chains to the root" \
     openssl verify -CAfile "$PKI/root.crt" -untrusted "$PKI/ca.crt" "$ST/station.crt"
+pubkey() { openssl x509 -in "$ST/station.crt" -noout -pubkey; }
+privkeys() {	# labels of the private keys in the station token
+	pkcs11-tool --module /usr/lib/softhsm/libsofthsm2.so --token-label station --login \
+	    --pin 123456 -O --type privkey 2>/dev/null | sed -n 's/^ *label: *//p' | sort
+}
+check "renewal re-keyed the station (new public key)" test "$(pubkey)" != "$k0"
+check_eq "the token holds only the new private key" "$(cat "$ST/station.key")" "$(privkeys)"
 mkcsr c1
 check "the renewed station issues" cli enroll --csr "$T/c1.csr" --profile piv-auth
+check_grep "nginx saw it with the new certificate" \
+    "verify=SUCCESS dn=\"CN=station-01,O=Test\"" "$T/nginx/access.log"
+k1=$(pubkey)
+check "renew-station --same-key keeps the key" cli renew-station --force --same-key
+check_eq "same public key" "$k1" "$(pubkey)"
+
+# A renewal killed after the new key exists, and one killed after the new
+# certificate was stored but before the key switch-over: both complete.
+CARDMGR_CA_CRASH_AT=renew-key cli renew-station --force >/dev/null 2>&1
+check_eq "killed after key generation (test hook)" 99 $?
+check "the next label is journaled" test -s "$ST/renew.label"
+nl=$(cat "$ST/renew.label")
+check "rerun completes the renewal" cli renew-station --force
+check_eq "with the journaled key" "$nl" "$(cat "$ST/station.key")"
+check_eq "one private key left" "$nl" "$(privkeys)"
+k2=$(pubkey)
+CARDMGR_CA_CRASH_AT=renew-cert cli renew-station --force >/dev/null 2>&1
+check_eq "killed between certificate and key switch-over" 99 $?
+check "the certificate is already new" test "$(pubkey)" != "$k2"
+cli enroll --csr "$T/c1.csr" --profile piv-auth >"$T/out" 2>&1
+check_eq "the next operation works" 0 $?
+check_grep "after completing the switch-over" 'completing an interrupted re-keying' "$T/out"
+check_eq "the station key is the certified one" "$(cat "$ST/station.key")" "$(privkeys)"
 ca_stop; ca_start --validity 86400
 check "renew-station when due (1-day certificate, 30-day window)" cli renew-station --force
 due=$(serial_of "$ST/station.crt")
