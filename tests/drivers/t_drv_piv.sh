@@ -140,8 +140,17 @@ check_fails "default key no longer authenticates" drv auth
 check "ykman authenticates with the new AES key" ykman --reader "$R" piv objects generate \
     --management-key $AESK ccc
 check "drvtool authenticates AES-192" drv -k aes192:$AESK auth
+A128=00112233445566778899aabbccddeeff
+A256=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+check "set AES-128 management key" drv -k aes192:$AESK set-mgmt aes128:$A128
+check "ykman authenticates with AES-128" ykman --reader "$R" piv objects generate \
+    --management-key $A128 ccc
+check "set AES-256 management key" drv -k aes128:$A128 set-mgmt aes256:$A256
+check "ykman authenticates with AES-256" ykman --reader "$R" piv objects generate \
+    --management-key $A256 ccc
+check_fails "AES-128 key no longer works" drv -k aes128:$A128 auth
 DESK=0123456789abcdef23456789abcdef01456789abcdef0123
-check "set a 3DES management key" drv -k aes192:$AESK set-mgmt 3des:$DESK
+check "set a 3DES management key" drv -k aes256:$A256 set-mgmt 3des:$DESK
 check "yubico-piv-tool authenticates with it (set-ccc)" ypt --key=$DESK -a set-ccc
 check_fails "the AES key is gone" drv -k aes192:$AESK auth
 check "back to the default 3DES key" drv -k 3des:$DESK set-mgmt \
@@ -153,6 +162,26 @@ check "import escrowed P-256 key into 9d" drv import 9d "$T/esc.key"
 check_eq "ykman sees the imported public key" "$(openssl pkey -in "$T/esc.key" -pubout)" \
     "$(ykman --reader "$R" piv keys export 9d - 2>/dev/null)"
 check_grep "metadata origin: imported" '^origin=2$' <(drv metadata 9d)
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/esc2.key" 2>/dev/null
+check "import escrowed RSA-2048 key into retired slot 83" drv import 83 "$T/esc2.key"
+check_eq "ykman sees the imported RSA key in 83" "$(openssl pkey -in "$T/esc2.key" -pubout)" \
+    "$(ykman --reader "$R" piv keys export 83 - 2>/dev/null)"
+openssl pkey -in "$T/esc2.key" -pubout -out "$T/esc2.pub"
+check "the card signs with the imported RSA key" sh -c "'$BIN/drvtool' -r '$R' -p 123456 \
+    -P '$T/esc2.pub' -o '$T/s7' sign 83 '$T/msg' &&
+    openssl dgst -sha256 -verify '$T/esc2.pub' -signature '$T/s7' '$T/msg'"
+
+# --- PIN policy on GENERATE, enforced by the card
+check "generate 84 with PIN policy never" drv --pin-policy 1 --touch-policy 1 -o "$T/84.pub" \
+    generate 84 p256
+check_grep "metadata: PIN policy never" '^pin_policy=1$' <(drv metadata 84)
+check "84 signs without any VERIFY" sh -c "'$BIN/drvtool' -r '$R' -P '$T/84.pub' -o '$T/s8' sign 84 '$T/msg' &&
+    openssl dgst -sha256 -verify '$T/84.pub' -signature '$T/s8' '$T/msg'"
+check "generate 85 with PIN policy always" drv --pin-policy 3 -o "$T/85.pub" generate 85 p256
+check_grep "metadata: PIN policy always" '^pin_policy=3$' <(drv metadata 85)
+drv -P "$T/85.pub" -o "$T/s9" sign 85 "$T/msg" >"$T/nopin" 2>&1
+check_grep "85 refuses to sign without VERIFY" 'PIV_ERR_AUTH_REQUIRED' "$T/nopin"
+
 
 # --- PIN/PUK change, unblock, retries, reset
 check "change PIN" drv change-pin 123456 24681357
