@@ -193,6 +193,8 @@ test_apdu_errors(void **state)
 	(void)state;
 	assert_int_equal(tx(c, bad_lc, sizeof(bad_lc), &r), 0x6700);
 	assert_int_equal(tx(c, bad_ext, sizeof(bad_ext), &r), 0x6700);
+	/* Found by fuzz_apdu: extended marker with one length byte. */
+	assert_int_equal(tx(c, bad_ext, 6, &r), 0x6700);
 	assert_int_equal(simple(c, 0x12, 0, 0, NULL, 0, &r), 0x6D00);
 	assert_int_equal(cmd(c, 0x80, 0xCB, 0x3F, 0xFF, "\x5C\x01\x7E", 3, 0, &r), 0x6E00);
 	assert_int_equal(cmd(c, 0, 0xCB, 0x3F, 0xFE, "\x5C\x01\x7E", 3, 0, &r), 0x6A86);

@@ -135,6 +135,8 @@ parse_apdu(const uint8_t *a, size_t len, struct vc_cmd *cmd)
 		return 0;
 	}
 	cmd->ext = 1;
+	if (len < 7)	/* 00 then fewer than two length bytes */
+		return SW_WRONG_LENGTH;
 	if (len == 7) {
 		cmd->le = le_value(a + 5, 2);
 		return 0;
