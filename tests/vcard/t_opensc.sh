@@ -92,6 +92,16 @@ check "pkcs11 RSA decrypt with 9D" p11 -l -p 123456 --decrypt --id 03 -m RSA-PKC
     -i secret.enc -o secret.dec
 check_eq "decrypted what openssl encrypted" "$(sha256sum <secret)" "$(sha256sum <secret.dec)"
 
+# ECDH: 9D becomes a P-256 key; OpenSC derives, openssl derives the same.
+Y -a generate -s 9d -A ECCP256 -o pub9d-ec.pem >/dev/null 2>&1
+ykm certificates generate -m $MGM -P 123456 -s "CN=opensc 9d ec" 9d pub9d-ec.pem >/dev/null 2>&1
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out peer.key 2>/dev/null
+openssl pkey -in peer.key -pubout -outform DER -out peer.der
+check "pkcs11 ECDH derive with 9D" p11 -l -p 123456 --derive -m ECDH1-DERIVE --id 03 \
+    -i peer.der -o ecdh.card
+openssl pkeyutl -derive -inkey peer.key -peerkey pub9d-ec.pem -out ecdh.mine
+check "the card's ECDH secret equals openssl's" cmp ecdh.card ecdh.mine
+
 check_fails "pkcs11 login with a wrong PIN" p11 -l -p 000000 --sign --id 01 \
     -m SHA256-RSA-PKCS -i data -o /dev/null
 check_grep "ykman then sees 2 PIN tries" '^PIN tries remaining: 2/3$' <(ykm info 2>&1)
