@@ -51,6 +51,14 @@ check "attestation verifies under the F9 certificate (self-signed here)" \
 check_grep "attestation records PIN never, touch always" '060a2b0601040182c40a030804020102' \
     <(openssl x509 -in att9d.pem -outform DER | od -An -tx1 -v | tr -d ' \n'; echo)
 
+# IMPORT KEY through ykman (one extended APDU, no chaining).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out imp384.key 2>/dev/null
+openssl pkey -in imp384.key -pubout -out imp384.pub
+check "keys import P-384 into 9c" ykm keys import -m $MGM 9c imp384.key
+ykm keys export 9c exp9c.pem >/dev/null 2>&1
+check_eq "the card holds the imported public key" "$(pubder imp384.pub)" "$(pubder exp9c.pem)"
+check_fails "imported key cannot be attested" ykm keys attest 9c /dev/null
+
 # Management keys: AES128, then AES256, then PIN-protected AES192.
 check "change-management-key to AES128" ykm access change-management-key -m $MGM \
     -a AES128 -n $AES128

@@ -85,6 +85,15 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout imp
 check "import-key into 9e" Y -a import-key -s 9e -i imp.key
 check_fails "imported keys are not attested" Y -a attest -s 9e -o /dev/null
 
+# RSA import (CRT parts, chained) with a certificate made from the same key
+# file: ykpiv then decrypts and signs on the card and checks with the cert.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa.key -subj /CN=rsa-import \
+    -out rsa.pem 2>/dev/null
+check "import-key RSA2048 into 82" Y -a import-key -s 82 -i rsa.key
+check "import-certificate 82" Y -a import-certificate -s 82 -i rsa.pem
+check "test-decipher 82" Y -a verify-pin -P 11223344 -a test-decipher -s 82 -i rsa.pem
+check "test-signature 82" Y -a verify-pin -P 11223344 -a test-signature -s 82 -i rsa.pem
+
 # PIN retries (needs 9B and the PIN; PIN and PUK go back to factory values).
 check "pin-retries 5/4" Y -a verify-pin -P 11223344 -a pin-retries --pin-retries 5 --puk-retries 4
 check_eq "ykman sees 5 PIN tries" "5/5" \
