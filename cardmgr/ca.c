@@ -26,12 +26,15 @@ struct ca_link {
 	struct catls tls;
 	X509_STORE *trust;		/* cmp_trust anchors */
 	STACK_OF(X509) *untrusted;	/* intermediates we may use */
+	X509_NAME *sender;		/* expected signer of responses */
 	const X509_REQ *csr;		/* request in flight, for certConf */
 };
 
 /* id-it-caCerts and id-it-certProfile (RFC 9483 4.3.1, 4.1.1). */
 #define OID_CACERTS	"1.3.6.1.5.5.7.4.17"
 #define OID_CERTPROFILE	"1.3.6.1.5.5.7.4.21"
+
+static X509_NAME *parse_dn(const char *dn);
 
 const char *
 ca_strerror(int err)
@@ -182,6 +185,10 @@ ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
 		l->cert = cert;
 	if ((rc = trust_new(l)) != CA_OK)
 		goto out;
+	if (cfg->sender != NULL && (l->sender = parse_dn(cfg->sender)) == NULL) {
+		rc = CA_ERR_ARG;
+		goto out;
+	}
 	if (!cfg->plain_http && catls_init(&l->tls, cfg->server, cfg->tls_trust,
 	    l->key, l->cert, l->untrusted) != CATLS_OK) {
 		rc = CA_ERR_TRUST;
@@ -201,6 +208,7 @@ ca_link_free(struct ca_link *l)
 		return;
 	catls_done(&l->tls);
 	X509_STORE_free(l->trust);
+	X509_NAME_free(l->sender);
 	sk_X509_pop_free(l->untrusted, X509_free);
 	X509_free(l->cert);
 	EVP_PKEY_free(l->key);
@@ -275,10 +283,38 @@ set_trust(struct ca_link *l, OSSL_CMP_CTX *ctx)
 		X509_STORE_free(l->trust);
 		return 0;
 	}
+	if (l->sender != NULL &&
+	    !OSSL_CMP_CTX_set1_expected_sender(ctx, l->sender))
+		return 0;
 	return (l->untrusted == NULL ||
 	    OSSL_CMP_CTX_set1_untrusted(ctx, l->untrusted)) &&
 	    OSSL_CMP_CTX_set_certConf_cb(ctx, certconf_cb) &&
 	    OSSL_CMP_CTX_set_certConf_cb_arg(ctx, l);
+}
+
+/*
+ * Some of OpenSSL's response checks (the expected sender, for one) report
+ * only through the CMP log callback, which has no argument: keep the last
+ * warning of this thread so classify() can say why. Thread-confined, reset
+ * for every transaction.
+ */
+static _Thread_local char cmp_diag[256];
+
+static int
+log_cb(const char *func, const char *file, int line, OSSL_CMP_severity level,
+    const char *msg)
+{
+	size_t n = strlen(cmp_diag);
+
+	(void)func;
+	(void)file;
+	(void)line;
+	/* Warnings, and the indented detail lines OpenSSL logs at info level
+	 * under a failed check; not the "sending ..." progress lines. */
+	if (level <= OSSL_CMP_LOG_WARNING || msg[0] == ' ')
+		snprintf(cmp_diag + n, sizeof(cmp_diag) - n, "%s%s",
+		    n > 0 ? ";" : "", msg);
+	return 1;
 }
 
 static OSSL_CMP_CTX *
@@ -288,7 +324,9 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 
 	if (ctx == NULL)
 		return NULL;
-	(void)OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_ERR);
+	cmp_diag[0] = '\0';
+	(void)OSSL_CMP_CTX_set_log_cb(ctx, log_cb);
+	(void)OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_INFO);
 	if (!set_transport(l, ctx) || !set_trust(l, ctx) ||
 	    !set_txid(ctx, txid) ||
 	    (sign && (l->cert == NULL || !OSSL_CMP_CTX_set1_cert(ctx, l->cert) ||
@@ -389,6 +427,11 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 		return CA_ERR_CHAIN;
 	if (s.asn1 || s.cmp)
 		return CA_ERR_RESPONSE;
+	if (s.shown == 0 && cmp_diag[0] != '\0') {
+		snprintf(res->detail, sizeof(res->detail), "%s", cmp_diag);
+		one_line(res->detail);
+		return CA_ERR_RESPONSE;
+	}
 	return s.ssl ? CA_ERR_TLS : CA_ERR_TRANSPORT;
 }
 
@@ -628,12 +671,13 @@ out:
 	return rc;
 }
 
-static int
-set_subject(OSSL_CMP_CTX *ctx, const char *subject)
+/* "/O=Example/CN=name" as an X509_NAME; NULL if malformed. */
+static X509_NAME *
+parse_dn(const char *dn)
 {
 	X509_NAME *n = X509_NAME_new();
-	char *dup = strdup(subject), *save = NULL, *part, *eq;
-	int ok = n != NULL && dup != NULL && subject[0] == '/';
+	char *dup = strdup(dn), *save = NULL, *part, *eq;
+	int ok = n != NULL && dup != NULL && dn[0] == '/';
 
 	for (part = ok ? strtok_r(dup + 1, "/", &save) : NULL; ok && part;
 	    part = strtok_r(NULL, "/", &save)) {
@@ -645,9 +689,21 @@ set_subject(OSSL_CMP_CTX *ctx, const char *subject)
 		ok = X509_NAME_add_entry_by_txt(n, part, MBSTRING_UTF8,
 		    (unsigned char *)eq, -1, -1, 0);
 	}
-	ok = ok && OSSL_CMP_CTX_set1_subjectName(ctx, n);
-	X509_NAME_free(n);
 	free(dup);
+	if (!ok || X509_NAME_entry_count(n) == 0) {
+		X509_NAME_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+static int
+set_subject(OSSL_CMP_CTX *ctx, const char *subject)
+{
+	X509_NAME *n = parse_dn(subject);
+	int ok = n != NULL && OSSL_CMP_CTX_set1_subjectName(ctx, n);
+
+	X509_NAME_free(n);
 	return ok;
 }
 

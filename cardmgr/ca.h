@@ -53,6 +53,8 @@ struct ca_cfg {
 	const char *tls_trust;	/* PEM file: anchors for the server's TLS cert */
 	const char *cmp_trust;	/* PEM file: anchors for CMP and issued chains */
 	const char *untrusted;	/* PEM file of intermediates, or NULL */
+	const char *sender;	/* "/O=../CN=..": only this subject may sign
+				 * responses (any anchor-chained cert if NULL) */
 	int timeout;		/* seconds per message round trip (0: 30) */
 };
 

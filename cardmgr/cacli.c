@@ -345,6 +345,7 @@ link_cfg(struct cli *c, struct ca_cfg *cfg, char *untrusted)
 	cfg->tls_trust = c->conf.tls_trust[0] ? c->conf.tls_trust : NULL;
 	cfg->cmp_trust = c->conf.cmp_trust;
 	cfg->timeout = c->conf.timeout;
+	cfg->sender = c->conf.cmp_sender[0] ? c->conf.cmp_sender : NULL;
 	state_path(c, "cacerts.pem", untrusted);
 	if (c->conf.untrusted[0] != '\0')
 		cfg->untrusted = c->conf.untrusted;

@@ -23,7 +23,7 @@ static const struct key keys[] = {
 	S(server, 1), { "port", K_INT, offsetof(struct caconf, port), 1 },
 	{ "enroll_port", K_INT, offsetof(struct caconf, enroll_port), 0 },
 	S(path, 1), { "plain_http", K_BOOL, offsetof(struct caconf, plain_http), 0 },
-	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0),
+	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0), S(cmp_sender, 0),
 	{ "timeout", K_INT, offsetof(struct caconf, timeout), 0 },
 	S(state_dir, 1), S(pkcs11_module, 1), S(token, 1), S(pin_file, 1),
 	S(key_label, 1), S(subject, 0), S(crl_url, 0),

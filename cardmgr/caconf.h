@@ -12,6 +12,8 @@
  *   tls_trust = FILE           PEM anchors for the server's TLS certificate
  *   cmp_trust = FILE           PEM anchors for CMP protection and issued chains
  *   untrusted = FILE           PEM intermediates (issuing CA), optional
+ *   cmp_sender = /O=../CN=..   the only subject that may sign CMP responses
+ *                              (the CA's CMP signer); recommended
  *   timeout = 10               seconds per CMP round trip
  *   state_dir = DIR            outbox (LMDB), station.crt, CRL cache
  *   pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
@@ -51,6 +53,7 @@ struct caconf {
 	char tls_trust[CACONF_VAL];
 	char cmp_trust[CACONF_VAL];
 	char untrusted[CACONF_VAL];
+	char cmp_sender[CACONF_VAL];
 	int timeout;
 	char state_dir[CACONF_VAL];
 	char pkcs11_module[CACONF_VAL];

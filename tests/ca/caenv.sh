@@ -54,6 +54,7 @@ path = cmp
 tls_trust = $PKI/root.crt
 cmp_trust = $PKI/root.crt
 untrusted = $PKI/ca.crt
+cmp_sender = /O=Test/CN=Test Issuing CA
 timeout = ${CAENV_TIMEOUT:-10}
 state_dir = $2
 pkcs11_module = /usr/lib/softhsm/libsofthsm2.so

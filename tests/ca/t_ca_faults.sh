@@ -71,5 +71,18 @@ for f in unprotected:'invalid CMP response.*(missing protection|protection)' \
 	heal_and_drain "response fault $mode" "$b"
 done
 
+# A response signed by a certificate that chains to the root but is not the
+# CA (here the CA operator's): refused because cmp_sender pins the signer...
+b=$(issued_count); ca_stop; ca_start --fault othersigner
+fault_case "response signed by another certified entity" 'invalid CMP response.*does not match expected sender'
+heal_and_drain "another signer" "$b"
+# ... and accepted without the pin, which is why the pin is configured.
+sed -i '/^cmp_sender/d' "$T/ca.conf"
+ca_stop; ca_start --fault othersigner
+mkcsr pin; n=$((n + 1))
+check "without cmp_sender the forged response would be accepted" \
+    cli enroll --csr "$T/pin.csr" --profile piv-auth
+ca_stop; ca_start
+
 check_eq "status lists every certificate once" $((n)) "$(cli status | grep -c '^cert ')"
 done_testing

@@ -15,7 +15,7 @@
  * certificate, never a second one), confirmed/SERIAL (certConf seen),
  * otp/REF (one-time secrets; moved to otp-used/ once confirmed), idm/ (pushed
  * certificates), crl.der. Faults for the failure tests: unprotected, badsig,
- * untrusted, badtxid, badnonce, garbage, http500, crl-forged.
+ * untrusted, othersigner, badtxid, badnonce, garbage, http500, crl-forged.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1187,6 +1187,33 @@ load_state(struct srv *s)
 	X509_STORE_add_cert(s->trust, s->ca);
 }
 
+/*
+ * fault othersigner: every response comes from the CA operator's
+ * certificate (sender name and signature), which chains to the same root
+ * but is not the CA: only a client that pins the expected sender refuses it.
+ */
+static void
+sign_as_operator(struct srv *s, OSSL_CMP_CTX *ctx)
+{
+	char p[MAX_PATH];
+	EVP_PKEY *k = NULL;
+	X509 *x;
+	FILE *f;
+
+	path(p, s, "admin.crt", NULL);
+	x = load_cert(p);
+	path(p, s, "admin.key", NULL);
+	if ((f = fopen(p, "r")) != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (x == NULL || k == NULL || !OSSL_CMP_CTX_set1_cert(ctx, x) ||
+	    !OSSL_CMP_CTX_set1_pkey(ctx, k))
+		fatalx("fault othersigner needs admin.crt and admin.key");
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
 static OSSL_CMP_SRV_CTX *
 make_srv(struct srv *s)
 {
@@ -1197,9 +1224,12 @@ make_srv(struct srv *s)
 	    cb_rr, cb_genm, cb_error, cb_certconf, cb_poll))
 		fatalx("OSSL_CMP_SRV_CTX");
 	ctx = OSSL_CMP_SRV_CTX_get0_cmp_ctx(sctx);
-	if (!OSSL_CMP_CTX_set1_cert(ctx, s->ca) ||
-	    !OSSL_CMP_CTX_set1_pkey(ctx, s->key) ||
-	    !X509_STORE_up_ref(s->trust) ||
+	if (strcmp(s->fault, "othersigner") == 0)
+		sign_as_operator(s, ctx);
+	else if (!OSSL_CMP_CTX_set1_cert(ctx, s->ca) ||
+	    !OSSL_CMP_CTX_set1_pkey(ctx, s->key))
+		fatalx("server CMP context");
+	if (!X509_STORE_up_ref(s->trust) ||
 	    !OSSL_CMP_CTX_set0_trustedStore(ctx, s->trust))
 		fatalx("server CMP context");
 	if (strcmp(s->fault, "unprotected") == 0)
