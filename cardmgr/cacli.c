@@ -302,7 +302,7 @@ static int
 open_key(struct cli *c, int create)
 {
 	struct cakey_cfg kc;
-	char pin[256], label[128];
+	char pin[256], label[CACONF_VAL];
 	uint8_t *raw = NULL;
 	size_t n = 0;
 	int rc;
@@ -384,7 +384,7 @@ static int finish_rekey(struct cli *c, const char *label);
 static int
 key_matches_cert(struct cli *c)
 {
-	char p[PATH_LEN], label[128];
+	char p[PATH_LEN], label[CACONF_VAL];
 	EVP_PKEY *next = NULL;
 	uint8_t *raw;
 	size_t n;
@@ -1261,7 +1261,7 @@ renewal_due(struct cli *c)
 static int
 finish_rekey(struct cli *c, const char *label)
 {
-	char p[PATH_LEN], old[128];
+	char p[PATH_LEN], old[CACONF_VAL];
 
 	current_label(c, old, sizeof(old));
 	state_path(c, "station.key", p);
@@ -1331,7 +1331,7 @@ static int
 cmd_renew_station(struct cli *c)
 {
 	EVP_PKEY *newkey = NULL;
-	char label[128];
+	char label[CACONF_VAL];
 	int rc;
 
 	if ((rc = open_link(c)) != 0)
