@@ -86,14 +86,20 @@ errx(const char *fmt, ...)
 
 /*
  * Test hook: CARDMGR_CA_CRASH_AT=<point> makes the process die there as if
- * killed, so the tests can stop a multi-step operation at a chosen step.
+ * killed, so the tests can stop a multi-step operation at a chosen step;
+ * CARDMGR_CA_CRASH_AT=<N> dies at the N-th point reached (N = 1, 2, ... until
+ * a run completes walks every step of a drain).
  */
 static void
 crash_point(const char *point)
 {
 	const char *at = getenv("CARDMGR_CA_CRASH_AT");
+	static long hits;
 
-	if (at != NULL && strcmp(at, point) == 0)
+	if (at == NULL)
+		return;
+	/* "N": die at the N-th crash point reached, whichever it is. */
+	if (strcmp(at, point) == 0 || atol(at) == ++hits)
 		_exit(99);
 }
 
@@ -541,6 +547,7 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 		    "station key or certificate)");
 		return OUTBOX_EXEC_RETRY;
 	}
+	crash_point("send");	/* journaled, nothing sent */
 	if (op->type == OUTBOX_PUSH)
 		return exec_push(c, op, out);
 	if (op->type == OUTBOX_ENROLL)
@@ -549,6 +556,7 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 	else
 		rc = ca_revoke(c->link, op->payload, op->payload_len, op->reason,
 		    op->txid, &res);
+	crash_point("answered");	/* the CA acted, nothing recorded */
 	v = verdict(c, rc, &res, out);
 	if (v == OUTBOX_EXEC_DONE && res.cert != NULL) {
 		if ((out->result = malloc(res.cert_len)) != NULL) {

@@ -71,4 +71,27 @@ check_eq "LMDB holds all 34 operations (mdb_stat)" "Entries: 34" \
     "$(mdb_stat -s ops "$ST/outbox" | grep -o 'Entries: [0-9]*')"
 check "every journaled certificate verifies" bash -c \
     "'$BIN/cardmgr-ca' -c '$T/ca.conf' status | grep -c '^cert ' | grep -qx 33"
+
+# --- the same, deterministically: every operation dies once at each crash
+# point (1: journaled, nothing sent; 2: the CA acted, LMDB not yet told),
+# then completes: drain --max 1 takes one operation at a time.
+mkcsr r1; cli enroll --csr "$T/r1.csr" --profile piv-auth --out "$T/r1.crt" >/dev/null 2>&1
+for i in 1 2 3 4; do mkcsr "d$i"; cli enroll --queue --csr "$T/d$i.csr" --profile piv-auth >/dev/null 2>&1; done
+cli revoke --queue --cert "$T/r1.crt" --reason keyCompromise >/dev/null 2>&1
+before=$(issued_count); crashes=0
+for op in 1 2 3 4 5; do
+	for N in 1 2; do
+		CARDMGR_CA_CRASH_AT=$N cli outbox drain --max 1 >/dev/null 2>&1
+		[ $? = 99 ] && crashes=$((crashes + 1))
+	done
+	cli outbox drain --max 1 >"$T/last" 2>&1
+done
+echo "# $crashes crashes"
+check_eq "every operation crashed at both points (10 crashes)" 10 "$crashes"
+check_grep "each operation then completed" '^drained: 1 done, 0 failed, 0 to retry, 0 remaining' "$T/last"
+check_eq "four enrollments, each issued exactly once" $((before + 4)) "$(issued_count)"
+check_eq "each confirmed" "$(issued_count)" "$(ls "$PKI/confirmed" | wc -l)"
+check_eq "the revocation reached the CRL (keyCompromise)" 1 \
+    "$(curl -sf http://ca.test:8080/crl | openssl crl -inform DER -noout -text | grep -c 'Key Compromise')"
+check_grep "LMDB: nothing pending" 'Entries: 0' <(mdb_stat -s pending "$ST/outbox")
 done_testing
