@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -213,6 +214,24 @@ der_to_x509(const uint8_t *der, size_t len)
 	return x;
 }
 
+/* A file holding a secret (PIN, one-time secret) must be private. */
+static int
+secret_file_ok(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		errx("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		errx("%s: readable or writable by group or others; chmod 600 it",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
 /* A certificate or CSR file, PEM or DER, as DER. */
 static int
 load_der(const char *path, int csr, uint8_t **der, size_t *len)
@@ -315,6 +334,8 @@ open_key(struct cli *c, int create)
 
 	if (c->key != NULL)
 		return 0;
+	if (secret_file_ok(c->conf.pin_file) != 0)
+		return -1;
 	if (read_all(c->conf.pin_file, &raw, &n) != 0 || n >= sizeof(pin)) {
 		errx("cannot read the token PIN from %s", c->conf.pin_file);
 		free(raw);
@@ -1230,7 +1251,7 @@ cmd_enroll_station(struct cli *c)
 		subject = c->conf.subject;
 	if (ref == NULL || sf == NULL || subject[0] == '\0')
 		return EXIT_USAGE;
-	if (read_secret(sf, &sec, &slen) != 0) {
+	if (secret_file_ok(sf) != 0 || read_secret(sf, &sec, &slen) != 0) {
 		errx("cannot read the one-time secret from %s", sf);
 		goto out;
 	}

@@ -21,6 +21,7 @@ caenv_init() {
 		    --propagation private bash "$self" "$@"
 	fi
 	ip link set lo up || return 1
+	umask 077	# secrets (PIN, one-time secrets) the tests write stay private
 	T=$(mktemp -d /tmp/caenv.XXXXXX)
 	export T PKI=$T/ca ST=$T/state
 	mkdir -p "$T/pids" "$T/nginx" "$ST"

@@ -47,6 +47,12 @@ check_grep "refusal names the CA's reason" 'failed: op .*rejected' "$T/out3"
 cli outbox list >"$T/list"
 check_grep "outbox keeps the refusal as failed" '^[0-9]+ enroll failed .*profile=no-such-profile' "$T/list"
 
+chmod 644 "$T/pin"
+cli enroll --csr "$T/carol.csr" --profile piv-auth >"$T/out4" 2>&1
+check_eq "a PIN file others can read: nothing sent, the request kept (exit 3)" 3 $?
+check_grep "saying so" 'pin: readable or writable by group or others' "$T/out4"
+chmod 600 "$T/pin"
+
 check_grep "nginx verified the station's client certificate" \
     '"POST /cmp HTTP/1.[01]" 200 verify=SUCCESS dn="CN=station-01,O=Test" proto=TLSv1.3' \
     "$T/nginx/access.log"
