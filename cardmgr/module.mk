@@ -5,7 +5,9 @@ CALINK := cardmgr/ca.c cardmgr/catls.c cardmgr/cacrl.c cardmgr/caidm.c \
 CALINK_LIBS := -lp11 -lssl -lcrypto -llmdb
 
 PROGS += cardmgr-ca
-$(eval $(call prog,cardmgr-ca,cardmgr/cacli.c $(CALINK),$(CALINK_LIBS)))
+CACLI := cardmgr/cacli.c cardmgr/cacli_link.c cardmgr/cacli_ops.c cardmgr/cacli_crl.c \
+         cardmgr/cacli_station.c
+$(eval $(call prog,cardmgr-ca,$(CACLI) $(CALINK),$(CALINK_LIBS)))
 
 TESTS += test_outbox
 $(eval $(call prog,test_outbox,tests/unit/test_outbox.c cardmgr/outbox.c cardmgr/outbox_rec.c drivers/buf.c,-lcmocka -llmdb -lcrypto))
