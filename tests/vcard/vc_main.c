@@ -50,7 +50,7 @@ struct opts {
 	size_t ninj;
 };
 
-enum end { END_READER, END_TEAR, END_STOP, END_ERROR };
+enum end { END_READER, END_TEAR, END_STOP, END_ERROR, END_STALE };
 
 static volatile sig_atomic_t stop_flag, totals_flag;
 
@@ -256,13 +256,16 @@ connect_once(const char *host, int port)
 	return fd;
 }
 
-/* Like a card waiting in a reader: retry until vpcd listens or we are stopped. */
+/*
+ * Like a card waiting in a reader: retry every 100 ms until vpcd listens or
+ * we are stopped, at most `tries` times (< 0: no limit).
+ */
 static int
-connect_retry(const struct opts *o, struct vc_trace *tr)
+connect_retry(const struct opts *o, struct vc_trace *tr, int tries)
 {
 	int fd, said = 0;
 
-	while (!stop_flag) {
+	while (!stop_flag && tries-- != 0) {
 		if ((fd = connect_once(o->host, o->port)) >= 0)
 			return fd;
 		if (!said++)
@@ -397,7 +400,7 @@ serve(int fd, struct opts *o, struct vc_card *card, struct vc_trace *tr,
 {
 	uint8_t hdr[2];
 	size_t len;
-	int r;
+	int r, unpowered = 1;
 
 	for (;;) {
 		if ((r = read_full(fd, hdr, 2, tr)) <= 0)
@@ -407,6 +410,18 @@ serve(int fd, struct opts *o, struct vc_card *card, struct vc_trace *tr,
 			continue;
 		if ((r = read_full(fd, buf, len, tr)) <= 0)
 			return r == 0 ? END_READER : stop_flag ? END_STOP : END_ERROR;
+		/*
+		 * A power off before any power on is pcscd finishing the removal
+		 * of the card that was here before (after a torn APDU), relayed
+		 * by vpcd to us; pcscd would then never power us on and the
+		 * reader would look empty for good. Reinsert ourselves.
+		 */
+		if (unpowered && len == 1 && buf[0] == 0x00) {
+			vc_trace_event(tr, "stale power off: reinserting");
+			return END_STALE;
+		}
+		if (len > 1 || buf[0] == 0x01)
+			unpowered = 0;
 		if (len == 1) {
 			if (control(fd, card, buf[0], tr) != 0)
 				return END_READER;
@@ -442,13 +457,18 @@ run(struct opts *o, struct vc_card *card, struct vc_trace *tr)
 
 	if (buf == NULL || rsp == NULL)
 		goto out;
-	while ((fd = connect_retry(o, tr)) >= 0) {
+	/* After a stale power off vpcd is there: 2 s to get back in, else give up. */
+	while ((fd = connect_retry(o, tr, e == END_STALE ? 20 : -1)) >= 0) {
 		vc_card_power(card);
 		vc_trace_event(tr, "inserted");
 		e = serve(fd, o, card, tr, buf, rsp, &count);
 		close(fd);
 		vc_card_power(card);
 		vc_trace_event(tr, "removed");
+		if (e == END_STALE) {
+			sleep_ms(100);
+			continue;
+		}
 		if (e != END_READER || !o->reconnect)
 			break;
 	}
