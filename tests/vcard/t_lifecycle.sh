@@ -18,6 +18,19 @@ ykm() { ykman --reader "$(reader_name "$1")" piv "${@:2}"; }
 serial_of() { Y "$1" -a status 2>/dev/null | sed -n 's/^Serial Number:[[:space:]]*//p'; }
 guid_of() { opensc-tool -r "$(reader_name "$1")" --serial 2>/dev/null | cut -c1-48 | tr -d ' '; }
 
+# Command line: refusals leave files alone.
+check_fails "a missing state file without --create is an error" \
+    "$BIN/vcard" --state "$T/none.state" --port 1
+check_fails "... and is not created" test -e "$T/none.state"
+check_fails "bad --inject-sw is refused" "$BIN/vcard" --state x --inject-sw 20=zz
+check_fails "unknown option is refused" "$BIN/vcard" --state x --frobnicate
+check "--create-only makes a card file" "$BIN/vcard" --state "$T/cli.state" --create-only --serial 99
+head -c 100 "$T/cli.state" >"$T/cut.state"
+cp "$T/cut.state" "$T/cut.orig"
+check_fails "a truncated state file is refused" "$BIN/vcard" --state "$T/cut.state" --create --port 1
+check "... and left as it was" cmp "$T/cut.state" "$T/cut.orig"
+check_eq "state file is private (0600)" 600 "$(stat -c %a "$T/cli.state")"
+
 for i in 0 1 2 3; do
 	check "vcardctl insert $i" $CTL insert $i "$T/card$i.state" --create
 done
@@ -102,6 +115,14 @@ check_grep "PIN redacted in the trace" 'ins=20 .*body=<redacted 9 bytes>' "$T/t2
 check_fails "no PIN bytes in the trace" grep -q '313233343536' "$T/t2"
 $CTL remove 2
 check_eq "exit writes a final totals line" 2 "$(grep -c '^vcard-trace-totals' "$T/t2")"
+
+# Slow card: per-APDU latency and key generation delay change nothing else.
+check "insert card 2 with --latency-ms 2 --keygen-ms 20" $CTL insert 2 "$T/card2.state" \
+    --latency-ms 2 --keygen-ms 20
+check "a slow card still generates" Y 2 -a generate -s 9e -A ECCP256 -o slow.pem
+ykm 2 keys export 9e slowx.pem >/dev/null 2>&1
+check "... the key it returned" cmp slow.pem slowx.pem
+$CTL remove 2
 
 # Injected status words: the first two VERIFYs (ykpiv's empty one when it
 # connects, then the PIN) answer 6983 (blocked), later ones are real.
