@@ -31,6 +31,14 @@ check_fails "a truncated state file is refused" "$BIN/vcard" --state "$T/cut.sta
 check "... and left as it was" cmp "$T/cut.state" "$T/cut.orig"
 check_eq "state file is private (0600)" 600 "$(stat -c %a "$T/cli.state")"
 
+"$BIN/vcard" --state "$T/sig.state" --create --port "$(reader_port 3)" 2>/dev/null &
+sigpid=$!
+for _ in $(seq 100); do opensc-tool -l 2>/dev/null | grep -q "Yes .*$(reader_name 3)" && break; sleep 0.05; done
+check_grep "a card started by hand shows up" "Yes .*$(reader_name 3)" <(opensc-tool -l 2>&1)
+kill -TERM $sigpid
+wait $sigpid
+check_eq "SIGTERM: card removed, exit status 0" 0 $?
+
 for i in 0 1 2 3; do
 	check "vcardctl insert $i" $CTL insert $i "$T/card$i.state" --create
 done

@@ -23,6 +23,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <openssl/crypto.h>
+
 #include "vc_card.h"
 #include "vc_crypto.h"
 #include "vc_trace.h"
@@ -427,7 +429,11 @@ serve(int fd, struct opts *o, struct vc_card *card, struct vc_trace *tr,
 				return END_READER;
 			continue;
 		}
-		if ((r = command(fd, o, card, buf, len, rsp, tr, count)) >= 0)
+		r = command(fd, o, card, buf, len, rsp, tr, count);
+		/* The frames may hold a PIN, a key or a decrypted secret. */
+		OPENSSL_cleanse(buf, len);
+		OPENSSL_cleanse(rsp, FRAME_MAX);
+		if (r >= 0)
 			return (enum end)r;
 	}
 }
