@@ -464,7 +464,8 @@ run(struct opts *o, struct vc_card *card, struct vc_trace *tr)
 	if (buf == NULL || rsp == NULL)
 		goto out;
 	/* After a stale power off vpcd is there: 2 s to get back in, else give up. */
-	while ((fd = connect_retry(o, tr, e == END_STALE ? 20 : -1)) >= 0) {
+	while ((fd = connect_retry(o, tr, e == END_STALE && !o->reconnect ?
+	    20 : -1)) >= 0) {
 		vc_card_power(card);
 		vc_trace_event(tr, "inserted");
 		e = serve(fd, o, card, tr, buf, rsp, &count);
