@@ -51,6 +51,19 @@ for s in 9a 9c; do
 	    Y -a verify-pin -P 123456 -a test-signature -s "$s" -i "cert$s.pem"
 done
 
+# Objects: delete-certificate is PUT DATA 53 00; set-chuid gives a new GUID
+# (OpenSC's token serial); write-object/read-object round trip.
+check "delete-certificate 9c" Y -a delete-certificate -s 9c
+check_fails "the 9c certificate is gone" Y -a read-certificate -s 9c -o /dev/null
+guid1=$(opensc-tool -r "$R" --serial 2>/dev/null)
+check "set-chuid" Y -a set-chuid
+guid2=$(opensc-tool -r "$R" --serial 2>/dev/null)
+check "OpenSC serial follows the new CHUID" test -n "$guid2" -a "$guid1" != "$guid2"
+head -c 2000 /dev/urandom >blob
+check "write-object 5fc10d (2000 bytes)" Y -a write-object --id 0x5fc10d -i blob -f binary
+Y -a read-object --id 0x5fc10d -o blob.back -f binary >/dev/null 2>&1
+check "read-object returns it" cmp blob blob.back
+
 # PIN, PUK.
 check "verify-pin" Y -a verify-pin -P 123456
 Y -a verify-pin -P 000000 >out.txt 2>&1
