@@ -63,31 +63,38 @@ struct import {
 	uint8_t pin, touch;
 };
 
+/* Bit for a tag IMPORT KEY accepts (01-06 key parts, AA/AB policies), or -1. */
+static int
+import_bit(uint32_t tag)
+{
+	if (tag >= 0x01 && tag <= 0x06)
+		return (int)tag;
+	return tag == 0xAA || tag == 0xAB ? (int)(tag - 0xA0) : -1;
+}
+
+/* Each tag at most once; RSA needs exactly 01-05, EC exactly 06. */
 static uint16_t
 parse_import(const struct vc_cmd *cmd, struct import *im)
 {
 	struct buf_reader r;
 	struct tlv t;
-	int seen = 0;
+	int seen = 0, bit;
 
 	memset(im, 0, sizeof(*im));
 	buf_reader_init(&r, cmd->data, cmd->lc);
 	while (buf_left(&r) > 0) {
-		if (tlv_next(&r, &t) != TLV_OK)
+		if (tlv_next(&r, &t) != TLV_OK || (bit = import_bit(t.tag)) < 0 ||
+		    (seen & (1 << bit)))
 			return SW_WRONG_DATA;
-		if (t.tag >= 0x01 && t.tag <= 0x06 && !(seen & (1 << t.tag))) {
-			seen |= 1 << t.tag;
-			im->part[t.tag - 1] = t;
-		} else if ((t.tag == 0xAA || t.tag == 0xAB) && t.len == 1 &&
-		    !(seen & (1 << (t.tag - 0xA0))))
-			*(t.tag == 0xAA ? &im->pin : &im->touch) = t.val[0];
+		seen |= 1 << bit;
+		if (bit <= 6)
+			im->part[bit - 1] = t;
+		else if (t.len != 1)
+			return SW_WRONG_DATA;
 		else
-			return SW_WRONG_DATA;
-		if (t.tag == 0xAA || t.tag == 0xAB)
-			seen |= 1 << (t.tag - 0xA0);
+			*(t.tag == 0xAA ? &im->pin : &im->touch) = t.val[0];
 	}
-	if (vc_crypto_alg_is_rsa(cmd->p1) ? (seen & 0x7E) != 0x3E :
-	    (seen & 0x7E) != 0x40)
+	if ((seen & 0x7E) != (vc_crypto_alg_is_rsa(cmd->p1) ? 0x3E : 0x40))
 		return SW_WRONG_DATA;
 	if (im->pin > VC_PIN_ALWAYS || im->touch > VC_TOUCH_CACHED)
 		return SW_WRONG_DATA;
