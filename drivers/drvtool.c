@@ -1173,9 +1173,9 @@ cmd_p11(struct tool *t, int argc, char **argv)
 	if (strcmp(c, "p11-list") == 0 && (rc = p11_list_tokens(p, &l, &n)) == P11_OK) {
 		for (i = 0; i < n; i++)
 			printf("token slot=%lu kind=%s label=%s model=%s serial=%s "
-			    "pin_locked=%d\n", l[i].slot_id,
+			    "pin_locked=%d reader=%s\n", l[i].slot_id,
 			    l[i].kind == P11_KIND_PIV ? "piv" : "pkcs11", l[i].label,
-			    l[i].model, l[i].serial, l[i].user_pin_locked);
+			    l[i].model, l[i].serial, l[i].user_pin_locked, l[i].slot);
 		free(l);
 	} else if (strcmp(c, "p11-selftest") == 0 && argc <= 2 && t->o.pin != NULL) {
 		rc = p11_self_test(p, argc == 2 ? argv[1] : NULL, t->o.pin, &st);

@@ -214,7 +214,8 @@ find_slot(struct p11_ctx *c, const char *token)
 		if ((t = c->slots[i].token) == NULL || !t->initialized)
 			continue;
 		if (token == NULL || strcmp(t->serialnr, token) == 0 ||
-		    strcmp(t->label, token) == 0)
+		    strcmp(t->label, token) == 0 || (c->slots[i].description != NULL &&
+		    strcmp(c->slots[i].description, token) == 0))
 			return &c->slots[i];
 	}
 	return NULL;
@@ -245,6 +246,7 @@ fill_info(PKCS11_SLOT *s, struct p11_token_info *ti)
 	    t->manufacturer ? t->manufacturer : "");
 	snprintf(ti->model, sizeof(ti->model), "%s", t->model ? t->model : "");
 	snprintf(ti->serial, sizeof(ti->serial), "%s", t->serialnr ? t->serialnr : "");
+	snprintf(ti->slot, sizeof(ti->slot), "%s", s->description ? s->description : "");
 	/* OpenSC's PIV driver: manufacturer "piv_II"; anything else is generic. */
 	ti->kind = strncasecmp(ti->manufacturer, "piv_II", 6) == 0 ?
 	    P11_KIND_PIV : P11_KIND_PKCS11;

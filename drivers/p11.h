@@ -3,8 +3,8 @@
  * sign/verify, the post-issuance self-test, PIN change/unblock and token
  * initialisation (for non-PIV tokens; SoftHSM2 stands in for them in tests).
  *
- * Tokens are named by serial number or label (first match; NULL = the first
- * token present). PINs are passed through to the module and not kept here.
+ * Tokens are named by serial number, label or slot description (for OpenSC:
+ * the reader name); first match; NULL = the first token present. PINs are passed through to the module and not kept here.
  * PIN prompts from libp11 (context-specific login of CKA_ALWAYS_AUTHENTICATE
  * keys such as PIV 9C) are answered from the PIN of the current call, never
  * interactively. XXX libp11 may keep a copy of a login PIN until p11_done();
@@ -55,6 +55,7 @@ enum p11_kind {
 struct p11_token_info {
 	unsigned long slot_id;
 	char label[33], manufacturer[33], model[17], serial[17];
+	char slot[65];		/* slot description (OpenSC: the reader name) */
 	int kind;		/* enum p11_kind */
 	int initialized, login_required, user_pin_set;
 	int user_pin_locked, user_pin_final_try, so_pin_locked;
