@@ -1020,13 +1020,33 @@ load_ca(const char *key, const char *crt, EVP_PKEY **k, X509 **x)
 	return *k != NULL && *x != NULL ? 0 : -1;
 }
 
+/* The station's test FASC-N (agency 7099, system 9999, credential 123456). */
+static const char issue_fascn[] = "70999999123456111234567890112341";
+
+/* CHUID with a fresh GUID, CCC, then the holder's PIN and PUK. */
+static int
+issue_finish(struct tool *t, const char *pin, const char *puk)
+{
+	uint8_t f[25];
+	int rc, tries;
+
+	piv_fascn_encode(issue_fascn, f);
+	if ((rc = piv_write_chuid(t->piv, f, "20301231", NULL)) != PIV_OK)
+		return PIV_FAIL("piv_write_chuid", rc);
+	if ((rc = piv_write_ccc(t->piv)) != PIV_OK)
+		return PIV_FAIL("piv_write_ccc", rc);
+	if ((rc = piv_change_ref(t->piv, PIV_REF_PIN, "123456", pin, &tries)) != PIV_OK ||
+	    (rc = piv_change_ref(t->piv, PIV_REF_PUK, "12345678", puk, &tries)) != PIV_OK)
+		return PIV_FAIL("piv_change_ref", rc);
+	return 0;
+}
+
 static int
 cmd_issue(struct tool *t, int argc, char **argv)
 {
-	static const char fascn[] = "70999999123456111234567890112341";
 	EVP_PKEY *ca_key = NULL;
 	X509 *ca = NULL;
-	int i, rc = 1, tries;
+	int i, rc = 1;
 
 	if (argc != 5)
 		return usage();
@@ -1039,20 +1059,8 @@ cmd_issue(struct tool *t, int argc, char **argv)
 	for (i = 0; i < 4; i++)
 		if (issue_slot(t, ca_key, ca, i) != 0)
 			goto out;
-	{
-		uint8_t f[25];
-		piv_fascn_encode(fascn, f);
-		if ((rc = piv_write_chuid(t->piv, f, "20301231", NULL)) != PIV_OK ||
-		    (rc = piv_write_ccc(t->piv)) != PIV_OK) {
-			rc = PIV_FAIL("piv_write_chuid/ccc", rc);
-			goto out;
-		}
-	}
-	if ((rc = piv_change_ref(t->piv, PIV_REF_PIN, "123456", argv[3], &tries)) != PIV_OK ||
-	    (rc = piv_change_ref(t->piv, PIV_REF_PUK, "12345678", argv[4], &tries)) != PIV_OK) {
-		rc = PIV_FAIL("piv_change_ref", rc);
+	if (issue_finish(t, argv[3], argv[4]) != 0)
 		goto out;
-	}
 	printf("issued=1\n");
 	rc = 0;
 out:
@@ -1098,7 +1106,6 @@ out:
 static int
 repair_objects(struct tool *t)
 {
-	static const char fascn[] = "70999999123456111234567890112341";
 	struct piv_chuid c;
 	struct piv_ccc cc;
 	uint8_t f[25];
@@ -1107,7 +1114,7 @@ repair_objects(struct tool *t)
 	rc = piv_read_chuid(t->piv, &c);
 	if (rc == PIV_ERR_NOT_FOUND || rc == PIV_ERR_MALFORMED) {
 		printf("repair=chuid\n");
-		piv_fascn_encode(fascn, f);
+		piv_fascn_encode(issue_fascn, f);
 		rc = piv_write_chuid(t->piv, f, "20301231", NULL);
 	}
 	if (rc != PIV_OK)

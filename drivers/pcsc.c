@@ -322,13 +322,39 @@ known(struct pcsc_ctx *c, const char *name)
 	return -1;
 }
 
+static int
+in_list(char **list, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] != NULL && strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Known readers missing from the new list: their card and they are gone. */
+static void
+report_gone(struct pcsc_ctx *c, char **list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < c->nrs; i++) {
+		if (in_list(list, n, c->names[i]))
+			continue;
+		if (c->rs[i + 1].dwEventState & SCARD_STATE_PRESENT)
+			push(c, PCSC_EV_CARD_REMOVED, c->names[i], NULL, 0);
+		push(c, PCSC_EV_READER_REMOVED, c->names[i], NULL, 0);
+	}
+}
+
 /* Re-list readers, report added/removed ones, keep states of known ones. */
 static int
 sync_readers(struct pcsc_ctx *c)
 {
 	SCARD_READERSTATE nrs[MAX_READERS];
 	char **list = NULL, *nn[MAX_READERS];
-	size_t n = 0, i, cnt = 0;
+	size_t n = 0, i, cnt;
 	int rc, k;
 
 	rc = pcsc_list_readers(c, &list, &n);
@@ -336,28 +362,15 @@ sync_readers(struct pcsc_ctx *c)
 		rc = PCSC_OK;
 	if (rc != PCSC_OK)
 		return rc;
-	for (i = 0; i < c->nrs; i++) {
-		if (list != NULL && n > 0) {
-			size_t j;
-			for (j = 0; j < n && strcmp(list[j], c->names[i]) != 0; j++)
-				;
-			if (j < n)
-				continue;
-		}
-		if (c->rs[i + 1].dwEventState & SCARD_STATE_PRESENT)
-			push(c, PCSC_EV_CARD_REMOVED, c->names[i], NULL, 0);
-		push(c, PCSC_EV_READER_REMOVED, c->names[i], NULL, 0);
-	}
-	for (i = 0; i < n && cnt < MAX_READERS; i++, cnt++) {
+	report_gone(c, list, n);
+	for (cnt = 0; cnt < n && cnt < MAX_READERS; cnt++) {
 		memset(&nrs[cnt], 0, sizeof(nrs[cnt]));
-		if ((k = known(c, list[i])) >= 0) {
+		if ((k = known(c, list[cnt])) >= 0)
 			nrs[cnt] = c->rs[k + 1];
-		} else {
-			push(c, PCSC_EV_READER_ADDED, list[i], NULL, 0);
-			nrs[cnt].dwCurrentState = SCARD_STATE_UNAWARE;
-		}
-		nn[cnt] = list[i];
-		list[i] = NULL;
+		else
+			push(c, PCSC_EV_READER_ADDED, list[cnt], NULL, 0);
+		nn[cnt] = list[cnt];
+		list[cnt] = NULL;	/* ownership moves to c->names */
 		nrs[cnt].szReader = nn[cnt];
 	}
 	drop_readers(c);
