@@ -54,6 +54,24 @@ ca_strerror(int err)
 	}
 }
 
+const char *
+ca_errname(int err)
+{
+	switch (err) {
+	case CA_OK:	return "CA_OK";
+	case CA_ERR_ARG:	return "CA_ERR_ARG";
+	case CA_ERR_NOMEM:	return "CA_ERR_NOMEM";
+	case CA_ERR_TRANSPORT:	return "CA_ERR_TRANSPORT";
+	case CA_ERR_TLS:	return "CA_ERR_TLS";
+	case CA_ERR_RESPONSE:	return "CA_ERR_RESPONSE";
+	case CA_ERR_REJECTED:	return "CA_ERR_REJECTED";
+	case CA_ERR_CHAIN:	return "CA_ERR_CHAIN";
+	case CA_ERR_STATION_REVOKED:	return "CA_ERR_STATION_REVOKED";
+	case CA_ERR_TRUST:	return "CA_ERR_TRUST";
+	default:		return "CA_ERR_UNKNOWN";
+	}
+}
+
 int
 ca_err_retryable(int err)
 {

@@ -39,6 +39,8 @@ enum ca_err {
 };
 
 const char *ca_strerror(int err);
+/* The enum constant's name ("CA_ERR_ARG"), for logs and records. */
+const char *ca_errname(int err);
 
 /* 1 if the operation may succeed when retried later (the outbox keeps it). */
 int ca_err_retryable(int err);

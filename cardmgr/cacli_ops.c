@@ -78,7 +78,8 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 	int rc;
 
 	if (c->link == NULL) {
-		out->err = c->link_err;
+		out->err = c->link_err == EXIT_STATION ? CA_ERR_STATION_REVOKED :
+		    CA_ERR_ARG;
 		snprintf(out->detail, sizeof(out->detail), "%s",
 		    c->link_err == EXIT_STATION ? "not sent: station certificate "
 		    "revoked or expired" : "not sent: no CA link (configuration, "
@@ -373,6 +374,9 @@ list_one(const struct outbox_op *op, void *arg)
 		printf(" profile=%s", op->profile);
 	if (op->type == OUTBOX_REVOKE)
 		printf(" reason=%s", cli_reason_name(op->reason));
+	if (op->last_err != 0)
+		printf(" err=%s", op->type == OUTBOX_PUSH ?
+		    caidm_errname(op->last_err) : ca_errname(op->last_err));
 	printf("%s%s\n", op->detail[0] ? " last_error=" : "", op->detail);
 	return 0;
 }

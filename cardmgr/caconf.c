@@ -46,6 +46,19 @@ caconf_strerror(int err)
 	}
 }
 
+const char *
+caconf_errname(int err)
+{
+	switch (err) {
+	case CACONF_OK:	return "CACONF_OK";
+	case CACONF_ERR_IO:	return "CACONF_ERR_IO";
+	case CACONF_ERR_SYNTAX:	return "CACONF_ERR_SYNTAX";
+	case CACONF_ERR_MISSING:	return "CACONF_ERR_MISSING";
+	case CACONF_ERR_PERM:	return "CACONF_ERR_PERM";
+	default:		return "CACONF_ERR_UNKNOWN";
+	}
+}
+
 static char *
 trim(char *s)
 {

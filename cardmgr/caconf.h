@@ -41,6 +41,8 @@ enum caconf_err {
 };
 
 const char *caconf_strerror(int err);
+/* The enum constant's name ("CACONF_ERR_IO"), for logs and records. */
+const char *caconf_errname(int err);
 
 #define CACONF_VAL 512
 

@@ -28,6 +28,23 @@ cacrl_strerror(int err)
 	}
 }
 
+const char *
+cacrl_errname(int err)
+{
+	switch (err) {
+	case CACRL_OK:	return "CACRL_OK";
+	case CACRL_ERR_ARG:	return "CACRL_ERR_ARG";
+	case CACRL_ERR_FETCH:	return "CACRL_ERR_FETCH";
+	case CACRL_ERR_PARSE:	return "CACRL_ERR_PARSE";
+	case CACRL_ERR_SIG:	return "CACRL_ERR_SIG";
+	case CACRL_ERR_TIME:	return "CACRL_ERR_TIME";
+	case CACRL_ERR_OLDER:	return "CACRL_ERR_OLDER";
+	case CACRL_ERR_IO:	return "CACRL_ERR_IO";
+	case CACRL_ERR_NOMEM:	return "CACRL_ERR_NOMEM";
+	default:		return "CACRL_ERR_UNKNOWN";
+	}
+}
+
 static int
 parse_der(const unsigned char *der, long n, X509_CRL **crl)
 {

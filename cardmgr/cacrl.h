@@ -26,6 +26,8 @@ enum cacrl_err {
 };
 
 const char *cacrl_strerror(int err);
+/* The enum constant's name ("CACRL_ERR_ARG"), for logs and records. */
+const char *cacrl_errname(int err);
 
 #define CACRL_MAX_BYTES (1024 * 1024)
 

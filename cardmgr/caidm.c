@@ -27,6 +27,19 @@ caidm_strerror(int err)
 	}
 }
 
+const char *
+caidm_errname(int err)
+{
+	switch (err) {
+	case CAIDM_OK:	return "CAIDM_OK";
+	case CAIDM_ERR_ARG:	return "CAIDM_ERR_ARG";
+	case CAIDM_ERR_TRANSPORT:	return "CAIDM_ERR_TRANSPORT";
+	case CAIDM_ERR_REFUSED:	return "CAIDM_ERR_REFUSED";
+	case CAIDM_ERR_NOMEM:	return "CAIDM_ERR_NOMEM";
+	default:		return "CAIDM_ERR_UNKNOWN";
+	}
+}
+
 static BIO *
 b64_body(const uint8_t *der, size_t len)
 {

@@ -21,6 +21,8 @@ enum caidm_err {
 };
 
 const char *caidm_strerror(int err);
+/* The enum constant's name ("CAIDM_ERR_ARG"), for logs and records. */
+const char *caidm_errname(int err);
 
 struct caidm_cfg {
 	const char *url;	/* https://host:port/path */

@@ -33,6 +33,22 @@ cakey_strerror(int err)
 	}
 }
 
+const char *
+cakey_errname(int err)
+{
+	switch (err) {
+	case CAKEY_OK:	return "CAKEY_OK";
+	case CAKEY_ERR_ARG:	return "CAKEY_ERR_ARG";
+	case CAKEY_ERR_MODULE:	return "CAKEY_ERR_MODULE";
+	case CAKEY_ERR_TOKEN:	return "CAKEY_ERR_TOKEN";
+	case CAKEY_ERR_LOGIN:	return "CAKEY_ERR_LOGIN";
+	case CAKEY_ERR_NOKEY:	return "CAKEY_ERR_NOKEY";
+	case CAKEY_ERR_KEYGEN:	return "CAKEY_ERR_KEYGEN";
+	case CAKEY_ERR_NOMEM:	return "CAKEY_ERR_NOMEM";
+	default:		return "CAKEY_ERR_UNKNOWN";
+	}
+}
+
 static PKCS11_SLOT *
 find_slot(struct cakey *k, const char *token)
 {

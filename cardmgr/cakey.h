@@ -23,6 +23,8 @@ enum cakey_err {
 };
 
 const char *cakey_strerror(int err);
+/* The enum constant's name ("CAKEY_ERR_ARG"), for logs and records. */
+const char *cakey_errname(int err);
 
 struct cakey_cfg {
 	const char *module;	/* PKCS#11 module path */

@@ -23,6 +23,19 @@ catls_strerror(int err)
 	}
 }
 
+const char *
+catls_errname(int err)
+{
+	switch (err) {
+	case CATLS_OK:	return "CATLS_OK";
+	case CATLS_ERR_ARG:	return "CATLS_ERR_ARG";
+	case CATLS_ERR_TRUST:	return "CATLS_ERR_TRUST";
+	case CATLS_ERR_KEY:	return "CATLS_ERR_KEY";
+	case CATLS_ERR_NOMEM:	return "CATLS_ERR_NOMEM";
+	default:		return "CATLS_ERR_UNKNOWN";
+	}
+}
+
 int
 catls_init(struct catls *t, const char *host, const char *trust,
     EVP_PKEY *key, X509 *cert, STACK_OF(X509) *chain)

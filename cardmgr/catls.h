@@ -18,6 +18,8 @@ enum catls_err {
 };
 
 const char *catls_strerror(int err);
+/* The enum constant's name ("CATLS_ERR_ARG"), for logs and records. */
+const char *catls_errname(int err);
 
 /* One TLS peer: the context and what the last handshake found. */
 struct catls {

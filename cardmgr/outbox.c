@@ -39,6 +39,21 @@ outbox_strerror(int err)
 	}
 }
 
+const char *
+outbox_errname(int err)
+{
+	switch (err) {
+	case OUTBOX_OK:	return "OUTBOX_OK";
+	case OUTBOX_ERR_ARG:	return "OUTBOX_ERR_ARG";
+	case OUTBOX_ERR_DB:	return "OUTBOX_ERR_DB";
+	case OUTBOX_ERR_FORMAT:	return "OUTBOX_ERR_FORMAT";
+	case OUTBOX_ERR_NOTFOUND:	return "OUTBOX_ERR_NOTFOUND";
+	case OUTBOX_ERR_NOMEM:	return "OUTBOX_ERR_NOMEM";
+	case OUTBOX_ERR_VERSION:	return "OUTBOX_ERR_VERSION";
+	default:		return "OUTBOX_ERR_UNKNOWN";
+	}
+}
+
 uint64_t
 outbox_backoff(uint32_t attempts)
 {

@@ -37,6 +37,8 @@ enum outbox_err {
 };
 
 const char *outbox_strerror(int err);
+/* The enum constant's name ("OUTBOX_ERR_ARG"), for logs and records. */
+const char *outbox_errname(int err);
 
 enum outbox_type {
 	OUTBOX_ENROLL = 1,	/* payload: CSR DER; result: certificate DER */

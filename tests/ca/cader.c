@@ -36,6 +36,18 @@ cader_strerror(int err)
 	}
 }
 
+const char *
+cader_errname(int err)
+{
+	switch (err) {
+	case CADER_OK:	return "CADER_OK";
+	case CADER_ERR_PARSE:	return "CADER_ERR_PARSE";
+	case CADER_ERR_NOTFOUND:	return "CADER_ERR_NOTFOUND";
+	case CADER_ERR_NOSPACE:	return "CADER_ERR_NOSPACE";
+	default:		return "CADER_ERR_UNKNOWN";
+	}
+}
+
 /* Open the PKIMessage SEQUENCE: r ends up over header, body, protection, ... */
 static int
 open_msg(const uint8_t *msg, size_t len, struct buf_reader *r)

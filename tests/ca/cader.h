@@ -21,6 +21,8 @@ enum cader_err {
 };
 
 const char *cader_strerror(int err);
+/* The enum constant's name ("CADER_ERR_PARSE"), for logs and records. */
+const char *cader_errname(int err);
 
 /*
  * The first certProfile (id-it-certProfile, RFC 9483 4.1.1) in the header's

@@ -28,7 +28,7 @@ check "status works without the CA" cli status
 check_grep "status shows the backlog" '^outbox: 13 pending, 1 done, 0 failed' <(cli status)
 cli outbox list --pending >"$T/pending"
 check_eq "outbox list shows 13 pending" 13 "$(grep -c ' pending ' "$T/pending")"
-check_grep "pending entries carry the last error" 'last_error=CA unreachable' "$T/pending"
+check_grep "pending entries carry the last error, code and text" 'err=CA_ERR_TRANSPORT last_error=CA unreachable' "$T/pending"
 
 # --- the CA returns: the backlog drains in order
 ca_start

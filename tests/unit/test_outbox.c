@@ -124,6 +124,17 @@ rec_limits(void **state)
 }
 
 static void
+error_names(void **state)
+{
+	(void)state;
+	assert_string_equal(outbox_errname(OUTBOX_ERR_VERSION),
+	    "OUTBOX_ERR_VERSION");
+	assert_string_equal(outbox_errname(1), "OUTBOX_ERR_UNKNOWN");
+	assert_string_equal(outbox_strerror(OUTBOX_ERR_FORMAT),
+	    "outbox record malformed");
+}
+
+static void
 backoff(void **state)
 {
 	(void)state;
@@ -324,6 +335,7 @@ main(void)
 		cmocka_unit_test(rec_bounds),
 		cmocka_unit_test(rec_limits),
 		cmocka_unit_test(backoff),
+		cmocka_unit_test(error_names),
 		cmocka_unit_test_setup_teardown(persist_and_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(drain_in_order_with_backoff, setup,
 		    teardown),
