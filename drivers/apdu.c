@@ -52,6 +52,7 @@ static const struct {
 	{ APDU_ERR_CLA, "APDU_ERR_CLA", "class not supported (6E00)" },
 	{ APDU_ERR_MEMORY, "APDU_ERR_MEMORY", "card memory failure (6581)" },
 	{ APDU_ERR_SW, "APDU_ERR_SW", "unexpected status word" },
+	{ APDU_ERR_REF_NOT_FOUND, "APDU_ERR_REF_NOT_FOUND", "referenced data not found (6A88)" },
 };
 
 const char *
@@ -87,6 +88,7 @@ apdu_sw_to_err(uint16_t sw)
 	case 0x6982: return APDU_ERR_SECURITY;
 	case 0x6985: return APDU_ERR_CONDITIONS;
 	case 0x6A82: return APDU_ERR_NOT_FOUND;
+	case 0x6A88: return APDU_ERR_REF_NOT_FOUND;	/* YubiKey: F7 on an empty slot */
 	case 0x6A80: return APDU_ERR_WRONG_DATA;
 	case 0x6A86:
 	case 0x6B00: return APDU_ERR_P1P2;

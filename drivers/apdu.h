@@ -38,6 +38,7 @@ enum apdu_err {
 	APDU_ERR_CLA = -30,		/* 6E00: class not supported */
 	APDU_ERR_MEMORY = -31,		/* 6581: memory failure */
 	APDU_ERR_SW = -32,		/* any other status word */
+	APDU_ERR_REF_NOT_FOUND = -33,	/* 6A88: referenced data (key) not found */
 };
 
 const char *apdu_strerror(int err);

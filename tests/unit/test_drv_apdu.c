@@ -304,7 +304,7 @@ test_sw_mapping(void **state)
 		{ 0x6700, APDU_ERR_WRONG_LENGTH }, { 0x6A84, APDU_ERR_NO_SPACE },
 		{ 0x6D00, APDU_ERR_INS }, { 0x6E00, APDU_ERR_CLA },
 		{ 0x6581, APDU_ERR_MEMORY }, { 0x6F00, APDU_ERR_SW },
-		{ 0x6300, APDU_ERR_SW } };
+		{ 0x6300, APDU_ERR_SW }, { 0x6A88, APDU_ERR_REF_NOT_FOUND } };
 	size_t i;
 
 	(void)state;

@@ -947,6 +947,7 @@ test_error_names(void **state)
 	assert_int_equal(piv_from_apdu(APDU_ERR_SECURITY), PIV_ERR_AUTH_REQUIRED);
 	assert_int_equal(piv_from_apdu(APDU_ERR_REMOVED), PIV_ERR_REMOVED);
 	assert_int_equal(piv_from_apdu(APDU_ERR_SW), PIV_ERR_CARD);
+	assert_int_equal(piv_from_apdu(APDU_ERR_REF_NOT_FOUND), PIV_ERR_NOT_FOUND);
 }
 
 int
