@@ -48,6 +48,10 @@ check_eq "4 distinct serials (yubico-piv-tool)" 4 "$serials"
 guids=$(for i in 0 1 2 3; do guid_of $i; done | sort -u | grep -c '^[0-9A-F]\{32\}$')
 check_eq "4 distinct CHUID GUIDs (opensc-tool)" 4 "$guids"
 
+timeout 5 "$BIN/vcard" --state "$T/card0.state" --port 1 2>dup.txt
+check_eq "a card in reader 0 cannot also go into another reader (exit 1)" 1 $?
+check_grep "... because it is in use" 'already in use' dup.txt
+
 # State survives removal: a key, its certificate and a PIN counter.
 check "generate P-256 in card 0" Y 0 -a generate -s 9a -A ECCP256 -o pub0.pem
 ykm 0 certificates generate -m $MGM -P 123456 -s CN=card0 9a pub0.pem >/dev/null 2>&1

@@ -8,13 +8,16 @@
  * Closing the socket is pulling the card. See tests/vcard/README.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -230,6 +233,31 @@ open_card(const struct opts *o)
 	EVP_PKEY_free(co.ca_key);
 	X509_free(co.ca_cert);
 	return c;
+}
+
+/*
+ * One card, one reader: hold an exclusive lock on FILE.lock while the card
+ * is in use, so the same state file cannot be inserted twice and fork into
+ * two histories. The lock goes with the process. Returns the fd or -1.
+ */
+static int
+lock_card(const char *state)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s.lock", state) >= sizeof(path))
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		log_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_err("%s: card already in use by another vcard", state);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 static int
@@ -493,7 +521,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct vc_trace tr;
 	struct vc_card *card;
-	int rc;
+	int rc, lockfd;
 
 	if (parse_args(argc, argv, &o) != 0) {
 		usage();
@@ -507,7 +535,7 @@ main(int argc, char **argv)
 		return rc == VC_CRYPTO_OK ? 0 : 1;
 	}
 	install_signals();
-	if ((card = open_card(&o)) == NULL)
+	if ((lockfd = lock_card(o.state)) < 0 || (card = open_card(&o)) == NULL)
 		return 1;
 	if (o.create_only) {
 		vc_card_free(card);
@@ -523,5 +551,6 @@ main(int argc, char **argv)
 	vc_trace_totals(&tr, NULL);
 	vc_trace_close(&tr);
 	vc_card_free(card);
+	close(lockfd);
 	return rc;
 }
