@@ -21,3 +21,6 @@ $(eval $(call prog,test_caconf,tests/unit/test_caconf.c cardmgr/caconf.c,-lcmock
 
 FUZZERS += fuzz_cmp_cacerts
 $(eval $(call fuzzer,fuzz_cmp_cacerts,tests/fuzz/fuzz_cmp_cacerts.c $(CALINK),$(CALINK_LIBS)))
+
+TESTS += test_ca
+$(eval $(call prog,test_ca,tests/unit/test_ca.c $(CALINK),-lcmocka $(CALINK_LIBS)))
