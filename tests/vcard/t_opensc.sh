@@ -113,4 +113,12 @@ check "the right PIN still works and resets the counter" p11 -l -p 123456 --sign
 # (Not ykpiv status: the PIN stays verified across PC/SC sessions, as on a
 # real card, so its empty VERIFY answers 9000 without a count.)
 check_grep "back to 3 tries" '^PIN tries remaining: 3/3$' <(ykm info 2>&1)
+# PIN management through PKCS#11 (CHANGE REFERENCE DATA, RESET RETRY COUNTER).
+check "pkcs11-tool --change-pin" p11 --login --pin 123456 --change-pin --new-pin 97531864
+check "ykpiv verifies the PIN OpenSC set" Y -a verify-pin -P 97531864
+# (PKCS#11 cannot unblock a PIV PIN: its SO login would VERIFY the PUK,
+# which SP 800-73-4 does not allow. OpenSC's pkcs15-tool can.)
+check "pkcs15-tool --unblock-pin with the PUK" pkcs15-tool --reader "$R" \
+    --unblock-pin --puk 12345678 --new-pin 11335577
+check "ykpiv verifies the unblocked PIN" Y -a verify-pin -P 11335577
 done_testing
