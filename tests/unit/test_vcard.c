@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "vcard/vc_card.h"
+#include "vcard/vc_trace.h"
 
 #define RSP_CAP VC_RESPONSE_MAX
 
@@ -878,6 +879,44 @@ test_tear_consistency(void **state)
 	vc_card_free(c);
 }
 
+/* The trace never holds secret command data; totals count what went through. */
+static void
+test_trace_redaction(void **state)
+{
+	static const uint8_t verify[] = { 0, 0x20, 0, 0x80, 8, '9', '8', '7', '6',
+	    '5', '4', 0xFF, 0xFF };
+	static const uint8_t setkey[] = { 0, 0xFF, 0xFF, 0xFF, 4, 3, 0x9B, 1, 0x42 };
+	static const uint8_t get[] = { 0, 0xCB, 0x3F, 0xFF, 3, 0x5C, 1, 0x7E, 0 };
+	static const uint8_t sw[] = { 0x63, 0xC2 };
+	char path[80], text[1024];
+	struct vc_trace t;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s.trace", tmp_state());
+	unlink(path);
+	assert_int_equal(vc_trace_open(&t, path), 0);
+	vc_trace_command(&t, verify, sizeof(verify));
+	vc_trace_response(&t, sw, sizeof(sw), NULL);
+	vc_trace_command(&t, setkey, sizeof(setkey));
+	vc_trace_command(&t, get, sizeof(get));
+	vc_trace_totals(&t, NULL);
+	vc_trace_close(&t);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	unlink(path);
+	text[n] = '\0';
+	assert_null(strstr(text, "393837"));	/* "987" of the PIN, in hex */
+	assert_null(strstr(text, "9B0142"));
+	assert_non_null(strstr(text, "ins=20 p1=00 p2=80 len=13 body=<redacted 9 bytes>"));
+	assert_non_null(strstr(text, "ins=FF p1=FF p2=FF len=9 body=<redacted 5 bytes>"));
+	assert_non_null(strstr(text, "body=035C017E00"));
+	assert_non_null(strstr(text, "< sw=63C2 len=2"));
+	assert_non_null(strstr(text, "vcard-trace-totals apdus=3 cmd_bytes=31 rsp_bytes=2\n"));
+}
+
 int
 main(void)
 {
@@ -897,6 +936,7 @@ main(void)
 		cmocka_unit_test(test_pin_retries),
 		cmocka_unit_test(test_store_roundtrip),
 		cmocka_unit_test(test_tear_consistency),
+		cmocka_unit_test(test_trace_redaction),
 	};
 
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,7 @@ PROGS += vcard
 $(eval $(call prog,vcard,tests/vcard/vc_main.c tests/vcard/vc_trace.c $(VCARD_LIB),-lcrypto))
 
 TESTS += test_vcard
-$(eval $(call prog,test_vcard,tests/unit/test_vcard.c $(VCARD_LIB),-lcmocka -lcrypto))
+$(eval $(call prog,test_vcard,tests/unit/test_vcard.c tests/vcard/vc_trace.c $(VCARD_LIB),-lcmocka -lcrypto))
 
 FUZZERS += fuzz_apdu fuzz_apdu_state
 $(eval $(call fuzzer,fuzz_apdu,tests/fuzz/fuzz_apdu.c $(VCARD_LIB),-lcrypto))
