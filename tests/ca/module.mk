@@ -2,7 +2,9 @@
 CADER := tests/ca/cader.c drivers/buf.c drivers/tlv.c
 
 PROGS += testca
-$(eval $(call prog,testca,tests/ca/testca.c $(CADER),-lcrypto))
+TESTCA := tests/ca/testca.c tests/ca/testca_issue.c tests/ca/testca_crl.c \
+          tests/ca/testca_fault.c
+$(eval $(call prog,testca,$(TESTCA) $(CADER),-lcrypto))
 
 FUZZERS += fuzz_cmp_der
 $(eval $(call fuzzer,fuzz_cmp_der,tests/fuzz/fuzz_cmp_der.c $(CADER),-lcrypto))
