@@ -113,6 +113,22 @@ check "the right PIN still works and resets the counter" p11 -l -p 123456 --sign
 # (Not ykpiv status: the PIN stays verified across PC/SC sessions, as on a
 # real card, so its empty VERIFY answers 9000 without a count.)
 check_grep "back to 3 tries" '^PIN tries remaining: 3/3$' <(ykm info 2>&1)
+# Retired key management slot 82, announced by the key history object
+# (C1 = 1 on-card certificate): OpenSC shows it as ID 05 and decrypts with it.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout old.key -subj /CN=old-enc \
+    -out old.pem 2>/dev/null
+Y -a import-key -s 82 -i old.key >/dev/null 2>&1
+Y -a import-certificate -s 82 -i old.pem >/dev/null 2>&1
+printf '\xc1\x01\x01\xc2\x01\x00\xfe\x00' >kh.bin
+check "key history written" Y -a write-object --id 0x5fc10c -i kh.bin -f binary
+check_grep "pkcs11-tool -O: retired key 1 (ID 05)" 'label: +Retired Certificate for Key Management 1' \
+    <(p11 -O 2>&1)
+openssl pkeyutl -encrypt -pubin -inkey <(openssl x509 -in old.pem -pubkey -noout) \
+    -in secret -out old.enc
+check "pkcs11 decrypt with the retired key" p11 -l -p 123456 --decrypt --id 05 \
+    -m RSA-PKCS -i old.enc -o old.dec
+check "retired key decrypted what openssl encrypted" cmp secret old.dec
+
 # PIN management through PKCS#11 (CHANGE REFERENCE DATA, RESET RETRY COUNTER).
 check "pkcs11-tool --change-pin" p11 --login --pin 123456 --change-pin --new-pin 97531864
 check "ykpiv verifies the PIN OpenSC set" Y -a verify-pin -P 97531864
