@@ -218,7 +218,8 @@ vc_store_read(struct vc_state *st, const uint8_t *data, size_t len)
 	struct tlv t;
 	int rc, in_objs = 0;
 
-	buf_reader_init(&r, data, len);
+	/* buf_reader_init(NULL, 0) trips UBSan (NULL + 0); an empty file is "". */
+	buf_reader_init(&r, data != NULL ? data : (const uint8_t *)"", len);
 	if ((rc = read_creds(st, &r)) != VC_OK)
 		goto out;
 	/* Keys come before objects; anything else is not a file we wrote. */
