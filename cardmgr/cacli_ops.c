@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <fcntl.h>
 
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
@@ -111,10 +113,26 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 static int
 drain(struct cli *c, int force, unsigned max, struct outbox_drain_stats *st)
 {
-	int rc;
+	char p[PATH_LEN];
+	int rc, fd;
 
+	/*
+	 * One drain at a time: two would send the same operation twice (the
+	 * CA sees a replay, harmless, but the order would be lost). The lock
+	 * dies with the process, kill -9 included.
+	 */
+	memset(st, 0, sizeof(*st));
+	cli_state_path(c, "drain.lock", p);
+	if ((fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		cli_errx("another drain is running; the work stays journaled");
+		if (fd >= 0)
+			close(fd);
+		return EXIT_QUEUED;
+	}
 	c->link_err = cli_open_link(c);
 	rc = outbox_drain(c->ob, (uint64_t)time(NULL), force, max, exec_op, c, st);
+	close(fd);
 	if (rc != OUTBOX_OK) {
 		cli_errx("drain: %s", outbox_strerror(rc));
 		return 1;
@@ -181,9 +199,9 @@ submit(struct cli *c, enum outbox_type type, const char *profile, int reason,
 		printf("queued: op %llu\n", (unsigned long long)id);
 		return EXIT_QUEUED;
 	}
-	if (drain(c, 1, 0, &st) != 0)
+	if (drain(c, 1, 0, &st) == 1)
 		return 1;
-	return report_op(c, id);
+	return report_op(c, id);	/* busy: still journaled, reported pending */
 }
 
 /* Benchmarks: journal n enrollments of one CSR (each its own transaction). */

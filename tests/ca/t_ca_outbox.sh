@@ -72,6 +72,22 @@ check_eq "LMDB holds all 34 operations (mdb_stat)" "Entries: 34" \
 check "every journaled certificate verifies" bash -c \
     "'$BIN/cardmgr-ca' -c '$T/ca.conf' status | grep -c '^cert ' | grep -qx 33"
 
+# --- one drain at a time
+mkcsr slow; cli enroll --queue --csr "$T/slow.csr" --profile piv-auth >/dev/null 2>&1
+ca_stop; ca_start --delay 2
+cli outbox drain >"$T/first" 2>&1 &
+first=$!
+for i in $(seq 1 100); do	# until the first drain holds the lock
+	flock -n "$ST/drain.lock" true 2>/dev/null || break
+	sleep 0.02
+done
+cli outbox drain >"$T/second" 2>&1
+check_eq "a second concurrent drain backs off (exit 3)" 3 $?
+check_grep "and says why" 'another drain is running' "$T/second"
+wait "$first"
+check_eq "the first drain finished the work" 0 $?
+ca_stop; ca_start
+
 # --- the same, deterministically: every operation dies once at each crash
 # point (1: journaled, nothing sent; 2: the CA acted, LMDB not yet told),
 # then completes: drain --max 1 takes one operation at a time.
