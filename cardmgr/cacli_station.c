@@ -75,14 +75,69 @@ install_station_cert(struct cli *c, const struct ca_result *res,
 	return 0;
 }
 
+/* The label of the next station key, journaled before the key exists. */
+static int
+next_label(struct cli *c, char *out, size_t cap)
+{
+	char p[PATH_LEN], suffix[17];
+	uint8_t *raw, rnd[8];
+	size_t n;
+
+	cli_state_path(c, "renew.label", p);
+	if (cli_read_all(p, &raw, &n) == 0) {
+		if (n < cap) {
+			memcpy(out, raw, n);
+			out[n] = '\0';
+		}
+		free(raw);
+		return n < cap ? 0 : -1;
+	}
+	/* Random, so two renewals within one second get two keys. */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	cli_hex(rnd, sizeof(rnd), suffix);
+	snprintf(out, cap, "%.80s.%s", c->conf.key_label, suffix);
+	return cli_write_atomic(p, out, strlen(out));
+}
+
+/*
+ * Re-enrollment (after a revocation, say for keyCompromise) never reuses the
+ * old key: a new one is made under a journaled label, as for a renewal.
+ */
+static int
+enroll_key(struct cli *c, EVP_PKEY **key, char *label, size_t cap)
+{
+	char p[PATH_LEN];
+	int rc;
+
+	*key = NULL;
+	label[0] = '\0';
+	cli_state_path(c, "station.crt", p);
+	if (access(p, F_OK) != 0) {
+		if (!EVP_PKEY_up_ref(cakey_pkey(c->key)))
+			return -1;
+		*key = cakey_pkey(c->key);
+		return 0;
+	}
+	if (next_label(c, label, cap) != 0 ||
+	    (rc = cakey_other(c->key, label, 1, key)) != CAKEY_OK) {
+		cli_errx("new station key for re-enrollment failed");
+		return -1;
+	}
+	printf("re-enrollment: new station key %s\n", label);
+	return 0;
+}
+
 int
 cli_cmd_enroll_station(struct cli *c)
 {
 	const char *ref = cli_opt(c, "--ref"), *sf = cli_opt(c, "--secret-file");
 	const char *subject = cli_opt(c, "--subject");
 	uint8_t txid[CA_TXID_LEN], *sec = NULL;
+	char label[CACONF_VAL];
 	struct ca_link *l = NULL;
 	struct ca_result res;
+	EVP_PKEY *key = NULL;
 	size_t slen = 0;
 	int rc = 1;
 
@@ -95,13 +150,13 @@ cli_cmd_enroll_station(struct cli *c)
 		cli_errx("cannot read the one-time secret from %s", sf);
 		goto out;
 	}
-	if (cli_open_key(c, 1) != 0 || station_txid(c, "station.txid", txid) != 0 ||
+	if (cli_open_key(c, 1) != 0 || enroll_key(c, &key, label,
+	    sizeof(label)) != 0 || station_txid(c, "station.txid", txid) != 0 ||
 	    cli_trust_only_link(c, &l) != 0)
 		goto out;
 	if (cakey_created(c->key))
 		printf("station key generated in token '%s'\n", c->conf.token);
-	rc = ca_enroll_station(l, ref, sec, slen, cakey_pkey(c->key), subject,
-	    txid, &res);
+	rc = ca_enroll_station(l, ref, sec, slen, key, subject, txid, &res);
 	if (rc != CA_OK) {
 		cli_errx("station enrollment: %s%s%s", ca_strerror(rc),
 		    res.detail[0] ? ": " : "", res.detail);
@@ -109,10 +164,13 @@ cli_cmd_enroll_station(struct cli *c)
 		goto out;
 	}
 	rc = install_station_cert(c, &res, "station.txid");
+	if (rc == 0 && label[0] != '\0' && cli_finish_rekey(c, label) != 0)
+		rc = 1;
 out:
 	if (sec != NULL)
 		OPENSSL_cleanse(sec, slen);
 	free(sec);
+	EVP_PKEY_free(key);
 	ca_result_clear(&res);
 	ca_link_free(l);
 	return rc;
@@ -145,30 +203,6 @@ cli_finish_rekey(struct cli *c, const char *label)
 	return 0;
 }
 
-/* The label of the next station key, journaled before the key exists. */
-static int
-next_label(struct cli *c, char *out, size_t cap)
-{
-	char p[PATH_LEN], suffix[17];
-	uint8_t *raw, rnd[8];
-	size_t n;
-
-	cli_state_path(c, "renew.label", p);
-	if (cli_read_all(p, &raw, &n) == 0) {
-		if (n < cap) {
-			memcpy(out, raw, n);
-			out[n] = '\0';
-		}
-		free(raw);
-		return n < cap ? 0 : -1;
-	}
-	/* Random, so two renewals within one second get two keys. */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -1;
-	cli_hex(rnd, sizeof(rnd), suffix);
-	snprintf(out, cap, "%.80s.%s", c->conf.key_label, suffix);
-	return cli_write_atomic(p, out, strlen(out));
-}
 
 static int
 renew_with(struct cli *c, EVP_PKEY *newkey, const char *label)

@@ -100,6 +100,9 @@ check_grep "CRL lists the station (keyCompromise)" '^station: .*REVOKED' <(cli s
 
 # --- re-enrollment: a new secret, a new certificate, the backlog drains
 check "re-enroll the station" enroll_station
+check "re-enrollment made a new key (the revoked one is not reused)" \
+    test "$(pubkey)" != "$(openssl x509 -in "$T/station-cur.crt" -noout -pubkey)"
+check_eq "and only that key is left in the token" "$(cat "$ST/station.key")" "$(privkeys)"
 check_grep "status good again" '^station: .*status (good|unknown)' <(cli status)
 check "the kept work drains" cli outbox drain
 check_grep "nothing left" '^outbox: 0 pending' <(cli status)
