@@ -259,6 +259,8 @@ status_station(struct cli *c, X509_CRL *crl)
 {
 	char p[PATH_LEN], sn[80], buf[64];
 	BIO *b = BIO_new_fp(stdout, BIO_NOCLOSE);
+	time_t due = time(NULL) + c->conf.renew_before;
+	const char *when;
 	X509 *st;
 
 	cli_state_path(c, "station.crt", p);
@@ -270,9 +272,10 @@ status_station(struct cli *c, X509_CRL *crl)
 	cli_serial_of(st, sn, sizeof(sn));
 	BIO_printf(b, "station: serial %s expires ", sn);
 	ASN1_TIME_print(b, X509_get0_notAfter(st));
+	when = X509_cmp_current_time(X509_get0_notAfter(st)) < 0 ? " EXPIRED" :
+	    X509_cmp_time(X509_get0_notAfter(st), &due) < 0 ? " RENEWAL DUE" : "";
 	BIO_printf(b, " status %s%s\n", cli_station_marked(c) ? "REVOKED" :
-	    cert_status(crl, st, buf, sizeof(buf)),
-	    X509_cmp_current_time(X509_get0_notAfter(st)) < 0 ? " EXPIRED" : "");
+	    cert_status(crl, st, buf, sizeof(buf)), when);
 	X509_free(st);
 	BIO_free(b);
 }

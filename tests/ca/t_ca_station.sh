@@ -71,6 +71,7 @@ check_eq "the station key is the certified one" "$(cat "$ST/station.key")" "$(pr
 ca_stop; ca_start --validity 86400
 check "renew-station when due (1-day certificate, 30-day window)" cli renew-station --force
 due=$(serial_of "$ST/station.crt")
+check_grep "status says the renewal is due" '^station: .* RENEWAL DUE$' <(cli status)
 cli renew-station >"$T/out" 2>&1
 check_eq "renewal is due now and done without --force" 0 $?
 check "and gave another certificate" test "$due" != "$(serial_of "$ST/station.crt")"
