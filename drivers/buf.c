@@ -19,8 +19,9 @@ buf_strerror(int err)
 void
 buf_reader_init(struct buf_reader *r, const void *data, size_t len)
 {
+	/* NULL + 0 is undefined in C: an empty reader over NULL does no arithmetic. */
 	r->p = data;
-	r->end = r->p + (data != NULL ? len : 0);
+	r->end = data != NULL ? r->p + len : r->p;
 }
 
 size_t
@@ -36,7 +37,8 @@ buf_get_ptr(struct buf_reader *r, size_t n, const uint8_t **p)
 	if (buf_left(r) < n)
 		return BUF_ERR_SHORT;
 	*p = r->p;
-	r->p += n;
+	if (n > 0)
+		r->p += n;
 	return BUF_OK;
 }
 

@@ -32,6 +32,24 @@ test_reader_bounds(void **state)
 }
 
 static void
+test_reader_null_empty(void **state)
+{
+	struct buf_reader r;
+	const uint8_t *p;
+	uint8_t v;
+
+	(void)state;
+	buf_reader_init(&r, NULL, 0);
+	assert_int_equal(buf_left(&r), 0);
+	assert_int_equal(buf_get_ptr(&r, 0, &p), BUF_OK);
+	assert_int_equal(buf_get_u8(&r, &v), BUF_ERR_SHORT);
+	assert_int_equal(buf_expect_end(&r), BUF_OK);
+	/* A NULL buffer with a length is still empty, never dereferenced. */
+	buf_reader_init(&r, NULL, 5);
+	assert_int_equal(buf_left(&r), 0);
+}
+
+static void
 test_writer_sticky(void **state)
 {
 	uint8_t mem[3];
@@ -139,6 +157,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_bounds),
+		cmocka_unit_test(test_reader_null_empty),
 		cmocka_unit_test(test_writer_sticky),
 		cmocka_unit_test(test_tlv_lengths_roundtrip),
 		cmocka_unit_test(test_tlv_known_encodings),
