@@ -10,7 +10,7 @@ printf 'echo boom; exit 3\n' >"$tmp/tests/x/t_crash.sh"
 printf 'echo "no hardware"; exit 77\n' >"$tmp/tests/x/t_skip.sh"
 printf '#!/bin/sh\necho "ok 1 - unit"\n' >"$tmp/b/bin/test_unit"; chmod +x "$tmp/b/bin/test_unit"
 
-out=$(bash "$tmp/tests/run.sh" "$tmp/b" 2>&1); rc=$?
+out=$(env -u TESTS bash "$tmp/tests/run.sh" "$tmp/b" 2>&1); rc=$?
 echo "$out" | sed 's/^/#   /'
 check_eq "closing line counts every case" "4 passed, 2 failed, 1 skipped" "$(echo "$out" | tail -n 1)"
 check_eq "failures make the runner exit 1" 1 "$rc"
