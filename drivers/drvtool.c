@@ -248,7 +248,12 @@ open_piv(struct tool *t)
 
 	if (open_card(t) != 0)
 		return 1;
-	if ((rc = piv_identify(t->piv, NULL)) != PIV_OK)
+	rc = piv_identify(t->piv, NULL);
+	/* Identification only reads: after a transport hiccup (the card still
+	 * settling from another client's reset) the handle re-attaches once. */
+	if (rc == PIV_ERR_TRANSMIT || rc == PIV_ERR_RESET || rc == PIV_ERR_REMOVED)
+		rc = piv_identify(t->piv, NULL);
+	if (rc != PIV_OK)
 		return PIV_FAIL("piv_identify", rc);
 	return 0;
 }
@@ -422,6 +427,8 @@ cmd_identify(struct tool *t, int argc, char **argv)
 	if (open_card(t) != 0)
 		return 1;
 	rc = piv_identify(t->piv, &id);
+	if (rc == PIV_ERR_TRANSMIT || rc == PIV_ERR_RESET || rc == PIV_ERR_REMOVED)
+		rc = piv_identify(t->piv, &id);	/* see open_piv */
 	if (rc == PIV_ERR_NOT_PIV)
 		printf("type=unknown\n");
 	if (rc != PIV_OK)
@@ -1283,7 +1290,13 @@ static void
 finish(struct tool *t)
 {
 	struct apdu_stats st;
+	/* Reset on the way out if we verified a PIN or authenticated the management
+	 * key (or changed a PIN: cards may count that as a verification), so that
+	 * no authentication outlives us; otherwise leave the card alone. */
+	int reset = t->piv == NULL || piv_has_auth_state(t->piv);
 
+	if (t->card != NULL && pcsc_card_last_error(t->card) != 0)
+		printf("scard_error=0x%08lx\n", (unsigned long)pcsc_card_last_error(t->card));
 	if (t->piv != NULL && t->o.stats) {
 		apdu_get_stats(piv_apdu(t->piv), &st);
 		printf("stats apdus=%llu sent=%llu received=%llu\n",
@@ -1291,8 +1304,7 @@ finish(struct tool *t)
 		    (unsigned long long)st.bytes_received);
 	}
 	piv_done(t->piv);
-	/* Reset on the way out: no PIN or key authentication outlives us. */
-	pcsc_disconnect(t->card, 1);
+	pcsc_disconnect(t->card, reset);
 	pcsc_done(t->pc);
 	OPENSSL_cleanse(&t->o, sizeof(t->o));
 }

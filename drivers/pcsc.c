@@ -28,6 +28,7 @@ struct pcsc_card {
 	SCARDHANDLE h;
 	DWORD proto;
 	char reader[128];
+	long last_rv;		/* last PC/SC failure, for diagnostics */
 };
 
 static const struct {
@@ -456,6 +457,40 @@ pcsc_cancel(struct pcsc_ctx *ctx)
 
 /* ---- cards ------------------------------------------------------------- */
 
+/* Connect errors that mean "the reader is still settling" (a card just
+ * inserted, or being reset by another client) rather than a final answer. */
+static int
+transient(LONG rv)
+{
+	return rv == SCARD_E_NO_SMARTCARD || rv == SCARD_W_UNPOWERED_CARD ||
+	    rv == SCARD_W_UNRESPONSIVE_CARD || rv == SCARD_E_NOT_TRANSACTED ||
+	    rv == SCARD_W_REMOVED_CARD;
+}
+
+/*
+ * Wait (at most 2 s, woken by pcscd, not polled) until the reader reports a
+ * powered, responsive card. Used once before giving up on a connect.
+ */
+static void
+settle(struct pcsc_ctx *ctx, const char *reader)
+{
+	SCARD_READERSTATE rs;
+	int i;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.szReader = reader;
+	rs.dwCurrentState = SCARD_STATE_UNAWARE;
+	for (i = 0; i < 4; i++) {
+		if (SCardGetStatusChange(ctx->h, i == 0 ? 0 : 500, &rs, 1) !=
+		    SCARD_S_SUCCESS && i == 0)
+			return;
+		if ((rs.dwEventState & SCARD_STATE_PRESENT) &&
+		    !(rs.dwEventState & (SCARD_STATE_MUTE | SCARD_STATE_UNPOWERED)))
+			return;
+		rs.dwCurrentState = rs.dwEventState & ~(DWORD)SCARD_STATE_CHANGED;
+	}
+}
+
 int
 pcsc_connect(struct pcsc_ctx *ctx, const char *reader, struct pcsc_card **card)
 {
@@ -473,6 +508,11 @@ pcsc_connect(struct pcsc_ctx *ctx, const char *reader, struct pcsc_card **card)
 	snprintf(c->reader, sizeof(c->reader), "%s", reader);
 	rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
 	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &c->h, &c->proto);
+	if (transient(rv)) {
+		settle(ctx, reader);
+		rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
+		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &c->h, &c->proto);
+	}
 	if (rv != SCARD_S_SUCCESS) {
 		free(c);
 		return from_scard(rv);
@@ -504,6 +544,12 @@ pcsc_card_atr(struct pcsc_card *card, uint8_t *atr, size_t *len)
 		return from_scard(rv);
 	*len = alen;
 	return PCSC_OK;
+}
+
+long
+pcsc_card_last_error(const struct pcsc_card *card)
+{
+	return card != NULL ? card->last_rv : 0;
 }
 
 int
@@ -559,8 +605,10 @@ tr_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 	LONG rv;
 
 	rv = SCardTransmit(c->h, pci, cmd, (DWORD)cmd_len, NULL, rsp, &rl);
-	if (rv != SCARD_S_SUCCESS)
+	if (rv != SCARD_S_SUCCESS) {
+		c->last_rv = (long)rv;
 		return to_apdu(rv);
+	}
 	if (rl < 2)
 		return classify_short(c);
 	*rsp_len = rl;
@@ -570,7 +618,12 @@ tr_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 static int
 tr_begin(void *arg)
 {
-	return to_apdu(SCardBeginTransaction(((struct pcsc_card *)arg)->h));
+	struct pcsc_card *c = arg;
+	LONG rv = SCardBeginTransaction(c->h);
+
+	if (rv != SCARD_S_SUCCESS)
+		c->last_rv = (long)rv;
+	return to_apdu(rv);
 }
 
 static void
@@ -598,8 +651,10 @@ tr_reconnect(void *arg)
 		return APDU_OK;
 	rv = SCardConnect(c->ctx->h, c->reader, SCARD_SHARE_SHARED,
 	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &h, &proto);
-	if (rv != SCARD_S_SUCCESS)
+	if (rv != SCARD_S_SUCCESS) {
+		c->last_rv = (long)rv;
 		return to_apdu(rv);
+	}
 	SCardDisconnect(c->h, SCARD_LEAVE_CARD);
 	c->h = h;
 	c->proto = proto;

@@ -97,6 +97,9 @@ int pcsc_connect(struct pcsc_ctx *ctx, const char *reader, struct pcsc_card **ca
 void pcsc_disconnect(struct pcsc_card *card, int reset);
 /* Current ATR. [out] atr (PCSC_ATR_MAX bytes), *len. */
 int pcsc_card_atr(struct pcsc_card *card, uint8_t *atr, size_t *len);
+/* The last PC/SC return code (SCARD_*) a transport call failed with, 0 if none:
+ * for logs, since the apdu/piv codes fold several of them together. */
+long pcsc_card_last_error(const struct pcsc_card *card);
 /* Active protocol: 0 for T=0, 1 for T=1. */
 int pcsc_card_protocol(const struct pcsc_card *card);
 /* Reset the card (warm) keeping the connection: everyone's PIN state goes. */

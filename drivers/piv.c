@@ -130,6 +130,12 @@ piv_apdu(struct piv_card *card)
 }
 
 int
+piv_has_auth_state(const struct piv_card *card)
+{
+	return card != NULL && card->auth_state;
+}
+
+int
 piv_xfer(struct piv_card *card, uint8_t ins, uint8_t p1, uint8_t p2,
     const uint8_t *data, size_t len, uint8_t **rsp, size_t *rsp_len, uint16_t *sw)
 {
@@ -364,7 +370,8 @@ piv_op_begin(struct piv_card *card)
 int
 piv_op_end(struct piv_card *card, int rc)
 {
-	if (rc == PIV_ERR_REMOVED || rc == PIV_ERR_RESET)
+	/* After any transport failure, re-attach and re-check before going on. */
+	if (rc == PIV_ERR_REMOVED || rc == PIV_ERR_RESET || rc == PIV_ERR_TRANSMIT)
 		card->stale = 1;
 	apdu_end(card->apdu);
 	return rc;
@@ -643,6 +650,8 @@ piv_verify(struct piv_card *card, const char *pin, int *tries)
 		rc = piv_xfer(card, 0x20, 0x00, PIV_REF_PIN, pin ? buf : NULL,
 		    pin ? 8 : 0, NULL, NULL, &sw);
 		set_tries(rc, sw, tries);
+		if (rc == PIV_OK && pin != NULL)
+			card->auth_state = 1;
 		rc = piv_op_end(card, rc);
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
@@ -677,6 +686,8 @@ two_secrets(struct piv_card *card, uint8_t ins, uint8_t ref, const char *a,
 		goto out;
 	rc = piv_xfer(card, ins, 0x00, ref, buf, 16, NULL, NULL, &sw);
 	set_tries(rc, sw, tries);
+	if (rc == PIV_OK)
+		card->auth_state = 1;	/* cards may count this as a verification */
 	rc = piv_op_end(card, rc);
 out:
 	OPENSSL_cleanse(buf, sizeof(buf));

@@ -218,6 +218,12 @@ int piv_init(struct piv_card **card, const struct apdu_transport *t);
 void piv_done(struct piv_card *card);
 /* The underlying apdu context (counters, extended mode). Owned by the card. */
 struct apdu_ctx *piv_apdu(struct piv_card *card);
+/*
+ * 1 if this handle verified a PIN or authenticated the management key since it
+ * was created: the caller should then disconnect with a card reset so that the
+ * state cannot be used by the next client. 0 otherwise.
+ */
+int piv_has_auth_state(const struct piv_card *card);
 
 /*
  * SELECT PIV, then read version, serial and CHUID where present; remember the

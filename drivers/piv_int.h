@@ -11,6 +11,7 @@ struct piv_card {
 	int identified;
 	int stale;		/* a reset/removal was seen: reconnect before next op */
 	int dead;		/* a different card was found: refuse everything */
+	int auth_state;		/* PIN verified or 9B authenticated through us */
 };
 
 int piv_alg_bits(int alg);

@@ -140,6 +140,8 @@ piv_auth_mgmt(struct piv_card *card, int alg, const uint8_t *key, size_t keylen)
 		rc = PIV_ERR_AUTH_FAILED;	/* e.g. wrong algorithm for the key */
 	if (rc == PIV_OK)
 		rc = auth_challenge(card, alg, key, keylen, wit, bl);
+	if (rc == PIV_OK)
+		card->auth_state = 1;
 	OPENSSL_cleanse(wit, sizeof(wit));
 	return piv_op_end(card, rc);
 }
