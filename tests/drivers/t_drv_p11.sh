@@ -27,6 +27,8 @@ hsmtool --login --pin 1111 --token-label tok1 --write-object "$T/k1.der" --type 
 hsmtool --login --pin 1111 --token-label tok1 --write-object "$T/c1.der" --type cert \
     --id 01 --label k1 >/dev/null 2>&1
 
+check_grep "a module that does not exist: P11_ERR_LOAD" 'error: P11_ERR_LOAD' \
+    <("$BIN/drvtool" -m "$T/nonexistent.so" p11-list)
 hsm p11-list >"$T/list"
 check_grep "p11-list: SoftHSM token as a generic PKCS#11 token" \
     '^token slot=[0-9]+ kind=pkcs11 label=tok1 ' "$T/list"

@@ -77,6 +77,8 @@ check "pkcs11-tool signs with the 9c P-256 key (compressed cert, OpenSC)" p11too
     -o "$T/s5"
 check "openssl verifies the OpenSC ECDSA signature" openssl dgst -sha256 -verify "$T/9c.pub" \
     -signature "$T/s5" "$T/msg"
+check "drvtool signs with the 9e RSA-3072 key" sh -c "'$BIN/drvtool' -r '$R' -o '$T/s10' sign 9e '$T/msg' &&
+    openssl dgst -sha256 -verify '$T/9e.pub' -signature '$T/s10' '$T/msg'"
 check "pkcs11-tool signs with the 9e RSA-3072 key (compressed cert, OpenSC)" p11tool --login --pin 123456 \
     --sign --id 04 -m SHA256-RSA-PKCS -i "$T/msg" -o "$T/s6"
 check "openssl verifies the OpenSC RSA-3072 signature" openssl dgst -sha256 -verify \
