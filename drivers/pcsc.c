@@ -537,6 +537,8 @@ pcsc_card_atr(struct pcsc_card *card, uint8_t *atr, size_t *len)
 	DWORD nlen = sizeof(name), state, proto, alen = PCSC_ATR_MAX;
 	LONG rv;
 
+	if (len != NULL)
+		*len = 0;
 	if (card == NULL || atr == NULL || len == NULL)
 		return PCSC_ERR_INVALID;
 	rv = SCardStatus(card->h, name, &nlen, &state, &proto, atr, &alen);

@@ -383,6 +383,9 @@ piv_identify(struct piv_card *card, struct piv_ident *id)
 	struct piv_ident now;
 	int rc;
 
+	memset(&now, 0, sizeof(now));
+	if (id != NULL)
+		memset(id, 0, sizeof(*id));
 	if ((rc = piv_op_begin(card)) != PIV_OK)
 		return rc;
 	/* Within one connection the card cannot change unseen (op_begin rechecks
