@@ -148,22 +148,6 @@ cli_read_all(const char *path, uint8_t **out, size_t *len)
 }
 
 int
-cli_write_atomic(const char *path, const void *data, size_t len)
-{
-	char tmp[PATH_LEN + 8];
-	FILE *f;
-	int ok;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "wb")) == NULL)
-		return -1;
-	ok = fwrite(data, 1, len, f) == len && fflush(f) == 0 &&
-	    fsync(fileno(f)) == 0;
-	ok &= fclose(f) == 0;
-	return ok && rename(tmp, path) == 0 ? 0 : -1;
-}
-
-int
 cli_write_cert_pem(const char *path, X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
@@ -173,7 +157,7 @@ cli_write_cert_pem(const char *path, X509 *x)
 
 	if (b != NULL && PEM_write_bio_X509(b, x) &&
 	    (n = BIO_get_mem_data(b, &data)) > 0)
-		rc = cli_write_atomic(path, data, (size_t)n);
+		rc = cafile_write_atomic(path, data, (size_t)n, 1);
 	BIO_free(b);
 	return rc;
 }
@@ -240,19 +224,6 @@ cli_load_der(const char *path, int csr, uint8_t **der, size_t *len)
 	free(raw);
 	*len = l > 0 ? (size_t)l : 0;
 	return l > 0 ? 0 : -1;
-}
-
-X509 *
-cli_load_pem_cert(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	X509 *x;
-
-	if (f == NULL)
-		return NULL;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	return x;
 }
 
 void

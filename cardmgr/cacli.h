@@ -15,6 +15,7 @@
 
 #include "ca.h"
 #include "caconf.h"
+#include "cafile.h"
 #include "cakey.h"
 #include "outbox.h"
 
@@ -47,14 +48,12 @@ const char *cli_opt(struct cli *c, const char *name);
 void cli_state_path(const struct cli *c, const char *name, char *out);
 /* [out] *out: malloc'd contents (< MAX_FILE bytes), caller frees. */
 int cli_read_all(const char *path, uint8_t **out, size_t *len);
-int cli_write_atomic(const char *path, const void *data, size_t len);
 int cli_write_cert_pem(const char *path, X509 *x);
 /* NULL unless der is exactly one certificate. */
 X509 *cli_der_to_x509(const uint8_t *der, size_t len);
 int cli_secret_file_ok(const char *path);
 /* [out] *der: OPENSSL_malloc'd DER of a PEM or DER file, caller frees. */
 int cli_load_der(const char *path, int csr, uint8_t **der, size_t *len);
-X509 *cli_load_pem_cert(const char *path);
 void cli_hex(const uint8_t *p, size_t n, char *out);
 void cli_serial_of(X509 *x, char *out, size_t cap);
 

@@ -30,7 +30,7 @@ write_certs_pem(const char *path, STACK_OF(X509) *certs)
 	for (i = 0; ok && i < sk_X509_num(certs); i++)
 		ok = PEM_write_bio_X509(b, sk_X509_value(certs, i));
 	if (ok && (n = BIO_get_mem_data(b, &data)) > 0)
-		rc = cli_write_atomic(path, data, (size_t)n);
+		rc = cafile_write_atomic(path, data, (size_t)n, 1);
 	BIO_free(b);
 	return rc;
 }
@@ -144,7 +144,7 @@ check_own_cert(struct cli *c, X509_CRL *crl)
 	int reason, rc = 0;
 
 	cli_state_path(c, "station.crt", p);
-	if ((st = cli_load_pem_cert(p)) == NULL)
+	if ((st = cafile_load_pem_cert(p)) == NULL)
 		return 0;
 	if (cacrl_lookup(crl, st, &reason)) {
 		snprintf(p, sizeof(p), "on the CA's CRL, reason %s",
@@ -167,7 +167,7 @@ fetch_verified(struct cli *c, X509_CRL **crl)
 
 	cli_state_path(c, "station.crt", p);
 	snprintf(url, sizeof(url), "%s", c->conf.crl_url);
-	if (url[0] == '\0' && (st = cli_load_pem_cert(p)) != NULL) {
+	if (url[0] == '\0' && (st = cafile_load_pem_cert(p)) != NULL) {
 		(void)cdp_url(st, url, sizeof(url));
 		X509_free(st);
 	}
@@ -264,7 +264,7 @@ status_station(struct cli *c, X509_CRL *crl)
 	X509 *st;
 
 	cli_state_path(c, "station.crt", p);
-	if ((st = cli_load_pem_cert(p)) == NULL) {
+	if ((st = cafile_load_pem_cert(p)) == NULL) {
 		printf("station: NOT ENROLLED\n");
 		BIO_free(b);
 		return;

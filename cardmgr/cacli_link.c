@@ -180,7 +180,7 @@ cli_open_link(struct cli *c)
 	if (c->link != NULL)
 		return 0;
 	cli_state_path(c, "station.crt", p);
-	if (c->station == NULL && (c->station = cli_load_pem_cert(p)) == NULL) {
+	if (c->station == NULL && (c->station = cafile_load_pem_cert(p)) == NULL) {
 		cli_errx("no station certificate (%s): run enroll-station first", p);
 		return 1;
 	}
@@ -219,7 +219,7 @@ cli_mark_station_revoked(struct cli *c, const char *why)
 	char p[PATH_LEN];
 
 	cli_state_path(c, "station.revoked", p);
-	(void)cli_write_atomic(p, why, strlen(why));
+	(void)cafile_write_atomic(p, why, strlen(why), 1);
 	cli_errx("STATION CERTIFICATE REVOKED (%s): this station stops issuing", why);
 }
 

@@ -39,7 +39,7 @@ station_txid(struct cli *c, const char *name, uint8_t txid[CA_TXID_LEN])
 	}
 	if (RAND_bytes(txid, CA_TXID_LEN) != 1)
 		return -1;
-	return cli_write_atomic(p, txid, CA_TXID_LEN);
+	return cafile_write_atomic(p, txid, CA_TXID_LEN, 1);
 }
 
 static int
@@ -97,7 +97,7 @@ next_label(struct cli *c, char *out, size_t cap)
 		return -1;
 	cli_hex(rnd, sizeof(rnd), suffix);
 	snprintf(out, cap, "%.80s.%s", c->conf.key_label, suffix);
-	return cli_write_atomic(p, out, strlen(out));
+	return cafile_write_atomic(p, out, strlen(out), 1);
 }
 
 /*
@@ -192,7 +192,7 @@ cli_finish_rekey(struct cli *c, const char *label)
 
 	cli_current_label(c, old, sizeof(old));
 	cli_state_path(c, "station.key", p);
-	if (cli_write_atomic(p, label, strlen(label)) != 0) {
+	if (cafile_write_atomic(p, label, strlen(label), 1) != 0) {
 		cli_errx("cannot record the new station key label in %s", p);
 		return -1;
 	}

@@ -1,5 +1,6 @@
 /* cacrl: CRL fetch, verification, cache and lookup. See cacrl.h. */
 #include "cacrl.h"
+#include "cafile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,11 +168,9 @@ crl_number(X509_CRL *crl)
 int
 cacrl_store(const char *path, X509_CRL *crl)
 {
-	char tmp[4096];
 	X509_CRL *old = NULL;
 	unsigned char *der = NULL;
-	FILE *f = NULL;
-	int n, rc = CACRL_ERR_IO;
+	int n, rc;
 
 	if (cacrl_load(path, &old) == CACRL_OK &&
 	    crl_number(old) > crl_number(crl)) {
@@ -179,17 +178,10 @@ cacrl_store(const char *path, X509_CRL *crl)
 		return CACRL_ERR_OLDER;
 	}
 	X509_CRL_free(old);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((n = i2d_X509_CRL(crl, &der)) <= 0)
 		return CACRL_ERR_NOMEM;
-	if ((f = fopen(tmp, "wb")) != NULL && fwrite(der, 1, (size_t)n, f) ==
-	    (size_t)n && fflush(f) == 0 && fsync(fileno(f)) == 0) {
-		fclose(f);
-		f = NULL;
-		rc = rename(tmp, path) == 0 ? CACRL_OK : CACRL_ERR_IO;
-	}
-	if (f != NULL)
-		fclose(f);
+	rc = cafile_write_atomic(path, der, (size_t)n, 1) == 0 ? CACRL_OK :
+	    CACRL_ERR_IO;
 	OPENSSL_free(der);
 	return rc;
 }

@@ -64,8 +64,9 @@ find_slot(struct cakey *k, const char *token)
 	return NULL;
 }
 
+/* The key object labelled label: the private one, or any of the pair. */
 static PKCS11_KEY *
-find_key(PKCS11_TOKEN *tok, const char *label)
+find_labelled(PKCS11_TOKEN *tok, const char *label, int private_only)
 {
 	PKCS11_KEY *keys = NULL;
 	unsigned int i, n = 0;
@@ -73,10 +74,16 @@ find_key(PKCS11_TOKEN *tok, const char *label)
 	if (PKCS11_enumerate_keys(tok, &keys, &n) != 0)
 		return NULL;
 	for (i = 0; i < n; i++)
-		if (keys[i].isPrivate && keys[i].label != NULL &&
-		    strcmp(keys[i].label, label) == 0)
+		if ((keys[i].isPrivate || !private_only) &&
+		    keys[i].label != NULL && strcmp(keys[i].label, label) == 0)
 			return &keys[i];
 	return NULL;
+}
+
+static PKCS11_KEY *
+find_key(PKCS11_TOKEN *tok, const char *label)
+{
+	return find_labelled(tok, label, 1);
 }
 
 /* A fresh random CKA_ID ties the generated private and public halves. */
@@ -195,21 +202,6 @@ cakey_other(struct cakey *k, const char *label, int create, EVP_PKEY **pkey)
 	    CAKEY_ERR_NOKEY;
 }
 
-/* Any object of the pair (private or public) labelled label. */
-static PKCS11_KEY *
-find_any(PKCS11_TOKEN *tok, const char *label)
-{
-	PKCS11_KEY *keys = NULL;
-	unsigned int i, n = 0;
-
-	if (PKCS11_enumerate_keys(tok, &keys, &n) != 0)
-		return NULL;
-	for (i = 0; i < n; i++)
-		if (keys[i].label != NULL && strcmp(keys[i].label, label) == 0)
-			return &keys[i];
-	return NULL;
-}
-
 int
 cakey_remove(struct cakey *k, const char *label)
 {
@@ -219,7 +211,8 @@ cakey_remove(struct cakey *k, const char *label)
 	if (k == NULL || k->slot == NULL || label == NULL)
 		return CAKEY_ERR_ARG;
 	/* Each removal may change the enumeration: look again every time. */
-	for (n = 0; n < 4 && (key = find_any(k->slot->token, label)) != NULL; n++)
+	for (n = 0; n < 4 &&
+	    (key = find_labelled(k->slot->token, label, 0)) != NULL; n++)
 		if (PKCS11_remove_key(key) != 0)
 			return CAKEY_ERR_KEYGEN;
 	return CAKEY_OK;

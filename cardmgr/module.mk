@@ -1,7 +1,7 @@
 # cardmgr/: the CA link (CMP client, station key, CRL, outbox) and its CLI.
 CALINK := cardmgr/ca.c cardmgr/catls.c cardmgr/cacrl.c cardmgr/caidm.c \
-          cardmgr/cakey.c cardmgr/caconf.c cardmgr/outbox.c cardmgr/outbox_rec.c \
-          drivers/buf.c drivers/tlv.c
+          cardmgr/cakey.c cardmgr/caconf.c cardmgr/cafile.c cardmgr/outbox.c \
+          cardmgr/outbox_rec.c drivers/buf.c drivers/tlv.c
 CALINK_LIBS := -lp11 -lssl -lcrypto -llmdb
 
 PROGS += cardmgr-ca

@@ -45,6 +45,7 @@
 
 #include "ca/cader.h"
 #include "ca/testca.h"
+#include "cafile.h"
 #include "tlv.h"
 
 
@@ -81,17 +82,7 @@ static int no_fsync;
 int
 tca_write_file(const char *p, const void *data, size_t len)
 {
-	char tmp[MAX_PATH + 8];
-	FILE *f;
-	int ok;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
-	if ((f = fopen(tmp, "wb")) == NULL)
-		return -1;
-	ok = fwrite(data, 1, len, f) == len;
-	ok &= fflush(f) == 0 && (no_fsync || fsync(fileno(f)) == 0);
-	ok &= fclose(f) == 0;
-	return ok && rename(tmp, p) == 0 ? 0 : -1;
+	return cafile_write_atomic(p, data, len, !no_fsync);
 }
 
 /* Reads a small state file; returns its length or -1. */
@@ -127,19 +118,6 @@ tca_serial_hex(const ASN1_INTEGER *sn, char *out, size_t cap)
 	snprintf(out, cap, "%s", h ? h : "0");
 	OPENSSL_free(h);
 	BN_free(bn);
-}
-
-static X509 *
-load_cert(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	X509 *x;
-
-	if (f == NULL)
-		return NULL;
-	x = PEM_read_X509(f, NULL, NULL, NULL);
-	fclose(f);
-	return x;
 }
 
 X509 *
@@ -406,9 +384,9 @@ load_state(struct srv *s)
 		(void)mkdir(p, 0700);
 	}
 	tca_path(p, s, "ca.crt", NULL);
-	s->ca = load_cert(p);
+	s->ca = cafile_load_pem_cert(p);
 	tca_path(p, s, "root.crt", NULL);
-	s->root = load_cert(p);
+	s->root = cafile_load_pem_cert(p);
 	tca_path(p, s, "ca.key", NULL);
 	if ((f = fopen(p, "r")) != NULL) {
 		s->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -435,7 +413,7 @@ sign_as_operator(struct srv *s, OSSL_CMP_CTX *ctx)
 	FILE *f;
 
 	tca_path(p, s, "admin.crt", NULL);
-	x = load_cert(p);
+	x = cafile_load_pem_cert(p);
 	tca_path(p, s, "admin.key", NULL);
 	if ((f = fopen(p, "r")) != NULL) {
 		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);

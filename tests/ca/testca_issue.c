@@ -315,18 +315,33 @@ tca_cb_error(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req,
 	tca_logx("client sent an error message");
 }
 
-static void
-otp_used(struct srv *s)
+#define OTP_REF_MAX 256
+
+/*
+ * The request's senderKID as the name of its one-time secret under otp/:
+ * 0, or -1 when there is none or the name could leave that folder.
+ */
+static int
+otp_ref(const struct srv *s, char ref[OTP_REF_MAX])
 {
 	const uint8_t *kid;
 	size_t n;
-	char ref[256], from[MAX_PATH], to[MAX_PATH];
 
 	if (cader_sender_kid(s->req_der, s->req_len, &kid, &n) != CADER_OK ||
-	    n == 0 || n >= sizeof(ref) || memchr(kid, '/', n) || kid[0] == '.')
-		return;
+	    n == 0 || n >= OTP_REF_MAX || memchr(kid, '/', n) || kid[0] == '.')
+		return -1;
 	memcpy(ref, kid, n);
 	ref[n] = '\0';
+	return 0;
+}
+
+static void
+otp_used(struct srv *s)
+{
+	char ref[OTP_REF_MAX], from[MAX_PATH], to[MAX_PATH];
+
+	if (otp_ref(s, ref) != 0)
+		return;
 	tca_path(from, s, "otp", ref);
 	tca_path(to, s, "otp-used", ref);
 	if (rename(from, to) == 0)
@@ -372,19 +387,14 @@ tca_cb_poll(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
 static void
 set_otp(struct srv *s, OSSL_CMP_CTX *ctx)
 {
-	const uint8_t *kid;
 	uint8_t secret[256];
-	char ref[256], p[MAX_PATH];
-	size_t n;
+	char ref[OTP_REF_MAX], p[MAX_PATH];
 	long sl;
 
 	(void)OSSL_CMP_CTX_set1_secretValue(ctx, NULL, 0);
 	s->have_otp = 0;
-	if (cader_sender_kid(s->req_der, s->req_len, &kid, &n) != CADER_OK ||
-	    n == 0 || n >= sizeof(ref) || memchr(kid, '/', n) || kid[0] == '.')
+	if (otp_ref(s, ref) != 0)
 		return;
-	memcpy(ref, kid, n);
-	ref[n] = '\0';
 	tca_path(p, s, "otp", ref);
 	if ((sl = tca_read_file(p, secret, sizeof(secret))) > 0) {
 		while (sl > 0 && (secret[sl - 1] == '\n'))

@@ -3,16 +3,10 @@
 # reinsertion keep state, swap and new via vcardctl, a torn write leaves a
 # consistent card, trace totals, injected status words, reconnect to a
 # restarted pcscd.
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$TOP/build/asan/bin}
-. "$TOP/tests/lib/tap.sh"
-. "$TOP/tests/lib/pcscenv.sh"
-pcscenv_init "$0" "$@" || exit 1
-cd "$T" || exit 1
+. "$(dirname "$0")/vcenv.sh"
 
 export VCARD=$BIN/vcard
 CTL="$TOP/tests/vcard/vcardctl -d $T/run"
-MGM=010203040506070801020304050607080102030405060708
 Y() { yubico-piv-tool -r "$(reader_name "$1")" "${@:2}"; }
 ykm() { ykman --reader "$(reader_name "$1")" piv "${@:2}"; }
 serial_of() { Y "$1" -a status 2>/dev/null | sed -n 's/^Serial Number:[[:space:]]*//p'; }

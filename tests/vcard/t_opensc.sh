@@ -2,15 +2,9 @@
 # OpenSC 0.23 against the virtual card: detection as PIV, piv-tool admin
 # authentication, key generation and certificate loading, PKCS#11 listing,
 # login, signing (checked with openssl) and decryption, PIN tries.
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$TOP/build/asan/bin}
-. "$TOP/tests/lib/tap.sh"
-. "$TOP/tests/lib/pcscenv.sh"
-pcscenv_init "$0" "$@" || exit 1
-cd "$T" || exit 1
+. "$(dirname "$0")/vcenv.sh"
 
 P11=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
-MGM=010203040506070801020304050607080102030405060708
 check "card inserted" vcard_insert 0 "$T/c0.state" --create --trace "$T/trace"
 R=$(reader_name 0)
 Y() { yubico-piv-tool -r "$R" "$@"; }

@@ -3,14 +3,8 @@
 # info, PIN/PUK, key generation and certificates, attestation, management
 # keys of every algorithm incl. PIN-protected, retries, reset.
 # Effects are checked with yubico-piv-tool and openssl.
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$TOP/build/asan/bin}
-. "$TOP/tests/lib/tap.sh"
-. "$TOP/tests/lib/pcscenv.sh"
-pcscenv_init "$0" "$@" || exit 1
-cd "$T" || exit 1
+. "$(dirname "$0")/vcenv.sh"
 
-MGM=010203040506070801020304050607080102030405060708
 AES128=00112233445566778899AABBCCDDEEFF
 AES256=000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F
 check "card inserted" vcard_insert 0 "$T/c0.state" --create --trace "$T/trace"

@@ -2,14 +2,8 @@
 # yubico-piv-tool 2.2.0 against the virtual card: status, key generation,
 # certificates, PIN/PUK life, management key, reset, PIN retries, attestation.
 # Effects are checked through a second path: ykman, openssl, or reading back.
-TOP=${TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-BIN=${BIN:-$TOP/build/asan/bin}
-. "$TOP/tests/lib/tap.sh"
-. "$TOP/tests/lib/pcscenv.sh"
-pcscenv_init "$0" "$@" || exit 1
-cd "$T" || exit 1
+. "$(dirname "$0")/vcenv.sh"
 
-MGM=010203040506070801020304050607080102030405060708
 NEWMGM=0F0E0D0C0B0A09080706050403020100F0E0D0C0B0A09080
 check "manufacturer CA made by vcard --init-ca" "$BIN/vcard" --init-ca "$T/ca"
 check "card inserted" vcard_insert 0 "$T/c0.state" --create --serial 11223344 \
