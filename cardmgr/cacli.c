@@ -62,11 +62,13 @@ cli_errx(const char *fmt, ...)
 	va_end(ap);
 }
 
+#ifdef CARDMGR_CA_TEST_HOOKS
 /*
  * Test hook: CARDMGR_CA_CRASH_AT=<point> makes the process die there as if
  * killed, so the tests can stop a multi-step operation at a chosen step;
  * CARDMGR_CA_CRASH_AT=<N> dies at the N-th point reached (N = 1, 2, ... until
- * a run completes walks every step of a drain).
+ * a run completes walks every step of a drain). Compiled in only outside
+ * MODE=release (cardmgr/module.mk).
  */
 void
 cli_crash_point(const char *point)
@@ -80,6 +82,7 @@ cli_crash_point(const char *point)
 	if (strcmp(at, point) == 0 || atol(at) == ++hits)
 		_exit(99);
 }
+#endif
 
 const char *
 cli_reason_name(int r)

@@ -39,7 +39,12 @@ struct cli {
 
 /* cacli.c */
 void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#ifdef CARDMGR_CA_TEST_HOOKS
 void cli_crash_point(const char *point);
+#else
+/* Release builds: no environment variable can stop the CLI half-way. */
+static inline void cli_crash_point(const char *point) { (void)point; }
+#endif
 const char *cli_reason_name(int r);
 int cli_reason_parse(const char *s);
 /* The value of option name, "" for a flag, NULL if absent. */

@@ -8,6 +8,12 @@ PROGS += cardmgr-ca
 CACLI := cardmgr/cacli.c cardmgr/cacli_link.c cardmgr/cacli_ops.c cardmgr/cacli_crl.c \
          cardmgr/cacli_station.c
 $(eval $(call prog,cardmgr-ca,$(CACLI) $(CALINK),$(CALINK_LIBS)))
+# The crash points of the tests (CARDMGR_CA_CRASH_AT) exist in the test
+# builds only: the appliance's release build has no environment variable
+# that stops it half-way through an operation.
+ifneq ($(MODE),release)
+$(patsubst %.c,$(B)/obj/%.o,$(CACLI)): CFLAGS += -DCARDMGR_CA_TEST_HOOKS
+endif
 
 TESTS += test_outbox
 $(eval $(call prog,test_outbox,tests/unit/test_outbox.c cardmgr/outbox.c cardmgr/outbox_rec.c drivers/buf.c,-lcmocka -llmdb -lcrypto))

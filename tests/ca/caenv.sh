@@ -119,6 +119,12 @@ cli() {
 	"$BIN/cardmgr-ca" -c "$T/ca.conf" "$@"
 }
 
+# The crash points (CARDMGR_CA_CRASH_AT) exist only in test builds
+# (MODE=asan): a release cardmgr-ca does not even hold the variable's name.
+has_crash_hook() {
+	grep -qa CARDMGR_CA_CRASH_AT "$BIN/cardmgr-ca"
+}
+
 mkcsr() {	# name [subject]: $T/name.key and DER $T/name.csr (a card stand-in)
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$T/$1.key" -subj "${2:-/O=Test/CN=$1}" -outform DER \

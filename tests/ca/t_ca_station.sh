@@ -53,6 +53,7 @@ check_eq "same public key" "$k1" "$(pubkey)"
 
 # A renewal killed after the new key exists, and one killed after the new
 # certificate was stored but before the key switch-over: both complete.
+check "cardmgr-ca has its crash points (a MODE=asan build)" has_crash_hook
 CARDMGR_CA_CRASH_AT=renew-key cli renew-station --force >/dev/null 2>&1
 check_eq "killed after key generation (test hook)" 99 $?
 check "the next label is journaled" test -s "$ST/renew.label"
@@ -68,6 +69,17 @@ cli enroll --csr "$T/c1.csr" --profile piv-auth >"$T/out" 2>&1
 check_eq "the next operation works" 0 $?
 check_grep "after completing the switch-over" 'completing an interrupted re-keying' "$T/out"
 check_eq "the station key is the certified one" "$(cat "$ST/station.key")" "$(privkeys)"
+# The release build has no crash points: the variable changes nothing.
+rel=$TOP/build/release/bin/cardmgr-ca
+if [ -x "$rel" ]; then
+	CARDMGR_CA_CRASH_AT=1 "$rel" -c "$T/ca.conf" renew-station --force >"$T/out" 2>&1
+	check_eq "release build: CARDMGR_CA_CRASH_AT=1 ignored, renewal done" 0 $?
+	check_fails "release build: no crash point compiled in" \
+	    grep -qa CARDMGR_CA_CRASH_AT "$rel"
+else
+	ok "release build: not built # SKIP"
+	ok "release build: not built # SKIP"
+fi
 ca_stop; ca_start --validity 86400
 check "renew-station when due (1-day certificate, 30-day window)" cli renew-station --force
 due=$(serial_of "$ST/station.crt")
