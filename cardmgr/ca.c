@@ -754,8 +754,7 @@ ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
 	}
 	rc = run_certreq(l, ctx, OSSL_CMP_IR, res);
 out:
-	/* XXX OpenSSL frees its copy of the secret with the context; how it
-	 * wipes it is OpenSSL's business, not ours. */
+	/* OSSL_CMP_CTX_free cleanses its copy of the secret (cmp_ctx.c). */
 	OSSL_CMP_CTX_free(ctx);
 	return rc;
 }

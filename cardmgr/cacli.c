@@ -142,7 +142,8 @@ cli_read_all(const char *path, uint8_t **out, size_t *len)
 	n = fread(buf, 1, MAX_FILE, f);
 	fclose(f);
 	if (n == 0 || n == MAX_FILE) {
-		free(buf);
+		/* It may have been a secret file: no copy left behind. */
+		OPENSSL_clear_free(buf, n);
 		return -1;
 	}
 	*out = buf;

@@ -49,24 +49,25 @@ cli_open_key(struct cli *c, int create)
 	struct cakey_cfg kc;
 	char pin[256], label[CACONF_VAL];
 	uint8_t *raw = NULL;
-	size_t n = 0;
+	size_t len = 0, n;
 	int rc;
 
 	if (c->key != NULL)
 		return 0;
 	if (cli_secret_file_ok(c->conf.pin_file) != 0)
 		return -1;
-	if (cli_read_all(c->conf.pin_file, &raw, &n) != 0 || n >= sizeof(pin)) {
+	if (cli_read_all(c->conf.pin_file, &raw, &len) != 0 ||
+	    len >= sizeof(pin)) {
 		cli_errx("cannot read the token PIN from %s", c->conf.pin_file);
-		free(raw);
+		OPENSSL_clear_free(raw, len);
 		return -1;
 	}
+	n = len;
 	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
 		n--;
 	memcpy(pin, raw, n);
 	pin[n] = '\0';
-	OPENSSL_cleanse(raw, n);
-	free(raw);
+	OPENSSL_clear_free(raw, len);
 	kc.module = c->conf.pkcs11_module;
 	kc.token = c->conf.token;
 	kc.pin = pin;

@@ -29,7 +29,8 @@ const char *cakey_errname(int err);
 struct cakey_cfg {
 	const char *module;	/* PKCS#11 module path */
 	const char *token;	/* token label */
-	const char *pin;	/* user PIN; copied only into the token login */
+	const char *pin;	/* user PIN; only libp11 keeps a copy (for
+				 * re-login), cleansed by cakey_close */
 	const char *label;	/* private key label */
 };
 

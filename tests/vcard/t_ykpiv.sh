@@ -121,4 +121,5 @@ ykm info >info.txt 2>&1
 check_grep "ykman: default PIN again" 'Using default PIN' info.txt
 check_grep "ykman: 3 tries again" 'PIN tries remaining: 3/3' info.txt
 check_fails "trace has no PIN in clear" grep -q '313233343536' "$T/trace"
+check_fails "trace has no management key in clear" grep -qi "$NEWMGM" "$T/trace"
 done_testing
