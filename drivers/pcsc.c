@@ -491,6 +491,21 @@ settle(struct pcsc_ctx *ctx, const char *reader)
 	}
 }
 
+/* SCardConnect, once more after the reader settles if the first answer was transient. */
+static LONG
+connect_settled(struct pcsc_ctx *ctx, const char *reader, SCARDHANDLE *h, DWORD *proto)
+{
+	LONG rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
+	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, h, proto);
+
+	if (transient(rv)) {
+		settle(ctx, reader);
+		rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
+		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, h, proto);
+	}
+	return rv;
+}
+
 int
 pcsc_connect(struct pcsc_ctx *ctx, const char *reader, struct pcsc_card **card)
 {
@@ -506,14 +521,7 @@ pcsc_connect(struct pcsc_ctx *ctx, const char *reader, struct pcsc_card **card)
 		return PCSC_ERR_NOMEM;
 	c->ctx = ctx;
 	snprintf(c->reader, sizeof(c->reader), "%s", reader);
-	rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
-	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &c->h, &c->proto);
-	if (transient(rv)) {
-		settle(ctx, reader);
-		rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
-		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &c->h, &c->proto);
-	}
-	if (rv != SCARD_S_SUCCESS) {
+	if ((rv = connect_settled(ctx, reader, &c->h, &c->proto)) != SCARD_S_SUCCESS) {
 		free(c);
 		return from_scard(rv);
 	}
@@ -570,13 +578,14 @@ pcsc_card_reset(struct pcsc_card *card)
 }
 
 /*
- * A response too short to hold a status word. vpcd (and some readers) report
- * a card pulled mid-command this way instead of an error: ask the reader
- * whether the card is still there (waiting up to 1 s for pcscd to notice) so
- * the caller gets APDU_ERR_REMOVED rather than a parse error.
+ * A response too short to hold a status word, or SCARD_E_NOT_TRANSACTED: vpcd
+ * (and some readers) report a card pulled or re-attaching mid-command this way
+ * instead of an error. Ask the reader whether the card is still there (waiting
+ * up to 1 s for pcscd to notice) so the caller gets APDU_ERR_REMOVED, and
+ * reconnects, rather than a parse or transport error.
  */
 static int
-classify_short(struct pcsc_card *c)
+classify_short(struct pcsc_card *c, int fallback)
 {
 	SCARD_READERSTATE rs;
 	DWORD first;
@@ -593,7 +602,7 @@ classify_short(struct pcsc_card *c)
 	    (!(rs.dwEventState & SCARD_STATE_PRESENT) ||
 	    (rs.dwEventState >> 16) != (first >> 16)))
 		return APDU_ERR_REMOVED;
-	return APDU_ERR_MALFORMED;
+	return fallback;
 }
 
 static int
@@ -609,10 +618,11 @@ tr_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
 	rv = SCardTransmit(c->h, pci, cmd, (DWORD)cmd_len, NULL, rsp, &rl);
 	if (rv != SCARD_S_SUCCESS) {
 		c->last_rv = (long)rv;
-		return to_apdu(rv);
+		return rv == SCARD_E_NOT_TRANSACTED ? classify_short(c, APDU_ERR_TRANSMIT) :
+		    to_apdu(rv);
 	}
 	if (rl < 2)
-		return classify_short(c);
+		return classify_short(c, APDU_ERR_MALFORMED);
 	*rsp_len = rl;
 	return APDU_OK;
 }
@@ -651,9 +661,7 @@ tr_reconnect(void *arg)
 	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, SCARD_LEAVE_CARD, &c->proto);
 	if (rv == SCARD_S_SUCCESS)
 		return APDU_OK;
-	rv = SCardConnect(c->ctx->h, c->reader, SCARD_SHARE_SHARED,
-	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, &h, &proto);
-	if (rv != SCARD_S_SUCCESS) {
+	if ((rv = connect_settled(c->ctx, c->reader, &h, &proto)) != SCARD_S_SUCCESS) {
 		c->last_rv = (long)rv;
 		return to_apdu(rv);
 	}

@@ -289,29 +289,35 @@ read_ident(struct piv_card *card, struct piv_ident *id)
 	return transport_error(rc) ? rc : PIV_OK;
 }
 
+/* 1 if some identifier both readings have tells the cards apart. */
+static int
+differs(const struct piv_ident *a, const struct piv_ident *b)
+{
+	if (a->has_serial != b->has_serial || (a->has_serial && a->serial != b->serial))
+		return 1;
+	/* The GUID may legitimately appear (we wrote the CHUID) but never change. */
+	if (a->has_chuid && a->chuid.has_guid && (!b->has_chuid || !b->chuid.has_guid ||
+	    memcmp(a->chuid.guid, b->chuid.guid, 16) != 0))
+		return 1;
+	if (!a->has_serial && !(a->has_chuid && a->chuid.has_guid) && a->has_ccc &&
+	    (!b->has_ccc || a->ccc.card_id_len != b->ccc.card_id_len ||
+	    memcmp(a->ccc.card_id, b->ccc.card_id, a->ccc.card_id_len) != 0))
+		return 1;
+	return 0;
+}
+
+/* 1 if the reading holds anything that identifies the card. */
+static int
+provable(const struct piv_ident *a)
+{
+	return a->has_serial || (a->has_chuid && a->chuid.has_guid) || a->has_ccc;
+}
+
+/* After a reset or re-insertion: same card only if provably so. */
 static int
 same_card(const struct piv_ident *a, const struct piv_ident *b)
 {
-	int known = 0;
-
-	if (a->has_serial != b->has_serial || (a->has_serial && a->serial != b->serial))
-		return 0;
-	known |= a->has_serial;
-	/* The GUID may legitimately appear (we wrote the CHUID) but never change. */
-	if (a->has_chuid && a->chuid.has_guid) {
-		if (!b->has_chuid || !b->chuid.has_guid ||
-		    memcmp(a->chuid.guid, b->chuid.guid, 16) != 0)
-			return 0;
-		known = 1;
-	}
-	if (!known && a->has_ccc) {
-		if (!b->has_ccc || a->ccc.card_id_len != b->ccc.card_id_len ||
-		    memcmp(a->ccc.card_id, b->ccc.card_id, a->ccc.card_id_len) != 0)
-			return 0;
-		known = 1;
-	}
-	/* Nothing tells cards apart: we cannot prove it is the same one. */
-	return known;
+	return provable(a) && !differs(a, b);
 }
 
 static int
@@ -388,11 +394,17 @@ piv_identify(struct piv_card *card, struct piv_ident *id)
 		memset(id, 0, sizeof(*id));
 	if ((rc = piv_op_begin(card)) != PIV_OK)
 		return rc;
-	/* Within one connection the card cannot change unseen (op_begin rechecks
-	 * after any reset or removal), so a fresh read simply replaces the old one. */
+	/* op_begin rechecks after every reset or removal pcscd reports; a swap it
+	 * missed (faster than its presence polling) is caught here. A card with
+	 * no identifier cannot be told apart and is accepted again. */
 	if ((rc = read_ident(card, &now)) == PIV_OK) {
-		card->ident = now;
-		card->identified = 1;
+		if (card->identified && differs(&card->ident, &now)) {
+			card->dead = 1;
+			rc = PIV_ERR_DIFFERENT_CARD;
+		} else {
+			card->ident = now;
+			card->identified = 1;
+		}
 	}
 	if (id != NULL)
 		*id = now;

@@ -7,11 +7,23 @@ pcscenv_init "$0" "$@"
 . "$TOP/tests/drivers/lib.sh"
 R1=$(reader_name 1)
 
-# wait_line FILE REGEX: until FILE has a matching line (5 s).
+# wait_line FILE REGEX: until FILE has a matching line (30 s: a loaded machine
+# can be slow to start an ASan build; this is a wait, not a timing assertion).
 wait_line() {
 	local i
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 600; i++)); do
 		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# out IDX: wait until pcscd reports reader IDX empty (30 s; vcard_remove gives up
+# after 5 s, and a swap pcscd never saw would not be a swap).
+out() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		card_present "$1" || return 0
 		sleep 0.05
 	done
 	return 1
@@ -63,8 +75,9 @@ check_grep "first operation after the reset ran (PIN state was cleared)" \
 rm -f "$T/go"
 drv wait-swap "$T/go" >"$T/held" 2>&1 &
 h=$!
-wait_line "$T/held" '^ready$'
+check "held handle identified the card" wait_line "$T/held" '^ready$'
 vcard_remove 0
+check "pcscd saw the card go" out 0
 vcard_insert 0 "$T/a.state" >/dev/null
 touch "$T/go"
 wait "$h"
@@ -75,8 +88,9 @@ check_grep "identity matched" '^same-card$' "$T/held"
 rm -f "$T/go"
 drv wait-swap "$T/go" >"$T/held" 2>&1 &
 h=$!
-wait_line "$T/held" '^ready$'
+check "held handle identified the first card" wait_line "$T/held" '^ready$'
 vcard_remove 0
+check "pcscd saw the first card go" out 0
 vcard_insert 0 "$T/c.state" --create --serial 3333 >/dev/null
 touch "$T/go"
 wait "$h"
