@@ -59,7 +59,7 @@ check_grep "removal from reader 1 reported" "^event=card-removed reader=$R1\$" "
 check_eq "no event for reader 0 after the scan" 1 "$(grep -c "reader=$R " "$T/events")"
 
 # --- a held handle: reset by another process
-rm -f "$T/go"
+rm -f "$T/go" "$T/held"	# a stale "ready" from the last step must not count
 drv wait-swap "$T/go" >"$T/held" 2>&1 &
 h=$!
 wait_line "$T/held" '^ready$'
@@ -72,7 +72,7 @@ check_grep "first operation after the reset ran (PIN state was cleared)" \
     '^first=PIV_ERR_WRONG_PIN$' "$T/held"
 
 # --- the same card pulled and put back
-rm -f "$T/go"
+rm -f "$T/go" "$T/held"	# a stale "ready" from the last step must not count
 drv wait-swap "$T/go" >"$T/held" 2>&1 &
 h=$!
 check "held handle identified the card" wait_line "$T/held" '^ready$'
@@ -85,7 +85,7 @@ check_eq "re-inserted same card: handle reconnects" 0 $?
 check_grep "identity matched" '^same-card$' "$T/held"
 
 # --- a different card in the same reader
-rm -f "$T/go"
+rm -f "$T/go" "$T/held"	# a stale "ready" from the last step must not count
 drv wait-swap "$T/go" >"$T/held" 2>&1 &
 h=$!
 check "held handle identified the first card" wait_line "$T/held" '^ready$'
