@@ -707,7 +707,7 @@ test_metadata(void **state)
 	assert_memory_equal(r.d, "\x01\x01\xFF\x05\x01\x01\x06\x02\x03\x02", 10);
 	assert_int_equal(simple(c, 0xF7, 0, 0x81, NULL, 0, &r), 0x9000);
 	assert_memory_equal(r.d, "\x01\x01\xFF\x05\x01\x00\x06\x02\x03\x03", 10);
-	assert_int_equal(simple(c, 0xF7, 0, 0x9A, NULL, 0, &r), 0x6A82);
+	assert_int_equal(simple(c, 0xF7, 0, 0x9A, NULL, 0, &r), 0x6A88);
 	assert_int_equal(simple(c, 0xFD, 0, 0, NULL, 0, &r), 0x9000);
 	assert_memory_equal(r.d, "\x05\x04\x03", 3);
 	assert_int_equal(simple(c, 0xF8, 0, 0, NULL, 0, &r), 0x9000);
@@ -744,7 +744,7 @@ test_reset(void **state)
 	block_pin_and_puk(c);
 	assert_int_equal(simple(c, 0xFB, 0, 0, NULL, 0, &r), 0x9000);
 	/* Factory state: PIN works, key gone, 9B back to default, CHUID there. */
-	assert_int_equal(simple(c, 0xF7, 0, 0x9A, NULL, 0, &r), 0x6A82);
+	assert_int_equal(simple(c, 0xF7, 0, 0x9A, NULL, 0, &r), 0x6A88);
 	assert_int_equal(verify_pin(c, "123456"), 0x9000);
 	assert_int_equal(mgm_auth(c, 0x03, mgm3des, 0), 0x9000);
 	assert_int_equal(cmd(c, 0, 0xCB, 0x3F, 0xFF, "\x5C\x03\x5F\xC1\x02", 5, 0, &r), 0x9000);

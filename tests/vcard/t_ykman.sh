@@ -80,5 +80,10 @@ ykm info >info.txt 2>&1
 check_grep "after reset: default PIN" 'Using default PIN' info.txt
 check_grep "after reset: TDES default key" '^Management key algorithm: TDES$' info.txt
 check_fails "after reset: no key in 9a" ykm keys export 9a /dev/null
+# ykman reads GET METADATA first: an empty slot must be 6A88 as on a YubiKey, or
+# ykman dies with a Python traceback instead of saying the slot is empty.
+ykm keys export 9a /dev/null >export9a.txt 2>&1
+sed 's/^/#   /' export9a.txt
+check_fails "empty slot: ykman reports it, no Python traceback" grep -q Traceback export9a.txt
 check "after reset: factory 3DES key works for ykpiv" Y -a generate -s 9a -A ECCP256 -o /dev/null
 done_testing

@@ -272,8 +272,10 @@ vc_yk_metadata(struct vc_card *c, const struct vc_cmd *cmd,
 	if (idx < 0)
 		return SW_WRONG_P1P2;
 	k = &c->st.keys[idx];
+	/* A YubiKey says "referenced data not found" for an empty slot; ykman
+	 * expects exactly that (6A82 makes `ykman piv keys export` crash). */
 	if (k->alg == 0)
-		return SW_NOT_FOUND;
+		return SW_REF_NOT_FOUND;
 	pol[0] = k->pin_policy;
 	pol[1] = k->touch_policy;
 	buf_writer_init(&w, mem, sizeof(mem));
