@@ -30,3 +30,6 @@ $(eval $(call fuzzer,fuzz_cmp_cacerts,tests/fuzz/fuzz_cmp_cacerts.c $(CALINK),$(
 
 TESTS += test_ca
 $(eval $(call prog,test_ca,tests/unit/test_ca.c $(CALINK),-lcmocka $(CALINK_LIBS)))
+
+FUZZERS += fuzz_caconf
+$(eval $(call fuzzer,fuzz_caconf,tests/fuzz/fuzz_caconf.c cardmgr/caconf.c))
