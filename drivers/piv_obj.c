@@ -52,6 +52,28 @@ each_tlv(const uint8_t *data, size_t len,
 	return PIV_OK;
 }
 
+/*
+ * Parse an object into the zeroed struct out of size bytes; complete, if given,
+ * says whether the fields required after the whole object are there.  On any
+ * failure out is left zeroed.
+ */
+static int
+parse_obj(const uint8_t *data, size_t len, void *out, size_t size,
+    int (*field)(void *arg, const struct tlv *t), int (*complete)(const void *out))
+{
+	int rc;
+
+	if (out == NULL)
+		return PIV_ERR_INVALID;
+	memset(out, 0, size);
+	rc = each_tlv(data, len, field, out);
+	if (rc == PIV_OK && complete != NULL && !complete(out))
+		rc = PIV_ERR_MALFORMED;
+	if (rc != PIV_OK)
+		memset(out, 0, size);
+	return rc;
+}
+
 static int
 put_done(struct buf_writer *w, uint8_t *mem, uint8_t **obj, size_t *len)
 {
@@ -107,22 +129,18 @@ chuid_field(void *arg, const struct tlv *t)
 	return PIV_OK;
 }
 
+static int
+chuid_complete(const void *arg)
+{
+	const struct piv_chuid *c = arg;
+
+	return c->has_fascn || c->has_guid;
+}
+
 int
 piv_chuid_parse(const uint8_t *data, size_t len, struct piv_chuid *out)
 {
-	int rc;
-
-	if (out == NULL)
-		return PIV_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	if ((rc = each_tlv(data, len, chuid_field, out)) != PIV_OK)
-		goto out;
-	if (!out->has_fascn && !out->has_guid)
-		rc = PIV_ERR_MALFORMED;
-out:
-	if (rc != PIV_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	return parse_obj(data, len, out, sizeof(*out), chuid_field, chuid_complete);
 }
 
 int
@@ -457,20 +475,19 @@ discovery_field(void *arg, const struct tlv *t)
 	return PIV_OK;
 }
 
+static int
+discovery_complete(const void *arg)
+{
+	const struct piv_discovery *d = arg;
+
+	return d->aid_len != 0;
+}
+
 int
 piv_discovery_parse(const uint8_t *data, size_t len, struct piv_discovery *out)
 {
-	int rc;
-
-	if (out == NULL)
-		return PIV_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	rc = each_tlv(data, len, discovery_field, out);
-	if (rc == PIV_OK && out->aid_len == 0)
-		rc = PIV_ERR_MALFORMED;
-	if (rc != PIV_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	return parse_obj(data, len, out, sizeof(*out), discovery_field,
+	    discovery_complete);
 }
 
 static int
@@ -499,20 +516,20 @@ keyhist_field(void *arg, const struct tlv *t)
 	return PIV_OK;
 }
 
+static int
+keyhist_complete(const void *arg)
+{
+	const struct piv_keyhist *k = arg;
+
+	/* off-card certs need a URL (SP 800-73-4 3.3.2) */
+	return k->off_card == 0 || k->url[0] != 0;
+}
+
 int
 piv_keyhist_parse(const uint8_t *data, size_t len, struct piv_keyhist *out)
 {
-	int rc;
-
-	if (out == NULL)
-		return PIV_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	rc = each_tlv(data, len, keyhist_field, out);
-	if (rc == PIV_OK && out->off_card > 0 && out->url[0] == 0)
-		rc = PIV_ERR_MALFORMED;	/* off-card certs need a URL (SP 800-73-4 3.3.2) */
-	if (rc != PIV_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	return parse_obj(data, len, out, sizeof(*out), keyhist_field,
+	    keyhist_complete);
 }
 
 int
@@ -557,20 +574,18 @@ ccc_field(void *arg, const struct tlv *t)
 	return PIV_OK;
 }
 
+static int
+ccc_complete(const void *arg)
+{
+	const struct piv_ccc *c = arg;
+
+	return c->card_id_len != 0;
+}
+
 int
 piv_ccc_parse(const uint8_t *data, size_t len, struct piv_ccc *out)
 {
-	int rc;
-
-	if (out == NULL)
-		return PIV_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	rc = each_tlv(data, len, ccc_field, out);
-	if (rc == PIV_OK && out->card_id_len == 0)
-		rc = PIV_ERR_MALFORMED;
-	if (rc != PIV_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	return parse_obj(data, len, out, sizeof(*out), ccc_field, ccc_complete);
 }
 
 int
@@ -631,14 +646,7 @@ printed_field(void *arg, const struct tlv *t)
 int
 piv_printed_parse(const uint8_t *data, size_t len, struct piv_printed *out)
 {
-	int rc;
-
-	if (out == NULL)
-		return PIV_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	if ((rc = each_tlv(data, len, printed_field, out)) != PIV_OK)
-		memset(out, 0, sizeof(*out));
-	return rc;
+	return parse_obj(data, len, out, sizeof(*out), printed_field, NULL);
 }
 
 int
