@@ -724,8 +724,10 @@ write_x509(const struct opts *o, X509 *x)
 	return ok ? 0 : fail("write", "IO", "cannot write output");
 }
 
+/* "CMD SLOT": get a certificate for the slot with get (named what) and print it. */
 static int
-cmd_attest(struct tool *t, int argc, char **argv)
+slot_x509(struct tool *t, int argc, char **argv, const char *what,
+    int (*get)(struct piv_card *card, int slot, X509 **cert))
 {
 	X509 *x = NULL;
 	int slot, rc;
@@ -734,11 +736,17 @@ cmd_attest(struct tool *t, int argc, char **argv)
 		return usage();
 	if (open_piv(t) != 0)
 		return 1;
-	if ((rc = piv_attest(t->piv, slot, &x)) != PIV_OK)
-		return PIV_FAIL("piv_attest", rc);
+	if ((rc = get(t->piv, slot, &x)) != PIV_OK)
+		return PIV_FAIL(what, rc);
 	rc = write_x509(&t->o, x);
 	X509_free(x);
 	return rc;
+}
+
+static int
+cmd_attest(struct tool *t, int argc, char **argv)
+{
+	return slot_x509(t, argc, argv, "piv_attest", piv_attest);
 }
 
 static int
@@ -785,18 +793,7 @@ cmd_write_cert(struct tool *t, int argc, char **argv)
 static int
 cmd_read_cert(struct tool *t, int argc, char **argv)
 {
-	X509 *x = NULL;
-	int slot, rc;
-
-	if (argc != 2 || (slot = parse_slot(argv[1])) < 0)
-		return usage();
-	if (open_piv(t) != 0)
-		return 1;
-	if ((rc = piv_read_cert(t->piv, slot, &x)) != PIV_OK)
-		return PIV_FAIL("piv_read_cert", rc);
-	rc = write_x509(&t->o, x);
-	X509_free(x);
-	return rc;
+	return slot_x509(t, argc, argv, "piv_read_cert", piv_read_cert);
 }
 
 static int
