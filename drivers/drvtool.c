@@ -1045,32 +1045,47 @@ issue_finish(struct tool *t, const char *pin, const char *puk)
 	return 0;
 }
 
+/*
+ * Load the test CA from argv[1] (key) and argv[2] (certificate), open and
+ * authenticate, then run fn on each of issue_keys; what names the command.
+ */
 static int
-cmd_issue(struct tool *t, int argc, char **argv)
+each_issue_key(struct tool *t, char **argv, const char *what,
+    int (*fn)(struct tool *t, EVP_PKEY *ca_key, X509 *ca, int i))
 {
 	EVP_PKEY *ca_key = NULL;
 	X509 *ca = NULL;
 	int i, rc = 1;
 
-	if (argc != 5)
-		return usage();
 	if (load_ca(argv[1], argv[2], &ca_key, &ca) != 0) {
-		rc = fail("issue", "IO", "cannot read CA");
+		rc = fail(what, "IO", "cannot read CA");
 		goto out;
 	}
 	if (open_piv(t) != 0 || auth(t) != 0)
 		goto out;
 	for (i = 0; i < 4; i++)
-		if (issue_slot(t, ca_key, ca, i) != 0)
+		if (fn(t, ca_key, ca, i) != 0)
 			goto out;
-	if (issue_finish(t, argv[3], argv[4]) != 0)
-		goto out;
-	printf("issued=1\n");
 	rc = 0;
 out:
 	EVP_PKEY_free(ca_key);
 	X509_free(ca);
 	return rc;
+}
+
+static int
+cmd_issue(struct tool *t, int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 5)
+		return usage();
+	if ((rc = each_issue_key(t, argv, "issue", issue_slot)) != 0)
+		return rc;
+	if (issue_finish(t, argv[3], argv[4]) != 0)
+		return 1;
+	printf("issued=1\n");
+	return 0;
 }
 
 /*
@@ -1134,29 +1149,16 @@ repair_objects(struct tool *t)
 static int
 cmd_repair(struct tool *t, int argc, char **argv)
 {
-	EVP_PKEY *ca_key = NULL;
-	X509 *ca = NULL;
-	int i, rc = 1;
+	int rc;
 
 	if (argc != 3)
 		return usage();
-	if (load_ca(argv[1], argv[2], &ca_key, &ca) != 0) {
-		rc = fail("repair", "IO", "cannot read CA");
-		goto out;
-	}
-	if (open_piv(t) != 0 || auth(t) != 0)
-		goto out;
-	for (i = 0; i < 4; i++)
-		if (repair_slot(t, ca_key, ca, i) != 0)
-			goto out;
+	if ((rc = each_issue_key(t, argv, "repair", repair_slot)) != 0)
+		return rc;
 	if (repair_objects(t) != 0)
-		goto out;
+		return 1;
 	printf("consistent=1\n");
-	rc = 0;
-out:
-	EVP_PKEY_free(ca_key);
-	X509_free(ca);
-	return rc;
+	return 0;
 }
 
 /* ---- commands: PKCS#11 ------------------------------------------------------ */
