@@ -61,6 +61,9 @@ $(B)/fuzz/$(1): $(patsubst %.c,$(B)/obj/%.o,$(2))
 	$$(CC) $$(CFLAGS) -fsanitize=fuzzer $$^ -o $$@ $$(LDFLAGS) $(3)
 endef
 
+# lib.mk fragments only name libraries (source lists and link flags, no rules);
+# they are read first so any module.mk may use any library, whatever the order.
+include $(sort $(wildcard */lib.mk */*/lib.mk))
 include $(sort $(wildcard */module.mk */*/module.mk))
 
 $(B)/obj/%.o: %.c
