@@ -1,0 +1,92 @@
+/*
+ * calink: the engine's CA link. The CMP client and its TLS run here (this
+ * process parses the CA's replies), but the station's private key stays in
+ * keyd: the EVP_PKEY handed to the CA library is an rkey whose every
+ * signature is a MSG_KS_SIGN to keyd (docs/keystore.md, "The signing
+ * seam"). The outbox shares the inventory's LMDB environment, so a card's
+ * state change and the CA work it owes are one write transaction.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "keyd/keyd_msg.h"
+#include "keyd/rkey.h"
+#include "proc/log.h"
+
+static struct caconf conf;	/* cast keeps a reference: lives as long */
+
+static int
+rkey_sign(void *arg, int kind, const uint8_t *tbs, size_t tbslen, uint8_t *sig,
+    size_t *siglen)
+{
+	/* rkey kinds are ks_sign_mech values (rkey.h). */
+	return keyc_sign(arg, KEYD_KEY_STATION, kind, tbs, tbslen, sig, siglen);
+}
+
+static int
+key_get(void *arg, const char *label, int create, EVP_PKEY **key)
+{
+	struct engine *e = arg;
+	EVP_PKEY *pub = NULL;
+	int rc;
+
+	*key = NULL;
+	/*
+	 * The daemon signs with the key keyd was configured with; re-keying
+	 * (a new label) is done by cardmgr-ca, which owns the token then.
+	 */
+	if (create || strcmp(label, conf.key_label) != 0) {
+		log_warnx("station key '%s': only '%s' is reachable from the "
+		    "daemon", label, conf.key_label);
+		return -1;
+	}
+	if (keyc_pubkey(e, KEYD_KEY_STATION, &pub) != 0)
+		return -1;
+	rc = rkey_new(pub, rkey_sign, e, key);
+	EVP_PKEY_free(pub);
+	return rc == RKEY_OK ? 0 : -1;
+}
+
+static int
+key_remove(void *arg, const char *label)
+{
+	(void)arg;
+	log_warnx("station key '%s': removal is cardmgr-ca's work", label);
+	return -1;
+}
+
+static void
+note(void *arg, const char *msg)
+{
+	(void)arg;
+	log_info("CA link: %s", msg);
+}
+
+int
+eng_ca_open(struct engine *e)
+{
+	struct cast_cfg cc;
+	char err[1024] = "";
+	int rc;
+
+	if (e->cfg->ca_conf == NULL)
+		return 0;
+	if (caconf_load(e->cfg->ca_conf, &conf, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		return -1;
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.conf = &conf;
+	cc.keys.get = key_get;
+	cc.keys.remove = key_remove;
+	cc.keys.arg = e;
+	cc.note = note;
+	cc.env = inv_env(e->inv);
+	if ((rc = cast_open(&cc, &e->cast)) != CAST_OK) {
+		log_warnx("CA link: %s", cast_strerror(rc));
+		return -1;
+	}
+	return 0;
+}

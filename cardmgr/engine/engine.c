@@ -1,0 +1,355 @@
+/* engine: the process loop, authorization and dispatch. See engine.h. */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "proc/log.h"
+
+/*
+ * Who may run what. Operations on a card also check the card's profile
+ * (prof->roles) once the card is known; this table is the floor that
+ * applies before anything is read.
+ */
+static const struct {
+	uint16_t code;
+	uint32_t roles;		/* any of these; 0: anyone, even anonymous */
+} floor_roles[] = {
+	{ OPS_STATUS, 0 },
+	{ OPS_READERS, 0 },
+	{ OPS_SESSION_KEY, 0 },
+	{ OPS_PROFILES, 0 },
+	{ OPS_HOLDER_ADD, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_HOLDER_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_HOLDER_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_CARD_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_CARD_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_ISSUE, OPR_ROLE_BADGE_OFFICER },
+	/* The holder proves ownership with the old PIN, on the card. */
+	{ OPS_PIN_CHANGE, OPR_ROLE_HOLDER },
+	{ OPS_UNBLOCK_QUESTIONS, OPR_ROLE_HELPDESK },
+	{ OPS_UNBLOCK, OPR_ROLE_HELPDESK },
+	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_AUDIT_VERIFY, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_OP_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+};
+
+static int
+floor_allows(uint16_t code, uint32_t roles, int *known)
+{
+	for (size_t i = 0; i < sizeof(floor_roles) / sizeof(floor_roles[0]); i++)
+		if (floor_roles[i].code == code) {
+			*known = 1;
+			return floor_roles[i].roles == 0 ||
+			    (floor_roles[i].roles & roles) != 0;
+		}
+	*known = 0;
+	return 0;
+}
+
+/*
+ * The actor's roles. An operator on the UNIX socket is who the operator map
+ * says their uid is; everyone else (the kiosk without a card-based session,
+ * which a later issue adds) is a holder at best.
+ */
+static void
+resolve_actor(struct engine *e, const struct ops_req *r, struct actor *a)
+{
+	const struct opr_operator *op = NULL;
+
+	memset(a, 0, sizeof(*a));
+	a->roles = OPR_ROLE_HOLDER;
+	snprintf(a->name, sizeof(a->name), "kiosk");
+	if (r->actor != MSG_ACTOR_UID)
+		return;
+	if (e->operators != NULL &&
+	    opr_lookup_uid(e->operators, (uid_t)r->uid, &op) == 0 && op != NULL) {
+		snprintf(a->name, sizeof(a->name), "%s", op->name);
+		a->roles = op->roles | OPR_ROLE_HOLDER;
+	} else {
+		snprintf(a->name, sizeof(a->name), "uid:%u", r->uid);
+	}
+}
+
+void
+eng_hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char h[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = h[p[i] >> 4];
+		out[2 * i + 1] = h[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+eng_unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+int
+eng_reply(struct engine *e, uint64_t id, int status, json_t *body)
+{
+	struct msg_builder b;
+	char *text = NULL;
+	int rc = -1;
+
+	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
+		goto out;
+	if (msg_builder_init(&b) != MSG_OK)
+		goto out;
+	msg_put_u32(&b, MSG_RESP_STATUS, (uint32_t)status);
+	msg_put_str(&b, MSG_RESP_BODY, text);
+	pthread_mutex_lock(&e->api_mu);
+	rc = msg_send(e->api_fd, MSG_RESP, id, &b) == MSG_OK ? 0 : -1;
+	pthread_mutex_unlock(&e->api_mu);
+	msg_builder_clear(&b);
+out:
+	free(text);
+	json_decref(body);
+	return rc;
+}
+
+int
+eng_error(struct engine *e, uint64_t id, int status, const char *code,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return eng_reply(e, id, status, json_pack("{s:s, s:s}", "error", code,
+	    "message", msg));
+}
+
+const char *
+eng_arg(const struct ops_req *r, const char *name, char *buf, size_t cap)
+{
+	const struct ops_value *v = ops_req_get(r, name, 0, NULL);
+
+	if (v == NULL || v->p == NULL || v->len >= cap)
+		return NULL;
+	memcpy(buf, v->p, v->len);
+	buf[v->len] = '\0';
+	return buf;
+}
+
+int
+eng_reader_claim(struct engine *e, const char *reader)
+{
+	int i, free_slot = -1, rc = -1;
+
+	pthread_mutex_lock(&e->busy_mu);
+	for (i = 0; i < ENG_MAX_READERS; i++) {
+		if (strcmp(e->busy[i], reader) == 0)
+			goto out;
+		if (e->busy[i][0] == '\0' && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0) {
+		snprintf(e->busy[free_slot], sizeof(e->busy[free_slot]), "%s",
+		    reader);
+		rc = 0;
+	}
+out:
+	pthread_mutex_unlock(&e->busy_mu);
+	return rc;
+}
+
+void
+eng_reader_release(struct engine *e, const char *reader)
+{
+	pthread_mutex_lock(&e->busy_mu);
+	for (int i = 0; i < ENG_MAX_READERS; i++)
+		if (strcmp(e->busy[i], reader) == 0)
+			e->busy[i][0] = '\0';
+	pthread_mutex_unlock(&e->busy_mu);
+}
+
+static int
+session_key(struct engine *e, uint64_t id)
+{
+	char b64[sodium_base64_ENCODED_LEN(SEAL_PK_LEN,
+	    sodium_base64_VARIANT_ORIGINAL)];
+
+	sodium_bin2base64(b64, sizeof(b64), seal_pk(e->seal), SEAL_PK_LEN,
+	    sodium_base64_VARIANT_ORIGINAL);
+	return eng_reply(e, id, 200, json_pack("{s:s, s:s}", "algorithm",
+	    "x25519-crypto_box_seal", "public_key", b64));
+}
+
+static int
+dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	struct actor a;
+	int known;
+
+	resolve_actor(e, r, &a);
+	if (!floor_allows(r->op->code, a.roles, &known)) {
+		if (!known)
+			return eng_error(e, id, 501, "not_implemented",
+			    "%s is not implemented yet", r->op->name);
+		eng_audit(e, &a, "denied", r->op->name, "refused",
+		    "role not allowed");
+		return eng_error(e, id, 403, "forbidden",
+		    "%s may not run %s", a.name, r->op->name);
+	}
+	switch (r->op->code) {
+	case OPS_STATUS:
+		return q_status(e, r, id);
+	case OPS_READERS:
+		return q_readers(e, r, id);
+	case OPS_SESSION_KEY:
+		return session_key(e, id);
+	case OPS_PROFILES:
+		return q_profiles(e, r, id);
+	case OPS_HOLDER_ADD:
+		return q_holder_add(e, r, id, &a);
+	case OPS_HOLDER_GET:
+		return q_holder_get(e, r, id);
+	case OPS_CARD_LIST:
+		return q_card_list(e, r, id);
+	case OPS_CARD_GET:
+		return q_card_get(e, r, id);
+	case OPS_OP_GET:
+		return q_op_get(e, r, id);
+	case OPS_ISSUE:
+		return op_issue(e, r, id, &a);
+	case OPS_PIN_CHANGE:
+		return op_pin_change(e, r, id, &a);
+	case OPS_UNBLOCK_QUESTIONS:
+		return op_unblock_questions(e, r, id, &a);
+	case OPS_UNBLOCK:
+		return op_unblock(e, r, id, &a);
+	case OPS_RETIRE:
+		return op_retire(e, r, id, &a);
+	case OPS_CERT_LIST:
+		return q_cert_list(e, r, id);
+	case OPS_AUDIT_LIST:
+		return q_audit_list(e, r, id);
+	case OPS_AUDIT_VERIFY:
+		return q_audit_verify(e, r, id);
+	default:
+		return eng_error(e, id, 501, "not_implemented",
+		    "%s is not implemented yet", r->op->name);
+	}
+}
+
+static int
+load_config(struct engine *e)
+{
+	char err[4096] = "";
+
+	if (prof_load_dir(e->cfg->profiles_dir, &e->profiles, err,
+	    sizeof(err)) != 0) {
+		log_warnx("profiles in %s refused:\n%s", e->cfg->profiles_dir,
+		    err);
+		return -1;
+	}
+	if (e->cfg->operators != NULL &&
+	    opr_load(e->cfg->operators, &e->operators, err, sizeof(err)) != 0) {
+		log_warnx("operator map %s refused:\n%s", e->cfg->operators,
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
+{
+	struct engine e;
+	struct msg_hdr h;
+	struct msg *m = NULL;
+	struct ops_req *r = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc, status = 1;
+
+	log_setproc("engine");
+	memset(&e, 0, sizeof(e));
+	e.cfg = cfg;
+	e.api_fd = api_fd;
+	e.keyd_fd = keyd_fd;
+	e.started = time(NULL);
+	pthread_mutex_init(&e.api_mu, NULL);
+	pthread_mutex_init(&e.keyd_mu, NULL);
+	pthread_mutex_init(&e.busy_mu, NULL);
+	if (load_config(&e) != 0)
+		goto out;
+	if ((rc = inv_open(cfg->state_dir, cfg->map_size, &e.inv)) != INV_OK) {
+		log_warnx("inventory %s: %s", cfg->state_dir, inv_strerror(rc));
+		goto out;
+	}
+	if (seal_new(&e.seal) != SEAL_OK ||
+	    keyc_info(&e, &e.master_version) != 0) {
+		log_warnx("keyd did not answer");
+		goto out;
+	}
+	pthread_mutex_init(&e.ca_mu, NULL);
+	if (eng_ca_open(&e) != 0)
+		goto out;
+	if ((buf = malloc(MSG_MAX)) == NULL || (m = malloc(sizeof(*m))) == NULL ||
+	    (r = malloc(sizeof(*r))) == NULL)
+		goto out;
+	log_info("ready: inventory %s, master key v%u", cfg->state_dir,
+	    e.master_version);
+	for (;;) {
+		rc = msg_recv(api_fd, buf, MSG_MAX, &h, &len);
+		if (rc == MSG_ERR_CLOSED) {
+			status = 0;
+			break;
+		}
+		if (rc != MSG_OK || h.type != MSG_REQ ||
+		    msg_decode(buf, len, m) != MSG_OK ||
+		    (rc = ops_req_decode(m, r)) != OPS_OK) {
+			/* The api validated it: a bad one means the api is
+			 * not what we started. Fail closed. */
+			log_warnx("malformed request from the api: %s",
+			    rc != MSG_OK ? msg_strerror(rc) : ops_strerror(rc));
+			break;
+		}
+		if (dispatch(&e, r, h.id) != 0) {
+			log_warnx("cannot answer the api");
+			break;
+		}
+		sodium_memzero(buf, len);
+	}
+out:
+	free(r);
+	free(m);
+	free(buf);
+	seal_free(e.seal);
+	cast_close(e.cast);
+	inv_close(e.inv);
+	prof_set_free(e.profiles);
+	opr_free(e.operators);
+	return status;
+}

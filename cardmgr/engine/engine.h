@@ -1,0 +1,27 @@
+/*
+ * engine: the station's decision process. The only LMDB writer; it holds
+ * the profiles and the operator map, decides who may do what, journals and
+ * runs the operations (card I/O through the drivers, the CA link), and asks
+ * keyd for everything that needs a station key. It parses no HTTP: requests
+ * arrive from the api process as MSG_REQ, already validated, and are
+ * validated again here (ops_req_decode) because the api is less trusted.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include <stddef.h>
+
+struct engine_cfg {
+	const char *state_dir;		/* LMDB inventory */
+	const char *profiles_dir;
+	const char *operators;		/* operator map file */
+	const char *ca_conf;		/* CA link configuration, or NULL */
+	const char *card_module;	/* OpenSC PKCS#11 module (self-test) */
+	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
+	size_t map_size;		/* LMDB map size, bytes */
+};
+
+/* The process body: serve api_fd until it closes. Returns the exit status. */
+int engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd);
+
+#endif /* ENGINE_H */

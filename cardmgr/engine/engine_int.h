@@ -1,0 +1,109 @@
+/* engine internals shared by its files; not an interface. */
+#ifndef ENGINE_INT_H
+#define ENGINE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "engine/engine.h"
+#include "engine/seal.h"
+#include "ca/station.h"
+#include "inv/inv.h"
+#include "policy/operators.h"
+#include "policy/profile.h"
+#include "proc/msg.h"
+#include "proc/ops.h"
+
+#define ENG_MAX_READERS 16
+
+struct engine {
+	const struct engine_cfg *cfg;
+	struct inv *inv;
+	struct seal *seal;
+	struct prof_set *profiles;
+	struct opr_map *operators;
+	int api_fd, keyd_fd;
+	pthread_mutex_t api_mu;		/* one sender at a time on api_fd */
+	pthread_mutex_t keyd_mu;	/* one request in flight to keyd */
+	pthread_mutex_t busy_mu;
+	char busy[ENG_MAX_READERS][128];	/* readers with an operation */
+	uint64_t keyd_seq;
+	uint32_t master_version;
+	struct cast *cast;		/* the CA link; NULL: none configured */
+	pthread_mutex_t ca_mu;		/* the CA link is one session */
+	time_t started;
+};
+
+/* Who asks: resolved once per request from the actor the api saw. */
+struct actor {
+	char name[64];		/* operator name, "kiosk" or "anonymous" */
+	uint32_t roles;		/* enum opr_role bits */
+};
+
+/* engine.c */
+int eng_reply(struct engine *e, uint64_t id, int status, json_t *body);
+int eng_error(struct engine *e, uint64_t id, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An argument as a NUL-terminated copy in buf, or NULL if absent. */
+const char *eng_arg(const struct ops_req *r, const char *name, char *buf,
+    size_t cap);
+int eng_reader_claim(struct engine *e, const char *reader);
+void eng_reader_release(struct engine *e, const char *reader);
+void eng_audit(struct engine *e, const struct actor *a, const char *event,
+    const char *ref, const char *result, const char *detail);
+void eng_hex(const uint8_t *p, size_t n, char *out);
+int eng_unhex(const char *s, uint8_t *out, size_t n);
+
+/* keyc.c: requests to keyd. */
+int keyc_info(struct engine *e, uint32_t *master);
+int keyc_mgmt_key(struct engine *e, uint32_t version, const uint8_t guid[16],
+    int alg, uint8_t *key, size_t keylen);
+int keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],
+    char puk[9]);
+int keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
+    uint8_t **blob, size_t *bloblen, EVP_PKEY **priv);
+
+int keyc_sign(struct engine *e, int which, int mech, const uint8_t *tbs,
+    size_t tbslen, uint8_t *sig, size_t *siglen);
+int keyc_pubkey(struct engine *e, int which, EVP_PKEY **pub);
+
+/* audit_log.c */
+int q_audit_list(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_audit_verify(struct engine *e, const struct ops_req *r, uint64_t id);
+
+/* query.c: what reads the inventory. */
+int q_status(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_readers(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_holder_add(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int q_holder_get(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_card_list(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_card_get(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_op_get(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_profiles(struct engine *e, const struct ops_req *r, uint64_t id);
+json_t *q_card_json(const struct inv_card *c);
+
+/* issue.c, pinops.c */
+int op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_unblock_questions(struct engine *e, const struct ops_req *r,
+    uint64_t id, const struct actor *a);
+int op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int q_cert_list(struct engine *e, const struct ops_req *r, uint64_t id);
+
+/* calink.c */
+int eng_ca_open(struct engine *e);
+
+/* retire.c: the CA journal and what it confirmed. */
+int eng_ca_reconcile(struct engine *e);
+int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
+
+#endif /* ENGINE_INT_H */

@@ -1,0 +1,622 @@
+/*
+ * issue: a badge officer issues a blank card to a holder. The checks that
+ * need no card run before the answer (202 with the operation id); the card
+ * work runs in a thread per reader, journaled step by step in the inventory
+ * (GET /v1/operations/{id} shows the steps), and the card becomes ACTIVE
+ * only after the PKCS#11 self-test through OpenSC, in the same write
+ * transaction that stores its certificates, the holder's answers and the
+ * audit entry.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include "ca/station.h"
+#include "engine/cardops.h"
+#include "policy/answer.h"
+#include "policy/pin.h"
+#include "proc/log.h"
+
+#define MAX_ANSWERS 8
+
+struct issue_job {
+	struct engine *e;
+	const struct prof *prof;
+	struct actor actor;
+	struct inv_holder holder;
+	char reader[128];
+	char *pin;		/* seal_text: secure memory */
+	char hashes[MAX_ANSWERS][ANS_HASH_LEN];
+	int qids[MAX_ANSWERS];
+	size_t nanswers;
+	uint64_t op_id;
+	uint32_t step_no;
+	/* Filled as the card progresses. */
+	uint8_t guid[16];
+	int have_guid;
+	uint8_t escrow[INV_ESCROW_MAX];
+	size_t escrow_len;
+	struct inv_cert certs[COPS_MAX_SLOTS];
+	int ncerts;
+	char detail[256];
+};
+
+static int
+alg_piv(enum prof_alg a)
+{
+	switch (a) {
+	case PROF_ALG_RSA2048: return PIV_ALG_RSA2048;
+	case PROF_ALG_RSA3072: return PIV_ALG_RSA3072;
+	case PROF_ALG_ECCP256: return PIV_ALG_ECCP256;
+	case PROF_ALG_ECCP384: return PIV_ALG_ECCP384;
+	}
+	return -1;
+}
+
+static int
+mgmt_piv(enum prof_mgmt_alg a)
+{
+	switch (a) {
+	case PROF_MGMT_AES128: return PIV_ALG_AES128;
+	case PROF_MGMT_AES256: return PIV_ALG_AES256;
+	case PROF_MGMT_3DES: return PIV_ALG_3DES;
+	case PROF_MGMT_AES192: break;
+	}
+	return PIV_ALG_AES192;
+}
+
+/* Expand %{id} %{name} %{org} %{email} in a subject template. */
+static int
+expand(const char *tmpl, const struct inv_holder *h, char *out, size_t cap)
+{
+	struct { const char *key, *val; } vars[] = {
+		{ "%{id}", h->id }, { "%{name}", h->name }, { "%{org}", h->org },
+		{ "%{email}", h->email },
+	};
+	size_t n = 0, i;
+
+	while (*tmpl != '\0') {
+		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+			if (strncmp(tmpl, vars[i].key, strlen(vars[i].key)) == 0)
+				break;
+		if (i < sizeof(vars) / sizeof(vars[0])) {
+			/* A '/' in a value would add an RDN: refuse it. */
+			if (strchr(vars[i].val, '/') != NULL ||
+			    n + strlen(vars[i].val) >= cap)
+				return -1;
+			memcpy(out + n, vars[i].val, strlen(vars[i].val));
+			n += strlen(vars[i].val);
+			tmpl += strlen(vars[i].key);
+		} else {
+			if (n + 1 >= cap)
+				return -1;
+			out[n++] = *tmpl++;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+plan_from_profile(const struct prof *p, const struct inv_holder *h,
+    const char *fascn, struct cops_plan *plan)
+{
+	static const int pinpol[] = { PIV_PIN_DEFAULT, PIV_PIN_NEVER,
+	    PIV_PIN_ONCE, PIV_PIN_ALWAYS };
+	static const int touch[] = { PIV_TOUCH_DEFAULT, PIV_TOUCH_NEVER,
+	    PIV_TOUCH_ALWAYS, PIV_TOUCH_CACHED };
+	time_t exp = time(NULL) + (time_t)p->validity_days * 86400;
+	struct tm tm;
+
+	memset(plan, 0, sizeof(*plan));
+	if (p->nslots > COPS_MAX_SLOTS)
+		return -1;
+	for (size_t i = 0; i < p->nslots; i++) {
+		struct cops_slot *s = &plan->slots[i];
+
+		s->slot = p->slots[i].slot;
+		s->alg = alg_piv(p->slots[i].alg);
+		s->pin_policy = pinpol[p->slots[i].pin_policy & 3];
+		s->touch_policy = touch[p->slots[i].touch_policy & 3];
+		s->escrow = p->slots[i].escrow;
+		snprintf(s->ca_profile, sizeof(s->ca_profile), "%s",
+		    p->slots[i].cert_profile);
+		if (expand(p->slots[i].subject, h, s->subject,
+		    sizeof(s->subject)) != 0)
+			return -1;
+	}
+	plan->nslots = (int)p->nslots;
+	plan->mgmt_alg = mgmt_piv(p->mgmt_alg);
+	plan->pin_tries = p->pin_retries;
+	plan->puk_tries = p->puk_retries;
+	snprintf(plan->fascn, sizeof(plan->fascn), "%s", fascn);
+	gmtime_r(&exp, &tm);
+	strftime(plan->expiry, sizeof(plan->expiry), "%Y%m%d", &tm);
+	return 0;
+}
+
+/* ---- hooks: the card sequence reaches the station through these --------- */
+
+static int
+h_step(void *arg, const char *name, const char *state, const uint8_t *d,
+    size_t len)
+{
+	struct issue_job *j = arg;
+	struct inv_txn *t = NULL;
+	struct inv_step s;
+	struct inv_op op;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.op_id = j->op_id;
+	s.no = ++j->step_no;
+	snprintf(s.name, sizeof(s.name), "%s:%s", name, state);
+	s.state = strcmp(state, "done") == 0 ? 1 : 0;
+	if (d != NULL && len <= sizeof(s.data)) {
+		memcpy(s.data, d, len);
+		s.data_len = (uint32_t)len;
+	}
+	if ((rc = inv_begin(j->e->inv, 1, &t)) != INV_OK)
+		return -1;
+	if ((rc = inv_op_step_put(t, &s)) == INV_OK &&
+	    (rc = inv_op_get(t, j->op_id, &op)) == INV_OK) {
+		op.step = s.no;
+		op.updated = (uint64_t)time(NULL);
+		/* The GUID names the card from the CHUID on: record it. */
+		if (strcmp(name, "chuid") == 0 && d != NULL && len == 16)
+			memcpy(op.guid, d, 16);
+		rc = inv_op_put(t, &op);
+	}
+	if (rc != INV_OK) {
+		inv_abort(t);
+		return -1;
+	}
+	if (strcmp(name, "chuid") == 0 && d != NULL && len == 16) {
+		memcpy(j->guid, d, 16);
+		j->have_guid = 1;
+	}
+	return inv_commit(t) == INV_OK ? 0 : -1;
+}
+
+static int
+h_mgmt(void *arg, const uint8_t guid[16], int alg, uint8_t *key, size_t len)
+{
+	struct issue_job *j = arg;
+
+	return keyc_mgmt_key(j->e, j->e->master_version, guid, alg, key, len);
+}
+
+static int
+h_puk(void *arg, const uint8_t guid[16], char puk[9])
+{
+	struct issue_job *j = arg;
+
+	return keyc_puk(j->e, j->e->master_version, guid, puk);
+}
+
+static int
+h_escrow(void *arg, const uint8_t guid[16], int slot, int alg, EVP_PKEY **priv)
+{
+	struct issue_job *j = arg;
+	uint8_t aad[17], *blob = NULL;
+	size_t blen = 0;
+	int ksalg;
+
+	memcpy(aad, guid, 16);
+	aad[16] = (uint8_t)slot;
+	ksalg = alg == PIV_ALG_ECCP256 ? 2 : alg == PIV_ALG_ECCP384 ? 3 : 1;
+	if (keyc_escrow(j->e, ksalg, aad, sizeof(aad), &blob, &blen, priv) != 0)
+		return -1;
+	if (blen > sizeof(j->escrow)) {
+		free(blob);
+		EVP_PKEY_free(*priv);
+		*priv = NULL;
+		return -1;
+	}
+	memcpy(j->escrow, blob, blen);
+	j->escrow_len = blen;
+	free(blob);
+	return 0;
+}
+
+static uint64_t
+asn1_time_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (uint64_t)timegm(&tm);
+}
+
+static int
+h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
+    X509 **cert)
+{
+	struct issue_job *j = arg;
+	struct outbox_op op;
+	struct inv_cert *c;
+	const uint8_t *p;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	uint64_t obid = 0;
+	int rc;
+
+	*cert = NULL;
+	memset(&op, 0, sizeof(op));
+	if (j->e->cast == NULL || j->ncerts >= COPS_MAX_SLOTS)
+		return -1;
+	pthread_mutex_lock(&j->e->ca_mu);
+	rc = cast_submit(j->e->cast, OUTBOX_ENROLL, prof, 0, csr, len, 0, &obid);
+	if (rc == CAST_OK)
+		rc = outbox_get(cast_outbox(j->e->cast), obid, &op) == OUTBOX_OK ?
+		    CAST_OK : CAST_ERR_STATE;
+	if (rc != CAST_OK)
+		snprintf(j->detail, sizeof(j->detail), "CA: %s: %s",
+		    cast_strerror(rc), cast_detail(j->e->cast));
+	pthread_mutex_unlock(&j->e->ca_mu);
+	if (rc != CAST_OK)
+		goto out;
+	p = op.result;
+	if ((*cert = d2i_X509(NULL, &p, (long)op.result_len)) == NULL ||
+	    op.result_len > INV_DER_MAX) {
+		rc = -1;
+		goto out;
+	}
+	c = &j->certs[j->ncerts];
+	memset(c, 0, sizeof(*c));
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(*cert), NULL);
+	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; hex[i] != '\0' && i < INV_CERT_SERIAL_MAX; i++)
+		c->serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
+		    hex[i] - 'A' + 'a' : hex[i]);
+	X509_NAME_oneline(X509_get_issuer_name(*cert), c->issuer,
+	    sizeof(c->issuer));
+	X509_NAME_oneline(X509_get_subject_name(*cert), c->subject,
+	    sizeof(c->subject));
+	c->slot = (uint8_t)slot;
+	c->not_before = asn1_time_unix(X509_get0_notBefore(*cert));
+	c->not_after = asn1_time_unix(X509_get0_notAfter(*cert));
+	c->status = INV_CERT_VALID;
+	memcpy(c->der, op.result, op.result_len);
+	c->der_len = (uint32_t)op.result_len;
+	j->ncerts++;
+	rc = 0;
+out:
+	if (rc != 0) {
+		X509_free(*cert);
+		*cert = NULL;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	outbox_op_clear(&op);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- the end: one transaction makes the card ACTIVE, or the op FAILED ---- */
+
+static const char *
+op_state_name(int s)
+{
+	return s == INV_OP_DONE ? "done" : s == INV_OP_FAILED ? "failed" :
+	    "running";
+}
+
+static int
+finish(struct issue_job *j, const struct cops_card *card, int ok)
+{
+	struct inv_txn *t = NULL;
+	struct inv_card c;
+	struct inv_holder h;
+	struct inv_event ev;
+	struct inv_op op;
+	char guid[33];
+	uint64_t now = (uint64_t)time(NULL);
+	int rc;
+
+	eng_hex(j->guid, 16, guid);
+	if ((rc = inv_begin(j->e->inv, 1, &t)) != INV_OK)
+		return rc;
+	if ((rc = inv_op_get(t, j->op_id, &op)) != INV_OK)
+		goto fail;
+	op.state = ok ? INV_OP_DONE : INV_OP_FAILED;
+	op.updated = now;
+	if ((rc = inv_op_put(t, &op)) != INV_OK)
+		goto fail;
+	if (j->have_guid) {
+		memset(&c, 0, sizeof(c));
+		if (inv_card_get(t, j->guid, &c) != INV_OK) {
+			memcpy(c.guid, j->guid, 16);
+			c.created = now;
+		}
+		snprintf(c.serial, sizeof(c.serial), "%u", card->id.has_serial ?
+		    card->id.serial : 0);
+		if (!card->id.has_serial)
+			snprintf(c.serial, sizeof(c.serial), "guid-%s", guid);
+		memcpy(c.atr, card->atr, card->atr_len);
+		c.atr_len = (uint8_t)card->atr_len;
+		snprintf(c.model, sizeof(c.model), "%s",
+		    card->id.type == PIV_TYPE_PIV_YUBICO ? "piv-yubico" : "piv");
+		snprintf(c.profile, sizeof(c.profile), "%s", j->prof->name);
+		c.profile_version = (uint32_t)j->prof->version;
+		c.state = ok ? INV_CARD_ACTIVE : INV_CARD_ISSUING;
+		snprintf(c.holder, sizeof(c.holder), "%s", j->holder.id);
+		c.mk_version = j->e->master_version;
+		memcpy(c.escrow, j->escrow, j->escrow_len);
+		c.escrow_len = (uint16_t)j->escrow_len;
+		c.updated = now;
+		c.expires = now + (uint64_t)j->prof->validity_days * 86400;
+		if ((rc = inv_card_put(t, &c, 0)) != INV_OK)
+			goto fail;
+		for (int i = 0; i < j->ncerts; i++) {
+			memcpy(j->certs[i].guid, j->guid, 16);
+			if ((rc = inv_cert_put(t, &j->certs[i], 0)) != INV_OK)
+				goto fail;
+		}
+		memset(&ev, 0, sizeof(ev));
+		memcpy(ev.guid, j->guid, 16);
+		ev.time = now;
+		snprintf(ev.name, sizeof(ev.name), ok ? "issued" : "issue_failed");
+		snprintf(ev.actor, sizeof(ev.actor), "%s", j->actor.name);
+		snprintf(ev.detail, sizeof(ev.detail), "%s", ok ? j->prof->name :
+		    j->detail);
+		if ((rc = inv_event_append(t, &ev, NULL)) != INV_OK)
+			goto fail;
+	}
+	if (ok) {
+		if ((rc = inv_holder_get(t, j->holder.id, &h)) != INV_OK)
+			goto fail;
+		h.nanswers = 0;
+		for (size_t i = 0; i < j->nanswers; i++) {
+			h.answers[i].question = (uint8_t)j->qids[i];
+			snprintf(h.answers[i].hash, sizeof(h.answers[i].hash),
+			    "%s", j->hashes[i]);
+			h.nanswers++;
+		}
+		h.unblock_failures = 0;
+		h.unblock_locked_until = 0;
+		h.updated = now;
+		if ((rc = inv_holder_put(t, &h, INV_PUT_UPDATE)) != INV_OK)
+			goto fail;
+	}
+	return inv_commit(t);
+fail:
+	inv_abort(t);
+	return rc;
+}
+
+static void *
+issue_thread(void *arg)
+{
+	struct issue_job *j = arg;
+	struct cops_hooks h = { j, h_step, h_mgmt, h_puk, h_escrow, h_enroll };
+	struct cops_plan plan;
+	struct cops_card card;
+	struct pcsc_ctx *pc = NULL;
+	char detail[256] = "";
+	int rc, ok = 0;
+
+	memset(&card, 0, sizeof(card));
+	if (plan_from_profile(j->prof, &j->holder, j->e->cfg->fascn, &plan) != 0) {
+		snprintf(j->detail, sizeof(j->detail), "profile %s: subject "
+		    "does not expand for this holder", j->prof->name);
+		goto done;
+	}
+	if (pcsc_init(&pc) != PCSC_OK ||
+	    (rc = cops_open(pc, j->reader, &card, detail, sizeof(detail))) != COPS_OK) {
+		snprintf(j->detail, sizeof(j->detail), "%s", detail);
+		goto done;
+	}
+	rc = cops_issue(&card, &plan, j->pin, &h, j->guid, detail, sizeof(detail));
+	if (rc != COPS_OK) {
+		if (j->detail[0] == '\0')
+			snprintf(j->detail, sizeof(j->detail), "%s: %s",
+			    cops_name(rc), detail);
+		goto done;
+	}
+	/* The self-test opens its own session: ours must go first. */
+	cops_close(&card);
+	card.pc = NULL;
+	if (j->prof->self_test && (rc = cops_self_test(j->e->cfg->card_module,
+	    j->reader, j->pin, detail, sizeof(detail))) != COPS_OK) {
+		snprintf(j->detail, sizeof(j->detail), "%s", detail);
+		goto done;
+	}
+	ok = 1;
+done:
+	if (finish(j, &card, ok) != INV_OK)
+		log_warnx("operation %llu: cannot record the outcome",
+		    (unsigned long long)j->op_id);
+	eng_audit(j->e, &j->actor, "issue", j->holder.id, ok ? "ok" : "failed",
+	    ok ? j->prof->name : j->detail);
+	log_info("operation %llu: issue on '%s' %s%s%s",
+	    (unsigned long long)j->op_id, j->reader, ok ? "done" : "failed",
+	    ok ? "" : ": ", ok ? "" : j->detail);
+	cops_close(&card);
+	pcsc_done(pc);
+	eng_reader_release(j->e, j->reader);
+	seal_text_free(j->pin);
+	sodium_memzero(j, sizeof(*j));
+	free(j);
+	return NULL;
+}
+
+/* ---- the request: everything checkable without the card ---------------- */
+
+static int
+open_answers(struct engine *e, const struct ops_req *r, struct issue_job *j,
+    const char **why)
+{
+	const struct prof_challenge *ch = &j->prof->challenge;
+	size_t n = ops_req_count(r, "answers");
+	char *text = NULL;
+	int rc = -1;
+
+	if (!ch->enabled)
+		return n == 0 ? 0 : (*why = "this profile takes no answers", -1);
+	if (n != (size_t)ch->enrolled || n > MAX_ANSWERS) {
+		*why = "wrong number of challenge answers for this profile";
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ops_value *q = ops_req_get(r, "answers", i, "question");
+		const struct ops_value *a = ops_req_get(r, "answers", i, "answer");
+		size_t k;
+
+		if (q == NULL || a == NULL)
+			goto out;
+		for (k = 0; k < ch->nquestions; k++)
+			if (ch->questions[k].id == q->i)
+				break;
+		if (k == ch->nquestions) {
+			*why = "an answer is for a question the profile does not have";
+			goto out;
+		}
+		for (k = 0; k < i; k++)
+			if (j->qids[k] == (int)q->i) {
+				*why = "two answers to the same question";
+				goto out;
+			}
+		j->qids[i] = (int)q->i;
+		if (seal_open_text(e->seal, a->p, a->len, 256, &text) != SEAL_OK) {
+			*why = "an answer is not sealed to this station's session key";
+			goto out;
+		}
+		{
+			struct ans_cost cost = { ch->hash_ops, ch->hash_mem };
+
+			if (ans_hash(&cost, text, (size_t)ch->min_answer_len,
+			    j->hashes[i]) != ANS_OK) {
+				*why = "an answer is too short or not plain text";
+				goto out;
+			}
+		}
+		seal_text_free(text);
+		text = NULL;
+		j->nanswers = i + 1;
+	}
+	rc = 0;
+out:
+	seal_text_free(text);
+	return rc;
+}
+
+int
+op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a)
+{
+	struct issue_job *j = calloc(1, sizeof(*j));
+	struct inv_txn *t = NULL;
+	struct inv_op op;
+	const struct ops_value *pv;
+	struct pin_blocklist *bl = NULL;
+	char buf[160], path[1024];
+	const char *why = NULL;
+	pthread_t th;
+	pthread_attr_t at;
+	int rc, status = 400;
+	const char *code = "bad_request";
+
+	if (j == NULL)
+		return eng_error(e, id, 500, "nomem", "out of memory");
+	j->e = e;
+	j->actor = *a;
+	eng_arg(r, "reader", j->reader, sizeof(j->reader));
+	if ((j->prof = prof_find(e->profiles, eng_arg(r, "profile", buf,
+	    sizeof(buf)))) == NULL) {
+		why = "no such profile";
+		code = "no_profile";
+		goto refuse;
+	}
+	if ((j->prof->roles[PROF_OP_ISSUE] & a->roles) == 0) {
+		why = "the profile does not let your roles issue";
+		status = 403;
+		code = "forbidden";
+		goto refuse;
+	}
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = inv_holder_get(t, eng_arg(r, "holder", buf, sizeof(buf)),
+		    &j->holder);
+	inv_abort(t);
+	t = NULL;
+	if (rc != INV_OK) {
+		why = "no such holder (add the holder first)";
+		status = 404;
+		code = "no_holder";
+		goto refuse;
+	}
+	pv = ops_req_get(r, "pin", 0, NULL);
+	if (seal_open_text(e->seal, pv->p, pv->len, 8, &j->pin) != SEAL_OK) {
+		why = "the PIN is not sealed to this station's session key";
+		goto refuse;
+	}
+	if (j->prof->pin.blocklist[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/%s", e->cfg->profiles_dir,
+		    j->prof->pin.blocklist);
+		if (pin_blocklist_load(path, &bl, NULL, 0) != 0)
+			bl = NULL;
+	}
+	rc = pin_check(&j->prof->pin, j->pin, NULL, bl, &why);
+	pin_blocklist_free(bl);
+	if (rc != 0) {
+		code = "pin_policy";
+		goto refuse;
+	}
+	if (open_answers(e, r, j, &why) != 0) {
+		code = "answers";
+		goto refuse;
+	}
+	if (eng_reader_claim(e, j->reader) != 0) {
+		why = "another operation is using this reader";
+		status = 409;
+		code = "reader_busy";
+		goto refuse;
+	}
+	memset(&op, 0, sizeof(op));
+	snprintf(op.type, sizeof(op.type), "issue");
+	op.state = INV_OP_RUNNING;
+	snprintf(op.holder, sizeof(op.holder), "%s", j->holder.id);
+	snprintf(op.oper, sizeof(op.oper), "%s", a->name);
+	op.created = op.updated = (uint64_t)time(NULL);
+	if ((rc = inv_begin(e->inv, 1, &t)) == INV_OK &&
+	    (rc = inv_op_add(t, &op, &j->op_id)) == INV_OK)
+		rc = inv_commit(t);
+	else
+		inv_abort(t);
+	if (rc != INV_OK) {
+		eng_reader_release(e, j->reader);
+		status = rc == INV_ERR_FULL ? 507 : 500;
+		code = "inventory";
+		why = inv_strerror(rc);
+		goto refuse;
+	}
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &at, issue_thread, j);
+	pthread_attr_destroy(&at);
+	if (rc != 0) {
+		eng_reader_release(e, j->reader);
+		why = "cannot start the operation";
+		status = 500;
+		goto refuse;
+	}
+	return eng_reply(e, id, 202, json_pack("{s:I, s:s, s:s}", "operation",
+	    (json_int_t)j->op_id, "state", op_state_name(INV_OP_RUNNING),
+	    "reader", j->reader));
+refuse:
+	eng_audit(e, a, "issue", j->holder.id[0] ? j->holder.id : "-", "refused",
+	    why);
+	seal_text_free(j->pin);
+	sodium_memzero(j, sizeof(*j));
+	free(j);
+	return eng_error(e, id, status, code, "%s", why);
+}

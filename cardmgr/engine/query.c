@@ -1,0 +1,357 @@
+/* query: the engine's answers that read (or add to) the inventory. */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pcsc.h"
+#include "proc/log.h"
+
+json_t *
+q_card_json(const struct inv_card *c)
+{
+	char guid[33];
+
+	eng_hex(c->guid, 16, guid);
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:I}",
+	    "guid", guid, "serial", c->serial, "model", c->model,
+	    "profile", c->profile, "profile_version", (int)c->profile_version,
+	    "state", inv_card_state_name(c->state), "holder", c->holder,
+	    "pending_ca", (int)c->pending_ca, "created", (json_int_t)c->created,
+	    "updated", (json_int_t)c->updated, "expires", (json_int_t)c->expires);
+}
+
+static int
+count_states(struct engine *e, json_t *counts)
+{
+	struct inv_txn *t = NULL;
+	uint64_t n[INV_CARD_NSTATES];
+	int rc;
+
+	if ((rc = inv_begin(e->inv, 0, &t)) != INV_OK)
+		return rc;
+	rc = inv_card_count_by_state(t, n);
+	inv_abort(t);
+	if (rc != INV_OK)
+		return rc;
+	for (int s = 0; s < INV_CARD_NSTATES; s++)
+		json_object_set_new(counts, inv_card_state_name(s),
+		    json_integer((json_int_t)n[s]));
+	return INV_OK;
+}
+
+int
+q_status(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	json_t *counts = json_object();
+	int rc;
+
+	(void)r;
+	if ((rc = count_states(e, counts)) != INV_OK) {
+		json_decref(counts);
+		return eng_error(e, id, 500, "inventory", "%s", inv_strerror(rc));
+	}
+	return eng_reply(e, id, 200, json_pack("{s:s, s:I, s:i, s:i, s:o}",
+	    "status", "ready", "uptime", (json_int_t)(time(NULL) - e->started),
+	    "master_key_version", (int)e->master_version,
+	    "profiles", (int)prof_set_count(e->profiles), "cards", counts));
+}
+
+int
+q_readers(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	struct pcsc_ctx *pc = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	json_t *list;
+	int rc;
+
+	(void)r;
+	if ((rc = pcsc_init(&pc)) != PCSC_OK)
+		return eng_error(e, id, 503, "pcsc", "%s", pcsc_strerror(rc));
+	rc = pcsc_list_readers(pc, &names, &n);
+	list = json_array();
+	for (size_t i = 0; rc == PCSC_OK && i < n; i++)
+		json_array_append_new(list, json_pack("{s:s}", "name", names[i]));
+	pcsc_free_list(names);
+	pcsc_done(pc);
+	if (rc != PCSC_OK && rc != PCSC_ERR_NO_READERS) {
+		json_decref(list);
+		return eng_error(e, id, 503, "pcsc", "%s", pcsc_strerror(rc));
+	}
+	return eng_reply(e, id, 200, json_pack("{s:o}", "readers", list));
+}
+
+int
+q_profiles(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	json_t *list = json_array();
+
+	(void)r;
+	for (size_t i = 0; i < prof_set_count(e->profiles); i++) {
+		const struct prof *p = prof_set_get(e->profiles, i);
+
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:i, s:i}",
+		    "name", p->name, "version", p->version, "description",
+		    p->description, "validity_days", p->validity_days,
+		    "answers_enrolled", p->challenge.enabled ?
+		    p->challenge.enrolled : 0));
+	}
+	return eng_reply(e, id, 200, json_pack("{s:o}", "profiles", list));
+}
+
+int
+q_holder_add(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a)
+{
+	struct inv_holder h;
+	struct inv_txn *t = NULL;
+	const struct ops_value *v;
+	char buf[256];
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.id, sizeof(h.id), "%s", eng_arg(r, "id", buf, sizeof(buf)));
+	snprintf(h.name, sizeof(h.name), "%s", eng_arg(r, "name", buf, sizeof(buf)));
+	if (eng_arg(r, "email", buf, sizeof(buf)) != NULL)
+		snprintf(h.email, sizeof(h.email), "%s", buf);
+	if (eng_arg(r, "org", buf, sizeof(buf)) != NULL)
+		snprintf(h.org, sizeof(h.org), "%s", buf);
+	for (size_t i = 0; i < ops_req_count(r, "attributes") &&
+	    h.nattrs < INV_ATTRS_MAX; i++) {
+		char *eq;
+
+		v = ops_req_get(r, "attributes", i, NULL);
+		if (v == NULL || v->len >= sizeof(buf))
+			continue;
+		memcpy(buf, v->p, v->len);
+		buf[v->len] = '\0';
+		if ((eq = strchr(buf, '=')) == NULL || eq == buf ||
+		    (size_t)(eq - buf) > INV_ATTR_KEY_MAX ||
+		    strlen(eq + 1) > INV_ATTR_VALUE_MAX)
+			return eng_error(e, id, 400, "bad_attribute",
+			    "attributes are key=value (key <= %d chars)",
+			    INV_ATTR_KEY_MAX);
+		*eq = '\0';
+		snprintf(h.attrs[h.nattrs].key, sizeof(h.attrs[0].key), "%s", buf);
+		snprintf(h.attrs[h.nattrs].value, sizeof(h.attrs[0].value), "%s",
+		    eq + 1);
+		h.nattrs++;
+	}
+	h.created = h.updated = (uint64_t)time(NULL);
+	if ((rc = inv_begin(e->inv, 1, &t)) == INV_OK &&
+	    (rc = inv_holder_put(t, &h, INV_PUT_NEW)) == INV_OK)
+		rc = inv_commit(t);
+	else
+		inv_abort(t);
+	if (rc == INV_ERR_EXISTS)
+		return eng_error(e, id, 409, "exists", "holder %s exists", h.id);
+	if (rc != INV_OK)
+		return eng_error(e, id, rc == INV_ERR_FULL ? 507 : 500,
+		    "inventory", "%s", inv_strerror(rc));
+	eng_audit(e, a, "holder_add", h.id, "ok", "");
+	return eng_reply(e, id, 201, json_pack("{s:s}", "id", h.id));
+}
+
+static int
+add_card(const struct inv_card *c, void *arg)
+{
+	json_array_append_new(arg, q_card_json(c));
+	return 0;
+}
+
+int
+q_holder_get(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	struct inv_holder h;
+	struct inv_txn *t = NULL;
+	char key[80];
+	json_t *cards = json_array(), *attrs = json_object();
+	int rc;
+
+	eng_arg(r, "holder", key, sizeof(key));
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
+	    (rc = inv_holder_get(t, key, &h)) == INV_OK)
+		rc = inv_cards_of_holder(t, key, add_card, cards);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		json_decref(cards);
+		json_decref(attrs);
+		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 : 500,
+		    rc == INV_ERR_NOTFOUND ? "not_found" : "inventory",
+		    "holder %s: %s", key, inv_strerror(rc));
+	}
+	for (int i = 0; i < h.nattrs; i++)
+		json_object_set_new(attrs, h.attrs[i].key,
+		    json_string(h.attrs[i].value));
+	/* The answers' hashes never leave the engine; only how many exist. */
+	return eng_reply(e, id, 200, json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, "
+	    "s:I, s:o}", "id", h.id, "name", h.name, "email", h.email, "org",
+	    h.org, "attributes", attrs, "answers_enrolled", (int)h.nanswers,
+	    "unblock_locked_until", (json_int_t)h.unblock_locked_until,
+	    "cards", cards));
+}
+
+static int
+state_of(const char *s)
+{
+	for (int i = 0; i < INV_CARD_NSTATES; i++)
+		if (strcmp(inv_card_state_name(i), s) == 0)
+			return i;
+	return -1;
+}
+
+int
+q_card_list(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	struct inv_txn *t = NULL;
+	char buf[80];
+	json_t *cards = json_array();
+	int rc, st;
+
+	if ((rc = inv_begin(e->inv, 0, &t)) != INV_OK)
+		goto out;
+	if (eng_arg(r, "holder", buf, sizeof(buf)) != NULL) {
+		rc = inv_cards_of_holder(t, buf, add_card, cards);
+	} else if (eng_arg(r, "state", buf, sizeof(buf)) != NULL) {
+		if ((st = state_of(buf)) < 0) {
+			inv_abort(t);
+			json_decref(cards);
+			return eng_error(e, id, 400, "bad_state",
+			    "no card state '%s'", buf);
+		}
+		rc = inv_cards_in_state(t, st, add_card, cards);
+	} else {
+		for (st = 0; rc == INV_OK && st < INV_CARD_NSTATES; st++)
+			rc = inv_cards_in_state(t, st, add_card, cards);
+	}
+	inv_abort(t);
+out:
+	if (rc != INV_OK) {
+		json_decref(cards);
+		return eng_error(e, id, 500, "inventory", "%s", inv_strerror(rc));
+	}
+	return eng_reply(e, id, 200, json_pack("{s:o}", "cards", cards));
+}
+
+static int
+add_cert(const struct inv_cert *c, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}",
+	    "serial", c->serial, "slot", c->slot, "subject", c->subject,
+	    "not_before", (json_int_t)c->not_before, "not_after",
+	    (json_int_t)c->not_after, "status", c->status));
+	return 0;
+}
+
+static int
+add_event(const struct inv_event *ev, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:i, s:I, s:s, s:s, s:s}", "seq",
+	    (int)ev->seq, "time", (json_int_t)ev->time, "event", ev->name,
+	    "actor", ev->actor, "detail", ev->detail));
+	return 0;
+}
+
+/* A card by GUID (32 hex digits) or by serial. */
+static int
+find_card(struct inv_txn *t, const char *key, struct inv_card *c)
+{
+	uint8_t guid[16];
+
+	if (eng_unhex(key, guid, 16) == 0 && inv_card_get(t, guid, c) == INV_OK)
+		return INV_OK;
+	return inv_card_by_serial(t, key, c);
+}
+
+int
+q_card_get(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	struct inv_card c;
+	struct inv_txn *t = NULL;
+	char key[80];
+	json_t *certs = json_array(), *hist = json_array(), *j;
+	int rc;
+
+	eng_arg(r, "card", key, sizeof(key));
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
+	    (rc = find_card(t, key, &c)) == INV_OK &&
+	    (rc = inv_certs_of_card(t, c.guid, add_cert, certs)) == INV_OK)
+		rc = inv_event_foreach(t, c.guid, add_event, hist);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		json_decref(certs);
+		json_decref(hist);
+		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 : 500,
+		    rc == INV_ERR_NOTFOUND ? "not_found" : "inventory",
+		    "card %s: %s", key, inv_strerror(rc));
+	}
+	j = q_card_json(&c);
+	json_object_set_new(j, "certificates", certs);
+	json_object_set_new(j, "history", hist);
+	return eng_reply(e, id, 200, j);
+}
+
+static int
+add_step(const struct inv_step *s, void *arg)
+{
+	json_array_append_new(arg, json_pack("{s:i, s:s, s:i}", "no", (int)s->no,
+	    "name", s->name, "state", s->state));
+	return 0;
+}
+
+int
+q_op_get(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	struct inv_op op;
+	struct inv_txn *t = NULL;
+	char key[80], guid[33], *end;
+	json_t *steps = json_array();
+	unsigned long long n;
+	int rc;
+
+	eng_arg(r, "op", key, sizeof(key));
+	n = strtoull(key, &end, 10);
+	if (*end != '\0' || n == 0) {
+		json_decref(steps);
+		return eng_error(e, id, 400, "bad_op", "operation ids are numbers");
+	}
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
+	    (rc = inv_op_get(t, n, &op)) == INV_OK)
+		rc = inv_op_steps_foreach(t, n, add_step, steps);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		json_decref(steps);
+		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 : 500,
+		    rc == INV_ERR_NOTFOUND ? "not_found" : "inventory",
+		    "operation %s: %s", key, inv_strerror(rc));
+	}
+	eng_hex(op.guid, 16, guid);
+	return eng_reply(e, id, 200, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, "
+	    "s:I, s:I, s:o}", "id", (json_int_t)op.id, "type", op.type, "state",
+	    inv_op_state_name(op.state), "card", guid, "holder", op.holder,
+	    "operator", op.oper, "created", (json_int_t)op.created, "updated",
+	    (json_int_t)op.updated, "steps", steps));
+}
+
+int
+q_cert_list(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	const struct ops_value *v = ops_req_get(r, "expiring_days", 0, NULL);
+	uint64_t now = (uint64_t)time(NULL), days = v != NULL ? (uint64_t)v->i : 30;
+	struct inv_txn *t = NULL;
+	json_t *list = json_array();
+	int rc;
+
+	/* From the expiry index: a range scan, never a full scan. */
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = inv_certs_expiring(t, now, now + days * 86400, add_cert, list);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		json_decref(list);
+		return eng_error(e, id, 500, "inventory", "%s", inv_strerror(rc));
+	}
+	return eng_reply(e, id, 200, json_pack("{s:I, s:o}", "days",
+	    (json_int_t)days, "certificates", list));
+}

@@ -1,0 +1,316 @@
+/* keyd: the key process's loop and permit table. See keyd.h. */
+#include "keyd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include "keyd/keyd_msg.h"
+#include "keyd/ks.h"
+#include "proc/log.h"
+#include "proc/msg.h"
+
+#define SECRET_MAX 256
+
+/*
+ * What the engine may ask, in the spirit of OpenSSH's monitor.c: anything
+ * not listed is a protocol violation and ends keyd. (No ONCE entries yet:
+ * every request here is needed again for the next card.)
+ */
+static const uint32_t permitted[] = {
+	MSG_KS_INFO, MSG_KS_MGMT_KEY, MSG_KS_MGMT_CRYPT, MSG_KS_PUK,
+	MSG_KS_ESCROW, MSG_KS_SIGN, MSG_KS_PUBKEY,
+};
+
+static int
+is_permitted(uint32_t type)
+{
+	for (size_t i = 0; i < sizeof(permitted) / sizeof(permitted[0]); i++)
+		if (permitted[i] == type)
+			return 1;
+	return 0;
+}
+
+int
+keyd_read_secret(const char *path, size_t max, uint8_t **out, size_t *len,
+    const char **why)
+{
+	struct stat st;
+	uint8_t *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd, rc = -1;
+
+	*out = NULL;
+	*len = 0;
+	*why = "cannot open";
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*why = "not a regular file";
+		goto out;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		*why = "owned by another user";
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		*why = "group or others have access (chmod 600)";
+		goto out;
+	}
+	if ((buf = sodium_malloc(max + 1)) == NULL) {
+		*why = "out of memory";
+		goto out;
+	}
+	while ((n = read(fd, buf + got, max + 1 - got)) > 0)
+		got += (size_t)n;
+	if (n < 0 || got > max || got == 0) {
+		*why = got > max ? "too long" : "empty or unreadable";
+		goto out;
+	}
+	if (buf[got - 1] == '\n')
+		got--;
+	*out = buf;
+	*len = got;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf != NULL)
+		sodium_free(buf);
+	close(fd);
+	return rc;
+}
+
+int
+keyd_setup(struct keyd_cfg *cfg)
+{
+	const char *why;
+
+	if (sodium_init() < 0)
+		return -1;
+	if (keyd_read_secret(cfg->pin_file, SECRET_MAX, &cfg->pin,
+	    &cfg->pinlen, &why) != 0) {
+		log_warnx("token PIN file %s: %s", cfg->pin_file, why);
+		return -1;
+	}
+	return 0;
+}
+
+struct keyd {
+	struct keyd_cfg *cfg;
+	struct ks *ks;
+	uint32_t master, krk;
+	int fd;
+};
+
+static int
+reply(struct keyd *k, uint64_t id, int rc, const void *d1, size_t l1,
+    const void *d2, size_t l2, uint32_t num)
+{
+	struct msg_builder b;
+	int mrc;
+
+	if (msg_builder_init(&b) != MSG_OK)
+		return -1;
+	msg_put_u32(&b, KS_R_RC, (uint32_t)rc);
+	if (rc != KS_OK)
+		msg_put_str(&b, KS_R_DETAIL, ks_strerror(rc));
+	if (d1 != NULL)
+		msg_put_bytes(&b, KS_R_DATA, d1, l1);
+	if (d2 != NULL)
+		msg_put_bytes(&b, KS_R_DATA2, d2, l2);
+	msg_put_u32(&b, KS_R_NUM, num);
+	mrc = msg_send(k->fd, MSG_KS_RESP, id, &b);
+	msg_builder_clear(&b);	/* wipes what it carried */
+	return mrc == MSG_OK ? 0 : -1;
+}
+
+static const char *
+key_label(struct keyd *k, uint32_t which)
+{
+	if (which == KEYD_KEY_STATION)
+		return k->cfg->station_label;
+	if (which == KEYD_KEY_AUDIT)
+		return k->cfg->audit_label;
+	return NULL;
+}
+
+static uint32_t
+num(const struct msg *m, uint16_t tag)
+{
+	const struct msg_field *f = msg_get(m, tag);
+
+	return f != NULL ? (uint32_t)f->num : 0;
+}
+
+static const uint8_t *
+bytes(const struct msg *m, uint16_t tag, size_t *len)
+{
+	const struct msg_field *f = msg_get(m, tag);
+
+	*len = f != NULL ? f->len : 0;
+	return f != NULL ? f->p : NULL;
+}
+
+static int
+do_escrow(struct keyd *k, const struct msg *m, uint64_t id)
+{
+	uint8_t *blob = NULL, *der = NULL;
+	size_t blen = 0, alen;
+	const uint8_t *aad = bytes(m, KS_F_AAD, &alen);
+	EVP_PKEY *priv = NULL;
+	int rc, dlen = 0, ret;
+
+	rc = ks_escrow_generate(k->ks, (int)num(m, KS_F_ALG), aad, alen, &blob,
+	    &blen, &priv);
+	if (rc == KS_OK && (dlen = i2d_PrivateKey(priv, &der)) <= 0)
+		rc = KS_ERR_CRYPTO;
+	ret = reply(k, id, rc, blob, blen, der, dlen > 0 ? (size_t)dlen : 0, 0);
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)dlen);
+	EVP_PKEY_free(priv);
+	free(blob);
+	return ret;
+}
+
+static int
+dispatch(struct keyd *k, const struct msg *m)
+{
+	uint8_t out[1024];
+	char puk[9];
+	size_t n = 0, tl;
+	const uint8_t *p;
+	const char *label;
+	EVP_PKEY *pub = NULL;
+	uint8_t *der = NULL;
+	int rc, dl, ret;
+	uint64_t id = m->hdr.id;
+
+	switch (m->hdr.type) {
+	case MSG_KS_INFO:
+		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
+	case MSG_KS_MGMT_KEY:
+		p = bytes(m, KS_F_GUID, &tl);
+		n = 32;
+		rc = ks_derive_mgmt_key(k->ks, num(m, KS_F_VERSION), p,
+		    (int)num(m, KS_F_ALG), out, n = (num(m, KS_F_ALG) == 0x08 ?
+		    16 : num(m, KS_F_ALG) == 0x0C ? 32 : 24));
+		ret = reply(k, id, rc, rc == KS_OK ? out : NULL, n, NULL, 0, 0);
+		sodium_memzero(out, sizeof(out));
+		return ret;
+	case MSG_KS_MGMT_CRYPT:
+		p = bytes(m, KS_F_BLOCK, &n);
+		rc = ks_mgmt_crypt(k->ks, num(m, KS_F_VERSION),
+		    bytes(m, KS_F_GUID, &tl), (int)num(m, KS_F_ALG),
+		    (int)num(m, KS_F_ENCRYPT), p, out, n);
+		ret = reply(k, id, rc, rc == KS_OK ? out : NULL, n, NULL, 0, 0);
+		sodium_memzero(out, sizeof(out));
+		return ret;
+	case MSG_KS_PUK:
+		rc = ks_derive_puk(k->ks, num(m, KS_F_VERSION),
+		    bytes(m, KS_F_GUID, &tl), puk);
+		ret = reply(k, id, rc, rc == KS_OK ? puk : NULL, 8, NULL, 0, 0);
+		sodium_memzero(puk, sizeof(puk));
+		return ret;
+	case MSG_KS_ESCROW:
+		return do_escrow(k, m, id);
+	case MSG_KS_SIGN:
+		if ((label = key_label(k, num(m, KS_F_KEY))) == NULL)
+			return -1;	/* not a key the engine may name */
+		p = bytes(m, KS_F_TBS, &tl);
+		n = sizeof(out);
+		rc = ks_sign(k->ks, label, (int)num(m, KS_F_MECH), p, tl, out, &n);
+		return reply(k, id, rc, rc == KS_OK ? out : NULL, n, NULL, 0, 0);
+	case MSG_KS_PUBKEY:
+		if ((label = key_label(k, num(m, KS_F_KEY))) == NULL)
+			return -1;
+		rc = ks_pubkey(k->ks, label, &pub);
+		if (rc == KS_OK && (dl = i2d_PUBKEY(pub, &der)) <= 0)
+			rc = KS_ERR_CRYPTO;
+		ret = reply(k, id, rc, der, rc == KS_OK ? (size_t)dl : 0, NULL,
+		    0, 0);
+		OPENSSL_free(der);
+		EVP_PKEY_free(pub);
+		return ret;
+	default:
+		return -1;
+	}
+}
+
+/* First start: the master key, the key recovery key and the audit key. */
+static int
+provision(struct keyd *k)
+{
+	int rc;
+
+	if ((rc = ks_master_current(k->ks, &k->master)) == KS_ERR_NOKEY)
+		rc = ks_master_create(k->ks, &k->master);
+	if (rc != KS_OK)
+		return rc;
+	if ((rc = ks_krk_current(k->ks, &k->krk)) == KS_ERR_NOKEY)
+		rc = ks_krk_create(k->ks, &k->krk);
+	if (rc != KS_OK)
+		return rc;
+	rc = ks_keypair_create(k->ks, k->cfg->audit_label, KS_KEY_P256);
+	return rc == KS_ERR_EXISTS ? KS_OK : rc;
+}
+
+int
+keyd_main(struct keyd_cfg *cfg, int fd)
+{
+	struct ks_cfg kc = { cfg->module, cfg->token, cfg->pin, cfg->pinlen };
+	struct keyd k = { cfg, NULL, 0, 0, fd };
+	struct msg_hdr h;
+	struct msg *m = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc, status = 1;
+
+	log_setproc("keyd");
+	rc = ks_open(&kc, &k.ks);
+	sodium_free(cfg->pin);	/* wipes: the session stays logged in */
+	cfg->pin = NULL;
+	if (rc != KS_OK) {
+		log_warnx("token '%s': %s", cfg->token, ks_strerror(rc));
+		goto out;
+	}
+	if ((rc = provision(&k)) != KS_OK) {
+		log_warnx("provisioning station keys: %s (%s)", ks_strerror(rc),
+		    ks_detail(k.ks));
+		goto out;
+	}
+	if ((buf = sodium_malloc(MSG_MAX)) == NULL ||
+	    (m = malloc(sizeof(*m))) == NULL)
+		goto out;
+	log_info("ready: master key v%u, key recovery key v%u", k.master, k.krk);
+	for (;;) {
+		rc = msg_recv(fd, buf, MSG_MAX, &h, &len);
+		if (rc == MSG_ERR_CLOSED) {
+			status = 0;
+			break;
+		}
+		if (rc != MSG_OK || !is_permitted(h.type) ||
+		    msg_decode(buf, len, m) != MSG_OK) {
+			log_warnx("refused request type %u: %s", h.type,
+			    rc != MSG_OK ? msg_strerror(rc) : "not permitted or malformed");
+			break;
+		}
+		rc = dispatch(&k, m);
+		sodium_memzero(buf, len);
+		if (rc != 0) {
+			log_warnx("request type %u: protocol violation", h.type);
+			break;
+		}
+	}
+out:
+	ks_close(k.ks);
+	free(m);
+	if (buf != NULL)
+		sodium_free(buf);
+	return status;
+}

@@ -1,0 +1,161 @@
+/* dconf: see dconf.h. */
+#include "dconf.h"
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "ca/caconf.h"
+
+static void
+defaults(struct dconf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/cardmgr");
+	snprintf(c->profiles_dir, sizeof(c->profiles_dir), "/etc/cardmgr/profiles");
+	snprintf(c->operators, sizeof(c->operators), "/etc/cardmgr/operators.conf");
+	snprintf(c->ca_conf, sizeof(c->ca_conf), "/etc/cardmgr/ca.conf");
+	snprintf(c->card_module, sizeof(c->card_module),
+	    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so");
+	/* Agency 7099, system 9999, credential 123456 (test FASC-N). */
+	snprintf(c->fascn, sizeof(c->fascn), "70999999123456111234567890112341");
+	c->map_size = (size_t)1024 << 20;
+	c->api_port = 8410;
+	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
+	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
+	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
+	snprintf(c->user_keyd, sizeof(c->user_keyd), "cardmgr-keyd");
+	snprintf(c->audit_key_label, sizeof(c->audit_key_label), "cardmgr-audit");
+	snprintf(c->token_module, sizeof(c->token_module),
+	    "/usr/lib/softhsm/libsofthsm2.so");
+	snprintf(c->token_label, sizeof(c->token_label), "station");
+	snprintf(c->token_pin_file, sizeof(c->token_pin_file),
+	    "/etc/cardmgr/token.pin");
+	snprintf(c->station_key_label, sizeof(c->station_key_label),
+	    "station-key");
+}
+
+static const struct {
+	const char *name;
+	size_t off, cap;
+} strs[] = {
+#define S(n) { #n, offsetof(struct dconf, n), sizeof(((struct dconf *)0)->n) }
+	S(state_dir), S(profiles_dir), S(operators), S(ca_conf), S(card_module),
+	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
+	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
+#undef S
+};
+
+static int
+fail(char *err, size_t cap, const char *file, int line, const char *msg)
+{
+	snprintf(err, cap, "%s:%d: %s", file, line, msg);
+	return -1;
+}
+
+static int
+apply(const config_t *cf, const char *file, struct dconf *c, char *err,
+    size_t cap)
+{
+	config_setting_t *root = config_root_setting(cf), *s;
+	int i, n = config_setting_length(root);
+
+	for (i = 0; i < n; i++) {
+		const char *name, *v;
+		size_t k;
+		int line;
+
+		s = config_setting_get_elem(root, (unsigned)i);
+		name = config_setting_name(s);
+		line = (int)config_setting_source_line(s);
+		for (k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+			if (strcmp(strs[k].name, name) == 0)
+				break;
+		if (k < sizeof(strs) / sizeof(strs[0])) {
+			if ((v = config_setting_get_string(s)) == NULL)
+				return fail(err, cap, file, line, "must be a string");
+			if (strlen(v) >= strs[k].cap || v[0] == '\0')
+				return fail(err, cap, file, line,
+				    "empty or too long");
+			snprintf((char *)c + strs[k].off, strs[k].cap, "%s", v);
+		} else if (strcmp(name, "api_port") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(s) < 0 ||
+			    config_setting_get_int(s) > 65535)
+				return fail(err, cap, file, line,
+				    "api_port must be 0..65535");
+			c->api_port = config_setting_get_int(s);
+		} else if (strcmp(name, "map_size_mb") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(s) < 1 ||
+			    config_setting_get_int(s) > 1048576)
+				return fail(err, cap, file, line,
+				    "map_size_mb must be 1..1048576");
+			c->map_size = (size_t)config_setting_get_int(s) << 20;
+		} else {
+			return fail(err, cap, file, line, "unknown setting");
+		}
+	}
+	if (strlen(c->fascn) != 32 || strspn(c->fascn, "0123456789") != 32)
+		return fail(err, cap, file, 0, "fascn must be 32 digits");
+	return 0;
+}
+
+/* The token keyd opens is the CA link's: one place says where it is. */
+static int
+from_ca_conf(struct dconf *c, char *err, size_t cap)
+{
+	struct caconf cc;
+
+	if (c->ca_conf[0] == '\0' || access(c->ca_conf, F_OK) != 0) {
+		c->ca_conf[0] = '\0';
+		return 0;
+	}
+	if (caconf_load(c->ca_conf, &cc, err, cap) != 0)
+		return -1;
+	snprintf(c->token_module, sizeof(c->token_module), "%s", cc.pkcs11_module);
+	snprintf(c->token_label, sizeof(c->token_label), "%s", cc.token);
+	snprintf(c->token_pin_file, sizeof(c->token_pin_file), "%s", cc.pin_file);
+	snprintf(c->station_key_label, sizeof(c->station_key_label), "%s",
+	    cc.key_label);
+	return 0;
+}
+
+int
+dconf_load(const char *file, struct dconf *c, char *err, size_t cap)
+{
+	config_t cf;
+	struct stat st;
+	int rc = -1, fd;
+	FILE *f = NULL;
+
+	defaults(c);
+	err[0] = '\0';
+	if (file == NULL)
+		return from_ca_conf(c, err, cap);
+	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return fail(err, cap, file, 0, "cannot open (or a symlink)");
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & 022) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		close(fd);
+		return fail(err, cap, file, 0, "not a regular file owned by root "
+		    "and writable by its owner only");
+	}
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return fail(err, cap, file, 0, "cannot read");
+	}
+	config_init(&cf);
+	if (config_read(&cf, f) != CONFIG_TRUE)
+		fail(err, cap, file, config_error_line(&cf), config_error_text(&cf));
+	else if (apply(&cf, file, c, err, cap) == 0)
+		rc = from_ca_conf(c, err, cap);
+	config_destroy(&cf);
+	fclose(f);
+	return rc;
+}

@@ -1,0 +1,37 @@
+/*
+ * dconf: cardmgrd's own configuration (/etc/cardmgr/cardmgrd.conf, libconfig).
+ * Strict like the profiles: unknown settings, wrong types and out-of-range
+ * numbers are errors reported as file:line; a file others may write is
+ * refused. Everything has a default, so an empty file is a valid station.
+ */
+#ifndef DCONF_H
+#define DCONF_H
+
+#include <stddef.h>
+
+#define DCONF_PATH 512
+#define DCONF_NAME 64
+
+struct dconf {
+	char state_dir[DCONF_PATH];	/* LMDB inventory (engine) */
+	char profiles_dir[DCONF_PATH];
+	char operators[DCONF_PATH];
+	char ca_conf[DCONF_PATH];	/* "" = no CA link */
+	char card_module[DCONF_PATH];	/* OpenSC PKCS#11, for the self-test */
+	char fascn[33];
+	size_t map_size;		/* bytes */
+	int api_port;			/* 127.0.0.1:port; 0 = no TCP listener */
+	char api_socket[DCONF_PATH];
+	char user_api[DCONF_NAME], user_engine[DCONF_NAME], user_keyd[DCONF_NAME];
+	char audit_key_label[DCONF_NAME];
+	/* keyd's token: from the CA link configuration when there is one. */
+	char token_module[DCONF_PATH], token_label[DCONF_NAME],
+	    token_pin_file[DCONF_PATH], station_key_label[DCONF_NAME];
+};
+
+#define DCONF_DEFAULT_FILE "/etc/cardmgr/cardmgrd.conf"
+
+/* Defaults, then the file (NULL: defaults only). 0, or -1 with err. */
+int dconf_load(const char *file, struct dconf *c, char *err, size_t cap);
+
+#endif /* DCONF_H */
