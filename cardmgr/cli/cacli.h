@@ -13,11 +13,11 @@
 
 #include <openssl/x509.h>
 
-#include "ca.h"
-#include "caconf.h"
-#include "cafile.h"
-#include "cakey.h"
-#include "outbox.h"
+#include "ca/ca.h"
+#include "ca/caconf.h"
+#include "ca/cafile.h"
+#include "ca/cakey.h"
+#include "ca/outbox.h"
 
 #define EXIT_USAGE 2
 #define EXIT_QUEUED 3

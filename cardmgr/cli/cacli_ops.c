@@ -21,8 +21,8 @@
 #include <openssl/x509v3.h>
 
 #include "cacli.h"
-#include "cacrl.h"
-#include "caidm.h"
+#include "ca/cacrl.h"
+#include "ca/caidm.h"
 
 /* ---- the outbox executor: one journaled operation, one CA transaction ---- */
 

@@ -16,8 +16,8 @@
 #include <openssl/x509v3.h>
 
 #include "cacli.h"
-#include "cacrl.h"
-#include "caidm.h"
+#include "ca/cacrl.h"
+#include "ca/caidm.h"
 
 /* ---- station enrollment and renewal ---- */
 
