@@ -2,7 +2,7 @@
 # sources live in cardmgr/cli/ (argv handling and printing only).
 
 PROGS += cardmgr-ca
-CACLI := cardmgr/cli/cacli.c cardmgr/cli/cacli_link.c cardmgr/cli/cacli_ops.c \
+CACLI := cardmgr/cli/cacli.c cardmgr/cli/cacli_ops.c \
          cardmgr/cli/cacli_crl.c cardmgr/cli/cacli_station.c
 $(eval $(call prog,cardmgr-ca,$(CACLI) $(CALINK),$(CALINK_LIBS)))
 # The crash points of the tests (CARDMGR_CA_CRASH_AT) exist in the test

@@ -50,7 +50,7 @@ check_grep "outbox keeps the refusal as failed" '^[0-9]+ enroll failed .*profile
 chmod 644 "$T/pin"
 cli enroll --csr "$T/carol.csr" --profile piv-auth >"$T/out4" 2>&1
 check_eq "a PIN file others can read: nothing sent, the request kept (exit 3)" 3 $?
-check_grep "saying so" 'pin: readable or writable by group or others' "$T/out4"
+check_grep "saying so" 'pin: secret file is accessible by group or others' "$T/out4"
 chmod 600 "$T/pin"
 
 check_grep "nginx verified the station's client certificate" \
