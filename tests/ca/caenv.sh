@@ -148,3 +148,14 @@ set_conf() {	# key value: change one line of $T/ca.conf
 outbox_state() {	# op id: its state word from `outbox list`
 	cli outbox list | awk -v id="$1" '$1 == id { print $3 }'
 }
+
+# ca_state NAME: a value of the station's "ca_state" LMDB database (the
+# current key label, the next one, the revoked marker), read with mdb_dump
+# (lmdb-utils), not through the station's own code. Empty if not set.
+ca_state() {
+	mdb_dump -p -s ca_state "$ST/outbox" 2>/dev/null |
+	    awk -v k=" $1" 'BEGIN { h = 1 } /^HEADER=END/ { h = 0; next }
+		h || /^DATA=END/ { next }
+		{ n++ } n % 2 == 1 && $0 == k { f = 1; next }
+		f { sub(/^ /, ""); print; exit }'
+}

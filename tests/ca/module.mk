@@ -3,7 +3,7 @@ CADER := tests/ca/cader.c drivers/buf.c drivers/tlv.c
 
 PROGS += testca
 TESTCA := tests/ca/testca.c tests/ca/testca_issue.c tests/ca/testca_crl.c \
-          tests/ca/testca_fault.c cardmgr/cafile.c
+          tests/ca/testca_fault.c cardmgr/ca/cafile.c
 $(eval $(call prog,testca,$(TESTCA) $(CADER),-lcrypto))
 
 FUZZERS += fuzz_cmp_der

@@ -50,8 +50,29 @@ check_grep "outbox keeps the refusal as failed" '^[0-9]+ enroll failed .*profile
 chmod 644 "$T/pin"
 cli enroll --csr "$T/carol.csr" --profile piv-auth >"$T/out4" 2>&1
 check_eq "a PIN file others can read: nothing sent, the request kept (exit 3)" 3 $?
-check_grep "saying so" 'pin: readable or writable by group or others' "$T/out4"
+check_grep "saying so" 'pin: secret file is accessible by group or others' "$T/out4"
 chmod 600 "$T/pin"
+
+# Secret files are checked on the descriptor they are read from: a symlink
+# (even to a private file), a file of another user and a FIFO are refused,
+# mode 600 or not, and nothing is sent.
+cp -p "$T/pin" "$T/pin.real"; ln -s "$T/pin.real" "$T/pin.link"
+cp -p "$T/pin" "$T/pin.other"; chown 65534 "$T/pin.other"
+mkfifo -m 600 "$T/pin.fifo"
+for f in link:'not a regular file' other:'owned by neither root nor the service user' \
+    fifo:'not a regular file'; do
+	set_conf pin_file "$T/pin.${f%%:*}"
+	n=$(wc -l <"$T/testca.log")
+	cli enroll --csr "$T/carol.csr" --profile piv-auth >"$T/out5" 2>&1
+	check_eq "PIN file: ${f%%:*}: refused, the request kept (exit 3)" 3 $?
+	check_grep "PIN file: ${f%%:*}: saying so" "pin.${f%%:*}: secret file .*${f#*:}" "$T/out5"
+	check_eq "PIN file: ${f%%:*}: the CA saw nothing" "$n" "$(wc -l <"$T/testca.log")"
+done
+set_conf pin_file "$T/pin"
+printf 'x\n' >"$T/otp.real"; ln -s "$T/otp.real" "$T/otp.link"
+cli enroll-station --ref station-01 --secret-file "$T/otp.link" >"$T/out6" 2>&1
+check_eq "a one-time secret file behind a symlink is refused (exit 1)" 1 $?
+check_grep "saying so" 'otp.link: secret file is not a regular file' "$T/out6"
 
 check_grep "nginx verified the station's client certificate" \
     '"POST /cmp HTTP/1.[01]" 200 verify=SUCCESS dn="CN=station-01,O=Test" proto=TLSv1.3' \

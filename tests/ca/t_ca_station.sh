@@ -42,7 +42,7 @@ privkeys() {	# labels of the private keys in the station token
 	    --pin 123456 -O --type privkey 2>/dev/null | sed -n 's/^ *label: *//p' | sort
 }
 check "renewal re-keyed the station (new public key)" test "$(pubkey)" != "$k0"
-check_eq "the token holds only the new private key" "$(cat "$ST/station.key")" "$(privkeys)"
+check_eq "the token holds only the new private key" "$(ca_state station.key)" "$(privkeys)"
 mkcsr c1
 check "the renewed station issues" cli enroll --csr "$T/c1.csr" --profile piv-auth
 check_grep "nginx saw it with the new certificate" \
@@ -56,10 +56,10 @@ check_eq "same public key" "$k1" "$(pubkey)"
 check "cardmgr-ca has its crash points (a MODE=asan build)" has_crash_hook
 CARDMGR_CA_CRASH_AT=renew-key cli renew-station --force >/dev/null 2>&1
 check_eq "killed after key generation (test hook)" 99 $?
-check "the next label is journaled" test -s "$ST/renew.label"
-nl=$(cat "$ST/renew.label")
+check "the next label is journaled (LMDB ca_state)" test -n "$(ca_state renew.label)"
+nl=$(ca_state renew.label)
 check "rerun completes the renewal" cli renew-station --force
-check_eq "with the journaled key" "$nl" "$(cat "$ST/station.key")"
+check_eq "with the journaled key" "$nl" "$(ca_state station.key)"
 check_eq "one private key left" "$nl" "$(privkeys)"
 k2=$(pubkey)
 CARDMGR_CA_CRASH_AT=renew-cert cli renew-station --force >/dev/null 2>&1
@@ -68,7 +68,7 @@ check "the certificate is already new" test "$(pubkey)" != "$k2"
 cli enroll --csr "$T/c1.csr" --profile piv-auth >"$T/out" 2>&1
 check_eq "the next operation works" 0 $?
 check_grep "after completing the switch-over" 'completing an interrupted re-keying' "$T/out"
-check_eq "the station key is the certified one" "$(cat "$ST/station.key")" "$(privkeys)"
+check_eq "the station key is the certified one" "$(ca_state station.key)" "$(privkeys)"
 # The release build has no crash points: the variable changes nothing.
 rel=$TOP/build/release/bin/cardmgr-ca
 if [ -x "$rel" ]; then
@@ -115,7 +115,7 @@ check_grep "CRL lists the station (keyCompromise)" '^station: .*REVOKED' <(cli s
 check "re-enroll the station" enroll_station
 check "re-enrollment made a new key (the revoked one is not reused)" \
     test "$(pubkey)" != "$(openssl x509 -in "$T/station-cur.crt" -noout -pubkey)"
-check_eq "and only that key is left in the token" "$(cat "$ST/station.key")" "$(privkeys)"
+check_eq "and only that key is left in the token" "$(ca_state station.key)" "$(privkeys)"
 check_grep "status good again" '^station: .*status (good|unknown)' <(cli status)
 check "the kept work drains" cli outbox drain
 check_grep "nothing left" '^outbox: 0 pending' <(cli status)

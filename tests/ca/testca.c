@@ -45,7 +45,7 @@
 
 #include "ca/cader.h"
 #include "ca/testca.h"
-#include "cafile.h"
+#include "ca/cafile.h"
 #include "tlv.h"
 
 

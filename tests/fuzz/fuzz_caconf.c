@@ -1,5 +1,5 @@
 /*
- * libFuzzer harness: cardmgr/caconf.c, the strict parser of the CA link's
+ * libFuzzer harness: cardmgr/ca/caconf.c, the strict parser of the CA link's
  * configuration file. caconf_load reads a path (it checks the file's mode),
  * so each input is written to one private 0600 scratch file.
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "caconf.h"
+#include "ca/caconf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

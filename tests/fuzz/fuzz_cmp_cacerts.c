@@ -6,7 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "ca.h"
+#include "ca/ca.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

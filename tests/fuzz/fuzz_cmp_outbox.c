@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "outbox.h"
+#include "ca/outbox.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness: the station's CMP response path. The input is what the
- * "CA" answers; OpenSSL's client (configured as cardmgr/ca.c configures it:
+ * "CA" answers; OpenSSL's client (configured as cardmgr/ca/ca.c configures it:
  * trusted store, signature-protected requests, fixed transactionID) decodes it
  * with d2i_OSSL_CMP_MSG and runs its response checks (protection, sender,
  * transactionID, nonces, body type, status, certificate extraction) for a

@@ -1,5 +1,5 @@
 /*
- * Unit tests: the parts of cardmgr/ca.c that need no CA: the caCerts parser
+ * Unit tests: the parts of cardmgr/ca/ca.c that need no CA: the caCerts parser
  * (bounds), chain verification against the configured anchors, link set-up
  * argument checks, error classification helpers.
  */
@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "ca.h"
+#include "ca/ca.h"
 
 struct pki {
 	EVP_PKEY *root_key, *ca_key, *leaf_key, *other_key;

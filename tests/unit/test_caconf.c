@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "caconf.h"
+#include "ca/caconf.h"
 
 static const char *good =
     "# station CA link\n"

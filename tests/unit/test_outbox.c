@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "outbox.h"
+#include "ca/outbox.h"
 
 static char dir[64];
 

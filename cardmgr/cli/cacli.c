@@ -34,8 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "cacli.h"
-#include "cacrl.h"
-#include "caidm.h"
+#include "ca/cafile.h"
 
 static const struct {
 	const char *name;
@@ -62,27 +61,27 @@ cli_errx(const char *fmt, ...)
 	va_end(ap);
 }
 
-#ifdef CARDMGR_CA_TEST_HOOKS
-/*
- * Test hook: CARDMGR_CA_CRASH_AT=<point> makes the process die there as if
- * killed, so the tests can stop a multi-step operation at a chosen step;
- * CARDMGR_CA_CRASH_AT=<N> dies at the N-th point reached (N = 1, 2, ... until
- * a run completes walks every step of a drain). Compiled in only outside
- * MODE=release (cardmgr/module.mk).
- */
-void
-cli_crash_point(const char *point)
+/* Library results as exit status: 3 kept for a retry, 4 station stopped. */
+int
+cli_exit(struct cli *c, int rc, const char *what)
 {
-	const char *at = getenv("CARDMGR_CA_CRASH_AT");
-	static long hits;
+	const char *d = cast_detail(c->st);
 
-	if (at == NULL)
-		return;
-	/* "N": die at the N-th crash point reached, whichever it is. */
-	if (strcmp(at, point) == 0 || atol(at) == ++hits)
-		_exit(99);
+	if (rc == CAST_OK)
+		return 0;
+	cli_errx("%s%s%s%s%s", what ? what : "", what ? ": " : "",
+	    cast_strerror(rc), d[0] ? ": " : "", d);
+	switch (rc) {
+	case CAST_ERR_QUEUED:
+	case CAST_ERR_BUSY:
+		return EXIT_QUEUED;
+	case CAST_ERR_REVOKED:
+	case CAST_ERR_EXPIRED:
+		return EXIT_STATION;
+	default:
+		return 1;
+	}
 }
-#endif
 
 const char *
 cli_reason_name(int r)
@@ -117,16 +116,11 @@ cli_opt(struct cli *c, const char *name)
 	return NULL;
 }
 
-void
-cli_state_path(const struct cli *c, const char *name, char *out)
-{
-	snprintf(out, PATH_LEN, "%s/%s", c->conf.state_dir, name);
-}
-
 /* ---- files ---- */
 
-int
-cli_read_all(const char *path, uint8_t **out, size_t *len)
+/* Contents of a public file (certificate, CSR), < MAX_FILE bytes. */
+static int
+read_all(const char *path, uint8_t **out, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf = NULL;
@@ -142,8 +136,7 @@ cli_read_all(const char *path, uint8_t **out, size_t *len)
 	n = fread(buf, 1, MAX_FILE, f);
 	fclose(f);
 	if (n == 0 || n == MAX_FILE) {
-		/* It may have been a secret file: no copy left behind. */
-		OPENSSL_clear_free(buf, n);
+		free(buf);
 		return -1;
 	}
 	*out = buf;
@@ -179,24 +172,6 @@ cli_der_to_x509(const uint8_t *der, size_t len)
 	return x;
 }
 
-/* A file holding a secret (PIN, one-time secret) must be private. */
-int
-cli_secret_file_ok(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0) {
-		cli_errx("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		cli_errx("%s: readable or writable by group or others; chmod 600 it",
-		    path);
-		return -1;
-	}
-	return 0;
-}
-
 /* A certificate or CSR file, PEM or DER, as DER. */
 int
 cli_load_der(const char *path, int csr, uint8_t **der, size_t *len)
@@ -209,7 +184,7 @@ cli_load_der(const char *path, int csr, uint8_t **der, size_t *len)
 	int l = -1;
 
 	*der = NULL;
-	if (cli_read_all(path, &raw, &n) != 0)
+	if (read_all(path, &raw, &n) != 0)
 		return -1;
 	if (n > 10 && memcmp(raw, "-----", 5) != 0) {
 		*der = raw;
@@ -307,10 +282,65 @@ dispatch(struct cli *c, const char *cmd, const char *sub)
 	return usage();
 }
 
+/* ---- the station key, from the token, handed to the library ---- */
+
+static int
+token_key(void *arg, const char *label, int create, EVP_PKEY **key)
+{
+	struct cli *c = arg;
+	struct cakey_cfg kc;
+	uint8_t pin[256];
+	size_t n;
+	int rc;
+
+	*key = NULL;
+	if (c->key != NULL)
+		return cakey_other(c->key, label, create, key) == CAKEY_OK ? 0 : -1;
+	/* The PIN is read from its file on the library's first ask only. */
+	rc = cafile_read_secret(c->conf.pin_file, pin, sizeof(pin), &n);
+	if (rc != CAFILE_OK) {
+		cli_errx("token PIN %s: %s", c->conf.pin_file, cafile_strerror(rc));
+		return -1;
+	}
+	pin[n] = '\0';
+	kc.module = c->conf.pkcs11_module;
+	kc.token = c->conf.token;
+	kc.pin = (const char *)pin;
+	kc.label = label;
+	rc = cakey_open(&kc, create, &c->key);
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (rc != CAKEY_OK) {
+		cli_errx("station key: %s", cakey_strerror(rc));
+		return -1;
+	}
+	if (cakey_created(c->key))
+		printf("station key generated in token '%s'\n", c->conf.token);
+	if (!EVP_PKEY_up_ref(cakey_pkey(c->key)))
+		return -1;
+	*key = cakey_pkey(c->key);
+	return 0;
+}
+
+static int
+token_remove(void *arg, const char *label)
+{
+	struct cli *c = arg;
+
+	return c->key != NULL && cakey_remove(c->key, label) == CAKEY_OK ? 0 : -1;
+}
+
+static void
+note(void *arg, const char *msg)
+{
+	(void)arg;
+	cli_errx("%s", msg);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct cli c;
+	struct cast_cfg sc;
 	char err[CACONF_VAL + 64];
 	const char *sub = NULL;
 	int first, rc;
@@ -327,12 +357,22 @@ main(int argc, char **argv)
 		sub = argv[first++];
 	if (parse_opts(&c, argc, argv, first) != 0)
 		return usage();
+	memset(&sc, 0, sizeof(sc));
+	sc.conf = &c.conf;
+	sc.keys.get = token_key;
+	sc.keys.remove = token_remove;
+	sc.keys.arg = &c;
+	sc.note = note;
+	if ((rc = cast_open(&sc, &c.st)) != CAST_OK) {
+		cli_errx("station state in %s: %s", c.conf.state_dir,
+		    cast_strerror(rc));
+		return 1;
+	}
 	rc = dispatch(&c, argv[3], sub);
 	if (rc == EXIT_USAGE)
 		(void)usage();
-	ca_link_free(c.link);
-	X509_free(c.station);
+	/* The library's keys are the token's: free them before closing it. */
+	cast_close(c.st);
 	cakey_close(c.key);
-	outbox_close(c.ob);
 	return rc;
 }

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <lmdb.h>
+
 enum outbox_err {
 	OUTBOX_OK = 0,
 	OUTBOX_ERR_ARG = -1,
@@ -86,27 +88,56 @@ int outbox_rec_decode(const uint8_t *rec, size_t len, struct outbox_op *op);
 
 struct outbox;
 
-/* Open (create) the outbox in directory dir. [out] *out: outbox_close. */
+/*
+ * The named LMDB databases the outbox uses in its environment: "ops",
+ * "pending", "meta", "quarantine", "ca_state". An environment shared with
+ * others (outbox_open_env) needs mdb_env_set_maxdbs() room for these five.
+ */
+#define OUTBOX_MAXDBS 8
+
+/*
+ * Open (create) the outbox in its own LMDB environment in directory dir.
+ * [out] *out: outbox_close (which closes the environment).
+ */
 int outbox_open(const char *dir, struct outbox **out);
+/*
+ * Open (create) the outbox's databases in env, an environment opened by the
+ * caller, who keeps owning it: outbox_close leaves env open, and env must
+ * outlive the outbox. [out] *out: outbox_close.
+ */
+int outbox_open_env(MDB_env *env, struct outbox **out);
 void outbox_close(struct outbox *ob);
 
 /*
- * Journal a new pending operation with a fresh random transactionID.
- * profile may be NULL. [out] *id: its id.
+ * Journal a new pending operation with a fresh random transactionID, in a
+ * transaction of its own. profile may be NULL. [out] *id: its id.
  */
 int outbox_add(struct outbox *ob, enum outbox_type type, const char *profile,
     int reason, const uint8_t *payload, size_t len, uint64_t now,
     uint64_t *id);
+/*
+ * The same inside the caller's write transaction txn (of the outbox's
+ * environment): the operation exists only if the caller commits txn, so a
+ * state change and the CA work it queues are durable together or not at
+ * all. [out] *id: its id (valid once txn is committed).
+ */
+int outbox_add_txn(struct outbox *ob, MDB_txn *txn, enum outbox_type type,
+    const char *profile, int reason, const uint8_t *payload, size_t len,
+    uint64_t now, uint64_t *id);
 
 /* [out] *op: the operation id (caller clears). */
 int outbox_get(struct outbox *ob, uint64_t id, struct outbox_op *op);
 
-/* Call fn for every operation in id order (pending_only: only pending). */
+/*
+ * Call fn for every operation in id order (pending_only: only pending);
+ * records that do not parse are skipped (the next drain quarantines them).
+ */
 int outbox_foreach(struct outbox *ob, int pending_only,
     int (*fn)(const struct outbox_op *op, void *arg), void *arg);
 
 struct outbox_counts {
 	uint64_t pending, done, failed;
+	uint64_t quarantined;	/* records set aside because they do not parse */
 };
 int outbox_count(struct outbox *ob, struct outbox_counts *c);
 
@@ -129,6 +160,7 @@ typedef enum outbox_verdict (*outbox_exec_fn)(void *arg,
 
 struct outbox_drain_stats {
 	unsigned done, failed, retried;
+	unsigned quarantined;	/* unparsable records moved aside, see below */
 	uint64_t remaining;
 	uint64_t next_try;	/* when the head may be retried, if retried */
 };
@@ -139,9 +171,25 @@ uint64_t outbox_backoff(uint32_t attempts);
 /*
  * Run pending operations in order through exec until one must be retried
  * (or, unless force, the head's backoff has not expired), at most max (0:
- * all). Each outcome is committed before the next operation starts.
+ * all). Each outcome is committed before the next operation starts. A
+ * pending record that does not parse (corrupt, or from a newer version) is
+ * moved with its key to the "quarantine" database and the drain goes on.
  */
 int outbox_drain(struct outbox *ob, uint64_t now, int force, unsigned max,
     outbox_exec_fn exec, void *arg, struct outbox_drain_stats *st);
+
+/*
+ * The station's own CA-link state (transactionIDs of its ir/kur, the label
+ * of its next and current key, the revoked marker): small named values in
+ * the "ca_state" database, each write one durable transaction.
+ */
+#define OUTBOX_STATE_MAX 512
+/* [out] buf[cap], *len. OUTBOX_ERR_NOTFOUND if name is not set. */
+int outbox_state_get(struct outbox *ob, const char *name, uint8_t *buf,
+    size_t cap, size_t *len);
+int outbox_state_put(struct outbox *ob, const char *name, const void *val,
+    size_t len);
+/* Removing a name that is not set is success. */
+int outbox_state_del(struct outbox *ob, const char *name);
 
 #endif /* OUTBOX_H */

@@ -3,8 +3,10 @@
  *
  * Databases: "ops" maps an 8-byte big-endian id to a record (outbox_rec.c);
  * "pending" holds the ids still to send, so a drain never walks the history;
- * "meta" holds the next id. Every change is one write transaction, which
- * LMDB makes durable at commit.
+ * "meta" holds the next id; "quarantine" holds records that did not parse,
+ * under their original key, so one bad record cannot block every later
+ * drain; "ca_state" holds the station's own CA-link state (outbox_state_*).
+ * Every change is one write transaction, which LMDB makes durable at commit.
  */
 #include "outbox.h"
 
@@ -21,7 +23,8 @@
 
 struct outbox {
 	MDB_env *env;
-	MDB_dbi ops, pending, meta;
+	int own_env;		/* opened by outbox_open: closed with the outbox */
+	MDB_dbi ops, pending, meta, quarantine, state;
 };
 
 const char *
@@ -86,39 +89,71 @@ key_id(const MDB_val *k)
 	return id;
 }
 
+/* Open (create) our databases in env, in one write transaction. */
+static int
+open_dbs(struct outbox *ob)
+{
+	MDB_txn *txn = NULL;
+
+	if (mdb_txn_begin(ob->env, NULL, 0, &txn) != 0)
+		return OUTBOX_ERR_DB;
+	if (mdb_dbi_open(txn, "ops", MDB_CREATE, &ob->ops) != 0 ||
+	    mdb_dbi_open(txn, "pending", MDB_CREATE, &ob->pending) != 0 ||
+	    mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta) != 0 ||
+	    mdb_dbi_open(txn, "quarantine", MDB_CREATE, &ob->quarantine) != 0 ||
+	    mdb_dbi_open(txn, "ca_state", MDB_CREATE, &ob->state) != 0) {
+		mdb_txn_abort(txn);
+		return OUTBOX_ERR_DB;
+	}
+	return mdb_txn_commit(txn) == 0 ? OUTBOX_OK : OUTBOX_ERR_DB;
+}
+
+int
+outbox_open_env(MDB_env *env, struct outbox **out)
+{
+	struct outbox *ob;
+	int rc;
+
+	*out = NULL;
+	if (env == NULL)
+		return OUTBOX_ERR_ARG;
+	if ((ob = calloc(1, sizeof(*ob))) == NULL)
+		return OUTBOX_ERR_NOMEM;
+	ob->env = env;
+	if ((rc = open_dbs(ob)) != OUTBOX_OK) {
+		free(ob);
+		return rc;
+	}
+	*out = ob;
+	return OUTBOX_OK;
+}
+
 int
 outbox_open(const char *dir, struct outbox **out)
 {
 	struct outbox *ob;
-	MDB_txn *txn = NULL;
 	int rc = OUTBOX_ERR_DB;
 
 	*out = NULL;
 	if ((ob = calloc(1, sizeof(*ob))) == NULL)
 		return OUTBOX_ERR_NOMEM;
+	ob->own_env = 1;
 	(void)mkdir(dir, 0700);
-	if (mdb_env_create(&ob->env) != 0 ||
-	    mdb_env_set_maxdbs(ob->env, 4) != 0 ||
-	    mdb_env_set_mapsize(ob->env, MAP_SIZE) != 0 ||
-	    mdb_env_open(ob->env, dir, 0, 0600) != 0 ||
-	    mdb_txn_begin(ob->env, NULL, 0, &txn) != 0 ||
-	    mdb_dbi_open(txn, "ops", MDB_CREATE, &ob->ops) != 0 ||
-	    mdb_dbi_open(txn, "pending", MDB_CREATE, &ob->pending) != 0 ||
-	    mdb_dbi_open(txn, "meta", MDB_CREATE, &ob->meta) != 0)
-		goto out;
-	if (mdb_txn_commit(txn) != 0) {
-		txn = NULL;
+	if (mdb_env_create(&ob->env) != 0) {
+		ob->env = NULL;
 		goto out;
 	}
-	txn = NULL;
+	if (mdb_env_set_maxdbs(ob->env, OUTBOX_MAXDBS) != 0 ||
+	    mdb_env_set_mapsize(ob->env, MAP_SIZE) != 0 ||
+	    mdb_env_open(ob->env, dir, 0, 0600) != 0 ||
+	    (rc = open_dbs(ob)) != OUTBOX_OK)
+		goto out;
 	*out = ob;
 	ob = NULL;
 	rc = OUTBOX_OK;
 out:
-	if (txn != NULL)
-		mdb_txn_abort(txn);
 	outbox_close(ob);
-	return rc;
+	return rc == OUTBOX_OK ? rc : OUTBOX_ERR_DB;
 }
 
 void
@@ -126,7 +161,7 @@ outbox_close(struct outbox *ob)
 {
 	if (ob == NULL)
 		return;
-	if (ob->env != NULL)
+	if (ob->own_env && ob->env != NULL)
 		mdb_env_close(ob->env);
 	free(ob);
 }
@@ -182,17 +217,17 @@ commit(MDB_txn *txn, int rc)
 }
 
 int
-outbox_add(struct outbox *ob, enum outbox_type type, const char *profile,
-    int reason, const uint8_t *payload, size_t len, uint64_t now,
-    uint64_t *id)
+outbox_add_txn(struct outbox *ob, MDB_txn *txn, enum outbox_type type,
+    const char *profile, int reason, const uint8_t *payload, size_t len,
+    uint64_t now, uint64_t *id)
 {
 	struct outbox_op op;
-	MDB_txn *txn;
 	int rc;
 
 	*id = 0;
 	memset(&op, 0, sizeof(op));
-	if (len == 0 || len > OUTBOX_PAYLOAD_MAX || reason < 0 || reason > 10 ||
+	if (ob == NULL || txn == NULL || len == 0 || len > OUTBOX_PAYLOAD_MAX ||
+	    reason < 0 || reason > 10 ||
 	    (profile != NULL && strlen(profile) > OUTBOX_PROFILE_MAX))
 		return OUTBOX_ERR_ARG;
 	op.type = (uint8_t)type;
@@ -203,13 +238,30 @@ outbox_add(struct outbox *ob, enum outbox_type type, const char *profile,
 	op.payload_len = len;
 	if (RAND_bytes(op.txid, sizeof(op.txid)) != 1)
 		return OUTBOX_ERR_NOMEM;
+	if ((rc = next_id(ob, txn, &op.id)) == OUTBOX_OK &&
+	    (rc = put_op(ob, txn, &op)) == OUTBOX_OK)
+		*id = op.id;
+	return rc;
+}
+
+int
+outbox_add(struct outbox *ob, enum outbox_type type, const char *profile,
+    int reason, const uint8_t *payload, size_t len, uint64_t now,
+    uint64_t *id)
+{
+	MDB_txn *txn;
+	uint64_t got = 0;
+	int rc;
+
+	*id = 0;
+	if (ob == NULL)
+		return OUTBOX_ERR_ARG;
 	if (mdb_txn_begin(ob->env, NULL, 0, &txn) != 0)
 		return OUTBOX_ERR_DB;
-	rc = next_id(ob, txn, &op.id);
-	if (rc == OUTBOX_OK)
-		rc = put_op(ob, txn, &op);
+	rc = outbox_add_txn(ob, txn, type, profile, reason, payload, len, now,
+	    &got);
 	if ((rc = commit(txn, rc)) == OUTBOX_OK)
-		*id = op.id;
+		*id = got;
 	return rc;
 }
 
@@ -259,8 +311,15 @@ outbox_foreach(struct outbox *ob, int pending_only,
 	}
 	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
 	    mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if ((rc = get_in(ob, txn, key_id(&k), &op)) == OUTBOX_OK)
+		/*
+		 * A record that does not parse is skipped here (a listing must
+		 * still work); the next drain moves it to the quarantine.
+		 */
+		rc = get_in(ob, txn, key_id(&k), &op);
+		if (rc == OUTBOX_OK)
 			rc = fn(&op, arg);
+		else if (rc == OUTBOX_ERR_FORMAT || rc == OUTBOX_ERR_VERSION)
+			rc = OUTBOX_OK;
 		outbox_op_clear(&op);
 	}
 out:
@@ -283,11 +342,60 @@ count_one(const struct outbox_op *op, void *arg)
 	return 0;
 }
 
+static int
+entries(struct outbox *ob, MDB_dbi dbi, uint64_t *n)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = OUTBOX_ERR_DB;
+
+	*n = 0;
+	if (mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn) != 0)
+		return rc;
+	if (mdb_stat(txn, dbi, &st) == 0) {
+		*n = st.ms_entries;
+		rc = OUTBOX_OK;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 int
 outbox_count(struct outbox *ob, struct outbox_counts *c)
 {
+	int rc;
+
 	memset(c, 0, sizeof(*c));
-	return outbox_foreach(ob, 0, count_one, c);
+	if ((rc = outbox_foreach(ob, 0, count_one, c)) != OUTBOX_OK)
+		return rc;
+	return entries(ob, ob->quarantine, &c->quarantined);
+}
+
+/*
+ * Move the record under id, which does not parse, with its key to the
+ * quarantine, and drop it from the pending index, in one transaction: it is
+ * kept for the operator, and later operations are no longer blocked by it.
+ */
+static int
+quarantine(struct outbox *ob, uint64_t id)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	MDB_txn *txn;
+	int rc = OUTBOX_ERR_DB, mrc;
+
+	id_key(id, kb);
+	if (mdb_txn_begin(ob->env, NULL, 0, &txn) != 0)
+		return rc;
+	if ((mrc = mdb_get(txn, ob->ops, &k, &v)) == 0)
+		mrc = mdb_put(txn, ob->quarantine, &k, &v, 0);
+	if (mrc == 0)
+		mrc = mdb_del(txn, ob->ops, &k, NULL);
+	if (mrc == 0 || mrc == MDB_NOTFOUND)
+		mrc = mdb_del(txn, ob->pending, &k, NULL);
+	if (mrc == 0 || mrc == MDB_NOTFOUND)
+		rc = OUTBOX_OK;
+	return commit(txn, rc);
 }
 
 /* The id of the first pending operation, or 0 if there is none. */
@@ -365,7 +473,14 @@ drain_one(struct outbox *ob, uint64_t id, uint64_t now, int force,
 	int rc;
 
 	memset(&x, 0, sizeof(x));
-	if ((rc = outbox_get(ob, id, &op)) != OUTBOX_OK)
+	rc = outbox_get(ob, id, &op);
+	if (rc == OUTBOX_ERR_FORMAT || rc == OUTBOX_ERR_VERSION) {
+		outbox_op_clear(&op);
+		if ((rc = quarantine(ob, id)) == OUTBOX_OK)
+			st->quarantined++;
+		return rc;
+	}
+	if (rc != OUTBOX_OK)
 		return rc;
 	if (!force && op.next_try > now) {
 		st->next_try = op.next_try;
@@ -410,4 +525,81 @@ outbox_drain(struct outbox *ob, uint64_t now, int force, unsigned max,
 	if (head(ob, &id, &rem) == OUTBOX_OK)
 		st->remaining = rem;
 	return rc;
+}
+
+/* ---- the station's own CA-link state ---- */
+
+static int
+state_key(const char *name, MDB_val *k)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	if (n == 0 || n > 64)
+		return OUTBOX_ERR_ARG;
+	k->mv_size = n;
+	k->mv_data = (void *)name;
+	return OUTBOX_OK;
+}
+
+int
+outbox_state_get(struct outbox *ob, const char *name, uint8_t *buf,
+    size_t cap, size_t *len)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc, mrc;
+
+	*len = 0;
+	if (ob == NULL || (rc = state_key(name, &k)) != OUTBOX_OK)
+		return OUTBOX_ERR_ARG;
+	if (mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn) != 0)
+		return OUTBOX_ERR_DB;
+	mrc = mdb_get(txn, ob->state, &k, &v);
+	if (mrc == MDB_NOTFOUND)
+		rc = OUTBOX_ERR_NOTFOUND;
+	else if (mrc != 0)
+		rc = OUTBOX_ERR_DB;
+	else if (v.mv_size > cap)
+		rc = OUTBOX_ERR_FORMAT;
+	else {
+		memcpy(buf, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+outbox_state_put(struct outbox *ob, const char *name, const void *val,
+    size_t len)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if (ob == NULL || val == NULL || len > OUTBOX_STATE_MAX ||
+	    state_key(name, &k) != OUTBOX_OK)
+		return OUTBOX_ERR_ARG;
+	v.mv_size = len;
+	v.mv_data = (void *)val;
+	if (mdb_txn_begin(ob->env, NULL, 0, &txn) != 0)
+		return OUTBOX_ERR_DB;
+	rc = mdb_put(txn, ob->state, &k, &v, 0) == 0 ? OUTBOX_OK : OUTBOX_ERR_DB;
+	return commit(txn, rc);
+}
+
+int
+outbox_state_del(struct outbox *ob, const char *name)
+{
+	MDB_txn *txn;
+	MDB_val k;
+	int rc, mrc;
+
+	if (ob == NULL || state_key(name, &k) != OUTBOX_OK)
+		return OUTBOX_ERR_ARG;
+	if (mdb_txn_begin(ob->env, NULL, 0, &txn) != 0)
+		return OUTBOX_ERR_DB;
+	mrc = mdb_del(txn, ob->state, &k, NULL);
+	rc = mrc == 0 || mrc == MDB_NOTFOUND ? OUTBOX_OK : OUTBOX_ERR_DB;
+	return commit(txn, rc);
 }

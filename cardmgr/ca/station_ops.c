@@ -1,0 +1,602 @@
+/*
+ * station_ops: the journaled CA operations (enroll, revoke, un-hold, push),
+ * the outbox executor that sends them one CMP transaction each, the CA
+ * certificates, the CRL and the status report. See station.h.
+ */
+#include "station_int.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cacrl.h"
+#include "cafile.h"
+#include "caidm.h"
+
+/* ---- the outbox executor: one journaled operation, one CA transaction ---- */
+
+static enum outbox_verdict
+verdict(struct cast *st, int rc, const struct ca_result *res,
+    struct outbox_exec_out *out)
+{
+	out->err = rc;
+	snprintf(out->detail, sizeof(out->detail), "%.60s%s%.190s",
+	    ca_strerror(rc), res->detail[0] ? ": " : "", res->detail);
+	if (rc == CA_OK)
+		return OUTBOX_EXEC_DONE;
+	if (rc == CA_ERR_STATION_REVOKED)
+		cast_mark_revoked(st, "the CA refused our certificate");
+	return ca_err_retryable(rc) ? OUTBOX_EXEC_RETRY : OUTBOX_EXEC_FAIL;
+}
+
+static void
+queue_push(struct cast *st, const uint8_t *cert, size_t len)
+{
+	uint64_t id;
+
+	if (st->conf->idm_url[0] != '\0' && outbox_add(st->ob, OUTBOX_PUSH, NULL,
+	    0, cert, len, (uint64_t)time(NULL), &id) != OUTBOX_OK)
+		cast_note(st, "could not queue the identity manager push");
+}
+
+static enum outbox_verdict
+exec_push(struct cast *st, const struct outbox_op *op,
+    struct outbox_exec_out *out)
+{
+	struct caidm_cfg ic;
+	int rc;
+
+	memset(&ic, 0, sizeof(ic));
+	ic.url = st->conf->idm_url;
+	ic.trust = st->conf->idm_trust[0] ? st->conf->idm_trust :
+	    st->conf->tls_trust;
+	ic.timeout = st->conf->timeout;
+	rc = caidm_push(&ic, st->key, st->station, op->payload, op->payload_len,
+	    out->detail, sizeof(out->detail));
+	out->err = rc;
+	if (rc == CAIDM_OK)
+		return OUTBOX_EXEC_DONE;
+	return rc == CAIDM_ERR_REFUSED ? OUTBOX_EXEC_FAIL : OUTBOX_EXEC_RETRY;
+}
+
+/*
+ * The issued certificate goes to the outbox record, which is committed
+ * before anything else (the identity manager push) is journaled. If it
+ * cannot be kept (no memory), the operation stays pending: the CA answers
+ * the resend under the same transactionID with the same certificate, so it
+ * is delayed, never lost.
+ */
+static enum outbox_verdict
+keep_cert(struct cast *st, struct ca_result *res, struct outbox_exec_out *out)
+{
+	if (res->cert == NULL)
+		return OUTBOX_EXEC_DONE;
+	if (cast_fail_point("store") ||
+	    (out->result = malloc(res->cert_len)) == NULL) {
+		out->err = CA_ERR_NOMEM;
+		snprintf(out->detail, sizeof(out->detail), "out of memory keeping "
+		    "the issued certificate; the CA will send it again");
+		return OUTBOX_EXEC_RETRY;
+	}
+	memcpy(out->result, res->cert, res->cert_len);
+	out->result_len = res->cert_len;
+	queue_push(st, res->cert, res->cert_len);
+	return OUTBOX_EXEC_DONE;
+}
+
+static enum outbox_verdict
+exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
+{
+	struct cast *st = arg;
+	struct ca_result res;
+	enum outbox_verdict v;
+	int rc;
+
+	if (st->link == NULL) {
+		out->err = st->link_err == CAST_ERR_REVOKED ||
+		    st->link_err == CAST_ERR_EXPIRED ? CA_ERR_STATION_REVOKED :
+		    CA_ERR_ARG;
+		snprintf(out->detail, sizeof(out->detail), "not sent: %s",
+		    out->err == CA_ERR_STATION_REVOKED ? "station certificate "
+		    "revoked or expired" : "no CA link (configuration, station "
+		    "key or certificate)");
+		return OUTBOX_EXEC_RETRY;
+	}
+	cast_crash_point("send");	/* journaled, nothing sent */
+	if (op->type == OUTBOX_PUSH)
+		return exec_push(st, op, out);
+	if (op->type == OUTBOX_ENROLL)
+		rc = ca_enroll_p10(st->link, op->payload, op->payload_len,
+		    op->profile, op->txid, &res);
+	else
+		rc = ca_revoke(st->link, op->payload, op->payload_len, op->reason,
+		    op->txid, &res);
+	cast_crash_point("answered");	/* the CA acted, nothing recorded */
+	v = verdict(st, rc, &res, out);
+	if (v == OUTBOX_EXEC_DONE)
+		v = keep_cert(st, &res, out);
+	ca_result_clear(&res);
+	return v;
+}
+
+int
+cast_drain(struct cast *st, int force, unsigned max,
+    struct outbox_drain_stats *stats)
+{
+	char p[CAST_PATH];
+	int rc, fd;
+
+	/*
+	 * One drain at a time: two would send the same operation twice (the
+	 * CA sees a replay, harmless, but the order would be lost). The lock
+	 * dies with the process, kill -9 included.
+	 */
+	memset(stats, 0, sizeof(*stats));
+	st->detail[0] = '\0';
+	cast_path(st, "drain.lock", p);
+	if ((fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return cast_fail(st, CAST_ERR_STATE, "cannot open %s", p);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return cast_fail(st, CAST_ERR_BUSY, "another drain is running; "
+		    "the work stays journaled");
+	}
+	st->link_err = cast_open_link(st);
+	rc = outbox_drain(st->ob, (uint64_t)time(NULL), force, max, exec_op, st,
+	    stats);
+	close(fd);
+	if (rc != OUTBOX_OK)
+		return cast_fail(st, CAST_ERR_STATE, "drain: %s",
+		    outbox_strerror(rc));
+	if (stats->quarantined > 0)
+		cast_note(st, "%u unreadable outbox record(s) moved to the "
+		    "quarantine", stats->quarantined);
+	return CAST_OK;
+}
+
+/* The outcome of operation id as an error code, its text in detail. */
+static int
+op_outcome(struct cast *st, uint64_t id)
+{
+	struct outbox_op op;
+	int rc;
+
+	if (outbox_get(st->ob, id, &op) != OUTBOX_OK)
+		return cast_fail(st, CAST_ERR_STATE, "op %llu unreadable",
+		    (unsigned long long)id);
+	if (op.state == OUTBOX_DONE)
+		rc = CAST_OK;
+	else if (op.state == OUTBOX_FAILED)
+		rc = cast_fail(st, CAST_ERR_REFUSED, "%s", op.detail);
+	else if (st->link_err == CAST_ERR_REVOKED || cast_station_marked(st))
+		rc = cast_fail(st, CAST_ERR_REVOKED, "%s", op.detail[0] ?
+		    op.detail : "STATION CERTIFICATE REVOKED");
+	else if (st->link_err == CAST_ERR_EXPIRED)
+		rc = CAST_ERR_EXPIRED;	/* detail from open_link */
+	else
+		rc = cast_fail(st, CAST_ERR_QUEUED, "%s", op.detail[0] ?
+		    op.detail : "not sent yet");
+	outbox_op_clear(&op);
+	return rc;
+}
+
+int
+cast_submit(struct cast *st, enum outbox_type type, const char *profile,
+    int reason, const uint8_t *payload, size_t len, int queue_only,
+    uint64_t *id)
+{
+	struct outbox_drain_stats ds;
+	int rc;
+
+	st->detail[0] = '\0';
+	rc = outbox_add(st->ob, type, profile, reason, payload, len,
+	    (uint64_t)time(NULL), id);
+	if (rc != OUTBOX_OK)
+		return cast_fail(st, rc == OUTBOX_ERR_ARG ? CAST_ERR_ARG :
+		    CAST_ERR_STATE, "journal: %s", outbox_strerror(rc));
+	if (queue_only)
+		return CAST_ERR_QUEUED;
+	rc = cast_drain(st, 1, 0, &ds);
+	if (rc != CAST_OK && rc != CAST_ERR_BUSY)
+		return rc;
+	return op_outcome(st, *id);	/* busy: still journaled, pending */
+}
+
+/* ---- renewal of a card certificate: a new p10cr under the same profile ---- */
+
+struct issued_by_us {
+	const uint8_t *der;
+	size_t len;
+	char *profile;
+};
+
+static int
+match_issued(const struct outbox_op *op, void *arg)
+{
+	struct issued_by_us *w = arg;
+
+	if (op->type != OUTBOX_ENROLL || op->state != OUTBOX_DONE ||
+	    op->result_len != w->len || memcmp(op->result, w->der, w->len) != 0)
+		return 0;
+	snprintf(w->profile, OUTBOX_PROFILE_MAX + 1, "%s", op->profile);
+	return 1;	/* found: stop */
+}
+
+static int
+same_subject(const uint8_t *csr, size_t clen, const uint8_t *cert, size_t len)
+{
+	const unsigned char *p = csr;
+	X509_REQ *r = clen > 0 && clen < 65536 ?
+	    d2i_X509_REQ(NULL, &p, (long)clen) : NULL;
+	X509 *x = cast_der_to_x509(cert, len);
+	int ok = r != NULL && x != NULL && X509_NAME_cmp(
+	    X509_REQ_get_subject_name(r), X509_get_subject_name(x)) == 0;
+
+	X509_REQ_free(r);
+	X509_free(x);
+	return ok;
+}
+
+int
+cast_renew_profile(struct cast *st, const uint8_t *old, size_t olen,
+    const uint8_t *csr, size_t clen, char *profile)
+{
+	struct issued_by_us w;
+
+	profile[0] = '\0';
+	st->detail[0] = '\0';
+	if (!same_subject(csr, clen, old, olen))
+		return cast_fail(st, CAST_ERR_ARG, "the CSR's subject differs "
+		    "from the certificate it renews");
+	w.der = old;
+	w.len = olen;
+	w.profile = profile;
+	if (outbox_foreach(st->ob, 0, match_issued, &w) != 1)
+		return cast_fail(st, CAST_ERR_ARG, "the certificate was not "
+		    "issued by this station: give the profile");
+	return CAST_OK;
+}
+
+/* ---- CA certificates ---- */
+
+static int
+write_certs_pem(const char *path, STACK_OF(X509) *certs)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int i, rc = -1, ok = b != NULL;
+
+	for (i = 0; ok && i < sk_X509_num(certs); i++)
+		ok = PEM_write_bio_X509(b, sk_X509_value(certs, i));
+	if (ok && (n = BIO_get_mem_data(b, &data)) > 0)
+		rc = cafile_write_atomic(path, data, (size_t)n, 1);
+	BIO_free(b);
+	return rc;
+}
+
+int
+cast_cacerts(struct cast *st, STACK_OF(X509) **certs)
+{
+	struct ca_result res;
+	char p[CAST_PATH];
+	int rc;
+
+	*certs = NULL;
+	st->detail[0] = '\0';
+	if ((rc = cast_open_link(st)) != CAST_OK)
+		return rc;
+	if ((rc = ca_get_cacerts(st->link, certs, &res)) != CA_OK) {
+		rc = cast_fail(st, ca_err_retryable(rc) ? CAST_ERR_QUEUED :
+		    CAST_ERR_REFUSED, "genm caCerts: %s%s%s", ca_strerror(rc),
+		    res.detail[0] ? ": " : "", res.detail);
+		ca_result_clear(&res);
+		return rc;
+	}
+	ca_result_clear(&res);
+	cast_path(st, "cacerts.pem", p);
+	if (write_certs_pem(p, *certs) != 0)
+		return cast_fail(st, CAST_ERR_STATE, "cannot save %s", p);
+	return CAST_OK;
+}
+
+/* ---- CRL ---- */
+
+static int
+cdp_url(X509 *x, char *out, size_t cap)
+{
+	STACK_OF(DIST_POINT) *dps;
+	int i, j, found = 0;
+
+	dps = X509_get_ext_d2i(x, NID_crl_distribution_points, NULL, NULL);
+	for (i = 0; !found && i < sk_DIST_POINT_num(dps); i++) {
+		DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+
+		if (dp->distpoint == NULL || dp->distpoint->type != 0)
+			continue;
+		for (j = 0; !found && j < sk_GENERAL_NAME_num(
+		    dp->distpoint->name.fullname); j++) {
+			GENERAL_NAME *gn = sk_GENERAL_NAME_value(
+			    dp->distpoint->name.fullname, j);
+
+			if (gn->type == GEN_URI) {
+				snprintf(out, cap, "%.*s",
+				    ASN1_STRING_length(gn->d.uniformResourceIdentifier),
+				    (const char *)ASN1_STRING_get0_data(
+				    gn->d.uniformResourceIdentifier));
+				found = 1;
+			}
+		}
+	}
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	ERR_clear_error();
+	return found ? 0 : -1;
+}
+
+/* Candidates for the CRL signer: the configured and the genm'd CA certs. */
+static STACK_OF(X509) *
+ca_candidates(struct cast *st)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	char p[CAST_PATH];
+	const char *files[2];
+	X509 *x;
+	BIO *b;
+	int i;
+
+	cast_path(st, "cacerts.pem", p);
+	files[0] = st->conf->untrusted[0] ? st->conf->untrusted : NULL;
+	files[1] = p;
+	for (i = 0; sk != NULL && i < 2; i++) {
+		if (files[i] == NULL || (b = BIO_new_file(files[i], "r")) == NULL)
+			continue;
+		while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+			if (!sk_X509_push(sk, x))
+				X509_free(x);
+		BIO_free(b);
+	}
+	ERR_clear_error();
+	return sk;
+}
+
+static int
+crl_url(struct cast *st, char *url, size_t cap)
+{
+	char p[CAST_PATH];
+	X509 *x;
+
+	snprintf(url, cap, "%s", st->conf->crl_url);
+	cast_path(st, "station.crt", p);
+	if (url[0] == '\0' && (x = cafile_load_pem_cert(p)) != NULL) {
+		(void)cdp_url(x, url, cap);
+		X509_free(x);
+	}
+	if (url[0] == '\0')
+		return cast_fail(st, CAST_ERR_CRL, "no crl_url configured and no "
+		    "CDP in the station certificate");
+	return CAST_OK;
+}
+
+static int
+fetch_verified(struct cast *st, X509_CRL **crl)
+{
+	char url[CACONF_VAL], why[256];
+	STACK_OF(X509) *cands = NULL;
+	struct ca_link *l = NULL;
+	int rc;
+
+	if ((rc = crl_url(st, url, sizeof(url))) != CAST_OK ||
+	    (rc = cast_trust_only_link(st, &l)) != CAST_OK)
+		goto out;
+	if ((rc = cacrl_fetch(url, st->conf->timeout, crl)) != CACRL_OK) {
+		rc = cast_fail(st, CAST_ERR_CRL, "CRL %s: %s", url,
+		    cacrl_strerror(rc));
+		goto out;
+	}
+	cands = ca_candidates(st);
+	rc = cacrl_verify(*crl, cands, ca_trust_store(l), time(NULL), why,
+	    sizeof(why));
+	if (rc != CACRL_OK) {
+		rc = cast_fail(st, CAST_ERR_CRL, "CRL %s REJECTED: %s: %s", url,
+		    cacrl_strerror(rc), why);
+		X509_CRL_free(*crl);
+		*crl = NULL;
+	}
+out:
+	ca_link_free(l);
+	sk_X509_pop_free(cands, X509_free);
+	return rc;
+}
+
+static const char *
+reason_name(int r)
+{
+	switch (r) {
+	case CRL_REASON_UNSPECIFIED:		return "unspecified";
+	case CRL_REASON_KEY_COMPROMISE:		return "keyCompromise";
+	case CRL_REASON_CA_COMPROMISE:		return "cACompromise";
+	case CRL_REASON_AFFILIATION_CHANGED:	return "affiliationChanged";
+	case CRL_REASON_SUPERSEDED:		return "superseded";
+	case CRL_REASON_CESSATION_OF_OPERATION:	return "cessationOfOperation";
+	case CRL_REASON_CERTIFICATE_HOLD:	return "certificateHold";
+	case CRL_REASON_REMOVE_FROM_CRL:	return "removeFromCRL";
+	default:				return "unknown";
+	}
+}
+
+static int
+check_own_cert(struct cast *st, X509_CRL *crl)
+{
+	char p[CAST_PATH], why[128];
+	X509 *x;
+	int reason, rc = CAST_OK;
+
+	cast_path(st, "station.crt", p);
+	if ((x = cafile_load_pem_cert(p)) == NULL)
+		return CAST_OK;
+	if (cacrl_lookup(crl, x, &reason)) {
+		snprintf(why, sizeof(why), "on the CA's CRL, reason %s",
+		    reason_name(reason));
+		cast_mark_revoked(st, why);
+		rc = cast_fail(st, CAST_ERR_REVOKED, "STATION CERTIFICATE REVOKED "
+		    "(%s)", why);
+	}
+	X509_free(x);
+	return rc;
+}
+
+int
+cast_crl_update(struct cast *st, X509_CRL **crl)
+{
+	char p[CAST_PATH];
+	int rc;
+
+	*crl = NULL;
+	st->detail[0] = '\0';
+	if ((rc = fetch_verified(st, crl)) != CAST_OK)
+		return rc;
+	cast_path(st, "crl.der", p);
+	if ((rc = cacrl_store(p, *crl)) != CACRL_OK) {
+		X509_CRL_free(*crl);
+		*crl = NULL;
+		return cast_fail(st, CAST_ERR_CRL, "CRL cache: %s",
+		    cacrl_strerror(rc));
+	}
+	return check_own_cert(st, *crl);
+}
+
+/* ---- status ---- */
+
+static time_t
+asn1_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+		return 0;
+	return timegm(&tm);
+}
+
+static void
+cert_state(X509_CRL *crl, X509 *x, int *state, int *reason)
+{
+	*reason = -1;
+	if (crl == NULL)
+		*state = CAST_CERT_UNKNOWN;
+	else if (!cacrl_lookup(crl, x, reason))
+		*state = CAST_CERT_GOOD;
+	else
+		*state = *reason == CRL_REASON_CERTIFICATE_HOLD ? CAST_CERT_HOLD :
+		    CAST_CERT_REVOKED;
+}
+
+struct status_walk {
+	struct cast_status *s;
+	X509_CRL *crl;
+	size_t cap;
+};
+
+static int
+status_one(const struct outbox_op *op, void *arg)
+{
+	struct status_walk *w = arg;
+	struct cast_cert_status *c, *n;
+	X509 *x;
+
+	if (op->type != OUTBOX_ENROLL || op->state != OUTBOX_DONE ||
+	    (x = cast_der_to_x509(op->result, op->result_len)) == NULL)
+		return 0;
+	if (w->s->ncerts == w->cap) {
+		w->cap = w->cap ? 2 * w->cap : 16;
+		if ((n = reallocarray(w->s->certs, w->cap, sizeof(*n))) == NULL) {
+			X509_free(x);
+			return OUTBOX_ERR_NOMEM;
+		}
+		w->s->certs = n;
+	}
+	c = &w->s->certs[w->s->ncerts++];
+	memset(c, 0, sizeof(*c));
+	cast_serial_of(x, c->serial, sizeof(c->serial));
+	X509_NAME_oneline(X509_get_subject_name(x), c->subject,
+	    sizeof(c->subject));
+	snprintf(c->profile, sizeof(c->profile), "%s", op->profile);
+	cert_state(w->crl, x, &c->state, &c->reason);
+	X509_free(x);
+	return 0;
+}
+
+static void
+status_station(struct cast *st, struct cast_status *s, X509_CRL *crl)
+{
+	char p[CAST_PATH];
+	time_t due = time(NULL) + st->conf->renew_before;
+	X509 *x;
+
+	cast_path(st, "station.crt", p);
+	s->revoked_marker = cast_state_text(st, CAST_ST_REVOKED, s->revoked_why,
+	    sizeof(s->revoked_why)) == 0;
+	if ((x = cafile_load_pem_cert(p)) == NULL)
+		return;
+	s->enrolled = 1;
+	cast_serial_of(x, s->serial, sizeof(s->serial));
+	s->not_after = asn1_time(X509_get0_notAfter(x));
+	s->expired = X509_cmp_current_time(X509_get0_notAfter(x)) < 0;
+	s->renewal_due = X509_cmp_time(X509_get0_notAfter(x), &due) < 0;
+	cert_state(crl, x, &s->state, &s->reason);
+	X509_free(x);
+}
+
+int
+cast_status(struct cast *st, struct cast_status *s)
+{
+	struct status_walk w;
+	X509_CRL *crl = NULL;
+	char p[CAST_PATH];
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	st->detail[0] = '\0';
+	cast_path(st, "crl.der", p);
+	(void)cacrl_load(p, &crl);
+	status_station(st, s, crl);
+	if (crl != NULL) {
+		s->have_crl = 1;
+		s->crl_entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+		if (s->crl_entries < 0)
+			s->crl_entries = 0;
+		s->crl_last = asn1_time(X509_CRL_get0_lastUpdate(crl));
+		s->crl_next = asn1_time(X509_CRL_get0_nextUpdate(crl));
+		s->crl_stale = cacrl_stale(crl, time(NULL));
+	}
+	w.s = s;
+	w.crl = crl;
+	w.cap = 0;
+	rc = outbox_count(st->ob, &s->counts);
+	if (rc == OUTBOX_OK)
+		rc = outbox_foreach(st->ob, 0, status_one, &w);
+	X509_CRL_free(crl);
+	if (rc != OUTBOX_OK) {
+		cast_status_clear(s);
+		return cast_fail(st, rc == OUTBOX_ERR_NOMEM ? CAST_ERR_NOMEM :
+		    CAST_ERR_STATE, "outbox: %s", outbox_strerror(rc));
+	}
+	return CAST_OK;
+}
+
+void
+cast_status_clear(struct cast_status *s)
+{
+	if (s == NULL)
+		return;
+	free(s->certs);
+	memset(s, 0, sizeof(*s));
+}
