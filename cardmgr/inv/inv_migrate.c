@@ -23,55 +23,86 @@ latest_expiry(const struct inv_cert *c, void *arg)
 	return 0;
 }
 
-/* Rewrite the card under the cursor as v2. */
+/* Rewrite the card stored under guid as v2. */
 static int
-migrate_card(struct inv_txn *t, MDB_cursor *cur, MDB_val *k, MDB_val *v,
-    struct inv_card *c)
+migrate_card(struct inv_txn *t, const uint8_t *guid, struct inv_card *c)
 {
+	MDB_val k = { INV_GUID_LEN, (void *)guid }, v;
 	uint8_t *rec = NULL;
 	size_t len;
-	MDB_val nv;
 	int rc;
 
-	if ((rc = inv_card_decode_v1(v->mv_data, v->mv_size, c)) != INV_OK)
+	if ((rc = inv_get(t, DB_CARDS, &k, &v)) != INV_OK ||
+	    (rc = inv_card_decode_v1(v.mv_data, v.mv_size, c)) != INV_OK)
 		return rc;
-	if (k->mv_size != INV_GUID_LEN ||
-	    memcmp(k->mv_data, c->guid, INV_GUID_LEN) != 0)
+	if (memcmp(guid, c->guid, INV_GUID_LEN) != 0)
 		return INV_ERR_FORMAT;
 	if ((rc = inv_certs_of_card(t, c->guid, latest_expiry,
 	    &c->expires)) != INV_OK ||
 	    (rc = inv_card_encode(c, &rec, &len)) != INV_OK)
 		return rc;
-	nv.mv_size = len;
-	nv.mv_data = rec;
-	rc = inv_fail(t, inv_mdb_err(mdb_cursor_put(cur, k, &nv, MDB_CURRENT)));
+	v.mv_size = len;
+	v.mv_data = rec;
+	rc = inv_put(t, DB_CARDS, &k, &v, 0);
 	free(rec);
+	return rc;
+}
+
+/*
+ * [out] *keys: every card's GUID, INV_GUID_LEN bytes each, *n of them. Taken
+ * first because rewriting a record to a new size under an open cursor is
+ * not something LMDB promises to keep the cursor's place through.
+ */
+static int
+card_keys(struct inv_txn *t, uint8_t **keys, size_t *n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t cap = 0;
+	uint8_t *p;
+	int mrc, rc = INV_OK;
+
+	*keys = NULL;
+	*n = 0;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != INV_GUID_LEN) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((p = reallocarray(*keys, cap, INV_GUID_LEN)) == NULL) {
+				rc = INV_ERR_NOMEM;
+				break;
+			}
+			*keys = p;
+		}
+		memcpy(*keys + *n * INV_GUID_LEN, k.mv_data, INV_GUID_LEN);
+		(*n)++;
+	}
+	if (rc == INV_OK && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
 	return rc;
 }
 
 static int
 migrate_cards(struct inv_txn *t)
 {
-	MDB_cursor *cur = NULL;
 	struct inv_card *c;
-	MDB_val k, v;
-	int mrc, rc = INV_OK;
+	uint8_t *keys = NULL;
+	size_t n = 0, i;
+	int rc;
 
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return INV_ERR_NOMEM;
-	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0) {
-		rc = inv_mdb_err(mrc);
-		goto out;
-	}
-	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if ((rc = migrate_card(t, cur, &k, &v, c)) != INV_OK)
-			break;
-	if (rc == INV_OK && mrc != MDB_NOTFOUND)
-		rc = inv_mdb_err(mrc);
-out:
-	if (cur != NULL)
-		mdb_cursor_close(cur);
+	if ((rc = card_keys(t, &keys, &n)) == INV_OK)
+		for (i = 0; i < n && rc == INV_OK; i++)
+			rc = migrate_card(t, keys + i * INV_GUID_LEN, c);
+	free(keys);
 	free(c);
 	return rc;
 }
