@@ -1,0 +1,151 @@
+/*
+ * inv_migrate: schema 1 to schema 2, run by inv_open in the write txn that
+ * then records the new version, so a crash leaves either schema 1 untouched
+ * or schema 2 complete.
+ *
+ * Schema 1 had card records without an expiry (card v1) and no certificates-
+ * by-expiry index. The migration rewrites every card as v2 with expires set
+ * to the latest not_after of its certificates (0 if it has none: unknown),
+ * and builds inv_cert_expiry from every certificate.
+ */
+#include "inv_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+latest_expiry(const struct inv_cert *c, void *arg)
+{
+	uint64_t *latest = arg;
+
+	if (c->not_after > *latest)
+		*latest = c->not_after;
+	return 0;
+}
+
+/* Rewrite the card stored under guid as v2. */
+static int
+migrate_card(struct inv_txn *t, const uint8_t *guid, struct inv_card *c)
+{
+	MDB_val k = { INV_GUID_LEN, (void *)guid }, v;
+	uint8_t *rec = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = inv_get(t, DB_CARDS, &k, &v)) != INV_OK ||
+	    (rc = inv_card_decode_v1(v.mv_data, v.mv_size, c)) != INV_OK)
+		return rc;
+	if (memcmp(guid, c->guid, INV_GUID_LEN) != 0)
+		return INV_ERR_FORMAT;
+	if ((rc = inv_certs_of_card(t, c->guid, latest_expiry,
+	    &c->expires)) != INV_OK ||
+	    (rc = inv_card_encode(c, &rec, &len)) != INV_OK)
+		return rc;
+	v.mv_size = len;
+	v.mv_data = rec;
+	rc = inv_put(t, DB_CARDS, &k, &v, 0);
+	free(rec);
+	return rc;
+}
+
+/*
+ * [out] *keys: every card's GUID, INV_GUID_LEN bytes each, *n of them. Taken
+ * first because rewriting a record to a new size under an open cursor is
+ * not something LMDB promises to keep the cursor's place through.
+ */
+static int
+card_keys(struct inv_txn *t, uint8_t **keys, size_t *n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t cap = 0;
+	uint8_t *p;
+	int mrc, rc = INV_OK;
+
+	*keys = NULL;
+	*n = 0;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != INV_GUID_LEN) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((p = reallocarray(*keys, cap, INV_GUID_LEN)) == NULL) {
+				rc = INV_ERR_NOMEM;
+				break;
+			}
+			*keys = p;
+		}
+		memcpy(*keys + *n * INV_GUID_LEN, k.mv_data, INV_GUID_LEN);
+		(*n)++;
+	}
+	if (rc == INV_OK && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+static int
+migrate_cards(struct inv_txn *t)
+{
+	struct inv_card *c;
+	uint8_t *keys = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return INV_ERR_NOMEM;
+	if ((rc = card_keys(t, &keys, &n)) == INV_OK)
+		for (i = 0; i < n && rc == INV_OK; i++)
+			rc = migrate_card(t, keys + i * INV_GUID_LEN, c);
+	free(keys);
+	free(c);
+	return rc;
+}
+
+static int
+build_expiry(struct inv_txn *t)
+{
+	MDB_cursor *cur = NULL;
+	struct inv_cert *c;
+	uint8_t eb[8 + INV_CERT_SERIAL_MAX];
+	MDB_val k, v, ek, empty = { 0, (void *)"" };
+	int mrc, rc = INV_OK;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return INV_ERR_NOMEM;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CERTS], &cur)) != 0) {
+		rc = inv_mdb_err(mrc);
+		goto out;
+	}
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((rc = inv_cert_decode(v.mv_data, v.mv_size, c)) != INV_OK)
+			break;
+		ek.mv_size = inv_expiry_key(c->not_after, c->serial, eb);
+		ek.mv_data = eb;
+		if ((rc = inv_put(t, DB_CERT_EXPIRY, &ek, &empty, 0)) != INV_OK)
+			break;
+	}
+	if (rc == INV_OK && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	free(c);
+	return rc;
+}
+
+int
+inv_migrate_v1(struct inv_txn *t)
+{
+	int rc;
+
+	if ((rc = migrate_cards(t)) != INV_OK)
+		return rc;
+	return build_expiry(t);
+}

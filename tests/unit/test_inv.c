@@ -1,0 +1,1387 @@
+/*
+ * Unit tests: inventory record codecs, LMDB storage and indexes, the full-map
+ * guarantee, schema creation, migration and refusal.
+ *
+ * Effects are checked through a second path where one exists: index databases
+ * are read with raw LMDB calls, the environment is reopened, a schema-1
+ * environment is written by a v1 encoder that lives only here.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "inv/audit.h"
+#include "inv/inv.h"
+
+#define DAY 86400ULL
+#define NOW 1900000000ULL
+
+static char dir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test_inv.XXXXXX");
+	return mkdtemp(dir) == NULL;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static void
+guid_of(unsigned n, uint8_t g[INV_GUID_LEN])
+{
+	unsigned i;
+
+	for (i = 0; i < INV_GUID_LEN; i++)
+		g[i] = (uint8_t)(0xA0 + i);
+	g[12] = (uint8_t)(n >> 24);
+	g[13] = (uint8_t)(n >> 16);
+	g[14] = (uint8_t)(n >> 8);
+	g[15] = (uint8_t)n;
+}
+
+/* ---- samples ---- */
+
+static void
+sample_holder(struct inv_holder *h, const char *id)
+{
+	unsigned i;
+
+	memset(h, 0, sizeof(*h));
+	snprintf(h->id, sizeof(h->id), "%s", id);
+	strcpy(h->name, "Ada Lovelace");
+	strcpy(h->email, "ada@example.org");
+	strcpy(h->org, "Analytical Engines Ltd");
+	h->nattrs = INV_ATTRS_MAX;
+	for (i = 0; i < INV_ATTRS_MAX; i++) {
+		snprintf(h->attrs[i].key, sizeof(h->attrs[i].key), "k%u", i);
+		snprintf(h->attrs[i].value, sizeof(h->attrs[i].value), "v=%u", i);
+	}
+	h->nanswers = INV_ANSWERS_MAX;
+	for (i = 0; i < INV_ANSWERS_MAX; i++) {
+		h->answers[i].question = (uint8_t)(i + 1);
+		/* A real Argon2id string, cheap limits: the format is what counts. */
+		assert_int_equal(crypto_pwhash_str(h->answers[i].hash, "blue", 4,
+		    crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN), 0);
+	}
+	h->unblock_failures = 3;
+	h->unblock_locked_until = NOW + 600;
+	h->created = NOW - DAY;
+	h->updated = NOW;
+}
+
+static void
+sample_card(struct inv_card *c, unsigned n, const char *holder, int state)
+{
+	unsigned i;
+
+	memset(c, 0, sizeof(*c));
+	guid_of(n, c->guid);
+	snprintf(c->serial, sizeof(c->serial), "SN%08u", n);
+	c->atr_len = INV_ATR_MAX;
+	for (i = 0; i < INV_ATR_MAX; i++)
+		c->atr[i] = (uint8_t)(0x3B + i);
+	strcpy(c->model, "YubiKey 5 NFC");
+	strcpy(c->profile, "piv-standard");
+	c->profile_version = 4;
+	c->state = (uint8_t)state;
+	c->pending_ca = 2;
+	snprintf(c->holder, sizeof(c->holder), "%s", holder);
+	c->mk_version = 7;
+	c->escrow_len = 100;
+	for (i = 0; i < c->escrow_len; i++)
+		c->escrow[i] = (uint8_t)(i * 3);
+	c->created = NOW - 2 * DAY;
+	c->updated = NOW;
+	c->expires = NOW + 365 * DAY;
+}
+
+static void
+sample_cert(struct inv_cert *c, unsigned n, unsigned card, uint64_t not_after)
+{
+	unsigned i;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->serial, sizeof(c->serial), "%08x%04x", n * 2654435761u, n);
+	strcpy(c->issuer, "CN=Station CA,O=Example");
+	snprintf(c->subject, sizeof(c->subject), "CN=holder %u,O=Example", n);
+	guid_of(card, c->guid);
+	c->slot = 0x9a;
+	c->not_before = not_after - 365 * DAY;
+	c->not_after = not_after;
+	c->status = INV_CERT_VALID;
+	c->der_len = 600;
+	for (i = 0; i < c->der_len; i++)
+		c->der[i] = (uint8_t)(i ^ n);
+}
+
+static void
+sample_op(struct inv_op *op, const char *type, unsigned card)
+{
+	memset(op, 0, sizeof(*op));
+	snprintf(op->type, sizeof(op->type), "%s", type);
+	op->state = INV_OP_RUNNING;
+	guid_of(card, op->guid);
+	strcpy(op->holder, "E1001");
+	strcpy(op->oper, "op-alice");
+	op->step = 2;
+	op->created = NOW;
+	op->updated = NOW + 5;
+}
+
+static void
+sample_step(struct inv_step *s, uint64_t op_id, uint32_t no)
+{
+	uint32_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->op_id = op_id;
+	s->no = no;
+	snprintf(s->name, sizeof(s->name), "step-%u", no);
+	s->state = INV_STEP_DONE;
+	s->data_len = 50 + no;
+	for (i = 0; i < s->data_len; i++)
+		s->data[i] = (uint8_t)(i + no);
+}
+
+/* ---- codec tests ---- */
+
+/* One codec behind void pointers, so every record gets the same checks. */
+struct codec {
+	int (*enc)(const void *, uint8_t **, size_t *);
+	int (*dec)(const uint8_t *, size_t, void *);
+	size_t size;
+};
+
+#define WRAP(n) \
+static int enc_##n(const void *p, uint8_t **o, size_t *l) \
+{ return inv_##n##_encode(p, o, l); } \
+static int dec_##n(const uint8_t *r, size_t l, void *p) \
+{ return inv_##n##_decode(r, l, p); }
+WRAP(holder)
+WRAP(card)
+WRAP(event)
+WRAP(cert)
+WRAP(op)
+WRAP(step)
+#define CODEC(n, T) { enc_##n, dec_##n, sizeof(struct T) }
+
+/* Roundtrip, then refuse every truncation, a trailing byte, a newer version. */
+static void
+codec_check(const struct codec *cd, const void *rec)
+{
+	uint8_t *enc, *longer;
+	void *back = malloc(cd->size);
+	size_t len, i;
+
+	assert_non_null(back);
+	assert_int_equal(cd->enc(rec, &enc, &len), INV_OK);
+	memset(back, 0xEE, cd->size);
+	assert_int_equal(cd->dec(enc, len, back), INV_OK);
+	assert_memory_equal(back, rec, cd->size);
+	for (i = 0; i < len; i++)
+		assert_int_equal(cd->dec(enc, i, back), INV_ERR_FORMAT);
+	longer = malloc(len + 1);
+	assert_non_null(longer);
+	memcpy(longer, enc, len);
+	longer[len] = 0;
+	assert_int_equal(cd->dec(longer, len + 1, back), INV_ERR_FORMAT);
+	longer[0]++;
+	assert_int_equal(cd->dec(longer, len, back), INV_ERR_VERSION);
+	longer[0] = 0;
+	assert_int_equal(cd->dec(longer, len, back), INV_ERR_FORMAT);
+	longer[0] = enc[0];
+	longer[1] ^= 0x20;		/* another record type */
+	assert_int_equal(cd->dec(longer, len, back), INV_ERR_FORMAT);
+	free(longer);
+	free(enc);
+	free(back);
+}
+
+/* Copy of rec with the length field at off (width 2 or 4) one larger and an
+ * extra 'x' inserted after the field's bytes. */
+static uint8_t *
+grow_field(const uint8_t *rec, size_t len, size_t off, int width, size_t *nlen)
+{
+	uint8_t *out = malloc(len + 1);
+	uint32_t n = 0;
+	int i;
+
+	assert_non_null(out);
+	for (i = 0; i < width; i++)
+		n = n << 8 | rec[off + i];
+	memcpy(out, rec, off);
+	for (i = width - 1; i >= 0; i--)
+		out[off + i] = (uint8_t)((n + 1) >> (8 * (width - 1 - i)));
+	memcpy(out + off + width, rec + off + width, n);
+	out[off + width + n] = 'x';
+	memcpy(out + off + width + n + 1, rec + off + width + n,
+	    len - off - width - n);
+	*nlen = len + 1;
+	return out;
+}
+
+static void
+rec_holder(void **state)
+{
+	static const struct codec cd = CODEC(holder, inv_holder);
+	struct inv_holder h, back;
+	uint8_t *enc, *big;
+	size_t len, blen;
+
+	(void)state;
+	sample_holder(&h, "E1001");
+	codec_check(&cd, &h);
+	/* id of exactly INV_ID_MAX, then one byte longer in the record. */
+	memset(h.id, 'i', INV_ID_MAX);
+	h.id[INV_ID_MAX] = '\0';
+	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_OK);
+	big = grow_field(enc, len, 2, 2, &blen);
+	assert_int_equal(inv_holder_decode(big, blen, &back), INV_ERR_FORMAT);
+	free(big);
+	/* embedded NUL in the id */
+	enc[2 + 2 + 5] = 0;
+	assert_int_equal(inv_holder_decode(enc, len, &back), INV_ERR_FORMAT);
+	free(enc);
+	/* unterminated, too many answers, a non-Argon2id hash, empty id */
+	memset(h.id, 'i', sizeof(h.id));
+	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_ERR_ARG);
+	assert_null(enc);
+	strcpy(h.id, "E1");
+	h.nanswers = INV_ANSWERS_MAX + 1;
+	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_ERR_ARG);
+	h.nanswers = 1;
+	memcpy(h.answers[0].hash, "$argon2i$", 9);
+	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_ERR_ARG);
+	sample_holder(&h, "");
+	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_ERR_ARG);
+	inv_holder_clear(&h);
+}
+
+static void
+rec_card(void **state)
+{
+	static const struct codec cd = CODEC(card, inv_card);
+	struct inv_card c, back;
+	uint8_t *enc, *big;
+	size_t len, blen;
+
+	(void)state;
+	sample_card(&c, 1, "E1001", INV_CARD_ACTIVE);
+	codec_check(&cd, &c);
+	c.escrow_len = INV_ESCROW_MAX;
+	codec_check(&cd, &c);
+	/* escrow blob (before three u64) one byte over the limit */
+	assert_int_equal(inv_card_encode(&c, &enc, &len), INV_OK);
+	big = grow_field(enc, len, len - 24 - INV_ESCROW_MAX - 4, 4, &blen);
+	assert_int_equal(inv_card_decode(big, blen, &back), INV_ERR_FORMAT);
+	free(big);
+	/* a state past the enum, in the record (after profile_version) */
+	enc[2 + 16 + 2 + strlen(c.serial) + 4 + c.atr_len + 2 + strlen(c.model) +
+	    2 + strlen(c.profile) + 4] = INV_CARD_NSTATES;
+	assert_int_equal(inv_card_decode(enc, len, &back), INV_ERR_FORMAT);
+	free(enc);
+	c.escrow_len = INV_ESCROW_MAX + 1;
+	assert_int_equal(inv_card_encode(&c, &enc, &len), INV_ERR_ARG);
+	c.escrow_len = 0;
+	c.state = INV_CARD_NSTATES;
+	assert_int_equal(inv_card_encode(&c, &enc, &len), INV_ERR_ARG);
+	c.state = INV_CARD_DAMAGED;
+	c.atr_len = INV_ATR_MAX + 1;
+	assert_int_equal(inv_card_encode(&c, &enc, &len), INV_ERR_ARG);
+	c.atr_len = 0;
+	c.serial[0] = '\0';
+	assert_int_equal(inv_card_encode(&c, &enc, &len), INV_ERR_ARG);
+	/* a v2 card is not a v1 card and the reverse */
+	sample_card(&c, 2, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_encode(&c, &enc, &len), INV_OK);
+	assert_int_equal(inv_card_decode_v1(enc, len, &back), INV_ERR_VERSION);
+	free(enc);
+}
+
+static void
+rec_others(void **state)
+{
+	static const struct codec ce = CODEC(event, inv_event);
+	static const struct codec cc = CODEC(cert, inv_cert);
+	static const struct codec co = CODEC(op, inv_op);
+	static const struct codec cs = CODEC(step, inv_step);
+	struct inv_event e;
+	struct inv_cert *c = malloc(sizeof(*c));
+	struct inv_op op;
+	struct inv_step *s = malloc(sizeof(*s));
+	uint8_t *enc, *big;
+	size_t len, blen;
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(s);
+	memset(&e, 0, sizeof(e));
+	guid_of(3, e.guid);
+	e.seq = 9;
+	e.time = NOW;
+	strcpy(e.name, "state");
+	strcpy(e.actor, "op-bob");
+	memset(e.detail, 'd', INV_DETAIL_MAX);
+	codec_check(&ce, &e);
+	sample_cert(c, 1, 1, NOW + 10 * DAY);
+	c->der_len = INV_DER_MAX;
+	codec_check(&cc, c);
+	/* DER one byte over the limit (the blob is the last field) */
+	assert_int_equal(inv_cert_encode(c, &enc, &len), INV_OK);
+	big = grow_field(enc, len, len - INV_DER_MAX - 4, 4, &blen);
+	assert_int_equal(inv_cert_decode(big, blen, c), INV_ERR_FORMAT);
+	free(big);
+	free(enc);
+	sample_cert(c, 1, 1, NOW);
+	strcpy(c->serial, "00AB");	/* upper case is not the key format */
+	assert_int_equal(inv_cert_encode(c, &enc, &len), INV_ERR_ARG);
+	sample_cert(c, 1, 1, NOW);
+	c->reason = 11;
+	assert_int_equal(inv_cert_encode(c, &enc, &len), INV_ERR_ARG);
+	sample_op(&op, "issue", 1);
+	op.id = 77;
+	codec_check(&co, &op);
+	op.state = INV_OP_ROLLED_BACK + 1;
+	assert_int_equal(inv_op_encode(&op, &enc, &len), INV_ERR_ARG);
+	sample_step(s, 77, 3);
+	s->data_len = INV_STEP_DATA_MAX;
+	codec_check(&cs, s);
+	s->data_len = INV_STEP_DATA_MAX + 1;
+	assert_int_equal(inv_step_encode(s, &enc, &len), INV_ERR_ARG);
+	free(c);
+	free(s);
+}
+
+/* ---- storage helpers ---- */
+
+static struct inv *
+open_inv(size_t map)
+{
+	struct inv *inv;
+
+	assert_int_equal(inv_open(dir, map, &inv), INV_OK);
+	return inv;
+}
+
+static struct inv_txn *
+wtxn(struct inv *inv)
+{
+	struct inv_txn *t;
+
+	assert_int_equal(inv_begin(inv, 1, &t), INV_OK);
+	return t;
+}
+
+static struct inv_txn *
+rtxn(struct inv *inv)
+{
+	struct inv_txn *t;
+
+	assert_int_equal(inv_begin(inv, 0, &t), INV_OK);
+	return t;
+}
+
+/* Raw LMDB: number of values stored under key in db (dups included). */
+static size_t
+raw_count(struct inv *inv, const char *db, const void *key, size_t klen)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k = { klen, (void *)key }, v;
+	size_t n = 0;
+	int mrc;
+
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	if (key == NULL) {
+		for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+		    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+			n++;
+	} else if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0)
+		assert_int_equal(mdb_cursor_count(cur, &n), 0);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
+}
+
+/* Collects the last byte of each card's GUID (our card numbers are small). */
+struct seen {
+	unsigned n;
+	unsigned ids[64];
+};
+
+static int
+see_card(const struct inv_card *c, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64)
+		s->ids[s->n] = c->guid[15];
+	s->n++;
+	return 0;
+}
+
+static struct seen
+of_holder(struct inv *inv, const char *h)
+{
+	struct inv_txn *t = rtxn(inv);
+	struct seen s = { 0, { 0 } };
+
+	assert_int_equal(inv_cards_of_holder(t, h, see_card, &s), INV_OK);
+	inv_abort(t);
+	return s;
+}
+
+static struct seen
+in_state(struct inv *inv, int st)
+{
+	struct inv_txn *t = rtxn(inv);
+	struct seen s = { 0, { 0 } };
+
+	assert_int_equal(inv_cards_in_state(t, st, see_card, &s), INV_OK);
+	inv_abort(t);
+	return s;
+}
+
+static void
+put_holder(struct inv_txn *t, const char *id)
+{
+	struct inv_holder h;
+
+	sample_holder(&h, id);
+	h.nanswers = 1;		/* crypto_pwhash is slow-ish; one is enough */
+	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
+	inv_holder_clear(&h);
+}
+
+/* ---- storage tests ---- */
+
+static void
+store_indexes(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_card c, back;
+	struct inv_holder h;
+	uint64_t counts[INV_CARD_NSTATES];
+	uint8_t g1[INV_GUID_LEN], st;
+	struct seen s;
+
+	(void)state;
+	t = wtxn(inv);
+	put_holder(t, "A");
+	put_holder(t, "B");
+	sample_card(&c, 1, "A", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 2, "A", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 3, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	/* refusals that change nothing and leave the txn usable */
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_ERR_EXISTS);
+	sample_card(&c, 4, "", INV_CARD_BLANK);
+	strcpy(c.serial, "SN00000001");		/* card 1's serial */
+	assert_int_equal(inv_card_put(t, &c, 0), INV_ERR_EXISTS);
+	sample_card(&c, 4, "nobody", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_txn_error(t), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+
+	s = of_holder(inv, "A");
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.ids[0], 1);
+	assert_int_equal(s.ids[1], 2);
+	assert_int_equal(of_holder(inv, "B").n, 0);
+	assert_int_equal(in_state(inv, INV_CARD_BLANK).n, 2);
+	assert_int_equal(raw_count(inv, "inv_cards", NULL, 0), 3);
+
+	/* move card 1 to B and suspend it; rename card 2's serial */
+	t = wtxn(inv);
+	guid_of(1, g1);
+	assert_int_equal(inv_card_get(t, g1, &c), INV_OK);
+	strcpy(c.holder, "B");
+	c.state = INV_CARD_SUSPENDED;
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	sample_card(&c, 2, "A", INV_CARD_BLANK);
+	strcpy(c.serial, "RENAMED");
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	assert_int_equal(inv_holder_del(t, "A"), INV_ERR_EXISTS);
+	assert_int_equal(inv_commit(t), INV_OK);
+
+	s = of_holder(inv, "A");
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.ids[0], 2);
+	s = of_holder(inv, "B");
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.ids[0], 1);
+	assert_int_equal(in_state(inv, INV_CARD_ACTIVE).n, 0);
+	assert_int_equal(in_state(inv, INV_CARD_SUSPENDED).n, 1);
+	/* independent path: the raw index holds no stale entries */
+	assert_int_equal(raw_count(inv, "inv_card_holder", "A", 1), 1);
+	st = INV_CARD_ACTIVE;
+	assert_int_equal(raw_count(inv, "inv_card_state", &st, 1), 0);
+	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), 3);
+
+	t = rtxn(inv);
+	assert_int_equal(inv_card_by_serial(t, "SN00000002", &back),
+	    INV_ERR_NOTFOUND);
+	assert_int_equal(inv_card_by_serial(t, "RENAMED", &back), INV_OK);
+	assert_int_equal(back.guid[15], 2);
+	assert_int_equal(inv_card_by_serial(t, "SN00000001", &back), INV_OK);
+	assert_string_equal(back.holder, "B");
+	assert_int_equal(inv_card_count_by_state(t, counts), INV_OK);
+	assert_true(counts[INV_CARD_BLANK] == 2 && counts[INV_CARD_SUSPENDED] == 1 &&
+	    counts[INV_CARD_ACTIVE] == 0);
+	inv_abort(t);
+
+	/* delete card 3 (no holder) and card 2, then holder A */
+	t = wtxn(inv);
+	guid_of(3, g1);
+	assert_int_equal(inv_card_del(t, g1), INV_OK);
+	guid_of(2, g1);
+	assert_int_equal(inv_card_del(t, g1), INV_OK);
+	assert_int_equal(inv_card_del(t, g1), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_holder_del(t, "A"), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+
+	/* reopen: everything above persisted, indexes agree */
+	inv = open_inv(0);
+	assert_int_equal(raw_count(inv, "inv_cards", NULL, 0), 1);
+	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), 1);
+	assert_int_equal(raw_count(inv, "inv_card_state", NULL, 0), 1);
+	assert_int_equal(raw_count(inv, "inv_card_holder", NULL, 0), 1);
+	assert_int_equal(of_holder(inv, "B").n, 1);
+	t = rtxn(inv);
+	assert_int_equal(inv_holder_get(t, "A", &h), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_holder_get(t, "B", &h), INV_OK);
+	assert_int_equal(h.nanswers, 1);
+	assert_int_equal(crypto_pwhash_str_verify(h.answers[0].hash, "blue", 4), 0);
+	inv_holder_clear(&h);
+	assert_int_equal(inv_card_count_by_state(t, counts), INV_OK);
+	assert_true(counts[INV_CARD_SUSPENDED] == 1 && counts[INV_CARD_BLANK] == 0);
+	/* a read txn refuses writes */
+	assert_int_equal(inv_holder_del(t, "B"), INV_ERR_READONLY);
+	inv_abort(t);
+	inv_close(inv);
+}
+
+static int
+see_event(const struct inv_event *e, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64)
+		s->ids[s->n] = e->seq;
+	s->n++;
+	return 0;
+}
+
+static void
+store_events(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_card c;
+	struct inv_event e;
+	struct seen s = { 0, { 0 } };
+	uint32_t seq;
+	unsigned i;
+
+	(void)state;
+	t = wtxn(inv);
+	sample_card(&c, 1, "", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	sample_card(&c, 2, "", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	memset(&e, 0, sizeof(e));
+	strcpy(e.name, "issued");
+	for (i = 0; i < 3; i++) {
+		guid_of(1, e.guid);
+		assert_int_equal(inv_event_append(t, &e, &seq), INV_OK);
+		assert_int_equal(seq, i + 1);
+		guid_of(2, e.guid);
+		assert_int_equal(inv_event_append(t, &e, &seq), INV_OK);
+	}
+	guid_of(9, e.guid);
+	assert_int_equal(inv_event_append(t, &e, &seq), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_commit(t), INV_OK);
+	t = wtxn(inv);
+	guid_of(1, e.guid);
+	assert_int_equal(inv_event_append(t, &e, &seq), INV_OK);
+	assert_int_equal(seq, 4);
+	assert_int_equal(inv_event_foreach(t, e.guid, see_event, &s), INV_OK);
+	assert_int_equal(s.n, 4);
+	assert_true(s.ids[0] == 1 && s.ids[3] == 4);
+	assert_int_equal(inv_card_del(t, e.guid), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	/* card 1's history went with it, card 2's stayed */
+	assert_int_equal(raw_count(inv, "inv_events", NULL, 0), 3);
+	inv_close(inv);
+}
+
+/* Collects certificate serials in callback order. */
+struct certs_seen {
+	unsigned n;
+	char serial[256][INV_CERT_SERIAL_MAX + 1];
+	uint64_t na[256];
+};
+
+static int
+see_cert(const struct inv_cert *c, void *arg)
+{
+	struct certs_seen *s = arg;
+
+	if (s->n < 256) {
+		strcpy(s->serial[s->n], c->serial);
+		s->na[s->n] = c->not_after;
+	}
+	s->n++;
+	return 0;
+}
+
+/* Independent path: every cert with from <= not_after < until, via a raw scan. */
+static unsigned
+raw_expiring(struct inv *inv, uint64_t from, uint64_t until)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct inv_cert *c = malloc(sizeof(*c));
+	unsigned n = 0;
+	int mrc;
+
+	assert_non_null(c);
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_certs", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		assert_int_equal(inv_cert_decode(v.mv_data, v.mv_size, c), INV_OK);
+		if (c->not_after >= from && c->not_after < until)
+			n++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	free(c);
+	return n;
+}
+
+static void
+store_certs(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_card c;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	struct certs_seen *s = calloc(1, sizeof(*s));
+	uint8_t g[INV_GUID_LEN];
+	unsigned i, expect;
+
+	(void)state;
+	assert_non_null(ct);
+	assert_non_null(s);
+	t = wtxn(inv);
+	for (i = 1; i <= 4; i++) {
+		sample_card(&c, i, "", INV_CARD_ACTIVE);
+		assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	}
+	/* 200 certificates spread over -50 .. +150 days, on cards 1..4 */
+	for (i = 0; i < 200; i++) {
+		sample_cert(ct, i, 1 + i % 4,
+		    NOW - 50 * DAY + (uint64_t)((i * 7919u) % 200) * DAY + i);
+		assert_int_equal(inv_cert_put(t, ct, INV_PUT_NEW), INV_OK);
+	}
+	sample_cert(ct, 500, 9, NOW);		/* no such card */
+	assert_int_equal(inv_cert_put(t, ct, 0), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_commit(t), INV_OK);
+
+	t = rtxn(inv);
+	assert_int_equal(inv_certs_expiring(t, NOW, NOW + 30 * DAY, see_cert, s),
+	    INV_OK);
+	inv_abort(t);
+	expect = raw_expiring(inv, NOW, NOW + 30 * DAY);
+	assert_true(expect > 10);
+	assert_int_equal(s->n, expect);
+	for (i = 1; i < s->n; i++)
+		assert_true(s->na[i - 1] <= s->na[i]);		/* soonest first */
+
+	/* push the soonest one out of the window: the index follows */
+	t = wtxn(inv);
+	assert_int_equal(inv_cert_get(t, s->serial[0], ct), INV_OK);
+	ct->not_after = NOW + 100 * DAY;
+	ct->status = INV_CERT_REVOKED;
+	ct->reason = 1;
+	guid_of(4, ct->guid);			/* and onto card 4 */
+	assert_int_equal(inv_cert_put(t, ct, INV_PUT_UPDATE), INV_OK);
+	assert_int_equal(inv_cert_del(t, s->serial[1]), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	memset(s, 0, sizeof(*s));
+	t = rtxn(inv);
+	assert_int_equal(inv_certs_expiring(t, NOW, NOW + 30 * DAY, see_cert, s),
+	    INV_OK);
+	assert_int_equal(s->n, expect - 2);
+	assert_int_equal(raw_expiring(inv, NOW, NOW + 30 * DAY), expect - 2);
+	assert_int_equal(raw_count(inv, "inv_cert_expiry", NULL, 0), 199);
+
+	/* certificates of a card, through the index, against the raw dup count */
+	for (i = 1; i <= 4; i++) {
+		memset(s, 0, sizeof(*s));
+		guid_of(i, g);
+		assert_int_equal(inv_certs_of_card(t, g, see_cert, s), INV_OK);
+		assert_int_equal(s->n, raw_count(inv, "inv_cert_card", g,
+		    INV_GUID_LEN));
+	}
+	assert_int_equal(raw_count(inv, "inv_cert_card", NULL, 0), 199);
+	inv_abort(t);
+	t = wtxn(inv);
+	guid_of(1, g);
+	assert_int_equal(inv_card_del(t, g), INV_ERR_EXISTS);
+	inv_abort(t);
+	free(ct);
+	free(s);
+	inv_close(inv);
+}
+
+static int
+see_op(const struct inv_op *op, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64)
+		s->ids[s->n] = (unsigned)op->id;
+	s->n++;
+	return 0;
+}
+
+static int
+see_step(const struct inv_step *st, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64)
+		s->ids[s->n] = st->no;
+	s->n++;
+	return s->n == 2 ? 42 : 0;		/* stop early: returned as is */
+}
+
+static void
+store_ops(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_op op;
+	struct inv_step *st = malloc(sizeof(*st));
+	struct seen s = { 0, { 0 } };
+	uint64_t id;
+	uint8_t val[16];
+	size_t len;
+	unsigned i;
+
+	(void)state;
+	assert_non_null(st);
+	t = wtxn(inv);
+	for (i = 1; i <= 3; i++) {
+		sample_op(&op, "issue", i);
+		assert_int_equal(inv_op_add(t, &op, &id), INV_OK);
+		assert_int_equal(id, i);
+	}
+	for (i = 3; i >= 1; i--) {	/* out of order: the key sorts them */
+		sample_step(st, 2, i);
+		assert_int_equal(inv_op_step_put(t, st), INV_OK);
+	}
+	sample_step(st, 99, 1);
+	assert_int_equal(inv_op_step_put(t, st), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_op_get(t, 1, &op), INV_OK);
+	op.state = INV_OP_DONE;
+	assert_int_equal(inv_op_put(t, &op), INV_OK);
+	assert_int_equal(inv_meta_put(t, "ca.txid", "0123456789abcdef", 16),
+	    INV_OK);
+	assert_int_equal(inv_meta_put(t, "inv.schema", "x", 1), INV_ERR_ARG);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+
+	inv = open_inv(0);
+	t = rtxn(inv);
+	assert_int_equal(inv_op_running_foreach(t, see_op, &s), INV_OK);
+	assert_int_equal(s.n, 2);
+	assert_true(s.ids[0] == 2 && s.ids[1] == 3);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(inv_op_steps_foreach(t, 2, see_step, &s), 42);
+	assert_true(s.n == 2 && s.ids[0] == 1 && s.ids[1] == 2);
+	assert_int_equal(inv_op_step_get(t, 2, 3, st), INV_OK);
+	assert_int_equal(st->data_len, 53);
+	assert_int_equal(st->data[0], 3);
+	assert_int_equal(inv_meta_get(t, "ca.txid", val, sizeof(val), &len),
+	    INV_OK);
+	assert_int_equal(len, 16);
+	assert_memory_equal(val, "0123456789abcdef", 16);
+	assert_int_equal(inv_meta_get(t, "ca.txid", val, 4, &len), INV_ERR_ARG);
+	assert_int_equal(inv_meta_get(t, "nope", val, 4, &len), INV_ERR_NOTFOUND);
+	inv_abort(t);
+	assert_int_equal(raw_count(inv, "inv_op_running", NULL, 0), 2);
+	/* ids keep increasing across reopen */
+	t = wtxn(inv);
+	sample_op(&op, "renew", 1);
+	assert_int_equal(inv_op_add(t, &op, &id), INV_OK);
+	assert_int_equal(id, 4);
+	op.type[0] = '\0';
+	assert_int_equal(inv_op_add(t, &op, &id), INV_ERR_ARG);
+	assert_int_equal(inv_commit(t), INV_OK);
+	free(st);
+	inv_close(inv);
+}
+
+/* ---- full map ---- */
+
+struct snapshot {
+	size_t cards, serial, state, holder, events, meta;
+};
+
+static struct snapshot
+snap(struct inv *inv)
+{
+	struct snapshot s;
+
+	s.cards = raw_count(inv, "inv_cards", NULL, 0);
+	s.serial = raw_count(inv, "inv_card_serial", NULL, 0);
+	s.state = raw_count(inv, "inv_card_state", NULL, 0);
+	s.holder = raw_count(inv, "inv_card_holder", NULL, 0);
+	s.events = raw_count(inv, "inv_events", NULL, 0);
+	s.meta = raw_count(inv, "inv_meta", NULL, 0);
+	return s;
+}
+
+static void
+full_map(void **state)
+{
+	const size_t map = 512 * 1024;
+	struct inv *inv = open_inv(map);
+	struct inv_txn *t;
+	struct inv_card c;
+	struct inv_event e;
+	struct snapshot before, after;
+	uint8_t g1[INV_GUID_LEN];
+	uint64_t counts[INV_CARD_NSTATES], seq64;
+	uint32_t seq;
+	unsigned n, i;
+	int rc = INV_OK;
+
+	(void)state;
+	t = wtxn(inv);
+	put_holder(t, "H");
+	assert_int_equal(inv_commit(t), INV_OK);
+	/* one card per txn until the map is full */
+	for (n = 1; n < 10000; n++) {
+		t = wtxn(inv);
+		sample_card(&c, n, "H", INV_CARD_STOCK);
+		c.escrow_len = INV_ESCROW_MAX;
+		rc = inv_card_put(t, &c, INV_PUT_NEW);
+		if (rc == INV_OK)
+			rc = inv_commit(t);
+		else
+			assert_int_equal(inv_commit(t), rc);	/* poisoned */
+		if (rc != INV_OK)
+			break;
+	}
+	assert_int_equal(rc, INV_ERR_FULL);
+	n--;			/* cards committed */
+	assert_true(n > 10);
+	before = snap(inv);
+	assert_int_equal(before.cards, n);
+	assert_true(before.serial == n && before.state == n && before.holder == n);
+
+	/*
+	 * Make room (two commits: LMDB reuses a page only once no txn that
+	 * could see it is left), then a txn that changes card 1, logs, and
+	 * overflows: nothing of it may stay.
+	 */
+	t = wtxn(inv);
+	for (i = n - 4; i <= n; i++) {
+		guid_of(i, g1);
+		assert_int_equal(inv_card_del(t, g1), INV_OK);
+	}
+	assert_int_equal(inv_commit(t), INV_OK);
+	n -= 5;
+	t = wtxn(inv);
+	assert_int_equal(inv_meta_put(t, "age", "1", 1), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	t = wtxn(inv);
+	assert_int_equal(inv_meta_put(t, "age", "2", 1), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	before = snap(inv);
+	assert_int_equal(before.cards, n);
+
+	t = wtxn(inv);
+	guid_of(1, g1);
+	assert_int_equal(inv_card_get(t, g1, &c), INV_OK);
+	c.state = INV_CARD_ACTIVE;
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	memset(&e, 0, sizeof(e));
+	memcpy(e.guid, g1, INV_GUID_LEN);
+	strcpy(e.name, "activated");
+	assert_int_equal(inv_event_append(t, &e, &seq), INV_OK);
+	assert_int_equal(audit_append(t, NOW, "op", "card.activate", "1", 0, NULL,
+	    &seq64), INV_OK);
+	rc = INV_OK;
+	for (i = 0; i < 1000 && rc != INV_ERR_FULL; i++) {
+		sample_card(&c, 100000 + i, "H", INV_CARD_STOCK);
+		c.escrow_len = INV_ESCROW_MAX;
+		rc = inv_card_put(t, &c, INV_PUT_NEW);
+	}
+	assert_int_equal(rc, INV_ERR_FULL);
+	/* poisoned: later calls and the commit report the same error */
+	assert_int_equal(inv_card_put(t, &c, 0), INV_ERR_FULL);
+	assert_int_equal(inv_commit(t), INV_ERR_FULL);
+	inv_close(inv);
+
+	inv = open_inv(map);
+	after = snap(inv);
+	assert_memory_equal(&before, &after, sizeof(before));
+	assert_int_equal(raw_count(inv, "inv_audit", NULL, 0), 0);
+	t = rtxn(inv);
+	assert_int_equal(inv_card_get(t, g1, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_STOCK);
+	assert_int_equal(inv_card_count_by_state(t, counts), INV_OK);
+	assert_true(counts[INV_CARD_STOCK] == n && counts[INV_CARD_ACTIVE] == 0);
+	for (i = 1; i <= n; i++) {
+		guid_of(i, g1);
+		assert_int_equal(inv_card_get(t, g1, &c), INV_OK);
+		assert_int_equal(c.escrow_len, INV_ESCROW_MAX);
+	}
+	inv_abort(t);
+	inv_close(inv);
+}
+
+/* ---- schema ---- */
+
+static MDB_env *
+raw_env(void)
+{
+	MDB_env *env;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 64), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, 64UL << 20), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	return env;
+}
+
+static void
+raw_put(MDB_txn *txn, const char *db, unsigned flags, const void *k,
+    size_t kl, const void *v, size_t vl)
+{
+	MDB_dbi dbi;
+	MDB_val key = { kl, (void *)k }, val = { vl, (void *)v };
+
+	assert_int_equal(mdb_dbi_open(txn, db, MDB_CREATE | flags, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+}
+
+static uint32_t
+raw_schema(void)
+{
+	MDB_env *env = raw_env();
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 10, (void *)"inv.schema" }, v;
+	uint32_t ver;
+
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_meta", 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(v.mv_size, 4);
+	ver = (uint32_t)((const uint8_t *)v.mv_data)[0] << 24 |
+	    (uint32_t)((const uint8_t *)v.mv_data)[1] << 16 |
+	    (uint32_t)((const uint8_t *)v.mv_data)[2] << 8 |
+	    ((const uint8_t *)v.mv_data)[3];
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return ver;
+}
+
+static void
+schema_fresh(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = rtxn(inv);
+	uint32_t v;
+
+	(void)state;
+	assert_int_equal(inv_schema_version(t, &v), INV_OK);
+	assert_int_equal(v, INV_SCHEMA_VERSION);
+	inv_abort(t);
+	inv_close(inv);
+	assert_int_equal(raw_schema(), 2);
+}
+
+/* The schema-1 card record, written from docs/inventory.md, not inv_rec.c. */
+static size_t
+v1_card(const struct inv_card *c, uint8_t *out, size_t cap)
+{
+	struct buf_writer w;
+	size_t n;
+
+	buf_writer_init(&w, out, cap);
+	buf_put_u8(&w, 1);
+	buf_put_u8(&w, 'C');
+	buf_put_bytes(&w, c->guid, INV_GUID_LEN);
+#define TEXT(s) (n = strlen(s), buf_put_u16be(&w, (uint16_t)n), \
+	buf_put_bytes(&w, s, n))
+	TEXT(c->serial);
+	buf_put_u32be(&w, c->atr_len);
+	buf_put_bytes(&w, c->atr, c->atr_len);
+	TEXT(c->model);
+	TEXT(c->profile);
+	buf_put_u32be(&w, c->profile_version);
+	buf_put_u8(&w, c->state);
+	buf_put_u16be(&w, c->pending_ca);
+	TEXT(c->holder);
+#undef TEXT
+	buf_put_u32be(&w, c->mk_version);
+	buf_put_u32be(&w, c->escrow_len);
+	buf_put_bytes(&w, c->escrow, c->escrow_len);
+	buf_put_u32be(&w, (uint32_t)(c->created >> 32));
+	buf_put_u32be(&w, (uint32_t)c->created);
+	buf_put_u32be(&w, (uint32_t)(c->updated >> 32));
+	buf_put_u32be(&w, (uint32_t)c->updated);
+	assert_int_equal(buf_writer_error(&w), BUF_OK);
+	return w.len;
+}
+
+/* A schema-1 environment: holder H, cards 1 (2 certs) and 2 (none). */
+static void
+make_v1(uint32_t schema)
+{
+	static const char *v1_dbs[] = {
+		"inv_holders", "inv_cards", "inv_card_serial", "inv_events",
+		"inv_certs", "inv_ops", "inv_op_running", "inv_op_steps",
+		"inv_audit", "inv_audit_ckpt",
+	};
+	MDB_env *env = raw_env();
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	struct inv_holder h;
+	struct inv_card c;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	uint8_t buf[8192], *rec, ver[4] = { 0, 0, 0, 0 };
+	size_t len, i;
+	unsigned n;
+
+	assert_non_null(ct);
+	ver[3] = (uint8_t)schema;
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	for (i = 0; i < sizeof(v1_dbs) / sizeof(v1_dbs[0]); i++)
+		assert_int_equal(mdb_dbi_open(txn, v1_dbs[i], MDB_CREATE, &dbi), 0);
+	raw_put(txn, "inv_meta", 0, "inv.schema", 10, ver, 4);
+	sample_holder(&h, "H");
+	h.nanswers = 0;
+	assert_int_equal(inv_holder_encode(&h, &rec, &len), INV_OK);
+	raw_put(txn, "inv_holders", 0, "H", 1, rec, len);
+	free(rec);
+	for (n = 1; n <= 2; n++) {
+		sample_card(&c, n, "H", INV_CARD_ACTIVE);
+		len = v1_card(&c, buf, sizeof(buf));
+		raw_put(txn, "inv_cards", 0, c.guid, INV_GUID_LEN, buf, len);
+		raw_put(txn, "inv_card_serial", 0, c.serial, strlen(c.serial),
+		    c.guid, INV_GUID_LEN);
+		raw_put(txn, "inv_card_holder", MDB_DUPSORT | MDB_DUPFIXED, "H",
+		    1, c.guid, INV_GUID_LEN);
+		raw_put(txn, "inv_card_state", MDB_DUPSORT | MDB_DUPFIXED,
+		    &c.state, 1, c.guid, INV_GUID_LEN);
+	}
+	for (n = 1; n <= 2; n++) {
+		sample_cert(ct, n, 1, NOW + n * 10 * DAY);
+		assert_int_equal(inv_cert_encode(ct, &rec, &len), INV_OK);
+		raw_put(txn, "inv_certs", 0, ct->serial, strlen(ct->serial), rec,
+		    len);
+		raw_put(txn, "inv_cert_card", MDB_DUPSORT, ct->guid,
+		    INV_GUID_LEN, ct->serial, strlen(ct->serial));
+		free(rec);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(ct);
+}
+
+static void
+check_migrated(struct inv *inv)
+{
+	struct inv_txn *t = rtxn(inv);
+	struct inv_card c;
+	struct certs_seen *s = calloc(1, sizeof(*s));
+	uint8_t g[INV_GUID_LEN];
+	uint32_t v;
+
+	assert_non_null(s);
+	assert_int_equal(inv_schema_version(t, &v), INV_OK);
+	assert_int_equal(v, 2);
+	guid_of(1, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	assert_string_equal(c.serial, "SN00000001");
+	assert_string_equal(c.holder, "H");
+	assert_int_equal(c.escrow_len, 100);
+	assert_int_equal(c.escrow[99], (uint8_t)(99 * 3));
+	assert_true(c.created == NOW - 2 * DAY && c.updated == NOW);
+	assert_true(c.expires == NOW + 20 * DAY);	/* latest certificate */
+	assert_int_equal(inv_card_by_serial(t, "SN00000002", &c), INV_OK);
+	assert_true(c.expires == 0);			/* none: unknown */
+	assert_int_equal(inv_certs_expiring(t, NOW, NOW + 15 * DAY, see_cert, s),
+	    INV_OK);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->na[0], NOW + 10 * DAY);
+	inv_abort(t);
+	free(s);
+}
+
+static void
+schema_migrate(void **state)
+{
+	struct inv *inv;
+	struct inv_txn *t;
+	uint8_t g[INV_GUID_LEN];
+	MDB_val k = { INV_GUID_LEN, g }, v;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	(void)state;
+	make_v1(1);
+	inv = open_inv(0);
+	check_migrated(inv);
+	/* raw: the card record itself is now version 2 */
+	guid_of(1, g);
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_cards", 0, &dbi), 0);
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(((const uint8_t *)v.mv_data)[0], 2);
+	mdb_txn_abort(txn);
+	/* and it is writable as a v2 environment */
+	t = wtxn(inv);
+	assert_int_equal(audit_append(t, NOW, "op", "migrated", NULL, 0, NULL,
+	    &(uint64_t){ 0 }), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+	assert_int_equal(raw_schema(), 2);
+	inv = open_inv(0);
+	check_migrated(inv);
+	inv_close(inv);
+}
+
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *p;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	p = malloc((size_t)n);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static void
+schema_refuse(void **state)
+{
+	struct inv *inv = (struct inv *)1;
+	char path[128];
+	uint8_t *a, *b;
+	size_t la, lb;
+
+	(void)state;
+	make_v1(3);		/* a newer schema than this code knows */
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	a = slurp(path, &la);
+	assert_int_equal(inv_open(dir, 0, &inv), INV_ERR_SCHEMA);
+	assert_null(inv);
+	b = slurp(path, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);		/* not touched */
+	assert_int_equal(raw_schema(), 3);
+	free(a);
+	free(b);
+}
+
+static void
+schema_missing(void **state)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	struct inv *inv;
+
+	(void)state;
+	/* inv_meta exists but holds no schema: not ours to guess at */
+	env = raw_env();
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_put(txn, "inv_meta", 0, "other", 5, "x", 1);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(inv_open(dir, 0, &inv), INV_ERR_SCHEMA);
+	assert_string_equal(inv_errname(INV_ERR_SCHEMA), "INV_ERR_SCHEMA");
+	assert_string_equal(inv_errname(INV_ERR_FULL), "INV_ERR_FULL");
+}
+
+/*
+ * Seed corpus for fuzz_inv_rec (first byte selects the decoder), from the
+ * encoders; each seed must decode. With INV_SEED_DIR set, also written there.
+ */
+static void
+seed(int sel, const uint8_t *rec, size_t len)
+{
+	const char *sdir = getenv("INV_SEED_DIR");
+	union {
+		struct inv_holder h;
+		struct inv_card c;
+		struct inv_event e;
+		struct inv_cert ct;
+		struct inv_op op;
+		struct inv_step st;
+		struct audit_entry ae;
+		struct audit_ckpt ck;
+	} *u = malloc(sizeof(*u));
+	char path[512];
+	uint8_t b = (uint8_t)sel;
+	FILE *f;
+	int rc = -100;
+
+	assert_non_null(u);
+	switch (sel) {
+	case 0: rc = inv_holder_decode(rec, len, &u->h); break;
+	case 1: rc = inv_card_decode(rec, len, &u->c); break;
+	case 2: rc = inv_card_decode_v1(rec, len, &u->c); break;
+	case 3: rc = inv_event_decode(rec, len, &u->e); break;
+	case 4: rc = inv_cert_decode(rec, len, &u->ct); break;
+	case 5: rc = inv_op_decode(rec, len, &u->op); break;
+	case 6: rc = inv_step_decode(rec, len, &u->st); break;
+	case 7: rc = audit_entry_decode(rec, len, &u->ae); break;
+	case 8: rc = audit_ckpt_decode(rec, len, &u->ck); break;
+	}
+	assert_int_equal(rc, INV_OK);
+	free(u);
+	if (sdir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/seed%d", sdir, sel);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(&b, 1, 1, f), 1);
+	assert_int_equal(fwrite(rec, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+seed_enc(int sel, int rc, uint8_t *rec, size_t len)
+{
+	assert_int_equal(rc, INV_OK);
+	seed(sel, rec, len);
+	free(rec);
+}
+
+static void
+seeds(void **state)
+{
+	struct inv_holder h;
+	struct inv_card c;
+	struct inv_event e;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	struct inv_op op;
+	struct inv_step *st = malloc(sizeof(*st));
+	struct audit_entry ae;
+	struct audit_ckpt ck;
+	uint8_t *rec, buf[8192];
+	size_t len;
+	int rc;
+
+	(void)state;
+	assert_non_null(ct);
+	assert_non_null(st);
+	sample_holder(&h, "E1001");
+	h.nanswers = 2;
+	rc = inv_holder_encode(&h, &rec, &len);
+	seed_enc(0, rc, rec, len);
+	sample_card(&c, 1, "E1001", INV_CARD_ACTIVE);
+	rc = inv_card_encode(&c, &rec, &len);
+	seed_enc(1, rc, rec, len);
+	len = v1_card(&c, buf, sizeof(buf));
+	seed(2, buf, len);
+	memset(&e, 0, sizeof(e));
+	strcpy(e.name, "issued");
+	strcpy(e.detail, "profile piv-standard v4");
+	rc = inv_event_encode(&e, &rec, &len);
+	seed_enc(3, rc, rec, len);
+	sample_cert(ct, 1, 1, NOW);
+	ct->der_len = 64;
+	rc = inv_cert_encode(ct, &rec, &len);
+	seed_enc(4, rc, rec, len);
+	sample_op(&op, "issue", 1);
+	rc = inv_op_encode(&op, &rec, &len);
+	seed_enc(5, rc, rec, len);
+	sample_step(st, 1, 2);
+	rc = inv_step_encode(st, &rec, &len);
+	seed_enc(6, rc, rec, len);
+	memset(&ae, 0, sizeof(ae));
+	ae.seq = 5;
+	strcpy(ae.event, "card.issue");
+	strcpy(ae.actor, "op-alice");
+	rc = audit_entry_encode(&ae, &rec, &len);
+	seed_enc(7, rc, rec, len);
+	memset(&ck, 0, sizeof(ck));
+	ck.seq = 5;
+	ck.sig_len = 70;
+	rc = audit_ckpt_encode(&ck, &rec, &len);
+	seed_enc(8, rc, rec, len);
+	free(ct);
+	free(st);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(rec_holder),
+		cmocka_unit_test(rec_card),
+		cmocka_unit_test(rec_others),
+		cmocka_unit_test_setup_teardown(store_indexes, setup, teardown),
+		cmocka_unit_test_setup_teardown(store_events, setup, teardown),
+		cmocka_unit_test_setup_teardown(store_certs, setup, teardown),
+		cmocka_unit_test_setup_teardown(store_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(full_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_fresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_migrate, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_refuse, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_missing, setup, teardown),
+		cmocka_unit_test(seeds),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
