@@ -24,7 +24,8 @@
  *      folding or NFC normalisation (that needs ICU's tables): "É" and "é",
  *      or a precomposed "é" and "e" + U+0301, do not match. The kiosk sends
  *      NFC; a help desk client should too.
- * The result must be at least min_len characters (code points) long.
+ * The result must hold at least min_len characters (code points, spaces
+ * not counted).
  * Every normalised copy is wiped (sodium_memzero) before its memory goes.
  *
  * ans_pick chooses which enrolled questions to ask: k distinct ids drawn

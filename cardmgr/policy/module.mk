@@ -8,3 +8,6 @@ $(eval $(call prog,test_policy_opr,tests/unit/test_policy_opr.c $(POLICY_LIB),-l
 FUZZERS += fuzz_prof fuzz_prof_secret
 $(eval $(call fuzzer,fuzz_prof,tests/fuzz/fuzz_prof.c $(POLICY_LIB),$(POLICY_LIBS)))
 $(eval $(call fuzzer,fuzz_prof_secret,tests/fuzz/fuzz_prof_secret.c $(POLICY_LIB),$(POLICY_LIBS)))
+
+PROGS += cardmgr-policy-check
+$(eval $(call prog,cardmgr-policy-check,cardmgr/policy/policy_check.c $(POLICY_LIB),$(POLICY_LIBS)))

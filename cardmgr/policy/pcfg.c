@@ -384,12 +384,26 @@ pcfg_err(struct pcfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 	pcfg_diag_add(c->d, c->file, pcfg_line(s), "%s", msg);
 }
 
+/* "top level", "pin", "slots[2]", "slots[2].escrow": where s sits. */
 static const char *
-where(const config_setting_t *group)
+path_of(const config_setting_t *s, char *buf, size_t cap)
 {
-	const char *n = group ? config_setting_name(group) : NULL;
+	const config_setting_t *parent;
+	char up[128];
+	const char *name;
 
-	return n ? n : "top level";
+	if (s == NULL || (parent = config_setting_parent(s)) == NULL)
+		return "top level";
+	name = config_setting_name(s);
+	if (config_setting_parent(parent) == NULL)
+		snprintf(buf, cap, "%s", name ? name : "?");
+	else if (name != NULL)
+		snprintf(buf, cap, "%s.%s", path_of(parent, up, sizeof(up)),
+		    name);
+	else
+		snprintf(buf, cap, "%s[%d]", path_of(parent, up, sizeof(up)),
+		    config_setting_index(s));
+	return buf;
 }
 
 void
@@ -398,6 +412,7 @@ pcfg_only(struct pcfg_ctx *c, const config_setting_t *group,
 {
 	const config_setting_t *m;
 	const char *name;
+	char at[160];
 	size_t i;
 	int k;
 
@@ -409,7 +424,7 @@ pcfg_only(struct pcfg_ctx *c, const config_setting_t *group,
 				break;
 		if (allowed[i] == NULL)
 			pcfg_err(c, m, "unknown setting '%s' in %s",
-			    name ? name : "?", where(group));
+			    name ? name : "?", path_of(group, at, sizeof(at)));
 	}
 }
 
@@ -418,18 +433,19 @@ pcfg_member(struct pcfg_ctx *c, const config_setting_t *group,
     const char *name, int required, int type)
 {
 	config_setting_t *m = config_setting_get_member(group, name);
+	char at[160];
 	int t;
 
 	if (m == NULL) {
 		if (required)
 			pcfg_err(c, group, "missing setting '%s' in %s", name,
-			    where(group));
+			    path_of(group, at, sizeof(at)));
 		return NULL;
 	}
 	t = config_setting_type(m);
 	if (t == type || (type == CONFIG_TYPE_LIST && t == CONFIG_TYPE_ARRAY))
 		return m;
-	pcfg_err(c, m, "'%s' must be %s", name,
+	pcfg_err(c, m, "%s must be %s", path_of(m, at, sizeof(at)),
 	    type == CONFIG_TYPE_GROUP ? "a group { ... }" :
 	    type == CONFIG_TYPE_LIST ? "a list" :
 	    type == CONFIG_TYPE_STRING ? "a string" :
@@ -442,6 +458,7 @@ pcfg_int(struct pcfg_ctx *c, const config_setting_t *group, const char *name,
     int required, int def, int lo, int hi, int *out)
 {
 	const config_setting_t *m;
+	char at[160];
 	long long v;
 
 	*out = def;
@@ -454,8 +471,8 @@ pcfg_int(struct pcfg_ctx *c, const config_setting_t *group, const char *name,
 	else
 		return !required && config_setting_get_member(group, name) == NULL;
 	if (v < lo || v > hi) {
-		pcfg_err(c, m, "'%s' = %lld is out of range %d..%d", name, v, lo,
-		    hi);
+		pcfg_err(c, m, "%s = %lld is out of range %d..%d",
+		    path_of(m, at, sizeof(at)), v, lo, hi);
 		return 0;
 	}
 	*out = (int)v;
@@ -491,6 +508,7 @@ pcfg_str(struct pcfg_ctx *c, const config_setting_t *group, const char *name,
 {
 	const config_setting_t *m;
 	const char *v;
+	char at[160];
 
 	snprintf(out, cap, "%s", def ? def : "");
 	if ((m = pcfg_member(c, group, name, required, CONFIG_TYPE_STRING)) ==
@@ -498,12 +516,13 @@ pcfg_str(struct pcfg_ctx *c, const config_setting_t *group, const char *name,
 		return !required && config_setting_get_member(group, name) == NULL;
 	v = config_setting_get_string(m);
 	if (v == NULL || *v == '\0' || strlen(v) >= cap) {
-		pcfg_err(c, m, "'%s' must be 1 to %zu characters", name,
-		    cap - 1);
+		pcfg_err(c, m, "%s must be 1 to %zu characters",
+		    path_of(m, at, sizeof(at)), cap - 1);
 		return 0;
 	}
 	if (!printable(v)) {
-		pcfg_err(c, m, "'%s' must be printable ASCII", name);
+		pcfg_err(c, m, "%s must be printable ASCII",
+		    path_of(m, at, sizeof(at)));
 		return 0;
 	}
 	memcpy(out, v, strlen(v) + 1);
@@ -516,6 +535,7 @@ pcfg_enum(struct pcfg_ctx *c, const config_setting_t *group, const char *name,
 {
 	const config_setting_t *m;
 	const char *v;
+	char at[160];
 	int i;
 
 	*out = def;
@@ -528,8 +548,8 @@ pcfg_enum(struct pcfg_ctx *c, const config_setting_t *group, const char *name,
 			*out = i;
 			return 1;
 		}
-	pcfg_err(c, m, "'%s': unknown value \"%.64s\"", name,
-	    printable(v) ? v : "(unprintable)");
+	pcfg_err(c, m, "%s: unknown value \"%.64s\"", path_of(m, at,
+	    sizeof(at)), printable(v) ? v : "(unprintable)");
 	return 0;
 }
 
