@@ -1,0 +1,94 @@
+/*
+ * opr: the operator map. Which unix account (by user name or uid) is which
+ * operator, and which roles that operator holds. The daemon learns the
+ * peer's uid from its socket (SO_PEERCRED) and asks opr_lookup_uid; a
+ * profile then says which roles may run each operation (profile.h).
+ *
+ * The file is libconfig (provisioning/operators.conf.example):
+ *
+ *   operators = (
+ *     { user = "alice"; name = "Alice Example"; roles = [ "badge_officer" ]; },
+ *     { uid = 1002;     name = "Bob Example";   roles = [ "helpdesk" ]; }
+ *   );
+ *
+ * Strict like the profiles: unknown settings, unknown roles, a user or uid
+ * named twice, an entry with both or neither of user and uid, root (uid 0
+ * or "root") and the "holder" role (a card holder is not an operator) are
+ * errors reported as file:line: message; a file that is a symlink or that
+ * group or others may write is refused.
+ */
+#ifndef OPERATORS_H
+#define OPERATORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum opr_err {
+	OPR_OK = 0,
+	OPR_ERR_ARG = -1,
+	OPR_ERR_IO = -2,	/* cannot read the file */
+	OPR_ERR_PERM = -3,	/* symlink, foreign owner, writable by others */
+	OPR_ERR_CONFIG = -4,	/* syntax or semantic error (see errbuf) */
+	OPR_ERR_NOMEM = -5,
+	OPR_ERR_NOTFOUND = -6,	/* uid is no operator */
+	OPR_ERR_AMBIGUOUS = -7,	/* uid matches two entries (by uid and name) */
+};
+
+const char *opr_strerror(int err);
+const char *opr_errname(int err);
+
+/* Roles, as bits of a mask. The names are the configuration spelling. */
+enum opr_role {
+	OPR_ROLE_BADGE_OFFICER = 1u << 0,	/* "badge_officer" */
+	OPR_ROLE_HELPDESK = 1u << 1,		/* "helpdesk" */
+	OPR_ROLE_SECURITY_OFFICER = 1u << 2,	/* "security_officer" */
+	OPR_ROLE_AUDITOR = 1u << 3,		/* "auditor" */
+	OPR_ROLE_ADMINISTRATOR = 1u << 4,	/* "administrator" */
+	OPR_ROLE_HOLDER = 1u << 5,		/* "holder": the card's own holder */
+};
+#define OPR_ROLE_ALL 0x3fu
+
+/* The role bit for a name, or 0 if the name is no role. */
+uint32_t opr_role_from_name(const char *name);
+/* The name of one role bit, or NULL. */
+const char *opr_role_name(uint32_t role);
+
+#define OPR_NAME_MAX 63
+#define OPR_USER_MAX 32
+
+struct opr_operator {
+	char name[OPR_NAME_MAX + 1];	/* display name, for the journal */
+	char user[OPR_USER_MAX + 1];	/* unix user name, or "" */
+	long uid;			/* unix uid, or -1 */
+	uint32_t roles;			/* enum opr_role bits */
+	unsigned line;			/* where it is defined */
+};
+
+struct opr_map;
+
+/*
+ * Load path. [out] *out: opr_free. On error errbuf holds one
+ * "file:line: message" line per error found.
+ */
+int opr_load(const char *path, struct opr_map **out, char *errbuf,
+    size_t cap);
+/* The same from memory; file names the text in messages. */
+int opr_load_string(const char *file, const char *text, size_t len,
+    struct opr_map **out, char *errbuf, size_t cap);
+void opr_free(struct opr_map *map);
+
+size_t opr_count(const struct opr_map *map);
+const struct opr_operator *opr_get(const struct opr_map *map, size_t i);
+
+/*
+ * The operator for uid: an entry naming the uid, or one naming the user the
+ * system resolves uid to (getpwuid_r). [out] *op points into map.
+ */
+int opr_lookup_uid(const struct opr_map *map, uid_t uid,
+    const struct opr_operator **op);
+
+/* 1 if op holds every bit of role (a nonzero enum opr_role mask). */
+int opr_has_role(const struct opr_operator *op, uint32_t role);
+
+#endif /* OPERATORS_H */
