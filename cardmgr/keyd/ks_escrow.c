@@ -261,36 +261,95 @@ out:
 	return rc;
 }
 
-/* The content key, unwrapped in the token by the KRK the blob names. */
+/*
+ * RSA-OAEP-SHA256 done by the token itself. CKR_MECHANISM_PARAM_INVALID and
+ * friends mean this token has no OAEP with SHA-256 (SoftHSM2 2.6 does SHA-1
+ * only and says CKR_ARGUMENTS_BAD): KS_ERR_MECH, try raw_unwrap.
+ */
 static int
-oaep_unwrap(struct ks *ks, const struct ks_escrow *e, uint8_t cek[CEK_LEN])
+oaep_token(struct ks *ks, CK_OBJECT_HANDLE h, const struct ks_escrow *e,
+    uint8_t *out, CK_ULONG *ol)
 {
 	CK_RSA_PKCS_OAEP_PARAMS op = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED,
 		NULL, 0 };
 	CK_MECHANISM m = { CKM_RSA_PKCS_OAEP, &op, sizeof(op) };
+	CK_RV rv;
+
+	rv = ks->f->C_DecryptInit(ks->s, &m, h);
+	if (rv == CKR_ARGUMENTS_BAD || rv == CKR_MECHANISM_PARAM_INVALID ||
+	    rv == CKR_MECHANISM_INVALID)
+		return ks_p11_fail(ks, "C_DecryptInit", rv, KS_ERR_MECH);
+	if (rv != CKR_OK)
+		return ks_p11_fail(ks, "C_DecryptInit", rv, KS_ERR_TOKEN);
+	rv = ks->f->C_Decrypt(ks->s, (CK_BYTE_PTR)e->wrapped, e->wrapped_len, out, ol);
+	/* A wrapped key that does not decrypt: tampered, or another KRK's. */
+	if (rv != CKR_OK)
+		return ks_p11_fail(ks, "C_Decrypt", rv, KS_ERR_CRYPTO);
+	return KS_OK;
+}
+
+/*
+ * The fallback: the token does the RSA private operation (CKM_RSA_X_509; the
+ * KRK never leaves it) and OpenSSL's constant-time OAEP check removes the
+ * SHA-256 padding here. The blob format is the same either way.
+ */
+static int
+oaep_raw(struct ks *ks, CK_OBJECT_HANDLE h, const struct ks_escrow *e,
+    uint8_t *out, CK_ULONG *ol)
+{
+	CK_MECHANISM m = { CKM_RSA_X_509, NULL, 0 };
+	uint8_t em[KS_ESCROW_WRAPPED_MAX];
+	CK_ULONG el = sizeof(em);
+	size_t k = e->wrapped_len;
+	int n, rc = KS_ERR_CRYPTO;
+	CK_RV rv;
+
+	if ((rv = ks->f->C_DecryptInit(ks->s, &m, h)) != CKR_OK)
+		return ks_p11_fail(ks, "C_DecryptInit", rv, KS_ERR_TOKEN);
+	rv = ks->f->C_Decrypt(ks->s, (CK_BYTE_PTR)e->wrapped, e->wrapped_len, em, &el);
+	if (rv != CKR_OK) {
+		rc = ks_p11_fail(ks, "C_Decrypt", rv, KS_ERR_CRYPTO);
+		goto out;
+	}
+	if (el > k)
+		goto out;
+	/* Some tokens drop leading zero bytes of the integer: put them back. */
+	memmove(em + (k - el), em, el);
+	memset(em, 0, k - el);
+	n = RSA_padding_check_PKCS1_OAEP_mgf1(out, (int)*ol, em, (int)k, (int)k,
+	    NULL, 0, EVP_sha256(), EVP_sha256());
+	if (n < 0)
+		goto out;
+	*ol = (CK_ULONG)n;
+	rc = KS_OK;
+out:
+	OPENSSL_cleanse(em, sizeof(em));
+	return rc;
+}
+
+/* The content key, unwrapped with the KRK the blob names. */
+static int
+oaep_unwrap(struct ks *ks, const struct ks_escrow *e, uint8_t cek[CEK_LEN])
+{
 	char label[KS_LABEL_MAX];
 	uint8_t out[KS_ESCROW_WRAPPED_MAX];
 	CK_ULONG ol = sizeof(out);
 	CK_OBJECT_HANDLE h;
-	CK_RV rv;
 	int rc;
 
 	if ((rc = ks_versioned_label(label, sizeof(label), KS_KRK_PREFIX,
 	    e->krk_version)) != KS_OK ||
 	    (rc = ks_find(ks, CKO_PRIVATE_KEY, label, &h)) != KS_OK)
 		return rc;
-	if ((rv = ks->f->C_DecryptInit(ks->s, &m, h)) != CKR_OK)
-		return ks_p11_fail(ks, "C_DecryptInit", rv, KS_ERR_TOKEN);
-	rv = ks->f->C_Decrypt(ks->s, (CK_BYTE_PTR)e->wrapped, e->wrapped_len, out, &ol);
-	if (rv != CKR_OK) {
-		/* A wrapped key that does not decrypt: tampered or another KRK's. */
-		rc = ks_p11_fail(ks, "C_Decrypt", rv, KS_ERR_CRYPTO);
-	} else if (ol != CEK_LEN) {
-		rc = KS_ERR_CRYPTO;
-	} else {
-		memcpy(cek, out, CEK_LEN);
-		rc = KS_OK;
+	rc = oaep_token(ks, h, e, out, &ol);
+	if (rc == KS_ERR_MECH) {
+		ol = sizeof(out);
+		rc = oaep_raw(ks, h, e, out, &ol);
 	}
+	if (rc == KS_OK && ol != CEK_LEN)
+		rc = KS_ERR_CRYPTO;
+	if (rc == KS_OK)
+		memcpy(cek, out, CEK_LEN);
 	OPENSSL_cleanse(out, sizeof(out));
 	return rc;
 }

@@ -293,6 +293,30 @@ out:
 	return rc;
 }
 
+/*
+ * Some tokens (SoftHSM2) accept C_SignInit with a mechanism of the wrong key
+ * family and fail later with CKR_GENERAL_ERROR: ask first, answer KS_ERR_MECH.
+ */
+static int
+key_type_is(struct ks *ks, CK_OBJECT_HANDLE h, CK_KEY_TYPE want)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	CK_KEY_TYPE kt;
+	int rc;
+
+	if ((rc = ks_get_attr(ks, h, CKA_KEY_TYPE, &v, &len)) != KS_OK)
+		return rc;
+	rc = KS_ERR_MECH;
+	if (len == sizeof(kt)) {
+		memcpy(&kt, v, sizeof(kt));
+		if (kt == want)
+			rc = KS_OK;
+	}
+	free(v);
+	return rc;
+}
+
 static int
 pss_params(size_t dlen, CK_RSA_PKCS_PSS_PARAMS *pp)
 {
@@ -335,7 +359,8 @@ ks_sign(struct ks *ks, const char *label, int mech, const uint8_t *tbs,
 	default:
 		return KS_ERR_ARG;
 	}
-	if ((rc = ks_find(ks, CKO_PRIVATE_KEY, label, &h)) != KS_OK)
+	if ((rc = ks_find(ks, CKO_PRIVATE_KEY, label, &h)) != KS_OK ||
+	    (rc = key_type_is(ks, h, mech == KS_SIGN_ECDSA ? CKK_EC : CKK_RSA)) != KS_OK)
 		return rc;
 	if ((rv = ks->f->C_SignInit(ks->s, &m, h)) != CKR_OK)
 		return ks_p11_fail(ks, "C_SignInit", rv,

@@ -33,4 +33,13 @@ int kstoken_read_pubkey(const struct kstoken *t, const char *label, EVP_PKEY **p
 /* pkcs11-tool --login --list-objects into a malloc'd NUL-terminated string. */
 char *kstoken_list_objects(const struct kstoken *t);
 
+/*
+ * RSA-OAEP (SHA-256, MGF1-SHA-256) decryption of in with the private key
+ * labelled label, by openssl pkeyutl through libp11's pkcs11 engine (the PIN
+ * sits in an engine config file in t->dir). out holds *outlen bytes; set to the
+ * plaintext length. 0 or -1.
+ */
+int kstoken_decrypt_oaep(const struct kstoken *t, const char *label,
+    const unsigned char *in, size_t inlen, unsigned char *out, size_t *outlen);
+
 #endif /* KSTOKEN_H */
