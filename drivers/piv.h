@@ -273,6 +273,21 @@ int piv_reset(struct piv_card *card);
 
 /* Mutual authentication with the 9B management key (alg 3DES or AES-*). */
 int piv_auth_mgmt(struct piv_card *card, int alg, const uint8_t *key, size_t keylen);
+/*
+ * One ECB block with the 9B key: encrypt (encrypt=1) or decrypt in to out,
+ * blocklen bytes (8 for 3DES, 16 for AES). Returns 0 on success, anything else
+ * fails the authentication with PIV_ERR_CRYPTO.
+ */
+typedef int (*piv_mgmt_crypt_fn)(void *arg, int encrypt, const uint8_t *in,
+    uint8_t *out, size_t blocklen);
+/*
+ * The same mutual authentication as piv_auth_mgmt with the block operations
+ * done by crypt(arg, ...): the key holder (keyd) answers the card's witness and
+ * computes the expected answer to our challenge, so this process never holds
+ * the management key. piv_auth_mgmt is this with an OpenSSL callback.
+ */
+int piv_auth_mgmt_cb(struct piv_card *card, int alg, piv_mgmt_crypt_fn crypt,
+    void *arg);
 /* SET MANAGEMENT KEY (FF); needs 9B authentication. touch: require touch. */
 int piv_set_mgmt_key(struct piv_card *card, int alg, const uint8_t *key,
     size_t keylen, int touch);

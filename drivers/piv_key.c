@@ -63,9 +63,26 @@ piv_mgmt_cipher(int alg, const uint8_t *key, size_t keylen, int enc,
 	return rc;
 }
 
+/*
+ * The block operations of a mutual authentication, done by whoever holds the
+ * key: piv_auth_mgmt's OpenSSL callback here, or keyd through
+ * piv_auth_mgmt_cb so that the process talking to the card never sees the key.
+ */
+struct mgmt_crypt {
+	piv_mgmt_crypt_fn fn;
+	void *arg;
+};
+
+static int
+mgmt_crypt(const struct mgmt_crypt *mc, int enc, const uint8_t *in, uint8_t *out,
+    size_t bl)
+{
+	return mc->fn(mc->arg, enc, in, out, bl) == 0 ? PIV_OK : PIV_ERR_CRYPTO;
+}
+
 /* Step 1: ask for the witness, return it decrypted in wit. */
 static int
-auth_witness(struct piv_card *card, int alg, const uint8_t *key, size_t keylen,
+auth_witness(struct piv_card *card, int alg, const struct mgmt_crypt *mc,
     uint8_t *wit, size_t bl)
 {
 	static const uint8_t req[] = { 0x7C, 0x02, 0x80, 0x00 };
@@ -82,7 +99,7 @@ auth_witness(struct piv_card *card, int alg, const uint8_t *key, size_t keylen,
 	if (tlv_unwrap(rsp, len, 0x7C, &t) != TLV_OK ||
 	    tlv_unwrap(t.val, t.len, 0x80, &w) != TLV_OK || w.len != bl)
 		goto out;
-	rc = piv_mgmt_cipher(alg, key, keylen, 0, w.val, wit, bl);
+	rc = mgmt_crypt(mc, 0, w.val, wit, bl);
 out:
 	apdu_free(rsp, len);
 	return rc;
@@ -90,7 +107,7 @@ out:
 
 /* Step 2: return the witness with our challenge; check the card's answer. */
 static int
-auth_challenge(struct piv_card *card, int alg, const uint8_t *key, size_t keylen,
+auth_challenge(struct piv_card *card, int alg, const struct mgmt_crypt *mc,
     const uint8_t *wit, size_t bl)
 {
 	uint8_t chal[16], expect[16], cmd[40], *rsp = NULL;
@@ -100,7 +117,7 @@ auth_challenge(struct piv_card *card, int alg, const uint8_t *key, size_t keylen
 	int rc = PIV_ERR_CRYPTO;
 
 	if (RAND_bytes(chal, (int)bl) != 1 ||
-	    piv_mgmt_cipher(alg, key, keylen, 1, chal, expect, bl) != PIV_OK)
+	    mgmt_crypt(mc, 1, chal, expect, bl) != PIV_OK)
 		goto out;
 	buf_writer_init(&w, cmd, sizeof(cmd));
 	tlv_put_header(&w, 0x7C, 2 * (bl + 2));
@@ -125,25 +142,52 @@ out:
 }
 
 int
-piv_auth_mgmt(struct piv_card *card, int alg, const uint8_t *key, size_t keylen)
+piv_auth_mgmt_cb(struct piv_card *card, int alg, piv_mgmt_crypt_fn crypt, void *arg)
 {
+	struct mgmt_crypt mc = { crypt, arg };
 	uint8_t wit[16];
 	size_t bl = piv_mgmt_block(alg);
 	int rc;
 
-	if (key == NULL || mgmt_cipher(alg, keylen) == NULL)
+	if (crypt == NULL || bl == 0)
 		return PIV_ERR_INVALID;
 	if ((rc = piv_op_begin(card)) != PIV_OK)
 		return rc;
-	rc = auth_witness(card, alg, key, keylen, wit, bl);
+	rc = auth_witness(card, alg, &mc, wit, bl);
 	if (rc == PIV_ERR_AUTH_REQUIRED || rc == PIV_ERR_NOT_SUPPORTED)
 		rc = PIV_ERR_AUTH_FAILED;	/* e.g. wrong algorithm for the key */
 	if (rc == PIV_OK)
-		rc = auth_challenge(card, alg, key, keylen, wit, bl);
+		rc = auth_challenge(card, alg, &mc, wit, bl);
 	if (rc == PIV_OK)
 		card->auth_state = 1;
 	OPENSSL_cleanse(wit, sizeof(wit));
 	return piv_op_end(card, rc);
+}
+
+/* piv_auth_mgmt's block operations: the key is in this process. */
+struct mgmt_key {
+	int alg;
+	const uint8_t *key;
+	size_t keylen;
+};
+
+static int
+mgmt_key_crypt(void *arg, int enc, const uint8_t *in, uint8_t *out, size_t bl)
+{
+	const struct mgmt_key *k = arg;
+
+	return piv_mgmt_cipher(k->alg, k->key, k->keylen, enc, in, out, bl) == PIV_OK ?
+	    0 : -1;
+}
+
+int
+piv_auth_mgmt(struct piv_card *card, int alg, const uint8_t *key, size_t keylen)
+{
+	struct mgmt_key k = { alg, key, keylen };
+
+	if (key == NULL || mgmt_cipher(alg, keylen) == NULL)
+		return PIV_ERR_INVALID;
+	return piv_auth_mgmt_cb(card, alg, mgmt_key_crypt, &k);
 }
 
 int

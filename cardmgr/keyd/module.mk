@@ -1,0 +1,14 @@
+# cardmgr/keyd/: keystore and signing seam (see cardmgr/keyd/ks.h, rkey.h,
+# docs/keystore.md). Library source lists: cardmgr/keyd/lib.mk.
+
+# The raw PKCS#11 header comes from libp11-kit-dev.
+$(patsubst %.c,$(B)/obj/%.o,$(KEYD_P11)): CFLAGS += -I/usr/include/p11-kit-1
+
+TESTS += test_ks
+$(eval $(call prog,test_ks,tests/unit/test_ks.c $(KSTOKEN) $(KEYD_LIB) $(DRV_FAKE) $(DRIVERS_LIB),-lcmocka $(KEYD_LIBS) $(DRIVERS_LIBS)))
+
+TESTS += test_ks_rkey
+$(eval $(call prog,test_ks_rkey,tests/unit/test_ks_rkey.c $(KSTOKEN) $(KEYD_LIB),-lcmocka -lssl $(KEYD_LIBS)))
+
+FUZZERS += fuzz_ks_escrow
+$(eval $(call fuzzer,fuzz_ks_escrow,tests/fuzz/fuzz_ks_escrow.c cardmgr/keyd/ks_blob.c drivers/buf.c))
