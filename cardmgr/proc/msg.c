@@ -31,6 +31,7 @@ static const struct msg_field_spec prog_fields[] = {
 	{ MSG_PROG_STEP, MSG_K_U32,    MSG_F_REQUIRED, 0, 0, "step" },
 	{ MSG_PROG_NAME, MSG_K_STRING, MSG_F_REQUIRED, 1, 64, "name" },
 	{ MSG_PROG_TEXT, MSG_K_STRING, 0,              0, 1024, "text" },
+	{ MSG_PROG_DONE, MSG_K_BOOL,   0,              0, 0, "done" },
 };
 
 #define SPEC(t, f) { t, #t, f, sizeof(f) / sizeof((f)[0]) }

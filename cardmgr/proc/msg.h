@@ -96,6 +96,7 @@ enum {
 	MSG_PROG_STEP = 2,	/* u32: step number from 1 */
 	MSG_PROG_NAME = 3,	/* string: step name (machine readable) */
 	MSG_PROG_TEXT = 4,	/* string, optional: human text */
+	MSG_PROG_DONE = 5,	/* bool, optional: this was the last step */
 };
 
 enum msg_kind {
