@@ -1,0 +1,9 @@
+# cardmgr/api/: the HTTP/JSON API process (api_main), its tests and fuzzers,
+# and the unit tests of cardmgr/proc/ (msg, ops). Library lists: cardmgr/api/lib.mk.
+
+TESTS += test_msg
+$(eval $(call prog,test_msg,tests/unit/test_msg.c $(PROC_LIB) drivers/buf.c,-lcmocka $(PROC_LIBS)))
+
+# The api process in a test program, with a fake engine (tests/api/t_api.sh).
+PROGS += api_harness
+$(eval $(call prog,api_harness,tests/api/api_harness.c $(API_LIB) $(PROC_LIB) drivers/buf.c,$(API_LIBS)))

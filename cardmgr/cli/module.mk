@@ -1,0 +1,7 @@
+# cardmgr/cli/: command line clients of the station.
+
+# cardmgr: the HTTP API over the UNIX socket (man page: cardmgr/cli/cardmgr.1).
+PROGS += cardmgr
+CARDMGR_CLI := cardmgr/cli/cardmgr.c cardmgr/cli/cardmgr_http.c \
+               cardmgr/cli/cardmgr_secret.c
+$(eval $(call prog,cardmgr,$(CARDMGR_CLI),-lcurl -ljansson -lsodium))
