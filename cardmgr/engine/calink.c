@@ -15,7 +15,6 @@
 #include "keyd/rkey.h"
 #include "proc/log.h"
 
-static struct caconf conf;	/* cast keeps a reference: lives as long */
 
 static int
 rkey_sign(void *arg, int kind, const uint8_t *tbs, size_t tbslen, uint8_t *sig,
@@ -37,9 +36,9 @@ key_get(void *arg, const char *label, int create, EVP_PKEY **key)
 	 * The daemon signs with the key keyd was configured with; re-keying
 	 * (a new label) is done by cardmgr-ca, which owns the token then.
 	 */
-	if (create || strcmp(label, conf.key_label) != 0) {
+	if (create || strcmp(label, e->cfg->ca->key_label) != 0) {
 		log_warnx("station key '%s': only '%s' is reachable from the "
-		    "daemon", label, conf.key_label);
+		    "daemon", label, e->cfg->ca->key_label);
 		return -1;
 	}
 	if (keyc_pubkey(e, KEYD_KEY_STATION, &pub) != 0)
@@ -68,17 +67,12 @@ int
 eng_ca_open(struct engine *e)
 {
 	struct cast_cfg cc;
-	char err[1024] = "";
 	int rc;
 
-	if (e->cfg->ca_conf == NULL)
+	if (e->cfg->ca == NULL)
 		return 0;
-	if (caconf_load(e->cfg->ca_conf, &conf, err, sizeof(err)) != 0) {
-		log_warnx("%s", err);
-		return -1;
-	}
 	memset(&cc, 0, sizeof(cc));
-	cc.conf = &conf;
+	cc.conf = e->cfg->ca;
 	cc.keys.get = key_get;
 	cc.keys.remove = key_remove;
 	cc.keys.arg = e;

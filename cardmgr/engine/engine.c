@@ -149,6 +149,29 @@ eng_error(struct engine *e, uint64_t id, int status, const char *code,
 	    "message", msg));
 }
 
+int
+eng_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = src != NULL ? strlen(src) : 0;
+
+	if (cap == 0)
+		return -1;
+	if (n >= cap) {
+		dst[0] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+const char *
+op_state_name(int s)
+{
+	return s == INV_OP_DONE ? "done" : s == INV_OP_FAILED ? "failed" :
+	    s == INV_OP_RUNNING ? "running" : "rolled_back";
+}
+
 const char *
 eng_arg(const struct ops_req *r, const char *name, char *buf, size_t cap)
 {
@@ -202,7 +225,7 @@ session_key(struct engine *e, uint64_t id)
 	sodium_bin2base64(b64, sizeof(b64), seal_pk(e->seal), SEAL_PK_LEN,
 	    sodium_base64_VARIANT_ORIGINAL);
 	return eng_reply(e, id, 200, json_pack("{s:s, s:s}", "algorithm",
-	    "x25519-crypto_box_seal", "public_key", b64));
+	    "x25519-crypto_box_seal", "key", b64));
 }
 
 static int
@@ -262,22 +285,28 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
 	}
 }
 
-static int
-load_config(struct engine *e)
+int
+engine_setup(struct engine_cfg *cfg)
 {
-	char err[4096] = "";
+	static struct caconf ca;
+	char err[8192] = "";
 
-	if (prof_load_dir(e->cfg->profiles_dir, &e->profiles, err,
+	if (prof_load_dir(cfg->profiles_dir, &cfg->profiles, err,
 	    sizeof(err)) != 0) {
-		log_warnx("profiles in %s refused:\n%s", e->cfg->profiles_dir,
-		    err);
+		log_warnx("profiles in %s refused:\n%s", cfg->profiles_dir, err);
 		return -1;
 	}
-	if (e->cfg->operators != NULL &&
-	    opr_load(e->cfg->operators, &e->operators, err, sizeof(err)) != 0) {
-		log_warnx("operator map %s refused:\n%s", e->cfg->operators,
-		    err);
+	if (cfg->operators != NULL && opr_load(cfg->operators,
+	    &cfg->operator_map, err, sizeof(err)) != 0) {
+		log_warnx("operator map %s refused:\n%s", cfg->operators, err);
 		return -1;
+	}
+	if (cfg->ca_conf != NULL) {
+		if (caconf_load(cfg->ca_conf, &ca, err, sizeof(err)) != 0) {
+			log_warnx("%s", err);
+			return -1;
+		}
+		cfg->ca = &ca;
 	}
 	return 0;
 }
@@ -302,8 +331,8 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 	pthread_mutex_init(&e.api_mu, NULL);
 	pthread_mutex_init(&e.keyd_mu, NULL);
 	pthread_mutex_init(&e.busy_mu, NULL);
-	if (load_config(&e) != 0)
-		goto out;
+	e.profiles = cfg->profiles;
+	e.operators = cfg->operator_map;
 	if ((rc = inv_open(cfg->state_dir, cfg->map_size, &e.inv)) != INV_OK) {
 		log_warnx("inventory %s: %s", cfg->state_dir, inv_strerror(rc));
 		goto out;

@@ -19,7 +19,21 @@ struct engine_cfg {
 	const char *card_module;	/* OpenSC PKCS#11 module (self-test) */
 	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
 	size_t map_size;		/* LMDB map size, bytes */
+	/* Loaded by engine_setup, while still root (the files stay root's). */
+	struct prof_set *profiles;
+	struct opr_map *operator_map;
+	struct caconf *ca;		/* NULL: no CA link */
 };
+
+struct prof_set;
+struct opr_map;
+struct caconf;
+
+/*
+ * Before the privilege drop: read the profiles, the operator map and the CA
+ * link configuration into cfg. 0, or -1 after logging every error.
+ */
+int engine_setup(struct engine_cfg *cfg);
 
 /* The process body: serve api_fd until it closes. Returns the exit status. */
 int engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd);

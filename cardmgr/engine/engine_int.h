@@ -47,6 +47,9 @@ struct actor {
 int eng_reply(struct engine *e, uint64_t id, int status, json_t *body);
 int eng_error(struct engine *e, uint64_t id, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Copy src into dst[cap]; -1 (dst "") if it does not fit. */
+int eng_copy(char *dst, size_t cap, const char *src);
+const char *op_state_name(int s);
 /* An argument as a NUL-terminated copy in buf, or NULL if absent. */
 const char *eng_arg(const struct ops_req *r, const char *name, char *buf,
     size_t cap);

@@ -44,8 +44,10 @@ struct issue_job {
 	size_t escrow_len;
 	struct inv_cert certs[COPS_MAX_SLOTS];
 	int ncerts;
-	char detail[256];
+	char detail[512];
 };
+
+static void card_serial(const struct cops_card *card, char *out, size_t cap);
 
 static int
 alg_piv(enum prof_alg a)
@@ -71,13 +73,18 @@ mgmt_piv(enum prof_mgmt_alg a)
 	return PIV_ALG_AES192;
 }
 
-/* Expand %{id} %{name} %{org} %{email} in a subject template. */
+/*
+ * Expand %{id} %{name} %{org} %{email} %{serial} in a subject template. An
+ * unknown %{...} or an empty value is an error: a certificate never carries
+ * a template's text.
+ */
 static int
-expand(const char *tmpl, const struct inv_holder *h, char *out, size_t cap)
+expand(const char *tmpl, const struct inv_holder *h, const char *serial,
+    char *out, size_t cap)
 {
 	struct { const char *key, *val; } vars[] = {
 		{ "%{id}", h->id }, { "%{name}", h->name }, { "%{org}", h->org },
-		{ "%{email}", h->email },
+		{ "%{email}", h->email }, { "%{serial}", serial },
 	};
 	size_t n = 0, i;
 
@@ -85,9 +92,13 @@ expand(const char *tmpl, const struct inv_holder *h, char *out, size_t cap)
 		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 			if (strncmp(tmpl, vars[i].key, strlen(vars[i].key)) == 0)
 				break;
+		if (i == sizeof(vars) / sizeof(vars[0]) &&
+		    strncmp(tmpl, "%{", 2) == 0)
+			return -1;
 		if (i < sizeof(vars) / sizeof(vars[0])) {
 			/* A '/' in a value would add an RDN: refuse it. */
-			if (strchr(vars[i].val, '/') != NULL ||
+			if (vars[i].val[0] == '\0' ||
+			    strchr(vars[i].val, '/') != NULL ||
 			    n + strlen(vars[i].val) >= cap)
 				return -1;
 			memcpy(out + n, vars[i].val, strlen(vars[i].val));
@@ -105,7 +116,7 @@ expand(const char *tmpl, const struct inv_holder *h, char *out, size_t cap)
 
 static int
 plan_from_profile(const struct prof *p, const struct inv_holder *h,
-    const char *fascn, struct cops_plan *plan)
+    const char *serial, const char *fascn, struct cops_plan *plan)
 {
 	static const int pinpol[] = { PIV_PIN_DEFAULT, PIV_PIN_NEVER,
 	    PIV_PIN_ONCE, PIV_PIN_ALWAYS };
@@ -127,7 +138,7 @@ plan_from_profile(const struct prof *p, const struct inv_holder *h,
 		s->escrow = p->slots[i].escrow;
 		snprintf(s->ca_profile, sizeof(s->ca_profile), "%s",
 		    p->slots[i].cert_profile);
-		if (expand(p->slots[i].subject, h, s->subject,
+		if (expand(p->slots[i].subject, h, serial, s->subject,
 		    sizeof(s->subject)) != 0)
 			return -1;
 	}
@@ -304,12 +315,6 @@ out:
 
 /* ---- the end: one transaction makes the card ACTIVE, or the op FAILED ---- */
 
-static const char *
-op_state_name(int s)
-{
-	return s == INV_OP_DONE ? "done" : s == INV_OP_FAILED ? "failed" :
-	    "running";
-}
 
 static int
 finish(struct issue_job *j, const struct cops_card *card, int ok)
@@ -338,10 +343,7 @@ finish(struct issue_job *j, const struct cops_card *card, int ok)
 			memcpy(c.guid, j->guid, 16);
 			c.created = now;
 		}
-		snprintf(c.serial, sizeof(c.serial), "%u", card->id.has_serial ?
-		    card->id.serial : 0);
-		if (!card->id.has_serial)
-			snprintf(c.serial, sizeof(c.serial), "guid-%s", guid);
+		card_serial(card, c.serial, sizeof(c.serial));
 		memcpy(c.atr, card->atr, card->atr_len);
 		c.atr_len = (uint8_t)card->atr_len;
 		snprintf(c.model, sizeof(c.model), "%s",
@@ -369,7 +371,7 @@ finish(struct issue_job *j, const struct cops_card *card, int ok)
 		snprintf(ev.actor, sizeof(ev.actor), "%s", j->actor.name);
 		snprintf(ev.detail, sizeof(ev.detail), "%s", ok ? j->prof->name :
 		    j->detail);
-		if ((rc = inv_event_append(t, &ev, NULL)) != INV_OK)
+		if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
 			goto fail;
 	}
 	if (ok) {
@@ -394,6 +396,21 @@ fail:
 	return rc;
 }
 
+/* The card's serial as the inventory keys it: F8 serial, else the CHUID's GUID. */
+static void
+card_serial(const struct cops_card *card, char *out, size_t cap)
+{
+	char g[33];
+
+	if (card->id.has_serial) {
+		snprintf(out, cap, "%u", card->id.serial);
+		return;
+	}
+	eng_hex(card->id.has_chuid ? card->id.chuid.guid : (const uint8_t *)
+	    "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16, g);
+	snprintf(out, cap, "guid-%s", g);
+}
+
 static void *
 issue_thread(void *arg)
 {
@@ -402,18 +419,21 @@ issue_thread(void *arg)
 	struct cops_plan plan;
 	struct cops_card card;
 	struct pcsc_ctx *pc = NULL;
-	char detail[256] = "";
+	char detail[256] = "", serial[40];
 	int rc, ok = 0;
 
 	memset(&card, 0, sizeof(card));
-	if (plan_from_profile(j->prof, &j->holder, j->e->cfg->fascn, &plan) != 0) {
-		snprintf(j->detail, sizeof(j->detail), "profile %s: subject "
-		    "does not expand for this holder", j->prof->name);
-		goto done;
-	}
 	if (pcsc_init(&pc) != PCSC_OK ||
 	    (rc = cops_open(pc, j->reader, &card, detail, sizeof(detail))) != COPS_OK) {
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
+		goto done;
+	}
+	card_serial(&card, serial, sizeof(serial));
+	if (plan_from_profile(j->prof, &j->holder, serial, j->e->cfg->fascn,
+	    &plan) != 0) {
+		snprintf(j->detail, sizeof(j->detail), "profile %s: a subject "
+		    "does not expand for this holder (a field empty or with '/')",
+		    j->prof->name);
 		goto done;
 	}
 	rc = cops_issue(&card, &plan, j->pin, &h, j->guid, detail, sizeof(detail));

@@ -71,7 +71,7 @@ record(struct engine *e, const struct inv_card *c, const char *event,
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
 	if ((rc = inv_begin(e->inv, 1, &t)) != INV_OK)
 		return rc;
-	if ((rc = inv_event_append(t, &ev, NULL)) != INV_OK) {
+	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK) {
 		inv_abort(t);
 		return rc;
 	}

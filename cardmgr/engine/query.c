@@ -112,12 +112,15 @@ q_holder_add(struct engine *e, const struct ops_req *r, uint64_t id,
 	int rc;
 
 	memset(&h, 0, sizeof(h));
-	snprintf(h.id, sizeof(h.id), "%s", eng_arg(r, "id", buf, sizeof(buf)));
-	snprintf(h.name, sizeof(h.name), "%s", eng_arg(r, "name", buf, sizeof(buf)));
-	if (eng_arg(r, "email", buf, sizeof(buf)) != NULL)
-		snprintf(h.email, sizeof(h.email), "%s", buf);
-	if (eng_arg(r, "org", buf, sizeof(buf)) != NULL)
-		snprintf(h.org, sizeof(h.org), "%s", buf);
+	if (eng_copy(h.id, sizeof(h.id), eng_arg(r, "id", buf, sizeof(buf))) ||
+	    eng_copy(h.name, sizeof(h.name), eng_arg(r, "name", buf,
+	    sizeof(buf))) ||
+	    (eng_arg(r, "email", buf, sizeof(buf)) != NULL &&
+	    eng_copy(h.email, sizeof(h.email), buf)) ||
+	    (eng_arg(r, "org", buf, sizeof(buf)) != NULL &&
+	    eng_copy(h.org, sizeof(h.org), buf)))
+		return eng_error(e, id, 400, "too_long",
+		    "a holder field is longer than the inventory keeps");
 	for (size_t i = 0; i < ops_req_count(r, "attributes") &&
 	    h.nattrs < INV_ATTRS_MAX; i++) {
 		char *eq;
@@ -134,9 +137,8 @@ q_holder_add(struct engine *e, const struct ops_req *r, uint64_t id,
 			    "attributes are key=value (key <= %d chars)",
 			    INV_ATTR_KEY_MAX);
 		*eq = '\0';
-		snprintf(h.attrs[h.nattrs].key, sizeof(h.attrs[0].key), "%s", buf);
-		snprintf(h.attrs[h.nattrs].value, sizeof(h.attrs[0].value), "%s",
-		    eq + 1);
+		eng_copy(h.attrs[h.nattrs].key, sizeof(h.attrs[0].key), buf);
+		eng_copy(h.attrs[h.nattrs].value, sizeof(h.attrs[0].value), eq + 1);
 		h.nattrs++;
 	}
 	h.created = h.updated = (uint64_t)time(NULL);
@@ -330,7 +332,7 @@ q_op_get(struct engine *e, const struct ops_req *r, uint64_t id)
 	eng_hex(op.guid, 16, guid);
 	return eng_reply(e, id, 200, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, "
 	    "s:I, s:I, s:o}", "id", (json_int_t)op.id, "type", op.type, "state",
-	    inv_op_state_name(op.state), "card", guid, "holder", op.holder,
+	    op_state_name(op.state), "card", guid, "holder", op.holder,
 	    "operator", op.oper, "created", (json_int_t)op.created, "updated",
 	    (json_int_t)op.updated, "steps", steps));
 }

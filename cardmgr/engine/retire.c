@@ -84,7 +84,7 @@ retire_record(struct engine *e, struct inv_card *c, int reason, int state,
 	snprintf(ev.actor, sizeof(ev.actor), "%s", actor);
 	snprintf(ev.detail, sizeof(ev.detail), "%s; %u revocation(s) queued",
 	    detail, x.queued);
-	if ((rc = inv_event_append(x.t, &ev, NULL)) != INV_OK)
+	if ((rc = inv_event_append(x.t, &ev, &ev.seq)) != INV_OK)
 		goto fail;
 	return inv_commit(x.t);
 fail:

@@ -312,7 +312,7 @@ clear_failures(struct engine *e, const struct inv_holder *h,
 		u.updated = ev.time;
 		inv_holder_put(t, &u, INV_PUT_UPDATE);
 	}
-	if (inv_event_append(t, &ev, NULL) == INV_OK)
+	if (inv_event_append(t, &ev, &ev.seq) == INV_OK)
 		inv_commit(t);
 	else
 		inv_abort(t);

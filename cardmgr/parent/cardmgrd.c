@@ -118,8 +118,8 @@ listen_unix(const char *path)
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(dir, path, strlen(path) + 1);
 	mkdir(dirname(dir), 0755);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
@@ -164,6 +164,14 @@ setup_keyd(void *arg)
 	struct daemon *d = arg;
 
 	return keyd_setup(&d->kcfg);
+}
+
+static int
+setup_engine(void *arg)
+{
+	struct daemon *d = arg;
+
+	return engine_setup(&d->ecfg);
 }
 
 static int
@@ -256,7 +264,7 @@ main(int argc, char **argv)
 	    .run = run_keyd, .arg = &d };
 	kids[1] = (struct proc_child){ .name = "engine",
 	    .user = d.conf.user_engine, .keep = { d.api_engine[1],
-	    d.engine_keyd[0] }, .nkeep = 2, .run = run_engine, .arg = &d };
+	    d.engine_keyd[0] }, .nkeep = 2, .setup = setup_engine, .run = run_engine, .arg = &d };
 	kids[2] = (struct proc_child){ .name = "api", .user = d.conf.user_api,
 	    .keep = { d.api_engine[0], d.tcp_fd, d.unix_fd }, .nkeep = 3,
 	    .run = run_api, .arg = &d };

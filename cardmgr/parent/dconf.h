@@ -25,8 +25,8 @@ struct dconf {
 	char user_api[DCONF_NAME], user_engine[DCONF_NAME], user_keyd[DCONF_NAME];
 	char audit_key_label[DCONF_NAME];
 	/* keyd's token: from the CA link configuration when there is one. */
-	char token_module[DCONF_PATH], token_label[DCONF_NAME],
-	    token_pin_file[DCONF_PATH], station_key_label[DCONF_NAME];
+	char token_module[DCONF_PATH], token_label[DCONF_PATH],
+	    token_pin_file[DCONF_PATH], station_key_label[DCONF_PATH];
 };
 
 #define DCONF_DEFAULT_FILE "/etc/cardmgr/cardmgrd.conf"

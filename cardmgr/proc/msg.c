@@ -1,5 +1,6 @@
 /* msg: inter-process messages. See msg.h for the format. */
 #include "msg.h"
+#include "keyd/keyd_msg.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -35,10 +36,60 @@ static const struct msg_field_spec prog_fields[] = {
 };
 
 #define SPEC(t, f) { t, #t, f, sizeof(f) / sizeof((f)[0]) }
+
+/* engine <-> keyd (keyd/keyd_msg.h). */
+static const struct msg_field_spec ks_info_fields[] = {
+	{ 0, MSG_K_BYTES, 0, 0, 0, "none" },
+};
+static const struct msg_field_spec ks_mgmt_key_fields[] = {
+	{ KS_F_VERSION, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "version" },
+	{ KS_F_GUID,    MSG_K_BYTES, MSG_F_REQUIRED, 16, 16, "guid" },
+	{ KS_F_ALG,     MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "alg" },
+};
+static const struct msg_field_spec ks_mgmt_crypt_fields[] = {
+	{ KS_F_VERSION, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "version" },
+	{ KS_F_GUID,    MSG_K_BYTES, MSG_F_REQUIRED, 16, 16, "guid" },
+	{ KS_F_ALG,     MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "alg" },
+	{ KS_F_ENCRYPT, MSG_K_BOOL,  MSG_F_REQUIRED, 0, 0, "encrypt" },
+	{ KS_F_BLOCK,   MSG_K_BYTES, MSG_F_REQUIRED, 8, 16, "block" },
+};
+static const struct msg_field_spec ks_puk_fields[] = {
+	{ KS_F_VERSION, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "version" },
+	{ KS_F_GUID,    MSG_K_BYTES, MSG_F_REQUIRED, 16, 16, "guid" },
+};
+static const struct msg_field_spec ks_escrow_fields[] = {
+	{ KS_F_ALG, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "alg" },
+	{ KS_F_AAD, MSG_K_BYTES, MSG_F_REQUIRED, 1, 64, "aad" },
+};
+static const struct msg_field_spec ks_sign_fields[] = {
+	{ KS_F_KEY,  MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "key" },
+	{ KS_F_MECH, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "mech" },
+	{ KS_F_TBS,  MSG_K_BYTES, MSG_F_REQUIRED, 1, 512, "tbs" },
+};
+static const struct msg_field_spec ks_pubkey_fields[] = {
+	{ KS_F_KEY, MSG_K_U32, MSG_F_REQUIRED, 0, 0, "key" },
+};
+static const struct msg_field_spec ks_resp_fields[] = {
+	{ KS_R_RC,     MSG_K_U32,    MSG_F_REQUIRED, 0, 0, "rc" },
+	{ KS_R_DETAIL, MSG_K_STRING, 0, 1, 255, "detail" },
+	{ KS_R_DATA,   MSG_K_BYTES,  0, 0, 8192, "data" },
+	{ KS_R_DATA2,  MSG_K_BYTES,  0, 0, 8192, "data2" },
+	{ KS_R_NUM,    MSG_K_U32,    0, 0, 0, "num" },
+	{ KS_R_NUM2,   MSG_K_U32,    0, 0, 0, "num2" },
+};
+
 static const struct msg_type_spec types[] = {
 	SPEC(MSG_REQ, req_fields),
 	SPEC(MSG_RESP, resp_fields),
 	SPEC(MSG_PROGRESS, prog_fields),
+	{ MSG_KS_INFO, "ks_info", ks_info_fields, 0 },
+	SPEC(MSG_KS_MGMT_KEY, ks_mgmt_key_fields),
+	SPEC(MSG_KS_MGMT_CRYPT, ks_mgmt_crypt_fields),
+	SPEC(MSG_KS_PUK, ks_puk_fields),
+	SPEC(MSG_KS_ESCROW, ks_escrow_fields),
+	SPEC(MSG_KS_SIGN, ks_sign_fields),
+	SPEC(MSG_KS_PUBKEY, ks_pubkey_fields),
+	SPEC(MSG_KS_RESP, ks_resp_fields),
 };
 
 const char *

@@ -1,0 +1,12 @@
+# cardmgr/parent/: cardmgrd, the daemon: the parent, and linked in, the three
+# processes it forks (api/, engine/, keyd/) with the libraries each uses.
+CARDMGRD_SRC := cardmgr/parent/cardmgrd.c cardmgr/parent/dconf.c \
+                cardmgr/proc/proc.c cardmgr/proc/log.c $(PROC_LIB) $(API_LIB) \
+                $(ENGINE_LIB) cardmgr/keyd/keyd.c $(KEYD_LIB) $(INV_LIB) \
+                $(POLICY_LIB) $(CALINK) $(DRIVERS_LIB)
+CARDMGRD_LIBS := $(API_LIBS) $(KEYD_LIBS) $(INV_LIBS) $(POLICY_LIBS) \
+                 $(CALINK_LIBS) $(DRIVERS_LIBS) -ljansson -lsodium -lpthread
+PROGS += cardmgrd
+$(eval $(call prog,cardmgrd,$(sort $(CARDMGRD_SRC)),$(CARDMGRD_LIBS)))
+$(B)/obj/cardmgr/keyd/keyd.o: CFLAGS += -I/usr/include/p11-kit-1
+$(B)/obj/cardmgr/engine/audit_log.o $(B)/obj/cardmgr/engine/keyc.o: CFLAGS += -I/usr/include/p11-kit-1
