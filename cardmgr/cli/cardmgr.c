@@ -47,7 +47,7 @@ exit_of(long status)
 		return CM_EXIT_PENDING;
 	if (status >= 200 && status < 300)
 		return CM_EXIT_OK;
-	if (status == 401 || status == 403)
+	if (status == 401 || status == 403 || status == 422 || status == 423)
 		return CM_EXIT_REFUSED;
 	return CM_EXIT_ERROR;
 }
@@ -476,6 +476,53 @@ unblock_questions(struct cm *cm, const char *card, const char *reader,
 	return CM_EXIT_OK;
 }
 
+/*
+ * --secrets-fd for unblock: the questions are picked at random by the
+ * station, so a script cannot know their order. It gives its answers as
+ * lines "q<ID>=<answer>" (any order, answers to questions not asked are
+ * read and dropped); the first other line is the new PIN.
+ */
+static int
+keyed_answers(struct cm *cm, json_t *questions, json_t *answers, json_t **pin)
+{
+	char line[300], *eq, *end;
+	json_t *q, *sealed;
+	size_t i, want = json_array_size(questions), got = 0;
+	long id;
+	int rc = CM_EXIT_ERROR;
+
+	*pin = NULL;
+	for (;;) {
+		if (cm_secret_read(cm, "answer", line, sizeof(line)) != CM_OK)
+			goto out;
+		if (line[0] != 'q' || (eq = strchr(line, '=')) == NULL)
+			break;
+		*eq = '\0';
+		id = strtol(line + 1, &end, 10);
+		if (end == line + 1 || *end != '\0')
+			break;
+		json_array_foreach(questions, i, q)
+			if (json_integer_value(json_object_get(q, "id")) == id) {
+				if (cm_seal_text(cm, eq + 1, &sealed) != CM_OK)
+					goto out;
+				json_array_append_new(answers, json_pack("{s:I, s:o}",
+				    "question", (json_int_t)id, "answer", sealed));
+				got++;
+			}
+		sodium_memzero(line, sizeof(line));
+	}
+	if (got != want) {
+		fprintf(stderr, "cardmgr: the secrets answer %zu of the %zu "
+		    "questions asked\n", got, want);
+		goto out;
+	}
+	if (cm_seal_text(cm, line, pin) == CM_OK)
+		rc = CM_EXIT_OK;
+out:
+	sodium_memzero(line, sizeof(line));
+	return rc;
+}
+
 static int
 cmd_unblock(struct cm *cm, int argc, char **argv)
 {
@@ -495,6 +542,14 @@ cmd_unblock(struct cm *cm, int argc, char **argv)
 	answers = json_array();
 	b = json_pack("{s:s, s:O, s:o}", "reader", o.reader, "challenge",
 	    json_object_get(qs, "challenge"), "answers", answers);
+	if (cm->secrets_fd >= 0) {
+		if (keyed_answers(cm, json_object_get(qs, "questions"), answers,
+		    &pin) != CM_EXIT_OK)
+			goto fail;
+		json_object_set_new(b, "new_pin", pin);
+		json_decref(qs);
+		return call(cm, "POST", path, b);
+	}
 	json_array_foreach(json_object_get(qs, "questions"), i, q) {
 		json_t *id = json_object_get(q, "id");
 

@@ -56,6 +56,8 @@ int cm_secret_read(const struct cm *cm, const char *prompt, char *buf,
  * of its base64 ciphertext. confirm: on a terminal, ask twice.
  * [out] *out a new JSON string.
  */
+/* Seal text (a secret the caller wipes) to the session key. */
+int cm_seal_text(struct cm *cm, const char *text, json_t **out);
 int cm_secret_sealed(struct cm *cm, const char *prompt, int confirm,
     json_t **out);
 

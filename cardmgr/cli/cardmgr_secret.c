@@ -134,6 +134,30 @@ out:
 }
 
 int
+cm_seal_text(struct cm *cm, const char *text, json_t **out)
+{
+	unsigned char box[SECRET_MAX + crypto_box_SEALBYTES];
+	char b64[sodium_base64_ENCODED_LEN(sizeof(box),
+	    sodium_base64_VARIANT_ORIGINAL)];
+	size_t n = strlen(text);
+	int rc;
+
+	*out = NULL;
+	if (n >= SECRET_MAX)
+		return CM_ERR_SECRET;
+	if ((rc = session_key(cm)) != CM_OK)
+		return rc;
+	if (crypto_box_seal(box, (const unsigned char *)text, n, cm->key) != 0)
+		return CM_ERR_CRYPTO;
+	sodium_bin2base64(b64, sizeof(b64), box, n + crypto_box_SEALBYTES,
+	    sodium_base64_VARIANT_ORIGINAL);
+	rc = (*out = json_string(b64)) != NULL ? CM_OK : CM_ERR_NOMEM;
+	sodium_memzero(box, sizeof(box));
+	sodium_memzero(b64, sizeof(b64));
+	return rc;
+}
+
+int
 cm_secret_sealed(struct cm *cm, const char *prompt, int confirm, json_t **out)
 {
 	char s1[SECRET_MAX], s2[SECRET_MAX], again[128];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -34,12 +35,20 @@ static const struct {
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_CARD_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
-	{ OPS_ISSUE, OPR_ROLE_BADGE_OFFICER },
+	/* The card's profile narrows these per operation (prof->roles). */
+	{ OPS_ISSUE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
 	/* The holder proves ownership with the old PIN, on the card. */
 	{ OPS_PIN_CHANGE, OPR_ROLE_HOLDER },
-	{ OPS_UNBLOCK_QUESTIONS, OPR_ROLE_HELPDESK },
-	{ OPS_UNBLOCK, OPR_ROLE_HELPDESK },
-	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER },
+	/*
+	 * Never the holder alone at an unattended kiosk: FIPS 201-3 wants a
+	 * biometric match there, which this station does not do (a profile
+	 * naming "holder" for unblock is narrowed to its operator roles).
+	 */
+	{ OPS_UNBLOCK_QUESTIONS, OPR_ROLE_HELPDESK | OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_UNBLOCK, OPR_ROLE_HELPDESK | OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
+	    OPR_ROLE_HELPDESK },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
@@ -311,6 +320,39 @@ engine_setup(struct engine_cfg *cfg)
 	return 0;
 }
 
+/*
+ * The CA journal drains in the background: work queued while the CA was
+ * unreachable (revocations above all) goes out as soon as it answers again,
+ * and what it confirmed is folded into the inventory. Also runs once at
+ * start, so a restart resumes what a crash interrupted.
+ */
+static void *
+drain_loop(void *arg)
+{
+	struct engine *e = arg;
+	struct outbox_drain_stats st;
+	struct outbox_counts c;
+
+	for (;;) {
+		int rc;
+
+		pthread_mutex_lock(&e->ca_mu);
+		rc = outbox_count(cast_outbox(e->cast), &c);
+		pthread_mutex_unlock(&e->ca_mu);
+		if (rc == OUTBOX_OK && c.pending > 0) {
+			eng_ca_drain(e, &st);
+			if (st.done || st.failed)
+				log_info("CA journal: %u done, %u refused, %llu "
+				    "left", st.done, st.failed,
+				    (unsigned long long)st.remaining);
+		} else {
+			eng_ca_reconcile(e);
+		}
+		sleep(e->cfg->ca_retry_s ? e->cfg->ca_retry_s : 30);
+	}
+	return NULL;
+}
+
 int
 engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 {
@@ -348,6 +390,13 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 	if ((buf = malloc(MSG_MAX)) == NULL || (m = malloc(sizeof(*m))) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		goto out;
+	if (e.cast != NULL) {
+		pthread_t th;
+
+		if (pthread_create(&th, NULL, drain_loop, &e) != 0)
+			goto out;
+		pthread_detach(th);
+	}
 	log_info("ready: inventory %s, master key v%u", cfg->state_dir,
 	    e.master_version);
 	for (;;) {

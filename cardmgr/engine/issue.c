@@ -588,10 +588,12 @@ op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
 	rc = pin_check(&j->prof->pin, j->pin, NULL, bl, &why);
 	pin_blocklist_free(bl);
 	if (rc != 0) {
+		status = 422;
 		code = "pin_policy";
 		goto refuse;
 	}
 	if (open_answers(e, r, j, &why) != 0) {
+		status = 422;
 		code = "answers";
 		goto refuse;
 	}

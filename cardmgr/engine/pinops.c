@@ -97,7 +97,7 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 	struct pin_blocklist *bl = NULL;
 	const struct prof *prof;
 	const char *why = NULL, *code = "bad_request";
-	char path[1024], detail[256] = "";
+	char path[1024], detail[256] = "", msg[64];
 	int rc, status = 400, tries = -1;
 	json_t *ok = NULL;
 
@@ -113,6 +113,7 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	if (pin_confirm(p.new_pin, p.again) != PIN_OK) {
 		why = "the two new PINs differ";
+		status = 422;
 		code = "pin_mismatch";
 		goto out;
 	}
@@ -149,6 +150,7 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 	rc = pin_check(&prof->pin, p.new_pin, p.old_pin, bl, &why);
 	pin_blocklist_free(bl);
 	if (rc != PIN_OK) {
+		status = 422;
 		code = "pin_policy";
 		goto out;
 	}
@@ -176,7 +178,9 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 		record(e, &c, "pin_changed", a->name, "");
 		ok = json_pack("{s:s}", "result", "PIN changed");
 	} else if (rc == COPS_ERR_WRONG_PIN) {
-		why = "wrong PIN";
+		snprintf(msg, sizeof(msg), "wrong PIN: %d %s left", tries,
+		    tries == 1 ? "try" : "tries");
+		why = msg;
 		status = 403;
 		code = "wrong_pin";
 	} else if (rc == COPS_ERR_BLOCKED) {

@@ -188,7 +188,10 @@ eng_ca_reconcile(struct engine *e)
 
 	if (e->cast == NULL)
 		return 0;
-	if (outbox_foreach(cast_outbox(e->cast), 0, collect_done, &d) != OUTBOX_OK) {
+	pthread_mutex_lock(&e->ca_mu);
+	rc = outbox_foreach(cast_outbox(e->cast), 0, collect_done, &d);
+	pthread_mutex_unlock(&e->ca_mu);
+	if (rc != OUTBOX_OK) {
 		rc = -1;
 		goto out;
 	}
@@ -386,9 +389,10 @@ op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	if (present)
 		eng_reader_release(e, reader);
-	/* Read back what the journal made of it. */
+	/* Read back what the journal made of it (the key must not alias c). */
+	memcpy(guid, c.guid, sizeof(guid));
 	if (inv_begin(e->inv, 0, &t) == INV_OK) {
-		inv_card_get(t, c.guid, &c);
+		inv_card_get(t, guid, &c);
 		inv_abort(t);
 	}
 	eng_audit(e, a, "retire", c.serial, c.pending_ca ? "pending" : "ok",

@@ -368,6 +368,7 @@ op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
 	rc = pin_check(&p->pin, pin, NULL, bl, &why);
 	pin_blocklist_free(bl);
 	if (rc != PIN_OK) {
+		status = 422;
 		code = "pin_policy";
 		goto out;
 	}

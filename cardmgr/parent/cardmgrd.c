@@ -210,6 +210,7 @@ fill(struct daemon *d)
 	d->ecfg.card_module = c->card_module;
 	d->ecfg.fascn = c->fascn;
 	d->ecfg.map_size = c->map_size;
+	d->ecfg.ca_retry_s = c->ca_retry_s;
 	d->kcfg.module = c->token_module;
 	d->kcfg.token = c->token_label;
 	d->kcfg.pin_file = c->token_pin_file;

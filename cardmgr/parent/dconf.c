@@ -26,6 +26,7 @@ defaults(struct dconf *c)
 	snprintf(c->fascn, sizeof(c->fascn), "70999999123456111234567890112341");
 	c->map_size = (size_t)1024 << 20;
 	c->api_port = 8410;
+	c->ca_retry_s = 30;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
 	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
@@ -90,6 +91,13 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "api_port must be 0..65535");
 			c->api_port = config_setting_get_int(s);
+		} else if (strcmp(name, "ca_retry_seconds") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(s) < 1 ||
+			    config_setting_get_int(s) > 3600)
+				return fail(err, cap, file, line,
+				    "ca_retry_seconds must be 1..3600");
+			c->ca_retry_s = (unsigned)config_setting_get_int(s);
 		} else if (strcmp(name, "map_size_mb") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT ||
 			    config_setting_get_int(s) < 1 ||

@@ -20,6 +20,7 @@ struct dconf {
 	char card_module[DCONF_PATH];	/* OpenSC PKCS#11, for the self-test */
 	char fascn[33];
 	size_t map_size;		/* bytes */
+	unsigned ca_retry_s;		/* background CA journal drain */
 	int api_port;			/* 127.0.0.1:port; 0 = no TCP listener */
 	char api_socket[DCONF_PATH];
 	char user_api[DCONF_NAME], user_engine[DCONF_NAME], user_keyd[DCONF_NAME];

@@ -42,6 +42,7 @@ struct profile {
 static const struct profile profiles[] = {
 	{ "station", "critical,digitalSignature", "clientAuth" },
 	{ "piv-auth", "critical,digitalSignature", "clientAuth,1.3.6.1.4.1.311.20.2.2" },
+	{ "piv-auth-temp", "critical,digitalSignature", "clientAuth,1.3.6.1.4.1.311.20.2.2" },
 	{ "piv-sign", "critical,digitalSignature,nonRepudiation", "emailProtection" },
 	{ "piv-keymgmt", "critical,keyEncipherment,keyAgreement", "emailProtection" },
 	{ "card-auth", "critical,digitalSignature", "2.16.840.1.101.3.6.8" },

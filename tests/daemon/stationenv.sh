@@ -71,6 +71,7 @@ profiles_dir = "$T/etc/profiles";
 operators = "$T/etc/operators.conf";
 ca_conf = "$T/ca.conf";
 api_port = 8410;
+ca_retry_seconds = 1;
 api_socket = "$T/run/api.sock";
 CONF
 	chmod -R go-w "$T/etc"

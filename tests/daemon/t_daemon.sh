@@ -1,29 +1,213 @@
 #!/bin/bash
-# cardmgrd end to end: three processes under their own users; the four
-# operations through the `cardmgr` CLI against virtual cards, pcscd and the
-# test CA; each effect checked through an independent path.
+# cardmgrd end to end: three processes under their own users; issue, PIN
+# change, unblock and retire through the `cardmgr` CLI against virtual cards,
+# pcscd and the test CA. Every effect is checked through another path: stock
+# clients on the card (yubico-piv-tool, OpenSC), openssl on the certificates,
+# the test CA's own records and CRL, the inventory after a restart.
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/daemon/stationenv.sh"
 stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
 . "$TOP/tests/drivers/lib.sh"
 opensc_private
 
+json() {	# file python-expression-on-j
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+# yubico-piv-tool status; once more after a moment if the card is still
+# settling from the daemon's reset (pcsc-lite answers the first client after
+# a reset with a transient error).
+ypt_status() {
+	ypt -a status 2>/dev/null || { sleep 0.3; ypt -a status; }
+}
+wait_op() {	# op id -> final state on stdout
+	local i st
+	for ((i = 0; i < 240; i++)); do
+		cm officer --json op show "$1" >"$T/op.json" 2>/dev/null
+		st=$(json "$T/op.json" 'j["state"]' 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != running ] && break
+		sleep 0.25
+	done
+	echo "$st"
+}
+
+# --- the processes
 check "status answers" cm auditor status
-ps -eo user:20,comm | grep -E 'cardmgr' >"$T/ps"
-check_grep "api runs as cardmgr-api" '^cardmgr-api +cardmgrd' "$T/ps"
-check_grep "engine runs as cardmgr-engine" '^cardmgr-engine +cardmgrd' "$T/ps"
-check_grep "keyd runs as cardmgr-keyd" '^cardmgr-keyd +cardmgrd' "$T/ps"
+ps -eo user:20,args | grep '[c]ardmgrd' >"$T/ps"
+check_grep "api runs as cardmgr-api" '^cardmgr-api ' "$T/ps"
+check_grep "engine runs as cardmgr-engine" '^cardmgr-engine ' "$T/ps"
+check_grep "keyd runs as cardmgr-keyd" '^cardmgr-keyd ' "$T/ps"
+check_eq "the parent alone stays root" 1 "$(grep -c '^root ' "$T/ps")"
+for p in $(pgrep -f "cardmgrd -d"); do
+	u=$(stat -c %U /proc/$p)
+	m=$(grep -c softhsm /proc/$p/maps)
+	case $u in
+	cardmgr-keyd) check "keyd has the token module mapped" test "$m" -gt 0 ;;
+	root) ;;
+	*) check_eq "$u has no token module mapped" 0 "$m" ;;
+	esac
+done
+
+# --- issue
 vcard_insert 0 "$T/card0.state" --create --serial 5001 >/dev/null
 check "officer adds a holder" cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com
-printf '246810\nanswer one\nanswer two\nanswer three\nanswer four\nanswer five\n' >"$T/s"
-cm officer --secrets-fd 3 issue --reader "$R" --holder E100 --profile employee --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.out" 2>&1
-echo "# rc=$? $(cat "$T/issue.out")"
-for i in $(seq 1 120); do
-	st=$(cm officer --json op show 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-	[ "$st" != running ] && break
-	sleep 0.5
+check_fails "an auditor may not add holders" cm auditor holders add --id E101 --name "X Y"
+n0=$(issued_count)
+printf '246810\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R" --holder E100 --profile employee \
+    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
+check_eq "issue is accepted as operation 1 (202)" 1 "$(json "$T/issue.json" 'j["operation"]')"
+check_eq "the operation ends done" done "$(wait_op 1)"
+check_grep "its journal reaches pin_puk:done" '"pin_puk:done"' "$T/op.json"
+cm officer --json cards show 5001 >"$T/card.json"
+check_eq "the inventory calls the card active" active "$(json "$T/card.json" 'j["state"]')"
+check_eq "with 4 certificates" 4 "$(json "$T/card.json" 'len(j["certificates"])')"
+guid=$(json "$T/card.json" 'j["guid"]')
+check_eq "the test CA issued exactly 4 certificates" $((n0 + 4)) "$(issued_count)"
+check_grep "the card's CHUID carries the inventory's GUID" "3410$guid" <(ypt_status)
+for s in 9a 9c 9d 9e; do
+	ypt -a read-certificate -s $s >"$T/$s.crt" 2>/dev/null
+	check "slot $s: certificate chains to the test root" \
+	    openssl verify -CAfile "$PKI/root.crt" -untrusted "$PKI/ca.crt" "$T/$s.crt"
 done
-echo "# state=$st"
-cm officer op show 1 | tail -5
-cat "$T/cardmgrd.log" | tail -20
+check_grep "9a subject from the profile template" 'CN ?= ?Jane Doe' \
+    <(openssl x509 -in "$T/9a.crt" -noout -subject)
+check "OpenSC logs in with the holder's PIN and signs" p11tool --login --pin 246810 \
+    --sign --id 01 -m ECDSA-SHA256 -i "$T/s" -o "$T/sig"
+check_fails "the factory management key is gone" \
+    ypt -a set-mgm-key -n 010203040506070801020304050607080102030405060708
+check_fails "issuing on an issued card is refused" sh -c \
+    "printf '135792\n' | setpriv --reuid=$OFFICER --regid=$OFFICER --clear-groups \
+    '$BIN/cardmgr' -s '$T/run/api.sock' --secrets-fd 0 issue --reader '$R' --holder E100 --profile temporary"
+
+# --- PIN change (the holder, no operator)
+pc() {	# old new again -> exit status; output in $T/pc
+	printf '%s\n%s\n%s\n' "$1" "$2" "$3" >"$T/s"
+	cm nobody --secrets-fd 3 pin-change 5001 --reader "$R" 3<"$T/s" >"$T/pc" 2>&1
+}
+pc 246810 123456 123456
+check_eq "a blocklisted new PIN is refused (exit 4)" 4 $?
+check_grep "PIN tries untouched: policy is checked before the card" \
+    'PIN tries left:[[:space:]]*3' <(ypt_status)
+pc 246810 135790 135791
+check_eq "two different new PINs are refused" 4 $?
+pc 111111 135790 135790
+check_eq "a wrong old PIN is refused" 4 $?
+check_grep "and the tries left are reported" '2' "$T/pc"
+pc 246810 135790 135790
+check_eq "the holder changes the PIN" 0 $?
+check "OpenSC logs in with the new PIN" p11tool --login --pin 135790 --list-objects
+
+# --- the inventory survives a restart
+daemon_stop
+check "the daemon starts again" daemon_start
+cm auditor --json cards show 5001 >"$T/card2.json"
+check_eq "the card is still active after the restart" active "$(json "$T/card2.json" 'j["state"]')"
+check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
+
+# --- unblock after challenge questions
+for i in 1 2 3; do p11tool --login --pin 000000 --list-objects >/dev/null 2>&1; done
+check_grep "PIN blocked" 'PIN tries left:[[:space:]]*0' <(ypt_status)
+pc 135790 246810 246810
+check_eq "PIN change on a blocked PIN is refused" 4 $?
+check_grep "and routed to unblock" 'unblock' "$T/pc"
+
+ub() {	# who, then answers (q<ID>=...) and the new PIN, one per argument
+	local who=$1; shift
+	printf '%s\n' "$@" >"$T/s"
+	cm "$who" --secrets-fd 3 unblock 5001 --reader "$R" 3<"$T/s" >"$T/ub" 2>&1
+}
+RIGHT=(q1="Red  Bicycle!" q2="answer two" q3="ANSWER three" q4="answer four" q5="answer five")
+ub nobody "${RIGHT[@]}" 975310
+check_eq "the holder alone may not unblock (exit 4)" 4 $?
+ub officer "${RIGHT[@]}" 975310
+check_eq "nor may a badge officer" 4 $?
+ub helpdesk q1=wrong q2=wrong q3=wrong q4=wrong q5=wrong 975310
+check_eq "wrong answers are refused" 4 $?
+check_grep "PIN still blocked after wrong answers" 'PIN tries left:[[:space:]]*0' <(ypt_status)
+ub helpdesk "${RIGHT[@]}" 975310
+check_eq "right answers (case, spaces, punctuation normalised) unblock" 0 $?
+check "OpenSC logs in with the PIN set at unblock" p11tool --login --pin 975310 --list-objects
+ub helpdesk "${RIGHT[@]}" 111222
+check_eq "a new PIN against the policy (repeated digits) is refused" 4 $?
+
+# --- retire with the card present: revoked at the CA, kept (no reuse)
+n=$(cm security --json cards show 5001 | python3 -c 'import json,sys; print(" ".join(c["serial"] for c in json.load(sys.stdin)["certificates"]))')
+check "security officer retires the card (present)" cm security retire 5001 --reason retire --reader "$R"
+cm auditor --json cards show 5001 >"$T/card3.json"
+check_eq "inventory: retired" retired "$(json "$T/card3.json" 'j["state"]')"
+check_eq "no CA work pending" 0 "$(json "$T/card3.json" 'j["pending_ca"]')"
+curl -s http://ca.test:8080/crl -o "$T/crl.der"
+openssl crl -inform DER -in "$T/crl.der" -noout -text >"$T/crl.txt"
+for sn in $n; do
+	check_grep "CRL lists $sn" "Serial Number: ${sn^^}" "$T/crl.txt"
+done
+check_eq "each with cessationOfOperation" 4 "$(grep -c 'Cessation Of Operation' "$T/crl.txt")"
+check "employee cards are not wiped (no reuse): 9a certificate still there" ypt -a read-certificate -s 9a
+check_fails "PIN change on a retired card is refused" pc 975310 135792 135792
+
+# --- a temporary card, lost: revoked keyCompromise without the card
+vcard_insert 1 "$T/card1.state" --create --serial 5002 >/dev/null
+R1=$(reader_name 1)
+printf '482916\n' >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R1" --holder E100 --profile temporary 3<"$T/s" >"$T/i2.json"
+check_eq "a temporary card is issued" done "$(wait_op "$(json "$T/i2.json" 'j["operation"]')")"
+vcard_remove 1
+check "the badge office reports it lost (no card)" cm officer retire 5002 --reason lost
+check_eq "inventory: lost" lost "$(cm auditor --json cards show 5002 | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
+curl -s http://ca.test:8080/crl | openssl crl -inform DER -noout -text >"$T/crl2.txt"
+check_eq "its 2 certificates revoked keyCompromise" 2 "$(grep -c 'Key Compromise' "$T/crl2.txt")"
+
+# --- a temporary card returned: revoked and wiped back to stock (reuse)
+vcard_insert 2 "$T/card2.state" --create --serial 5003 >/dev/null
+R2=$(reader_name 2)
+cm officer --json --secrets-fd 3 issue --reader "$R2" --holder E100 --profile temporary 3<"$T/s" >"$T/i3.json"
+check_eq "another temporary card is issued" done "$(wait_op "$(json "$T/i3.json" 'j["operation"]')")"
+# The CA is down while it comes back: the retirement is recorded, the
+# revocation queued and shown pending, then sent when the CA returns.
+ca_stop
+cm officer --json retire 5003 --reason retire --reader "$R2" >"$T/r3.json"
+check_eq "retire with the CA down: accepted, pending (exit 3)" 3 $?
+check_eq "the inventory shows 2 revocations pending" 2 "$(json "$T/r3.json" 'j["pending_ca"]')"
+check_eq "and the card wiped back to stock" True "$(json "$T/r3.json" 'j["wiped"]')"
+check "the factory management key works again" \
+    yubico-piv-tool -r "$R2" -a set-mgm-key -n 010203040506070801020304050607080102030405060708
+check "the factory PIN works again" pkcs11-tool --module "$OPENSC_P11" --slot-description "$R2" --login --pin 123456 --list-objects
+ca_start
+for i in $(seq 1 40); do
+	p=$(cm auditor --json cards show 5003 | python3 -c 'import json,sys; print(json.load(sys.stdin)["pending_ca"])')
+	[ "$p" = 0 ] && break
+	sleep 0.25
+done
+check_eq "once the CA is back, the journal drains: nothing pending" 0 "$p"
+curl -s http://ca.test:8080/crl | openssl crl -inform DER -noout -text >"$T/crl3.txt"
+check_eq "and the CRL has 8 revoked certificates" 8 "$(grep -c 'Serial Number' "$T/crl3.txt")"
+
+# --- lockout after too many wrong answers (employee: 3)
+vcard_insert 3 "$T/card3.state" --create --serial 5004 >/dev/null
+R3=$(reader_name 3)
+cm officer holders add --id E200 --name "John Roe" --email john@example.com >/dev/null
+printf '246810\na1\na2\na3\na4\na5\n' >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R3" --holder E200 --profile employee \
+    --question 6 --question 7 --question 8 --question 9 --question 10 3<"$T/s" >"$T/i4.json"
+check_eq "answers shorter than the profile's minimum are refused (exit 4)" 4 $?
+printf '246810\nansw1\nansw2\nansw3\nansw4\nansw5\n' >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R3" --holder E200 --profile employee \
+    --question 6 --question 7 --question 8 --question 9 --question 10 3<"$T/s" >"$T/i4.json"
+check_eq "a second employee card is issued" done "$(wait_op "$(json "$T/i4.json" 'j["operation"]')")"
+ub4() { printf '%s\n' "$@" >"$T/s"; cm helpdesk --secrets-fd 3 unblock 5004 --reader "$R3" 3<"$T/s" >"$T/ub" 2>&1; }
+for i in 1 2 3; do ub4 q6=x q7=x q8=x q9=x q10=x 975310; done
+ub4 q6=answ1 q7=answ2 q8=answ3 q9=answ4 q10=answ5 975310
+check_eq "after 3 wrong tries even right answers are refused" 4 $?
+check_grep "because unblock is locked" 'locked' "$T/ub"
+
+# --- audit: every operation, and no secret anywhere
+cm auditor --json audit show --limit 1000 >"$T/audit.json"
+check_grep "audit has the issue" '"issue.ok"' "$T/audit.json"
+check_grep "audit has the refused unblock" '"unblock.refused"' "$T/audit.json"
+check_grep "audit has the retirement" '"retire.ok"' "$T/audit.json"
+check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
+for secret in 246810 135790 975310 482916 'answer two' 'answ3'; do
+	check_fails "no '$secret' in the log, the inventory or the audit" \
+	    grep -rqaF -- "$secret" "$T/cardmgrd.log" "$T/inv" "$T/audit.json"
+done
 done_testing
