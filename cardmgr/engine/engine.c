@@ -390,6 +390,8 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 	if ((buf = malloc(MSG_MAX)) == NULL || (m = malloc(sizeof(*m))) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		goto out;
+	if (eng_recover_start(&e) != INV_OK || eng_watch_start(&e) != 0)
+		goto out;
 	if (e.cast != NULL) {
 		pthread_t th;
 

@@ -102,6 +102,18 @@ int op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int q_cert_list(struct engine *e, const struct ops_req *r, uint64_t id);
 
+/* recover.c: torn issuance, restarts, the reader watcher. */
+int eng_rollback(struct engine *e, const uint8_t guid[16], const char *reader,
+    const char *why);
+int eng_recover_start(struct engine *e);
+int eng_watch_start(struct engine *e);
+#ifdef CARDMGR_TEST_HOOKS
+void eng_crash_point(const char *step);
+#else
+/* Release builds: nothing can stop the engine half-way on purpose. */
+static inline void eng_crash_point(const char *step) { (void)step; }
+#endif
+
 /* calink.c */
 int eng_ca_open(struct engine *e);
 

@@ -42,8 +42,8 @@ struct issue_job {
 	int have_guid;
 	uint8_t escrow[INV_ESCROW_MAX];
 	size_t escrow_len;
-	struct inv_cert certs[COPS_MAX_SLOTS];
-	int ncerts;
+	char serial[INV_SERIAL_MAX + 1];
+	const struct cops_card *card;	/* while the thread has it open */
 	char detail[512];
 };
 
@@ -154,6 +154,64 @@ plan_from_profile(const struct prof *p, const struct inv_holder *h,
 
 /* ---- hooks: the card sequence reaches the station through these --------- */
 
+/* The card record, ISSUING, created in the caller's write txn t. */
+static int
+card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
+{
+	struct inv_card c, old;
+	struct inv_event ev;
+	char key[48], g[33];
+	uint8_t idb[8];
+	uint64_t now = (uint64_t)time(NULL);
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.guid, guid, 16);
+	eng_copy(c.serial, sizeof(c.serial), j->serial);
+	memcpy(c.atr, j->card->atr, j->card->atr_len);
+	c.atr_len = (uint8_t)j->card->atr_len;
+	eng_copy(c.model, sizeof(c.model),
+	    j->card->id.type == PIV_TYPE_PIV_YUBICO ? "piv-yubico" : "piv");
+	eng_copy(c.profile, sizeof(c.profile), j->prof->name);
+	c.profile_version = (uint32_t)j->prof->version;
+	c.state = INV_CARD_ISSUING;
+	eng_copy(c.holder, sizeof(c.holder), j->holder.id);
+	c.mk_version = j->e->master_version;
+	c.created = c.updated = now;
+	c.expires = now + (uint64_t)j->prof->validity_days * 86400;
+	/*
+	 * A serial already in the inventory is this physical card's earlier
+	 * life (retired, then reused: check_reuse allowed it). That record
+	 * keeps its history under "<serial>@<its GUID's first 8 hex digits>";
+	 * the serial now names the new issuance.
+	 */
+	if ((rc = inv_card_by_serial(t, c.serial, &old)) == INV_OK) {
+		eng_hex(old.guid, 16, g);
+		snprintf(old.serial, sizeof(old.serial), "%.40s@%.8s", c.serial, g);
+		if ((rc = inv_card_put(t, &old, INV_PUT_UPDATE)) != INV_OK)
+			return rc;
+	} else if (rc != INV_ERR_NOTFOUND) {
+		return rc;
+	}
+	if ((rc = inv_card_put(t, &c, INV_PUT_NEW)) != INV_OK)
+		return rc;
+	/* Which operation was issuing it: the roll back closes that one. */
+	eng_hex(guid, 16, g);
+	snprintf(key, sizeof(key), "issuing:%s", g);
+	for (int i = 0; i < 8; i++)
+		idb[i] = (uint8_t)(j->op_id >> (56 - 8 * i));
+	if ((rc = inv_meta_put(t, key, idb, sizeof(idb))) != INV_OK)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.guid, guid, 16);
+	ev.time = now;
+	eng_copy(ev.name, sizeof(ev.name), "issuing");
+	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
+	snprintf(ev.detail, sizeof(ev.detail), "operation %llu",
+	    (unsigned long long)j->op_id);
+	return inv_event_append(t, &ev, &ev.seq);
+}
+
 static int
 h_step(void *arg, const char *name, const char *state, const uint8_t *d,
     size_t len)
@@ -184,15 +242,25 @@ h_step(void *arg, const char *name, const char *state, const uint8_t *d,
 			memcpy(op.guid, d, 16);
 		rc = inv_op_put(t, &op);
 	}
+	/*
+	 * From the new CHUID on, the inventory knows the card as ISSUING, in
+	 * the same transaction as the step: a tear or a crash from here on
+	 * leaves a card the station recognises and rolls back.
+	 */
+	if (rc == INV_OK && strcmp(name, "chuid") == 0 && d != NULL && len == 16)
+		rc = card_issuing(j, t, d);
 	if (rc != INV_OK) {
 		inv_abort(t);
 		return -1;
 	}
+	if (inv_commit(t) != INV_OK)
+		return -1;
 	if (strcmp(name, "chuid") == 0 && d != NULL && len == 16) {
 		memcpy(j->guid, d, 16);
 		j->have_guid = 1;
 	}
-	return inv_commit(t) == INV_OK ? 0 : -1;
+	eng_crash_point(s.name);
+	return 0;
 }
 
 static int
@@ -209,6 +277,33 @@ h_puk(void *arg, const uint8_t guid[16], char puk[9])
 	struct issue_job *j = arg;
 
 	return keyc_puk(j->e, j->e->master_version, guid, puk);
+}
+
+/* Read-modify-write the ISSUING card: escrow blob, or a certificate. */
+static int
+card_update(struct issue_job *j, const struct inv_cert *cert)
+{
+	struct inv_txn *t = NULL;
+	struct inv_card c;
+	int rc;
+
+	if ((rc = inv_begin(j->e->inv, 1, &t)) != INV_OK)
+		return rc;
+	if ((rc = inv_card_get(t, j->guid, &c)) == INV_OK) {
+		if (cert != NULL) {
+			rc = inv_cert_put(t, cert, 0);
+		} else {
+			memcpy(c.escrow, j->escrow, j->escrow_len);
+			c.escrow_len = (uint16_t)j->escrow_len;
+			c.updated = (uint64_t)time(NULL);
+			rc = inv_card_put(t, &c, INV_PUT_UPDATE);
+		}
+	}
+	if (rc != INV_OK) {
+		inv_abort(t);
+		return rc;
+	}
+	return inv_commit(t);
 }
 
 static int
@@ -233,7 +328,9 @@ h_escrow(void *arg, const uint8_t guid[16], int slot, int alg, EVP_PKEY **priv)
 	memcpy(j->escrow, blob, blen);
 	j->escrow_len = blen;
 	free(blob);
-	return 0;
+	/* The blob is the only way back to this key: keep it before the card
+	 * holds the key. */
+	return card_update(j, NULL) == INV_OK ? 0 : -1;
 }
 
 static uint64_t
@@ -252,7 +349,7 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 {
 	struct issue_job *j = arg;
 	struct outbox_op op;
-	struct inv_cert *c;
+	struct inv_cert *c = NULL;
 	const uint8_t *p;
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
@@ -261,7 +358,8 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 
 	*cert = NULL;
 	memset(&op, 0, sizeof(op));
-	if (j->e->cast == NULL || j->ncerts >= COPS_MAX_SLOTS)
+	if (j->e->cast == NULL || !j->have_guid ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
 	pthread_mutex_lock(&j->e->ca_mu);
 	rc = cast_submit(j->e->cast, OUTBOX_ENROLL, prof, 0, csr, len, 0, &obid);
@@ -280,8 +378,6 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 		rc = -1;
 		goto out;
 	}
-	c = &j->certs[j->ncerts];
-	memset(c, 0, sizeof(*c));
 	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(*cert), NULL);
 	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL) {
 		rc = -1;
@@ -300,9 +396,11 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 	c->status = INV_CERT_VALID;
 	memcpy(c->der, op.result, op.result_len);
 	c->der_len = (uint32_t)op.result_len;
-	j->ncerts++;
-	rc = 0;
+	memcpy(c->guid, j->guid, 16);
+	/* What the CA issued is in the inventory before the card gets it. */
+	rc = card_update(j, c) == INV_OK ? 0 : -1;
 out:
+	free(c);
 	if (rc != 0) {
 		X509_free(*cert);
 		*cert = NULL;
@@ -317,18 +415,17 @@ out:
 
 
 static int
-finish(struct issue_job *j, const struct cops_card *card, int ok)
+finish(struct issue_job *j, int ok)
 {
 	struct inv_txn *t = NULL;
 	struct inv_card c;
 	struct inv_holder h;
 	struct inv_event ev;
 	struct inv_op op;
-	char guid[33];
 	uint64_t now = (uint64_t)time(NULL);
+	char key[48], g[33];
 	int rc;
 
-	eng_hex(j->guid, 16, guid);
 	if ((rc = inv_begin(j->e->inv, 1, &t)) != INV_OK)
 		return rc;
 	if ((rc = inv_op_get(t, j->op_id, &op)) != INV_OK)
@@ -337,59 +434,39 @@ finish(struct issue_job *j, const struct cops_card *card, int ok)
 	op.updated = now;
 	if ((rc = inv_op_put(t, &op)) != INV_OK)
 		goto fail;
-	if (j->have_guid) {
-		memset(&c, 0, sizeof(c));
-		if (inv_card_get(t, j->guid, &c) != INV_OK) {
-			memcpy(c.guid, j->guid, 16);
-			c.created = now;
-		}
-		card_serial(card, c.serial, sizeof(c.serial));
-		memcpy(c.atr, card->atr, card->atr_len);
-		c.atr_len = (uint8_t)card->atr_len;
-		snprintf(c.model, sizeof(c.model), "%s",
-		    card->id.type == PIV_TYPE_PIV_YUBICO ? "piv-yubico" : "piv");
-		snprintf(c.profile, sizeof(c.profile), "%s", j->prof->name);
-		c.profile_version = (uint32_t)j->prof->version;
-		c.state = ok ? INV_CARD_ACTIVE : INV_CARD_ISSUING;
-		snprintf(c.holder, sizeof(c.holder), "%s", j->holder.id);
-		c.mk_version = j->e->master_version;
-		memcpy(c.escrow, j->escrow, j->escrow_len);
-		c.escrow_len = (uint16_t)j->escrow_len;
-		c.updated = now;
-		c.expires = now + (uint64_t)j->prof->validity_days * 86400;
-		if ((rc = inv_card_put(t, &c, 0)) != INV_OK)
-			goto fail;
-		for (int i = 0; i < j->ncerts; i++) {
-			memcpy(j->certs[i].guid, j->guid, 16);
-			if ((rc = inv_cert_put(t, &j->certs[i], 0)) != INV_OK)
-				goto fail;
-		}
-		memset(&ev, 0, sizeof(ev));
-		memcpy(ev.guid, j->guid, 16);
-		ev.time = now;
-		snprintf(ev.name, sizeof(ev.name), ok ? "issued" : "issue_failed");
-		snprintf(ev.actor, sizeof(ev.actor), "%s", j->actor.name);
-		snprintf(ev.detail, sizeof(ev.detail), "%s", ok ? j->prof->name :
-		    j->detail);
-		if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
-			goto fail;
+	if (!ok)
+		return inv_commit(t);	/* the card stays ISSUING: see recover.c */
+	if ((rc = inv_card_get(t, j->guid, &c)) != INV_OK)
+		goto fail;
+	c.state = INV_CARD_ACTIVE;
+	c.updated = now;
+	if ((rc = inv_card_put(t, &c, INV_PUT_UPDATE)) != INV_OK)
+		goto fail;
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.guid, j->guid, 16);
+	ev.time = now;
+	eng_copy(ev.name, sizeof(ev.name), "issued");
+	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
+	eng_copy(ev.detail, sizeof(ev.detail), j->prof->name);
+	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
+		goto fail;
+	if ((rc = inv_holder_get(t, j->holder.id, &h)) != INV_OK)
+		goto fail;
+	h.nanswers = 0;
+	for (size_t i = 0; i < j->nanswers; i++) {
+		h.answers[i].question = (uint8_t)j->qids[i];
+		eng_copy(h.answers[i].hash, sizeof(h.answers[i].hash),
+		    j->hashes[i]);
+		h.nanswers++;
 	}
-	if (ok) {
-		if ((rc = inv_holder_get(t, j->holder.id, &h)) != INV_OK)
-			goto fail;
-		h.nanswers = 0;
-		for (size_t i = 0; i < j->nanswers; i++) {
-			h.answers[i].question = (uint8_t)j->qids[i];
-			snprintf(h.answers[i].hash, sizeof(h.answers[i].hash),
-			    "%s", j->hashes[i]);
-			h.nanswers++;
-		}
-		h.unblock_failures = 0;
-		h.unblock_locked_until = 0;
-		h.updated = now;
-		if ((rc = inv_holder_put(t, &h, INV_PUT_UPDATE)) != INV_OK)
-			goto fail;
-	}
+	h.unblock_failures = 0;
+	h.unblock_locked_until = 0;
+	h.updated = now;
+	if ((rc = inv_holder_put(t, &h, INV_PUT_UPDATE)) != INV_OK)
+		goto fail;
+	eng_hex(j->guid, 16, g);
+	snprintf(key, sizeof(key), "issuing:%s", g);
+	inv_meta_del(t, key);
 	return inv_commit(t);
 fail:
 	inv_abort(t);
@@ -411,6 +488,47 @@ card_serial(const struct cops_card *card, char *out, size_t cap)
 	snprintf(out, cap, "guid-%s", g);
 }
 
+/*
+ * May this physical card be issued? Unknown cards may; a card whose last
+ * record is retired may if that record's profile allows reuse; a card the
+ * inventory still calls active, suspended or issuing may not (retire it,
+ * or present it so an interrupted issuance rolls back).
+ */
+static int
+check_reuse(struct issue_job *j)
+{
+	struct inv_txn *t = NULL;
+	struct inv_card old;
+	const struct prof *p;
+	int rc;
+
+	if ((rc = inv_begin(j->e->inv, 0, &t)) != INV_OK)
+		return -1;
+	rc = inv_card_by_serial(t, j->serial, &old);
+	inv_abort(t);
+	if (rc == INV_ERR_NOTFOUND)
+		return 0;
+	if (rc != INV_OK)
+		return -1;
+	switch (old.state) {
+	case INV_CARD_RETIRED:
+	case INV_CARD_LOST:
+	case INV_CARD_DAMAGED:
+		p = prof_find(j->e->profiles, old.profile);
+		if (p != NULL && p->reuse_retired)
+			return 0;
+		snprintf(j->detail, sizeof(j->detail), "card %s was retired "
+		    "under profile %s, which does not allow reuse", j->serial,
+		    old.profile);
+		return -1;
+	default:
+		snprintf(j->detail, sizeof(j->detail), "the inventory calls "
+		    "card %s %s: retire it first", j->serial,
+		    inv_card_state_name(old.state));
+		return -1;
+	}
+}
+
 static void *
 issue_thread(void *arg)
 {
@@ -419,8 +537,8 @@ issue_thread(void *arg)
 	struct cops_plan plan;
 	struct cops_card card;
 	struct pcsc_ctx *pc = NULL;
-	char detail[256] = "", serial[40];
-	int rc, ok = 0;
+	char detail[256] = "";
+	int rc, ok = 0, present = 1;
 
 	memset(&card, 0, sizeof(card));
 	if (pcsc_init(&pc) != PCSC_OK ||
@@ -428,8 +546,14 @@ issue_thread(void *arg)
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
 		goto done;
 	}
-	card_serial(&card, serial, sizeof(serial));
-	if (plan_from_profile(j->prof, &j->holder, serial, j->e->cfg->fascn,
+	card_serial(&card, j->serial, sizeof(j->serial));
+	j->card = &card;
+	if (check_reuse(j) != 0) {
+		if (j->detail[0] == '\0')
+			snprintf(j->detail, sizeof(j->detail), "inventory error");
+		goto done;
+	}
+	if (plan_from_profile(j->prof, &j->holder, j->serial, j->e->cfg->fascn,
 	    &plan) != 0) {
 		snprintf(j->detail, sizeof(j->detail), "profile %s: a subject "
 		    "does not expand for this holder (a field empty or with '/')",
@@ -441,6 +565,7 @@ issue_thread(void *arg)
 		if (j->detail[0] == '\0')
 			snprintf(j->detail, sizeof(j->detail), "%s: %s",
 			    cops_name(rc), detail);
+		present = rc != COPS_ERR_REMOVED && rc != COPS_ERR_DIFFERENT;
 		goto done;
 	}
 	/* The self-test opens its own session: ours must go first. */
@@ -451,17 +576,29 @@ issue_thread(void *arg)
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
 		goto done;
 	}
+	eng_crash_point("final:begin");
 	ok = 1;
 done:
-	if (finish(j, &card, ok) != INV_OK)
+	if (finish(j, ok) != INV_OK) {
 		log_warnx("operation %llu: cannot record the outcome",
 		    (unsigned long long)j->op_id);
+		ok = 0;
+	}
+	cops_close(&card);
+	/*
+	 * A card that did not make it is rolled back now if it is still in
+	 * the reader (wiped, what the CA issued revoked); a pulled one when it
+	 * comes back (recover.c). Never left half-issued and called active.
+	 */
+	if (!ok && j->have_guid && present &&
+	    eng_rollback(j->e, j->guid, j->reader, j->detail) != 0)
+		log_warnx("operation %llu: roll back when the card is "
+		    "presented again", (unsigned long long)j->op_id);
 	eng_audit(j->e, &j->actor, "issue", j->holder.id, ok ? "ok" : "failed",
 	    ok ? j->prof->name : j->detail);
 	log_info("operation %llu: issue on '%s' %s%s%s",
 	    (unsigned long long)j->op_id, j->reader, ok ? "done" : "failed",
 	    ok ? "" : ": ", ok ? "" : j->detail);
-	cops_close(&card);
 	pcsc_done(pc);
 	eng_reader_release(j->e, j->reader);
 	seal_text_free(j->pin);

@@ -10,3 +10,7 @@ PROGS += cardmgrd
 $(eval $(call prog,cardmgrd,$(sort $(CARDMGRD_SRC)),$(CARDMGRD_LIBS)))
 $(B)/obj/cardmgr/keyd/keyd.o: CFLAGS += -I/usr/include/p11-kit-1
 $(B)/obj/cardmgr/engine/audit_log.o $(B)/obj/cardmgr/engine/keyc.o: CFLAGS += -I/usr/include/p11-kit-1
+# Crash points (CARDMGRD_CRASH_AT) exist in test builds only.
+ifneq ($(MODE),release)
+$(patsubst %.c,$(B)/obj/%.o,$(ENGINE_LIB)): CFLAGS += -DCARDMGR_TEST_HOOKS
+endif
