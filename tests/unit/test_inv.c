@@ -1072,7 +1072,8 @@ v1_card(const struct inv_card *c, uint8_t *out, size_t cap)
 	return w.len;
 }
 
-/* A schema-1 environment: holder H, cards 1 (2 certs) and 2 (none). */
+/* A schema-1 environment (or one claiming schema): holder H, cards 1 (2
+ * certs) and 2 (none). */
 static void
 make_v1(uint32_t schema)
 {
@@ -1096,6 +1097,9 @@ make_v1(uint32_t schema)
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	for (i = 0; i < sizeof(v1_dbs) / sizeof(v1_dbs[0]); i++)
 		assert_int_equal(mdb_dbi_open(txn, v1_dbs[i], MDB_CREATE, &dbi), 0);
+	if (schema >= 2)	/* a newer env has everything 2 has */
+		assert_int_equal(mdb_dbi_open(txn, "inv_cert_expiry", MDB_CREATE,
+		    &dbi), 0);
 	raw_put(txn, "inv_meta", 0, "inv.schema", 10, ver, 4);
 	sample_holder(&h, "H");
 	h.nanswers = 0;
