@@ -5,3 +5,6 @@ $(eval $(call prog,test_inv_audit,tests/unit/test_inv_audit.c $(INV_LIB),-lcmock
 
 FUZZERS += fuzz_inv_rec
 $(eval $(call fuzzer,fuzz_inv_rec,tests/fuzz/fuzz_inv_rec.c $(INV_LIB),$(INV_LIBS)))
+
+BENCHES += bench_inv
+$(eval $(call prog,bench_inv,tests/bench_inv.c $(INV_LIB),$(INV_LIBS)))
