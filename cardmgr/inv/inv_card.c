@@ -126,19 +126,16 @@ inv_card_get(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN],
 	MDB_val k = { INV_GUID_LEN, (void *)guid }, v;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	if ((rc = inv_txn_check(t, 0)) != INV_OK)
-		return rc;
-	if (guid == NULL)
-		return INV_ERR_ARG;
-	if ((rc = inv_get(t, DB_CARDS, &k, &v)) != INV_OK ||
-	    (rc = inv_card_decode(v.mv_data, v.mv_size, c)) != INV_OK)
-		return rc;
-	if (memcmp(c->guid, guid, INV_GUID_LEN) != 0) {
+	/* No memset up front: the decoder zeroes c, and c is big. */
+	if ((rc = inv_txn_check(t, 0)) == INV_OK && guid == NULL)
+		rc = INV_ERR_ARG;
+	if (rc == INV_OK && (rc = inv_get(t, DB_CARDS, &k, &v)) == INV_OK &&
+	    (rc = inv_card_decode(v.mv_data, v.mv_size, c)) == INV_OK &&
+	    memcmp(c->guid, guid, INV_GUID_LEN) != 0)
+		rc = INV_ERR_FORMAT;
+	if (rc != INV_OK)
 		memset(c, 0, sizeof(*c));
-		return INV_ERR_FORMAT;
-	}
-	return INV_OK;
+	return rc;
 }
 
 int
@@ -567,20 +564,20 @@ inv_cert_get(struct inv_txn *t, const char *serial, struct inv_cert *c)
 	MDB_val k, v;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	if ((rc = inv_txn_check(t, 0)) != INV_OK)
-		return rc;
-	if (serial == NULL || !inv_cert_serial_ok(serial))
-		return INV_ERR_ARG;
-	k = str_val(serial);
-	if ((rc = inv_get(t, DB_CERTS, &k, &v)) != INV_OK ||
-	    (rc = inv_cert_decode(v.mv_data, v.mv_size, c)) != INV_OK)
-		return rc;
-	if (strcmp(c->serial, serial) != 0) {
-		memset(c, 0, sizeof(*c));
-		return INV_ERR_FORMAT;
+	/* No memset up front: the decoder zeroes c, and c is 18 KiB. */
+	if ((rc = inv_txn_check(t, 0)) == INV_OK &&
+	    (serial == NULL || !inv_cert_serial_ok(serial)))
+		rc = INV_ERR_ARG;
+	if (rc == INV_OK) {
+		k = str_val(serial);
+		if ((rc = inv_get(t, DB_CERTS, &k, &v)) == INV_OK &&
+		    (rc = inv_cert_decode(v.mv_data, v.mv_size, c)) == INV_OK &&
+		    strcmp(c->serial, serial) != 0)
+			rc = INV_ERR_FORMAT;
 	}
-	return INV_OK;
+	if (rc != INV_OK)
+		memset(c, 0, sizeof(*c));
+	return rc;
 }
 
 /* Remove old's index entries that c (NULL: deleted) no longer has. */
