@@ -279,10 +279,13 @@ del_prefix(struct inv_txn *t, int db, const uint8_t *prefix, size_t plen)
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	    mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0;
 	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+		if ((rc = inv_hook()) != INV_OK ||
+		    (mrc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND)
+	if (rc != INV_OK)
+		rc = inv_fail(t, rc);
+	else if (mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = inv_fail(t, inv_mdb_err(mrc));
 	mdb_cursor_close(cur);
 	return rc;
