@@ -859,6 +859,43 @@ store_ops(void **state)
 	inv_close(inv);
 }
 
+/*
+ * MDB_NOTLS: two read txns in one thread (LMDB refuses the second without
+ * it), each keeping its snapshot while a writer commits.
+ */
+static void
+readers(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *r1, *r2, *t;
+	struct inv_card c;
+	uint8_t g[INV_GUID_LEN];
+
+	(void)state;
+	t = wtxn(inv);
+	sample_card(&c, 1, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	guid_of(1, g);
+	r1 = rtxn(inv);
+	r2 = rtxn(inv);
+	t = wtxn(inv);
+	c.state = INV_CARD_ACTIVE;
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	assert_int_equal(inv_card_get(r1, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_BLANK);
+	assert_int_equal(inv_card_get(r2, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_BLANK);
+	inv_abort(r2);
+	inv_abort(r1);
+	r1 = rtxn(inv);
+	assert_int_equal(inv_card_get(r1, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_ACTIVE);
+	inv_abort(r1);
+	inv_close(inv);
+}
+
 /* ---- full map ---- */
 
 struct snapshot {
@@ -1530,6 +1567,7 @@ schema_missing(void **state)
 static void
 seed(int sel, const uint8_t *rec, size_t len)
 {
+	static int seq[9];
 	const char *sdir = getenv("INV_SEED_DIR");
 	union {
 		struct inv_holder h;
@@ -1562,7 +1600,7 @@ seed(int sel, const uint8_t *rec, size_t len)
 	free(u);
 	if (sdir == NULL)
 		return;
-	snprintf(path, sizeof(path), "%s/seed%d", sdir, sel);
+	snprintf(path, sizeof(path), "%s/seed%d_%d", sdir, sel, seq[sel]++);
 	assert_non_null(f = fopen(path, "wb"));
 	assert_int_equal(fwrite(&b, 1, 1, f), 1);
 	assert_int_equal(fwrite(rec, 1, len, f), len);
@@ -1630,6 +1668,34 @@ seeds(void **state)
 	ck.sig_len = 70;
 	rc = audit_ckpt_encode(&ck, &rec, &len);
 	seed_enc(8, rc, rec, len);
+	/* second seeds: the sparse shapes (empty fields, no lists, no blobs) */
+	memset(&h, 0, sizeof(h));
+	strcpy(h.id, "x");
+	rc = inv_holder_encode(&h, &rec, &len);
+	seed_enc(0, rc, rec, len);
+	sample_card(&c, 2, "", INV_CARD_DAMAGED);
+	c.atr_len = 0;
+	c.escrow_len = 0;
+	rc = inv_card_encode(&c, &rec, &len);
+	seed_enc(1, rc, rec, len);
+	len = v1_card(&c, buf, sizeof(buf));
+	seed(2, buf, len);
+	sample_cert(ct, 2, 2, NOW);
+	ct->der_len = 0;
+	ct->status = INV_CERT_PENDING_REVOKE;
+	ct->reason = 10;
+	rc = inv_cert_encode(ct, &rec, &len);
+	seed_enc(4, rc, rec, len);
+	sample_step(st, 3, 0);
+	st->data_len = 0;
+	rc = inv_step_encode(st, &rec, &len);
+	seed_enc(6, rc, rec, len);
+	ae.seq = 1;
+	ae.result = -4;
+	strcpy(ae.detail, "refused");
+	memset(ae.hash, 0xAB, sizeof(ae.hash));
+	rc = audit_entry_encode(&ae, &rec, &len);
+	seed_enc(7, rc, rec, len);
 	free(ct);
 	free(st);
 }
@@ -1645,6 +1711,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(readers, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_map, setup, teardown),
 #ifdef INV_TEST_HOOKS
 		cmocka_unit_test_setup_teardown(fault_every_write, setup,
