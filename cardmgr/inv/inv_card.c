@@ -76,6 +76,8 @@ inv_holder_put(struct inv_txn *t, const struct inv_holder *h, int flags)
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (h == NULL)
+		return INV_ERR_ARG;
 	if ((rc = inv_holder_encode(h, &rec, &len)) != INV_OK)
 		return rc;
 	k = str_val(h->id);
@@ -242,6 +244,8 @@ inv_card_put(struct inv_txn *t, const struct inv_card *c, int flags)
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (c == NULL)
+		return INV_ERR_ARG;
 	if ((rc = inv_card_encode(c, &rec, &len)) != INV_OK)
 		return rc;
 	if ((old = malloc(sizeof(*old))) == NULL) {
@@ -472,7 +476,7 @@ inv_event_append(struct inv_txn *t, const struct inv_event *e, uint32_t *seq)
 {
 	struct inv_event *ev = NULL;
 	uint8_t kb[EVENT_KEY_LEN], *rec = NULL;
-	MDB_val k = { INV_GUID_LEN, (void *)e->guid }, v;
+	MDB_val k = { INV_GUID_LEN, NULL }, v;
 	size_t len;
 	uint32_t last;
 	int rc;
@@ -480,11 +484,14 @@ inv_event_append(struct inv_txn *t, const struct inv_event *e, uint32_t *seq)
 	*seq = 0;
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (e == NULL)
+		return INV_ERR_ARG;
+	k.mv_data = (void *)e->guid;
 	if ((rc = exists(t, DB_CARDS, &k)) != INV_OK ||
 	    (rc = event_last(t, e->guid, &last)) != INV_OK)
 		return rc;
 	if (last == UINT32_MAX)
-		return INV_ERR_FULL;
+		return INV_ERR_FULL;	/* the card's seq space, not the map */
 	if ((ev = malloc(sizeof(*ev))) == NULL)
 		return INV_ERR_NOMEM;
 	*ev = *e;
@@ -626,11 +633,14 @@ inv_cert_put(struct inv_txn *t, const struct inv_cert *c, int flags)
 	struct inv_cert *old = NULL;
 	uint8_t *rec = NULL;
 	size_t len;
-	MDB_val k = { INV_GUID_LEN, (void *)c->guid }, v;
+	MDB_val k = { INV_GUID_LEN, NULL }, v;
 	int rc, have_old;
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (c == NULL)
+		return INV_ERR_ARG;
+	k.mv_data = (void *)c->guid;
 	if ((rc = inv_cert_encode(c, &rec, &len)) != INV_OK)
 		return rc;
 	if ((rc = exists(t, DB_CARDS, &k)) != INV_OK)
