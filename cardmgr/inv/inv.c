@@ -156,11 +156,27 @@ inv_txn_check(struct inv_txn *t, int need_write)
 	return INV_OK;
 }
 
+#ifdef INV_TEST_HOOKS
+unsigned long inv_test_fail_at;
+#endif
+
+int
+inv_hook(void)
+{
+#ifdef INV_TEST_HOOKS
+	if (inv_test_fail_at > 0 && --inv_test_fail_at == 0)
+		return INV_ERR_FULL;
+#endif
+	return INV_OK;
+}
+
 int
 inv_put(struct inv_txn *t, int db, MDB_val *k, MDB_val *v, unsigned fl)
 {
 	if (t->err != INV_OK)
 		return t->err;
+	if (inv_hook() != INV_OK)
+		return inv_fail(t, INV_ERR_FULL);
 	return inv_fail(t, inv_mdb_err(mdb_put(t->txn, t->inv->dbi[db], k, v,
 	    fl)));
 }
@@ -172,6 +188,8 @@ inv_del(struct inv_txn *t, int db, MDB_val *k, MDB_val *v)
 
 	if (t->err != INV_OK)
 		return t->err;
+	if (inv_hook() != INV_OK)
+		return inv_fail(t, INV_ERR_FULL);
 	mrc = mdb_del(t->txn, t->inv->dbi[db], k, v);
 	return mrc == MDB_NOTFOUND ? INV_OK : inv_fail(t, inv_mdb_err(mrc));
 }

@@ -10,9 +10,11 @@
  *
  * A write transaction is poisoned by the first error that may have left it
  * half-applied (an LMDB failure, a full map): every later call on it returns
- * that error and inv_commit() aborts it and returns the error, so a caller can
- * issue several changes and check once at commit. A full map (MDB_MAP_FULL,
- * ENOSPC) is INV_ERR_FULL and changes nothing on disk.
+ * that error and inv_commit() aborts it and returns the error. A full map
+ * (MDB_MAP_FULL, ENOSPC) is INV_ERR_FULL and changes nothing on disk.
+ * Refusals found before anything is written (INV_ERR_EXISTS, _NOTFOUND, _ARG,
+ * _READONLY) leave the transaction usable: the caller decides, and aborts if
+ * the rest of its change must not commit without this part.
  *
  * Other modules (the CA outbox) open their own named databases in the same
  * environment through inv_env()/inv_txn_mdb(), so a card's state change and

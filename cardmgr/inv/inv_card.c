@@ -76,6 +76,8 @@ inv_holder_put(struct inv_txn *t, const struct inv_holder *h, int flags)
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (h == NULL)
+		return INV_ERR_ARG;
 	if ((rc = inv_holder_encode(h, &rec, &len)) != INV_OK)
 		return rc;
 	k = str_val(h->id);
@@ -126,19 +128,16 @@ inv_card_get(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN],
 	MDB_val k = { INV_GUID_LEN, (void *)guid }, v;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	if ((rc = inv_txn_check(t, 0)) != INV_OK)
-		return rc;
-	if (guid == NULL)
-		return INV_ERR_ARG;
-	if ((rc = inv_get(t, DB_CARDS, &k, &v)) != INV_OK ||
-	    (rc = inv_card_decode(v.mv_data, v.mv_size, c)) != INV_OK)
-		return rc;
-	if (memcmp(c->guid, guid, INV_GUID_LEN) != 0) {
+	/* No memset up front: the decoder zeroes c, and c is big. */
+	if ((rc = inv_txn_check(t, 0)) == INV_OK && guid == NULL)
+		rc = INV_ERR_ARG;
+	if (rc == INV_OK && (rc = inv_get(t, DB_CARDS, &k, &v)) == INV_OK &&
+	    (rc = inv_card_decode(v.mv_data, v.mv_size, c)) == INV_OK &&
+	    memcmp(c->guid, guid, INV_GUID_LEN) != 0)
+		rc = INV_ERR_FORMAT;
+	if (rc != INV_OK)
 		memset(c, 0, sizeof(*c));
-		return INV_ERR_FORMAT;
-	}
-	return INV_OK;
+	return rc;
 }
 
 int
@@ -245,6 +244,8 @@ inv_card_put(struct inv_txn *t, const struct inv_card *c, int flags)
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (c == NULL)
+		return INV_ERR_ARG;
 	if ((rc = inv_card_encode(c, &rec, &len)) != INV_OK)
 		return rc;
 	if ((old = malloc(sizeof(*old))) == NULL) {
@@ -282,10 +283,13 @@ del_prefix(struct inv_txn *t, int db, const uint8_t *prefix, size_t plen)
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	    mrc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0;
 	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((mrc = mdb_cursor_del(cur, 0)) != 0)
+		if ((rc = inv_hook()) != INV_OK ||
+		    (mrc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 	}
-	if (mrc != 0 && mrc != MDB_NOTFOUND)
+	if (rc != INV_OK)
+		rc = inv_fail(t, rc);
+	else if (mrc != 0 && mrc != MDB_NOTFOUND)
 		rc = inv_fail(t, inv_mdb_err(mrc));
 	mdb_cursor_close(cur);
 	return rc;
@@ -472,7 +476,7 @@ inv_event_append(struct inv_txn *t, const struct inv_event *e, uint32_t *seq)
 {
 	struct inv_event *ev = NULL;
 	uint8_t kb[EVENT_KEY_LEN], *rec = NULL;
-	MDB_val k = { INV_GUID_LEN, (void *)e->guid }, v;
+	MDB_val k = { INV_GUID_LEN, NULL }, v;
 	size_t len;
 	uint32_t last;
 	int rc;
@@ -480,11 +484,14 @@ inv_event_append(struct inv_txn *t, const struct inv_event *e, uint32_t *seq)
 	*seq = 0;
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (e == NULL)
+		return INV_ERR_ARG;
+	k.mv_data = (void *)e->guid;
 	if ((rc = exists(t, DB_CARDS, &k)) != INV_OK ||
 	    (rc = event_last(t, e->guid, &last)) != INV_OK)
 		return rc;
 	if (last == UINT32_MAX)
-		return INV_ERR_FULL;
+		return INV_ERR_FULL;	/* the card's seq space, not the map */
 	if ((ev = malloc(sizeof(*ev))) == NULL)
 		return INV_ERR_NOMEM;
 	*ev = *e;
@@ -567,20 +574,20 @@ inv_cert_get(struct inv_txn *t, const char *serial, struct inv_cert *c)
 	MDB_val k, v;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	if ((rc = inv_txn_check(t, 0)) != INV_OK)
-		return rc;
-	if (serial == NULL || !inv_cert_serial_ok(serial))
-		return INV_ERR_ARG;
-	k = str_val(serial);
-	if ((rc = inv_get(t, DB_CERTS, &k, &v)) != INV_OK ||
-	    (rc = inv_cert_decode(v.mv_data, v.mv_size, c)) != INV_OK)
-		return rc;
-	if (strcmp(c->serial, serial) != 0) {
-		memset(c, 0, sizeof(*c));
-		return INV_ERR_FORMAT;
+	/* No memset up front: the decoder zeroes c, and c is 18 KiB. */
+	if ((rc = inv_txn_check(t, 0)) == INV_OK &&
+	    (serial == NULL || !inv_cert_serial_ok(serial)))
+		rc = INV_ERR_ARG;
+	if (rc == INV_OK) {
+		k = str_val(serial);
+		if ((rc = inv_get(t, DB_CERTS, &k, &v)) == INV_OK &&
+		    (rc = inv_cert_decode(v.mv_data, v.mv_size, c)) == INV_OK &&
+		    strcmp(c->serial, serial) != 0)
+			rc = INV_ERR_FORMAT;
 	}
-	return INV_OK;
+	if (rc != INV_OK)
+		memset(c, 0, sizeof(*c));
+	return rc;
 }
 
 /* Remove old's index entries that c (NULL: deleted) no longer has. */
@@ -626,11 +633,14 @@ inv_cert_put(struct inv_txn *t, const struct inv_cert *c, int flags)
 	struct inv_cert *old = NULL;
 	uint8_t *rec = NULL;
 	size_t len;
-	MDB_val k = { INV_GUID_LEN, (void *)c->guid }, v;
+	MDB_val k = { INV_GUID_LEN, NULL }, v;
 	int rc, have_old;
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
+	if (c == NULL)
+		return INV_ERR_ARG;
+	k.mv_data = (void *)c->guid;
 	if ((rc = inv_cert_encode(c, &rec, &len)) != INV_OK)
 		return rc;
 	if ((rc = exists(t, DB_CARDS, &k)) != INV_OK)

@@ -76,6 +76,16 @@ int inv_cert_serial_ok(const char *s);
 size_t inv_expiry_key(uint64_t not_after, const char *serial,
     uint8_t out[8 + INV_CERT_SERIAL_MAX]);
 
+#ifdef INV_TEST_HOOKS
+/*
+ * Fault injection (test builds only): when non-zero, counts LMDB writes down
+ * and fails the one that reaches zero as a full map, without writing.
+ */
+extern unsigned long inv_test_fail_at;
+#endif
+/* INV_ERR_FULL if the fault hook fires for this write, else INV_OK. */
+int inv_hook(void);
+
 /* Schema-1 to 2 migration inside an open write txn (inv_migrate.c). */
 int inv_migrate_v1(struct inv_txn *t);
 

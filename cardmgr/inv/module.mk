@@ -1,7 +1,16 @@
-# cardmgr/inv/: unit tests and the record-decoder fuzzer of the inventory.
+# cardmgr/inv/: unit tests, the record-decoder fuzzer and the benchmark of the
+# inventory.
 TESTS += test_inv test_inv_audit
 $(eval $(call prog,test_inv,tests/unit/test_inv.c $(INV_LIB),-lcmocka -lsodium $(INV_LIBS)))
 $(eval $(call prog,test_inv_audit,tests/unit/test_inv_audit.c $(INV_LIB),-lcmocka $(INV_LIBS)))
+# The fault hook (inv_test_fail_at: fail the n-th LMDB write) exists in the
+# test builds only; the release build has no way to make a write fail.
+ifneq ($(MODE),release)
+$(patsubst %.c,$(B)/obj/%.o,$(filter cardmgr/inv/%,$(INV_LIB)) tests/unit/test_inv.c): CFLAGS += -DINV_TEST_HOOKS
+endif
 
 FUZZERS += fuzz_inv_rec
 $(eval $(call fuzzer,fuzz_inv_rec,tests/fuzz/fuzz_inv_rec.c $(INV_LIB),$(INV_LIBS)))
+
+BENCHES += bench_inv
+$(eval $(call prog,bench_inv,tests/bench_inv.c $(INV_LIB),$(INV_LIBS)))

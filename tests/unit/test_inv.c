@@ -16,11 +16,15 @@
 #include <cmocka.h>
 
 #include <lmdb.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "buf.h"
 #include "inv/audit.h"
 #include "inv/inv.h"
+#ifdef INV_TEST_HOOKS
+#include "inv/inv_int.h"
+#endif
 
 #define DAY 86400ULL
 #define NOW 1900000000ULL
@@ -855,6 +859,43 @@ store_ops(void **state)
 	inv_close(inv);
 }
 
+/*
+ * MDB_NOTLS: two read txns in one thread (LMDB refuses the second without
+ * it), each keeping its snapshot while a writer commits.
+ */
+static void
+readers(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *r1, *r2, *t;
+	struct inv_card c;
+	uint8_t g[INV_GUID_LEN];
+
+	(void)state;
+	t = wtxn(inv);
+	sample_card(&c, 1, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	guid_of(1, g);
+	r1 = rtxn(inv);
+	r2 = rtxn(inv);
+	t = wtxn(inv);
+	c.state = INV_CARD_ACTIVE;
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	assert_int_equal(inv_card_get(r1, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_BLANK);
+	assert_int_equal(inv_card_get(r2, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_BLANK);
+	inv_abort(r2);
+	inv_abort(r1);
+	r1 = rtxn(inv);
+	assert_int_equal(inv_card_get(r1, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_ACTIVE);
+	inv_abort(r1);
+	inv_close(inv);
+}
+
 /* ---- full map ---- */
 
 struct snapshot {
@@ -976,6 +1017,270 @@ full_map(void **state)
 	inv_close(inv);
 }
 
+#ifdef INV_TEST_HOOKS
+/* ---- fault injection: every write of a compound change fails once ---- */
+
+static const char *const all_dbs[] = {
+	"inv_meta", "inv_holders", "inv_cards", "inv_card_serial",
+	"inv_card_holder", "inv_card_state", "inv_events", "inv_certs",
+	"inv_cert_card", "inv_cert_expiry", "inv_ops", "inv_op_running",
+	"inv_op_steps", "inv_audit", "inv_audit_ckpt",
+};
+
+/* SHA-256 over every key and value of every inv database, via raw LMDB. */
+static void
+digest(struct inv *inv, uint8_t out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t i;
+	int mrc;
+
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	for (i = 0; i < sizeof(all_dbs) / sizeof(all_dbs[0]); i++) {
+		assert_int_equal(mdb_dbi_open(txn, all_dbs[i], 0, &dbi), 0);
+		assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+		EVP_DigestUpdate(md, all_dbs[i], strlen(all_dbs[i]) + 1);
+		for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+		    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			EVP_DigestUpdate(md, &k.mv_size, sizeof(k.mv_size));
+			EVP_DigestUpdate(md, k.mv_data, k.mv_size);
+			EVP_DigestUpdate(md, &v.mv_size, sizeof(v.mv_size));
+			EVP_DigestUpdate(md, v.mv_data, v.mv_size);
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+	assert_int_equal(EVP_DigestFinal_ex(md, out, NULL), 1);
+	EVP_MD_CTX_free(md);
+}
+
+/* Raw: is key (with val, if not NULL, among its values) stored in db? */
+static int
+raw_has(MDB_txn *txn, const char *db, const void *key, size_t kl,
+    const void *val, size_t vl)
+{
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k = { kl, (void *)key }, v;
+	int mrc, found = 0;
+
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); mrc == 0 && !found;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
+		found = val == NULL ||
+		    (v.mv_size == vl && memcmp(v.mv_data, val, vl) == 0);
+	mdb_cursor_close(cur);
+	return found;
+}
+
+/*
+ * Every card and certificate has exactly its index entries and the indexes
+ * hold nothing else (entry totals equal record totals).
+ */
+static void
+check_indexes(struct inv *inv)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct inv_card c;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	uint8_t ek[8 + INV_CERT_SERIAL_MAX];
+	size_t cards = 0, holders = 0, certs = 0, i;
+	int mrc;
+
+	assert_non_null(ct);
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_cards", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), cards++) {
+		assert_int_equal(inv_card_decode(v.mv_data, v.mv_size, &c), INV_OK);
+		assert_true(raw_has(txn, "inv_card_serial", c.serial,
+		    strlen(c.serial), c.guid, INV_GUID_LEN));
+		assert_true(raw_has(txn, "inv_card_state", &c.state, 1, c.guid,
+		    INV_GUID_LEN));
+		if (c.holder[0] != '\0') {
+			holders++;
+			assert_true(raw_has(txn, "inv_card_holder", c.holder,
+			    strlen(c.holder), c.guid, INV_GUID_LEN));
+		}
+	}
+	mdb_cursor_close(cur);
+	assert_int_equal(mdb_dbi_open(txn, "inv_certs", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), certs++) {
+		assert_int_equal(inv_cert_decode(v.mv_data, v.mv_size, ct), INV_OK);
+		assert_true(raw_has(txn, "inv_cards", ct->guid, INV_GUID_LEN,
+		    NULL, 0));
+		assert_true(raw_has(txn, "inv_cert_card", ct->guid, INV_GUID_LEN,
+		    ct->serial, strlen(ct->serial)));
+		for (i = 0; i < 8; i++)
+			ek[i] = (uint8_t)(ct->not_after >> (56 - 8 * i));
+		memcpy(ek + 8, ct->serial, strlen(ct->serial));
+		assert_true(raw_has(txn, "inv_cert_expiry", ek,
+		    8 + strlen(ct->serial), NULL, 0));
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	free(ct);
+	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), cards);
+	assert_int_equal(raw_count(inv, "inv_card_state", NULL, 0), cards);
+	assert_int_equal(raw_count(inv, "inv_card_holder", NULL, 0), holders);
+	assert_int_equal(raw_count(inv, "inv_cert_card", NULL, 0), certs);
+	assert_int_equal(raw_count(inv, "inv_cert_expiry", NULL, 0), certs);
+}
+
+static void
+fault_world(struct inv *inv, char s1[], char s2[])
+{
+	struct inv_txn *t = wtxn(inv);
+	struct inv_card c;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	struct inv_event e;
+	struct inv_op op;
+	uint64_t id;
+	uint32_t seq;
+	unsigned i;
+
+	assert_non_null(ct);
+	put_holder(t, "A");
+	put_holder(t, "B");
+	sample_card(&c, 1, "A", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	sample_card(&c, 2, "A", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	sample_card(&c, 3, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	memset(&e, 0, sizeof(e));
+	strcpy(e.name, "issued");
+	for (i = 1; i <= 3; i += 2) {
+		guid_of(i, e.guid);
+		assert_int_equal(inv_event_append(t, &e, &seq), INV_OK);
+		assert_int_equal(inv_event_append(t, &e, &seq), INV_OK);
+	}
+	sample_cert(ct, 1, 1, NOW + 5 * DAY);
+	strcpy(s1, ct->serial);
+	assert_int_equal(inv_cert_put(t, ct, 0), INV_OK);
+	sample_cert(ct, 2, 1, NOW + 6 * DAY);
+	strcpy(s2, ct->serial);
+	assert_int_equal(inv_cert_put(t, ct, 0), INV_OK);
+	sample_op(&op, "issue", 1);
+	assert_int_equal(inv_op_add(t, &op, &id), INV_OK);
+	assert_int_equal(audit_append(t, NOW, "op", "setup", NULL, 0, NULL,
+	    &(uint64_t){ 0 }), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	free(ct);
+}
+
+/* The compound change; stops at the first error (the txn is poisoned). */
+static int
+fault_change(struct inv_txn *t, const char *s1, const char *s2)
+{
+	struct inv_card c;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	struct inv_event e;
+	struct inv_op op;
+	uint8_t g[INV_GUID_LEN];
+	uint64_t seq64;
+	uint32_t seq;
+	int rc;
+
+	assert_non_null(ct);
+	guid_of(1, g);
+	if ((rc = inv_card_get(t, g, &c)) != INV_OK)
+		goto out;
+	strcpy(c.holder, "B");
+	strcpy(c.serial, "NEW1");
+	c.state = INV_CARD_SUSPENDED;
+	if ((rc = inv_card_put(t, &c, INV_PUT_UPDATE)) != INV_OK ||
+	    (rc = inv_cert_get(t, s1, ct)) != INV_OK)
+		goto out;
+	ct->not_after = NOW + 50 * DAY;
+	guid_of(2, ct->guid);
+	memset(&e, 0, sizeof(e));
+	memcpy(e.guid, g, INV_GUID_LEN);
+	strcpy(e.name, "suspended");
+	if ((rc = inv_cert_put(t, ct, INV_PUT_UPDATE)) != INV_OK ||
+	    (rc = inv_cert_del(t, s2)) != INV_OK ||
+	    (rc = inv_event_append(t, &e, &seq)) != INV_OK)
+		goto out;
+	guid_of(3, g);
+	if ((rc = inv_card_del(t, g)) != INV_OK ||
+	    (rc = inv_op_get(t, 1, &op)) != INV_OK)
+		goto out;
+	op.state = INV_OP_DONE;
+	if ((rc = inv_op_put(t, &op)) != INV_OK ||
+	    (rc = audit_append(t, NOW, "op", "card.suspend", "1", 0, NULL,
+	    &seq64)) != INV_OK)
+		goto out;
+	rc = inv_meta_put(t, "ca.txid", "abc", 3);
+out:
+	free(ct);
+	return rc;
+}
+
+static void
+fault_every_write(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_card c;
+	struct seen s;
+	char s1[INV_CERT_SERIAL_MAX + 1], s2[INV_CERT_SERIAL_MAX + 1];
+	uint8_t d0[32], d1[32];
+	unsigned long n;
+	int rc, crc, fired;
+
+	(void)state;
+	fault_world(inv, s1, s2);
+	check_indexes(inv);
+	digest(inv, d0);
+	for (n = 1; n < 1000; n++) {
+		t = wtxn(inv);
+		inv_test_fail_at = n;
+		rc = fault_change(t, s1, s2);
+		fired = inv_test_fail_at == 0;
+		inv_test_fail_at = 0;
+		crc = inv_commit(t);
+		if (!fired) {
+			assert_int_equal(rc, INV_OK);
+			assert_int_equal(crc, INV_OK);
+			break;
+		}
+		/* the failure is reported, at commit too, and nothing stays */
+		assert_int_equal(rc, INV_ERR_FULL);
+		assert_int_equal(crc, INV_ERR_FULL);
+		digest(inv, d1);
+		assert_memory_equal(d0, d1, sizeof(d0));
+	}
+	assert_true(n > 20);		/* every write of the change was hit */
+	digest(inv, d1);
+	assert_memory_not_equal(d0, d1, sizeof(d0));
+	check_indexes(inv);
+	s = of_holder(inv, "A");
+	assert_true(s.n == 1 && s.ids[0] == 2);
+	assert_int_equal(in_state(inv, INV_CARD_SUSPENDED).n, 1);
+	assert_int_equal(raw_count(inv, "inv_events", NULL, 0), 3);
+	assert_int_equal(raw_count(inv, "inv_op_running", NULL, 0), 0);
+	assert_int_equal(raw_count(inv, "inv_audit", NULL, 0), 2);
+	t = rtxn(inv);
+	assert_int_equal(inv_card_by_serial(t, "NEW1", &c), INV_OK);
+	assert_string_equal(c.holder, "B");
+	inv_abort(t);
+	inv_close(inv);
+}
+#endif /* INV_TEST_HOOKS */
+
 /* ---- schema ---- */
 
 static MDB_env *
@@ -1072,7 +1377,8 @@ v1_card(const struct inv_card *c, uint8_t *out, size_t cap)
 	return w.len;
 }
 
-/* A schema-1 environment: holder H, cards 1 (2 certs) and 2 (none). */
+/* A schema-1 environment (or one claiming schema): holder H, cards 1 (2
+ * certs) and 2 (none). */
 static void
 make_v1(uint32_t schema)
 {
@@ -1096,6 +1402,9 @@ make_v1(uint32_t schema)
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
 	for (i = 0; i < sizeof(v1_dbs) / sizeof(v1_dbs[0]); i++)
 		assert_int_equal(mdb_dbi_open(txn, v1_dbs[i], MDB_CREATE, &dbi), 0);
+	if (schema >= 2)	/* a newer env has everything 2 has */
+		assert_int_equal(mdb_dbi_open(txn, "inv_cert_expiry", MDB_CREATE,
+		    &dbi), 0);
 	raw_put(txn, "inv_meta", 0, "inv.schema", 10, ver, 4);
 	sample_holder(&h, "H");
 	h.nanswers = 0;
@@ -1258,6 +1567,7 @@ schema_missing(void **state)
 static void
 seed(int sel, const uint8_t *rec, size_t len)
 {
+	static int seq[9];
 	const char *sdir = getenv("INV_SEED_DIR");
 	union {
 		struct inv_holder h;
@@ -1290,7 +1600,7 @@ seed(int sel, const uint8_t *rec, size_t len)
 	free(u);
 	if (sdir == NULL)
 		return;
-	snprintf(path, sizeof(path), "%s/seed%d", sdir, sel);
+	snprintf(path, sizeof(path), "%s/seed%d_%d", sdir, sel, seq[sel]++);
 	assert_non_null(f = fopen(path, "wb"));
 	assert_int_equal(fwrite(&b, 1, 1, f), 1);
 	assert_int_equal(fwrite(rec, 1, len, f), len);
@@ -1358,6 +1668,34 @@ seeds(void **state)
 	ck.sig_len = 70;
 	rc = audit_ckpt_encode(&ck, &rec, &len);
 	seed_enc(8, rc, rec, len);
+	/* second seeds: the sparse shapes (empty fields, no lists, no blobs) */
+	memset(&h, 0, sizeof(h));
+	strcpy(h.id, "x");
+	rc = inv_holder_encode(&h, &rec, &len);
+	seed_enc(0, rc, rec, len);
+	sample_card(&c, 2, "", INV_CARD_DAMAGED);
+	c.atr_len = 0;
+	c.escrow_len = 0;
+	rc = inv_card_encode(&c, &rec, &len);
+	seed_enc(1, rc, rec, len);
+	len = v1_card(&c, buf, sizeof(buf));
+	seed(2, buf, len);
+	sample_cert(ct, 2, 2, NOW);
+	ct->der_len = 0;
+	ct->status = INV_CERT_PENDING_REVOKE;
+	ct->reason = 10;
+	rc = inv_cert_encode(ct, &rec, &len);
+	seed_enc(4, rc, rec, len);
+	sample_step(st, 3, 0);
+	st->data_len = 0;
+	rc = inv_step_encode(st, &rec, &len);
+	seed_enc(6, rc, rec, len);
+	ae.seq = 1;
+	ae.result = -4;
+	strcpy(ae.detail, "refused");
+	memset(ae.hash, 0xAB, sizeof(ae.hash));
+	rc = audit_entry_encode(&ae, &rec, &len);
+	seed_enc(7, rc, rec, len);
 	free(ct);
 	free(st);
 }
@@ -1373,7 +1711,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_ops, setup, teardown),
+		cmocka_unit_test_setup_teardown(readers, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_map, setup, teardown),
+#ifdef INV_TEST_HOOKS
+		cmocka_unit_test_setup_teardown(fault_every_write, setup,
+		    teardown),
+#endif
 		cmocka_unit_test_setup_teardown(schema_fresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_migrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_refuse, setup, teardown),
