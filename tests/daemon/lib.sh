@@ -1,0 +1,46 @@
+# Helpers for the daemon tests (source after stationenv_init).
+json() {	# file python-expression-on-j
+	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
+}
+wait_op() {	# op id -> its final state on stdout
+	local i st
+	for ((i = 0; i < 240; i++)); do
+		cm officer --json op show "$1" >"$T/op.json" 2>/dev/null
+		st=$(json "$T/op.json" 'j["state"]' 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != running ] && break
+		sleep 0.25
+	done
+	echo "$st"
+}
+card_state() {	# serial -> state, or "none"
+	cm auditor --json cards show "$1" >"$T/cs.json" 2>/dev/null || { echo none; return; }
+	json "$T/cs.json" 'j["state"]'
+}
+# issue_temp READER SERIAL PIN: a temporary card for holder E100; prints the
+# operation id (retries while the reader watcher still holds the reader).
+issue_temp() {
+	local i
+	printf '%s\n' "$3" >"$T/s.pin"
+	for ((i = 0; i < 20; i++)); do
+		cm officer --json --secrets-fd 3 issue --reader "$1" --holder E100 \
+		    --profile temporary 3<"$T/s.pin" >"$T/it.json" 2>"$T/it.err"
+		grep -q reader_busy "$T/it.err" || break
+		sleep 0.1
+	done
+	json "$T/it.json" 'j.get("operation", "")' 2>/dev/null
+}
+# The card in reader R is factory-blank: the factory 9B key authenticates and
+# no certificate is left in 9a.
+card_blank() {	# reader
+	yubico-piv-tool -r "$1" -a set-mgm-key -n 010203040506070801020304050607080102030405060708 >/dev/null 2>&1 &&
+	    ! yubico-piv-tool -r "$1" -a read-certificate -s 9a >/dev/null 2>&1
+}
+# Certificates the test CA issued for cards (not the station's) minus those
+# on its CRL.
+ca_unrevoked() {
+	local issued revoked
+	issued=$(grep -c 'issued serial=.*profile=\(piv-auth-temp\|card-auth\|piv-auth\|piv-sign\|piv-keymgmt\)' "$T/testca.log")
+	curl -s http://ca.test:8080/crl | openssl crl -inform DER -noout -text >"$T/crl.now" 2>/dev/null
+	revoked=$(grep -c 'Serial Number' "$T/crl.now")
+	echo $((issued - revoked))
+}

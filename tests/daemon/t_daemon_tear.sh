@@ -1,0 +1,74 @@
+#!/bin/bash
+# A card pulled at every APDU of an issuance through the daemon (vcard
+# --tear-after n). Whatever n: the operation never reports success for a card
+# that did not finish; when the card comes back the reader watcher rolls it
+# back (wiped to factory state: the factory 9B key works, no certificate) and
+# every certificate the CA issued for it is revoked; the inventory never calls
+# active a card that does not pass OpenSC's self-test; the same card can then
+# be issued again.
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/daemon/stationenv.sh"
+stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
+. "$TOP/tests/drivers/lib.sh"
+. "$TOP/tests/daemon/lib.sh"
+opensc_private
+export LSAN_OPTIONS=suppressions=$TOP/tests/drivers/lsan.supp
+cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com >/dev/null
+"$BIN/vcard" --state "$T/blank.state" --create-only --serial 7000 >/dev/null 2>&1
+
+# The reference: how many APDUs an issuance takes, the watcher's included.
+cp "$T/blank.state" "$T/ref.state"
+vcard_insert 0 "$T/ref.state" --trace "$T/ref.trace" >/dev/null
+sleep 0.5
+op=$(issue_temp "$R" 7000 482916)
+check_eq "reference issuance done" done "$(wait_op "$op")"
+vcard_remove 0
+K=$(grep -c '^>' "$T/ref.trace")
+[ "$K" -gt 20 ] && ok "issuance through the daemon is $K APDUs" || not_ok "bad reference trace ($K)"
+check_eq "reference: card active" active "$(card_state 7000)"
+cm security retire 7000 --reason retire >/dev/null 2>&1
+
+bad_success=0 bad_blank=0 bad_active=0 bad_state=0 reissued=0 reissue_fail=0
+for ((n = 1; n <= K; n++)); do
+	cp "$T/blank.state" "$T/c.state"
+	vcard_insert 0 "$T/c.state" --tear-after "$n" >/dev/null || { echo "# n=$n: insert"; continue; }
+	op=$(issue_temp "$R" 7000 482916)
+	st=none
+	[ -n "$op" ] && st=$(wait_op "$op")
+	vcard_remove 0
+	vcard_insert 0 "$T/c.state" >/dev/null
+	# Let the watcher finish with the card.
+	for ((i = 0; i < 40; i++)); do
+		cs=$(card_state 7000)
+		[ "$cs" != issuing ] && break
+		sleep 0.25
+	done
+	if [ "$st" = done ]; then
+		# Torn after the last APDU of the issuance: a real success.
+		[ "$cs" = active ] || { bad_state=$((bad_state + 1)); echo "# n=$n: done but $cs"; }
+		pkcs11-tool --module "$OPENSC_P11" --login --pin 482916 --list-objects >/dev/null 2>&1 ||
+		    { bad_active=$((bad_active + 1)); echo "# n=$n: active card refuses its PIN"; }
+		cm security retire 7000 --reason retire >/dev/null 2>&1
+	else
+		[ "$cs" = active ] && { bad_success=$((bad_success + 1)); echo "# n=$n: op $st but card active"; }
+		[ "$cs" = issuing ] && { bad_state=$((bad_state + 1)); echo "# n=$n: still issuing"; }
+		card_blank "$R" || { bad_blank=$((bad_blank + 1)); echo "# n=$n: card not back to factory state ($cs)"; }
+		if [ $((n % 8)) = 0 ]; then
+			op=$(issue_temp "$R" 7000 482916)
+			if [ "$(wait_op "$op")" = done ]; then reissued=$((reissued + 1))
+			else reissue_fail=$((reissue_fail + 1)); echo "# n=$n: re-issue failed"; fi
+			cm security retire 7000 --reason retire >/dev/null 2>&1
+		fi
+	fi
+	vcard_remove 0
+done
+check_eq "no torn issuance left an active card" 0 "$bad_success"
+check_eq "no card left issuing or in a wrong state" 0 "$bad_state"
+check_eq "every torn card went back to factory state" 0 "$bad_blank"
+check_eq "every active card takes its PIN through OpenSC" 0 "$bad_active"
+check_eq "re-issuing a rolled-back card succeeded each time tried ($reissued)" 0 "$reissue_fail"
+# Give the background drain a moment, then compare with the CA itself.
+for ((i = 0; i < 40; i++)); do [ "$(ca_unrevoked)" = 0 ] && break; sleep 0.25; done
+check_eq "every certificate the CA issued for these cards is on its CRL" 0 "$(ca_unrevoked)"
+check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
+done_testing
