@@ -7,3 +7,9 @@ $(eval $(call prog,test_msg,tests/unit/test_msg.c $(PROC_LIB) drivers/buf.c,-lcm
 # The api process in a test program, with a fake engine (tests/api/t_api.sh).
 PROGS += api_harness
 $(eval $(call prog,api_harness,tests/api/api_harness.c $(API_LIB) $(PROC_LIB) drivers/buf.c,$(API_LIBS)))
+
+TESTS += test_api_ops
+$(eval $(call prog,test_api_ops,tests/unit/test_api_ops.c $(PROC_LIB) drivers/buf.c,-lcmocka $(PROC_LIBS)))
+
+TESTS += test_api_req
+$(eval $(call prog,test_api_req,tests/unit/test_api_req.c cardmgr/api/api_req.c $(PROC_LIB) drivers/buf.c,-lcmocka -ljansson -lsodium $(PROC_LIBS)))
