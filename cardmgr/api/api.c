@@ -50,6 +50,8 @@ struct api {
 	struct slot *slots;	/* waiting requests */
 	uint64_t next_id;
 	int gone;		/* engine closed or shutting down */
+	unsigned inflight;	/* requests between first call and completion */
+	pthread_cond_t idle;	/* inflight reached 0 */
 };
 
 struct listener {
@@ -423,6 +425,9 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
 		*req_cls = rq;
+		pthread_mutex_lock(&l->a->mu);
+		l->a->inflight++;
+		pthread_mutex_unlock(&l->a->mu);
 		/* Refuse a declared oversize body before reading any of it. */
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -458,12 +463,16 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct req_ctx *rq = *req_cls;
+	struct api *a = cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (rq == NULL)
 		return;
+	pthread_mutex_lock(&a->mu);
+	if (--a->inflight == 0)
+		pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->mu);
 	if (rq->body != NULL) {
 		OPENSSL_cleanse(rq->body, rq->len);
 		free(rq->body);
@@ -534,7 +543,7 @@ start_daemon(struct api *a, struct listener *l, int fd)
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 	    MHD_OPTION_END);
 }
 
@@ -614,6 +623,26 @@ serve(struct api *a, int sfd)
 	return rc;
 }
 
+/*
+ * Stopping: wake every waiter (they answer 503) and give the requests in
+ * flight up to DRAIN_S to reach their clients before MHD closes the sockets.
+ */
+#define DRAIN_S 2
+static void
+drain(struct api *a)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += DRAIN_S;
+	pthread_mutex_lock(&a->mu);
+	fail_all(a);
+	while (a->inflight > 0)
+		if (pthread_cond_timedwait(&a->idle, &a->mu, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&a->mu);
+}
+
 int
 api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
     int unix_listen_fd)
@@ -632,6 +661,7 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	a.efd = engine_fd;
 	a.timeout_s = cfg->timeout_s ? cfg->timeout_s : 60;
 	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.idle, NULL);
 	ltcp = (struct listener){ &a, 0 };
 	lunix = (struct listener){ &a, 1 };
 	/* Blocked before MHD starts its threads, so they inherit the mask. */
@@ -653,9 +683,7 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	logf_(&a, LOG_INFO, "serving (engine timeout %us)", a.timeout_s);
 	rc = serve(&a, sfd);
 out:
-	pthread_mutex_lock(&a.mu);
-	fail_all(&a);
-	pthread_mutex_unlock(&a.mu);
+	drain(&a);
 	if (dtcp != NULL)
 		MHD_stop_daemon(dtcp);
 	if (dunix != NULL)
@@ -663,6 +691,7 @@ out:
 	if (sfd >= 0)
 		close(sfd);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_cond_destroy(&a.idle);
 	pthread_mutex_destroy(&a.mu);
 	return rc;
 }
