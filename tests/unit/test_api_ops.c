@@ -81,6 +81,16 @@ check_str(void **state)
 	assert_int_equal(ops_check_str(reader, "Yubico YubiKey CCID 00 00", 25),
 	    OPS_OK);
 	assert_int_equal(ops_check_str(reader, "r\xc3\xa4", 3), OPS_ERR_VALUE);
+	/* Both length bounds, on a spec of its own (the table's mins are 1). */
+	{
+		static const struct ops_arg x = { "x", OPS_K_STR, OPS_IN_BODY, 1,
+		    OPS_CS_ID, 3, 5, 0, 0, NULL, NULL, 0, 0 };
+
+		assert_int_equal(ops_check_str(&x, "ab", 2), OPS_ERR_VALUE);
+		assert_int_equal(ops_check_str(&x, "abc", 3), OPS_OK);
+		assert_int_equal(ops_check_str(&x, "abcde", 5), OPS_OK);
+		assert_int_equal(ops_check_str(&x, "abcdef", 6), OPS_ERR_VALUE);
+	}
 	/* Wrong kind for the check: a caller bug. */
 	assert_int_equal(ops_check_str(arg(OPS_ISSUE, "pin"), "x", 1), OPS_ERR_ARG);
 }

@@ -406,10 +406,14 @@ send_recv(void **state)
 	/* A datagram over MSG_MAX is consumed and refused, not truncated. */
 	memset(big, 0, sizeof(big));
 	put32(big, MSG_RESP);
-	put32(big + 4, sizeof(big) - MSG_HDR_LEN);
+	put32(big + 4, MSG_PAYLOAD_MAX);
 	assert_int_equal(send(sv[0], big, sizeof(big), 0), (ssize_t)sizeof(big));
 	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len),
 	    MSG_ERR_TOOBIG);
+	/* A consistent message larger than the caller's buffer: refused too. */
+	put32(big + 4, 200);
+	assert_int_equal(send(sv[0], big, MSG_HDR_LEN + 200, 0), MSG_HDR_LEN + 200);
+	assert_int_equal(msg_recv(sv[1], buf, 100, &h, &len), MSG_ERR_TOOBIG);
 	/* A header whose length disagrees with the datagram. */
 	put32(big + 4, 10);
 	assert_int_equal(send(sv[0], big, MSG_HDR_LEN + 4, 0), MSG_HDR_LEN + 4);
