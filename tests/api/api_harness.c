@@ -5,6 +5,8 @@
  *	Binds 127.0.0.1:0 (port written to DIR/port) and DIR/api.sock, forks
  *	the fake engine (pid in DIR/engine.pid), drops to nobody when run as
  *	root, and runs api_main; exits with its status.
+ *   api_harness ops
+ *	Prints the operation table, "name METHOD path" a line.
  *   api_harness seal KEY_B64 < secret
  *	Prints the base64 crypto_box_seal of stdin (trailing newline cut) to
  *	KEY_B64, as a client would send it.
@@ -349,6 +351,19 @@ seal(const char *key)
 	return 0;
 }
 
+/* The operation table, "name METHOD path" a line (docs/api.yaml must agree). */
+static int
+print_ops(void)
+{
+	const struct ops_op *t;
+	size_t i, n;
+
+	t = ops_table(&n);
+	for (i = 0; i < n; i++)
+		printf("%s %s %s\n", t[i].name, t[i].method, t[i].path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -358,6 +373,8 @@ main(int argc, char **argv)
 		return serve(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 5);
 	if (argc == 3 && strcmp(argv[1], "seal") == 0)
 		return seal(argv[2]);
-	fprintf(stderr, "usage: api_harness serve DIR [TIMEOUT_S] | seal KEY_B64\n");
+	if (argc == 2 && strcmp(argv[1], "ops") == 0)
+		return print_ops();
+	fprintf(stderr, "usage: api_harness serve DIR [TIMEOUT_S] | seal KEY_B64 | ops\n");
 	return 2;
 }

@@ -52,6 +52,22 @@ refused() {
 }
 J=(-H 'Content-Type: application/json')
 
+# docs/api.yaml documents exactly the operation table (names, methods, paths).
+doc_ops=$(python3 - "$TOP/docs/api.yaml" <<'EOF'
+import re, sys
+path = method = None
+for l in open(sys.argv[1]):
+    m = re.match(r'^  (/\S+):\s*$', l)
+    if m: path = m.group(1); continue
+    m = re.match(r'^    (get|post|put|delete|patch):\s*$', l)
+    if m: method = m.group(1).upper(); continue
+    m = re.match(r'^      operationId: (\S+)\s*$', l)
+    if m: print(m.group(1), method, path)
+EOF
+)
+check_eq "docs/api.yaml lists every operation of the table, and only those" \
+    "$("$H" ops | sort)" "$(printf '%s\n' "$doc_ops" | sort)"
+
 start 2
 
 # -- good requests, headers, actors
