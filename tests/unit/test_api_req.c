@@ -76,7 +76,7 @@ str_is(const char *name, size_t item, const char *sub, const char *want)
 static char *
 b64(const uint8_t *p, size_t n)
 {
-	static char s[2048];
+	static char s[512];
 
 	sodium_bin2base64(s, sizeof(s), p, n, sodium_base64_VARIANT_ORIGINAL);
 	return s;
@@ -87,7 +87,7 @@ good_requests(void **state)
 {
 	const struct ops_value *v;
 	uint8_t box[OPS_SEAL_OVERHEAD + 6], ans[OPS_SEAL_OVERHEAD + 12];
-	char body[1024];
+	char body[2048];
 
 	(void)state;
 	assert_int_equal(req("POST", "/v1/holders", JSON,
@@ -208,7 +208,7 @@ static void
 sealed_refusals(void **state)
 {
 	uint8_t box[OPS_SEAL_OVERHEAD + 9];
-	char body[1024];
+	char body[2048];
 
 	(void)state;
 	memset(box, 7, sizeof(box));
