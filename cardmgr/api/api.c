@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -267,9 +269,17 @@ relay(struct MHD_Connection *c, const struct slot *s)
 	}
 	body = msg_get(m, MSG_RESP_BODY);
 	snprintf(ctype, sizeof(ctype), "application/json");
-	if ((ct = msg_get(m, MSG_RESP_CTYPE)) != NULL)
+	if ((ct = msg_get(m, MSG_RESP_CTYPE)) != NULL) {
+		/* A header value: printable ASCII only, no CR/LF to split on. */
+		for (size_t i = 0; i < ct->len; i++)
+			if (ct->p[i] < 0x20 || ct->p[i] > 0x7e) {
+				free(m);
+				return refuse(c, 502, "engine_error",
+				    "bad answer from the engine");
+			}
 		snprintf(ctype, sizeof(ctype), "%.*s", (int)ct->len,
 		    (const char *)ct->p);
+	}
 	ret = send_body(c, (unsigned)st->num, ctype, (const char *)body->p,
 	    body->len, NULL);
 	free(m);
@@ -372,7 +382,9 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	cx = ci != NULL ? ci->socket_context : NULL;
-	if (cx == NULL || cx->uri_bad)
+	if (cx == NULL)
+		return refuse(c, 500, "internal", "out of memory");
+	if (cx->uri_bad)
 		return refuse(c, 414, "bad_path", "request target too long");
 	if (!l->is_unix && !host_ok(MHD_lookup_connection_value(c,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
@@ -624,6 +636,42 @@ serve(struct api *a, int sfd)
 }
 
 /*
+ * The sockets handed in are what api_main assumes, or it refuses to serve:
+ * a kiosk listener bound beyond loopback would put the API on the network.
+ */
+static int
+sockets_ok(struct api *a, int efd, int tfd, int ufd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	if (getsockopt(efd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+	    type != SOCK_SEQPACKET) {
+		logf_(a, LOG_ERR, "engine socket is not SOCK_SEQPACKET");
+		return 0;
+	}
+	if (tfd >= 0) {
+		if (getsockname(tfd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    !((ss.ss_family == AF_INET &&
+		    ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) ==
+		    INADDR_LOOPBACK) || (ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr)))) {
+			logf_(a, LOG_ERR, "TCP listener is not on 127.0.0.1 or ::1");
+			return 0;
+		}
+	}
+	sl = sizeof(ss);
+	if (ufd >= 0 && (getsockname(ufd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    ss.ss_family != AF_UNIX)) {
+		logf_(a, LOG_ERR, "UNIX listener is not an AF_UNIX socket");
+		return 0;
+	}
+	return 1;
+}
+
+/*
  * Stopping: wake every waiter (they answer 503) and give the requests in
  * flight up to DRAIN_S to reach their clients before MHD closes the sockets.
  */
@@ -643,6 +691,16 @@ drain(struct api *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* MHD closes the listening sockets it served; close the others. */
+static void
+close_unserved(struct MHD_Daemon *dt, int tfd, struct MHD_Daemon *du, int ufd)
+{
+	if (dt == NULL && tfd >= 0)
+		close(tfd);
+	if (du == NULL && ufd >= 0)
+		close(ufd);
+}
+
 int
 api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
     int unix_listen_fd)
@@ -654,8 +712,10 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	int sfd = -1, rc = 1;
 
 	if (cfg == NULL || engine_fd < 0 || (tcp_listen_fd < 0 &&
-	    unix_listen_fd < 0) || getuid() == 0 || geteuid() == 0)
+	    unix_listen_fd < 0) || getuid() == 0 || geteuid() == 0) {
+		close_unserved(NULL, tcp_listen_fd, NULL, unix_listen_fd);
 		return 1;
+	}
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
 	a.efd = engine_fd;
@@ -671,7 +731,8 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	sigdelset(&set, SIGPIPE);
-	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 ||
+	    !sockets_ok(&a, engine_fd, tcp_listen_fd, unix_listen_fd))
 		goto out;
 	if ((tcp_listen_fd >= 0 &&
 	    (dtcp = start_daemon(&a, &ltcp, tcp_listen_fd)) == NULL) ||
@@ -688,8 +749,14 @@ out:
 		MHD_stop_daemon(dtcp);
 	if (dunix != NULL)
 		MHD_stop_daemon(dunix);
+	close_unserved(dtcp, tcp_listen_fd, dunix, unix_listen_fd);
 	if (sfd >= 0)
 		close(sfd);
+	/* A SIGPIPE left pending here would kill the caller once unblocked. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	while (sigtimedwait(&set, NULL, &(struct timespec){ 0, 0 }) > 0)
+		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_cond_destroy(&a.idle);
 	pthread_mutex_destroy(&a.mu);

@@ -1,10 +1,11 @@
 /*
  * api_harness: api_main in a test program, with a fake engine behind it.
  *
- *   api_harness serve DIR [TIMEOUT_S]
+ *   api_harness serve DIR [TIMEOUT_S [any]]
  *	Binds 127.0.0.1:0 (port written to DIR/port) and DIR/api.sock, forks
  *	the fake engine (pid in DIR/engine.pid), drops to nobody when run as
- *	root, and runs api_main; exits with its status.
+ *	root, and runs api_main; exits with its status. "any" binds 0.0.0.0
+ *	instead, which api_main must refuse.
  *   api_harness ops
  *	Prints the operation table, "name METHOD path" a line.
  *   api_harness seal KEY_B64 < secret
@@ -269,13 +270,13 @@ write_file(const char *dir, const char *name, long v)
 }
 
 static int
-listen_tcp(const char *dir)
+listen_tcp(const char *dir, int any)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    listen(fd, 64) != 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
@@ -301,13 +302,13 @@ listen_unix(const char *dir)
 }
 
 static int
-serve(const char *dir, unsigned timeout)
+serve(const char *dir, unsigned timeout, int any)
 {
 	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL };
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
-	tfd = listen_tcp(dir);
+	tfd = listen_tcp(dir, any);
 	ufd = listen_unix(dir);
 	crypto_box_keypair(pk, sk);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
@@ -370,11 +371,12 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		return 2;
 	if (argc >= 3 && strcmp(argv[1], "serve") == 0)
-		return serve(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 5);
+		return serve(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 5,
+		    argc > 4 && strcmp(argv[4], "any") == 0);
 	if (argc == 3 && strcmp(argv[1], "seal") == 0)
 		return seal(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "ops") == 0)
 		return print_ops();
-	fprintf(stderr, "usage: api_harness serve DIR [TIMEOUT_S] | seal KEY_B64 | ops\n");
+	fprintf(stderr, "usage: api_harness serve DIR [TIMEOUT_S [any]] | seal KEY_B64 | ops\n");
 	return 2;
 }

@@ -209,4 +209,7 @@ kill -TERM "$hpid"
 wait "$hpid"; rc=$?
 hpid=
 check_eq "SIGTERM: api exits 0 (and leaks nothing under ASan)" 0 "$rc"
+timeout 20 "$H" serve "$dir" 2 any 2>"$dir/any.log"
+check_eq "a TCP listener beyond loopback: api refuses to serve (exit 1)" 1 "$?"
+check_grep "and says why" 'TCP listener is not on 127.0.0.1' "$dir/any.log"
 done_testing
