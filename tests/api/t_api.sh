@@ -175,6 +175,19 @@ check_grep "cardmgr prints the API's message" 'reason is out of bounds \(bad_val
 check_eq "cardmgr escapes path segments (a/../b refused, exit 1)" 1 "$?"
 "$C" -s "$dir/api.sock" issue --reader R >/dev/null 2>&1
 check_eq "cardmgr: usage error exits 2" 2 "$?"
+# On a terminal: prompts, echo off, the PIN asked twice.
+python3 "$TOP/tests/api/pty_drive.py" "$dir/tty" 'New PIN: ' 864200 'Again: New PIN: ' 864200 \
+    'question 9: ' 'my secret answer' -- "$C" -s "$dir/api.sock" --json issue \
+    --reader R --holder h1 --profile piv --question 9 >/dev/null
+check_eq "cardmgr on a terminal: exit 0" 0 "$?"
+check_eq "terminal secrets reach the engine sealed and intact" \
+    "$(for s in 864200 'my secret answer'; do printf %s "$s" | sha256sum | cut -d' ' -f1; done | tr '\n' ' ')" \
+    "$(sed -n '/^{/p' "$dir/tty" | tr -d '\r' >"$dir/tty.json"; jget "$dir/tty.json" 'd["args"]["pin"]["sha256"]+" "+d["args"]["answers"][0]["answer"]["sha256"]+" "')"
+check_fails "and were not echoed on the terminal" grep -qE '864200|my secret answer' "$dir/tty"
+python3 "$TOP/tests/api/pty_drive.py" "$dir/tty" 'New PIN: ' 864200 'Again: New PIN: ' 864201 \
+    -- "$C" -s "$dir/api.sock" issue --reader R --holder h1 --profile piv >/dev/null
+check_eq "cardmgr on a terminal: two different PINs refused (exit 1)" 1 "$?"
+check_grep "saying so" 'the two entries differ' "$dir/tty"
 setsid -w "$C" -s "$dir/api.sock" issue --reader R --holder h1 --profile piv </dev/null >/dev/null 2>"$dir/err"
 check_eq "cardmgr: no terminal and no --secrets-fd: refuses (exit 1)" 1 "$?"
 check_grep "and says to use --secrets-fd" 'use --secrets-fd' "$dir/err"
