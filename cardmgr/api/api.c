@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <syslog.h>
 #include <time.h>
@@ -229,7 +230,7 @@ roundtrip(struct api *a, struct msg_builder *b, int *status)
 	pthread_mutex_lock(&a->mu);
 	if (rc != MSG_OK) {
 		logf_(a, LOG_ERR, "send to engine: %s", msg_strerror(rc));
-		if (rc == MSG_ERR_CLOSED || rc == MSG_ERR_IO)
+		if (rc == MSG_ERR_CLOSED)
 			fail_all(a);
 	} else {
 		clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -240,7 +241,7 @@ roundtrip(struct api *a, struct msg_builder *b, int *status)
 	}
 	slot_unlink(a, s);
 	if (s->resp == NULL)
-		*status = rc != MSG_OK ? (a->gone ? 503 : 500) :
+		*status = rc != MSG_OK ? (rc == MSG_ERR_ARG ? 500 : 503) :
 		    a->gone && !timed_out ? 503 : 504;
 	pthread_mutex_unlock(&a->mu);
 	if (s->resp == NULL) {
@@ -344,25 +345,23 @@ actor_of(struct MHD_Connection *c, int is_unix, struct api_actor *ac,
 	return API_OK;
 }
 
+/* The Allow header of a 405: the table's methods that serve this path. */
 static const char *
 allowed_methods(const char *target)
 {
-	/* Only GET and POST exist in the table; say which one fits. */
-	static const char get[] = "GET", post[] = "POST";
 	const struct ops_op *op;
 	struct ops_path pp;
 	char path[OPS_PATH_MAX + 1];
 	size_t n = strcspn(target, "?");
+	int get, post;
 
 	if (n > OPS_PATH_MAX)
 		return NULL;
 	memcpy(path, target, n);
 	path[n] = '\0';
-	if (ops_match("GET", path, &op, &pp) != OPS_ERR_METHOD)
-		return get;
-	if (ops_match("POST", path, &op, &pp) != OPS_ERR_METHOD)
-		return post;
-	return NULL;
+	get = ops_match("GET", path, &op, &pp) == OPS_OK;
+	post = ops_match("POST", path, &op, &pp) == OPS_OK;
+	return get && post ? "GET, POST" : get ? "GET" : post ? "POST" : NULL;
 }
 
 static enum MHD_Result
@@ -708,6 +707,7 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	struct api a;
 	struct listener ltcp, lunix;
 	struct MHD_Daemon *dtcp = NULL, *dunix = NULL;
+	struct timeval tv = { 0, 0 };
 	sigset_t set, old;
 	int sfd = -1, rc = 1;
 
@@ -741,6 +741,10 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 		logf_(&a, LOG_ERR, "cannot start the HTTP server");
 		goto out;
 	}
+	/* A stuck engine must not hold request threads in send() forever. */
+	tv.tv_sec = a.timeout_s;
+	if (setsockopt(engine_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		goto out;
 	logf_(&a, LOG_INFO, "serving (engine timeout %us)", a.timeout_s);
 	rc = serve(&a, sfd);
 out:
