@@ -18,7 +18,9 @@
  * it opened to with the engine's secret key, so a test can check both that
  * the api relayed the exact ciphertext and that it decrypts right. Special
  * holder ids make it misbehave: "pending" answers 202, "refused" 403,
- * "slow" never answers, "garbage" sends a malformed message.
+ * "status99" an impossible status, "pem" another content type, "crlf" a
+ * content type with a header injection, "slow" never answers, "late"
+ * answers after the api's deadline, "garbage" sends a malformed message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -161,9 +163,27 @@ reply(int fd, uint64_t id, unsigned status, json_t *body)
 	return rc;
 }
 
+static unsigned api_timeout;
+
+/* A MSG_RESP with a content type of the test's choosing. */
+static void
+reply_ctype(int fd, uint64_t id, unsigned status, const char *ctype)
+{
+	struct msg_builder b;
+
+	if (msg_builder_init(&b) != MSG_OK)
+		die("malloc");
+	msg_put_u32(&b, MSG_RESP_STATUS, status);
+	msg_put_str(&b, MSG_RESP_BODY, "-----BEGIN CERTIFICATE-----\n");
+	msg_put_str(&b, MSG_RESP_CTYPE, ctype);
+	if (msg_send(fd, MSG_RESP, id, &b) != MSG_OK)
+		die("send");
+	msg_builder_clear(&b);
+}
+
 /* 0: answered normally; 1: do not answer; -1: the message was sent already. */
 static int
-special(int fd, const struct ops_req *r, unsigned *status)
+special(int fd, uint64_t id, const struct ops_req *r, unsigned *status)
 {
 	const struct ops_value *h = ops_req_get(r, "id", 0, NULL);
 	static const uint8_t junk[20] = { 0, 0, 0, 2, 0, 0, 0, 9 };
@@ -175,9 +195,21 @@ special(int fd, const struct ops_req *r, unsigned *status)
 		*status = 202;
 	else if (IS("refused"))
 		*status = 403;
+	else if (IS("status99"))
+		*status = 99;
 	else if (IS("slow"))
 		return 1;
-	else if (IS("garbage")) {
+	else if (IS("late")) {
+		/* Answer after the api gave up: it must drop this, not misdeliver. */
+		sleep(api_timeout + 1);
+		return 0;
+	} else if (IS("pem")) {
+		reply_ctype(fd, id, 200, "application/pem-certificate-chain");
+		return -1;
+	} else if (IS("crlf")) {
+		reply_ctype(fd, id, 200, "text/plain\r\nSet-Cookie: x=1");
+		return -1;
+	} else if (IS("garbage")) {
 		if (send(fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0)
 			die("send");
 		return -1;
@@ -237,7 +269,7 @@ engine(int fd)
 			continue;
 		}
 		status = 200;
-		if ((sp = special(fd, r, &status)) != 0)
+		if ((sp = special(fd, h.id, r, &status)) != 0)
 			continue;
 		if (status == 403) {
 			reply(fd, h.id, 403, json_pack("{s:s, s:s}", "error",
@@ -308,6 +340,7 @@ serve(const char *dir, unsigned timeout, int any)
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
+	api_timeout = timeout;
 	tfd = listen_tcp(dir, any);
 	ufd = listen_unix(dir);
 	crypto_box_keypair(pk, sk);

@@ -205,6 +205,23 @@ wait "$slow"
 check_eq "the waiting one got 504" engine_timeout "$(jget "$dir/slow" 'd["error"]')"
 refused 504 engine_timeout "engine does not answer" "${J[@]}" -d '{"id":"slow","name":"n"}' "$T/v1/holders"
 
+http "${J[@]}" -d '{"id":"late","name":"n"}' "$T/v1/holders"
+check_eq "an answer after the deadline: the client already had 504" 504 "$st"
+http "$T/v1/status"
+check_eq "and the late answer is not given to the next request" "200 status" \
+    "$st $(jget "$dir/body" 'd["op"]')"
+check_grep "the api dropped it" 'late engine answer to request [0-9]+ dropped' "$dir/api.log"
+
+# -- what the engine answers is checked before it is relayed
+http "${J[@]}" -d '{"id":"pem","name":"n"}' "$T/v1/holders"
+check_eq "the engine's content type is relayed" "200" "$st"
+check_grep "as Content-Type" '^Content-Type: application/pem-certificate-chain' "$dir/hdr"
+check_grep "with nosniff still" '^X-Content-Type-Options: nosniff' "$dir/hdr"
+http "${J[@]}" -d '{"id":"crlf","name":"n"}' "$T/v1/holders"
+check_fails "a content type with CR/LF from the engine injects no header" grep -qi '^Set-Cookie' "$dir/hdr"
+refused 502 engine_error "a content type with CR/LF from the engine" "${J[@]}" -d '{"id":"crlf","name":"n"}' "$T/v1/holders"
+refused 502 engine_error "an impossible status from the engine" "${J[@]}" -d '{"id":"status99","name":"n"}' "$T/v1/holders"
+
 # -- fail closed
 kill -9 "$(cat "$dir/engine.pid")"
 for _ in $(seq 50); do kill -0 "$hpid" 2>/dev/null || break; sleep 0.1; done
