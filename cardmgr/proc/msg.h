@@ -203,6 +203,15 @@ int msg_finish(struct msg_builder *b, uint32_t type, uint64_t id,
 int msg_send(int fd, uint32_t type, uint64_t id, struct msg_builder *b);
 
 /*
+ * The engine's two answers in one call each: a MSG_RESP (ctype NULL:
+ * application/json) and a MSG_PROGRESS (text may be NULL).
+ */
+int msg_send_resp(int fd, uint64_t id, uint32_t status, const char *body,
+    const char *ctype);
+int msg_send_progress(int fd, uint64_t id, const char *op, uint32_t step,
+    const char *name, const char *text, int done);
+
+/*
  * Receive one datagram into buf (cap >= MSG_MAX recommended) and check its
  * header. A datagram larger than cap or MSG_MAX is consumed and refused with
  * MSG_ERR_TOOBIG; a bad header is MSG_ERR_FORMAT; end of stream is

@@ -148,17 +148,13 @@ actor_json(const struct ops_req *r)
 static int
 reply(int fd, uint64_t id, unsigned status, json_t *body)
 {
-	struct msg_builder b;
 	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	int rc;
 
 	json_decref(body);
-	if (s == NULL || msg_builder_init(&b) != MSG_OK)
+	if (s == NULL)
 		return MSG_ERR_NOMEM;
-	msg_put_u32(&b, MSG_RESP_STATUS, status);
-	msg_put_str(&b, MSG_RESP_BODY, s);
-	rc = msg_send(fd, MSG_RESP, id, &b);
-	msg_builder_clear(&b);
+	rc = msg_send_resp(fd, id, status, s, NULL);
 	free(s);
 	return rc;
 }
@@ -169,16 +165,9 @@ static unsigned api_timeout;
 static void
 reply_ctype(int fd, uint64_t id, unsigned status, const char *ctype)
 {
-	struct msg_builder b;
-
-	if (msg_builder_init(&b) != MSG_OK)
-		die("malloc");
-	msg_put_u32(&b, MSG_RESP_STATUS, status);
-	msg_put_str(&b, MSG_RESP_BODY, "-----BEGIN CERTIFICATE-----\n");
-	msg_put_str(&b, MSG_RESP_CTYPE, ctype);
-	if (msg_send(fd, MSG_RESP, id, &b) != MSG_OK)
+	if (msg_send_resp(fd, id, status, "-----BEGIN CERTIFICATE-----\n",
+	    ctype) != MSG_OK)
 		die("send");
-	msg_builder_clear(&b);
 }
 
 /* 0: answered normally; 1: do not answer; -1: the message was sent already. */
@@ -191,8 +180,13 @@ special(int fd, uint64_t id, const struct ops_req *r, unsigned *status)
 	if (r->op->code != OPS_HOLDER_ADD || h == NULL)
 		return 0;
 #define IS(s) (h->len == strlen(s) && memcmp(h->p, s, h->len) == 0)
-	if (IS("pending"))
+	if (IS("pending")) {
+		/* Progress first: the api must take it and still relay the answer. */
+		if (msg_send_progress(fd, id, "op-1", 1, "queued", "CA request queued",
+		    0) != MSG_OK)
+			die("send");
 		*status = 202;
+	}
 	else if (IS("refused"))
 		*status = 403;
 	else if (IS("status99"))

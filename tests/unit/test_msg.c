@@ -431,6 +431,40 @@ send_recv(void **state)
 }
 
 static void
+send_helpers(void **state)
+{
+	static uint8_t buf[MSG_MAX];
+	static struct msg m;
+	const struct msg_field *f;
+	struct msg_hdr h;
+	size_t len;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(msg_send_resp(sv[0], 5, 202, "{\"op\":\"o-1\"}", NULL),
+	    MSG_OK);
+	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len), MSG_OK);
+	assert_int_equal(msg_decode(buf, len, &m), MSG_OK);
+	assert_int_equal(m.hdr.id, 5);
+	assert_int_equal(msg_get(&m, MSG_RESP_STATUS)->num, 202);
+	assert_null(msg_get(&m, MSG_RESP_CTYPE));
+	assert_int_equal(msg_send_progress(sv[0], 6, "o-1", 2, "keygen", NULL, 1),
+	    MSG_OK);
+	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len), MSG_OK);
+	assert_int_equal(msg_decode(buf, len, &m), MSG_OK);
+	assert_int_equal(m.hdr.type, MSG_PROGRESS);
+	assert_non_null(f = msg_get(&m, MSG_PROG_DONE));
+	assert_int_equal(f->num, 1);
+	assert_null(msg_get(&m, MSG_PROG_TEXT));
+	/* The helpers obey the spec too: a NUL-free body, a non-empty op. */
+	assert_int_equal(msg_send_progress(sv[0], 7, "", 1, "x", NULL, 0),
+	    MSG_ERR_ARG);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
 send_to_closed_peer(void **state)
 {
 	struct msg_builder b;
@@ -475,6 +509,7 @@ main(void)
 		cmocka_unit_test(builder_matches_hand),
 		cmocka_unit_test(builder_sticky_and_self_check),
 		cmocka_unit_test(send_recv),
+		cmocka_unit_test(send_helpers),
 		cmocka_unit_test(send_to_closed_peer),
 		cmocka_unit_test(names),
 	};
