@@ -118,6 +118,7 @@ struct msg_field_spec {
 	const char *name;
 };
 
+/* At most 32 fields per type (the decoder tracks them in a 32-bit mask). */
 struct msg_type_spec {
 	uint32_t type;
 	const char *name;
