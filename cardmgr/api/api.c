@@ -445,6 +445,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if (cl != NULL && (strlen(cl) > 9 || strtoul(cl, NULL, 10) >
 		    API_BODY_MAX)) {
 			rq->too_big = 1;
+			rq->started = 1;	/* answered: no second response */
 			return refuse(c, 413, "payload_too_large",
 			    "body over 65536 bytes");
 		}
@@ -464,7 +465,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (rq->started)
-		return MHD_NO;
+		return rq->too_big ? MHD_YES : MHD_NO;
 	rq->started = 1;
 	return handle(l, c, method, rq);
 }
