@@ -21,8 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <syslog.h>
 #include <time.h>
@@ -50,6 +53,8 @@ struct api {
 	struct slot *slots;	/* waiting requests */
 	uint64_t next_id;
 	int gone;		/* engine closed or shutting down */
+	unsigned inflight;	/* requests between first call and completion */
+	pthread_cond_t idle;	/* inflight reached 0 */
 };
 
 struct listener {
@@ -225,7 +230,7 @@ roundtrip(struct api *a, struct msg_builder *b, int *status)
 	pthread_mutex_lock(&a->mu);
 	if (rc != MSG_OK) {
 		logf_(a, LOG_ERR, "send to engine: %s", msg_strerror(rc));
-		if (rc == MSG_ERR_CLOSED || rc == MSG_ERR_IO)
+		if (rc == MSG_ERR_CLOSED)
 			fail_all(a);
 	} else {
 		clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -236,7 +241,7 @@ roundtrip(struct api *a, struct msg_builder *b, int *status)
 	}
 	slot_unlink(a, s);
 	if (s->resp == NULL)
-		*status = rc != MSG_OK ? (a->gone ? 503 : 500) :
+		*status = rc != MSG_OK ? (rc == MSG_ERR_ARG ? 500 : 503) :
 		    a->gone && !timed_out ? 503 : 504;
 	pthread_mutex_unlock(&a->mu);
 	if (s->resp == NULL) {
@@ -265,9 +270,17 @@ relay(struct MHD_Connection *c, const struct slot *s)
 	}
 	body = msg_get(m, MSG_RESP_BODY);
 	snprintf(ctype, sizeof(ctype), "application/json");
-	if ((ct = msg_get(m, MSG_RESP_CTYPE)) != NULL)
+	if ((ct = msg_get(m, MSG_RESP_CTYPE)) != NULL) {
+		/* A header value: printable ASCII only, no CR/LF to split on. */
+		for (size_t i = 0; i < ct->len; i++)
+			if (ct->p[i] < 0x20 || ct->p[i] > 0x7e) {
+				free(m);
+				return refuse(c, 502, "engine_error",
+				    "bad answer from the engine");
+			}
 		snprintf(ctype, sizeof(ctype), "%.*s", (int)ct->len,
 		    (const char *)ct->p);
+	}
 	ret = send_body(c, (unsigned)st->num, ctype, (const char *)body->p,
 	    body->len, NULL);
 	free(m);
@@ -332,25 +345,23 @@ actor_of(struct MHD_Connection *c, int is_unix, struct api_actor *ac,
 	return API_OK;
 }
 
+/* The Allow header of a 405: the table's methods that serve this path. */
 static const char *
 allowed_methods(const char *target)
 {
-	/* Only GET and POST exist in the table; say which one fits. */
-	static const char get[] = "GET", post[] = "POST";
 	const struct ops_op *op;
 	struct ops_path pp;
 	char path[OPS_PATH_MAX + 1];
 	size_t n = strcspn(target, "?");
+	int get, post;
 
 	if (n > OPS_PATH_MAX)
 		return NULL;
 	memcpy(path, target, n);
 	path[n] = '\0';
-	if (ops_match("GET", path, &op, &pp) != OPS_ERR_METHOD)
-		return get;
-	if (ops_match("POST", path, &op, &pp) != OPS_ERR_METHOD)
-		return post;
-	return NULL;
+	get = ops_match("GET", path, &op, &pp) == OPS_OK;
+	post = ops_match("POST", path, &op, &pp) == OPS_OK;
+	return get && post ? "GET, POST" : get ? "GET" : post ? "POST" : NULL;
 }
 
 static enum MHD_Result
@@ -370,7 +381,9 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	cx = ci != NULL ? ci->socket_context : NULL;
-	if (cx == NULL || cx->uri_bad)
+	if (cx == NULL)
+		return refuse(c, 500, "internal", "out of memory");
+	if (cx->uri_bad)
 		return refuse(c, 414, "bad_path", "request target too long");
 	if (!l->is_unix && !host_ok(MHD_lookup_connection_value(c,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
@@ -423,12 +436,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		if ((rq = calloc(1, sizeof(*rq))) == NULL)
 			return MHD_NO;
 		*req_cls = rq;
+		pthread_mutex_lock(&l->a->mu);
+		l->a->inflight++;
+		pthread_mutex_unlock(&l->a->mu);
 		/* Refuse a declared oversize body before reading any of it. */
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && (strlen(cl) > 9 || strtoul(cl, NULL, 10) >
 		    API_BODY_MAX)) {
 			rq->too_big = 1;
+			rq->started = 1;	/* answered: no second response */
 			return refuse(c, 413, "payload_too_large",
 			    "body over 65536 bytes");
 		}
@@ -448,7 +465,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		return MHD_YES;
 	}
 	if (rq->started)
-		return MHD_NO;
+		return rq->too_big ? MHD_YES : MHD_NO;
 	rq->started = 1;
 	return handle(l, c, method, rq);
 }
@@ -458,12 +475,16 @@ on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct req_ctx *rq = *req_cls;
+	struct api *a = cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (rq == NULL)
 		return;
+	pthread_mutex_lock(&a->mu);
+	if (--a->inflight == 0)
+		pthread_cond_broadcast(&a->idle);
+	pthread_mutex_unlock(&a->mu);
 	if (rq->body != NULL) {
 		OPENSSL_cleanse(rq->body, rq->len);
 		free(rq->body);
@@ -534,7 +555,7 @@ start_daemon(struct api *a, struct listener *l, int fd)
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 	    MHD_OPTION_END);
 }
 
@@ -614,6 +635,72 @@ serve(struct api *a, int sfd)
 	return rc;
 }
 
+/*
+ * The sockets handed in are what api_main assumes, or it refuses to serve:
+ * a kiosk listener bound beyond loopback would put the API on the network.
+ */
+static int
+sockets_ok(struct api *a, int efd, int tfd, int ufd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type = 0;
+	socklen_t tl = sizeof(type);
+
+	if (getsockopt(efd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+	    type != SOCK_SEQPACKET) {
+		logf_(a, LOG_ERR, "engine socket is not SOCK_SEQPACKET");
+		return 0;
+	}
+	if (tfd >= 0) {
+		if (getsockname(tfd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    !((ss.ss_family == AF_INET &&
+		    ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) ==
+		    INADDR_LOOPBACK) || (ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr)))) {
+			logf_(a, LOG_ERR, "TCP listener is not on 127.0.0.1 or ::1");
+			return 0;
+		}
+	}
+	sl = sizeof(ss);
+	if (ufd >= 0 && (getsockname(ufd, (struct sockaddr *)&ss, &sl) != 0 ||
+	    ss.ss_family != AF_UNIX)) {
+		logf_(a, LOG_ERR, "UNIX listener is not an AF_UNIX socket");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Stopping: wake every waiter (they answer 503) and give the requests in
+ * flight up to DRAIN_S to reach their clients before MHD closes the sockets.
+ */
+#define DRAIN_S 2
+static void
+drain(struct api *a)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += DRAIN_S;
+	pthread_mutex_lock(&a->mu);
+	fail_all(a);
+	while (a->inflight > 0)
+		if (pthread_cond_timedwait(&a->idle, &a->mu, &dl) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* MHD closes the listening sockets it served; close the others. */
+static void
+close_unserved(struct MHD_Daemon *dt, int tfd, struct MHD_Daemon *du, int ufd)
+{
+	if (dt == NULL && tfd >= 0)
+		close(tfd);
+	if (du == NULL && ufd >= 0)
+		close(ufd);
+}
+
 int
 api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
     int unix_listen_fd)
@@ -621,17 +708,21 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	struct api a;
 	struct listener ltcp, lunix;
 	struct MHD_Daemon *dtcp = NULL, *dunix = NULL;
+	struct timeval tv = { 0, 0 };
 	sigset_t set, old;
 	int sfd = -1, rc = 1;
 
 	if (cfg == NULL || engine_fd < 0 || (tcp_listen_fd < 0 &&
-	    unix_listen_fd < 0) || getuid() == 0 || geteuid() == 0)
+	    unix_listen_fd < 0) || getuid() == 0 || geteuid() == 0) {
+		close_unserved(NULL, tcp_listen_fd, NULL, unix_listen_fd);
 		return 1;
+	}
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
 	a.efd = engine_fd;
 	a.timeout_s = cfg->timeout_s ? cfg->timeout_s : 60;
 	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.idle, NULL);
 	ltcp = (struct listener){ &a, 0 };
 	lunix = (struct listener){ &a, 1 };
 	/* Blocked before MHD starts its threads, so they inherit the mask. */
@@ -641,7 +732,8 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
 	sigdelset(&set, SIGPIPE);
-	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0 ||
+	    !sockets_ok(&a, engine_fd, tcp_listen_fd, unix_listen_fd))
 		goto out;
 	if ((tcp_listen_fd >= 0 &&
 	    (dtcp = start_daemon(&a, &ltcp, tcp_listen_fd)) == NULL) ||
@@ -650,19 +742,28 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 		logf_(&a, LOG_ERR, "cannot start the HTTP server");
 		goto out;
 	}
+	/* A stuck engine must not hold request threads in send() forever. */
+	tv.tv_sec = a.timeout_s;
+	if (setsockopt(engine_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
+		goto out;
 	logf_(&a, LOG_INFO, "serving (engine timeout %us)", a.timeout_s);
 	rc = serve(&a, sfd);
 out:
-	pthread_mutex_lock(&a.mu);
-	fail_all(&a);
-	pthread_mutex_unlock(&a.mu);
+	drain(&a);
 	if (dtcp != NULL)
 		MHD_stop_daemon(dtcp);
 	if (dunix != NULL)
 		MHD_stop_daemon(dunix);
+	close_unserved(dtcp, tcp_listen_fd, dunix, unix_listen_fd);
 	if (sfd >= 0)
 		close(sfd);
+	/* A SIGPIPE left pending here would kill the caller once unblocked. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	while (sigtimedwait(&set, NULL, &(struct timespec){ 0, 0 }) > 0)
+		;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_cond_destroy(&a.idle);
 	pthread_mutex_destroy(&a.mu);
 	return rc;
 }

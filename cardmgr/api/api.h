@@ -45,10 +45,13 @@ struct api_cfg {
 };
 
 /*
- * Serve HTTP on the given listening sockets (either may be -1, not both)
- * until SIGTERM/SIGINT (returns 0) or until the engine socket closes or
- * sends something malformed (returns 1: fail closed). Blocks SIGTERM,
- * SIGINT and SIGPIPE in the calling thread. Never call it as root.
+ * Serve HTTP on the given listening sockets (either may be -1, not both; the
+ * TCP one must be bound to loopback, the engine one SOCK_SEQPACKET) until
+ * SIGTERM/SIGINT (returns 0) or until the engine socket closes or sends
+ * something malformed (returns 1: fail closed). It owns the listening
+ * sockets (closed on return); engine_fd is left to the caller. Blocks SIGTERM, SIGINT
+ * and SIGPIPE in the calling thread while it runs. Never call it as root
+ * (returns 1).
  */
 int api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
     int unix_listen_fd);

@@ -7,3 +7,14 @@ $(eval $(call prog,test_msg,tests/unit/test_msg.c $(PROC_LIB) drivers/buf.c,-lcm
 # The api process in a test program, with a fake engine (tests/api/t_api.sh).
 PROGS += api_harness
 $(eval $(call prog,api_harness,tests/api/api_harness.c $(API_LIB) $(PROC_LIB) drivers/buf.c,$(API_LIBS)))
+
+TESTS += test_api_ops
+$(eval $(call prog,test_api_ops,tests/unit/test_api_ops.c $(PROC_LIB) drivers/buf.c,-lcmocka $(PROC_LIBS)))
+
+TESTS += test_api_req
+$(eval $(call prog,test_api_req,tests/unit/test_api_req.c cardmgr/api/api_req.c $(PROC_LIB) drivers/buf.c,-lcmocka -ljansson -lsodium $(PROC_LIBS)))
+
+# libFuzzer harnesses (corpora: tests/fuzz/corpus/msg, tests/fuzz/corpus/api_req).
+FUZZERS += fuzz_msg fuzz_api_req
+$(eval $(call fuzzer,fuzz_msg,tests/fuzz/fuzz_msg.c $(PROC_LIB) drivers/buf.c,$(PROC_LIBS)))
+$(eval $(call fuzzer,fuzz_api_req,tests/fuzz/fuzz_api_req.c cardmgr/api/api_req.c $(PROC_LIB) drivers/buf.c,-ljansson -lsodium $(PROC_LIBS)))

@@ -69,8 +69,10 @@ read_tty(const char *prompt, char *buf, size_t cap)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	if (write(fd, prompt, strlen(prompt)) < 0 ||
-	    tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+	/* Echo off before the prompt: whatever is typed after it stays hidden. */
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0 ||
+	    write(fd, prompt, strlen(prompt)) < 0) {
+		tcsetattr(fd, TCSAFLUSH, &old);
 		close(fd);
 		return CM_ERR_SECRET;
 	}

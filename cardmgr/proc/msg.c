@@ -479,6 +479,44 @@ msg_send(int fd, uint32_t type, uint64_t id, struct msg_builder *b)
 }
 
 int
+msg_send_resp(int fd, uint64_t id, uint32_t status, const char *body,
+    const char *ctype)
+{
+	struct msg_builder b;
+	int rc;
+
+	if ((rc = msg_builder_init(&b)) != MSG_OK)
+		return rc;
+	msg_put_u32(&b, MSG_RESP_STATUS, status);
+	msg_put_str(&b, MSG_RESP_BODY, body);
+	if (ctype != NULL)
+		msg_put_str(&b, MSG_RESP_CTYPE, ctype);
+	rc = msg_send(fd, MSG_RESP, id, &b);
+	msg_builder_clear(&b);
+	return rc;
+}
+
+int
+msg_send_progress(int fd, uint64_t id, const char *op, uint32_t step,
+    const char *name, const char *text, int done)
+{
+	struct msg_builder b;
+	int rc;
+
+	if ((rc = msg_builder_init(&b)) != MSG_OK)
+		return rc;
+	msg_put_str(&b, MSG_PROG_OP, op);
+	msg_put_u32(&b, MSG_PROG_STEP, step);
+	msg_put_str(&b, MSG_PROG_NAME, name);
+	if (text != NULL)
+		msg_put_str(&b, MSG_PROG_TEXT, text);
+	msg_put_bool(&b, MSG_PROG_DONE, done);
+	rc = msg_send(fd, MSG_PROGRESS, id, &b);
+	msg_builder_clear(&b);
+	return rc;
+}
+
+int
 msg_recv(int fd, uint8_t *buf, size_t cap, struct msg_hdr *h, size_t *len)
 {
 	ssize_t n;

@@ -118,6 +118,7 @@ struct msg_field_spec {
 	const char *name;
 };
 
+/* At most 32 fields per type (the decoder tracks them in a 32-bit mask). */
 struct msg_type_spec {
 	uint32_t type;
 	const char *name;
@@ -201,6 +202,15 @@ int msg_finish(struct msg_builder *b, uint32_t type, uint64_t id,
 
 /* msg_finish, then send it as one datagram (EINTR retried, no SIGPIPE). */
 int msg_send(int fd, uint32_t type, uint64_t id, struct msg_builder *b);
+
+/*
+ * The engine's two answers in one call each: a MSG_RESP (ctype NULL:
+ * application/json) and a MSG_PROGRESS (text may be NULL).
+ */
+int msg_send_resp(int fd, uint64_t id, uint32_t status, const char *body,
+    const char *ctype);
+int msg_send_progress(int fd, uint64_t id, const char *op, uint32_t step,
+    const char *name, const char *text, int done);
 
 /*
  * Receive one datagram into buf (cap >= MSG_MAX recommended) and check its

@@ -306,6 +306,8 @@ path_syntax_ok(const char *path, size_t len)
 
 	if (len == 0 || len > OPS_PATH_MAX || path[0] != '/')
 		return 0;
+	if (len == 1)
+		return 1;	/* "/": no operation, but not an attack either */
 	for (i = 1; i <= len; i++) {
 		if (i == len || path[i] == '/') {
 			size_t n = i - seg - 1;
@@ -598,7 +600,7 @@ decode_actor(const struct msg *m, struct ops_req *r)
 			return OPS_ERR_FORMAT;
 		break;
 	case MSG_ACTOR_UID:
-		if (uid == NULL)
+		if (uid == NULL || tok != NULL)
 			return OPS_ERR_FORMAT;
 		r->uid = (uint32_t)uid->num;
 		break;

@@ -1,10 +1,13 @@
 /*
  * api_harness: api_main in a test program, with a fake engine behind it.
  *
- *   api_harness serve DIR [TIMEOUT_S]
+ *   api_harness serve DIR [TIMEOUT_S [any]]
  *	Binds 127.0.0.1:0 (port written to DIR/port) and DIR/api.sock, forks
  *	the fake engine (pid in DIR/engine.pid), drops to nobody when run as
- *	root, and runs api_main; exits with its status.
+ *	root, and runs api_main; exits with its status. "any" binds 0.0.0.0
+ *	instead, which api_main must refuse.
+ *   api_harness ops
+ *	Prints the operation table, "name METHOD path" a line.
  *   api_harness seal KEY_B64 < secret
  *	Prints the base64 crypto_box_seal of stdin (trailing newline cut) to
  *	KEY_B64, as a client would send it.
@@ -15,7 +18,9 @@
  * it opened to with the engine's secret key, so a test can check both that
  * the api relayed the exact ciphertext and that it decrypts right. Special
  * holder ids make it misbehave: "pending" answers 202, "refused" 403,
- * "slow" never answers, "garbage" sends a malformed message.
+ * "status99" an impossible status, "pem" another content type, "crlf" a
+ * content type with a header injection, "slow" never answers, "late"
+ * answers after the api's deadline, "garbage" sends a malformed message.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -143,24 +148,31 @@ actor_json(const struct ops_req *r)
 static int
 reply(int fd, uint64_t id, unsigned status, json_t *body)
 {
-	struct msg_builder b;
 	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	int rc;
 
 	json_decref(body);
-	if (s == NULL || msg_builder_init(&b) != MSG_OK)
+	if (s == NULL)
 		return MSG_ERR_NOMEM;
-	msg_put_u32(&b, MSG_RESP_STATUS, status);
-	msg_put_str(&b, MSG_RESP_BODY, s);
-	rc = msg_send(fd, MSG_RESP, id, &b);
-	msg_builder_clear(&b);
+	rc = msg_send_resp(fd, id, status, s, NULL);
 	free(s);
 	return rc;
 }
 
+static unsigned api_timeout;
+
+/* A MSG_RESP with a content type of the test's choosing. */
+static void
+reply_ctype(int fd, uint64_t id, unsigned status, const char *ctype)
+{
+	if (msg_send_resp(fd, id, status, "-----BEGIN CERTIFICATE-----\n",
+	    ctype) != MSG_OK)
+		die("send");
+}
+
 /* 0: answered normally; 1: do not answer; -1: the message was sent already. */
 static int
-special(int fd, const struct ops_req *r, unsigned *status)
+special(int fd, uint64_t id, const struct ops_req *r, unsigned *status)
 {
 	const struct ops_value *h = ops_req_get(r, "id", 0, NULL);
 	static const uint8_t junk[20] = { 0, 0, 0, 2, 0, 0, 0, 9 };
@@ -168,13 +180,30 @@ special(int fd, const struct ops_req *r, unsigned *status)
 	if (r->op->code != OPS_HOLDER_ADD || h == NULL)
 		return 0;
 #define IS(s) (h->len == strlen(s) && memcmp(h->p, s, h->len) == 0)
-	if (IS("pending"))
+	if (IS("pending")) {
+		/* Progress first: the api must take it and still relay the answer. */
+		if (msg_send_progress(fd, id, "op-1", 1, "queued", "CA request queued",
+		    0) != MSG_OK)
+			die("send");
 		*status = 202;
+	}
 	else if (IS("refused"))
 		*status = 403;
+	else if (IS("status99"))
+		*status = 99;
 	else if (IS("slow"))
 		return 1;
-	else if (IS("garbage")) {
+	else if (IS("late")) {
+		/* Answer after the api gave up: it must drop this, not misdeliver. */
+		sleep(api_timeout + 1);
+		return 0;
+	} else if (IS("pem")) {
+		reply_ctype(fd, id, 200, "application/pem-certificate-chain");
+		return -1;
+	} else if (IS("crlf")) {
+		reply_ctype(fd, id, 200, "text/plain\r\nSet-Cookie: x=1");
+		return -1;
+	} else if (IS("garbage")) {
 		if (send(fd, junk, sizeof(junk), MSG_NOSIGNAL) < 0)
 			die("send");
 		return -1;
@@ -234,7 +263,7 @@ engine(int fd)
 			continue;
 		}
 		status = 200;
-		if ((sp = special(fd, r, &status)) != 0)
+		if ((sp = special(fd, h.id, r, &status)) != 0)
 			continue;
 		if (status == 403) {
 			reply(fd, h.id, 403, json_pack("{s:s, s:s}", "error",
@@ -267,13 +296,13 @@ write_file(const char *dir, const char *name, long v)
 }
 
 static int
-listen_tcp(const char *dir)
+listen_tcp(const char *dir, int any)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_addr.s_addr = htonl(any ? INADDR_ANY : INADDR_LOOPBACK);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof(one)) != 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    listen(fd, 64) != 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
@@ -299,13 +328,14 @@ listen_unix(const char *dir)
 }
 
 static int
-serve(const char *dir, unsigned timeout)
+serve(const char *dir, unsigned timeout, int any)
 {
 	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL };
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
-	tfd = listen_tcp(dir);
+	api_timeout = timeout;
+	tfd = listen_tcp(dir, any);
 	ufd = listen_unix(dir);
 	crypto_box_keypair(pk, sk);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
@@ -349,15 +379,31 @@ seal(const char *key)
 	return 0;
 }
 
+/* The operation table, "name METHOD path" a line (docs/api.yaml must agree). */
+static int
+print_ops(void)
+{
+	const struct ops_op *t;
+	size_t i, n;
+
+	t = ops_table(&n);
+	for (i = 0; i < n; i++)
+		printf("%s %s %s\n", t[i].name, t[i].method, t[i].path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (sodium_init() < 0)
 		return 2;
 	if (argc >= 3 && strcmp(argv[1], "serve") == 0)
-		return serve(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 5);
+		return serve(argv[2], argc > 3 ? (unsigned)atoi(argv[3]) : 5,
+		    argc > 4 && strcmp(argv[4], "any") == 0);
 	if (argc == 3 && strcmp(argv[1], "seal") == 0)
 		return seal(argv[2]);
-	fprintf(stderr, "usage: api_harness serve DIR [TIMEOUT_S] | seal KEY_B64\n");
+	if (argc == 2 && strcmp(argv[1], "ops") == 0)
+		return print_ops();
+	fprintf(stderr, "usage: api_harness serve DIR [TIMEOUT_S [any]] | seal KEY_B64 | ops\n");
 	return 2;
 }

@@ -406,10 +406,14 @@ send_recv(void **state)
 	/* A datagram over MSG_MAX is consumed and refused, not truncated. */
 	memset(big, 0, sizeof(big));
 	put32(big, MSG_RESP);
-	put32(big + 4, sizeof(big) - MSG_HDR_LEN);
+	put32(big + 4, MSG_PAYLOAD_MAX);
 	assert_int_equal(send(sv[0], big, sizeof(big), 0), (ssize_t)sizeof(big));
 	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len),
 	    MSG_ERR_TOOBIG);
+	/* A consistent message larger than the caller's buffer: refused too. */
+	put32(big + 4, 200);
+	assert_int_equal(send(sv[0], big, MSG_HDR_LEN + 200, 0), MSG_HDR_LEN + 200);
+	assert_int_equal(msg_recv(sv[1], buf, 100, &h, &len), MSG_ERR_TOOBIG);
 	/* A header whose length disagrees with the datagram. */
 	put32(big + 4, 10);
 	assert_int_equal(send(sv[0], big, MSG_HDR_LEN + 4, 0), MSG_HDR_LEN + 4);
@@ -423,6 +427,40 @@ send_recv(void **state)
 	close(sv[0]);
 	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len),
 	    MSG_ERR_CLOSED);
+	close(sv[1]);
+}
+
+static void
+send_helpers(void **state)
+{
+	static uint8_t buf[MSG_MAX];
+	static struct msg m;
+	const struct msg_field *f;
+	struct msg_hdr h;
+	size_t len;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(msg_send_resp(sv[0], 5, 202, "{\"op\":\"o-1\"}", NULL),
+	    MSG_OK);
+	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len), MSG_OK);
+	assert_int_equal(msg_decode(buf, len, &m), MSG_OK);
+	assert_int_equal(m.hdr.id, 5);
+	assert_int_equal(msg_get(&m, MSG_RESP_STATUS)->num, 202);
+	assert_null(msg_get(&m, MSG_RESP_CTYPE));
+	assert_int_equal(msg_send_progress(sv[0], 6, "o-1", 2, "keygen", NULL, 1),
+	    MSG_OK);
+	assert_int_equal(msg_recv(sv[1], buf, sizeof(buf), &h, &len), MSG_OK);
+	assert_int_equal(msg_decode(buf, len, &m), MSG_OK);
+	assert_int_equal(m.hdr.type, MSG_PROGRESS);
+	assert_non_null(f = msg_get(&m, MSG_PROG_DONE));
+	assert_int_equal(f->num, 1);
+	assert_null(msg_get(&m, MSG_PROG_TEXT));
+	/* The helpers obey the spec too: a NUL-free body, a non-empty op. */
+	assert_int_equal(msg_send_progress(sv[0], 7, "", 1, "x", NULL, 0),
+	    MSG_ERR_ARG);
+	close(sv[0]);
 	close(sv[1]);
 }
 
@@ -471,6 +509,7 @@ main(void)
 		cmocka_unit_test(builder_matches_hand),
 		cmocka_unit_test(builder_sticky_and_self_check),
 		cmocka_unit_test(send_recv),
+		cmocka_unit_test(send_helpers),
 		cmocka_unit_test(send_to_closed_peer),
 		cmocka_unit_test(names),
 	};
