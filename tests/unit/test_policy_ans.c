@@ -117,8 +117,11 @@ length_limits(void **state)
 	assert_int_equal(len, 6);
 	memset(big, 'a', sizeof(big));
 	big[ANS_MAX + 1] = '\0';
+	memset(out, 'x', sizeof(out));
 	assert_int_equal(ans_normalise(big, 0, out, sizeof(out), &len),
 	    ANS_ERR_LONG);
+	assert_int_equal(out[0], 0);	/* wiped on this refusal too */
+	assert_int_equal(out[10], 0);
 	big[ANS_MAX] = '\0';
 	assert_int_equal(ans_normalise(big, 0, out, sizeof(out), &len), ANS_OK);
 	/* The caller's buffer bounds the output too. */

@@ -176,6 +176,30 @@ nul_byte_refused(void **state)
 	assert_non_null(strstr(errbuf, "t.conf:24: NUL byte"));
 }
 
+/* (text, len) is all the caller promises: no NUL after it (fuzz-found). */
+static void
+text_without_terminator(void **state)
+{
+	struct prof *p = NULL;
+	size_t n = strlen(base);
+	char *exact = malloc(n);
+
+	(void)state;
+	assert_non_null(exact);
+	memcpy(exact, base, n);
+	assert_int_equal(prof_load_string("t.conf", exact, n, NULL, &p, errbuf,
+	    sizeof(errbuf)), PROF_OK);
+	assert_string_equal(p->name, "t");
+	prof_free(p);
+	/* An unterminated string is refused at the line it starts on. */
+	memcpy(exact, base, n);
+	exact[strstr(base, "\"certificateHold\"") - base + 16] = ' ';
+	assert_int_equal(prof_load_string("t.conf", exact, n, NULL, &p, errbuf,
+	    sizeof(errbuf)), PROF_ERR_CONFIG);
+	assert_non_null(strstr(errbuf, "t.conf:23: unterminated string"));
+	free(exact);
+}
+
 static void
 unknown_settings(void **state)
 {
@@ -650,6 +674,7 @@ main(void)
 		cmocka_unit_test(base_loads_with_defaults),
 		cmocka_unit_test(syntax_errors),
 		cmocka_unit_test(nul_byte_refused),
+		cmocka_unit_test(text_without_terminator),
 		cmocka_unit_test(unknown_settings),
 		cmocka_unit_test(out_of_range_and_types),
 		cmocka_unit_test(slot_rules),
