@@ -397,18 +397,25 @@ load_questions_at(struct pcfg_ctx *c, const config_setting_t *ref, int dirfd,
     const char *name, struct prof_challenge *ch)
 {
 	struct pcfg_ctx qc = { name, c->d, 0 };
-	const char *why;
+	const char *why, *slash = strrchr(c->file, '/');
+	char path[4096];
 	config_t cfg;
 	size_t len;
 	char *text;
 
+	/* Name it in messages as the profile is named: with its directory. */
+	if (slash != NULL) {
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - c->file),
+		    c->file, name);
+		qc.file = path;
+	}
 	if (pcfg_read_at(dirfd, name, PCFG_MAX_FILE, &text, &len, &why) !=
 	    PCFG_OK) {
 		pcfg_err(c, ref, "questions_file %s: %s", name, why);
 		return;
 	}
 	config_init(&cfg);
-	if (pcfg_parse(&cfg, text, len, name, c->d) != PCFG_OK)
+	if (pcfg_parse(&cfg, text, len, qc.file, c->d) != PCFG_OK)
 		c->bad = 1;
 	else
 		questions_file(&qc, config_root_setting(&cfg), &ch->questions,

@@ -467,7 +467,7 @@ directory_duplicates_and_questions(void **state)
 {
 	struct prof_set *set = NULL;
 	const struct prof *p;
-	char *two;
+	char *two, want[160];
 
 	(void)state;
 	write_file("q.conf", "questions = ( { id = 7; text = \"x?\"; },\n"
@@ -499,7 +499,11 @@ directory_duplicates_and_questions(void **state)
 	    "  { id = 9; txt = \"y?\"; } );\n", 0644);
 	assert_int_equal(prof_load_dir(dir, &set, errbuf, sizeof(errbuf)),
 	    PROF_ERR_CONFIG);
-	assert_non_null(strstr(errbuf, "q.conf:2: unknown setting 'txt'"));
+	snprintf(want, sizeof(want), "%s/q.conf:2: unknown setting 'txt'", dir);
+	assert_non_null(strstr(errbuf, want));
+	/* Also when reached through a.conf: always with its directory. */
+	assert_int_not_equal(strncmp(errbuf, "q.conf", 6), 0);
+	assert_null(strstr(errbuf, "\nq.conf"));
 	write_file("q.conf", "questions = ( { id = 7; text = \"x?\"; },\n"
 	    "  { id = 9; text = \"y?\"; }, { id = 11; text = \"z?\"; } );\n",
 	    0644);
