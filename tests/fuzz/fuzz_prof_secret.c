@@ -5,7 +5,8 @@
  *  - ans_normalise's output is normalised: no ASCII upper case, no ASCII
  *    punctuation, no leading, trailing or double space; normalising it
  *    again changes nothing; on refusal the output buffer is wiped;
- *  - pin_check's sentence never holds the PIN; an accepted PIN obeys the
+ *  - pin_check's sentence is one fixed text per outcome (so it cannot hold
+ *    the PIN), never a pointer into the input; an accepted PIN obeys the
  *    length and digits rules; a PIN never passes as "not the previous one"
  *    when it is; pin_confirm agrees with strcmp.
  *  - ans_pick returns distinct members of the list it was given.
@@ -55,9 +56,18 @@ check_pin(const struct prof_pin_policy *pol, const char *pin, const char *old)
 	size_t len = strlen(pin), i;
 	int rc;
 
+	static const char *sentence[32];
+
 	rc = pin_check(pol, pin, old, NULL, &why);
-	if (why == NULL || (len >= 4 && strstr(why, pin) != NULL))
+	/*
+	 * The sentence cannot hold the PIN if it does not depend on it: one
+	 * fixed text per outcome, never a pointer into what was typed. (A
+	 * substring test would flag " is " inside "The PIN is too common".)
+	 */
+	if (why == NULL || rc > 0 || rc <= -32 || (why >= pin &&
+	    why <= pin + len) || (sentence[-rc] != NULL && sentence[-rc] != why))
 		abort();
+	sentence[-rc] = why;
 	if (rc == PIN_OK) {
 		if (len < (size_t)pol->min_len || len > (size_t)pol->max_len)
 			abort();
