@@ -166,10 +166,9 @@ ans_normalise(const char *in, size_t min_len, char *out, size_t cap,
 	*outlen = 0;
 	if (in == NULL || out == NULL || cap == 0)
 		return ANS_ERR_ARG;
-	out[0] = '\0';
 	if (strnlen(in, ANS_MAX + 1) > ANS_MAX)
-		return ANS_ERR_LONG;
-	if ((rc = normalise(in, out, cap, &len, &chars)) == ANS_OK &&
+		rc = ANS_ERR_LONG;
+	else if ((rc = normalise(in, out, cap, &len, &chars)) == ANS_OK &&
 	    chars < min_len)
 		rc = ANS_ERR_SHORT;
 	if (rc != ANS_OK) {

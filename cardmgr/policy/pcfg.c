@@ -220,6 +220,7 @@ struct scan {
 	enum lex st;
 	unsigned line, nest, digits;
 	int escaped, in_ident, hex, fresh;
+	unsigned string_line;
 	uint8_t prev;
 };
 
@@ -274,9 +275,10 @@ scan_code(struct scan *s, uint8_t c, uint8_t next)
 		return "directives (@include) are not allowed";
 	if ((c == '{' || c == '(' || c == '[') && ++s->nest > PCFG_MAX_NEST)
 		return "too many groups and lists";
-	if (c == '"')
+	if (c == '"') {
 		s->st = L_STRING;
-	else if (c == '#' || (c == '/' && next == '/'))
+		s->string_line = s->line;
+	} else if (c == '#' || (c == '/' && next == '/'))
 		s->st = L_LINE_COMMENT;
 	else if (c == '/' && next == '*') {
 		s->st = L_BLOCK_COMMENT;
@@ -326,7 +328,7 @@ scan_byte(struct scan *s, uint8_t c, uint8_t next)
 static int
 prescan(const char *text, size_t len, const char *file, struct pcfg_diag *d)
 {
-	struct scan s = { L_CODE, 1, 0, 0, 0, 0, 0, 0, 0 };
+	struct scan s = { .st = L_CODE, .line = 1 };
 	struct buf_reader r;
 	const char *why;
 	uint8_t c, next;
@@ -339,6 +341,11 @@ prescan(const char *text, size_t len, const char *file, struct pcfg_diag *d)
 			return PCFG_ERR_SYNTAX;
 		}
 	}
+	/* libconfig 1.5 leaks its string buffer on this one: refuse it first. */
+	if (s.st == L_STRING) {
+		pcfg_diag_add(d, file, s.string_line, "unterminated string");
+		return PCFG_ERR_SYNTAX;
+	}
 	return PCFG_OK;
 }
 
@@ -346,20 +353,36 @@ int
 pcfg_parse(config_t *cfg, const char *text, size_t len, const char *file,
     struct pcfg_diag *d)
 {
+	char *copy;
 	int rc;
 
+	if (len > PCFG_MAX_FILE) {
+		pcfg_diag_add(d, file, 1, "text too large (over %d bytes)",
+		    PCFG_MAX_FILE);
+		return PCFG_ERR_TOOBIG;
+	}
 	if ((rc = prescan(text, len, file, d)) != PCFG_OK)
 		return rc;
+	/* config_read_string wants a NUL; callers give (text, len). */
+	if ((copy = malloc(len + 1)) == NULL) {
+		pcfg_diag_add(d, file, 1, "out of memory");
+		return PCFG_ERR_NOMEM;
+	}
+	if (len > 0)
+		memcpy(copy, text, len);
+	copy[len] = '\0';
 	/* Belt and braces: should a directive slip past, it finds nothing. */
 	config_set_include_dir(cfg, "/nonexistent");
-	if (config_read_string(cfg, text) != CONFIG_TRUE) {
+	rc = PCFG_OK;
+	if (config_read_string(cfg, copy) != CONFIG_TRUE) {
 		pcfg_diag_add(d, file, config_error_line(cfg) > 0 ?
 		    (unsigned)config_error_line(cfg) : 1, "%s",
 		    config_error_text(cfg) ? config_error_text(cfg) :
 		    "syntax error");
-		return PCFG_ERR_SYNTAX;
+		rc = PCFG_ERR_SYNTAX;
 	}
-	return PCFG_OK;
+	free(copy);
+	return rc;
 }
 
 unsigned

@@ -90,20 +90,20 @@ static const char *const reason_names[] = { "unspecified", "keyCompromise",
 static const int default_reason[PROF_EV_COUNT] = { R_CESSATION,
 	R_KEY_COMPROMISE, R_KEY_COMPROMISE, R_CESSATION, R_HOLD, R_SUPERSEDED };
 
-/* Least privilege by default is no default: every operation must be listed,
- * so a forgotten line cannot widen who may act. */
-
-const char *prof_alg_name(enum prof_alg a)
+const char *
+prof_alg_name(enum prof_alg a)
 {
 	return (unsigned)a < 4 ? alg_names[a] : NULL;
 }
 
-const char *prof_op_name(enum prof_op op)
+const char *
+prof_op_name(enum prof_op op)
 {
 	return (unsigned)op < PROF_OP_COUNT ? op_names[op] : NULL;
 }
 
-const char *prof_event_name(enum prof_event ev)
+const char *
+prof_event_name(enum prof_event ev)
 {
 	return (unsigned)ev < PROF_EV_COUNT ? event_names[ev] : NULL;
 }
@@ -203,6 +203,20 @@ check_subject(const char *s)
 
 /* ---- sections ---- */
 
+/* Only decryption keys are recovered onto a replacement card. */
+static void
+check_escrow(struct pcfg_ctx *c, const config_setting_t *g,
+    const struct prof_slot *s)
+{
+	if (!s->escrow || s->slot == 0 || s->slot == 0x9d || is_retired(s->slot))
+		return;
+	pcfg_err(c, config_setting_get_member(g, "escrow"), "escrow refused "
+	    "for slot %02x: only key management keys (9d, retired 82..95) may "
+	    "be escrowed; a copy of %s would let someone else %s as the holder",
+	    s->slot, s->slot == 0x9c ? "a signing key" :
+	    "an authentication key", s->slot == 0x9c ? "sign" : "log in");
+}
+
 static const char *const slot_keys[] = { "slot", "algorithm", "pin_policy",
 	"touch_policy", "cert_profile", "cert_days", "escrow", "subject",
 	NULL };
@@ -211,7 +225,6 @@ static void
 parse_slot(struct pcfg_ctx *c, const config_setting_t *g, struct prof *p)
 {
 	struct prof_slot *s = &p->slots[p->nslots];
-	const config_setting_t *m;
 	char id[8];
 	const char *why;
 	int v;
@@ -242,15 +255,7 @@ parse_slot(struct pcfg_ctx *c, const config_setting_t *g, struct prof *p)
 		    "cert_days %d outlives the card (validity_days %d)",
 		    s->cert_days, p->validity_days);
 	pcfg_bool(c, g, "escrow", 0, 0, &s->escrow);
-	if (s->escrow && s->slot != 0 && s->slot != 0x9d &&
-	    !is_retired(s->slot)) {
-		m = config_setting_get_member(g, "escrow");
-		pcfg_err(c, m, "escrow refused for slot %02x: only key "
-		    "management keys (9d, retired 82..95) may be escrowed; a "
-		    "copy of a %s key would let its holder's %s be forged",
-		    s->slot, s->slot == 0x9c ? "signing" : "authentication",
-		    s->slot == 0x9c ? "signature" : "login");
-	}
+	check_escrow(c, g, s);
 	if (pcfg_str(c, g, "subject", 1, NULL, s->subject,
 	    sizeof(s->subject)) && (why = check_subject(s->subject)) != NULL)
 		pcfg_err(c, config_setting_get_member(g, "subject"),
@@ -397,18 +402,25 @@ load_questions_at(struct pcfg_ctx *c, const config_setting_t *ref, int dirfd,
     const char *name, struct prof_challenge *ch)
 {
 	struct pcfg_ctx qc = { name, c->d, 0 };
-	const char *why;
+	const char *why, *slash = strrchr(c->file, '/');
+	char path[4096];
 	config_t cfg;
 	size_t len;
 	char *text;
 
+	/* Name it in messages as the profile is named: with its directory. */
+	if (slash != NULL) {
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - c->file),
+		    c->file, name);
+		qc.file = path;
+	}
 	if (pcfg_read_at(dirfd, name, PCFG_MAX_FILE, &text, &len, &why) !=
 	    PCFG_OK) {
 		pcfg_err(c, ref, "questions_file %s: %s", name, why);
 		return;
 	}
 	config_init(&cfg);
-	if (pcfg_parse(&cfg, text, len, name, c->d) != PCFG_OK)
+	if (pcfg_parse(&cfg, text, len, qc.file, c->d) != PCFG_OK)
 		c->bad = 1;
 	else
 		questions_file(&qc, config_root_setting(&cfg), &ch->questions,
@@ -495,6 +507,8 @@ parse_challenge(struct pcfg_ctx *c, const config_setting_t *root, int dirfd,
 	ch->hash_mem = (size_t)mem_kib * 1024;
 }
 
+/* No default roles: every operation must be listed, so a forgotten line
+ * cannot widen who may act. */
 static void
 parse_roles(struct pcfg_ctx *c, const config_setting_t *root, struct prof *p)
 {

@@ -176,6 +176,30 @@ nul_byte_refused(void **state)
 	assert_non_null(strstr(errbuf, "t.conf:24: NUL byte"));
 }
 
+/* (text, len) is all the caller promises: no NUL after it (fuzz-found). */
+static void
+text_without_terminator(void **state)
+{
+	struct prof *p = NULL;
+	size_t n = strlen(base);
+	char *exact = malloc(n);
+
+	(void)state;
+	assert_non_null(exact);
+	memcpy(exact, base, n);
+	assert_int_equal(prof_load_string("t.conf", exact, n, NULL, &p, errbuf,
+	    sizeof(errbuf)), PROF_OK);
+	assert_string_equal(p->name, "t");
+	prof_free(p);
+	/* An unterminated string is refused at the line it starts on. */
+	memcpy(exact, base, n);
+	exact[strstr(base, "\"certificateHold\"") - base + 16] = ' ';
+	assert_int_equal(prof_load_string("t.conf", exact, n, NULL, &p, errbuf,
+	    sizeof(errbuf)), PROF_ERR_CONFIG);
+	assert_non_null(strstr(errbuf, "t.conf:23: unterminated string"));
+	free(exact);
+}
+
 static void
 unknown_settings(void **state)
 {
@@ -443,7 +467,7 @@ directory_duplicates_and_questions(void **state)
 {
 	struct prof_set *set = NULL;
 	const struct prof *p;
-	char *two;
+	char *two, want[160];
 
 	(void)state;
 	write_file("q.conf", "questions = ( { id = 7; text = \"x?\"; },\n"
@@ -475,7 +499,11 @@ directory_duplicates_and_questions(void **state)
 	    "  { id = 9; txt = \"y?\"; } );\n", 0644);
 	assert_int_equal(prof_load_dir(dir, &set, errbuf, sizeof(errbuf)),
 	    PROF_ERR_CONFIG);
-	assert_non_null(strstr(errbuf, "q.conf:2: unknown setting 'txt'"));
+	snprintf(want, sizeof(want), "%s/q.conf:2: unknown setting 'txt'", dir);
+	assert_non_null(strstr(errbuf, want));
+	/* Also when reached through a.conf: always with its directory. */
+	assert_int_not_equal(strncmp(errbuf, "q.conf", 6), 0);
+	assert_null(strstr(errbuf, "\nq.conf"));
 	write_file("q.conf", "questions = ( { id = 7; text = \"x?\"; },\n"
 	    "  { id = 9; text = \"y?\"; }, { id = 11; text = \"z?\"; } );\n",
 	    0644);
@@ -650,6 +678,7 @@ main(void)
 		cmocka_unit_test(base_loads_with_defaults),
 		cmocka_unit_test(syntax_errors),
 		cmocka_unit_test(nul_byte_refused),
+		cmocka_unit_test(text_without_terminator),
 		cmocka_unit_test(unknown_settings),
 		cmocka_unit_test(out_of_range_and_types),
 		cmocka_unit_test(slot_rules),

@@ -1,0 +1,45 @@
+# cardmgr-policy-check, the check-only mode over profiles and the operator
+# map (prof_check_config): the shipped files pass; each kind of mistake is
+# reported as file:line on stderr with a non-zero exit, and all of them at
+# once, not only the first.
+. "$TOP/tests/lib/tap.sh"
+PC=$BIN/cardmgr-policy-check
+T=$(mktemp -d) || exit 1
+trap 'rm -rf "$T"' EXIT
+mkdir "$T/p"
+cp "$TOP"/provisioning/profiles/* "$T/p/"
+cp "$TOP/provisioning/operators.conf.example" "$T/operators.conf"
+chmod 0755 "$T/p"
+chmod 0644 "$T"/p/* "$T/operators.conf"
+
+check "shipped profiles and operator map pass" "$PC" "$T/p" "$T/operators.conf"
+check_grep "it says so" '^configuration OK$' <("$PC" "$T/p" 2>&1)
+"$PC" >"$T/usage.out" 2>&1
+check_eq "no argument is a usage error (exit 2)" 2 $?
+
+# Three mistakes in two files and one in the operator map.
+sed -i 's/^pin_retries = 3;/pin_retries = 12;/; s/^  retire = \[ "badge_officer", "security_officer" \];/  retire = [ "badge_oficer" ];/' "$T/p/employee.conf"
+sed -i 's/cert_days = 7;/cert_days = 31;/' "$T/p/temporary.conf"
+sed -i 's/"helpdesk" \]/"help_desk" ]/' "$T/operators.conf"
+"$PC" "$T/p" "$T/operators.conf" 2>"$T/err"
+check_eq "errors exit 1" 1 $?
+sed 's/^/#   /' "$T/err"
+check_grep "out-of-range retries, with its line" \
+    "/employee\\.conf:$(grep -n '^pin_retries' "$T/p/employee.conf" | cut -d: -f1): pin_retries = 12 is out of range 1\\.\\.10" "$T/err"
+check_grep "misspelt role, with its line" \
+    "/employee\\.conf:$(grep -n 'badge_oficer' "$T/p/employee.conf" | cut -d: -f1): roles\\.retire: unknown role \"badge_oficer\"" "$T/err"
+check_grep "certificate outliving the card" \
+    "/temporary\\.conf:[0-9]+: cert_days 31 outlives the card" "$T/err"
+check_grep "operator map error" "/operators\\.conf:[0-9]+: unknown role \"help_desk\"" "$T/err"
+check_grep "the count of errors ends the report" '^5 errors' "$T/err"
+
+# Permissions: a profile others may write is refused by name.
+cp "$TOP/provisioning/profiles/employee.conf" "$T/p/employee.conf"
+cp "$TOP/provisioning/profiles/temporary.conf" "$T/p/temporary.conf"
+chmod 0644 "$T"/p/*
+check "repaired files pass again" "$PC" "$T/p"
+chmod 0666 "$T/p/contractor.conf"
+"$PC" "$T/p" 2>"$T/err"
+check_eq "world-writable profile: exit 1" 1 $?
+check_grep "and named" "/contractor\\.conf: writable by group or others" "$T/err"
+done_testing
