@@ -59,7 +59,7 @@ for ((n = W + 1; n <= K; n += STRIDE)); do
 		[ "$cs" = active ] && { bad_success=$((bad_success + 1)); echo "# n=$n: op $st but card active"; }
 		[ "$cs" = issuing ] && { bad_state=$((bad_state + 1)); echo "# n=$n: still issuing"; }
 		card_blank "$R" || { bad_blank=$((bad_blank + 1)); echo "# n=$n: card not back to factory state ($cs)"; }
-		if [ $((n % 8)) = 0 ]; then
+		if [ $((tried % 3)) = 1 ]; then
 			op=$(issue_temp "$R" 7000 482916)
 			if [ "$(wait_op "$op")" = done ]; then reissued=$((reissued + 1))
 			else reissue_fail=$((reissue_fail + 1)); echo "# n=$n: re-issue failed"; fi
