@@ -145,4 +145,24 @@ enroll_station >"$T/out" 2>&1
 check_grep "the CA's already-expired certificate is refused at certConf" \
     'issued certificate does not verify|certificate chain does not verify' "$T/out"
 check_grep "certConf carried the rejection" 'certConf rejected serial=' "$T/testca.log"
+
+# --- migration: the loose state files of earlier versions go into LMDB once
+M=$T/mig; mkdir -p "$M"; cp "$T/station-cur.crt" "$M/station.crt"
+printf 'station-key.old1' >"$M/station.key"; printf 'station-key.next1' >"$M/renew.label"
+printf 'on the CA CRL' >"$M/station.revoked"; head -c 16 /dev/urandom >"$M/renew.txid"
+tx=$(od -An -tx1 "$M/renew.txid" | tr -d ' \n')
+sed "s|^state_dir = .*|state_dir = $M|" "$T/ca.conf" >"$T/mig.conf"; chmod 600 "$T/mig.conf"
+mcli() { "$BIN/cardmgr-ca" -c "$T/mig.conf" "$@"; }
+mcli status >"$T/out" 2>&1
+check_eq "migration: the old files are gone" "" "$(cd "$M" && ls station.key renew.label station.revoked renew.txid 2>/dev/null)"
+check_eq "migration: current key label in LMDB" station-key.old1 "$(ST=$M ca_state station.key)"
+check_eq "migration: next key label in LMDB" station-key.next1 "$(ST=$M ca_state renew.label)"
+check_eq "migration: revoked marker in LMDB" "on the CA CRL" "$(ST=$M ca_state station.revoked)"
+check_eq "migration: kur transactionID in LMDB, byte for byte" "$tx" \
+    "$(mdb_dump -s ca_state "$M/outbox" | grep -A1 "^ $(printf renew.txid | od -An -tx1 | tr -d ' \n')\$" | tail -n 1 | tr -d ' ')"
+check_grep "migration: status shows the imported marker" '^station: .*status REVOKED' "$T/out"
+printf 'station-key.stale' >"$M/station.key"
+mcli status >/dev/null 2>&1
+check_eq "migration runs once: a value already in LMDB wins" station-key.old1 "$(ST=$M ca_state station.key)"
+check "and the stale file is removed" test ! -e "$M/station.key"
 done_testing
