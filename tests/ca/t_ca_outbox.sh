@@ -158,4 +158,41 @@ check_eq "each confirmed" "$(issued_count)" "$(ls "$PKI/confirmed" | wc -l)"
 check_eq "the revocation reached the CRL (keyCompromise)" 1 \
     "$(curl -sf http://ca.test:8080/crl | openssl crl -inform DER -noout -text | grep -c 'Key Compromise')"
 check_grep "LMDB: nothing pending" 'Entries: 0' <(mdb_stat -s pending "$ST/outbox")
+
+# --- out of memory after the CA answered: the certificate is not dropped.
+# The test hook makes keeping the issued certificate fail once; the op must
+# stay pending and the next drain get the same certificate by replay.
+mkcsr m1; cli enroll --queue --csr "$T/m1.csr" --profile piv-auth >/dev/null 2>&1
+mid=$(cli outbox list --pending | awk 'NR == 1 { print $1 }')
+mtx=$(cli outbox list --pending | awk 'NR == 1 { sub("txid=", "", $6); print $6 }')
+before=$(issued_count)
+CARDMGR_CA_FAIL_AT=store cli outbox drain >"$T/out" 2>&1
+check_eq "ENOMEM after the CA answered: kept for a retry (exit 3)" 3 $?
+check_grep "saying why" 'out of memory keeping the issued certificate' <(cli outbox list)
+check_eq "the op is still pending, not done without its certificate" pending "$(outbox_state "$mid")"
+check_eq "the CA did issue it" $((before + 1)) "$(issued_count)"
+check "the next drain completes it" cli outbox drain
+check_eq "done now" done "$(outbox_state "$mid")"
+check_grep "with the certificate the CA replayed" "replay txid=$mtx" "$T/testca.log"
+check_eq "not issued twice" $((before + 1)) "$(issued_count)"
+check_eq "status lists it (the certificate is in the journal)" \
+    "$(openssl x509 -in "$PKI/issued/$(cat "$PKI/txid/$mtx").der" -inform DER -noout -serial | cut -d= -f2)" \
+    "$(cli status | awk '/^cert / { s = $2 } END { print s }')"
+
+# --- a corrupt record is set aside (quarantine), counted, and does not block
+# the operations behind it. It is damaged with mdb_load, not our code.
+mkcsr q1; mkcsr q2
+cli enroll --queue --csr "$T/q1.csr" --profile piv-auth >/dev/null 2>&1
+cli enroll --queue --csr "$T/q2.csr" --profile piv-auth >/dev/null 2>&1
+qid=$(cli outbox list --pending | awk 'NR == 1 { print $1 }')
+printf '%s\nOB\\01\\09garbage\n' "$(printf '%016x' "$qid" | sed 's/../\\&/g')" |
+    mdb_load -T -s ops "$ST/outbox"
+before=$(issued_count)
+cli outbox drain >"$T/out" 2>&1
+check_eq "drain past a corrupt record (exit 0)" 0 $?
+check_grep "says it set one aside" '^drained: 1 done, .* 0 remaining, 1 quarantined' "$T/out"
+check_eq "only the good one was sent" $((before + 1)) "$(issued_count)"
+check_grep "status counts it" '^outbox: 0 pending, .* 1 quarantined' <(cli status)
+check_eq "kept in the quarantine database (mdb_stat)" "Entries: 1" \
+    "$(mdb_stat -s quarantine "$ST/outbox" | grep -o 'Entries: [0-9]*')"
 done_testing
