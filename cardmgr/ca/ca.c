@@ -16,7 +16,6 @@
 #include "catls.h"
 #include "tlv.h"
 
-#define DEFAULT_TIMEOUT 30
 #define MAX_CACERTS 8
 
 struct ca_link {
@@ -89,6 +88,12 @@ ca_errname(int err)
 	case CA_ERR_TRUST:	return "CA_ERR_TRUST";
 	default:		return "CA_ERR_UNKNOWN";
 	}
+}
+
+int
+ca_timeout(int t)
+{
+	return t > 0 ? t : CA_DEFAULT_TIMEOUT;
 }
 
 int
@@ -214,8 +219,7 @@ ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		goto out;
 	l->cfg = *cfg;
-	if (l->cfg.timeout <= 0)
-		l->cfg.timeout = DEFAULT_TIMEOUT;
+	l->cfg.timeout = ca_timeout(l->cfg.timeout);
 	if (key != NULL && EVP_PKEY_up_ref(key))
 		l->key = key;
 	if (cert != NULL && X509_up_ref(cert))

@@ -389,9 +389,10 @@ crl_url(struct cast *st, char *url, size_t cap)
 static int
 fetch_verified(struct cast *st, X509_CRL **crl)
 {
-	char url[CACONF_VAL], why[256];
+	char url[CACONF_VAL], why[256], p[CAST_PATH];
 	STACK_OF(X509) *cands = NULL;
 	struct ca_link *l = NULL;
+	X509 *x;
 	int rc;
 
 	if ((rc = crl_url(st, url, sizeof(url))) != CAST_OK ||
@@ -403,8 +404,11 @@ fetch_verified(struct cast *st, X509_CRL **crl)
 		goto out;
 	}
 	cands = ca_candidates(st);
-	rc = cacrl_verify(*crl, cands, ca_trust_store(l), time(NULL), why,
+	cast_path(st, "station.crt", p);
+	x = cafile_load_pem_cert(p);
+	rc = cacrl_verify(*crl, x, cands, ca_trust_store(l), time(NULL), why,
 	    sizeof(why));
+	X509_free(x);
 	if (rc != CACRL_OK) {
 		rc = cast_fail(st, CAST_ERR_CRL, "CRL %s REJECTED: %s: %s", url,
 		    cacrl_strerror(rc), why);
