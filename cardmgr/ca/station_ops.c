@@ -252,11 +252,12 @@ cast_renew_profile(struct cast *st, const uint8_t *old, size_t olen,
 {
 	struct issued_by_us w;
 
-	profile[0] = '\0';
 	st->detail[0] = '\0';
 	if (!same_subject(csr, clen, old, olen))
 		return cast_fail(st, CAST_ERR_ARG, "the CSR's subject differs "
 		    "from the certificate it renews");
+	if (profile[0] != '\0')
+		return CAST_OK;		/* the caller chose it */
 	w.der = old;
 	w.len = olen;
 	w.profile = profile;
