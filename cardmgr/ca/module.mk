@@ -30,3 +30,6 @@ $(eval $(call prog,test_ca,tests/unit/test_ca.c $(CALINK),-lcmocka $(CALINK_LIBS
 
 FUZZERS += fuzz_caconf
 $(eval $(call fuzzer,fuzz_caconf,tests/fuzz/fuzz_caconf.c cardmgr/ca/caconf.c))
+
+TESTS += test_station
+$(eval $(call prog,test_station,tests/unit/test_station.c $(CALINK),-lcmocka $(CALINK_LIBS)))
