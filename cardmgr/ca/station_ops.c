@@ -69,11 +69,13 @@ exec_push(struct cast *st, const struct outbox_op *op,
 }
 
 /*
- * The issued certificate goes to the outbox record, which is committed
- * before anything else (the identity manager push) is journaled. If it
- * cannot be kept (no memory), the operation stays pending: the CA answers
- * the resend under the same transactionID with the same certificate, so it
- * is delayed, never lost.
+ * The issued certificate goes into the operation's record, committed by the
+ * drain right after this returns. If it cannot be kept (no memory), the
+ * operation stays pending: the CA answers the resend under the same
+ * transactionID with the same certificate, so it is delayed, never lost.
+ * XXX the identity manager push is journaled here, in its own transaction,
+ * just before that commit: a crash in between queues a second push of the
+ * same certificate on the replay (harmless, not yet deduplicated).
  */
 static enum outbox_verdict
 keep_cert(struct cast *st, struct ca_result *res, struct outbox_exec_out *out)
