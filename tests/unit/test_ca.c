@@ -23,11 +23,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <openssl/bn.h>
 
 #include "ca/ca.h"
 #include "ca/cacrl.h"
+#include "ca/cafile.h"
+#include "ca/caidm.h"
 
 struct pki {
 	EVP_PKEY *root_key, *ca_key, *leaf_key, *other_key;
@@ -432,6 +435,9 @@ silent_peer_times_out(void **state)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
+	struct caidm_cfg ic;
+	const uint8_t der[3] = { 0x30, 0x01, 0x00 };
+	char detail[256];
 	X509_CRL *crl;
 	char url[64];
 	time_t t0;
@@ -454,7 +460,80 @@ silent_peer_times_out(void **state)
 	assert_int_equal(cacrl_fetch(url, 1, &crl), CACRL_ERR_FETCH);
 	assert_true(time(NULL) - t0 <= 4);
 	assert_null(crl);
+	/* The identity manager push too (the TLS handshake never completes). */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/idm",
+	    (unsigned)ntohs(sa.sin_port));
+	ic.url = url;
+	ic.trust = P.anchors;
+	ic.timeout = 1;
+	t0 = time(NULL);
+	assert_int_equal(caidm_push(&ic, P.leaf_key, P.leaf, der, 3, detail,
+	    sizeof(detail)), CAIDM_ERR_TRANSPORT);
+	assert_true(time(NULL) - t0 <= 4);
 	close(s);
+}
+
+static void
+put(const char *path, const char *text, mode_t mode)
+{
+	FILE *f;
+
+	unlink(path);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/*
+ * Secret files: one trailing newline stripped; refused if group or others
+ * may access them, through a symlink, not a regular file, empty or larger
+ * than the buffer; the buffer is wiped on refusal.
+ */
+static void
+secret_files(void **state)
+{
+	char d[64], f[96], l[96];
+	uint8_t buf[16];
+	size_t n = 99;
+
+	(void)state;
+	snprintf(d, sizeof(d), "/tmp/test_ca_sec.XXXXXX");
+	assert_non_null(mkdtemp(d));
+	snprintf(f, sizeof(f), "%s/pin", d);
+	snprintf(l, sizeof(l), "%s/link", d);
+	put(f, "123456\n", 0600);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n), CAFILE_OK);
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, "123456", 6);
+	put(f, "123456\r\n", 0400);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n), CAFILE_OK);
+	assert_int_equal(n, 6);
+	put(f, "123456", 0640);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n),
+	    CAFILE_ERR_MODE);
+	assert_int_equal(n, 0);
+	assert_int_equal(buf[0], 0);	/* wiped */
+	put(f, "123456", 0600);
+	assert_int_equal(symlink(f, l), 0);
+	assert_int_equal(cafile_read_secret(l, buf, sizeof(buf), &n),
+	    CAFILE_ERR_TYPE);
+	assert_int_equal(cafile_read_secret(d, buf, sizeof(buf), &n),
+	    CAFILE_ERR_TYPE);	/* a directory, mode 0700 */
+	put(f, "", 0600);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n),
+	    CAFILE_ERR_SIZE);
+	put(f, "0123456789abcdef", 0600);	/* 16 bytes: no room to tell */
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n),
+	    CAFILE_ERR_SIZE);
+	put(f, "0123456789abcde", 0600);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n), CAFILE_OK);
+	assert_int_equal(n, 15);
+	assert_int_equal(cafile_read_secret("/nonexistent/x", buf, sizeof(buf),
+	    &n), CAFILE_ERR_IO);
+	unlink(l);
+	unlink(f);
+	rmdir(d);
 }
 
 int
@@ -469,6 +548,7 @@ main(void)
 		cmocka_unit_test(crl_checks),
 		cmocka_unit_test(crl_rollback),
 		cmocka_unit_test(silent_peer_times_out),
+		cmocka_unit_test(secret_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
