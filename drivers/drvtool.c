@@ -2,9 +2,17 @@
  * drvtool: a scripting front end to the drivers library, for tests, benchmarks
  * and operators' debugging. One command per run; results are printed as
  * key=value lines, failures as "error: NAME (message)" with exit status 1
- * (2 for usage). Secrets come from options and are never printed.
+ * (2 for usage). Secrets (PINs, PUKs, management keys) never come from argv,
+ * which any local user can read in /proc: they are read as name=value lines
+ * from the descriptor given with --secrets-fd, and are never printed.
  *
- *   drvtool [-r READER] [-k ALG:HEX] [-p PIN] [-s] [-x] [-m MODULE] CMD ARGS...
+ *   drvtool [-r READER] [--secrets-fd N] [-s] [-x] [-m MODULE] CMD ARGS...
+ *
+ * Secret names: pin (the PIN to verify), mgmt (ALG:HEX, the management key
+ * to authenticate with), old and new (change-pin, change-puk,
+ * p11-change-pin), puk and newpin (unblock), newmgmt (set-mgmt), newpin and
+ * newpuk (issue), sopin and newpin (p11-unblock), sopin and userpin
+ * (p11-init). A test and debugging tool: not shipped (drivers/README.md).
  *
  * See drivers/README.md for the command list (drvtool -h prints it too).
  */
@@ -24,8 +32,18 @@
 #include "pcsc.h"
 #include "piv.h"
 
+#define MAX_SECRETS 8
+
+/* The name=value lines read from --secrets-fd; wiped by finish(). */
+struct secret {
+	char name[16];
+	char val[96];
+};
+
 struct opts {
 	const char *reader, *pin, *module, *out, *pub;
+	struct secret sec[MAX_SECRETS];
+	int nsec;
 	int mgmt_alg;
 	uint8_t mgmt_key[32];
 	size_t mgmt_len;
@@ -40,21 +58,24 @@ struct tool {
 };
 
 static const char usage_text[] =
-    "usage: drvtool [-r READER] [-k ALG:HEXKEY] [-p PIN] [-o OUT] [-P PUBFILE]\n"
+    "usage: drvtool [-r READER] [--secrets-fd N] [-o OUT] [-P PUBFILE]\n"
     "               [-s] [-z] [-S] [-X] [--pin-policy N] [--touch-policy N] [--ec-only]\n"
     "               [-m MODULE] CMD ...\n"
+    "secrets: name=value lines on fd N: pin mgmt (ALG:HEX) old new puk newpin\n"
+    "         newpuk newmgmt sopin userpin; never on the command line\n"
     "PC/SC:  readers | monitor N TIMEOUT_MS | atr | reset-card\n"
-    "PIV:    identify | wait-swap FILE | pin-status | verify | change-pin OLD NEW\n"
-    "        change-puk OLD NEW | unblock PUK NEWPIN | set-retries PIN PUK | reset\n"
-    "        auth | set-mgmt ALG:HEXKEY | generate SLOT ALG | import SLOT KEY.pem\n"
+    "PIV:    identify | wait-swap FILE | pin-status | verify | change-pin (old, new)\n"
+    "        change-puk (old, new) | unblock (puk, newpin) | set-retries PINS PUKS\n"
+    "        reset | auth | set-mgmt (newmgmt) | generate SLOT ALG | import SLOT KEY.pem\n"
     "        sign SLOT IN | csr SLOT SUBJECT | attest SLOT | metadata SLOT\n"
     "        write-cert SLOT CERT.pem | read-cert SLOT | delete-cert SLOT\n"
     "        write-chuid FASCN32DIGITS YYYYMMDD | read-chuid | write-ccc | read-ccc\n"
     "        read-discovery | write-keyhist ON OFF [URL] | read-keyhist | read-printed\n"
-    "        delete-object TAGHEX | issue CA.key CA.crt NEWPIN NEWPUK | repair CA.key CA.crt\n"
-    "PKCS#11: p11-list | p11-selftest [TOKEN] | p11-change-pin TOKEN OLD NEW\n"
-    "        p11-unblock TOKEN SOPIN NEWPIN | p11-init SLOTID SOPIN LABEL USERPIN\n"
-    "        p11-sign TOKEN IDHEX IN\n";
+    "        delete-object TAGHEX | issue CA.key CA.crt (newpin, newpuk)\n"
+    "        repair CA.key CA.crt\n"
+    "PKCS#11: p11-list | p11-selftest [TOKEN] (pin) | p11-change-pin TOKEN (old, new)\n"
+    "        p11-unblock TOKEN (sopin, newpin) | p11-init SLOTID LABEL (sopin, userpin)\n"
+    "        p11-sign TOKEN IDHEX IN (pin)\n";
 
 static int
 usage(void)
@@ -68,6 +89,19 @@ fail(const char *what, const char *name, const char *msg)
 {
 	printf("error: %s (%s: %s)\n", name, what, msg);
 	return 1;
+}
+
+/* The secret called name from --secrets-fd, or NULL (and a message). */
+static const char *
+secret(struct tool *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < t->o.nsec; i++)
+		if (strcmp(t->o.sec[i].name, name) == 0)
+			return t->o.sec[i].val;
+	fprintf(stderr, "drvtool: missing secret '%s' on --secrets-fd\n", name);
+	return NULL;
 }
 
 #define PIV_FAIL(what, rc) fail(what, piv_name(rc), piv_strerror(rc))
@@ -272,7 +306,7 @@ verify_pin(struct tool *t)
 	int tries = -1, rc;
 
 	if (t->o.pin == NULL)
-		return fail("verify", "USAGE", "-p PIN needed");
+		return fail("verify", "USAGE", "secret pin needed on --secrets-fd");
 	if ((rc = piv_verify(t->piv, t->o.pin, &tries)) == PIV_OK)
 		return 0;
 	printf("tries=%d\n", tries);
@@ -449,6 +483,15 @@ cmd_wait_swap(struct tool *t, int argc, char **argv)
 		return usage();
 	if (open_piv(t) != 0)
 		return 1;
+	/*
+	 * With a PIN, verify it first: the status check after a reset must
+	 * then show the reset cleared it, not merely that it was never set.
+	 */
+	if (t->o.pin != NULL) {
+		if (verify_pin(t) != 0)
+			return 1;
+		printf("verified=1\n");
+	}
 	printf("ready\n");
 	fflush(stdout);
 	for (i = 0; i < 600 && access(argv[1], F_OK) != 0; i++)
@@ -499,12 +542,13 @@ static int
 cmd_change(struct tool *t, int argc, char **argv)
 {
 	int tries = -1, rc, puk = strcmp(argv[0], "change-puk") == 0;
+	const char *old = secret(t, "old"), *new = secret(t, "new");
 
-	if (argc != 3)
+	if (argc != 1 || old == NULL || new == NULL)
 		return usage();
 	if (open_piv(t) != 0)
 		return 1;
-	rc = piv_change_ref(t->piv, puk ? PIV_REF_PUK : PIV_REF_PIN, argv[1], argv[2],
+	rc = piv_change_ref(t->piv, puk ? PIV_REF_PUK : PIV_REF_PIN, old, new,
 	    &tries);
 	if (rc == PIV_OK)
 		return 0;
@@ -516,12 +560,14 @@ static int
 cmd_unblock(struct tool *t, int argc, char **argv)
 {
 	int tries = -1, rc;
+	const char *puk = secret(t, "puk"), *pin = secret(t, "newpin");
 
-	if (argc != 3)
+	(void)argv;
+	if (argc != 1 || puk == NULL || pin == NULL)
 		return usage();
 	if (open_piv(t) != 0)
 		return 1;
-	if ((rc = piv_unblock_pin(t->piv, argv[1], argv[2], &tries)) == PIV_OK)
+	if ((rc = piv_unblock_pin(t->piv, puk, pin, &tries)) == PIV_OK)
 		return 0;
 	printf("tries=%d\n", tries);
 	return PIV_FAIL("piv_unblock_pin", rc);
@@ -564,12 +610,16 @@ cmd_auth(struct tool *t, int argc, char **argv)
 static int
 cmd_set_mgmt(struct tool *t, int argc, char **argv)
 {
+	const char *nk = secret(t, "newmgmt");
 	uint8_t key[32];
 	size_t len = 0;
 	int alg, rc;
 
-	if (argc != 2 || parse_mgmt(argv[1], &alg, key, &len) != 0)
+	(void)argv;
+	if (argc != 1 || nk == NULL || parse_mgmt(nk, &alg, key, &len) != 0) {
+		OPENSSL_cleanse(key, sizeof(key));
 		return usage();
+	}
 	if (open_piv(t) != 0 || auth(t) != 0)
 		return 1;
 	rc = piv_set_mgmt_key(t->piv, alg, key, len, 0);
@@ -1076,13 +1126,14 @@ out:
 static int
 cmd_issue(struct tool *t, int argc, char **argv)
 {
+	const char *pin = secret(t, "newpin"), *puk = secret(t, "newpuk");
 	int rc;
 
-	if (argc != 5)
+	if (argc != 3 || pin == NULL || puk == NULL)
 		return usage();
 	if ((rc = each_issue_key(t, argv, "issue", issue_slot)) != 0)
 		return rc;
-	if (issue_finish(t, argv[3], argv[4]) != 0)
+	if (issue_finish(t, pin, puk) != 0)
 		return 1;
 	printf("issued=1\n");
 	return 0;
@@ -1193,12 +1244,16 @@ cmd_p11(struct tool *t, int argc, char **argv)
 	} else if (strcmp(c, "p11-selftest") == 0 && argc <= 2 && t->o.pin != NULL) {
 		rc = p11_self_test(p, argc == 2 ? argv[1] : NULL, t->o.pin, &st);
 		printf("checked=%u\nfailed=%u\n", st.checked, st.failed);
-	} else if (strcmp(c, "p11-change-pin") == 0 && argc == 4) {
-		rc = p11_change_pin(p, argv[1], argv[2], argv[3]);
-	} else if (strcmp(c, "p11-unblock") == 0 && argc == 4) {
-		rc = p11_unblock(p, argv[1], argv[2], argv[3]);
-	} else if (strcmp(c, "p11-init") == 0 && argc == 5) {
-		rc = p11_init_token(p, strtoul(argv[1], NULL, 10), argv[2], argv[3], argv[4]);
+	} else if (strcmp(c, "p11-change-pin") == 0 && argc == 2 &&
+	    secret(t, "old") != NULL && secret(t, "new") != NULL) {
+		rc = p11_change_pin(p, argv[1], secret(t, "old"), secret(t, "new"));
+	} else if (strcmp(c, "p11-unblock") == 0 && argc == 2 &&
+	    secret(t, "sopin") != NULL && secret(t, "newpin") != NULL) {
+		rc = p11_unblock(p, argv[1], secret(t, "sopin"), secret(t, "newpin"));
+	} else if (strcmp(c, "p11-init") == 0 && argc == 3 &&
+	    secret(t, "sopin") != NULL && secret(t, "userpin") != NULL) {
+		rc = p11_init_token(p, strtoul(argv[1], NULL, 10), secret(t, "sopin"),
+		    argv[2], secret(t, "userpin"));
 	} else if (strcmp(c, "p11-sign") == 0 && argc == 4 && t->o.pin != NULL) {
 		uint8_t id[64], *in = NULL, *sig = NULL;
 		size_t idl = 0, inl = 0, sl = 0;
@@ -1247,6 +1302,65 @@ static const struct {
 	{ "p11-init", cmd_p11 }, { "p11-sign", cmd_p11 },
 };
 
+/*
+ * name=value lines from fd (at most MAX_SECRETS, each line < 112 bytes);
+ * the buffer is wiped, fd closed.
+ */
+static int
+read_secrets(struct opts *o, const char *fdstr)
+{
+	char buf[1024], *line, *save = NULL, *eq, *end;
+	size_t n = 0;
+	ssize_t r;
+	long fd = strtol(fdstr, &end, 10);
+	int rc = -1;
+
+	if (*fdstr == '\0' || *end != '\0' || fd < 0 || fd > 1024 || o->nsec != 0)
+		return -1;
+	while (n < sizeof(buf) - 1 &&
+	    (r = read((int)fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto out;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if ((eq = strchr(line, '=')) == NULL || o->nsec == MAX_SECRETS ||
+		    (size_t)(eq - line) >= sizeof(o->sec[0].name) ||
+		    strlen(eq + 1) >= sizeof(o->sec[0].val))
+			goto out;
+		memcpy(o->sec[o->nsec].name, line, (size_t)(eq - line));
+		strcpy(o->sec[o->nsec++].val, eq + 1);
+	}
+	rc = n < sizeof(buf) - 1 ? 0 : -1;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	close((int)fd);
+	if (rc != 0)
+		fprintf(stderr, "drvtool: --secrets-fd: expected name=value lines\n");
+	return rc;
+}
+
+/* The PIN and management key to authenticate with, from the secrets. */
+static int
+take_auth_secrets(struct opts *o)
+{
+	int i;
+
+	for (i = 0; i < o->nsec; i++) {
+		if (strcmp(o->sec[i].name, "pin") == 0)
+			o->pin = o->sec[i].val;
+		else if (strcmp(o->sec[i].name, "mgmt") == 0 &&
+		    parse_mgmt(o->sec[i].val, &o->mgmt_alg, o->mgmt_key,
+		    &o->mgmt_len) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -1254,6 +1368,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin-policy", required_argument, NULL, 'I' },
 		{ "touch-policy", required_argument, NULL, 'T' },
 		{ "ec-only", no_argument, NULL, 'E' },
+		{ "secrets-fd", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 } };
 	int c;
 
@@ -1265,10 +1380,14 @@ parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'r': o->reader = optarg; break;
 		case 'k':
-			if (parse_mgmt(optarg, &o->mgmt_alg, o->mgmt_key, &o->mgmt_len) != 0)
+		case 'p':
+			fprintf(stderr, "drvtool: -%c: secrets are read from "
+			    "--secrets-fd, never from the command line\n", c);
+			return -1;
+		case 'F':
+			if (read_secrets(o, optarg) != 0)
 				return -1;
 			break;
-		case 'p': o->pin = optarg; break;
 		case 'm': o->module = optarg; break;
 		case 'o': o->out = optarg; break;
 		case 'P': o->pub = optarg; break;
@@ -1282,6 +1401,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		default: return -1;
 		}
 	}
+	if (take_auth_secrets(o) != 0)
+		return -1;
 	return optind < argc ? optind : -1;
 }
 
@@ -1316,8 +1437,10 @@ main(int argc, char **argv)
 	int first, rc = 2;
 
 	memset(&t, 0, sizeof(t));
-	if ((first = parse_opts(argc, argv, &t.o)) < 0)
+	if ((first = parse_opts(argc, argv, &t.o)) < 0) {
+		OPENSSL_cleanse(&t.o, sizeof(t.o));
 		return usage();
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[first], cmds[i].name) == 0) {

@@ -26,7 +26,7 @@ totals() {
 # --- this library: one drvtool process
 vcard_insert 0 "$T/drv.state" --create --serial 100 --trace "$T/drv.trace" >/dev/null
 t0=$(date +%s.%N)
-drv -s issue "$T/ca.key" "$T/ca.crt" $NEWPIN $NEWPUK >"$T/drv.out" 2>&1 ||
+drvs newpin=$NEWPIN newpuk=$NEWPUK -- -s issue "$T/ca.key" "$T/ca.crt" >"$T/drv.out" 2>&1 ||
     { echo "drvtool issue failed:"; cat "$T/drv.out"; exit 1; }
 t1=$(date +%s.%N)
 vcard_remove 0

@@ -16,7 +16,6 @@
 #include "catls.h"
 #include "tlv.h"
 
-#define DEFAULT_TIMEOUT 30
 #define MAX_CACERTS 8
 
 struct ca_link {
@@ -28,7 +27,26 @@ struct ca_link {
 	STACK_OF(X509) *untrusted;	/* intermediates we may use */
 	X509_NAME *sender;		/* expected signer of responses */
 	const X509_REQ *csr;		/* request in flight, for certConf */
+	int final_fail;			/* PKIFailureInfo bits that end the
+					 * request for good, even in an error
+					 * message (see classify) */
 };
+
+/*
+ * What a CA says in an error message about a station enrollment that no
+ * retry under the same one-time secret can change: the MAC does not verify
+ * (a wrong secret), the request is malformed, or the reference unknown.
+ */
+#define FINAL_FAIL_IR ((1 << OSSL_CMP_PKIFAILUREINFO_badAlg) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_badMessageCheck) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_badRequest) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_badDataFormat) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_badPOP) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_badCertTemplate) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_wrongAuthority) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_notAuthorized) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_wrongIntegrity) | \
+	(1 << OSSL_CMP_PKIFAILUREINFO_unsupportedVersion))
 
 /* id-it-caCerts and id-it-certProfile (RFC 9483 4.3.1, 4.1.1). */
 #define OID_CACERTS	"1.3.6.1.5.5.7.4.17"
@@ -70,6 +88,12 @@ ca_errname(int err)
 	case CA_ERR_TRUST:	return "CA_ERR_TRUST";
 	default:		return "CA_ERR_UNKNOWN";
 	}
+}
+
+int
+ca_timeout(int t)
+{
+	return t > 0 ? t : CA_DEFAULT_TIMEOUT;
 }
 
 int
@@ -195,8 +219,7 @@ ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		goto out;
 	l->cfg = *cfg;
-	if (l->cfg.timeout <= 0)
-		l->cfg.timeout = DEFAULT_TIMEOUT;
+	l->cfg.timeout = ca_timeout(l->cfg.timeout);
 	if (key != NULL && EVP_PKEY_up_ref(key))
 		l->key = key;
 	if (cert != NULL && X509_up_ref(cert))
@@ -361,6 +384,7 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 struct errsum {
 	int asn1, cmp, ssl, other;
 	unsigned long shown;
+	int pbm;	/* a MAC-protected response fails our secret's check */
 };
 
 static int
@@ -395,6 +419,7 @@ note_error(struct errsum *s, unsigned long e, const char *data, int flags,
 	s->asn1 |= lib == ERR_LIB_ASN1;
 	s->cmp |= is_cmp_check(e);
 	s->ssl |= lib == ERR_LIB_SSL;
+	s->pbm |= lib == ERR_LIB_CMP && ERR_GET_REASON(e) == CMP_R_WRONG_PBM_VALUE;
 	/* Show the CMP layer's verdict if there is one, else the root cause. */
 	if (s->shown != 0 && (is_cmp_check(s->shown) || !is_cmp_check(e)))
 		return;
@@ -410,7 +435,7 @@ note_error(struct errsum *s, unsigned long e, const char *data, int flags,
 static int
 classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 {
-	struct errsum s = { 0, 0, 0, 0, 0 };
+	struct errsum s = { 0, 0, 0, 0, 0, 0 };
 	const char *data;
 	unsigned long e;
 	int flags;
@@ -437,7 +462,16 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 	 */
 	if (s.shown != 0 && ERR_GET_LIB(s.shown) == ERR_LIB_CMP &&
 	    ERR_GET_REASON(s.shown) == CMP_R_RECEIVED_ERROR)
-		return CA_ERR_RESPONSE;
+		return (res->fail_info & l->final_fail) ? CA_ERR_REJECTED :
+		    CA_ERR_RESPONSE;
+	/*
+	 * The CA protects its answer to a MAC-protected ir with the secret it
+	 * holds for our reference: if that does not verify with ours, ours is
+	 * wrong (the TLS server was authenticated, so it is the CA talking),
+	 * and resending the same secret cannot help.
+	 */
+	if (l->final_fail != 0 && s.pbm)
+		return CA_ERR_REJECTED;
 	if (res->status == OSSL_CMP_PKISTATUS_rejection)
 		return CA_ERR_REJECTED;
 	if (s.shown != 0 && ERR_GET_LIB(s.shown) == ERR_LIB_CMP &&
@@ -752,7 +786,14 @@ ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
 		rc = CA_ERR_ARG;
 		goto out;
 	}
+	/*
+	 * A wrong one-time secret is final: reported as such, not as
+	 * "journaled, will retry". For card operations an error message stays
+	 * retryable (it may answer a delayed duplicate of our own attempt).
+	 */
+	l->final_fail = FINAL_FAIL_IR;
 	rc = run_certreq(l, ctx, OSSL_CMP_IR, res);
+	l->final_fail = 0;
 out:
 	/* OSSL_CMP_CTX_free cleanses its copy of the secret (cmp_ctx.c). */
 	OSSL_CMP_CTX_free(ctx);

@@ -46,6 +46,14 @@ const char *ca_errname(int err);
 int ca_err_retryable(int err);
 
 #define CA_TXID_LEN 16
+#define CA_DEFAULT_TIMEOUT 30
+
+/*
+ * The timeout in seconds for one network exchange of the CA link (CMP, CRL,
+ * identity manager): t, or CA_DEFAULT_TIMEOUT if t <= 0. OpenSSL reads 0 as
+ * "no timeout", which would let a silent peer hang the station forever.
+ */
+int ca_timeout(int t);
 
 struct ca_cfg {
 	const char *server;	/* host name, also checked against the TLS cert */
@@ -57,7 +65,7 @@ struct ca_cfg {
 	const char *untrusted;	/* PEM file of intermediates, or NULL */
 	const char *sender;	/* "/O=../CN=..": only this subject may sign
 				 * responses (any anchor-chained cert if NULL) */
-	int timeout;		/* seconds per message round trip (0: 30) */
+	int timeout;		/* seconds per message round trip (see ca_timeout) */
 };
 
 /* What a CA transaction produced; release with ca_result_clear(). */

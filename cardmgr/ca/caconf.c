@@ -2,6 +2,7 @@
 #include "caconf.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,21 +17,31 @@ struct key {
 	enum kind kind;
 	size_t off;
 	int required;
+	long min, max;		/* numeric keys: the accepted range */
 };
 
-#define S(n, r) { #n, K_STR, offsetof(struct caconf, n), r }
+/*
+ * Numeric ranges: ports are ports; a timeout of 0 would mean "wait forever"
+ * to OpenSSL, and more than 5 minutes per round trip only hides a dead CA;
+ * renew_before at most 10 years keeps now + renew_before far inside time_t.
+ */
+#define RENEW_BEFORE_MAX (10L * 366 * 86400)
+#define TIMEOUT_MAX 300
+#define S(n, r) { #n, K_STR, offsetof(struct caconf, n), r, 0, 0 }
+#define N(n, k, r, lo, hi) { #n, k, offsetof(struct caconf, n), r, lo, hi }
 static const struct key keys[] = {
-	S(server, 1), { "port", K_INT, offsetof(struct caconf, port), 1 },
-	{ "enroll_port", K_INT, offsetof(struct caconf, enroll_port), 0 },
-	S(path, 1), { "plain_http", K_BOOL, offsetof(struct caconf, plain_http), 0 },
+	S(server, 1), N(port, K_INT, 1, 1, 65535),
+	N(enroll_port, K_INT, 0, 1, 65535),
+	S(path, 1), N(plain_http, K_BOOL, 0, 0, 1),
 	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0), S(cmp_sender, 0),
-	{ "timeout", K_INT, offsetof(struct caconf, timeout), 0 },
+	N(timeout, K_INT, 0, 1, TIMEOUT_MAX),
 	S(state_dir, 1), S(pkcs11_module, 1), S(token, 1), S(pin_file, 1),
 	S(key_label, 1), S(subject, 0), S(crl_url, 0),
-	{ "renew_before", K_LONG, offsetof(struct caconf, renew_before), 0 },
+	N(renew_before, K_LONG, 0, 0, RENEW_BEFORE_MAX),
 	S(idm_url, 0), S(idm_trust, 0),
 };
 #undef S
+#undef N
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 const char *
@@ -73,8 +84,10 @@ trim(char *s)
 }
 
 static int
-set_value(struct caconf *c, const struct key *k, const char *v)
+set_value(struct caconf *c, const struct key *k, const char *v,
+    const char **why)
 {
+	static char range[96];
 	char *end;
 	long n;
 
@@ -90,9 +103,15 @@ set_value(struct caconf *c, const struct key *k, const char *v)
 		*(int *)((char *)c + k->off) = strcmp(v, "yes") == 0;
 		return 1;
 	}
+	errno = 0;
 	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || n < 0 || (k->kind == K_INT && n > 65535))
+	if (*v == '\0' || *end != '\0' || errno == ERANGE || n < k->min ||
+	    n > k->max) {
+		snprintf(range, sizeof(range), "bad value: %s must be an integer "
+		    "from %ld to %ld", k->name, k->min, k->max);
+		*why = range;
 		return 0;
+	}
 	if (k->kind == K_INT)
 		*(int *)((char *)c + k->off) = (int)n;
 	else
@@ -126,7 +145,7 @@ parse_line(struct caconf *c, char *line, unsigned *seen, const char **why)
 			return 0;
 		}
 		*seen |= 1u << i;
-		if (!set_value(c, &keys[i], val))
+		if (!set_value(c, &keys[i], val, why) && *why == NULL)
 			*why = "bad value";
 		return *why == NULL;
 	}

@@ -1,5 +1,6 @@
 /* cacrl: CRL fetch, verification, cache and lookup. See cacrl.h. */
 #include "cacrl.h"
+#include "ca.h"
 #include "cafile.h"
 
 #include <stdio.h>
@@ -71,7 +72,7 @@ cacrl_fetch(const char *url, int timeout, X509_CRL **crl)
 	if (url == NULL || strncmp(url, "http://", 7) != 0)
 		return CACRL_ERR_ARG;
 	b = OSSL_HTTP_get(url, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
-	    NULL, 1, CACRL_MAX_BYTES, timeout);
+	    NULL, 1, CACRL_MAX_BYTES, ca_timeout(timeout));
 	if (b == NULL)
 		return CACRL_ERR_FETCH;
 	n = BIO_get_mem_data(b, &data);
@@ -107,9 +108,55 @@ find_signer(X509_CRL *crl, STACK_OF(X509) *cands)
 	return NULL;
 }
 
+/*
+ * OpenSSL's own CRL checks, run by verifying subject (a certificate of the
+ * CRL's issuer) with X509_V_FLAG_CRL_CHECK and only this CRL: issuer found
+ * and trusted, the issuer's cRLSign key usage, signature, scope, times. What
+ * it says about subject itself (revoked, expired) and a CRL past its
+ * nextUpdate (accepted here and shown as STALE) are not reasons to refuse
+ * the CRL.
+ */
+static int
+crl_verify_cb(int ok, X509_STORE_CTX *vc)
+{
+	switch (X509_STORE_CTX_get_error(vc)) {
+	case X509_V_ERR_CERT_REVOKED:
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		return 1;
+	default:
+		return ok;
+	}
+}
+
+static int
+openssl_crl_check(X509_CRL *crl, X509 *subject, STACK_OF(X509) *cands,
+    X509_STORE *trust, time_t now, char *detail, size_t dlen)
+{
+	X509_STORE_CTX *vc = X509_STORE_CTX_new();
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	int ok = 0, err = X509_V_ERR_OUT_OF_MEM;
+
+	if (vc != NULL && crls != NULL && sk_X509_CRL_push(crls, crl) &&
+	    X509_STORE_CTX_init(vc, trust, subject, cands)) {
+		X509_STORE_CTX_set0_crls(vc, crls);
+		X509_STORE_CTX_set_flags(vc, X509_V_FLAG_CRL_CHECK);
+		X509_STORE_CTX_set_time(vc, 0, now);
+		X509_STORE_CTX_set_verify_cb(vc, crl_verify_cb);
+		ok = X509_verify_cert(vc) == 1;
+		err = X509_STORE_CTX_get_error(vc);
+	}
+	if (!ok)
+		snprintf(detail, dlen, "OpenSSL CRL check: %s",
+		    X509_verify_cert_error_string(err));
+	X509_STORE_CTX_free(vc);
+	sk_X509_CRL_free(crls);
+	return ok;
+}
+
 int
-cacrl_verify(X509_CRL *crl, STACK_OF(X509) *cands, X509_STORE *trust,
-    time_t now, char *detail, size_t dlen)
+cacrl_verify(X509_CRL *crl, X509 *subject, STACK_OF(X509) *cands,
+    X509_STORE *trust, time_t now, char *detail, size_t dlen)
 {
 	const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 	X509 *signer;
@@ -123,11 +170,23 @@ cacrl_verify(X509_CRL *crl, STACK_OF(X509) *cands, X509_STORE *trust,
 		snprintf(detail, dlen, "CRL signer does not chain to our anchors");
 		return CACRL_ERR_SIG;
 	}
+	/* X509_get_key_usage: all bits when the extension is absent (RFC 5280). */
+	if (!(X509_get_key_usage(signer) & KU_CRL_SIGN)) {
+		snprintf(detail, dlen, "CRL signer lacks the cRLSign key usage");
+		return CACRL_ERR_SIG;
+	}
 	if (next == NULL ||
 	    X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &now) > 0) {
 		snprintf(detail, dlen, "CRL not yet valid or lacks nextUpdate");
 		return CACRL_ERR_TIME;
 	}
+	if (subject != NULL && X509_NAME_cmp(X509_get_issuer_name(subject),
+	    X509_CRL_get_issuer(crl)) == 0 &&
+	    !openssl_crl_check(crl, subject, cands, trust, now, detail, dlen)) {
+		ERR_clear_error();
+		return CACRL_ERR_SIG;
+	}
+	ERR_clear_error();
 	detail[0] = '\0';
 	return CACRL_OK;
 }
@@ -155,14 +214,22 @@ cacrl_load(const char *path, X509_CRL **crl)
 	return rc;
 }
 
-static long
-crl_number(X509_CRL *crl)
+/*
+ * Whether crl may replace old: not if old has a crlNumber and crl has none
+ * or a lower one. The numbers are compared as ASN1 INTEGERs: they may be up
+ * to 20 octets (RFC 5280 5.2.3), where ASN1_INTEGER_get() gives -1.
+ */
+static int
+not_older(X509_CRL *old, X509_CRL *crl)
 {
-	ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-	long v = num != NULL ? ASN1_INTEGER_get(num) : -1;
+	ASN1_INTEGER *o = X509_CRL_get_ext_d2i(old, NID_crl_number, NULL, NULL);
+	ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	int ok = o == NULL || (n != NULL && ASN1_INTEGER_cmp(n, o) >= 0);
 
-	ASN1_INTEGER_free(num);
-	return v;
+	ASN1_INTEGER_free(o);
+	ASN1_INTEGER_free(n);
+	ERR_clear_error();
+	return ok;
 }
 
 int
@@ -172,8 +239,7 @@ cacrl_store(const char *path, X509_CRL *crl)
 	unsigned char *der = NULL;
 	int n, rc;
 
-	if (cacrl_load(path, &old) == CACRL_OK &&
-	    crl_number(old) > crl_number(crl)) {
+	if (cacrl_load(path, &old) == CACRL_OK && !not_older(old, crl)) {
 		X509_CRL_free(old);
 		return CACRL_ERR_OLDER;
 	}

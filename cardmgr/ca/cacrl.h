@@ -31,22 +31,28 @@ const char *cacrl_errname(int err);
 
 #define CACRL_MAX_BYTES (1024 * 1024)
 
-/* GET url (http://), at most CACRL_MAX_BYTES. [out] *crl: X509_CRL_free. */
+/*
+ * GET url (http://), at most CACRL_MAX_BYTES, within timeout seconds
+ * (ca_timeout: 0 is the default, never "forever"). [out] *crl: X509_CRL_free.
+ */
 int cacrl_fetch(const char *url, int timeout, X509_CRL **crl);
 
 /*
- * Check crl: signed by one of cands whose chain verifies against trust, and
- * thisUpdate <= now with a nextUpdate present. detail gets the reason.
+ * Check crl: signed by one of cands whose chain verifies against trust and
+ * which has the cRLSign key usage, thisUpdate <= now with a nextUpdate
+ * present; and, if subject (may be NULL) is a certificate of the CRL's
+ * issuer, OpenSSL's own CRL checks (X509_V_FLAG_CRL_CHECK) on it. detail
+ * gets the reason.
  */
-int cacrl_verify(X509_CRL *crl, STACK_OF(X509) *cands, X509_STORE *trust,
-    time_t now, char *detail, size_t dlen);
+int cacrl_verify(X509_CRL *crl, X509 *subject, STACK_OF(X509) *cands,
+    X509_STORE *trust, time_t now, char *detail, size_t dlen);
 
 /* Load a cached DER CRL. [out] *crl: X509_CRL_free. */
 int cacrl_load(const char *path, X509_CRL **crl);
 
 /*
- * Replace the cache at path with crl unless the cached CRL has a higher
- * crlNumber (CACRL_ERR_OLDER). Written atomically.
+ * Replace the cache at path with crl unless the cached CRL has a crlNumber
+ * and crl a lower one or none (CACRL_ERR_OLDER). Written atomically.
  */
 int cacrl_store(const char *path, X509_CRL *crl);
 

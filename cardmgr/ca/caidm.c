@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/http.h>
 
+#include "ca.h"
 #include "catls.h"
 
 #define MAX_CERT 65536
@@ -107,7 +108,7 @@ caidm_push(const struct caidm_cfg *cfg, EVP_PKEY *key, X509 *cert,
 	ERR_clear_error();
 	rsp = OSSL_HTTP_transfer(NULL, host, port, path, 1, NULL, NULL, NULL,
 	    NULL, catls_http_cb, &t, 0, NULL, "application/pkix-cert", req,
-	    NULL, 0, 4096, cfg->timeout, 0);
+	    NULL, 0, 4096, ca_timeout(cfg->timeout), 0);
 	if (rsp == NULL) {
 		rc = classify(&t, detail, dlen);
 		goto out;

@@ -27,7 +27,7 @@ const char *caidm_errname(int err);
 struct caidm_cfg {
 	const char *url;	/* https://host:port/path */
 	const char *trust;	/* PEM anchors for the identity manager */
-	int timeout;		/* seconds */
+	int timeout;		/* seconds; <= 0: CA_DEFAULT_TIMEOUT (ca_timeout) */
 };
 
 /* POST der (a certificate). detail gets the reason of a failure. */

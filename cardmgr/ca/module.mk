@@ -9,7 +9,7 @@ $(eval $(call prog,cardmgr-ca,$(CACLI) $(CALINK),$(CALINK_LIBS)))
 # builds only: the appliance's release build has no environment variable
 # that stops it half-way through an operation.
 ifneq ($(MODE),release)
-$(patsubst %.c,$(B)/obj/%.o,$(CACLI) $(CALINK)): CFLAGS += -DCARDMGR_CA_TEST_HOOKS
+$(B)/obj/cardmgr/ca/station.o $(B)/obj/cardmgr/ca/station_ops.o: CFLAGS += -DCARDMGR_CA_TEST_HOOKS
 endif
 
 TESTS += test_outbox
@@ -30,3 +30,6 @@ $(eval $(call prog,test_ca,tests/unit/test_ca.c $(CALINK),-lcmocka $(CALINK_LIBS
 
 FUZZERS += fuzz_caconf
 $(eval $(call fuzzer,fuzz_caconf,tests/fuzz/fuzz_caconf.c cardmgr/ca/caconf.c))
+
+TESTS += test_station
+$(eval $(call prog,test_station,tests/unit/test_station.c $(CALINK),-lcmocka $(CALINK_LIBS)))

@@ -131,8 +131,9 @@ int cast_submit(struct cast *st, enum outbox_type type, const char *profile,
     uint64_t *id);
 
 /*
- * The profile this station issued the certificate old (DER) under, checked
- * to have the subject of csr. [out] profile[OUTBOX_PROFILE_MAX + 1].
+ * Renewal of a card certificate: check that csr has the subject of old
+ * (DER); if profile is "" on entry, find the profile this station issued old
+ * under. [in, out] profile[OUTBOX_PROFILE_MAX + 1].
  */
 int cast_renew_profile(struct cast *st, const uint8_t *old, size_t olen,
     const uint8_t *csr, size_t clen, char *profile);

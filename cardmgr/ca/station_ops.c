@@ -69,11 +69,13 @@ exec_push(struct cast *st, const struct outbox_op *op,
 }
 
 /*
- * The issued certificate goes to the outbox record, which is committed
- * before anything else (the identity manager push) is journaled. If it
- * cannot be kept (no memory), the operation stays pending: the CA answers
- * the resend under the same transactionID with the same certificate, so it
- * is delayed, never lost.
+ * The issued certificate goes into the operation's record, committed by the
+ * drain right after this returns. If it cannot be kept (no memory), the
+ * operation stays pending: the CA answers the resend under the same
+ * transactionID with the same certificate, so it is delayed, never lost.
+ * XXX the identity manager push is journaled here, in its own transaction,
+ * just before that commit: a crash in between queues a second push of the
+ * same certificate on the replay (harmless, not yet deduplicated).
  */
 static enum outbox_verdict
 keep_cert(struct cast *st, struct ca_result *res, struct outbox_exec_out *out)
@@ -252,11 +254,12 @@ cast_renew_profile(struct cast *st, const uint8_t *old, size_t olen,
 {
 	struct issued_by_us w;
 
-	profile[0] = '\0';
 	st->detail[0] = '\0';
 	if (!same_subject(csr, clen, old, olen))
 		return cast_fail(st, CAST_ERR_ARG, "the CSR's subject differs "
 		    "from the certificate it renews");
+	if (profile[0] != '\0')
+		return CAST_OK;		/* the caller chose it */
 	w.der = old;
 	w.len = olen;
 	w.profile = profile;
@@ -389,9 +392,10 @@ crl_url(struct cast *st, char *url, size_t cap)
 static int
 fetch_verified(struct cast *st, X509_CRL **crl)
 {
-	char url[CACONF_VAL], why[256];
+	char url[CACONF_VAL], why[256], p[CAST_PATH];
 	STACK_OF(X509) *cands = NULL;
 	struct ca_link *l = NULL;
+	X509 *x;
 	int rc;
 
 	if ((rc = crl_url(st, url, sizeof(url))) != CAST_OK ||
@@ -403,8 +407,11 @@ fetch_verified(struct cast *st, X509_CRL **crl)
 		goto out;
 	}
 	cands = ca_candidates(st);
-	rc = cacrl_verify(*crl, cands, ca_trust_store(l), time(NULL), why,
+	cast_path(st, "station.crt", p);
+	x = cafile_load_pem_cert(p);
+	rc = cacrl_verify(*crl, x, cands, ca_trust_store(l), time(NULL), why,
 	    sizeof(why));
+	X509_free(x);
 	if (rc != CACRL_OK) {
 		rc = cast_fail(st, CAST_ERR_CRL, "CRL %s REJECTED: %s: %s", url,
 		    cacrl_strerror(rc), why);

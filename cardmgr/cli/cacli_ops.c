@@ -139,13 +139,10 @@ cli_cmd_renew(struct cli *c)
 		cli_errx("cannot read %s or %s", cert, csr);
 		goto out;
 	}
-	rc = cast_renew_profile(c->st, old, olen, req, rlen, profile);
-	if (cli_opt(c, "--profile") != NULL && (rc == CAST_OK ||
-	    strstr(cast_detail(c->st), "not issued") != NULL)) {
-		snprintf(profile, sizeof(profile), "%s", cli_opt(c, "--profile"));
-		rc = CAST_OK;
-	}
-	if (rc != CAST_OK) {
+	snprintf(profile, sizeof(profile), "%s", cli_opt(c, "--profile") ?
+	    cli_opt(c, "--profile") : "");
+	if ((rc = cast_renew_profile(c->st, old, olen, req, rlen, profile)) !=
+	    CAST_OK) {
 		rc = cli_exit(c, rc, cert);
 		goto out;
 	}

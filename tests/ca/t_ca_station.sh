@@ -14,8 +14,10 @@ serial_of() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 otp_add station-01 right-secret
 printf 'wrong-secret\n' >"$T/bad"
 cli enroll-station --ref station-01 --secret-file "$T/bad" >"$T/out" 2>&1
-check_eq "a wrong one-time secret is refused (exit 3: may retry)" 3 $?
+check_eq "a wrong one-time secret is refused for good (exit 1)" 1 $?
 check_grep "with a clear error" 'station enrollment: .*(protection|PBM|pbm)' "$T/out"
+check_grep "reported as final, not as a retry" 'refused by the CA: station enrollment' "$T/out"
+check_fails "not as journaled" grep -q 'will be retried' "$T/out"
 check "no station certificate after the failure" test ! -f "$ST/station.crt"
 printf 'right-secret\n' >"$T/good"
 check "the right secret enrolls" cli enroll-station --ref station-01 --secret-file "$T/good"
@@ -106,10 +108,19 @@ check_eq "the next request is refused locally (exit 4)" 4 $?
 check_eq "without contacting the CA" "$n" "$(wc -l <"$T/testca.log")"
 check_grep "status shows REVOKED" '^station: .*status REVOKED' <(cli status)
 check_grep "the work is kept" '^outbox: 2 pending' <(cli status)
-# The same conclusion from the CRL alone, on a fresh state copy.
-cli crl-update >"$T/out" 2>&1
+# The same conclusion from the CRL alone: a fresh state directory that holds
+# only the station certificate (no revoked marker, no journal) learns it
+# from the CRL, and records why.
+F=$T/fresh; mkdir -p "$F"; cp "$ST/station.crt" "$F/"
+sed "s|^state_dir = .*|state_dir = $F|" "$T/ca.conf" >"$T/fresh.conf"; chmod 600 "$T/fresh.conf"
+fcli() { "$BIN/cardmgr-ca" -c "$T/fresh.conf" "$@"; }
+check_grep "fresh state: not known to be revoked before the CRL" \
+    '^station: .*status unknown \(no CRL\)' <(fcli status)
+fcli crl-update >"$T/out" 2>&1
 check_eq "crl-update finds the station on the CRL (exit 4)" 4 $?
-check_grep "CRL lists the station (keyCompromise)" '^station: .*REVOKED' <(cli status)
+check_grep "CRL lists the station (keyCompromise)" '^station: .*status REVOKED' <(fcli status)
+check_eq "the marker says why (LMDB ca_state, read with mdb_dump)" \
+    "on the CA's CRL, reason keyCompromise" "$(ST=$F ca_state station.revoked)"
 
 # --- re-enrollment: a new secret, a new certificate, the backlog drains
 check "re-enroll the station" enroll_station
@@ -134,4 +145,24 @@ enroll_station >"$T/out" 2>&1
 check_grep "the CA's already-expired certificate is refused at certConf" \
     'issued certificate does not verify|certificate chain does not verify' "$T/out"
 check_grep "certConf carried the rejection" 'certConf rejected serial=' "$T/testca.log"
+
+# --- migration: the loose state files of earlier versions go into LMDB once
+M=$T/mig; mkdir -p "$M"; cp "$T/station-cur.crt" "$M/station.crt"
+printf 'station-key.old1' >"$M/station.key"; printf 'station-key.next1' >"$M/renew.label"
+printf 'on the CA CRL' >"$M/station.revoked"; head -c 16 /dev/urandom >"$M/renew.txid"
+tx=$(od -An -tx1 "$M/renew.txid" | tr -d ' \n')
+sed "s|^state_dir = .*|state_dir = $M|" "$T/ca.conf" >"$T/mig.conf"; chmod 600 "$T/mig.conf"
+mcli() { "$BIN/cardmgr-ca" -c "$T/mig.conf" "$@"; }
+mcli status >"$T/out" 2>&1
+check_eq "migration: the old files are gone" "" "$(cd "$M" && ls station.key renew.label station.revoked renew.txid 2>/dev/null)"
+check_eq "migration: current key label in LMDB" station-key.old1 "$(ST=$M ca_state station.key)"
+check_eq "migration: next key label in LMDB" station-key.next1 "$(ST=$M ca_state renew.label)"
+check_eq "migration: revoked marker in LMDB" "on the CA CRL" "$(ST=$M ca_state station.revoked)"
+check_eq "migration: kur transactionID in LMDB, byte for byte" "$tx" \
+    "$(mdb_dump -s ca_state "$M/outbox" | grep -A1 "^ $(printf renew.txid | od -An -tx1 | tr -d ' \n')\$" | tail -n 1 | tr -d ' ')"
+check_grep "migration: status shows the imported marker" '^station: .*status REVOKED' "$T/out"
+printf 'station-key.stale' >"$M/station.key"
+mcli status >/dev/null 2>&1
+check_eq "migration runs once: a value already in LMDB wins" station-key.old1 "$(ST=$M ca_state station.key)"
+check "and the stale file is removed" test ! -e "$M/station.key"
 done_testing

@@ -58,11 +58,14 @@ check_grep "insert in reader 1 reported" "^event=card-inserted reader=$R1 atr=" 
 check_grep "removal from reader 1 reported" "^event=card-removed reader=$R1\$" "$T/events"
 check_eq "no event for reader 0 after the scan" 1 "$(grep -c "reader=$R " "$T/events")"
 
-# --- a held handle: reset by another process
+# --- a held handle: reset by another process. The handle verifies the PIN
+# first, so "not verified" after the reset shows the reset cleared it (a
+# reset that kept the PIN state would answer PIV_OK).
 rm -f "$T/go" "$T/held"	# a stale "ready" from the last step must not count
-drv wait-swap "$T/go" >"$T/held" 2>&1 &
+drvs pin=123456 -- wait-swap "$T/go" >"$T/held" 2>&1 &
 h=$!
 wait_line "$T/held" '^ready$'
+check_grep "the held handle verified the PIN before the reset" '^verified=1$' "$T/held"
 check "another process resets the card" drv reset-card
 touch "$T/go"
 wait "$h"

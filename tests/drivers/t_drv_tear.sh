@@ -22,7 +22,7 @@ NEWPIN=11223344 NEWPUK=87654321
 cp "$T/blank.state" "$T/ref.state"
 vcard_insert 0 "$T/ref.state" --trace "$T/ref.trace" >/dev/null
 check_grep "reference issuance succeeds" '^issued=1$' \
-    <(drv --ec-only issue "$T/ca.key" "$T/ca.crt" $NEWPIN $NEWPUK)
+    <(drvs newpin=$NEWPIN newpuk=$NEWPUK -- --ec-only issue "$T/ca.key" "$T/ca.crt")
 vcard_remove 0
 K=$(grep -c '^>' "$T/ref.trace")
 pin_at=$(grep '^>' "$T/ref.trace" | grep -n 'ins=24 p1=00 p2=80' | cut -d: -f1)
@@ -36,8 +36,8 @@ one_tear() {
 	rd=$(reader_name "$idx") st=$T/c$idx.state
 	cp "$T/blank.state" "$st"
 	vcard_insert "$idx" "$st" --tear-after "$n" >/dev/null
-	"$BIN/drvtool" -r "$rd" --ec-only issue "$T/ca.key" "$T/ca.crt" $NEWPIN $NEWPUK \
-	    >"$T/out$idx" 2>&1
+	"$BIN/drvtool" -r "$rd" --secrets-fd 3 --ec-only issue "$T/ca.key" "$T/ca.crt" \
+	    >"$T/out$idx" 2>&1 3< <(secrets newpin=$NEWPIN newpuk=$NEWPUK)
 	rc=$?
 	if [ $rc = 0 ] || grep -q '^issued=1' "$T/out$idx"; then
 		rc=1; echo "# n=$n: issue reported success"; else rc=0; fi
@@ -57,7 +57,8 @@ one_tear() {
 		[ "$n" -ge "$pin_at" ] && pin=$NEWPIN
 		# Full stacks so that lsan.supp can name the OpenSC ECDH leak.
 		ASAN_OPTIONS=${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0 \
-		    "$BIN/drvtool" -p $pin p11-selftest "$rd" >"$T/st$idx" 2>&1
+		    "$BIN/drvtool" --secrets-fd 3 p11-selftest "$rd" >"$T/st$idx" 2>&1 \
+		    3< <(secrets pin=$pin)
 		if [ $? != 0 ] || ! grep -q '^checked=4$' "$T/st$idx"; then
 			p11=1; echo "# n=$n: OpenSC self-test:"; sed 's/^/#   /' "$T/st$idx"; fi
 	fi

@@ -18,7 +18,19 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <poll.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <openssl/bn.h>
+
 #include "ca/ca.h"
+#include "ca/cacrl.h"
+#include "ca/cafile.h"
+#include "ca/caidm.h"
 
 struct pki {
 	EVP_PKEY *root_key, *ca_key, *leaf_key, *other_key;
@@ -243,6 +255,287 @@ error_helpers(void **state)
 	assert_string_equal(ca_strerror(CA_ERR_TRANSPORT), "CA unreachable");
 }
 
+/* A CA certificate under root with only keyCertSign: it may not sign CRLs. */
+static X509 *
+mk_no_crlsign(const char *cn, EVP_PKEY *key)
+{
+	X509 *x = mk(cn, key, P.root, NULL, 1);
+	X509V3_CTX v3;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&v3, P.root, x, NULL, NULL, 0);
+	e = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,keyCertSign");
+	X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	X509_sign(x, P.root_key, EVP_sha256());
+	return x;
+}
+
+/* As the station gets it: parsed from DER (which sets OpenSSL's flags). */
+static X509_CRL *
+reparse(X509_CRL *crl)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int n = i2d_X509_CRL(crl, &der);
+	X509_CRL *back;
+
+	assert_true(n > 0);
+	p = der;
+	back = d2i_X509_CRL(NULL, &p, n);
+	assert_non_null(back);
+	OPENSSL_free(der);
+	X509_CRL_free(crl);
+	return back;
+}
+
+/*
+ * A CRL by issuer: crlNumber number (hex, NULL: none), listing revoked (may
+ * be NULL), with an unknown critical extension if critical.
+ */
+static X509_CRL *
+mk_crl(X509 *issuer, EVP_PKEY *key, const char *number, X509 *revoked,
+    int critical)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *num;
+	X509_REVOKED *r;
+
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer));
+	X509_gmtime_adj(t, -60);
+	X509_CRL_set1_lastUpdate(crl, t);
+	X509_gmtime_adj(t, 3600);
+	X509_CRL_set1_nextUpdate(crl, t);
+	if (number != NULL) {
+		assert_true(BN_hex2bn(&bn, number) > 0);
+		num = BN_to_ASN1_INTEGER(bn, NULL);
+		X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0);
+		ASN1_INTEGER_free(num);
+		BN_free(bn);
+	}
+	if (revoked != NULL) {
+		r = X509_REVOKED_new();
+		X509_REVOKED_set_serialNumber(r,
+		    (ASN1_INTEGER *)X509_get0_serialNumber(revoked));
+		X509_REVOKED_set_revocationDate(r, t);
+		X509_CRL_add0_revoked(crl, r);
+	}
+	if (critical) {
+		ASN1_OBJECT *o = OBJ_txt2obj("1.3.6.1.4.1.99999.1", 1);
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		X509_EXTENSION *e;
+
+		ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2);
+		e = X509_EXTENSION_create_by_OBJ(NULL, o, 1, os);
+		X509_CRL_add_ext(crl, e, -1);
+		X509_EXTENSION_free(e);
+		ASN1_OCTET_STRING_free(os);
+		ASN1_OBJECT_free(o);
+	}
+	ASN1_TIME_free(t);
+	X509_CRL_sort(crl);
+	assert_true(X509_CRL_sign(crl, key, EVP_sha256()) > 0);
+	return reparse(crl);
+}
+
+static X509_STORE *
+root_store(void)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	assert_true(X509_STORE_add_cert(st, P.root));
+	return st;
+}
+
+/*
+ * The CRL issuer must be allowed to sign CRLs (cRLSign); OpenSSL's own CRL
+ * checks run on a certificate of the issuer (here: an unknown critical
+ * extension, which the hand checks did not see); a revoked subject or a
+ * good CRL is not refused.
+ */
+static void
+crl_checks(void **state)
+{
+	STACK_OF(X509) *cands = sk_X509_new_null();
+	X509_STORE *trust = root_store();
+	X509 *nocrl = mk_no_crlsign("issuing", P.other_key);
+	X509_CRL *crl;
+	char why[256];
+
+	(void)state;
+	sk_X509_push(cands, P.ca);
+	crl = mk_crl(P.ca, P.ca_key, "01", P.leaf, 0);
+	if (cacrl_verify(crl, P.leaf, cands, trust, time(NULL), why,
+	    sizeof(why)) != CACRL_OK)
+		fail_msg("%s", why);
+	assert_int_equal(cacrl_verify(crl, NULL, cands, trust, time(NULL), why,
+	    sizeof(why)), CACRL_OK);
+	X509_CRL_free(crl);
+	crl = mk_crl(P.ca, P.ca_key, "02", NULL, 1);
+	assert_int_equal(cacrl_verify(crl, P.leaf, cands, trust, time(NULL), why,
+	    sizeof(why)), CACRL_ERR_SIG);
+	assert_non_null(strstr(why, "OpenSSL CRL check"));
+	X509_CRL_free(crl);
+	/* Same name as the issuing CA, but no cRLSign. */
+	(void)sk_X509_pop(cands);
+	sk_X509_push(cands, nocrl);
+	crl = mk_crl(nocrl, P.other_key, "03", NULL, 0);
+	assert_int_equal(cacrl_verify(crl, NULL, cands, trust, time(NULL), why,
+	    sizeof(why)), CACRL_ERR_SIG);
+	assert_non_null(strstr(why, "cRLSign"));
+	X509_CRL_free(crl);
+	sk_X509_free(cands);
+	X509_free(nocrl);
+	X509_STORE_free(trust);
+}
+
+static int
+store(const char *path, const char *number)
+{
+	X509_CRL *crl = mk_crl(P.ca, P.ca_key, number, NULL, 0);
+	int rc = cacrl_store(path, crl);
+
+	X509_CRL_free(crl);
+	return rc;
+}
+
+/* crlNumbers past LONG_MAX (up to 20 octets) still order; none is older. */
+static void
+crl_rollback(void **state)
+{
+	char path[64];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/test_ca_crl.XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(store(path, "0100000000000000000000"), CACRL_OK);
+	assert_int_equal(store(path, "05"), CACRL_ERR_OLDER);
+	assert_int_equal(store(path, "FFFFFFFFFFFFFFFF"), CACRL_ERR_OLDER);
+	assert_int_equal(store(path, NULL), CACRL_ERR_OLDER);
+	assert_int_equal(store(path, "0100000000000000000000"), CACRL_OK);
+	assert_int_equal(store(path, "0100000000000000000001"), CACRL_OK);
+	unlink(path);
+	assert_int_equal(store(path, NULL), CACRL_OK);	/* nothing cached */
+	assert_int_equal(store(path, "07"), CACRL_OK);
+	unlink(path);
+}
+
+/*
+ * A peer that accepts and never answers: the CRL fetch gives up after its
+ * timeout; a timeout of 0 is the default, never "wait forever".
+ */
+static void
+silent_peer_times_out(void **state)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	struct caidm_cfg ic;
+	const uint8_t der[3] = { 0x30, 0x01, 0x00 };
+	char detail[256];
+	X509_CRL *crl;
+	char url[64];
+	time_t t0;
+	int s;
+
+	(void)state;
+	assert_int_equal(ca_timeout(0), CA_DEFAULT_TIMEOUT);
+	assert_int_equal(ca_timeout(-3), CA_DEFAULT_TIMEOUT);
+	assert_int_equal(ca_timeout(7), 7);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((s = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s, 4), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/crl",
+	    (unsigned)ntohs(sa.sin_port));
+	t0 = time(NULL);
+	assert_int_equal(cacrl_fetch(url, 1, &crl), CACRL_ERR_FETCH);
+	assert_true(time(NULL) - t0 <= 4);
+	assert_null(crl);
+	/* The identity manager push too (the TLS handshake never completes). */
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/idm",
+	    (unsigned)ntohs(sa.sin_port));
+	ic.url = url;
+	ic.trust = P.anchors;
+	ic.timeout = 1;
+	t0 = time(NULL);
+	assert_int_equal(caidm_push(&ic, P.leaf_key, P.leaf, der, 3, detail,
+	    sizeof(detail)), CAIDM_ERR_TRANSPORT);
+	assert_true(time(NULL) - t0 <= 4);
+	close(s);
+}
+
+static void
+put(const char *path, const char *text, mode_t mode)
+{
+	FILE *f;
+
+	unlink(path);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/*
+ * Secret files: one trailing newline stripped; refused if group or others
+ * may access them, through a symlink, not a regular file, empty or larger
+ * than the buffer; the buffer is wiped on refusal.
+ */
+static void
+secret_files(void **state)
+{
+	char d[64], f[96], l[96];
+	uint8_t buf[16];
+	size_t n = 99;
+
+	(void)state;
+	snprintf(d, sizeof(d), "/tmp/test_ca_sec.XXXXXX");
+	assert_non_null(mkdtemp(d));
+	snprintf(f, sizeof(f), "%s/pin", d);
+	snprintf(l, sizeof(l), "%s/link", d);
+	put(f, "123456\n", 0600);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n), CAFILE_OK);
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, "123456", 6);
+	put(f, "123456\r\n", 0400);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n), CAFILE_OK);
+	assert_int_equal(n, 6);
+	put(f, "123456", 0640);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n),
+	    CAFILE_ERR_MODE);
+	assert_int_equal(n, 0);
+	assert_int_equal(buf[0], 0);	/* wiped */
+	put(f, "123456", 0600);
+	assert_int_equal(symlink(f, l), 0);
+	assert_int_equal(cafile_read_secret(l, buf, sizeof(buf), &n),
+	    CAFILE_ERR_TYPE);
+	assert_int_equal(cafile_read_secret(d, buf, sizeof(buf), &n),
+	    CAFILE_ERR_TYPE);	/* a directory, mode 0700 */
+	put(f, "", 0600);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n),
+	    CAFILE_ERR_SIZE);
+	put(f, "0123456789abcdef", 0600);	/* 16 bytes: no room to tell */
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n),
+	    CAFILE_ERR_SIZE);
+	put(f, "0123456789abcde", 0600);
+	assert_int_equal(cafile_read_secret(f, buf, sizeof(buf), &n), CAFILE_OK);
+	assert_int_equal(n, 15);
+	assert_int_equal(cafile_read_secret("/nonexistent/x", buf, sizeof(buf),
+	    &n), CAFILE_ERR_IO);
+	unlink(l);
+	unlink(f);
+	rmdir(d);
+}
+
 int
 main(void)
 {
@@ -252,6 +545,10 @@ main(void)
 		cmocka_unit_test(link_arguments),
 		cmocka_unit_test(requests_checked_before_sending),
 		cmocka_unit_test(error_helpers),
+		cmocka_unit_test(crl_checks),
+		cmocka_unit_test(crl_rollback),
+		cmocka_unit_test(silent_peer_times_out),
+		cmocka_unit_test(secret_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

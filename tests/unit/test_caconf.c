@@ -94,7 +94,14 @@ bad_values(void **state)
 	struct caconf c;
 	char err[256], text[2048];
 	const char *bad[] = { "timeout = -1\n", "timeout = 10s\n",
-	    "timeout = 70000\n", "plain_http = maybe\n", "subject =\n" };
+	    "timeout = 70000\n", "plain_http = maybe\n", "subject =\n",
+	    /* 0 would be "wait forever" to OpenSSL */
+	    "timeout = 0\n", "timeout = 301\n",
+	    "enroll_port = 65536\n", "enroll_port = 0\n",
+	    /* now + renew_before must not overflow time_t */
+	    "renew_before = 9223372036854775807\n",
+	    "renew_before = 99999999999999999999999\n",
+	    "renew_before = 316224001\n", "renew_before = -1\n" };
 	size_t i;
 
 	(void)state;
@@ -103,7 +110,17 @@ bad_values(void **state)
 		assert_int_equal(load(text, 0600, &c, err, sizeof(err)),
 		    CACONF_ERR_SYNTAX);
 		assert_non_null(strstr(err, "bad value"));
+		assert_non_null(strstr(err, ":12: "));	/* file:line */
 	}
+	snprintf(text, sizeof(text), "%srenew_before = 316224000\ntimeout = 300\n",
+	    good);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_OK);
+	assert_true(c.renew_before == 316224000L && c.timeout == 300);
+	snprintf(text, sizeof(text), "%srenew_before = 1e9\n", good);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)),
+	    CACONF_ERR_SYNTAX);
+	assert_non_null(strstr(err, ":12: bad value: renew_before must be an "
+	    "integer from 0 to 316224000"));
 }
 
 static void

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <lmdb.h>
+
 #include "ca/outbox.h"
 
 static char dir[64];
@@ -327,6 +329,224 @@ add_rejects_bad_input(void **state)
 	outbox_close(ob);
 }
 
+/* An environment opened by "the daemon", with a database of its own. */
+static MDB_env *
+caller_env(MDB_dbi *mine)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, OUTBOX_MAXDBS + 2), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "cards", MDB_CREATE, mine), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	return env;
+}
+
+static void
+put_card(MDB_txn *txn, MDB_dbi dbi, const char *k, const char *v)
+{
+	MDB_val kv = { strlen(k), (void *)k }, vv = { strlen(v), (void *)v };
+
+	assert_int_equal(mdb_put(txn, dbi, &kv, &vv, 0), 0);
+}
+
+static int
+has_card(MDB_env *env, MDB_dbi dbi, const char *k)
+{
+	MDB_val kv = { strlen(k), (void *)k }, vv;
+	MDB_txn *txn;
+	int rc;
+
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	rc = mdb_get(txn, dbi, &kv, &vv) == 0;
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/*
+ * A shared environment: a card state change and its queued CA work are
+ * committed together or not at all; the outbox leaves the caller's
+ * environment open; the journal is the same one outbox_open(dir) sees.
+ */
+static void
+shared_env_and_add_txn(void **state)
+{
+	struct outbox_counts n;
+	struct outbox_op op;
+	struct outbox *ob;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi cards;
+	uint64_t id;
+
+	(void)state;
+	env = caller_env(&cards);
+	assert_int_equal(outbox_open_env(env, &ob), OUTBOX_OK);
+	/* aborted: neither the card change nor the operation exists */
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	put_card(txn, cards, "card-1", "issued");
+	assert_int_equal(outbox_add_txn(ob, txn, OUTBOX_REVOKE, NULL, 1,
+	    (const uint8_t *)"cert", 4, 7, &id), OUTBOX_OK);
+	assert_int_equal(id, 1);
+	mdb_txn_abort(txn);
+	assert_false(has_card(env, cards, "card-1"));
+	assert_int_equal(outbox_count(ob, &n), OUTBOX_OK);
+	assert_true(n.pending == 0 && n.done == 0);
+	/* committed: both, and the id counter was not consumed by the abort */
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	put_card(txn, cards, "card-2", "revoking");
+	assert_int_equal(outbox_add_txn(ob, txn, OUTBOX_REVOKE, NULL, 1,
+	    (const uint8_t *)"cert", 4, 7, &id), OUTBOX_OK);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	assert_int_equal(id, 1);
+	assert_true(has_card(env, cards, "card-2"));
+	outbox_close(ob);
+	/* the caller's environment is still open and usable */
+	assert_true(has_card(env, cards, "card-2"));
+	mdb_env_close(env);
+	/* read back through a separate open of the directory */
+	assert_int_equal(outbox_open(dir, &ob), OUTBOX_OK);
+	assert_int_equal(outbox_get(ob, 1, &op), OUTBOX_OK);
+	assert_int_equal(op.type, OUTBOX_REVOKE);
+	assert_int_equal(op.state, OUTBOX_PENDING);
+	assert_memory_equal(op.payload, "cert", 4);
+	outbox_op_clear(&op);
+	assert_int_equal(outbox_add_txn(ob, NULL, OUTBOX_REVOKE, NULL, 1,
+	    (const uint8_t *)"cert", 4, 7, &id), OUTBOX_ERR_ARG);
+	outbox_close(ob);
+	assert_int_equal(outbox_open_env(NULL, &ob), OUTBOX_ERR_ARG);
+	assert_null(ob);
+}
+
+/* Overwrite the record of id with raw bytes, as a disk error would. */
+static void
+corrupt(uint64_t id, const void *bytes, size_t len)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v = { len, (void *)bytes };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int i;
+
+	for (i = 7; i >= 0; i--, id >>= 8)
+		kb[i] = (uint8_t)id;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, OUTBOX_MAXDBS), 0);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "ops", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The raw record under id in the database name, read without the outbox. */
+static int
+raw_get(const char *name, uint64_t id, void *out, size_t cap, size_t *len)
+{
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int i, rc;
+
+	for (i = 7; i >= 0; i--, id >>= 8)
+		kb[i] = (uint8_t)id;
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, OUTBOX_MAXDBS), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	rc = mdb_dbi_open(txn, name, 0, &dbi) == 0 &&
+	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size <= cap;
+	if (rc) {
+		memcpy(out, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
+/*
+ * A record that does not parse is set aside with its key, counted, and the
+ * operations behind it drain; before the fix it stopped every drain.
+ */
+static void
+corrupt_record_quarantined(void **state)
+{
+	struct script s = { { OUTBOX_EXEC_DONE, OUTBOX_EXEC_DONE,
+	    OUTBOX_EXEC_DONE }, { 0 }, 0, NULL };
+	static const uint8_t junk[] = { 'O', 'B', 1, 9, 9, 9, 0xde, 0xad };
+	uint8_t back[64];
+	size_t len = 0;
+	struct outbox_drain_stats st;
+	struct outbox_counts n;
+	struct outbox *ob;
+
+	(void)state;
+	assert_int_equal(outbox_open(dir, &ob), OUTBOX_OK);
+	add(ob, 1);
+	add(ob, 2);
+	add(ob, 3);
+	outbox_close(ob);
+	corrupt(2, junk, sizeof(junk));
+	assert_int_equal(outbox_open(dir, &ob), OUTBOX_OK);
+	/* listing still works: the bad record is skipped, not fatal */
+	assert_int_equal(outbox_count(ob, &n), OUTBOX_OK);
+	assert_true(n.pending == 2 && n.quarantined == 0);
+	assert_int_equal(outbox_drain(ob, 10, 0, 0, run, &s, &st), OUTBOX_OK);
+	assert_int_equal(s.n, 2);
+	assert_true(s.seen[0] == 1 && s.seen[1] == 3);
+	assert_true(st.done == 2 && st.quarantined == 1 && st.remaining == 0);
+	assert_int_equal(outbox_count(ob, &n), OUTBOX_OK);
+	assert_true(n.pending == 0 && n.done == 2 && n.quarantined == 1);
+	outbox_close(ob);
+	/* kept byte for byte under its key, gone from the journal */
+	assert_true(raw_get("quarantine", 2, back, sizeof(back), &len));
+	assert_int_equal(len, sizeof(junk));
+	assert_memory_equal(back, junk, sizeof(junk));
+	assert_false(raw_get("ops", 2, back, sizeof(back), &len));
+	assert_false(raw_get("pending", 2, back, sizeof(back), &len));
+}
+
+/* The station's own state values: set, read back after a reopen, removed. */
+static void
+station_state(void **state)
+{
+	uint8_t big[OUTBOX_STATE_MAX + 1], buf[OUTBOX_STATE_MAX];
+	struct outbox *ob;
+	size_t n;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(outbox_open(dir, &ob), OUTBOX_OK);
+	assert_int_equal(outbox_state_get(ob, "renew.label", buf, sizeof(buf),
+	    &n), OUTBOX_ERR_NOTFOUND);
+	assert_int_equal(outbox_state_put(ob, "renew.label", "key.1", 5),
+	    OUTBOX_OK);
+	assert_int_equal(outbox_state_put(ob, "x", big, sizeof(big)),
+	    OUTBOX_ERR_ARG);
+	assert_int_equal(outbox_state_put(ob, "", "v", 1), OUTBOX_ERR_ARG);
+	outbox_close(ob);
+	assert_int_equal(outbox_open(dir, &ob), OUTBOX_OK);
+	assert_int_equal(outbox_state_get(ob, "renew.label", buf, sizeof(buf),
+	    &n), OUTBOX_OK);
+	assert_int_equal(n, 5);
+	assert_memory_equal(buf, "key.1", 5);
+	assert_int_equal(outbox_state_get(ob, "renew.label", buf, 4, &n),
+	    OUTBOX_ERR_FORMAT);
+	assert_int_equal(outbox_state_del(ob, "renew.label"), OUTBOX_OK);
+	assert_int_equal(outbox_state_del(ob, "renew.label"), OUTBOX_OK);
+	assert_int_equal(outbox_state_get(ob, "renew.label", buf, sizeof(buf),
+	    &n), OUTBOX_ERR_NOTFOUND);
+	outbox_close(ob);
+}
+
 int
 main(void)
 {
@@ -341,6 +561,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(drain_max_and_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(add_during_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(shared_env_and_add_txn, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(corrupt_record_quarantined, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(station_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(add_rejects_bad_input, setup,
 		    teardown),
 	};
