@@ -746,6 +746,34 @@ test_sign(void **state)
 	EVP_PKEY_free(p384);
 }
 
+/* More versions than one C_FindObjects chunk (64): the search pages. */
+static void
+test_many_versions(void **state)
+{
+	uint8_t k1[24], again[24];
+	uint32_t v = 0, prev = 0;
+	struct ks *ks;
+
+	(void)state;
+	ks = open_ks();
+	assert_int_equal(ks_master_current(ks, &prev), KS_OK);
+	assert_int_equal(ks_derive_mgmt_key(ks, 1, guid_a, PIV_ALG_AES192, k1, 24), KS_OK);
+	while (prev < 70) {
+		assert_int_equal(ks_master_create(ks, &v), KS_OK);
+		assert_int_equal(v, prev + 1);
+		prev = v;
+	}
+	close_ks(ks);
+	ks = open_ks();
+	assert_int_equal(ks_master_current(ks, &v), KS_OK);
+	assert_int_equal(v, 70);
+	assert_int_equal(ks_derive_mgmt_key(ks, 1, guid_a, PIV_ALG_AES192, again, 24), KS_OK);
+	assert_memory_equal(k1, again, 24);
+	assert_int_equal(ks_derive_mgmt_key(ks, 70, guid_a, PIV_ALG_AES192, again, 24), KS_OK);
+	assert_memory_not_equal(k1, again, 24);
+	close_ks(ks);
+}
+
 int
 main(void)
 {
@@ -756,6 +784,7 @@ main(void)
 		cmocka_unit_test_teardown(test_mgmt_crypt, after_each),
 		cmocka_unit_test_teardown(test_escrow, after_each),
 		cmocka_unit_test_teardown(test_sign, after_each),
+		cmocka_unit_test_teardown(test_many_versions, after_each),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
