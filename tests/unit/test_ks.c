@@ -666,8 +666,10 @@ sign_and_check(struct ks *ks, const char *label, int mech, EVP_PKEY *indep)
 	assert_int_equal(ks_sign(ks, label, mech, tbs, tbslen, sig, &siglen), KS_OK);
 	assert_int_equal(ks_pubkey(ks, label, &pub), KS_OK);
 	assert_int_equal(EVP_PKEY_eq(pub, indep), 1);
-	/* RAW made a PKCS#1 v1.5 signature: verify it as one */
+	/* RAW made a PKCS#1 v1.5 signature: verify it as one, with both keys */
 	assert_int_equal(verify(indep, mech == KS_SIGN_RSA_RAW ? KS_SIGN_RSA_PKCS1 : mech, h,
+	    sig, siglen), 1);
+	assert_int_equal(verify(pub, mech == KS_SIGN_RSA_RAW ? KS_SIGN_RSA_PKCS1 : mech, h,
 	    sig, siglen), 1);
 	sig[siglen / 2] ^= 1;
 	assert_int_not_equal(verify(indep, mech == KS_SIGN_RSA_RAW ? KS_SIGN_RSA_PKCS1 : mech,
