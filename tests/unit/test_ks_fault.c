@@ -208,23 +208,25 @@ scenario_create(struct ks *ks, int n)
 	destroy(ks, CKO_SECRET_KEY, "cardmgr-master-v2");
 }
 
-/* Run fn with the fault at call 0, 1, 2, ... until it runs clean; how many. */
+/*
+ * Run fn with the fault at call 0, 1, 2, ... until it runs clean; how many.
+ * One session throughout: a failed operation must leave it usable.
+ */
 static int
 fault_loop(void (*fn)(struct ks *, int), int max)
 {
-	struct ks *ks;
+	struct ks *ks = open_faulty();
 	int n;
 
 	for (n = 0; n < max; n++) {
-		ks = open_faulty();
 		countdown = n;
 		tripped = 0;
 		fn(ks, n);
 		countdown = -1;
-		ks_close(ks);
 		if (!tripped)
 			break;
 	}
+	ks_close(ks);
 	return n;
 }
 
@@ -274,7 +276,14 @@ test_faults(void **state)
 	ks_close(ks);
 	EVP_PKEY_free(ref.audit);
 	EVP_PKEY_free(ref.rsa);
+}
+
+static int
+cleanup(void **state)
+{
+	(void)state;
 	kstoken_cleanup(&tok);
+	return 0;
 }
 
 int
@@ -284,5 +293,5 @@ main(void)
 		cmocka_unit_test(test_faults),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, cleanup);
 }
