@@ -354,12 +354,55 @@ label_version(const uint8_t *lab, size_t len, const char *prefix)
 	return v;
 }
 
-#define KS_FIND_MAX	256	/* objects of one class we look through */
+#define KS_FIND_CHUNK	64
+#define KS_FIND_MAX	65536	/* objects of one class we are willing to look through */
+
+/*
+ * All handles of objects of class cls, collected before any attribute is read
+ * (no other call inside an active find). [out] *hs: free().
+ */
+static int
+find_all(struct ks *ks, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE **hs, CK_ULONG *n)
+{
+	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) } };
+	CK_OBJECT_HANDLE *all = NULL, *grown;
+	CK_ULONG got = 0, have = 0;
+	CK_RV rv;
+	int rc = KS_OK;
+
+	*hs = NULL;
+	*n = 0;
+	if ((rv = ks->f->C_FindObjectsInit(ks->s, t, 1)) != CKR_OK)
+		return ks_p11_fail(ks, "C_FindObjectsInit", rv, KS_ERR_TOKEN);
+	do {
+		if (have + KS_FIND_CHUNK > KS_FIND_MAX) {
+			rc = KS_ERR_TOKEN;
+			break;
+		}
+		if ((grown = realloc(all, (have + KS_FIND_CHUNK) * sizeof(*all))) == NULL) {
+			rc = KS_ERR_NOMEM;
+			break;
+		}
+		all = grown;
+		if ((rv = ks->f->C_FindObjects(ks->s, all + have, KS_FIND_CHUNK, &got)) != CKR_OK) {
+			rc = ks_p11_fail(ks, "C_FindObjects", rv, KS_ERR_TOKEN);
+			break;
+		}
+		have += got;
+	} while (got == KS_FIND_CHUNK);
+	ks->f->C_FindObjectsFinal(ks->s);
+	if (rc != KS_OK) {
+		free(all);
+		return rc;
+	}
+	*hs = all;
+	*n = have;
+	return KS_OK;
+}
 
 int
 ks_max_version(struct ks *ks, CK_OBJECT_CLASS cls, const char *prefix, uint32_t *max)
 {
-	CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof(cls) } };
 	CK_OBJECT_HANDLE *hs = NULL;
 	CK_ULONG n = 0, i;
 	uint8_t *lab = NULL;
@@ -368,9 +411,7 @@ ks_max_version(struct ks *ks, CK_OBJECT_CLASS cls, const char *prefix, uint32_t 
 	int rc;
 
 	*max = 0;
-	if ((hs = calloc(KS_FIND_MAX, sizeof(*hs))) == NULL)
-		return KS_ERR_NOMEM;
-	if ((rc = find_objects(ks, t, 1, hs, KS_FIND_MAX, &n)) != KS_OK)
+	if ((rc = find_all(ks, cls, &hs, &n)) != KS_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if ((rc = ks_get_attr(ks, hs[i], CKA_LABEL, &lab, &len)) != KS_OK)
@@ -546,7 +587,7 @@ ks_derive_puk(struct ks *ks, uint32_t version, const uint8_t guid[16], char out[
 {
 	uint8_t d[32];
 	uint64_t x = 0;
-	uint32_t puk;
+	uint32_t puk = 0;
 	int i, rc;
 
 	if (ks == NULL || out == NULL)
@@ -567,8 +608,9 @@ ks_derive_puk(struct ks *ks, uint32_t version, const uint8_t guid[16], char out[
 		puk /= 10;
 	}
 	out[8] = '\0';
-	x = 0;
 out:
+	OPENSSL_cleanse(&x, sizeof(x));
+	OPENSSL_cleanse(&puk, sizeof(puk));
 	OPENSSL_cleanse(d, sizeof(d));
 	return rc;
 }

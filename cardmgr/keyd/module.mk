@@ -12,3 +12,8 @@ $(eval $(call prog,test_ks_rkey,tests/unit/test_ks_rkey.c $(KSTOKEN) $(KEYD_LIB)
 
 FUZZERS += fuzz_ks_escrow
 $(eval $(call fuzzer,fuzz_ks_escrow,tests/fuzz/fuzz_ks_escrow.c cardmgr/keyd/ks_blob.c drivers/buf.c))
+
+# Fault injection into the PKCS#11 calls: reaches into struct ks (ks_int.h).
+TESTS += test_ks_fault
+$(eval $(call prog,test_ks_fault,tests/unit/test_ks_fault.c $(KSTOKEN) $(KEYD_LIB),-lcmocka $(KEYD_LIBS)))
+$(B)/obj/tests/unit/test_ks_fault.o: CFLAGS += -I/usr/include/p11-kit-1

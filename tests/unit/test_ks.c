@@ -29,6 +29,15 @@
 #define TOKEN "station"
 
 static struct kstoken tok;
+static struct ks *cur;	/* the open session, closed by close_ks or after a failure */
+
+static void
+close_ks(struct ks *ks)
+{
+	assert_ptr_equal(ks, cur);
+	ks_close(cur);
+	cur = NULL;
+}
 
 static struct ks *
 open_ks(void)
@@ -36,9 +45,21 @@ open_ks(void)
 	struct ks_cfg cfg = { KSTOKEN_MODULE, TOKEN, (const uint8_t *)PIN, strlen(PIN) };
 	struct ks *ks = NULL;
 
+	assert_null(cur);
 	assert_int_equal(ks_open(&cfg, &ks), KS_OK);
 	assert_non_null(ks);
+	cur = ks;
 	return ks;
+}
+
+/* A failed test leaves its session logged in; the next one needs a fresh login. */
+static int
+after_each(void **state)
+{
+	(void)state;
+	ks_close(cur);
+	cur = NULL;
+	return 0;
 }
 
 static int
@@ -208,7 +229,7 @@ test_master_and_derive(void **state)
 	    KS_ERR_NOKEY);
 	assert_int_equal(ks_derive_mgmt_key(ks, 0, guid_a, PIV_ALG_AES192, again, 24),
 	    KS_ERR_ARG);
-	ks_close(ks);
+	close_ks(ks);
 
 	/* A new session (a keyd restart) derives the same values. */
 	ks = open_ks();
@@ -220,7 +241,7 @@ test_master_and_derive(void **state)
 	assert_string_equal(puk_a1, puk_again);
 	assert_int_equal(ks_master_current(ks, &v), KS_OK);
 	assert_int_equal(v, 2);
-	ks_close(ks);
+	close_ks(ks);
 
 	/* pkcs11-tool: both versions are secret keys the token will not export. */
 	list = kstoken_list_objects(&tok);
@@ -389,7 +410,7 @@ test_mgmt_crypt(void **state)
 	/* A keyd that cannot answer (no such version) fails cleanly. */
 	auth_with(ks, PIV_ALG_AES192, key, 24, 77, PIV_ERR_CRYPTO);
 	OPENSSL_cleanse(key, sizeof(key));
-	ks_close(ks);
+	close_ks(ks);
 }
 
 /* ---- escrow --------------------------------------------------------------- */
@@ -550,7 +571,7 @@ test_escrow(void **state)
 	assert_int_equal(EVP_PKEY_get_bits(priv2), 2048);
 	recover_eq(ks, blob2, len2, priv2);
 	open_independently(blob2, len2, priv2);
-	ks_close(ks);
+	close_ks(ks);
 	ks = open_ks();
 	recover_eq(ks, blob, len, priv);
 	free(blob2);
@@ -566,7 +587,7 @@ test_escrow(void **state)
 		assert_null(none);
 		assert_null(t);
 	}
-	ks_close(ks);
+	close_ks(ks);
 
 	list = kstoken_list_objects(&tok);
 	assert_non_null(list);
@@ -645,8 +666,10 @@ sign_and_check(struct ks *ks, const char *label, int mech, EVP_PKEY *indep)
 	assert_int_equal(ks_sign(ks, label, mech, tbs, tbslen, sig, &siglen), KS_OK);
 	assert_int_equal(ks_pubkey(ks, label, &pub), KS_OK);
 	assert_int_equal(EVP_PKEY_eq(pub, indep), 1);
-	/* RAW made a PKCS#1 v1.5 signature: verify it as one */
+	/* RAW made a PKCS#1 v1.5 signature: verify it as one, with both keys */
 	assert_int_equal(verify(indep, mech == KS_SIGN_RSA_RAW ? KS_SIGN_RSA_PKCS1 : mech, h,
+	    sig, siglen), 1);
+	assert_int_equal(verify(pub, mech == KS_SIGN_RSA_RAW ? KS_SIGN_RSA_PKCS1 : mech, h,
 	    sig, siglen), 1);
 	sig[siglen / 2] ^= 1;
 	assert_int_not_equal(verify(indep, mech == KS_SIGN_RSA_RAW ? KS_SIGN_RSA_PKCS1 : mech,
@@ -672,7 +695,7 @@ test_sign(void **state)
 	assert_int_equal(ks_keypair_create(ks, "cardmgr-master-v9", KS_KEY_P256), KS_ERR_ARG);
 	assert_int_equal(ks_keypair_create(ks, "cardmgr-krk-v9", KS_KEY_RSA2048), KS_ERR_ARG);
 	assert_int_equal(ks_keypair_create(ks, "", KS_KEY_P256), KS_ERR_ARG);
-	ks_close(ks);
+	close_ks(ks);
 
 	/* the public keys as pkcs11-tool reads them, not through ks */
 	assert_int_equal(kstoken_read_pubkey(&tok, "cardmgr-audit", &audit), 0);
@@ -708,7 +731,7 @@ test_sign(void **state)
 	    KS_ERR_NOSPACE);
 	assert_int_equal(ks_pubkey(ks, "nosuchkey", &pub), KS_ERR_NOKEY);
 	assert_null(pub);
-	ks_close(ks);
+	close_ks(ks);
 
 	/* the station keys: signing only, never extractable */
 	list = kstoken_list_objects(&tok);
@@ -725,16 +748,45 @@ test_sign(void **state)
 	EVP_PKEY_free(p384);
 }
 
+/* More versions than one C_FindObjects chunk (64): the search pages. */
+static void
+test_many_versions(void **state)
+{
+	uint8_t k1[24], again[24];
+	uint32_t v = 0, prev = 0;
+	struct ks *ks;
+
+	(void)state;
+	ks = open_ks();
+	assert_int_equal(ks_master_current(ks, &prev), KS_OK);
+	assert_int_equal(ks_derive_mgmt_key(ks, 1, guid_a, PIV_ALG_AES192, k1, 24), KS_OK);
+	while (prev < 70) {
+		assert_int_equal(ks_master_create(ks, &v), KS_OK);
+		assert_int_equal(v, prev + 1);
+		prev = v;
+	}
+	close_ks(ks);
+	ks = open_ks();
+	assert_int_equal(ks_master_current(ks, &v), KS_OK);
+	assert_int_equal(v, 70);
+	assert_int_equal(ks_derive_mgmt_key(ks, 1, guid_a, PIV_ALG_AES192, again, 24), KS_OK);
+	assert_memory_equal(k1, again, 24);
+	assert_int_equal(ks_derive_mgmt_key(ks, 70, guid_a, PIV_ALG_AES192, again, 24), KS_OK);
+	assert_memory_not_equal(k1, again, 24);
+	close_ks(ks);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_open_errors),
-		cmocka_unit_test(test_login_detail),
-		cmocka_unit_test(test_master_and_derive),
-		cmocka_unit_test(test_mgmt_crypt),
-		cmocka_unit_test(test_escrow),
-		cmocka_unit_test(test_sign),
+		cmocka_unit_test_teardown(test_open_errors, after_each),
+		cmocka_unit_test_teardown(test_login_detail, after_each),
+		cmocka_unit_test_teardown(test_master_and_derive, after_each),
+		cmocka_unit_test_teardown(test_mgmt_crypt, after_each),
+		cmocka_unit_test_teardown(test_escrow, after_each),
+		cmocka_unit_test_teardown(test_sign, after_each),
+		cmocka_unit_test_teardown(test_many_versions, after_each),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
