@@ -22,9 +22,15 @@
  * not listed is a protocol violation and ends keyd. (No ONCE entries yet:
  * every request here is needed again for the next card.)
  */
+/*
+ * XXX MSG_KS_MGMT_CRYPT (9B challenges answered here) is not permitted yet:
+ * unbounded, it would be an ECB oracle for every card's key. It comes back
+ * with a per-card-session budget; until then the engine gets a card's 9B key
+ * (MSG_KS_MGMT_KEY), uses it for one operation and wipes it.
+ */
 static const uint32_t permitted[] = {
-	MSG_KS_INFO, MSG_KS_MGMT_KEY, MSG_KS_MGMT_CRYPT, MSG_KS_PUK,
-	MSG_KS_ESCROW, MSG_KS_SIGN, MSG_KS_PUBKEY,
+	MSG_KS_INFO, MSG_KS_MGMT_KEY, MSG_KS_PUK, MSG_KS_ESCROW, MSG_KS_SIGN,
+	MSG_KS_PUBKEY,
 };
 
 static int
@@ -222,6 +228,10 @@ dispatch(struct keyd *k, const struct msg *m)
 	case MSG_KS_SIGN:
 		if ((label = key_label(k, num(m, KS_F_KEY))) == NULL)
 			return -1;	/* not a key the engine may name */
+		/* Raw RSA (PSS encoded by OpenSSL) only for the CA link's key. */
+		if (num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
+		    num(m, KS_F_KEY) != KEYD_KEY_STATION)
+			return -1;
 		p = bytes(m, KS_F_TBS, &tl);
 		n = sizeof(out);
 		rc = ks_sign(k->ks, label, (int)num(m, KS_F_MECH), p, tl, out, &n);
