@@ -1,15 +1,19 @@
 #!/bin/bash
 # make demo / make demo-stop.
 #
-# First version (issue 2): a pcscd with vsmartcard vpcd readers and one blank
-# virtual PIV card in reader 0, left running so stock clients can use it. If a
-# pcscd is already running (e.g. Debian's socket-activated one, which reads
-# /etc/reader.conf.d/vpcd), the card is plugged into its first vpcd reader;
-# otherwise the demo starts its own pcscd with 4 virtual readers.
-# State lives in build/demo/ (DEMO_DIR): card files, logs, pids.
+# A pcscd with vsmartcard vpcd readers and one blank virtual PIV card in reader
+# 0; the local test CA behind nginx with the station enrolled; and cardmgrd
+# (tests/demo_station.sh), left running. If a pcscd is already running (e.g.
+# Debian's socket-activated one, which reads /etc/reader.conf.d/vpcd), the card
+# is plugged into its first vpcd reader; otherwise the demo starts its own
+# pcscd with 4 virtual readers. State lives in build/demo/ (DEMO_DIR): card
+# files, logs, pids; the station's own files in /run/cardmgr-demo
+# (DEMO_STATION_DIR). DEMO_OPERATOR_UID (default 2001)
+# is the uid the operator map gives every role.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 D=${DEMO_DIR:-$top/build/demo}
+SD=${DEMO_STATION_DIR:-/run/cardmgr-demo}
 BIN=${BIN:-$top/build/release/bin}
 VCARDCTL="$top/tests/vcard/vcardctl"
 export VCARD="$BIN/vcard"
@@ -60,13 +64,38 @@ start() {
 	"$VCARDCTL" -d "$D/run" insert 0 "$D/card0.state" --create --trace "$D/card0.trace" \
 	    || die "could not insert the virtual card"
 	local reader; reader=$(first_vpcd_reader)
+	# The service users must reach the station's files: not under a home
+	# directory they cannot enter, so /run unless DEMO_STATION_DIR says.
+	local uid=${DEMO_OPERATOR_UID:-2001} S=$SD
+	stop_station
+	rm -rf "$S"
+	mkdir -p "$S"
+	unshare --mount --propagation private "$top/tests/demo_station.sh" "$S" "$BIN" "$uid" \
+	    || die "the station did not start; see $S/*.log"
 	cat <<TXT
 
-The station demo is running (first version: pcscd + a blank virtual PIV card).
+The station demo is running: pcscd, a blank virtual PIV card, the test CA behind
+nginx (station enrolled), and cardmgrd (api, engine and keyd processes).
 
   Reader:  $reader
   Card:    $D/card0.state  (factory PIN 123456, PUK 12345678,
            3DES management key 010203040506070801020304050607080102030405060708)
+
+As the demo operator (uid $uid: badge officer, help desk, security officer, auditor):
+  alias cm='setpriv --reuid=$uid --regid=$uid --clear-groups $BIN/cardmgr -s $S/run/api.sock'
+  cm status
+  cm readers
+  cm holders add --id E100 --name "Jane Doe" --email jane@example.com
+  cm issue --reader "$reader" --holder E100 --profile employee \
+      --question 1 --question 2 --question 3 --question 4 --question 5
+      (type a new PIN twice, e.g. 246810, then five answers)
+  cm op show 1                      # the issuance's journal, step by step
+  cm cards show CARD                # CARD: the serial "cards list" shows
+  cm pin-change CARD --reader "$reader"
+  cm unblock CARD --reader "$reader" # answer the questions asked
+  cm retire CARD --reason retire --reader "$reader"
+  cm audit verify
+Logs: $S/cardmgrd.log, $S/testca.log; the kiosk API: http://127.0.0.1:8410/v1/status
 
 Try the stock clients:
   opensc-tool -l
@@ -83,7 +112,16 @@ Stop everything:  make demo-stop
 TXT
 }
 
+stop_station() {
+	local f
+	for f in "$SD"/pids/cardmgrd "$SD"/pids/nginx "$SD"/pids/testca; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+		rm -f "$f"
+	done
+}
+
 stop() {
+	stop_station
 	[ -d "$D" ] || return 0
 	"$VCARDCTL" -d "$D/run" remove-all >/dev/null 2>&1 || true
 	for f in "$D"/run/*.pid; do
