@@ -53,6 +53,8 @@ static const struct {
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_VERIFY, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_CONFIG_CHECK, OPR_ROLE_ADMINISTRATOR | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_AUDITOR },
 	{ OPS_OP_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 };
@@ -237,6 +239,33 @@ session_key(struct engine *e, uint64_t id)
 	    "x25519-crypto_box_seal", "key", b64));
 }
 
+/*
+ * The profiles and operator map as they are on disk now (an administrator
+ * edited them and wants to know before restarting): every error as
+ * file:line. The running engine keeps what it loaded at start.
+ */
+static int
+config_check(struct engine *e, uint64_t id)
+{
+	char err[8192] = "";
+	unsigned nerr = 0;
+	json_t *lines = json_array();
+	char *save = NULL, *l;
+	int rc;
+
+	rc = prof_check_config(e->cfg->profiles_dir, e->cfg->operators, err,
+	    sizeof(err), &nerr);
+	if (rc != 0 && nerr == 0)
+		nerr = 1;	/* an I/O or permission error: in err too */
+	for (l = strtok_r(err, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		json_array_append_new(lines, json_string(l));
+	return eng_reply(e, id, 200, json_pack("{s:b, s:I, s:o, s:s, s:s}",
+	    "valid", nerr == 0, "errors", (json_int_t)nerr, "messages", lines,
+	    "profiles_dir", e->cfg->profiles_dir, "operators",
+	    e->cfg->operators != NULL ? e->cfg->operators : ""));
+}
+
 static int
 dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
 {
@@ -288,6 +317,8 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
 		return q_audit_list(e, r, id);
 	case OPS_AUDIT_VERIFY:
 		return q_audit_verify(e, r, id);
+	case OPS_CONFIG_CHECK:
+		return config_check(e, id);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);

@@ -13,6 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 #include <sodium.h>
@@ -473,6 +478,63 @@ fail:
 	return rc;
 }
 
+/*
+ * The PKCS#11 self-test in a child process (cardmgr-selftest, next to
+ * cardmgrd): the PIN goes down a pipe, and whatever copies libp11 and OpenSC
+ * make of it die with the child.
+ */
+static int
+eng_self_test(struct engine *e, const char *reader, const char *pin,
+    char *detail, size_t cap)
+{
+	char exe[PATH_MAX], helper[PATH_MAX + 32], *slash;
+	char *argv[] = { helper, (char *)e->cfg->card_module, (char *)reader,
+	    NULL };
+	posix_spawn_file_actions_t fa;
+	int pin_pipe[2], out_pipe[2], st, rc = COPS_ERR_SELFTEST;
+	ssize_t n;
+	pid_t pid;
+
+	snprintf(detail, cap, "self-test helper failed");
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return rc;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) != NULL)
+		*slash = '\0';
+	snprintf(helper, sizeof(helper), "%s/cardmgr-selftest", exe);
+	if (pipe2(pin_pipe, O_CLOEXEC) != 0)
+		return rc;
+	if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+		close(pin_pipe[0]);
+		close(pin_pipe[1]);
+		return rc;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pin_pipe[0], 3);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	if (posix_spawn(&pid, helper, &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	close(pin_pipe[0]);
+	close(out_pipe[1]);
+	if (pid > 0 && write(pin_pipe[1], pin, strlen(pin)) == (ssize_t)strlen(pin))
+		(void)!write(pin_pipe[1], "\n", 1);
+	close(pin_pipe[1]);
+	if (pid > 0) {
+		n = read(out_pipe[0], detail, cap - 1);
+		detail[n > 0 ? n : 0] = '\0';
+		detail[strcspn(detail, "\n")] = '\0';
+		if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+		    WEXITSTATUS(st) == 0)
+			rc = COPS_OK;
+		else if (detail[0] == '\0')
+			snprintf(detail, cap, "self-test helper exited %d", st);
+	}
+	close(out_pipe[0]);
+	return rc;
+}
+
 /* The card's serial as the inventory keys it: F8 serial, else the CHUID's GUID. */
 static void
 card_serial(const struct cops_card *card, char *out, size_t cap)
@@ -571,8 +633,8 @@ issue_thread(void *arg)
 	/* The self-test opens its own session: ours must go first. */
 	cops_close(&card);
 	card.pc = NULL;
-	if (j->prof->self_test && (rc = cops_self_test(j->e->cfg->card_module,
-	    j->reader, j->pin, detail, sizeof(detail))) != COPS_OK) {
+	if (j->prof->self_test && (rc = eng_self_test(j->e, j->reader, j->pin,
+	    detail, sizeof(detail))) != COPS_OK) {
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
 		goto done;
 	}

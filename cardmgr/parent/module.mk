@@ -14,3 +14,7 @@ $(B)/obj/cardmgr/engine/audit_log.o $(B)/obj/cardmgr/engine/keyc.o: CFLAGS += -I
 ifneq ($(MODE),release)
 $(patsubst %.c,$(B)/obj/%.o,$(ENGINE_LIB)): CFLAGS += -DCARDMGR_TEST_HOOKS
 endif
+
+# The post-issuance self-test runs in a child process (engine/selftest_main.c).
+PROGS += cardmgr-selftest
+$(eval $(call prog,cardmgr-selftest,cardmgr/engine/selftest_main.c cardmgr/engine/cardops.c $(DRIVERS_LIB),$(DRIVERS_LIBS)))

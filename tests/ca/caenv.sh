@@ -40,9 +40,9 @@ caenv_token() {	# label: a fresh SoftHSM2 token for the station key
 	mkdir -p "$T/tokens"
 	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
 	    "$T/tokens" >"$SOFTHSM2_CONF"
-	softhsm2-util --init-token --free --label "$1" --pin 123456 --so-pin 12345678 \
+	softhsm2-util --init-token --free --label "$1" --pin "${CAENV_TOKEN_PIN:-123456}" --so-pin 12345678 \
 	    >"$T/softhsm.log" 2>&1 || return 1
-	printf '123456\n' >"$T/pin"
+	printf "%s\n" "${CAENV_TOKEN_PIN:-123456}" >"$T/pin"
 	chmod 600 "$T/pin"
 }
 

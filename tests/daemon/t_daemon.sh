@@ -47,12 +47,21 @@ for p in $(pgrep -f "cardmgrd -d"); do
 	esac
 done
 
+# --- configuration as it is on disk
+check_grep "check-config: the shipped profiles are valid" '"valid": *true' <(cm auditor --json check-config)
+cp "$T/etc/profiles/employee.conf" "$T/employee.bak"
+sed -i 's/^pin_retries = 3;/pin_retries = 3;\nbogus_setting = 1;/' "$T/etc/profiles/employee.conf"
+cm auditor --json check-config >"$T/cc.json"
+check_grep "check-config names the file and line of an unknown setting" 'employee.conf:[0-9]+:' "$T/cc.json"
+cp "$T/employee.bak" "$T/etc/profiles/employee.conf"
+check_fails "a holder may not check the configuration" cm nobody check-config
+
 # --- issue
 vcard_insert 0 "$T/card0.state" --create --serial 5001 >/dev/null
 check "officer adds a holder" cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com
 check_fails "an auditor may not add holders" cm auditor holders add --id E101 --name "X Y"
 n0=$(issued_count)
-printf '246810\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' >"$T/s"
+printf '461937\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' >"$T/s"
 cm officer --json --secrets-fd 3 issue --reader "$R" --holder E100 --profile employee \
     --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
 check_eq "issue is accepted as operation 1 (202)" 1 "$(json "$T/issue.json" 'j["operation"]')"
@@ -71,7 +80,7 @@ for s in 9a 9c 9d 9e; do
 done
 check_grep "9a subject from the profile template" 'CN ?= ?Jane Doe' \
     <(openssl x509 -in "$T/9a.crt" -noout -subject)
-check "OpenSC logs in with the holder's PIN and signs" p11tool --login --pin 246810 \
+check "OpenSC logs in with the holder's PIN and signs" p11tool --login --pin 461937 \
     --sign --id 01 -m ECDSA-SHA256 -i "$T/s" -o "$T/sig"
 check_fails "the factory management key is gone" \
     ypt -a set-mgm-key -n 010203040506070801020304050607080102030405060708
@@ -84,18 +93,18 @@ pc() {	# old new again -> exit status; output in $T/pc
 	printf '%s\n%s\n%s\n' "$1" "$2" "$3" >"$T/s"
 	cm nobody --secrets-fd 3 pin-change 5001 --reader "$R" 3<"$T/s" >"$T/pc" 2>&1
 }
-pc 246810 123456 123456
+pc 461937 123456 123456
 check_eq "a blocklisted new PIN is refused (exit 4)" 4 $?
 check_grep "PIN tries untouched: policy is checked before the card" \
     'PIN tries left:[[:space:]]*3' <(ypt_status)
-pc 246810 135790 135791
+pc 461937 572814 135791
 check_eq "two different new PINs are refused" 4 $?
-pc 111111 135790 135790
+pc 111111 572814 572814
 check_eq "a wrong old PIN is refused" 4 $?
 check_grep "and the tries left are reported" '2' "$T/pc"
-pc 246810 135790 135790
+pc 461937 572814 572814
 check_eq "the holder changes the PIN" 0 $?
-check "OpenSC logs in with the new PIN" p11tool --login --pin 135790 --list-objects
+check "OpenSC logs in with the new PIN" p11tool --login --pin 572814 --list-objects
 
 # --- the inventory survives a restart
 daemon_stop
@@ -107,7 +116,7 @@ check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -
 # --- unblock after challenge questions
 for i in 1 2 3; do p11tool --login --pin 000000 --list-objects >/dev/null 2>&1; done
 check_grep "PIN blocked" 'PIN tries left:[[:space:]]*0' <(ypt_status)
-pc 135790 246810 246810
+pc 572814 461937 461937
 check_eq "PIN change on a blocked PIN is refused" 4 $?
 check_grep "and routed to unblock" 'unblock' "$T/pc"
 
@@ -186,11 +195,11 @@ check_eq "and the CRL has 8 revoked certificates" 8 "$(grep -c 'Serial Number' "
 vcard_insert 3 "$T/card3.state" --create --serial 5004 >/dev/null
 R3=$(reader_name 3)
 cm officer holders add --id E200 --name "John Roe" --email john@example.com >/dev/null
-printf '246810\na1\na2\na3\na4\na5\n' >"$T/s"
+printf '461937\na1\na2\na3\na4\na5\n' >"$T/s"
 cm officer --json --secrets-fd 3 issue --reader "$R3" --holder E200 --profile employee \
     --question 6 --question 7 --question 8 --question 9 --question 10 3<"$T/s" >"$T/i4.json"
 check_eq "answers shorter than the profile's minimum are refused (exit 4)" 4 $?
-printf '246810\nansw1\nansw2\nansw3\nansw4\nansw5\n' >"$T/s"
+printf '461937\nansw1\nansw2\nansw3\nansw4\nansw5\n' >"$T/s"
 cm officer --json --secrets-fd 3 issue --reader "$R3" --holder E200 --profile employee \
     --question 6 --question 7 --question 8 --question 9 --question 10 3<"$T/s" >"$T/i4.json"
 check_eq "a second employee card is issued" done "$(wait_op "$(json "$T/i4.json" 'j["operation"]')")"
@@ -206,7 +215,7 @@ check_grep "audit has the issue" '"issue.ok"' "$T/audit.json"
 check_grep "audit has the refused unblock" '"unblock.refused"' "$T/audit.json"
 check_grep "audit has the retirement" '"retire.ok"' "$T/audit.json"
 check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
-for secret in 246810 135790 975310 482916 'answer two' 'answ3'; do
+for secret in 461937 572814 975310 482916 'answer two' 'answ3'; do
 	check_fails "no '$secret' in the log, the inventory or the audit" \
 	    grep -rqaF -- "$secret" "$T/cardmgrd.log" "$T/inv" "$T/audit.json"
 done

@@ -34,7 +34,7 @@ cm() { setpriv --reuid=$uid --regid=$uid --clear-groups "$BIN/cardmgr" -s "$DEMO
 check_grep "it prints the CLI alias for the demo operator" "alias cm=" <(echo "$out")
 check "cardmgrd answers the demo operator" cm status
 check "adding a holder works" cm holders add --id E100 --name "Jane Doe" --email jane@example.com
-printf '246810\na-one\na-two\na-three\na-four\na-five\n' >"$DEMO_DIR/s"
+printf '461937\na-one\na-two\na-three\na-four\na-five\n' >"$DEMO_DIR/s"
 cm --json --secrets-fd 3 issue --reader "$reader" --holder E100 --profile employee \
     --question 1 --question 2 --question 3 --question 4 --question 5 3<"$DEMO_DIR/s" >"$DEMO_DIR/i.json"
 st=
@@ -45,7 +45,7 @@ for _ in $(seq 120); do
 done
 check_eq "the demo card issues end to end" done "$st"
 check "and OpenSC logs in with the holder's PIN" pkcs11-tool --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so \
-    --login --pin 246810 --list-objects
+    --login --pin 461937 --list-objects
 
 check "make demo-stop equivalent stops it" "$TOP/tests/demo.sh" stop
 sleep 0.5
