@@ -86,10 +86,10 @@ As the demo operator (uid $uid: badge officer, help desk, security officer, audi
   cm status
   cm readers
   cm holders add --id E100 --name "Jane Doe" --email jane@example.com
-  cm issue --reader "$reader" --holder E100 --profile employee \
+  cm --wait issue --reader "$reader" --holder E100 --profile employee \
       --question 1 --question 2 --question 3 --question 4 --question 5
       (type a new PIN twice, e.g. 461937, then five answers)
-  cm op show 1                      # the issuance's journal, step by step
+  cm op show 1                      # the issuance's journal again
   cm cards show CARD                # CARD: the serial "cards list" shows
   cm pin-change CARD --reader "$reader"
   cm unblock CARD --reader "$reader" # answer the questions asked

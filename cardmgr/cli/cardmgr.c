@@ -382,6 +382,82 @@ add_answer(struct cm *cm, json_t *list, long long id, const char *text)
 	return 0;
 }
 
+/*
+ * --wait: follow operation id, printing each journal step as it lands, until
+ * it is done (0) or failed / rolled back (1).
+ */
+static int
+follow(struct cm *cm, long long op)
+{
+	char path[64], *resp = NULL;
+	json_t *j, *steps, *st;
+	size_t shown = 0, i;
+	long status;
+	int rc = CM_EXIT_ERROR;
+
+	snprintf(path, sizeof(path), "/v1/operations/%lld", op);
+	for (int n = 0; n < 2400; n++) {	/* 10 minutes at most */
+		if (cm_http(cm, "GET", path, NULL, &status, &resp) != CM_OK ||
+		    status != 200 || (j = json_loads(resp, 0, NULL)) == NULL) {
+			free(resp);
+			fprintf(stderr, "cardmgr: operation %lld: cannot read it\n", op);
+			return CM_EXIT_ERROR;
+		}
+		steps = json_object_get(j, "steps");
+		for (i = shown; i < json_array_size(steps); i++)
+			printf("  %s\n", json_string_value(json_object_get(
+			    json_array_get(steps, i), "name")));
+		shown = json_array_size(steps);
+		fflush(stdout);
+		st = json_object_get(j, "state");
+		if (json_is_string(st) && strcmp(json_string_value(st), "running")) {
+			rc = strcmp(json_string_value(st), "done") == 0 ?
+			    CM_EXIT_OK : CM_EXIT_ERROR;
+			printf("operation %lld: %s\n", op, json_string_value(st));
+			json_decref(j);
+			free(resp);
+			return rc;
+		}
+		json_decref(j);
+		free(resp);
+		resp = NULL;
+		usleep(250000);
+	}
+	fprintf(stderr, "cardmgr: operation %lld: still running\n", op);
+	return CM_EXIT_PENDING;
+}
+
+static int
+issue_and_follow(struct cm *cm, json_t *b)
+{
+	char *s = json_dumps(b, JSON_COMPACT), *resp = NULL;
+	json_t *j;
+	long status;
+	long long op = 0;
+	int rc;
+
+	json_decref(b);
+	if (s == NULL)
+		return CM_EXIT_ERROR;
+	rc = cm_http(cm, "POST", "/v1/issue", s, &status, &resp);
+	sodium_memzero(s, strlen(s));
+	free(s);
+	if (rc != CM_OK) {
+		fprintf(stderr, "cardmgr: %s\n", cm_strerror(rc));
+		return CM_EXIT_ERROR;
+	}
+	if (status != 202 || (j = json_loads(resp, 0, NULL)) == NULL) {
+		rc = finish(cm, status, resp);
+		free(resp);
+		return rc;
+	}
+	op = json_integer_value(json_object_get(j, "operation"));
+	json_decref(j);
+	free(resp);
+	printf("operation %lld: issuing\n", op);
+	return follow(cm, op);
+}
+
 static int
 cmd_issue(struct cm *cm, int argc, char **argv)
 {
@@ -408,6 +484,8 @@ cmd_issue(struct cm *cm, int argc, char **argv)
 				return CM_EXIT_ERROR;
 			}
 	}
+	if (cm->wait && !cm->json)
+		return issue_and_follow(cm, b);
 	return call(cm, "POST", "/v1/issue", b);
 }
 
@@ -652,12 +730,13 @@ main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "wait", no_argument, NULL, 'w' },
 		{ "secrets-fd", required_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cm cm = { DEFAULT_SOCKET, 0, -1, { 0 }, 0 };
+	struct cm cm = { DEFAULT_SOCKET, 0, 0, -1, { 0 }, 0 };
 	long long fd;
 	int c, rc;
 
@@ -668,6 +747,9 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			cm.json = 1;
+			break;
+		case 'w':
+			cm.wait = 1;
 			break;
 		case 'f':
 			if (int_arg(optarg, &fd) != 0 || fd < 0 || fd > INT_MAX) {

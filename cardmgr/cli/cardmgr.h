@@ -34,6 +34,7 @@ const char *cm_name(int err);
 struct cm {
 	const char *socket;	/* UNIX socket of the API */
 	int json;		/* print raw JSON */
+	int wait;		/* issue: follow the operation to its end */
 	int secrets_fd;		/* -1: the terminal */
 	unsigned char key[32];	/* the engine's session key, once fetched */
 	int have_key;

@@ -295,6 +295,8 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
 		return q_holder_add(e, r, id, &a);
 	case OPS_HOLDER_GET:
 		return q_holder_get(e, r, id);
+	case OPS_HOLDER_LIST:
+		return q_holder_list(e, r, id);
 	case OPS_CARD_LIST:
 		return q_card_list(e, r, id);
 	case OPS_CARD_GET:

@@ -83,6 +83,7 @@ int q_readers(struct engine *e, const struct ops_req *r, uint64_t id);
 int q_holder_add(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int q_holder_get(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_holder_list(struct engine *e, const struct ops_req *r, uint64_t id);
 int q_card_list(struct engine *e, const struct ops_req *r, uint64_t id);
 int q_card_get(struct engine *e, const struct ops_req *r, uint64_t id);
 int q_op_get(struct engine *e, const struct ops_req *r, uint64_t id);

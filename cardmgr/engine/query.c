@@ -357,3 +357,42 @@ q_cert_list(struct engine *e, const struct ops_req *r, uint64_t id)
 	return eng_reply(e, id, 200, json_pack("{s:I, s:o}", "days",
 	    (json_int_t)days, "certificates", list));
 }
+
+struct hl {
+	json_t *list;
+	const char *q;		/* substring of id or name, or NULL */
+};
+
+static int
+add_holder(const struct inv_holder *h, void *arg)
+{
+	struct hl *x = arg;
+
+	if (x->q != NULL && strcasestr(h->id, x->q) == NULL &&
+	    strcasestr(h->name, x->q) == NULL)
+		return 0;
+	json_array_append_new(x->list, json_pack("{s:s, s:s, s:s, s:s}", "id",
+	    h->id, "name", h->name, "email", h->email, "org", h->org));
+	return 0;
+}
+
+int
+q_holder_list(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	const struct ops_value *v = ops_req_get(r, "limit", 0, NULL);
+	char after[80], q[80];
+	struct hl x = { json_array(), eng_arg(r, "q", q, sizeof(q)) };
+	struct inv_txn *t = NULL;
+	int rc;
+
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = inv_holders_foreach(t, eng_arg(r, "after", after,
+		    sizeof(after)), x.q != NULL ? 0 : v != NULL ? (size_t)v->i :
+		    100, add_holder, &x);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		json_decref(x.list);
+		return eng_error(e, id, 500, "inventory", "%s", inv_strerror(rc));
+	}
+	return eng_reply(e, id, 200, json_pack("{s:o}", "holders", x.list));
+}

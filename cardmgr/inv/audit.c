@@ -187,7 +187,10 @@ audit_append(struct inv_txn *t, uint64_t time, const char *actor,
 	MDB_val k = { 8, kb }, v;
 	size_t len = 0;
 	int rc;
+	uint64_t seq_unused;
 
+	if (seq == NULL)
+		seq = &seq_unused;	/* the caller does not want it */
 	*seq = 0;
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;
@@ -274,7 +277,10 @@ audit_checkpoint(struct inv_txn *t, uint64_t time, audit_sign_fn sign,
 	MDB_val k = { 8, kb }, v;
 	size_t sl = AUDIT_SIG_MAX, len;
 	int rc;
+	uint64_t seq_unused;
 
+	if (seq == NULL)
+		seq = &seq_unused;	/* the caller does not want it */
 	*seq = 0;
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;

@@ -70,7 +70,7 @@ int audit_ckpt_decode(const uint8_t *rec, size_t len, struct audit_ckpt *c);
 
 /*
  * Append an entry in the caller's write txn. actor, ref and detail may be
- * NULL (empty). [out] *seq: its sequence number.
+ * NULL (empty). [out] *seq: its sequence number (seq may be NULL).
  */
 int audit_append(struct inv_txn *txn, uint64_t time, const char *actor,
     const char *event, const char *ref, int32_t result, const char *detail,
@@ -92,7 +92,7 @@ typedef int (*audit_verify_fn)(void *arg, const uint8_t *msg, size_t msg_len,
 /*
  * Sign the log's head through sign and store the checkpoint in the caller's
  * write txn. INV_ERR_NOTFOUND on an empty log, INV_ERR_SIGN if sign fails
- * (nothing written). [out] *seq: the entry signed.
+ * (nothing written). [out] *seq: the entry signed (seq may be NULL).
  */
 int audit_checkpoint(struct inv_txn *txn, uint64_t time, audit_sign_fn sign,
     void *arg, uint64_t *seq);

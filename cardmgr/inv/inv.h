@@ -263,6 +263,7 @@ int inv_txn_error(const struct inv_txn *txn);
  * is returned by the foreach function. Records are valid during the call.
  */
 typedef int (*inv_card_fn)(const struct inv_card *c, void *arg);
+typedef int (*inv_holder_fn)(const struct inv_holder *h, void *arg);
 typedef int (*inv_cert_fn)(const struct inv_cert *c, void *arg);
 typedef int (*inv_event_fn)(const struct inv_event *e, void *arg);
 typedef int (*inv_op_fn)(const struct inv_op *op, void *arg);
@@ -272,6 +273,12 @@ typedef int (*inv_step_fn)(const struct inv_step *s, void *arg);
 int inv_holder_put(struct inv_txn *txn, const struct inv_holder *h, int flags);
 int inv_holder_get(struct inv_txn *txn, const char *id, struct inv_holder *h);
 int inv_holder_del(struct inv_txn *txn, const char *id);
+/*
+ * Holders in id order, strictly after `after` (NULL: from the first), at
+ * most max (0: all); fn returning non-zero stops the walk.
+ */
+int inv_holders_foreach(struct inv_txn *txn, const char *after, size_t max,
+    inv_holder_fn fn, void *arg);
 
 /*
  * Cards. put moves the serial, holder and state index entries when they
@@ -293,7 +300,8 @@ int inv_cards_in_state(struct inv_txn *txn, int state, inv_card_fn fn,
 int inv_card_count_by_state(struct inv_txn *txn,
     uint64_t counts[INV_CARD_NSTATES]);
 
-/* Card history: append assigns e->seq's next value (the card must exist). */
+/* Card history: append assigns e->seq's next value (the card must exist);
+ * [out] *seq: that value (seq may be NULL). */
 int inv_event_append(struct inv_txn *txn, const struct inv_event *e,
     uint32_t *seq);
 int inv_event_foreach(struct inv_txn *txn, const uint8_t guid[INV_GUID_LEN],

@@ -433,6 +433,52 @@ inv_card_count_by_state(struct inv_txn *t, uint64_t counts[INV_CARD_NSTATES])
 	return rc;
 }
 
+int
+inv_holders_foreach(struct inv_txn *t, const char *after, size_t max,
+    inv_holder_fn fn, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	struct inv_holder *h;
+	size_t n = 0;
+	int mrc, rc;
+
+	if ((rc = inv_txn_check(t, 0)) != INV_OK)
+		return rc;
+	if (fn == NULL || (after != NULL && !text_key_ok(after, INV_ID_MAX)))
+		return INV_ERR_ARG;
+	if ((h = malloc(sizeof(*h))) == NULL)
+		return INV_ERR_NOMEM;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_HOLDERS], &cur)) != 0) {
+		free(h);
+		return inv_mdb_err(mrc);
+	}
+	if (after != NULL) {
+		k = str_val(after);
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		/* Strictly after: skip the key itself. */
+		if (mrc == 0 && k.mv_size == strlen(after) &&
+		    memcmp(k.mv_data, after, k.mv_size) == 0)
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	} else {
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	}
+	for (; mrc == 0 && (max == 0 || n < max);
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((rc = inv_holder_decode(v.mv_data, v.mv_size, h)) != INV_OK)
+			break;
+		n++;
+		if (fn(h, arg) != 0)
+			break;
+	}
+	if (rc == INV_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	inv_holder_clear(h);
+	free(h);
+	return rc;
+}
+
 /* ---- card history ---- */
 
 static void
@@ -480,7 +526,10 @@ inv_event_append(struct inv_txn *t, const struct inv_event *e, uint32_t *seq)
 	size_t len;
 	uint32_t last;
 	int rc;
+	uint32_t seq_unused;
 
+	if (seq == NULL)
+		seq = &seq_unused;	/* the caller does not want it */
 	*seq = 0;
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
 		return rc;

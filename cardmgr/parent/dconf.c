@@ -2,6 +2,7 @@
 #include "dconf.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include <libconfig.h>
 
 #include "ca/caconf.h"
+#include "policy/pcfg.h"
+
+#define DCONF_MAX (64 * 1024)
 
 static void
 defaults(struct dconf *c)
@@ -55,7 +59,10 @@ static const struct {
 static int
 fail(char *err, size_t cap, const char *file, int line, const char *msg)
 {
-	snprintf(err, cap, "%s:%d: %s", file, line, msg);
+	if (line > 0)
+		snprintf(err, cap, "%s:%d: %s", file, line, msg);
+	else
+		snprintf(err, cap, "%s: %s", file, msg);
 	return -1;
 }
 
@@ -135,35 +142,40 @@ from_ca_conf(struct dconf *c, char *err, size_t cap)
 }
 
 int
+dconf_parse(const char *file, const char *text, size_t len, struct dconf *c,
+    char *err, size_t cap)
+{
+	struct pcfg_diag d;
+	config_t cf;
+	int rc = -1;
+
+	defaults(c);
+	err[0] = '\0';
+	pcfg_diag_init(&d, err, cap);
+	config_init(&cf);
+	/* The policy module's reader: bounded, no @include, no wide numbers. */
+	if (pcfg_parse(&cf, text, len, file, &d) == 0)
+		rc = apply(&cf, file, c, err, cap);
+	config_destroy(&cf);
+	return rc;
+}
+
+int
 dconf_load(const char *file, struct dconf *c, char *err, size_t cap)
 {
-	config_t cf;
-	struct stat st;
-	int rc = -1, fd;
-	FILE *f = NULL;
+	const char *why = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
 
 	defaults(c);
 	err[0] = '\0';
 	if (file == NULL)
 		return from_ca_conf(c, err, cap);
-	if ((fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return fail(err, cap, file, 0, "cannot open (or a symlink)");
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (st.st_mode & 022) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
-		close(fd);
-		return fail(err, cap, file, 0, "not a regular file owned by root "
-		    "and writable by its owner only");
-	}
-	if ((f = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		return fail(err, cap, file, 0, "cannot read");
-	}
-	config_init(&cf);
-	if (config_read(&cf, f) != CONFIG_TRUE)
-		fail(err, cap, file, config_error_line(&cf), config_error_text(&cf));
-	else if (apply(&cf, file, c, err, cap) == 0)
-		rc = from_ca_conf(c, err, cap);
-	config_destroy(&cf);
-	fclose(f);
-	return rc;
+	/* O_NOFOLLOW, regular file, not writable by group or others. */
+	if (pcfg_read_at(AT_FDCWD, file, DCONF_MAX, &text, &len, &why) != 0)
+		return fail(err, cap, file, 0, why != NULL ? why : "cannot read");
+	rc = dconf_parse(file, text, len, c, err, cap);
+	free(text);
+	return rc == 0 ? from_ca_conf(c, err, cap) : rc;
 }

@@ -32,7 +32,13 @@ struct dconf {
 
 #define DCONF_DEFAULT_FILE "/etc/cardmgr/cardmgrd.conf"
 
-/* Defaults, then the file (NULL: defaults only). 0, or -1 with err. */
+/*
+ * Defaults, then the file (NULL: defaults only), then the token settings
+ * from the CA link configuration it names. 0, or -1 with err.
+ */
 int dconf_load(const char *file, struct dconf *c, char *err, size_t cap);
+/* Defaults, then text (len bytes, named file in messages); nothing else. */
+int dconf_parse(const char *file, const char *text, size_t len, struct dconf *c,
+    char *err, size_t cap);
 
 #endif /* DCONF_H */

@@ -18,3 +18,7 @@ endif
 # The post-issuance self-test runs in a child process (engine/selftest_main.c).
 PROGS += cardmgr-selftest
 $(eval $(call prog,cardmgr-selftest,cardmgr/engine/selftest_main.c cardmgr/engine/cardops.c $(DRIVERS_LIB),$(DRIVERS_LIBS)))
+
+# cardmgrd.conf's parser from memory (every parser has a harness).
+FUZZERS += fuzz_dconf
+$(eval $(call fuzzer,fuzz_dconf,tests/fuzz/fuzz_dconf.c cardmgr/parent/dconf.c $(POLICY_LIB) cardmgr/ca/caconf.c,-lconfig -lsodium))

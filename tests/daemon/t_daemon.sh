@@ -59,6 +59,8 @@ check_fails "a holder may not check the configuration" cm nobody check-config
 # --- issue
 vcard_insert 0 "$T/card0.state" --create --serial 5001 >/dev/null
 check "officer adds a holder" cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com
+check_grep "the holder list has her" '"id": *"E100"' <(cm helpdesk --json holders list)
+check_grep "a search by name finds her" '"Jane Doe"' <(cm helpdesk --json holders list --query jane)
 check_fails "an auditor may not add holders" cm auditor holders add --id E101 --name "X Y"
 n0=$(issued_count)
 printf '461937\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' >"$T/s"

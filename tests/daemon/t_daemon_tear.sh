@@ -77,5 +77,8 @@ check_eq "re-issuing a rolled-back card succeeded each time tried ($reissued)" 0
 # Give the background drain a moment, then compare with the CA itself.
 for ((i = 0; i < 40; i++)); do [ "$(ca_unrevoked)" = 0 ] && break; sleep 0.25; done
 check_eq "every certificate the CA issued for these cards is on its CRL" 0 "$(ca_unrevoked)"
-check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
+cm auditor --json audit verify >"$T/av.json"
+check_eq "audit chain intact" True "$(json "$T/av.json" 'j["intact"]')"
+check "with signed checkpoints (one every 64 entries) that verify" \
+    test "$(json "$T/av.json" 'j["checkpoints"]')" -ge 1
 done_testing

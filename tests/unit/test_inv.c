@@ -896,6 +896,52 @@ readers(void **state)
 	inv_close(inv);
 }
 
+/* ---- holder listing: order, paging, stop ---- */
+
+static int
+collect_ids(const struct inv_holder *h, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, h->id);
+	strcat(out, ",");
+	return strcmp(h->id, "H5") == 0;	/* stop after H5 */
+}
+
+static void
+holders_list(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_holder h;
+	char got[128];
+	static const char *ids[] = { "H3", "H1", "H6", "H2", "H5", "H4" };
+
+	(void)state;
+	t = wtxn(inv);
+	for (size_t i = 0; i < 6; i++) {
+		sample_holder(&h, ids[i]);
+		assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
+	}
+	assert_int_equal(inv_commit(t), INV_OK);
+	t = rtxn(inv);
+	got[0] = '\0';
+	assert_int_equal(inv_holders_foreach(t, NULL, 3, collect_ids, got), INV_OK);
+	assert_string_equal(got, "H1,H2,H3,");
+	got[0] = '\0';
+	assert_int_equal(inv_holders_foreach(t, "H3", 0, collect_ids, got), INV_OK);
+	assert_string_equal(got, "H4,H5,");	/* strictly after, stops at H5 */
+	got[0] = '\0';
+	assert_int_equal(inv_holders_foreach(t, "H35", 0, collect_ids, got), INV_OK);
+	assert_string_equal(got, "H4,H5,");	/* a key between two */
+	got[0] = '\0';
+	assert_int_equal(inv_holders_foreach(t, "H6", 0, collect_ids, got), INV_OK);
+	assert_string_equal(got, "");
+	assert_int_equal(inv_holders_foreach(t, NULL, 0, NULL, got), INV_ERR_ARG);
+	inv_abort(t);
+	inv_close(inv);
+}
+
 /* ---- full map ---- */
 
 struct snapshot {
@@ -1712,6 +1758,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(store_certs, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(readers, setup, teardown),
+		cmocka_unit_test_setup_teardown(holders_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_map, setup, teardown),
 #ifdef INV_TEST_HOOKS
 		cmocka_unit_test_setup_teardown(fault_every_write, setup,
