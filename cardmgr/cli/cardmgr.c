@@ -413,7 +413,10 @@ follow(struct cm *cm, long long op)
 		if (json_is_string(st) && strcmp(json_string_value(st), "running")) {
 			rc = strcmp(json_string_value(st), "done") == 0 ?
 			    CM_EXIT_OK : CM_EXIT_ERROR;
-			printf("operation %lld: %s\n", op, json_string_value(st));
+			printf("operation %lld: %s%s%s\n", op, json_string_value(st),
+			    json_is_string(json_object_get(j, "error")) ? ": " : "",
+			    json_is_string(json_object_get(j, "error")) ?
+			    json_string_value(json_object_get(j, "error")) : "");
 			json_decref(j);
 			free(resp);
 			return rc;
@@ -555,10 +558,12 @@ unblock_questions(struct cm *cm, const char *card, const char *reader,
 }
 
 /*
- * --secrets-fd for unblock: the questions are picked at random by the
- * station, so a script cannot know their order. It gives its answers as
- * lines "q<ID>=<answer>" (any order, answers to questions not asked are
- * read and dropped); the first other line is the new PIN.
+ * --secrets-fd for unblock: the station picks the questions at random, so a
+ * script may not know their order. Each line is either "q<ID>=<answer>"
+ * (matched to question ID wherever it is asked; answers to questions not
+ * asked are read and dropped) or a plain answer (taken for the next question
+ * still unanswered, in the order asked). Once every question asked has its
+ * answer, the next line is the new PIN.
  */
 static int
 keyed_answers(struct cm *cm, json_t *questions, json_t *answers, json_t **pin)
@@ -566,35 +571,36 @@ keyed_answers(struct cm *cm, json_t *questions, json_t *answers, json_t **pin)
 	char line[300], *eq, *end;
 	json_t *q, *sealed;
 	size_t i, want = json_array_size(questions), got = 0;
+	int done[64] = { 0 };
 	long id;
-	int rc = CM_EXIT_ERROR;
+	int rc = CM_EXIT_ERROR, keyed;
 
 	*pin = NULL;
-	for (;;) {
+	if (want > 64)
+		return CM_EXIT_ERROR;
+	while (got < want) {
 		if (cm_secret_read(cm, "answer", line, sizeof(line)) != CM_OK)
 			goto out;
-		if (line[0] != 'q' || (eq = strchr(line, '=')) == NULL)
+		keyed = line[0] == 'q' && (eq = strchr(line, '=')) != NULL &&
+		    (*eq = '\0', id = strtol(line + 1, &end, 10),
+		    end != line + 1 && *end == '\0');
+		json_array_foreach(questions, i, q) {
+			if (done[i] || (keyed &&
+			    json_integer_value(json_object_get(q, "id")) != id))
+				continue;
+			id = (long)json_integer_value(json_object_get(q, "id"));
+			if (cm_seal_text(cm, keyed ? eq + 1 : line, &sealed) != CM_OK)
+				goto out;
+			json_array_append_new(answers, json_pack("{s:I, s:o}",
+			    "question", (json_int_t)id, "answer", sealed));
+			done[i] = 1;
+			got++;
 			break;
-		*eq = '\0';
-		id = strtol(line + 1, &end, 10);
-		if (end == line + 1 || *end != '\0')
-			break;
-		json_array_foreach(questions, i, q)
-			if (json_integer_value(json_object_get(q, "id")) == id) {
-				if (cm_seal_text(cm, eq + 1, &sealed) != CM_OK)
-					goto out;
-				json_array_append_new(answers, json_pack("{s:I, s:o}",
-				    "question", (json_int_t)id, "answer", sealed));
-				got++;
-			}
+		}
 		sodium_memzero(line, sizeof(line));
 	}
-	if (got != want) {
-		fprintf(stderr, "cardmgr: the secrets answer %zu of the %zu "
-		    "questions asked\n", got, want);
-		goto out;
-	}
-	if (cm_seal_text(cm, line, pin) == CM_OK)
+	if (cm_secret_read(cm, "new PIN", line, sizeof(line)) == CM_OK &&
+	    cm_seal_text(cm, line, pin) == CM_OK)
 		rc = CM_EXIT_OK;
 out:
 	sodium_memzero(line, sizeof(line));

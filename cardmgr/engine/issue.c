@@ -439,8 +439,20 @@ finish(struct issue_job *j, int ok)
 	op.updated = now;
 	if ((rc = inv_op_put(t, &op)) != INV_OK)
 		goto fail;
-	if (!ok)
+	if (!ok) {
+		/* Why, for the operator (op show): a journal step of its own. */
+		struct inv_step s;
+
+		memset(&s, 0, sizeof(s));
+		s.op_id = j->op_id;
+		s.no = ++j->step_no;
+		eng_copy(s.name, sizeof(s.name), "error");
+		s.data_len = (uint32_t)strlen(j->detail);
+		memcpy(s.data, j->detail, s.data_len);
+		if ((rc = inv_op_step_put(t, &s)) != INV_OK)
+			goto fail;
 		return inv_commit(t);	/* the card stays ISSUING: see recover.c */
+	}
 	if ((rc = inv_card_get(t, j->guid, &c)) != INV_OK)
 		goto fail;
 	c.state = INV_CARD_ACTIVE;

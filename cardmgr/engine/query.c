@@ -295,11 +295,26 @@ q_card_get(struct engine *e, const struct ops_req *r, uint64_t id)
 	return eng_reply(e, id, 200, j);
 }
 
+struct steps {
+	json_t *list;
+	char error[INV_DETAIL_MAX + 1];
+};
+
 static int
 add_step(const struct inv_step *s, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:i, s:s, s:i}", "no", (int)s->no,
-	    "name", s->name, "state", s->state));
+	struct steps *x = arg;
+
+	if (strcmp(s->name, "error") == 0) {
+		size_t n = s->data_len < sizeof(x->error) - 1 ? s->data_len :
+		    sizeof(x->error) - 1;
+
+		memcpy(x->error, s->data, n);
+		x->error[n] = '\0';
+		return 0;
+	}
+	json_array_append_new(x->list, json_pack("{s:i, s:s, s:i}", "no",
+	    (int)s->no, "name", s->name, "state", s->state));
 	return 0;
 }
 
@@ -309,32 +324,36 @@ q_op_get(struct engine *e, const struct ops_req *r, uint64_t id)
 	struct inv_op op;
 	struct inv_txn *t = NULL;
 	char key[80], guid[33], *end;
-	json_t *steps = json_array();
+	struct steps x = { json_array(), "" };
+	json_t *j;
 	unsigned long long n;
 	int rc;
 
 	eng_arg(r, "op", key, sizeof(key));
 	n = strtoull(key, &end, 10);
 	if (*end != '\0' || n == 0) {
-		json_decref(steps);
+		json_decref(x.list);
 		return eng_error(e, id, 400, "bad_op", "operation ids are numbers");
 	}
 	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
 	    (rc = inv_op_get(t, n, &op)) == INV_OK)
-		rc = inv_op_steps_foreach(t, n, add_step, steps);
+		rc = inv_op_steps_foreach(t, n, add_step, &x);
 	inv_abort(t);
 	if (rc != INV_OK) {
-		json_decref(steps);
+		json_decref(x.list);
 		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 : 500,
 		    rc == INV_ERR_NOTFOUND ? "not_found" : "inventory",
 		    "operation %s: %s", key, inv_strerror(rc));
 	}
 	eng_hex(op.guid, 16, guid);
-	return eng_reply(e, id, 200, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, "
-	    "s:I, s:I, s:o}", "id", (json_int_t)op.id, "type", op.type, "state",
-	    op_state_name(op.state), "card", guid, "holder", op.holder,
-	    "operator", op.oper, "created", (json_int_t)op.created, "updated",
-	    (json_int_t)op.updated, "steps", steps));
+	j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "id",
+	    (json_int_t)op.id, "type", op.type, "state", op_state_name(op.state),
+	    "card", guid, "holder", op.holder, "operator", op.oper, "created",
+	    (json_int_t)op.created, "updated", (json_int_t)op.updated, "steps",
+	    x.list);
+	if (j != NULL && x.error[0] != '\0')
+		json_object_set_new(j, "error", json_string(x.error));
+	return eng_reply(e, id, 200, j);
 }
 
 int

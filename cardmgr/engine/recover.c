@@ -282,7 +282,30 @@ fail:
 
 /* ---- the reader watcher: a torn card that comes back is rolled back ---- */
 
+/*
+ * Readers whose card could not be looked at when it arrived (an operation
+ * held the reader): looked at again on every tick until it is free.
+ */
+#define PENDING_MAX 16
+static char pending[PENDING_MAX][128];
+
 static void
+pending_add(const char *reader)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < PENDING_MAX; i++) {
+		if (strcmp(pending[i], reader) == 0)
+			return;
+		if (pending[i][0] == '\0' && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		eng_copy(pending[free_slot], sizeof(pending[0]), reader);
+}
+
+/* 0 if the card in reader was looked at, -1 if the reader was busy. */
+static int
 inserted(struct engine *e, const char *reader)
 {
 	struct pcsc_ctx *pc = NULL;
@@ -293,7 +316,7 @@ inserted(struct engine *e, const char *reader)
 	int issuing = 0;
 
 	if (eng_reader_claim(e, reader) != 0)
-		return;		/* an operation has it: not ours to touch */
+		return -1;	/* an operation has it: look again later */
 	memset(&k, 0, sizeof(k));
 	if (pcsc_init(&pc) == PCSC_OK &&
 	    cops_open(pc, reader, &k, detail, sizeof(detail)) == COPS_OK &&
@@ -308,6 +331,7 @@ inserted(struct engine *e, const char *reader)
 	if (issuing)
 		eng_rollback(e, c.guid, reader, "interrupted issuance");
 	eng_reader_release(e, reader);
+	return 0;
 }
 
 static void *
@@ -325,16 +349,21 @@ watch_loop(void *arg)
 			continue;
 		}
 		rc = pcsc_wait_event(pc, 1000, &ev);
-		if (rc == PCSC_ERR_TIMEOUT)
+		if (rc == PCSC_ERR_TIMEOUT) {
+			for (int i = 0; i < PENDING_MAX; i++)
+				if (pending[i][0] != '\0' &&
+				    inserted(e, pending[i]) == 0)
+					pending[i][0] = '\0';
 			continue;
+		}
 		if (rc != PCSC_OK) {
 			pcsc_done(pc);
 			pc = NULL;
 			sleep(1);
 			continue;
 		}
-		if (ev.type == PCSC_EV_CARD_INSERTED)
-			inserted(e, ev.reader);
+		if (ev.type == PCSC_EV_CARD_INSERTED && inserted(e, ev.reader) != 0)
+			pending_add(ev.reader);
 	}
 	return NULL;
 }

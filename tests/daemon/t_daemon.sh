@@ -8,26 +8,14 @@
 . "$TOP/tests/daemon/stationenv.sh"
 stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
 . "$TOP/tests/drivers/lib.sh"
+. "$TOP/tests/daemon/lib.sh"
 opensc_private
 
-json() {	# file python-expression-on-j
-	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
-}
 # yubico-piv-tool status; once more after a moment if the card is still
 # settling from the daemon's reset (pcsc-lite answers the first client after
 # a reset with a transient error).
 ypt_status() {
 	ypt -a status 2>/dev/null || { sleep 0.3; ypt -a status; }
-}
-wait_op() {	# op id -> final state on stdout
-	local i st
-	for ((i = 0; i < 240; i++)); do
-		cm officer --json op show "$1" >"$T/op.json" 2>/dev/null
-		st=$(json "$T/op.json" 'j["state"]' 2>/dev/null)
-		[ -n "$st" ] && [ "$st" != running ] && break
-		sleep 0.25
-	done
-	echo "$st"
 }
 
 # --- the processes
@@ -211,6 +199,49 @@ ub4 q6=answ1 q7=answ2 q8=answ3 q9=answ4 q10=answ5 975310
 check_eq "after 3 wrong tries even right answers are refused" 4 $?
 check_grep "because unblock is locked" 'locked' "$T/ub"
 
+# --- bad input: a clear 4xx, nothing changed, the daemon still serving
+K=http://127.0.0.1:8410
+code() { curl -s -o "$T/bad.json" -w '%{http_code}' "$@"; }
+n_holders=$(cm auditor --json holders list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["holders"]))' 2>/dev/null ||
+    cm helpdesk --json holders list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["holders"]))')
+check_eq "malformed JSON: 400" 400 "$(code -X POST -H 'Content-Type: application/json' --data '{"id": ' \
+    --unix-socket "$T/run/api.sock" http://localhost/v1/holders)"
+check_eq "unknown field: 400" 400 "$(code -X POST -H 'Content-Type: application/json' \
+    --data '{"id":"E300","name":"X","role":"admin"}' --unix-socket "$T/run/api.sock" http://localhost/v1/holders)"
+check_eq "wrong type: 400" 400 "$(code -X POST -H 'Content-Type: application/json' \
+    --data '{"id":300,"name":"X"}' --unix-socket "$T/run/api.sock" http://localhost/v1/holders)"
+head -c 200000 /dev/zero | tr '\0' a >"$T/big"
+check_eq "oversized body: 413" 413 "$(code -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$T/big" --unix-socket "$T/run/api.sock" http://localhost/v1/holders)"
+check_eq "path traversal: 400" 400 "$(code --path-as-is "$K/v1/cards/..%2f..%2fetc%2fpasswd")"
+check_eq "unknown path: 404" 404 "$(code "$K/v1/nothing")"
+check_eq "the kiosk (no operator) may not list cards: 403" 403 "$(code "$K/v1/cards")"
+check_eq "a sealed PIN that is not sealed to the session key: 400" 400 "$(code -X POST \
+    -H 'Content-Type: application/json' --data \
+    '{"reader":"x","old_pin":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","new_pin":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","new_pin_again":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}' \
+    "$K/v1/cards/5001/pin")"
+check "after all of it the daemon still answers" cm auditor status
+check_eq "and no holder was added" "$n_holders" \
+    "$(cm helpdesk --json holders list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["holders"]))')"
+
+# --- a card that lies: GENERATE answers 6A80 on the first slot
+vcard_remove 3
+vcard_insert 3 "$T/card5.state" --create --serial 5005 --inject-sw 47=6A80 >/dev/null
+sleep 0.5
+printf '461937\nansw1\nansw2\nansw3\nansw4\nansw5\n' >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R3" --holder E200 --profile employee \
+    --question 6 --question 7 --question 8 --question 9 --question 10 3<"$T/s" >"$T/i5.json"
+check_eq "a card refusing GENERATE: the issuance fails and is rolled back" rolled_back \
+    "$(wait_op "$(json "$T/i5.json" 'j["operation"]')")"
+check_grep "with the card's refusal in the operation's error" '"error": *"[^"]*(PIV_ERR_WRONG_DATA|refused|6A80)' "$T/op.json"
+for ((i = 0; i < 40; i++)); do
+	[ "$(cm auditor --json cards show 5005 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])' 2>/dev/null)" = retired ] && break
+	sleep 0.25
+done
+check_eq "the half-issued card is rolled back at once (it is still in the reader)" retired \
+    "$(cm auditor --json cards show 5005 | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
+check "and it is back to factory state" card_blank "$R3"
+
 # --- audit: every operation, and no secret anywhere
 cm auditor --json audit show --limit 1000 >"$T/audit.json"
 check_grep "audit has the issue" '"issue.ok"' "$T/audit.json"
@@ -221,4 +252,12 @@ for secret in 461937 572814 975310 482916 'answer two' 'answ3'; do
 	check_fails "no '$secret' in the log, the inventory or the audit" \
 	    grep -rqaF -- "$secret" "$T/cardmgrd.log" "$T/inv" "$T/audit.json"
 done
+
+# --- an invalid profile: the daemon refuses to start, and says where
+daemon_stop
+sed -i 's/^pin_retries = 3;/pin_retries = 99;/' "$T/etc/profiles/employee.conf"
+"$BIN/cardmgrd" -c "$T/etc/cardmgrd.conf" >"$T/bad-start.log" 2>&1
+check_eq "cardmgrd exits 1 with an invalid profile" 1 $?
+check_grep "naming the file and line" 'employee.conf:[0-9]+:' "$T/bad-start.log"
+check_fails "cardmgrd -n says so too" "$BIN/cardmgrd" -n -c "$T/etc/cardmgrd.conf"
 done_testing
