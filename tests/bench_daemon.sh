@@ -277,8 +277,8 @@ run_par() {
 		# and bring the station back for the next measurement.
 		if ! kill -0 "$(cat "$T/pids/cardmgrd")" 2>/dev/null; then
 			crashed=$(grep -o 'engine exited.*' "$T/cardmgrd.log" | tail -n 1)
-		elif [ "$(calc "$(now) - $last" 0)" -gt 90 ]; then
-			crashed="no operation ended for 90 s: engine threads stuck ($(running_threads))"
+		elif [ "$(calc "$(now) - $last" 0)" -gt 40 ]; then
+			crashed="no operation ended for 40 s: engine threads stuck ($(running_threads))"
 		fi
 		if [ -n "$crashed" ]; then
 			nfailed=$((n - ndone))
@@ -290,13 +290,13 @@ run_par() {
 			st=$(op_state "$o")
 			[ -z "$st" ] || [ "$st" = running ] && continue
 			last=$(now)
-			fin[$o]="$(calc "$last - $t0" 2)${st/done/}"
+			fin[$o]="$(calc "$last - $t0" 2)"; [ "$st" = done ] || fin[$o]="${fin[$o]}($st)"
 			if [ "$st" = done ]; then ndone=$((ndone + 1)); else nfailed=$((nfailed + 1)); fi
 		done
 	done
 	par=$(calc "$(now) - $t0")
 	fins=""
-	for o in "${ops[@]}"; do fins="$fins ${fin[$o]}"; done
+	for o in "${ops[@]}"; do fins="$fins ${fin[$o]:-stuck}"; done
 	for ((r = 0; r < n; r++)); do vcard_remove "$r"; done
 	PROFILE=contractor
 }
