@@ -119,6 +119,13 @@ static inline void eng_crash_point(const char *step) { (void)step; }
 int eng_ca_open(struct engine *e);
 
 /* retire.c: the CA journal and what it confirmed. */
+/*
+ * In the caller's write txn t: every certificate of card guid not yet
+ * revoked becomes PENDING_REVOKE with one outbox revocation each.
+ * [out] *queued: how many.
+ */
+int eng_queue_revocations(struct engine *e, struct inv_txn *t,
+    const uint8_t guid[16], int reason, uint16_t *queued);
 int eng_ca_reconcile(struct engine *e);
 int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
 

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@
 #include "proc/log.h"
 
 #define MAX_ANSWERS 8
+#define SELFTEST_TIMEOUT_MS 30000
 
 struct issue_job {
 	struct engine *e;
@@ -534,14 +537,35 @@ eng_self_test(struct engine *e, const char *reader, const char *pin,
 		(void)!write(pin_pipe[1], "\n", 1);
 	close(pin_pipe[1]);
 	if (pid > 0) {
-		n = read(out_pipe[0], detail, cap - 1);
-		detail[n > 0 ? n : 0] = '\0';
+		struct pollfd pfd = { out_pipe[0], POLLIN, 0 };
+		size_t got = 0;
+		int timed_out = 0, pr;
+
+		/* A card pulled at the wrong moment can leave OpenSC waiting:
+		 * the helper gets SELFTEST_TIMEOUT_MS, then it is killed. */
+		for (;;) {
+			if ((pr = poll(&pfd, 1, SELFTEST_TIMEOUT_MS)) == 0) {
+				timed_out = 1;
+				break;
+			}
+			if (pr < 0 || got >= cap - 1 ||
+			    (n = read(out_pipe[0], detail + got, cap - 1 - got)) <= 0)
+				break;
+			got += (size_t)n;
+		}
+		detail[got] = '\0';
 		detail[strcspn(detail, "\n")] = '\0';
-		if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
-		    WEXITSTATUS(st) == 0)
+		if (timed_out)
+			kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		if (timed_out) {
+			snprintf(detail, cap, "self-test did not finish in %d s",
+			    SELFTEST_TIMEOUT_MS / 1000);
+		} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			rc = COPS_OK;
-		else if (detail[0] == '\0')
+		} else if (detail[0] == '\0') {
 			snprintf(detail, cap, "self-test helper exited %d", st);
+		}
 	}
 	close(out_pipe[0]);
 	return rc;

@@ -46,102 +46,61 @@ eng_crash_point(const char *step)
 }
 #endif
 
-struct rb_ctx {
-	struct inv_txn *t;
-	struct outbox *ob;
-	uint16_t queued;
-	uint64_t now;
-	int rc;
-};
-
-static int
-rb_cert(const struct inv_cert *c, void *arg)
-{
-	struct rb_ctx *x = arg;
-	struct inv_cert u;
-	uint64_t id;
-
-	if (c->status == INV_CERT_REVOKED)
-		return 0;
-	if (x->ob == NULL || outbox_add_txn(x->ob, inv_txn_mdb(x->t),
-	    OUTBOX_REVOKE, NULL, ROLLBACK_REASON, c->der, c->der_len, x->now,
-	    &id) != OUTBOX_OK) {
-		x->rc = INV_ERR_DB;
-		return -1;
-	}
-	u = *c;
-	u.status = INV_CERT_PENDING_REVOKE;
-	u.reason = ROLLBACK_REASON;
-	if ((x->rc = inv_cert_put(x->t, &u, INV_PUT_UPDATE)) != INV_OK)
-		return -1;
-	x->queued++;
-	return 0;
-}
-
-/* The operation that was issuing guid: newest first, any state but DONE. */
-struct find_op {
-	const uint8_t *guid;
-	struct inv_op op;
-	int found;
-};
-
 static int
 record_rollback(struct engine *e, const uint8_t guid[16], const char *why)
 {
-	struct rb_ctx x = { NULL, e->cast != NULL ? cast_outbox(e->cast) : NULL,
-	    0, (uint64_t)time(NULL), INV_OK };
+	struct inv_txn *t = NULL;
 	struct inv_card c;
 	struct inv_event ev;
 	struct inv_op op;
 	char key[48], g[33];
 	uint8_t idb[8];
 	size_t n = 0;
-	uint64_t opid = 0;
+	uint64_t opid = 0, now = (uint64_t)time(NULL);
+	uint16_t queued;
 	int rc;
 
 	eng_hex(guid, 16, g);
 	snprintf(key, sizeof(key), "issuing:%s", g);
-	if ((rc = inv_begin(e->inv, 1, &x.t)) != INV_OK)
+	if ((rc = inv_begin(e->inv, 1, &t)) != INV_OK)
 		return rc;
-	if ((rc = inv_card_get(x.t, guid, &c)) != INV_OK)
+	if ((rc = inv_card_get(t, guid, &c)) != INV_OK)
 		goto fail;
 	if (c.state != INV_CARD_ISSUING) {
 		rc = INV_ERR_ARG;
 		goto fail;
 	}
-	if ((rc = inv_certs_of_card(x.t, guid, rb_cert, &x)) != INV_OK ||
-	    x.rc != INV_OK) {
-		rc = rc != INV_OK ? rc : x.rc;
+	if ((rc = eng_queue_revocations(e, t, guid, ROLLBACK_REASON,
+	    &queued)) != INV_OK)
 		goto fail;
-	}
 	c.state = INV_CARD_RETIRED;
-	c.pending_ca = x.queued;
-	c.updated = x.now;
-	if ((rc = inv_card_put(x.t, &c, INV_PUT_UPDATE)) != INV_OK)
+	c.pending_ca = queued;
+	c.updated = now;
+	if ((rc = inv_card_put(t, &c, INV_PUT_UPDATE)) != INV_OK)
 		goto fail;
-	if (inv_meta_get(x.t, key, idb, sizeof(idb), &n) == INV_OK && n == 8) {
+	if (inv_meta_get(t, key, idb, sizeof(idb), &n) == INV_OK && n == 8) {
 		for (int i = 0; i < 8; i++)
 			opid = opid << 8 | idb[i];
-		if (inv_op_get(x.t, opid, &op) == INV_OK) {
+		if (inv_op_get(t, opid, &op) == INV_OK) {
 			op.state = INV_OP_ROLLED_BACK;
-			op.updated = x.now;
-			if ((rc = inv_op_put(x.t, &op)) != INV_OK)
+			op.updated = now;
+			if ((rc = inv_op_put(t, &op)) != INV_OK)
 				goto fail;
 		}
-		inv_meta_del(x.t, key);
+		inv_meta_del(t, key);
 	}
 	memset(&ev, 0, sizeof(ev));
 	memcpy(ev.guid, guid, 16);
-	ev.time = x.now;
+	ev.time = now;
 	eng_copy(ev.name, sizeof(ev.name), "issue_rolled_back");
 	eng_copy(ev.actor, sizeof(ev.actor), "engine");
 	snprintf(ev.detail, sizeof(ev.detail), "wiped to stock; %u "
-	    "certificate(s) to revoke; %.200s", x.queued, why);
-	if ((rc = inv_event_append(x.t, &ev, &ev.seq)) != INV_OK)
+	    "certificate(s) to revoke; %.200s", queued, why);
+	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
 		goto fail;
-	return inv_commit(x.t);
+	return inv_commit(t);
 fail:
-	inv_abort(x.t);
+	inv_abort(t);
 	return rc;
 }
 

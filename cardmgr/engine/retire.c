@@ -41,8 +41,9 @@ queue_revoke(const struct inv_cert *c, void *arg)
 
 	if (c->status == INV_CERT_REVOKED)
 		return 0;
-	if (outbox_add_txn(x->ob, inv_txn_mdb(x->t), OUTBOX_REVOKE, NULL,
-	    x->reason, c->der, c->der_len, x->now, &obid) != OUTBOX_OK) {
+	if (x->ob == NULL || outbox_add_txn(x->ob, inv_txn_mdb(x->t),
+	    OUTBOX_REVOKE, NULL, x->reason, c->der, c->der_len, x->now,
+	    &obid) != OUTBOX_OK) {
 		x->rc = INV_ERR_DB;
 		return -1;
 	}
@@ -55,40 +56,52 @@ queue_revoke(const struct inv_cert *c, void *arg)
 	return 0;
 }
 
+int
+eng_queue_revocations(struct engine *e, struct inv_txn *t,
+    const uint8_t guid[16], int reason, uint16_t *queued)
+{
+	struct revoke_ctx x = { t, e->cast != NULL ? cast_outbox(e->cast) :
+	    NULL, reason, 0, (uint64_t)time(NULL), INV_OK };
+	int rc;
+
+	*queued = 0;
+	rc = inv_certs_of_card(t, guid, queue_revoke, &x);
+	*queued = x.queued;
+	return rc != INV_OK ? rc : x.rc;
+}
+
 /* Card into state, its certificates queued for revocation: one txn. */
 static int
 retire_record(struct engine *e, struct inv_card *c, int reason, int state,
     const char *event, const char *actor, const char *detail)
 {
-	struct revoke_ctx x = { NULL, cast_outbox(e->cast), reason, 0,
-	    (uint64_t)time(NULL), INV_OK };
+	struct inv_txn *t = NULL;
 	struct inv_event ev;
+	uint64_t now = (uint64_t)time(NULL);
+	uint16_t queued;
 	int rc;
 
-	if ((rc = inv_begin(e->inv, 1, &x.t)) != INV_OK)
+	if ((rc = inv_begin(e->inv, 1, &t)) != INV_OK)
 		return rc;
-	if ((rc = inv_certs_of_card(x.t, c->guid, queue_revoke, &x)) != INV_OK ||
-	    x.rc != INV_OK) {
-		rc = rc != INV_OK ? rc : x.rc;
+	if ((rc = eng_queue_revocations(e, t, c->guid, reason, &queued)) != INV_OK)
 		goto fail;
-	}
 	c->state = (uint8_t)state;
-	c->pending_ca = x.queued;
-	c->updated = x.now;
-	if ((rc = inv_card_put(x.t, c, INV_PUT_UPDATE)) != INV_OK)
+	c->pending_ca = queued;
+	c->updated = now;
+	if ((rc = inv_card_put(t, c, INV_PUT_UPDATE)) != INV_OK)
 		goto fail;
 	memset(&ev, 0, sizeof(ev));
 	memcpy(ev.guid, c->guid, 16);
-	ev.time = x.now;
-	snprintf(ev.name, sizeof(ev.name), "%s", event);
-	snprintf(ev.actor, sizeof(ev.actor), "%s", actor);
+	ev.time = now;
+	eng_copy(ev.name, sizeof(ev.name), event);
+	eng_copy(ev.actor, sizeof(ev.actor), actor);
 	snprintf(ev.detail, sizeof(ev.detail), "%s; %u revocation(s) queued",
-	    detail, x.queued);
-	if ((rc = inv_event_append(x.t, &ev, &ev.seq)) != INV_OK)
+	    detail, queued);
+	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
 		goto fail;
-	return inv_commit(x.t);
+	return inv_commit(t);
 fail:
-	inv_abort(x.t);
+	inv_abort(t);
 	return rc;
 }
 
