@@ -76,9 +76,9 @@ replay_corpus() {	# fuzzer, corpus dir: one TAP line per harness
 	fi
 	# A short, bounded fuzzing run on top of the replay (new inputs are not kept).
 	local scratch; scratch=$(mktemp -d)
-	if "$fz" -max_total_time="${FUZZ_CHECK_SECONDS:-10}" -timeout=10 \
+	if "$fz" -max_total_time="${FUZZ_CHECK_SECONDS:-5}" -timeout=10 \
 	    -artifact_prefix="$logs/$name-" "$scratch" "$corpus"; then
-		echo "ok 2 - $name fuzzed ${FUZZ_CHECK_SECONDS:-10}s without a crash"
+		echo "ok 2 - $name fuzzed ${FUZZ_CHECK_SECONDS:-5}s without a crash"
 	else
 		echo "not ok 2 - $name: crash found (artifact in $logs)"
 	fi

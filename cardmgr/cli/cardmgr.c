@@ -562,8 +562,8 @@ unblock_questions(struct cm *cm, const char *card, const char *reader,
  * script may not know their order. Each line is either "q<ID>=<answer>"
  * (matched to question ID wherever it is asked; answers to questions not
  * asked are read and dropped) or a plain answer (taken for the next question
- * still unanswered, in the order asked). Once every question asked has its
- * answer, the next line is the new PIN.
+ * still unanswered, in the order asked). The first plain line once every
+ * question asked has its answer is the new PIN.
  */
 static int
 keyed_answers(struct cm *cm, json_t *questions, json_t *answers, json_t **pin)
@@ -578,12 +578,14 @@ keyed_answers(struct cm *cm, json_t *questions, json_t *answers, json_t **pin)
 	*pin = NULL;
 	if (want > 64)
 		return CM_EXIT_ERROR;
-	while (got < want) {
+	for (;;) {
 		if (cm_secret_read(cm, "answer", line, sizeof(line)) != CM_OK)
 			goto out;
 		keyed = line[0] == 'q' && (eq = strchr(line, '=')) != NULL &&
 		    (*eq = '\0', id = strtol(line + 1, &end, 10),
 		    end != line + 1 && *end == '\0');
+		if (!keyed && got == want)
+			break;		/* every question answered: the PIN */
 		json_array_foreach(questions, i, q) {
 			if (done[i] || (keyed &&
 			    json_integer_value(json_object_get(q, "id")) != id))
@@ -599,8 +601,7 @@ keyed_answers(struct cm *cm, json_t *questions, json_t *answers, json_t **pin)
 		}
 		sodium_memzero(line, sizeof(line));
 	}
-	if (cm_secret_read(cm, "new PIN", line, sizeof(line)) == CM_OK &&
-	    cm_seal_text(cm, line, pin) == CM_OK)
+	if (cm_seal_text(cm, line, pin) == CM_OK)
 		rc = CM_EXIT_OK;
 out:
 	sodium_memzero(line, sizeof(line));
