@@ -455,6 +455,21 @@ block_ref(struct cops_card *c, int ref)
 	return PIV_ERR_CARD;
 }
 
+/* After 9B authentication: PIN and PUK blocked, then RESET. */
+static int
+wipe_authenticated(struct cops_card *c, char *detail, size_t cap)
+{
+	int prc;
+
+	if ((prc = block_ref(c, PIV_REF_PIN)) != PIV_OK)
+		return card_fail(prc, "block PIN", detail, cap);
+	if ((prc = block_ref(c, PIV_REF_PUK)) != PIV_OK)
+		return card_fail(prc, "block PUK", detail, cap);
+	if ((prc = piv_reset(c->piv)) != PIV_OK)
+		return card_fail(prc, "reset", detail, cap);
+	return COPS_OK;
+}
+
 int
 cops_wipe(struct cops_card *c, int mgmt_alg, const uint8_t *key, size_t keylen,
     char *detail, size_t cap)
@@ -463,16 +478,32 @@ cops_wipe(struct cops_card *c, int mgmt_alg, const uint8_t *key, size_t keylen,
 
 	if (c == NULL || c->piv == NULL || key == NULL)
 		return COPS_ERR_ARG;
-	/* Only a card whose 9B key we derived is ours to wipe. */
+	/* Only a card whose 9B key we know is ours to wipe. */
 	if ((prc = piv_auth_mgmt(c->piv, mgmt_alg, key, keylen)) != PIV_OK)
 		return card_fail(prc, "authenticate", detail, cap);
-	if ((prc = block_ref(c, PIV_REF_PIN)) != PIV_OK)
-		return card_fail(prc, "block PIN", detail, cap);
-	if ((prc = block_ref(c, PIV_REF_PUK)) != PIV_OK)
-		return card_fail(prc, "block PUK", detail, cap);
-	if ((prc = piv_reset(c->piv)) != PIV_OK)
-		return card_fail(prc, "reset", detail, cap);
-	return COPS_OK;
+	return wipe_authenticated(c, detail, cap);
+}
+
+int
+cops_auth_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
+    void *arg, char *detail, size_t cap)
+{
+	int prc;
+
+	if (c == NULL || c->piv == NULL || crypt == NULL)
+		return COPS_ERR_ARG;
+	prc = piv_auth_mgmt_cb(c->piv, mgmt_alg, crypt, arg);
+	return prc == PIV_OK ? COPS_OK : card_fail(prc, "authenticate", detail,
+	    cap);
+}
+
+int
+cops_wipe_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
+    void *arg, char *detail, size_t cap)
+{
+	int rc = cops_auth_cb(c, mgmt_alg, crypt, arg, detail, cap);
+
+	return rc == COPS_OK ? wipe_authenticated(c, detail, cap) : rc;
 }
 
 int

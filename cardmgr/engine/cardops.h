@@ -136,6 +136,16 @@ int cops_unblock(struct cops_card *c, const char *puk, const char *new_pin,
 int cops_wipe(struct cops_card *c, int mgmt_alg, const uint8_t *key,
     size_t keylen, char *detail, size_t cap);
 
+/*
+ * The same with the 9B blocks computed by crypt (keyd answers the card's
+ * challenges; the caller never holds the key). cops_auth_cb only
+ * authenticates: proof that the card is ours.
+ */
+int cops_auth_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
+    void *arg, char *detail, size_t cap);
+int cops_wipe_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
+    void *arg, char *detail, size_t cap);
+
 /* PKCS#11 self-test through OpenSC on this card's reader with pin. */
 int cops_self_test(const char *module, const char *reader, const char *pin,
     char *detail, size_t cap);

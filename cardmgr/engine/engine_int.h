@@ -69,6 +69,15 @@ int keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],
 int keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
     uint8_t **blob, size_t *bloblen, EVP_PKEY **priv);
 
+/* A card's 9B challenges answered by keyd: piv_mgmt_crypt_fn's arg. */
+struct keyc_card {
+	struct engine *e;
+	uint32_t version;
+	uint8_t guid[16];
+	int alg;
+};
+int keyc_mgmt_crypt(void *arg, int encrypt, const uint8_t *in, uint8_t *out,
+    size_t blocklen);
 int keyc_sign(struct engine *e, int which, int mech, const uint8_t *tbs,
     size_t tbslen, uint8_t *sig, size_t *siglen);
 int keyc_pubkey(struct engine *e, int which, EVP_PKEY **pub);

@@ -223,3 +223,31 @@ keyc_pubkey(struct engine *e, int which, EVP_PKEY **pub)
 	reply_free(rp);
 	return rc;
 }
+
+int
+keyc_mgmt_crypt(void *arg, int encrypt, const uint8_t *in, uint8_t *out,
+    size_t blocklen)
+{
+	struct keyc_card *kc = arg;
+	struct msg_builder b;
+	struct reply *rp;
+	const struct msg_field *f;
+	int rc = -1;
+
+	if (msg_builder_init(&b) != MSG_OK)
+		return -1;
+	msg_put_u32(&b, KS_F_VERSION, kc->version);
+	msg_put_bytes(&b, KS_F_GUID, kc->guid, 16);
+	msg_put_u32(&b, KS_F_ALG, (uint32_t)kc->alg);
+	msg_put_bool(&b, KS_F_ENCRYPT, encrypt);
+	msg_put_bytes(&b, KS_F_BLOCK, in, blocklen);
+	if ((rp = call(kc->e, MSG_KS_MGMT_CRYPT, &b)) == NULL)
+		return -1;
+	if (rp->rc == KS_OK && (f = data(rp, KS_R_DATA)) != NULL &&
+	    f->len == blocklen) {
+		memcpy(out, f->p, blocklen);
+		rc = 0;
+	}
+	reply_free(rp);
+	return rc;
+}

@@ -113,19 +113,19 @@ wipe_issuing(struct engine *e, const struct inv_card *c, const char *reader,
 	const struct prof *p = prof_find(e->profiles, c->profile);
 	struct pcsc_ctx *pc = NULL;
 	struct cops_card k;
-	uint8_t key[32];
+	struct keyc_card kc;
 	int alg = PIV_ALG_AES192, rc;
-	size_t klen = 24;
 
-	if (p != NULL && p->mgmt_alg == PROF_MGMT_AES128) {
+	if (p != NULL && p->mgmt_alg == PROF_MGMT_AES128)
 		alg = PIV_ALG_AES128;
-		klen = 16;
-	} else if (p != NULL && p->mgmt_alg == PROF_MGMT_AES256) {
+	else if (p != NULL && p->mgmt_alg == PROF_MGMT_AES256)
 		alg = PIV_ALG_AES256;
-		klen = 32;
-	} else if (p != NULL && p->mgmt_alg == PROF_MGMT_3DES) {
+	else if (p != NULL && p->mgmt_alg == PROF_MGMT_3DES)
 		alg = PIV_ALG_3DES;
-	}
+	kc.e = e;
+	kc.version = c->mk_version;
+	memcpy(kc.guid, c->guid, 16);
+	kc.alg = alg;
 	memset(&k, 0, sizeof(k));
 	if (pcsc_init(&pc) != PCSC_OK ||
 	    cops_open(pc, reader, &k, detail, cap) != COPS_OK) {
@@ -139,11 +139,8 @@ wipe_issuing(struct engine *e, const struct inv_card *c, const char *reader,
 		rc = COPS_ERR_DIFFERENT;
 		goto out;
 	}
-	if (keyc_mgmt_key(e, c->mk_version, c->guid, alg, key, klen) != 0) {
-		rc = COPS_ERR_HOOK;
-		goto out;
-	}
-	rc = cops_wipe(&k, alg, key, klen, detail, cap);
+	/* keyd answers the card's 9B challenges: the key stays there. */
+	rc = cops_wipe_cb(&k, alg, keyc_mgmt_crypt, &kc, detail, cap);
 	if (rc == COPS_ERR_CARD) {
 		/* Torn before the diversified key was set. */
 		cops_close(&k);
@@ -155,7 +152,6 @@ wipe_issuing(struct engine *e, const struct inv_card *c, const char *reader,
 		}
 	}
 out:
-	OPENSSL_cleanse(key, sizeof(key));
 	cops_close(&k);
 	pcsc_done(pc);
 	return rc;

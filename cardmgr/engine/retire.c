@@ -278,15 +278,17 @@ with_card(struct engine *e, const struct inv_card *c, const struct prof *p,
 {
 	struct pcsc_ctx *pc = NULL;
 	struct cops_card k;
-	uint8_t key[32];
+	struct keyc_card kc;
 	int alg, rc;
-	size_t klen;
 
 	memset(&k, 0, sizeof(k));
 	alg = p->mgmt_alg == PROF_MGMT_AES128 ? PIV_ALG_AES128 :
 	    p->mgmt_alg == PROF_MGMT_AES256 ? PIV_ALG_AES256 :
 	    p->mgmt_alg == PROF_MGMT_3DES ? PIV_ALG_3DES : PIV_ALG_AES192;
-	klen = alg == PIV_ALG_AES128 ? 16 : alg == PIV_ALG_AES256 ? 32 : 24;
+	kc.e = e;
+	kc.version = c->mk_version;
+	memcpy(kc.guid, c->guid, 16);
+	kc.alg = alg;
 	if (pcsc_init(&pc) != PCSC_OK ||
 	    (rc = cops_open(pc, reader, &k, detail, cap)) != COPS_OK) {
 		rc = COPS_ERR_READER;
@@ -298,18 +300,12 @@ with_card(struct engine *e, const struct inv_card *c, const struct prof *p,
 		rc = COPS_ERR_DIFFERENT;
 		goto out;
 	}
-	if (keyc_mgmt_key(e, c->mk_version, c->guid, alg, key, klen) != 0) {
-		snprintf(detail, cap, "keyd cannot derive the card's key");
-		rc = COPS_ERR_HOOK;
-		goto out;
-	}
+	/* keyd answers the card's 9B challenges: the key stays there. */
 	if (wipe)
-		rc = cops_wipe(&k, alg, key, klen, detail, cap);
+		rc = cops_wipe_cb(&k, alg, keyc_mgmt_crypt, &kc, detail, cap);
 	else
-		rc = piv_auth_mgmt(k.piv, alg, key, klen) == PIV_OK ? COPS_OK :
-		    COPS_ERR_CARD;
+		rc = cops_auth_cb(&k, alg, keyc_mgmt_crypt, &kc, detail, cap);
 out:
-	OPENSSL_cleanse(key, sizeof(key));
 	cops_close(&k);
 	pcsc_done(pc);
 	return rc;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/x509.h>
@@ -22,16 +23,82 @@
  * not listed is a protocol violation and ends keyd. (No ONCE entries yet:
  * every request here is needed again for the next card.)
  */
-/*
- * XXX MSG_KS_MGMT_CRYPT (9B challenges answered here) is not permitted yet:
- * unbounded, it would be an ECB oracle for every card's key. It comes back
- * with a per-card-session budget; until then the engine gets a card's 9B key
- * (MSG_KS_MGMT_KEY), uses it for one operation and wipes it.
- */
 static const uint32_t permitted[] = {
-	MSG_KS_INFO, MSG_KS_MGMT_KEY, MSG_KS_PUK, MSG_KS_ESCROW, MSG_KS_SIGN,
-	MSG_KS_PUBKEY,
+	MSG_KS_INFO, MSG_KS_MGMT_KEY, MSG_KS_MGMT_CRYPT, MSG_KS_PUK,
+	MSG_KS_ESCROW, MSG_KS_SIGN, MSG_KS_PUBKEY,
 };
+
+/*
+ * A card's 9B key leaves keyd once, when the card is issued (SET MANAGEMENT
+ * KEY carries it to the card). Asking again for the same GUID is a protocol
+ * violation: afterwards keyd answers the card's challenges itself
+ * (MSG_KS_MGMT_CRYPT), within a budget, so that it is no ECB oracle: a
+ * mutual authentication is two blocks; a card gets CRYPT_PER_CARD blocks a
+ * window, all cards together CRYPT_ALL. XXX the exported set lives in
+ * memory: a restarted keyd would export a GUID again.
+ */
+#define EXPORTED_MAX 4096
+#define CRYPT_WINDOW_S 60
+#define CRYPT_PER_CARD 8
+#define CRYPT_ALL 240
+#define BUDGETS 64
+
+static uint8_t exported[EXPORTED_MAX][16];
+static size_t nexported;
+
+struct budget {
+	uint8_t guid[16];
+	time_t start;
+	unsigned n;
+};
+static struct budget budgets[BUDGETS];
+static time_t all_start;
+static unsigned all_n;
+
+/* 0 the first time guid is asked for, -1 afterwards. */
+static int
+export_once(const uint8_t guid[16])
+{
+	for (size_t i = 0; i < nexported && i < EXPORTED_MAX; i++)
+		if (memcmp(exported[i], guid, 16) == 0)
+			return -1;
+	memcpy(exported[nexported++ % EXPORTED_MAX], guid, 16);
+	return 0;
+}
+
+/* 0 if one more 9B block for guid is within the budget (and counts it). */
+static int
+crypt_budget(const uint8_t guid[16])
+{
+	time_t now = time(NULL);
+	struct budget *b = NULL, *oldest = &budgets[0];
+
+	if (now - all_start >= CRYPT_WINDOW_S) {
+		all_start = now;
+		all_n = 0;
+	}
+	for (int i = 0; i < BUDGETS && b == NULL; i++) {
+		if (memcmp(budgets[i].guid, guid, 16) == 0)
+			b = &budgets[i];
+		else if (budgets[i].start < oldest->start)
+			oldest = &budgets[i];
+	}
+	if (b == NULL) {
+		b = oldest;
+		memcpy(b->guid, guid, 16);
+		b->start = now;
+		b->n = 0;
+	}
+	if (now - b->start >= CRYPT_WINDOW_S) {
+		b->start = now;
+		b->n = 0;
+	}
+	if (b->n >= CRYPT_PER_CARD || all_n >= CRYPT_ALL)
+		return -1;
+	b->n++;
+	all_n++;
+	return 0;
+}
 
 static int
 is_permitted(uint32_t type)
@@ -202,6 +269,10 @@ dispatch(struct keyd *k, const struct msg *m)
 		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
 	case MSG_KS_MGMT_KEY:
 		p = bytes(m, KS_F_GUID, &tl);
+		if (export_once(p) != 0) {
+			log_warnx("a card's 9B key asked for twice");
+			return -1;	/* fatal: see export_once */
+		}
 		n = 32;
 		rc = ks_derive_mgmt_key(k->ks, num(m, KS_F_VERSION), p,
 		    (int)num(m, KS_F_ALG), out, n = (num(m, KS_F_ALG) == 0x08 ?
@@ -210,6 +281,10 @@ dispatch(struct keyd *k, const struct msg *m)
 		sodium_memzero(out, sizeof(out));
 		return ret;
 	case MSG_KS_MGMT_CRYPT:
+		if (crypt_budget(bytes(m, KS_F_GUID, &tl)) != 0) {
+			log_warnx("9B challenge over budget: refused");
+			return reply(k, id, KS_ERR_ARG, NULL, 0, NULL, 0, 0);
+		}
 		p = bytes(m, KS_F_BLOCK, &n);
 		rc = ks_mgmt_crypt(k->ks, num(m, KS_F_VERSION),
 		    bytes(m, KS_F_GUID, &tl), (int)num(m, KS_F_ALG),

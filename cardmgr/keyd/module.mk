@@ -17,3 +17,8 @@ $(eval $(call fuzzer,fuzz_ks_escrow,tests/fuzz/fuzz_ks_escrow.c cardmgr/keyd/ks_
 TESTS += test_ks_fault
 $(eval $(call prog,test_ks_fault,tests/unit/test_ks_fault.c $(KSTOKEN) $(KEYD_LIB),-lcmocka $(KEYD_LIBS)))
 $(B)/obj/tests/unit/test_ks_fault.o: CFLAGS += -I/usr/include/p11-kit-1
+
+# keyd's process loop: permit table, 9B challenge budget, key exported once.
+TESTS += test_keyd
+$(eval $(call prog,test_keyd,tests/unit/test_keyd.c cardmgr/keyd/keyd.c cardmgr/proc/log.c $(PROC_LIB) $(KSTOKEN) $(KEYD_LIB),-lcmocka -lsodium $(KEYD_LIBS)))
+$(B)/obj/tests/unit/test_keyd.o: CFLAGS += -I/usr/include/p11-kit-1
