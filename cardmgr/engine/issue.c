@@ -31,7 +31,7 @@
 #include "proc/log.h"
 
 #define MAX_ANSWERS 8
-#define SELFTEST_TIMEOUT_MS 30000
+#define SELFTEST_TIMEOUT_MS 20000
 
 struct issue_job {
 	struct engine *e;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/cardops.h"
 #include "pcsc.h"
 #include "proc/log.h"
 
@@ -58,6 +59,53 @@ q_status(struct engine *e, const struct ops_req *r, uint64_t id)
 	    "profiles", (int)prof_set_count(e->profiles), "cards", counts));
 }
 
+/*
+ * One reader and the card in it: present or not, and if it is a PIV card,
+ * its serial, GUID and what the inventory says of it. A reader an operation
+ * holds is reported busy, not touched.
+ */
+static json_t *
+reader_json(struct engine *e, struct pcsc_ctx *pc, const char *name)
+{
+	struct cops_card k;
+	struct inv_txn *t = NULL;
+	struct inv_card c;
+	char detail[128], guid[33], serial[24];
+	json_t *j = json_pack("{s:s}", "name", name);
+
+	if (eng_reader_claim(e, name) != 0) {
+		json_object_set_new(j, "state", json_string("busy"));
+		return j;
+	}
+	memset(&k, 0, sizeof(k));
+	if (cops_open(pc, name, &k, detail, sizeof(detail)) != COPS_OK) {
+		json_object_set_new(j, "state", json_string(k.pc == NULL &&
+		    k.atr_len == 0 ? "empty" : "unknown card"));
+		goto out;
+	}
+	json_object_set_new(j, "state", json_string("card"));
+	if (k.id.has_serial) {
+		snprintf(serial, sizeof(serial), "%u", k.id.serial);
+		json_object_set_new(j, "serial", json_string(serial));
+	}
+	if (k.id.has_chuid && k.id.chuid.has_guid) {
+		eng_hex(k.id.chuid.guid, 16, guid);
+		json_object_set_new(j, "guid", json_string(guid));
+		if (inv_begin(e->inv, 0, &t) == INV_OK) {
+			if (inv_card_get(t, k.id.chuid.guid, &c) == INV_OK)
+				json_object_set_new(j, "inventory",
+				    json_string(inv_card_state_name(c.state)));
+			inv_abort(t);
+		}
+	}
+	if (!json_object_get(j, "inventory"))
+		json_object_set_new(j, "inventory", json_string("unknown"));
+out:
+	cops_close(&k);
+	eng_reader_release(e, name);
+	return j;
+}
+
 int
 q_readers(struct engine *e, const struct ops_req *r, uint64_t id)
 {
@@ -73,7 +121,7 @@ q_readers(struct engine *e, const struct ops_req *r, uint64_t id)
 	rc = pcsc_list_readers(pc, &names, &n);
 	list = json_array();
 	for (size_t i = 0; rc == PCSC_OK && i < n; i++)
-		json_array_append_new(list, json_pack("{s:s}", "name", names[i]));
+		json_array_append_new(list, reader_json(e, pc, names[i]));
 	pcsc_free_list(names);
 	pcsc_done(pc);
 	if (rc != PCSC_OK && rc != PCSC_ERR_NO_READERS) {

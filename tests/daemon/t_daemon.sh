@@ -46,6 +46,10 @@ check_fails "a holder may not check the configuration" cm nobody check-config
 
 # --- issue
 vcard_insert 0 "$T/card0.state" --create --serial 5001 >/dev/null
+cm auditor --json readers >"$T/readers.json"
+check_eq "readers: the card in reader 0 is seen, serial 5001, not yet in the inventory" "card 5001 unknown" \
+    "$(json "$T/readers.json" '" ".join(x for x in (j["readers"][0]["state"], j["readers"][0].get("serial",""), j["readers"][0]["inventory"]))')"
+check_eq "readers: reader 1 is empty" empty "$(json "$T/readers.json" 'j["readers"][1]["state"]')"
 check "officer adds a holder" cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com
 check_grep "the holder list has her" '"id": *"E100"' <(cm helpdesk --json holders list)
 check_grep "a search by name finds her" '"Jane Doe"' <(cm helpdesk --json holders list --query jane)
@@ -61,6 +65,8 @@ cm officer --json cards show 5001 >"$T/card.json"
 check_eq "the inventory calls the card active" active "$(json "$T/card.json" 'j["state"]')"
 check_eq "with 4 certificates" 4 "$(json "$T/card.json" 'len(j["certificates"])')"
 guid=$(json "$T/card.json" 'j["guid"]')
+check_eq "readers: now the inventory's active card, by its GUID" "$guid active" \
+    "$(cm auditor --json readers | python3 -c 'import json,sys; r=json.load(sys.stdin)["readers"][0]; print(r["guid"], r["inventory"])')"
 check_eq "the test CA issued exactly 4 certificates" $((n0 + 4)) "$(issued_count)"
 check_grep "the card's CHUID carries the inventory's GUID" "3410$guid" <(ypt_status)
 for s in 9a 9c 9d 9e; do
