@@ -152,7 +152,7 @@ insert() {	# reader serial
 issue() {	# reader holder -> operation id
 	local q=() k
 	for ((k = 1; k <= NQ; k++)); do q+=(--question "$k"); done
-	printf '246810\n' >"$T/s.$1"
+	printf '461937\n' >"$T/s.$1"
 	for ((k = 1; k <= NQ; k++)); do printf 'answer number %d\n' "$k" >>"$T/s.$1"; done
 	cm security --json --secrets-fd 3 issue --reader "$(reader_name "$1")" \
 	    --holder "$2" --profile "$PROFILE" "${q[@]}" 3<"$T/s.$1" >"$T/issue.$1.json"
