@@ -161,6 +161,16 @@ eng_error(struct engine *e, uint64_t id, int status, const char *code,
 }
 
 int
+eng_find_card(struct inv_txn *t, const char *key, struct inv_card *c)
+{
+	uint8_t guid[16];
+
+	if (eng_unhex(key, guid, 16) == 0 && inv_card_get(t, guid, c) == INV_OK)
+		return INV_OK;
+	return inv_card_by_serial(t, key, c);
+}
+
+int
 eng_copy(char *dst, size_t cap, const char *src)
 {
 	size_t n = src != NULL ? strlen(src) : 0;

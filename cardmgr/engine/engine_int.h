@@ -59,6 +59,8 @@ void eng_audit(struct engine *e, const struct actor *a, const char *event,
     const char *ref, const char *result, const char *detail);
 void eng_hex(const uint8_t *p, size_t n, char *out);
 int eng_unhex(const char *s, uint8_t *out, size_t n);
+/* A card by GUID (32 hex digits) or by serial, in txn t. */
+int eng_find_card(struct inv_txn *t, const char *key, struct inv_card *c);
 
 /* keyc.c: requests to keyd. */
 int keyc_info(struct engine *e, uint32_t *master);

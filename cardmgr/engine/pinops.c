@@ -42,15 +42,11 @@ static int
 lookup(struct engine *e, const char *key, struct inv_card *c)
 {
 	struct inv_txn *t = NULL;
-	uint8_t guid[16];
 	int rc;
 
 	if ((rc = inv_begin(e->inv, 0, &t)) != INV_OK)
 		return rc;
-	if (eng_unhex(key, guid, 16) == 0 && inv_card_get(t, guid, c) == INV_OK)
-		rc = INV_OK;
-	else
-		rc = inv_card_by_serial(t, key, c);
+	rc = eng_find_card(t, key, c);
 	inv_abort(t);
 	return rc;
 }

@@ -304,17 +304,6 @@ add_event(const struct inv_event *ev, void *arg)
 	return 0;
 }
 
-/* A card by GUID (32 hex digits) or by serial. */
-static int
-find_card(struct inv_txn *t, const char *key, struct inv_card *c)
-{
-	uint8_t guid[16];
-
-	if (eng_unhex(key, guid, 16) == 0 && inv_card_get(t, guid, c) == INV_OK)
-		return INV_OK;
-	return inv_card_by_serial(t, key, c);
-}
-
 int
 q_card_get(struct engine *e, const struct ops_req *r, uint64_t id)
 {
@@ -326,7 +315,7 @@ q_card_get(struct engine *e, const struct ops_req *r, uint64_t id)
 
 	eng_arg(r, "card", key, sizeof(key));
 	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
-	    (rc = find_card(t, key, &c)) == INV_OK &&
+	    (rc = eng_find_card(t, key, &c)) == INV_OK &&
 	    (rc = inv_certs_of_card(t, c.guid, add_cert, certs)) == INV_OK)
 		rc = inv_event_foreach(t, c.guid, add_event, hist);
 	inv_abort(t);

@@ -331,11 +331,8 @@ op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
 		why = "unknown reason";
 		goto refuse;
 	}
-	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK) {
-		if (eng_unhex(key, guid, 16) != 0 || (rc = inv_card_get(t, guid,
-		    &c)) != INV_OK)
-			rc = inv_card_by_serial(t, key, &c);
-	}
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = eng_find_card(t, key, &c);
 	inv_abort(t);
 	if (rc != INV_OK) {
 		why = "the station does not know this card";

@@ -46,15 +46,11 @@ lookup(struct engine *e, const char *key, struct inv_card *c,
     struct inv_holder *h)
 {
 	struct inv_txn *t = NULL;
-	uint8_t guid[16];
 	int rc;
 
 	if ((rc = inv_begin(e->inv, 0, &t)) != INV_OK)
 		return rc;
-	if (eng_unhex(key, guid, 16) != 0 || (rc = inv_card_get(t, guid, c)) !=
-	    INV_OK)
-		rc = inv_card_by_serial(t, key, c);
-	if (rc == INV_OK)
+	if ((rc = eng_find_card(t, key, c)) == INV_OK)
 		rc = inv_holder_get(t, c->holder, h);
 	inv_abort(t);
 	return rc;
