@@ -10,10 +10,12 @@
  *
  * Exit 0: passed; 1: failed (one line on stdout says why); 2: usage.
  *
- * OpenSC runs with the station's own configuration, not the host's: its
- * default of 16 virtual slots at 4 per card hides every reader after the
- * fourth (a station with 8 readers failed half its self-tests with "no
- * matching token"), and a file cache could answer for the card.
+ * OpenSC runs with the station's own configuration, not the host's, and sees
+ * only the reader under test: with every reader visible, its default of 16
+ * virtual slots at 4 per card hid every reader after the fourth ("no matching
+ * token" for half of 8 parallel issuances), and the slot scan waited on each
+ * other reader's card while another issuance held it (self-tests taking 20 s
+ * and more). A file cache could also answer for the card: off.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,37 +25,62 @@
 
 #include <openssl/crypto.h>
 
+#include "pcsc.h"
 #include "engine/cardops.h"
 
-/* pcsc-lite serves at most 16 readers; OpenSC reserves 4 slots per card. */
-static const char opensc_conf[] =
-    "app default {\n"
-    "\tuse_file_caching = no;\n"
-    "\tframework pkcs15 { }\n"
-    "}\n"
-    "app opensc-pkcs11 {\n"
-    "\tpkcs11 {\n"
-    "\t\tmax_virtual_slots = 64;\n"
-    "\t\tslots_per_card = 4;\n"
-    "\t}\n"
-    "}\n";
+/*
+ * ignored_readers matches substrings: a reader whose name is part of the
+ * target's (or that a scconf string cannot hold) stays visible. Slower,
+ * never wrong.
+ */
+static int
+can_ignore(const char *name, const char *target)
+{
+	return strcmp(name, target) != 0 && strstr(target, name) == NULL &&
+	    strpbrk(name, "\"\\\n") == NULL;
+}
 
 /* The configuration in a memory file that OpenSC opens by its /proc path. */
 static int
-own_opensc_conf(void)
+own_opensc_conf(const char *target)
 {
-	char path[64];
-	int fd;
+	struct pcsc_ctx *pc = NULL;
+	char **names = NULL, path[64];
+	size_t n = 0, i;
+	int fd, first = 1, rc = -1;
+	FILE *f;
 
 	if ((fd = memfd_create("opensc.conf", 0)) < 0)
 		return -1;
-	if (write(fd, opensc_conf, sizeof(opensc_conf) - 1) !=
-	    (ssize_t)(sizeof(opensc_conf) - 1)) {
-		close(fd);
-		return -1;
+	if ((f = fdopen(dup(fd), "w")) == NULL)
+		goto out;
+	fprintf(f, "app default {\n\tuse_file_caching = no;\n"
+	    "\tframework pkcs15 { }\n");
+	if (pcsc_init(&pc) == PCSC_OK &&
+	    pcsc_list_readers(pc, &names, &n) == PCSC_OK) {
+		for (i = 0; i < n; i++) {
+			if (!can_ignore(names[i], target))
+				continue;
+			fprintf(f, "%s\"%s\"", first ? "\tignored_readers = " :
+			    ", ", names[i]);
+			first = 0;
+		}
+		if (!first)
+			fprintf(f, ";\n");
 	}
+	/* pcsc-lite serves at most 16 readers; OpenSC reserves 4 slots per card. */
+	fprintf(f, "}\napp opensc-pkcs11 {\n\tpkcs11 {\n"
+	    "\t\tmax_virtual_slots = 64;\n\t\tslots_per_card = 4;\n\t}\n}\n");
+	if (fclose(f) != 0)
+		goto out;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return setenv("OPENSC_CONF", path, 1);
+	rc = setenv("OPENSC_CONF", path, 1);
+out:
+	pcsc_free_list(names);
+	pcsc_done(pc);
+	if (rc != 0)
+		close(fd);
+	return rc;
 }
 
 int
@@ -71,7 +98,7 @@ main(int argc, char **argv)
 		return 2;
 	pin[n] = '\0';
 	pin[strcspn(pin, "\n")] = '\0';
-	if (own_opensc_conf() != 0) {
+	if (own_opensc_conf(argv[2]) != 0) {
 		OPENSSL_cleanse(pin, sizeof(pin));
 		printf("self-test: cannot set up the OpenSC configuration\n");
 		return 1;
