@@ -66,6 +66,7 @@ catls_init(struct catls *t, const char *host, const char *trust,
 void
 catls_done(struct catls *t)
 {
+	SSL_SESSION_free(t->sess);
 	SSL_CTX_free(t->ctx);
 	memset(t, 0, sizeof(*t));
 }
@@ -95,11 +96,38 @@ push(struct catls *t, BIO *bio)
 	no_delay(bio);
 	BIO_get_ssl(sbio, &ssl);
 	if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, t->host) ||
-	    !SSL_set1_host(ssl, t->host)) {
+	    !SSL_set1_host(ssl, t->host) ||
+	    (t->sess != NULL && !SSL_set_session(ssl, t->sess))) {
 		BIO_free(sbio);
 		return NULL;
 	}
 	return BIO_push(sbio, bio);
+}
+
+/*
+ * After an exchange: keep its session for the next one if it went well (with
+ * TLS 1.3 the ticket came with the response), else forget any session so
+ * the next connection does a full handshake with fresh verification.
+ */
+static void
+keep_session(struct catls *t, SSL *ssl, int ok)
+{
+	SSL_SESSION *s;
+
+	if (SSL_is_init_finished(ssl)) {
+		t->handshakes++;
+		if (SSL_session_reused(ssl))
+			t->resumed++;
+	}
+	s = ok ? SSL_get1_session(ssl) : NULL;
+	if (s != NULL && !SSL_SESSION_is_resumable(s)) {
+		SSL_SESSION_free(s);
+		s = NULL;
+	}
+	if (s == NULL && ok && t->sess != NULL && SSL_session_reused(ssl))
+		return;	/* resumed, no new ticket: the old one still serves */
+	SSL_SESSION_free(t->sess);
+	t->sess = s;
 }
 
 /* Drop the SSL BIO again and remember why a handshake failed. */
@@ -114,6 +142,7 @@ pop(struct catls *t, BIO *bio, int ok)
 		return bio;
 	if (!ok)
 		t->verify = SSL_get_verify_result(ssl);
+	keep_session(t, ssl, ok);
 	(void)ERR_set_mark();
 	BIO_ssl_shutdown(bio);
 	next = BIO_pop(bio);

@@ -21,11 +21,18 @@ const char *catls_strerror(int err);
 /* The enum constant's name ("CATLS_ERR_ARG"), for logs and records. */
 const char *catls_errname(int err);
 
-/* One TLS peer: the context and what the last handshake found. */
+/*
+ * One TLS peer: the context, what the last handshake found, and the session
+ * the next connection resumes (an abbreviated handshake: no certificate
+ * exchange, no signature by the station key). A failed exchange drops it.
+ * Not thread-safe: one caller at a time per struct catls.
+ */
 struct catls {
 	SSL_CTX *ctx;
 	const char *host;	/* not owned */
 	long verify;		/* X509_V_OK, or why the server was refused */
+	SSL_SESSION *sess;	/* to resume, or NULL */
+	unsigned long handshakes, resumed;	/* counts, for status and tests */
 };
 
 /*

@@ -55,6 +55,7 @@ check_grep "the holder list has her" '"id": *"E100"' <(cm helpdesk --json holder
 check_grep "a search by name finds her" '"Jane Doe"' <(cm helpdesk --json holders list --query jane)
 check_fails "an auditor may not add holders" cm auditor holders add --id E101 --name "X Y"
 n0=$(issued_count)
+l0=$(wc -l <"$T/nginx/access.log")
 printf '461937\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' >"$T/s"
 cm officer --json --secrets-fd 3 issue --reader "$R" --holder E100 --profile employee \
     --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
@@ -68,6 +69,15 @@ guid=$(json "$T/card.json" 'j["guid"]')
 check_eq "readers: now the inventory's active card, by its GUID" "$guid active" \
     "$(cm auditor --json readers | python3 -c 'import json,sys; r=json.load(sys.stdin)["readers"][0]; print(r["guid"], r["inventory"])')"
 check_eq "the test CA issued exactly 4 certificates" $((n0 + 4)) "$(issued_count)"
+# 4 enrolments, each a request and its certConf: after the first, nginx sees
+# the daemon resume its TLS session (no full handshake, no station-key
+# signature per request), and every request still carries the station's DN.
+tail -n +$((l0 + 1)) "$T/nginx/access.log" | grep '"POST /cmp ' >"$T/issue-cmp.log"
+check_eq "the issuance made 8 CMP requests" 8 "$(wc -l <"$T/issue-cmp.log")"
+check "the daemon's CA requests resume their TLS session (nginx: reused=r)" \
+    test "$(grep -c 'reused=r' "$T/issue-cmp.log")" -ge 6
+check_eq "every one came with the station's verified certificate" 8 \
+    "$(grep -c 'verify=SUCCESS dn="CN=station-01,O=Test"' "$T/issue-cmp.log")"
 check_grep "the card's CHUID carries the inventory's GUID" "3410$guid" <(ypt_status)
 for s in 9a 9c 9d 9e; do
 	ypt -a read-certificate -s $s >"$T/$s.crt" 2>/dev/null
