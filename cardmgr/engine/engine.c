@@ -276,22 +276,13 @@ config_check(struct engine *e, uint64_t id)
 	    e->cfg->operators != NULL ? e->cfg->operators : ""));
 }
 
+/* What the floor allowed, run: in the engine's loop or a worker thread. */
 static int
-dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
+run_op(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a_)
 {
-	struct actor a;
-	int known;
+	struct actor a = *a_;
 
-	resolve_actor(e, r, &a);
-	if (!floor_allows(r->op->code, a.roles, &known)) {
-		if (!known)
-			return eng_error(e, id, 501, "not_implemented",
-			    "%s is not implemented yet", r->op->name);
-		eng_audit(e, &a, "denied", r->op->name, "refused",
-		    "role not allowed");
-		return eng_error(e, id, 403, "forbidden",
-		    "%s may not run %s", a.name, r->op->name);
-	}
 	switch (r->op->code) {
 	case OPS_STATUS:
 		return q_status(e, r, id);
@@ -335,6 +326,120 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id)
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
 	}
+}
+
+/*
+ * Operations that wait on a card (tens of APDUs, 30 ms each on real cards),
+ * the CA or Argon2id run in a thread of their own, so one reader's PIN
+ * change never holds up another reader, a status query or the kiosk. They
+ * answer by request id; the api matches answers to requests in any order.
+ */
+static int
+slow_op(int code)
+{
+	switch (code) {
+	case OPS_READERS:
+	case OPS_PIN_CHANGE:
+	case OPS_UNBLOCK_QUESTIONS:
+	case OPS_UNBLOCK:
+	case OPS_RETIRE:
+	case OPS_AUDIT_VERIFY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+struct work {
+	struct engine *e;
+	uint64_t id;
+	struct actor a;
+	size_t len;
+	uint8_t buf[];		/* the request datagram, decoded again here */
+};
+
+static void *
+work_thread(void *arg)
+{
+	struct work *w = arg;
+	struct engine *e = w->e;
+	struct msg *m = malloc(sizeof(*m));
+	struct ops_req *r = malloc(sizeof(*r));
+
+	if (m == NULL || r == NULL || msg_decode(w->buf, w->len, m) != MSG_OK ||
+	    ops_req_decode(m, r) != OPS_OK)
+		(void)eng_error(e, w->id, 500, "internal", "out of memory");
+	else if (run_op(e, r, w->id, &w->a) != 0)
+		log_warnx("cannot answer the api (request %llu)",
+		    (unsigned long long)w->id);
+	sodium_memzero(w->buf, w->len);
+	free(r);
+	free(m);
+	free(w);
+	pthread_mutex_lock(&e->busy_mu);
+	e->workers--;
+	pthread_mutex_unlock(&e->busy_mu);
+	return NULL;
+}
+
+static int
+run_in_worker(struct engine *e, const uint8_t *buf, size_t len, uint64_t id,
+    const struct actor *a)
+{
+	struct work *w;
+	pthread_attr_t at;
+	pthread_t th;
+	int rc;
+
+	pthread_mutex_lock(&e->busy_mu);
+	rc = e->workers < ENG_MAX_WORKERS ? 0 : -1;
+	if (rc == 0)
+		e->workers++;
+	pthread_mutex_unlock(&e->busy_mu);
+	if (rc != 0)
+		return eng_error(e, id, 503, "busy", "too many operations at once");
+	if ((w = malloc(sizeof(*w) + len)) == NULL)
+		goto fail;
+	w->e = e;
+	w->id = id;
+	w->a = *a;
+	w->len = len;
+	memcpy(w->buf, buf, len);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &at, work_thread, w);
+	pthread_attr_destroy(&at);
+	if (rc == 0)
+		return 0;
+	sodium_memzero(w->buf, len);
+	free(w);
+fail:
+	pthread_mutex_lock(&e->busy_mu);
+	e->workers--;
+	pthread_mutex_unlock(&e->busy_mu);
+	return eng_error(e, id, 503, "busy", "cannot start the operation");
+}
+
+static int
+dispatch(struct engine *e, const struct ops_req *r, uint64_t id,
+    const uint8_t *buf, size_t len)
+{
+	struct actor a;
+	int known;
+
+	resolve_actor(e, r, &a);
+	if (!floor_allows(r->op->code, a.roles, &known)) {
+		if (!known)
+			return eng_error(e, id, 501, "not_implemented",
+			    "%s is not implemented yet", r->op->name);
+		eng_audit(e, &a, "denied", r->op->name, "refused",
+		    "role not allowed");
+		return eng_error(e, id, 403, "forbidden",
+		    "%s may not run %s", a.name, r->op->name);
+	}
+	if (slow_op(r->op->code))
+		return run_in_worker(e, buf, len, id, &a);
+	return run_op(e, r, id, &a);
 }
 
 int
@@ -416,6 +521,12 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 	pthread_mutex_init(&e.api_mu, NULL);
 	pthread_mutex_init(&e.keyd_mu, NULL);
 	pthread_mutex_init(&e.busy_mu, NULL);
+	{
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		sem_init(&e.hash_slots, 0, ncpu < 1 ? 1 : ncpu > 16 ? 16 :
+		    (unsigned)ncpu);
+	}
 	e.profiles = cfg->profiles;
 	e.operators = cfg->operator_map;
 	if ((rc = inv_open(cfg->state_dir, cfg->map_size, &e.inv)) != INV_OK) {
@@ -459,7 +570,7 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 			    rc != MSG_OK ? msg_strerror(rc) : ops_strerror(rc));
 			break;
 		}
-		if (dispatch(&e, r, h.id) != 0) {
+		if (dispatch(&e, r, h.id, buf, len) != 0) {
 			log_warnx("cannot answer the api");
 			break;
 		}

@@ -3,6 +3,7 @@
 #define ENGINE_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -18,6 +19,7 @@
 #include "proc/ops.h"
 
 #define ENG_MAX_READERS 16
+#define ENG_MAX_WORKERS 32	/* slow operations at once (engine.c) */
 
 struct engine {
 	const struct engine_cfg *cfg;
@@ -30,10 +32,12 @@ struct engine {
 	pthread_mutex_t keyd_mu;	/* one request in flight to keyd */
 	pthread_mutex_t busy_mu;
 	char busy[ENG_MAX_READERS][128];	/* readers with an operation */
+	unsigned workers;		/* slow operations in threads (busy_mu) */
 	uint64_t keyd_seq;
 	uint32_t master_version;
 	struct cast *cast;		/* the CA link; NULL: none configured */
 	pthread_mutex_t ca_mu;		/* the CA link is one session */
+	sem_t hash_slots;		/* Argon2id at once: one per CPU (memory) */
 	time_t started;
 };
 

@@ -40,7 +40,16 @@ struct issue_job {
 	struct inv_holder holder;
 	char reader[128];
 	char *pin;		/* seal_text: secure memory */
+	/*
+	 * The answers, checked at request time, are hashed by a thread of
+	 * their own while the card works: Argon2id at the product cost takes
+	 * ~0.1 s each, too long for the engine's loop and for the holder.
+	 */
+	char *answers[MAX_ANSWERS];	/* seal_text until hashed */
 	char hashes[MAX_ANSWERS][ANS_HASH_LEN];
+	pthread_t hash_th;
+	int hashing;		/* hash_th runs */
+	int hash_rc;		/* 0, or the first ans_hash error */
 	int qids[MAX_ANSWERS];
 	size_t nanswers;
 	uint64_t op_id;
@@ -627,6 +636,55 @@ check_reuse(struct issue_job *j)
 	}
 }
 
+static void
+free_answers(struct issue_job *j)
+{
+	for (size_t i = 0; i < MAX_ANSWERS; i++) {
+		seal_text_free(j->answers[i]);
+		j->answers[i] = NULL;
+	}
+}
+
+static void *
+hash_answers(void *arg)
+{
+	struct issue_job *j = arg;
+	const struct prof_challenge *ch = &j->prof->challenge;
+	struct ans_cost cost = { ch->hash_ops, ch->hash_mem };
+
+	/* Each hash holds hash_mem bytes: as many at once as CPUs. */
+	while (sem_wait(&j->e->hash_slots) != 0)
+		;
+	for (size_t i = 0; i < j->nanswers && j->hash_rc == 0; i++)
+		j->hash_rc = ans_hash(&cost, j->answers[i],
+		    (size_t)ch->min_answer_len, j->hashes[i]);
+	sem_post(&j->e->hash_slots);
+	free_answers(j);
+	return NULL;
+}
+
+/* Start hashing the answers next to the card work (inline if no thread). */
+static void
+hash_start(struct issue_job *j)
+{
+	if (j->nanswers == 0)
+		return;
+	if (pthread_create(&j->hash_th, NULL, hash_answers, j) == 0)
+		j->hashing = 1;
+	else
+		(void)hash_answers(j);
+}
+
+/* 0 when every answer has its hash. */
+static int
+hash_wait(struct issue_job *j)
+{
+	if (j->hashing)
+		pthread_join(j->hash_th, NULL);
+	j->hashing = 0;
+	return j->hash_rc;
+}
+
 static void *
 issue_thread(void *arg)
 {
@@ -639,6 +697,7 @@ issue_thread(void *arg)
 	int rc, ok = 0, present = 1;
 
 	memset(&card, 0, sizeof(card));
+	hash_start(j);
 	if (pcsc_init(&pc) != PCSC_OK ||
 	    (rc = cops_open(pc, j->reader, &card, detail, sizeof(detail))) != COPS_OK) {
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
@@ -677,6 +736,11 @@ issue_thread(void *arg)
 	eng_crash_point("final:begin");
 	ok = 1;
 done:
+	if (hash_wait(j) != 0 && ok) {
+		snprintf(j->detail, sizeof(j->detail), "hashing the challenge "
+		    "answers failed: %s", ans_strerror(j->hash_rc));
+		ok = 0;
+	}
 	if (finish(j, ok) != INV_OK) {
 		log_warnx("operation %llu: cannot record the outcome",
 		    (unsigned long long)j->op_id);
@@ -700,6 +764,7 @@ done:
 	pcsc_done(pc);
 	eng_reader_release(j->e, j->reader);
 	seal_text_free(j->pin);
+	free_answers(j);
 	sodium_memzero(j, sizeof(*j));
 	free(j);
 	return NULL;
@@ -712,8 +777,8 @@ open_answers(struct engine *e, const struct ops_req *r, struct issue_job *j,
     const char **why)
 {
 	const struct prof_challenge *ch = &j->prof->challenge;
-	size_t n = ops_req_count(r, "answers");
-	char *text = NULL;
+	size_t n = ops_req_count(r, "answers"), len;
+	char *text = NULL, norm[ANS_MAX + 1];
 	int rc = -1;
 
 	if (!ch->enabled)
@@ -742,25 +807,23 @@ open_answers(struct engine *e, const struct ops_req *r, struct issue_job *j,
 				goto out;
 			}
 		j->qids[i] = (int)q->i;
-		if (seal_open_text(e->seal, a->p, a->len, 256, &text) != SEAL_OK) {
+		if (seal_open_text(e->seal, a->p, a->len, ANS_MAX, &text) != SEAL_OK) {
 			*why = "an answer is not sealed to this station's session key";
 			goto out;
 		}
-		{
-			struct ans_cost cost = { ch->hash_ops, ch->hash_mem };
-
-			if (ans_hash(&cost, text, (size_t)ch->min_answer_len,
-			    j->hashes[i]) != ANS_OK) {
-				*why = "an answer is too short or not plain text";
-				goto out;
-			}
+		/* Checked now (a 422 before any card work), hashed later. */
+		if (ans_normalise(text, (size_t)ch->min_answer_len, norm,
+		    sizeof(norm), &len) != ANS_OK) {
+			*why = "an answer is too short or not plain text";
+			goto out;
 		}
-		seal_text_free(text);
+		j->answers[i] = text;
 		text = NULL;
 		j->nanswers = i + 1;
 	}
 	rc = 0;
 out:
+	sodium_memzero(norm, sizeof(norm));
 	seal_text_free(text);
 	return rc;
 }
@@ -873,6 +936,7 @@ refuse:
 	eng_audit(e, a, "issue", j->holder.id[0] ? j->holder.id : "-", "refused",
 	    why);
 	seal_text_free(j->pin);
+	free_answers(j);
 	sodium_memzero(j, sizeof(*j));
 	free(j);
 	return eng_error(e, id, status, code, "%s", why);

@@ -111,6 +111,22 @@ check_grep "and the tries left are reported" '2' "$T/pc"
 pc 461937 572814 572814
 check_eq "the holder changes the PIN" 0 $?
 check "OpenSC logs in with the new PIN" p11tool --login --pin 572814 --list-objects
+# A card that hangs mid-operation holds up its own reader only: with the
+# card frozen (SIGSTOP), the PIN change waits on it while the engine still
+# answers. (Card work used to run in the engine's loop: status hung too.)
+vc0=$(cat "$T/pids/vcard0")
+kill -STOP "$vc0"
+printf '111111\n681359\n681359\n' >"$T/s2"
+cm nobody --secrets-fd 3 pin-change 5001 --reader "$R" 3<"$T/s2" >"$T/pc-slow" 2>&1 &
+slow=$!
+sleep 1	# let the request reach the card (a settle, not a measurement)
+check "the engine answers status while a PIN change waits on a frozen card" \
+    timeout 20 "$BIN/cardmgr" -s "$T/run/api.sock" status
+check "and the PIN change is still waiting" kill -0 "$slow"
+kill -CONT "$vc0"
+wait "$slow"
+check_eq "thawed, the card refuses the wrong old PIN (exit 4)" 4 $?
+p11tool --login --pin 572814 --list-objects >/dev/null 2>&1	# tries back to 3
 
 # --- the inventory survives a restart
 daemon_stop
