@@ -164,7 +164,8 @@ test_select(void **state)
 	static const uint8_t full[] = { 0xA0, 0, 0, 3, 8, 0, 0, 0x10, 0, 1, 0 };
 	static const uint8_t fci[] = { 0x61, 0x11, 0x4F, 0x06, 0x00, 0x00, 0x10,
 	    0x00, 0x01, 0x00, 0x79, 0x07, 0x4F, 0x05, 0xA0, 0x00, 0x00, 0x03, 0x08 };
-	static const uint8_t other[] = { 0xA0, 0, 0, 5, 0x27, 0x47, 0x11, 0x17 };
+	/* OATH: a YubiKey application this card does not have. */
+	static const uint8_t other[] = { 0xA0, 0, 0, 5, 0x27, 0x21, 0x01 };
 	struct vc_card *c = new_card();
 	struct rsp r;
 
@@ -178,6 +179,49 @@ test_select(void **state)
 	/* PIV stays selected: discovery still answers. */
 	assert_int_equal(cmd(c, 0, 0xCB, 0x3F, 0xFF, "\x5C\x01\x7E", 3, 0, &r), 0x9000);
 	assert_int_equal(r.d[0], 0x7E);
+	vc_card_free(c);
+}
+
+/* The YubiKey management application: what ykman info and libykpiv read. */
+static void
+test_mgmt(void **state)
+{
+	static const uint8_t mgmt[] = { 0xA0, 0, 0, 5, 0x27, 0x47, 0x11, 0x17 };
+	static const uint8_t otp[] = { 0xA0, 0, 0, 5, 0x27, 0x20, 0x01 };
+	static const uint8_t piv[] = { 0xA0, 0, 0, 3, 8 };
+	/* Serial 12345678 = 00BC614E, firmware 5.4.3, PIV (0010) of 033B enabled. */
+	static const uint8_t info[] = { 43,
+	    0x01, 2, 0x03, 0x3B, 0x02, 4, 0x00, 0xBC, 0x61, 0x4E, 0x03, 2, 0x00, 0x10,
+	    0x04, 1, 0x01, 0x05, 3, 5, 4, 3, 0x06, 2, 0, 0, 0x07, 1, 15,
+	    0x08, 1, 0, 0x0A, 1, 0, 0x0D, 2, 0x03, 0x3B, 0x0E, 2, 0x00, 0x10 };
+	struct vc_card *c = new_card();
+	struct rsp r;
+
+	(void)state;
+	assert_int_equal(sizeof(info), 44);
+	assert_int_equal(verify_pin(c, "123456"), 0x9000);
+	assert_int_equal(cmd(c, 0, 0xA4, 4, 0, mgmt, sizeof(mgmt), 0, &r), 0x9000);
+	assert_int_equal(r.len, 5);
+	assert_memory_equal(r.d, "5.4.3", 5);
+	assert_int_equal(cmd(c, 0, 0x1D, 0, 0, NULL, 0, 0, &r), 0x9000);
+	assert_int_equal(r.len, sizeof(info));
+	assert_memory_equal(r.d, info, sizeof(info));
+	assert_int_equal(cmd(c, 0, 0x1D, 1, 0, NULL, 0, 0, &r), 0x6A86);
+	assert_int_equal(cmd(c, 0, 0x1D, 0, 0, "\x01", 1, 0, &r), 0x6700);
+	/* PIV commands belong to PIV: not answered here. */
+	assert_int_equal(cmd(c, 0, 0xCB, 0x3F, 0xFF, "\x5C\x01\x7E", 3, 0, &r), 0x6D00);
+	assert_int_equal(cmd(c, 0, 0xFD, 0, 0, NULL, 0, 0, &r), 0x6D00);
+	/* OTP is disabled: no SELECT, and the management application stays. */
+	assert_int_equal(cmd(c, 0, 0xA4, 4, 0, otp, sizeof(otp), 0, &r), 0x6A82);
+	assert_int_equal(cmd(c, 0, 0x1D, 0, 0, NULL, 0, 0, &r), 0x9000);
+	/* Back in PIV the PIN is no longer verified (libykpiv relies on it). */
+	assert_int_equal(cmd(c, 0, 0xA4, 4, 0, piv, sizeof(piv), 0, &r), 0x9000);
+	assert_int_equal(simple(c, 0x20, 0, 0x80, NULL, 0, &r), 0x63C3);
+	assert_int_equal(cmd(c, 0, 0x1D, 0, 0, NULL, 0, 0, &r), 0x6D00);
+	/* Power on selects PIV again. */
+	assert_int_equal(cmd(c, 0, 0xA4, 4, 0, mgmt, sizeof(mgmt), 0, &r), 0x9000);
+	vc_card_power(c);
+	assert_int_equal(cmd(c, 0, 0xCB, 0x3F, 0xFF, "\x5C\x01\x7E", 3, 0, &r), 0x9000);
 	vc_card_free(c);
 }
 
@@ -922,6 +966,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_mgmt),
 		cmocka_unit_test(test_apdu_errors),
 		cmocka_unit_test(test_chaining_and_get_response),
 		cmocka_unit_test(test_extended),

@@ -146,6 +146,16 @@ seeds["ykman_ext"] = [ext(0xA4, 4, 0, AID[:5]), ext(0xFD, 0, 0), ext(0xF7, 0, 0x
                       GRANT_MGM, ext(0xFF, 0xFF, 0xFF, b"\x0c" + tlv(0x9B, bytes(range(32)))),
                       ext(0x87, 0x0C, 0x9B, tlv(0x7C, tlv(0x80, b""))),
                       ext(0x47, 0, 0x9A, tlv(0xAC, tlv(0x80, b"\x14")))]
+# ykman info and libykpiv's PIN-retries query: the management application
+# (READ CONFIG, PIV commands it refuses, OTP not there), back to PIV.
+MGMT = bytes.fromhex("A000000527471117")
+seeds["ykman_mgmt"] = [short(0, 0xA4, 4, 0, MGMT), short(0, 0x1D, 0, 0), ext(0x1D, 0, 0, le=0),
+                       short(0, 0x1D, 1, 0), short(0, 0x1D, 0, 0, b"\x00"), short(0, 0xFD, 0, 0),
+                       getdata(0x7E, 0), short(0, 0xA4, 4, 0, bytes.fromhex("A0000005272001")),
+                       short(0, 0xA4, 4, 0, AID[:5]), short(0, 0x20, 0, 0x80, pin("123456")),
+                       short(0, 0xA4, 4, 0, MGMT), short(0, 0xA4, 4, 0, AID[:5]),
+                       short(0, 0x20, 0, 0x80), short(0, 0xA4, 4, 0, MGMT), POWER,
+                       short(0, 0x1D, 0, 0), short(0, 0xF8, 0, 0)]
 # Transport corner cases.
 seeds["transport"] = [b"\x00\xa4", b"\x00\xcb\x3f\xff\x05\x5c", short(0x80, 0xCB, 0x3F, 0xFF, b"\x5c\x01\x7e"),
                       short(0x10, 0xCB, 0x3F, 0xFF, b"\x5c\x01"), short(0, 0xDB, 0x3F, 0xFF, b"\x7e"),

@@ -1,17 +1,70 @@
 #!/bin/bash
 # ykman 4.0.9 against the virtual card (extended APDUs, GET METADATA):
-# info, PIN/PUK, key generation and certificates, attestation, management
+# the YubiKey management application (ykman info, libykpiv's PIN-retries
+# query), info, PIN/PUK, key generation and certificates, attestation, management
 # keys of every algorithm incl. PIN-protected, retries, reset.
 # Effects are checked with yubico-piv-tool and openssl.
 . "$(dirname "$0")/vcenv.sh"
 
 AES128=00112233445566778899AABBCCDDEEFF
 AES256=000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F
-check "card inserted" vcard_insert 0 "$T/c0.state" --create --trace "$T/trace"
+SERIAL=31415926
+check "card inserted" vcard_insert 0 "$T/c0.state" --create --serial $SERIAL \
+    --trace "$T/trace"
 R=$(reader_name 0)
 Y() { yubico-piv-tool -r "$R" "$@"; }
 ykm() { ykman --reader "$R" piv "$@"; }
 pubder() { openssl pkey -pubin -in "$1" -outform DER 2>/dev/null | sha256sum; }
+
+# ykman info reads the management application (SELECT A000000527471117, READ
+# CONFIG); it must describe the device the PIV application is: same serial as
+# GET SERIAL (yubico-piv-tool), same firmware as GET VERSION (ykman piv info).
+ykman --reader "$R" info >dev.txt 2>&1
+sed 's/^/#   /' dev.txt
+Y -a status >status.txt 2>&1
+ykm info >info.txt 2>&1
+check_eq "ykpiv reads the serial the card was made with" "$SERIAL" \
+    "$(sed -n 's/^Serial Number:[[:space:]]*//p' status.txt)"
+check_grep "info: a YubiKey 5, not a NEO" '^Device type: YubiKey 5' dev.txt
+check_eq "info: serial = ykpiv's GET SERIAL" \
+    "$(sed -n 's/^Serial Number:[[:space:]]*//p' status.txt)" \
+    "$(sed -n 's/^Serial number: //p' dev.txt)"
+check_eq "info: firmware = ykman piv info's PIV version" \
+    "$(sed -n 's/^PIV version: //p' info.txt)" \
+    "$(sed -n 's/^Firmware version: //p' dev.txt)"
+check_eq "info: firmware = ykpiv's version" \
+    "$(sed -n 's/^Version:[[:space:]]*//p' status.txt)" \
+    "$(sed -n 's/^Firmware version: //p' dev.txt)"
+check_grep "info: PIV enabled over USB" '^PIV[[:space:]]+Enabled' dev.txt
+check_grep "info: OTP (not on this card) disabled over USB" '^OTP[[:space:]]+Disabled' dev.txt
+
+# libykpiv's ykpiv_get_pin_retries "deauthenticates" by selecting the management
+# application, then re-selects PIV and sends an empty VERIFY. No stock tool of
+# 2.2.0 calls it (yubico-piv-tool -a reset sends only FB), so call the library.
+ykpiv_retries() {
+	python3 - "$R" "$@" <<'PY'
+import ctypes, sys
+lib = ctypes.CDLL("libykpiv.so.2")
+st = ctypes.c_void_p()
+tries = ctypes.c_int(0)
+assert lib.ykpiv_init(ctypes.byref(st), 0) == 0
+assert lib.ykpiv_connect(st, sys.argv[1].encode()) == 0, "connect"
+for pin in sys.argv[2:]:
+    lib.ykpiv_verify(st, pin.encode(), ctypes.byref(tries))
+tries.value = 0
+rc = lib.ykpiv_get_pin_retries(st, ctypes.byref(tries))
+# An empty VERIFY afterwards: 63Cx (-10, not verified) unless the PIN survived.
+left = ctypes.c_int(0)
+vrc = lib.ykpiv_verify(st, None, ctypes.byref(left))
+print(f"rc={rc} tries={tries.value} verify={vrc}")
+lib.ykpiv_done(st)
+PY
+}
+check_eq "ykpiv_get_pin_retries after a good PIN: 3, and the PIN is forgotten" \
+    "rc=0 tries=3 verify=-10" "$(ykpiv_retries 123456 2>&1)"
+check_eq "ykpiv_get_pin_retries after a wrong PIN: 2" \
+    "rc=0 tries=2 verify=-10" "$(ykpiv_retries 654321 2>&1)"
+check "a good PIN restores the counter" Y -a verify-pin -P 123456
 
 ykm info >info.txt 2>&1
 check_grep "info: PIV version 5.4.3" '^PIV version: 5\.4\.3$' info.txt

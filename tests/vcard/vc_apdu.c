@@ -12,6 +12,7 @@
 
 #define CLA_CHAIN	0x10
 #define INS_GET_RESPONSE 0xC0
+#define INS_SELECT	0xA4
 #define SHORT_MAX	256
 
 /* A YubiKey 5.4.3 as far as the PIV application shows (PIV-NOTES: >= 5.3 F7). */
@@ -31,7 +32,7 @@ static const struct {
 	uint8_t ins;
 	vc_handler fn;
 } handlers[] = {
-	{ 0xA4, vc_piv_select },
+	{ INS_SELECT, vc_yk_select },
 	{ 0xCB, vc_piv_get_data },
 	{ 0xDB, vc_piv_put_data },
 	{ 0x20, vc_piv_verify },
@@ -83,6 +84,7 @@ vc_card_atr(size_t *len)
 void
 vc_card_power(struct vc_card *c)
 {
+	c->app = VC_APP_PIV;
 	c->pin_ok = 0;
 	c->pin_fresh = 0;
 	c->mgm_ok = 0;
@@ -178,20 +180,31 @@ emit(struct vc_card *c, size_t limit, uint16_t sw, uint8_t *resp)
 	return n + 2;
 }
 
+/* The PIV application's handler for cmd->ins, or NULL. */
+static vc_handler
+piv_handler(uint8_t ins)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].ins == ins)
+			return handlers[i].fn;
+	return NULL;
+}
+
 static uint16_t
 dispatch(struct vc_card *c, const struct vc_cmd *cmd)
 {
 	struct buf_writer w;
-	size_t i;
+	vc_handler fn = piv_handler(cmd->ins);
 	uint16_t sw = SW_INS;
 
 	buf_writer_init(&w, c->rsp, sizeof(c->rsp));
-	for (i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (handlers[i].ins == cmd->ins) {
-			sw = handlers[i].fn(c, cmd, &w);
-			break;
-		}
-	}
+	/* SELECT is shared; everything else belongs to the selected application. */
+	if (c->app == VC_APP_MGMT && cmd->ins != INS_SELECT)
+		fn = vc_yk_mgmt;
+	if (fn != NULL)
+		sw = fn(c, cmd, &w);
 	if (buf_writer_error(&w) != BUF_OK)
 		sw = SW_NO_INFO;
 	c->rsp_len = (sw == SW_OK || (sw & 0xFF00) == 0x6200) &&

@@ -77,6 +77,10 @@ struct vc_state {
 
 enum vc_chal { VC_CHAL_NONE, VC_CHAL_WITNESS, VC_CHAL_EXTERNAL };
 
+/* The selected application: PIV (the default after power on) or the YubiKey
+ * management application (vc_yk.c), which answers only SELECT and READ CONFIG. */
+enum vc_app { VC_APP_PIV, VC_APP_MGMT };
+
 /* A parsed command APDU; data points into the caller's or the chain buffer. */
 struct vc_cmd {
 	uint8_t cla, ins, p1, p2;
@@ -89,6 +93,7 @@ struct vc_cmd {
 struct vc_card {
 	struct vc_state st;
 	/* Volatile: cleared by vc_card_power. */
+	enum vc_app app;
 	int pin_ok;		/* PIN verified in this session */
 	int pin_fresh;		/* a VERIFY since the last PIN-always key use */
 	int mgm_ok;		/* 9B authenticated */
@@ -119,6 +124,10 @@ uint16_t vc_piv_general_auth(struct vc_card *, const struct vc_cmd *, struct buf
 uint16_t vc_piv_generate(struct vc_card *, const struct vc_cmd *, struct buf_writer *);
 
 /* vc_yk.c */
+/* SELECT: the management AID here, anything else to vc_piv_select. */
+uint16_t vc_yk_select(struct vc_card *, const struct vc_cmd *, struct buf_writer *);
+/* Every command but SELECT while the management application is selected. */
+uint16_t vc_yk_mgmt(struct vc_card *, const struct vc_cmd *, struct buf_writer *);
 uint16_t vc_yk_version(struct vc_card *, const struct vc_cmd *, struct buf_writer *);
 uint16_t vc_yk_serial(struct vc_card *, const struct vc_cmd *, struct buf_writer *);
 uint16_t vc_yk_set_mgm(struct vc_card *, const struct vc_cmd *, struct buf_writer *);

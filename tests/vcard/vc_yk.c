@@ -2,8 +2,10 @@
  * vc_yk: the Yubico PIV extensions that yubico-piv-tool, ykman and ykcs11
  * rely on: GET VERSION (FD), GET SERIAL (F8), SET MANAGEMENT KEY (FF),
  * IMPORT KEY (FE), RESET (FB), SET PIN RETRIES (FA), ATTEST (F9) and
- * GET METADATA (F7).
+ * GET METADATA (F7); and the YubiKey management application (SELECT,
+ * READ CONFIG) that `ykman info` and libykpiv select.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -12,6 +14,124 @@
 #include "tlv.h"
 #include "vc_crypto.h"
 #include "vc_priv.h"
+
+/* ---- the management application */
+
+static const uint8_t mgmt_aid[] = {
+	0xA0, 0x00, 0x00, 0x05, 0x27, 0x47, 0x11, 0x17,
+};
+
+#define INS_READ_CONFIG	0x1D
+
+/* Application bits of the device information (yubikit CAPABILITY). */
+#define CAP_OTP		0x0001
+#define CAP_U2F		0x0002
+#define CAP_OPENPGP	0x0008
+#define CAP_PIV		0x0010
+#define CAP_OATH	0x0020
+#define CAP_HSMAUTH	0x0100
+#define CAP_FIDO2	0x0200
+/* What a YubiKey 5 NFC with firmware 5.4.3 has; this card implements only PIV,
+ * so only PIV is enabled (a configuration `ykman config` can make on a real one). */
+#define CAPS_SUPPORTED	(CAP_OTP | CAP_U2F | CAP_OPENPGP | CAP_PIV | CAP_OATH | \
+			 CAP_HSMAUTH | CAP_FIDO2)
+#define CAPS_ENABLED	CAP_PIV
+
+/* Device information tags (READ CONFIG). */
+#define DI_USB_SUPPORTED 0x01
+#define DI_SERIAL	0x02
+#define DI_USB_ENABLED	0x03
+#define DI_FORM_FACTOR	0x04
+#define DI_VERSION	0x05
+#define DI_AUTO_EJECT	0x06
+#define DI_CHALRESP	0x07
+#define DI_FLAGS	0x08
+#define DI_CONFIG_LOCK	0x0A
+#define DI_NFC_SUPPORTED 0x0D
+#define DI_NFC_ENABLED	0x0E
+
+#define FORM_USB_A_KEYCHAIN 0x01
+#define CHALRESP_SECONDS 15	/* a YubiKey's default */
+
+uint16_t
+vc_yk_select(struct vc_card *c, const struct vc_cmd *cmd, struct buf_writer *out)
+{
+	char ver[16];
+	int n;
+	uint16_t sw;
+
+	if (cmd->p1 != 0x04 || cmd->lc != sizeof(mgmt_aid) ||
+	    memcmp(cmd->data, mgmt_aid, sizeof(mgmt_aid)) != 0) {
+		/* A failed SELECT leaves the current application selected. */
+		if ((sw = vc_piv_select(c, cmd, out)) == SW_OK)
+			c->app = VC_APP_PIV;
+		return sw;
+	}
+	n = snprintf(ver, sizeof(ver), "%u.%u.%u", vc_card_version[0],
+	    vc_card_version[1], vc_card_version[2]);
+	if (n <= 0 || (size_t)n >= sizeof(ver))
+		return SW_NO_INFO;
+	/* Leaving PIV drops its security status: libykpiv selects this
+	 * application to forget a verified PIN (ykpiv_get_pin_retries). */
+	c->pin_ok = c->pin_fresh = c->mgm_ok = 0;
+	c->chal = VC_CHAL_NONE;
+	OPENSSL_cleanse(c->chal_buf, sizeof(c->chal_buf));
+	c->app = VC_APP_MGMT;
+	buf_put_bytes(out, ver, (size_t)n);
+	return SW_OK;
+}
+
+/* A 2-byte big-endian TLV (capability masks, the auto-eject timeout). */
+static void
+put_u16_tlv(struct buf_writer *w, uint8_t tag, uint16_t v)
+{
+	tlv_put_header(w, tag, 2);
+	buf_put_u16be(w, v);
+}
+
+/* READ CONFIG: one length byte, then the device information TLVs. */
+static uint16_t
+read_config(struct vc_card *c, const struct vc_cmd *cmd, struct buf_writer *out)
+{
+	const uint8_t ff = FORM_USB_A_KEYCHAIN, chalresp = CHALRESP_SECONDS,
+	    zero = 0;
+	uint8_t mem[96];
+	struct buf_writer w;
+
+	if (cmd->p1 != 0 || cmd->p2 != 0)
+		return SW_WRONG_P1P2;
+	if (cmd->lc != 0)
+		return SW_WRONG_LENGTH;
+	buf_writer_init(&w, mem, sizeof(mem));
+	put_u16_tlv(&w, DI_USB_SUPPORTED, CAPS_SUPPORTED);
+	tlv_put_header(&w, DI_SERIAL, 4);
+	buf_put_u32be(&w, c->st.serial);
+	put_u16_tlv(&w, DI_USB_ENABLED, CAPS_ENABLED);
+	tlv_put(&w, DI_FORM_FACTOR, &ff, 1);
+	tlv_put(&w, DI_VERSION, vc_card_version, sizeof(vc_card_version));
+	put_u16_tlv(&w, DI_AUTO_EJECT, 0);
+	tlv_put(&w, DI_CHALRESP, &chalresp, 1);
+	tlv_put(&w, DI_FLAGS, &zero, 1);
+	tlv_put(&w, DI_CONFIG_LOCK, &zero, 1);
+	put_u16_tlv(&w, DI_NFC_SUPPORTED, CAPS_SUPPORTED);
+	put_u16_tlv(&w, DI_NFC_ENABLED, CAPS_ENABLED);
+	if (buf_writer_error(&w) != BUF_OK || w.len > 0xFF)
+		return SW_NO_INFO;
+	buf_put_u8(out, (uint8_t)w.len);
+	buf_put_bytes(out, mem, w.len);
+	return SW_OK;
+}
+
+/* WRITE CONFIG, SET MODE, RESET and the rest: not emulated. */
+uint16_t
+vc_yk_mgmt(struct vc_card *c, const struct vc_cmd *cmd, struct buf_writer *out)
+{
+	if (cmd->ins == INS_READ_CONFIG)
+		return read_config(c, cmd, out);
+	return SW_INS;
+}
+
+/* ---- PIV extensions */
 
 uint16_t
 vc_yk_version(struct vc_card *c, const struct vc_cmd *cmd, struct buf_writer *out)
