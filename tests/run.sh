@@ -5,13 +5,16 @@
 #
 # Runs, in order: unit tests ($BUILD/bin/test_*), integration tests
 # (tests/**/t_*.sh, given BIN=$BUILD/bin), and a replay of every fuzz corpus
-# through its libFuzzer harness ($FUZZ/fuzz/*). Every test speaks TAP ("ok N -",
+# through its libFuzzer harness ($FUZZ/fuzz/*): no crash, enough of the
+# project's own code reached (tests/lib/fuzzcov.sh), a short fuzzing run.
+# Every test speaks TAP ("ok N -",
 # "not ok N -"); a test that exits non-zero without a "not ok" line counts as one
 # failure, exit 77 with no TAP lines as skipped. Logs go to $BUILD/test-logs/.
 # Set TESTS=pattern to run only the tests whose name matches (grep -E).
 # Ends with the line "N passed, N failed, N skipped"; exits 1 on any failure.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/tests/lib/fuzzcov.sh"
 B=$(cd "${1:?usage: run.sh BUILD_DIR [FUZZ_DIR]}" && pwd)
 F=${2:-}
 [ -n "$F" ] && F=$(cd "$F" && pwd)
@@ -61,26 +64,34 @@ run_one() {	# name, command...
 	fi
 }
 
-replay_corpus() {	# fuzzer, corpus dir: one TAP line per harness
-	local fz=$1 corpus=$2 name
+replay_corpus() {	# fuzzer, corpus dir: three TAP lines per harness
+	local fz=$1 corpus=$2 name e tot hf nf top te tt
 	name=$(basename "$fz")
 	if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus")" ]; then
 		echo "not ok 1 - $name: empty corpus $corpus"
 		return 1
 	fi
-	if "$fz" -runs=0 "$corpus"; then
+	export FUZZCOV_OUT=$logs/$name.cov
+	if fuzzcov_replay "$fz" "$corpus"; then
 		echo "ok 1 - $name replays $(ls "$corpus" | wc -l) corpus inputs"
 	else
 		echo "not ok 1 - $name crashed on the corpus"
 		return 1
 	fi
+	# The replay's coverage of our own code: a blind harness fails.
+	read -r e tot hf nf top te tt <"$FUZZCOV_OUT"
+	if fuzzcov_blind "$e"; then
+		echo "not ok 2 - $name is blind: its corpus reaches $e edges of the project's code (< $FUZZ_MIN_EDGES)"
+	else
+		echo "ok 2 - $name reaches $e of $tot edges of the project's code ($hf of $nf functions; $top $te/$tt)"
+	fi
 	# A short, bounded fuzzing run on top of the replay (new inputs are not kept).
 	local scratch; scratch=$(mktemp -d)
 	if "$fz" -max_total_time="${FUZZ_CHECK_SECONDS:-5}" -timeout=10 \
 	    -artifact_prefix="$logs/$name-" "$scratch" "$corpus"; then
-		echo "ok 2 - $name fuzzed ${FUZZ_CHECK_SECONDS:-5}s without a crash"
+		echo "ok 3 - $name fuzzed ${FUZZ_CHECK_SECONDS:-5}s without a crash"
 	else
-		echo "not ok 2 - $name: crash found (artifact in $logs)"
+		echo "not ok 3 - $name: crash found (artifact in $logs)"
 	fi
 	rm -rf "$scratch"
 }

@@ -308,6 +308,10 @@ set_transport(struct ca_link *l, OSSL_CMP_CTX *ctx)
 	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT,
 	    4 * l->cfg.timeout))
 		return 0;
+	if (l->cfg.transfer != NULL &&
+	    (!OSSL_CMP_CTX_set_transfer_cb(ctx, l->cfg.transfer) ||
+	    !OSSL_CMP_CTX_set_transfer_cb_arg(ctx, l->cfg.transfer_arg)))
+		return 0;
 	if (l->cfg.plain_http)
 		return 1;
 	/* A non-NULL callback argument is what makes OpenSSL use TLS. */
@@ -472,11 +476,16 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 	 */
 	if (l->final_fail != 0 && s.pbm)
 		return CA_ERR_REJECTED;
-	if (res->status == OSSL_CMP_PKISTATUS_rejection)
-		return CA_ERR_REJECTED;
+	/*
+	 * Before the status: OpenSSL records our own certConf refusal as a
+	 * rejection status too (client.c cert_response), which would read as
+	 * the CA refusing the request.
+	 */
 	if (s.shown != 0 && ERR_GET_LIB(s.shown) == ERR_LIB_CMP &&
 	    ERR_GET_REASON(s.shown) == CMP_R_CERTIFICATE_NOT_ACCEPTED)
 		return CA_ERR_CHAIN;
+	if (res->status == OSSL_CMP_PKISTATUS_rejection)
+		return CA_ERR_REJECTED;
 	if (s.asn1 || s.cmp)
 		return CA_ERR_RESPONSE;
 	if (s.shown == 0 && cmp_diag[0] != '\0') {

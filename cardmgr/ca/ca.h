@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/cmp.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -66,6 +67,15 @@ struct ca_cfg {
 	const char *sender;	/* "/O=../CN=..": only this subject may sign
 				 * responses (any anchor-chained cert if NULL) */
 	int timeout;		/* seconds per message round trip (see ca_timeout) */
+	/*
+	 * Tests and the fuzzer only (NULL in the station): every CMP message
+	 * goes to this callback, with transfer_arg, instead of straight to
+	 * HTTP(S) (the callback may call OSSL_CMP_MSG_http_perform, which
+	 * still uses the link's TLS); the rest of the transaction (protection,
+	 * checks, certConf) is unchanged.
+	 */
+	OSSL_CMP_transfer_cb_t transfer;
+	void *transfer_arg;
 };
 
 /* What a CA transaction produced; release with ca_result_clear(). */

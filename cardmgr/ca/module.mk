@@ -16,7 +16,17 @@ TESTS += test_outbox
 $(eval $(call prog,test_outbox,tests/unit/test_outbox.c $(OUTBOX_LIB),-lcmocka -llmdb -lcrypto))
 
 FUZZERS += fuzz_cmp_response fuzz_cmp_outbox
-$(eval $(call fuzzer,fuzz_cmp_response,tests/fuzz/fuzz_cmp_response.c,-lcrypto))
+CMPREPLAY := tests/fuzz/cmp_replay.c tests/fuzz/cmp_seed.c
+$(eval $(call fuzzer,fuzz_cmp_response,tests/fuzz/fuzz_cmp_response.c $(CMPREPLAY) $(CALINK),$(CALINK_LIBS)))
+# Its seed recorder (tests/fuzz/cmp_response_seeds.sh) and the test of what
+# each seed yields: test code that pins OpenSSL's randomness, so never in
+# the release tree.
+ifneq ($(MODE),release)
+PROGS += cmp_record
+$(eval $(call prog,cmp_record,tests/fuzz/cmp_record.c tests/fuzz/cmp_seed.c $(CALINK),$(CALINK_LIBS)))
+TESTS += test_cmp_replay
+$(eval $(call prog,test_cmp_replay,tests/unit/test_cmp_replay.c $(CMPREPLAY) $(CALINK),-lcmocka $(CALINK_LIBS)))
+endif
 $(eval $(call fuzzer,fuzz_cmp_outbox,tests/fuzz/fuzz_cmp_outbox.c cardmgr/ca/outbox_rec.c drivers/buf.c,-lcrypto))
 
 TESTS += test_caconf

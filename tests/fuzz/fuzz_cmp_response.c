@@ -1,91 +1,69 @@
 /*
- * libFuzzer harness: the station's CMP response path. The input is what the
- * "CA" answers; OpenSSL's client (configured as cardmgr/ca/ca.c configures it:
- * trusted store, signature-protected requests, fixed transactionID) decodes it
- * with d2i_OSSL_CMP_MSG and runs its response checks (protection, sender,
- * transactionID, nonces, body type, status, certificate extraction) for a
- * p10cr, an rr or a genm, chosen by the first input byte.
+ * libFuzzer harness: the station's handling of CMP responses, through
+ * cardmgr/ca/ca.c itself (not a CMP context of its own). The input picks
+ * one of ca_enroll_station (ir, MAC), ca_enroll_p10, ca_renew_station (kur),
+ * ca_revoke or ca_get_cacerts and supplies the CA's answers to its requests
+ * through the link's transfer callback (cmp_replay.h, format in cmp_seed.h).
+ * Everything after the transport runs: OpenSSL's protection, sender,
+ * transactionID and nonce checks, ca.c's certConf callback (chain, key of
+ * the CSR), classify() and the result extraction.
+ *
+ * The seeds are real responses of the test CA, recorded by
+ * tests/fuzz/cmp_response_seeds.sh with the PKI, keys and nonces the replay
+ * uses, so they pass every check and reach certConf.
+ *
+ * Checked on every input: a certificate is handed out only on CA_OK of an
+ * enrollment, and then it verifies against the anchors and, for p10cr,
+ * certifies the CSR's key; caCerts only on CA_OK, each verifying; every
+ * error is one of ca.h's.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include <openssl/cmp.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/x509.h>
 
-static EVP_PKEY *key;
-static X509 *cert;
-static X509_REQ *csr;
-static const uint8_t *in;
-static size_t in_len;
+#include "ca/ca.h"
+#include "fuzz/cmp_replay.h"
+#include "fuzz/cmp_seed.h"
 
-static X509 *
-self_signed(EVP_PKEY *k, const char *cn)
+static void
+check_issued(const struct cmp_replay *r)
 {
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
+	const unsigned char *p = r->res.cert;
+	X509 *x = d2i_X509(NULL, &p, (long)r->res.cert_len);
+	X509_REQ *req;
 
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-	    -1, -1, 0);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, n);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, k);
-	X509_sign(x, k, EVP_sha256());
-	X509_NAME_free(n);
-	return x;
+	if (x == NULL || p != r->res.cert + r->res.cert_len ||
+	    ca_verify_cert(cmp_replay_link(), x, NULL, NULL) != CA_OK)
+		__builtin_trap();
+	if (r->op == CMP_SEED_P10CR) {
+		p = r->csr;
+		req = d2i_X509_REQ(NULL, &p, (long)r->csr_len);
+		if (req == NULL || EVP_PKEY_eq(X509_REQ_get0_pubkey(req),
+		    X509_get0_pubkey(x)) != 1)
+			__builtin_trap();
+		X509_REQ_free(req);
+	}
+	X509_free(x);
 }
 
 static void
-init(void)
+check_cacerts(int rc, STACK_OF(X509) *certs)
 {
-	X509_NAME *n = X509_NAME_new();
+	int i;
 
-	key = EVP_EC_gen("P-256");
-	cert = self_signed(key, "station");
-	csr = X509_REQ_new();
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"card", -1, -1, 0);
-	X509_REQ_set_subject_name(csr, n);
-	X509_REQ_set_pubkey(csr, key);
-	X509_REQ_sign(csr, key, EVP_sha256());
-	X509_NAME_free(n);
-}
-
-static OSSL_CMP_MSG *
-transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
-{
-	const unsigned char *p = in;
-
-	(void)ctx;
-	(void)req;
-	return d2i_OSSL_CMP_MSG(NULL, &p, (long)in_len);
-}
-
-static OSSL_CMP_CTX *
-client(void)
-{
-	static const uint8_t tid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-	    13, 14, 15, 16 };
-	OSSL_CMP_CTX *ctx = OSSL_CMP_CTX_new(NULL, NULL);
-	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
-	X509_STORE *ts = X509_STORE_new();
-
-	ASN1_OCTET_STRING_set(os, tid, sizeof(tid));
-	X509_STORE_add_cert(ts, cert);
-	OSSL_CMP_CTX_set_log_verbosity(ctx, -1);
-	OSSL_CMP_CTX_set_transfer_cb(ctx, transfer);
-	OSSL_CMP_CTX_set0_trustedStore(ctx, ts);
-	OSSL_CMP_CTX_set1_cert(ctx, cert);
-	OSSL_CMP_CTX_set1_pkey(ctx, key);
-	OSSL_CMP_CTX_set1_transactionID(ctx, os);
-	ASN1_OCTET_STRING_free(os);
-	return ctx;
+	if (rc != CA_OK) {
+		if (certs != NULL)
+			__builtin_trap();
+		return;
+	}
+	if (sk_X509_num(certs) < 1)
+		__builtin_trap();
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (ca_verify_cert(cmp_replay_link(), sk_X509_value(certs, i),
+		    certs, NULL) != CA_OK)
+			__builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -93,34 +71,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	OSSL_CMP_CTX *ctx;
-	STACK_OF(OSSL_CMP_ITAV) *itavs;
-	X509 *x;
+	struct cmp_replay r;
+	int rc, enroll;
 
-	if (key == NULL)
-		init();
-	if (size < 1)
+	rc = cmp_replay_run(data, size, &r);
+	if (rc == CMP_REPLAY_SHORT)
 		return 0;
-	in = data + 1;
-	in_len = size - 1;
-	ctx = client();
-	switch (data[0] % 3) {
-	case 0:
-		OSSL_CMP_CTX_set1_p10CSR(ctx, csr);
-		x = OSSL_CMP_exec_P10CR_ses(ctx);
-		(void)x;	/* owned by ctx */
-		break;
-	case 1:
-		OSSL_CMP_CTX_set1_oldCert(ctx, cert);
-		OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_REVOCATION_REASON, 6);
-		(void)OSSL_CMP_exec_RR_ses(ctx);
-		break;
-	default:
-		itavs = OSSL_CMP_exec_GENM_ses(ctx);
-		sk_OSSL_CMP_ITAV_pop_free(itavs, OSSL_CMP_ITAV_free);
-		break;
-	}
-	OSSL_CMP_CTX_free(ctx);
-	ERR_clear_error();
+	if (strcmp(ca_errname(rc), "CA_ERR_UNKNOWN") == 0)
+		__builtin_trap();
+	enroll = r.op == CMP_SEED_IR || r.op == CMP_SEED_P10CR ||
+	    r.op == CMP_SEED_KUR;
+	if ((r.res.cert != NULL) != (enroll && rc == CA_OK))
+		__builtin_trap();
+	if (r.res.cert != NULL)
+		check_issued(&r);
+	if (r.op == CMP_SEED_GENM)
+		check_cacerts(rc, r.certs);
+	cmp_replay_clear(&r);
 	return 0;
 }
