@@ -222,6 +222,10 @@ int inv_event_encode(const struct inv_event *e, uint8_t **out, size_t *len);
 int inv_event_decode(const uint8_t *rec, size_t len, struct inv_event *e);
 int inv_cert_encode(const struct inv_cert *c, uint8_t **out, size_t *len);
 int inv_cert_decode(const uint8_t *rec, size_t len, struct inv_cert *c);
+/* The expiry index's summary of a certificate: subject, card, slot,
+ * not_before, status, reason (decode zeroes c up to der; der_len 0). */
+int inv_certsum_encode(const struct inv_cert *c, uint8_t **out, size_t *len);
+int inv_certsum_decode(const uint8_t *rec, size_t len, struct inv_cert *c);
 int inv_op_encode(const struct inv_op *op, uint8_t **out, size_t *len);
 int inv_op_decode(const uint8_t *rec, size_t len, struct inv_op *op);
 int inv_step_encode(const struct inv_step *s, uint8_t **out, size_t *len);
@@ -313,7 +317,12 @@ int inv_cert_get(struct inv_txn *txn, const char *serial, struct inv_cert *c);
 int inv_cert_del(struct inv_txn *txn, const char *serial);
 int inv_certs_of_card(struct inv_txn *txn, const uint8_t guid[INV_GUID_LEN],
     inv_cert_fn fn, void *arg);
-/* Certificates with from <= not_after < until, soonest first (index scan). */
+/*
+ * Certificates with from <= not_after < until, soonest first, from the
+ * expiry index alone (its entries carry a summary): fn gets no issuer and no
+ * DER (der_len 0). An entry written before summaries existed is resolved
+ * through the record.
+ */
 int inv_certs_expiring(struct inv_txn *txn, uint64_t from, uint64_t until,
     inv_cert_fn fn, void *arg);
 

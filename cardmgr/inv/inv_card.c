@@ -664,16 +664,24 @@ cert_unindex(struct inv_txn *t, const struct inv_cert *old,
 static int
 cert_index(struct inv_txn *t, const struct inv_cert *c)
 {
-	uint8_t eb[8 + INV_CERT_SERIAL_MAX];
+	uint8_t eb[8 + INV_CERT_SERIAL_MAX], *sum = NULL;
 	MDB_val k = { INV_GUID_LEN, (void *)c->guid }, s = str_val(c->serial);
-	MDB_val empty = { 0, (void *)"" };
+	MDB_val v;
+	size_t len;
 	int rc;
 
 	if ((rc = inv_put(t, DB_CERT_CARD, &k, &s, 0)) != INV_OK)
 		return rc;
+	/* Rewritten on every put: the summary follows the status. */
+	if ((rc = inv_certsum_encode(c, &sum, &len)) != INV_OK)
+		return rc;
 	k.mv_size = inv_expiry_key(c->not_after, c->serial, eb);
 	k.mv_data = eb;
-	return inv_put(t, DB_CERT_EXPIRY, &k, &empty, 0);
+	v.mv_size = len;
+	v.mv_data = sum;
+	rc = inv_put(t, DB_CERT_EXPIRY, &k, &v, 0);
+	free(sum);
+	return rc;
 }
 
 int
@@ -829,8 +837,21 @@ inv_certs_expiring(struct inv_txn *t, uint64_t from, uint64_t until,
 		}
 		if ((na = inv_get_be64(k.mv_data)) >= until)
 			break;
-		if ((rc = cert_visit(t, (const uint8_t *)k.mv_data + 8,
-		    k.mv_size - 8, &na, c, fn, arg)) != 0)
+		if (v.mv_size == 0) {	/* before summaries: the record */
+			if ((rc = cert_visit(t, (const uint8_t *)k.mv_data + 8,
+			    k.mv_size - 8, &na, c, fn, arg)) != 0)
+				break;
+			continue;
+		}
+		if (k.mv_size - 8 > INV_CERT_SERIAL_MAX ||
+		    inv_certsum_decode(v.mv_data, v.mv_size, c) != INV_OK) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		memcpy(c->serial, (const uint8_t *)k.mv_data + 8, k.mv_size - 8);
+		c->serial[k.mv_size - 8] = '\0';
+		c->not_after = na;
+		if ((rc = fn(c, arg)) != 0)
 			break;
 	}
 	if (rc == INV_OK && mrc != 0 && mrc != MDB_NOTFOUND)

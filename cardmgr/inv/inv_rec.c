@@ -23,6 +23,7 @@
 #include "inv_int.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -36,6 +37,7 @@ _Static_assert(INV_ANSWER_HASH_MAX + 1 == crypto_pwhash_STRBYTES,
 #define V_CARD1 1
 #define V_EVENT 1
 #define V_CERT 1
+#define V_CERTSUM 1
 #define V_OP 1
 #define V_STEP 1
 /* Bound on an encoding: each field's length prefix (<= 4 bytes) replaces
@@ -511,6 +513,60 @@ inv_cert_decode(const uint8_t *rec, size_t len, struct inv_cert *c)
 out:
 	if (rc != INV_OK)
 		memset(c, 0, sizeof(*c));
+	return rc;
+}
+
+/*
+ * The expiry index's value: what a report shows of a certificate, so that
+ * the report never reads the records (no issuer, no DER; the serial and
+ * not_after are the index key's).
+ */
+int
+inv_certsum_encode(const struct inv_cert *c, uint8_t **out, size_t *len)
+{
+	size_t cap = INV_DN_MAX + INV_GUID_LEN + 64;
+	struct buf_writer w;
+	uint8_t *mem;
+	int rc;
+
+	if ((rc = rec_start(&w, &mem, cap, V_CERTSUM, 'S', out, len)) != INV_OK)
+		return rc;
+	if (c->status > INV_CERT_PENDING_REVOKE || c->reason > 10 ||
+	    rec_put_text(&w, c->subject, INV_DN_MAX) != INV_OK)
+		return rec_reject(mem, cap, INV_ERR_ARG);
+	buf_put_bytes(&w, c->guid, INV_GUID_LEN);
+	buf_put_u8(&w, c->slot);
+	rec_put_u64(&w, c->not_before);
+	buf_put_u8(&w, c->status);
+	buf_put_u8(&w, c->reason);
+	return rec_finish(&w, mem, cap, out, len);
+}
+
+/* Zeroes c up to its DER (19 KB not touched: der_len = 0). */
+int
+inv_certsum_decode(const uint8_t *rec, size_t len, struct inv_cert *c)
+{
+	struct buf_reader r;
+	int rc;
+
+	memset(c, 0, offsetof(struct inv_cert, der));
+	buf_reader_init(&r, rec, len);
+	if ((rc = rec_get_header(&r, 'S', V_CERTSUM)) != INV_OK)
+		goto out;
+	rc = INV_ERR_FORMAT;
+	if (rec_get_text(&r, c->subject, INV_DN_MAX) != INV_OK ||
+	    buf_get_bytes(&r, c->guid, INV_GUID_LEN) != BUF_OK ||
+	    buf_get_u8(&r, &c->slot) != BUF_OK ||
+	    rec_get_u64(&r, &c->not_before) != INV_OK ||
+	    buf_get_u8(&r, &c->status) != BUF_OK ||
+	    buf_get_u8(&r, &c->reason) != BUF_OK ||
+	    buf_expect_end(&r) != BUF_OK ||
+	    c->status > INV_CERT_PENDING_REVOKE || c->reason > 10)
+		goto out;
+	rc = INV_OK;
+out:
+	if (rc != INV_OK)
+		memset(c, 0, offsetof(struct inv_cert, der));
 	return rc;
 }
 

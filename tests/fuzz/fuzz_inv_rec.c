@@ -62,7 +62,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || (u = malloc(sizeof(*u))) == NULL)
 		return 0;
-	switch (data[0] % 9) {
+	switch (data[0] % 10) {
 	case 0:
 		if (inv_holder_decode(rec, n, &u->h) == INV_OK)
 			same(inv_holder_encode(&u->h, &again, &len), again, len,
@@ -105,6 +105,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 8:
 		if (audit_ckpt_decode(rec, n, &u->ck) == INV_OK)
 			same(audit_ckpt_encode(&u->ck, &again, &len), again, len,
+			    rec, n);
+		break;
+	case 9:
+		if (inv_certsum_decode(rec, n, &u->ct) == INV_OK)
+			same(inv_certsum_encode(&u->ct, &again, &len), again, len,
 			    rec, n);
 		break;
 	}

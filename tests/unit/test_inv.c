@@ -694,6 +694,97 @@ raw_expiring(struct inv *inv, uint64_t from, uint64_t until)
 	return n;
 }
 
+/* Compares what the expiry report saw with the record itself. */
+struct sum_check {
+	struct inv_txn *t;
+	unsigned n;
+};
+
+static int
+same_as_record(const struct inv_cert *c, void *arg)
+{
+	struct sum_check *x = arg;
+	struct inv_cert *r = malloc(sizeof(*r));
+
+	assert_non_null(r);
+	assert_int_equal(inv_cert_get(x->t, c->serial, r), INV_OK);
+	assert_string_equal(c->subject, r->subject);
+	assert_memory_equal(c->guid, r->guid, INV_GUID_LEN);
+	assert_int_equal(c->slot, r->slot);
+	assert_int_equal(c->not_before, r->not_before);
+	assert_int_equal(c->not_after, r->not_after);
+	assert_int_equal(c->status, r->status);
+	assert_int_equal(c->reason, r->reason);
+	free(r);
+	x->n++;
+	return 0;
+}
+
+/* The expiry report reads only the index: its summary follows every put. */
+static void
+expiry_summary(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t;
+	struct inv_card c;
+	struct inv_cert *ct = malloc(sizeof(*ct));
+	struct sum_check x = { NULL, 0 };
+	uint8_t eb[8 + INV_CERT_SERIAL_MAX];
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v = { 0, (void *)"" };
+	unsigned i;
+
+	(void)state;
+	assert_non_null(ct);
+	t = wtxn(inv);
+	sample_card(&c, 1, "", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, 0), INV_OK);
+	for (i = 0; i < 5; i++) {
+		sample_cert(ct, i, 1, NOW + (i + 1) * DAY);
+		assert_int_equal(inv_cert_put(t, ct, INV_PUT_NEW), INV_OK);
+	}
+	/* same not_after, new status and subject: the summary must follow */
+	sample_cert(ct, 2, 1, NOW + 3 * DAY);
+	ct->status = INV_CERT_HOLD;
+	ct->reason = 6;
+	strcpy(ct->subject, "CN=renamed,O=Example");
+	assert_int_equal(inv_cert_put(t, ct, INV_PUT_UPDATE), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+
+	/* an entry from before summaries (empty value): read through the record */
+	sample_cert(ct, 4, 1, NOW + 5 * DAY);
+	for (i = 0; i < 8; i++)
+		eb[i] = (uint8_t)(ct->not_after >> (56 - 8 * i));
+	memcpy(eb + 8, ct->serial, strlen(ct->serial));
+	k.mv_size = 8 + strlen(ct->serial);
+	k.mv_data = eb;
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_cert_expiry", 0, &dbi), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+
+	x.t = rtxn(inv);
+	assert_int_equal(inv_certs_expiring(x.t, NOW, NOW + 30 * DAY,
+	    same_as_record, &x), INV_OK);
+	assert_int_equal(x.n, 5);
+	inv_abort(x.t);
+
+	/* a damaged summary is refused, not half-read */
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, 0, &txn), 0);
+	v.mv_size = 3;
+	v.mv_data = "S\x01\x05";
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	x.n = 0;
+	x.t = rtxn(inv);
+	assert_int_equal(inv_certs_expiring(x.t, NOW, NOW + 30 * DAY,
+	    same_as_record, &x), INV_ERR_FORMAT);
+	inv_abort(x.t);
+	free(ct);
+	inv_close(inv);
+}
+
 static void
 store_certs(void **state)
 {
@@ -1756,6 +1847,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(store_indexes, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_certs, setup, teardown),
+		cmocka_unit_test_setup_teardown(expiry_summary, setup, teardown),
 		cmocka_unit_test_setup_teardown(store_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(readers, setup, teardown),
 		cmocka_unit_test_setup_teardown(holders_list, setup, teardown),
