@@ -1704,7 +1704,7 @@ schema_missing(void **state)
 static void
 seed(int sel, const uint8_t *rec, size_t len)
 {
-	static int seq[9];
+	static int seq[10];
 	const char *sdir = getenv("INV_SEED_DIR");
 	union {
 		struct inv_holder h;
@@ -1732,6 +1732,7 @@ seed(int sel, const uint8_t *rec, size_t len)
 	case 6: rc = inv_step_decode(rec, len, &u->st); break;
 	case 7: rc = audit_entry_decode(rec, len, &u->ae); break;
 	case 8: rc = audit_ckpt_decode(rec, len, &u->ck); break;
+	case 9: rc = inv_certsum_decode(rec, len, &u->ct); break;
 	}
 	assert_int_equal(rc, INV_OK);
 	free(u);
@@ -1788,6 +1789,8 @@ seeds(void **state)
 	ct->der_len = 64;
 	rc = inv_cert_encode(ct, &rec, &len);
 	seed_enc(4, rc, rec, len);
+	rc = inv_certsum_encode(ct, &rec, &len);
+	seed_enc(9, rc, rec, len);
 	sample_op(&op, "issue", 1);
 	rc = inv_op_encode(&op, &rec, &len);
 	seed_enc(5, rc, rec, len);
