@@ -2,6 +2,7 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -252,37 +253,105 @@ state_of(const char *s)
 	return -1;
 }
 
+/*
+ * A page of cards: a station has thousands, one answer holds at most 64 KB.
+ * Order: by state, then GUID; the cursor "STATE.GUID" names the last card of
+ * the page before (a card that changes state between pages may be listed
+ * twice or not at all).
+ */
+#define CARD_PAGE_MAX 100	/* ~300 bytes of JSON each, under MSG_PAYLOAD_MAX */
+#define PAGE_FULL 1		/* add_page: stop, there is more */
+
+struct card_page {
+	json_t *list;
+	size_t n, limit;
+	int after_state;	/* -1: from the start */
+	uint8_t after[16];
+	int state;		/* the state being walked */
+	char next[48];
+};
+
+static int
+add_page(const struct inv_card *c, void *arg)
+{
+	struct card_page *x = arg;
+	char g[33];
+
+	if (x->state == x->after_state && memcmp(c->guid, x->after, 16) <= 0)
+		return 0;
+	if (x->n == x->limit)
+		return PAGE_FULL;
+	json_array_append_new(x->list, q_card_json(c));
+	x->n++;
+	eng_hex(c->guid, 16, g);
+	snprintf(x->next, sizeof(x->next), "%d.%s", x->state, g);
+	return 0;
+}
+
+/* "STATE.GUIDHEX" -> x->after_state, x->after; -1 if malformed. */
+static int
+parse_cursor(const char *s, struct card_page *x)
+{
+	char *end;
+	long st = strtol(s, &end, 10);
+
+	if (end == s || *end != '.' || st < 0 || st >= INV_CARD_NSTATES ||
+	    strlen(end + 1) != 32 || sodium_hex2bin(x->after, 16, end + 1, 32,
+	    NULL, NULL, NULL) != 0)
+		return -1;
+	x->after_state = (int)st;
+	return 0;
+}
+
 int
 q_card_list(struct engine *e, const struct ops_req *r, uint64_t id)
 {
+	const struct ops_value *lv = ops_req_get(r, "limit", 0, NULL);
+	struct card_page x;
 	struct inv_txn *t = NULL;
 	char buf[80];
-	json_t *cards = json_array();
-	int rc, st;
+	int rc, st = -1;
+	json_t *j;
 
+	memset(&x, 0, sizeof(x));
+	x.list = json_array();
+	x.after_state = -1;
+	x.limit = lv != NULL && (size_t)lv->i < CARD_PAGE_MAX ? (size_t)lv->i :
+	    CARD_PAGE_MAX;
+	if (eng_arg(r, "after", buf, sizeof(buf)) != NULL &&
+	    parse_cursor(buf, &x) != 0) {
+		json_decref(x.list);
+		return eng_error(e, id, 400, "bad_cursor", "after: not a cursor "
+		    "from a previous page (STATE.GUID)");
+	}
+	if (eng_arg(r, "state", buf, sizeof(buf)) != NULL &&
+	    (st = state_of(buf)) < 0) {
+		json_decref(x.list);
+		return eng_error(e, id, 400, "bad_state", "no card state '%s'",
+		    buf);
+	}
 	if ((rc = inv_begin(e->inv, 0, &t)) != INV_OK)
 		goto out;
 	if (eng_arg(r, "holder", buf, sizeof(buf)) != NULL) {
-		rc = inv_cards_of_holder(t, buf, add_card, cards);
-	} else if (eng_arg(r, "state", buf, sizeof(buf)) != NULL) {
-		if ((st = state_of(buf)) < 0) {
-			inv_abort(t);
-			json_decref(cards);
-			return eng_error(e, id, 400, "bad_state",
-			    "no card state '%s'", buf);
-		}
-		rc = inv_cards_in_state(t, st, add_card, cards);
+		/* One walk in GUID order: the cursor's state is only a tag. */
+		x.state = x.after_state >= 0 ? x.after_state : 0;
+		rc = inv_cards_of_holder(t, buf, add_page, &x);
 	} else {
-		for (st = 0; rc == INV_OK && st < INV_CARD_NSTATES; st++)
-			rc = inv_cards_in_state(t, st, add_card, cards);
+		for (x.state = st >= 0 ? st : x.after_state > 0 ? x.after_state : 0;
+		    rc == INV_OK && x.state < INV_CARD_NSTATES &&
+		    (st < 0 || x.state == st); x.state++)
+			rc = inv_cards_in_state(t, x.state, add_page, &x);
 	}
 	inv_abort(t);
 out:
-	if (rc != INV_OK) {
-		json_decref(cards);
+	if (rc != INV_OK && rc != PAGE_FULL) {
+		json_decref(x.list);
 		return eng_error(e, id, 500, "inventory", "%s", inv_strerror(rc));
 	}
-	return eng_reply(e, id, 200, json_pack("{s:o}", "cards", cards));
+	j = json_pack("{s:o}", "cards", x.list);
+	if (j != NULL && rc == PAGE_FULL)
+		json_object_set_new(j, "next", json_string(x.next));
+	return eng_reply(e, id, 200, j);
 }
 
 static int

@@ -213,6 +213,24 @@ check_eq "once the CA is back, the journal drains: nothing pending" 0 "$p"
 curl -s http://ca.test:8080/crl | openssl crl -inform DER -noout -text >"$T/crl3.txt"
 check_eq "and the CRL has 8 revoked certificates" 8 "$(grep -c 'Serial Number' "$T/crl3.txt")"
 
+# --- the card list comes in pages; following "next" lists each card once
+cm auditor --json cards list >"$T/all.json"
+all=$(json "$T/all.json" '" ".join(sorted(c["guid"] for c in j["cards"]))')
+check "the station holds at least 3 cards now" test "$(echo "$all" | wc -w)" -ge 3
+check_eq "one page holds them all: no next" False "$(json "$T/all.json" '"next" in j')"
+paged="" after="" pages=0
+while :; do
+	cm auditor --json cards list --limit 1 ${after:+--after "$after"} >"$T/page.json" || break
+	paged="$paged $(json "$T/page.json" '" ".join(c["guid"] for c in j["cards"])')"
+	pages=$((pages + 1))
+	after=$(json "$T/page.json" 'j.get("next", "")')
+	[ -n "$after" ] && [ "$pages" -lt 50 ] || break
+done
+check_eq "pages of 1, following next, list the same cards once each" "$all" \
+    "$(echo $paged | tr ' ' '\n' | sort | paste -sd ' ')"
+check_eq "as many pages as cards" "$(echo "$all" | wc -w)" "$pages"
+check_fails "a cursor that is not one is refused" cm auditor cards list --after nonsense
+
 # --- lockout after too many wrong answers (employee: 3)
 vcard_insert 3 "$T/card3.state" --create --serial 5004 >/dev/null
 R3=$(reader_name 3)
