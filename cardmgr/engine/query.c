@@ -65,12 +65,23 @@ token_json(struct engine *e)
 	    "refused and the CA journal is held until then");
 }
 
-/* The CA journal: configured, pending work, held and why. */
+/* The first pending operation: how often it was tried, and why it failed. */
+static int
+head_one(const struct outbox_op *op, void *arg)
+{
+	json_t **head = arg;
+
+	*head = json_pack("{s:I, s:i, s:s}", "id", (json_int_t)op->id,
+	    "attempts", (int)op->attempts, "last_error", op->detail);
+	return 1;	/* stop: only the head */
+}
+
+/* The CA journal: configured, pending work and its head, held and why. */
 static json_t *
 ca_json(struct engine *e)
 {
 	struct outbox_counts c;
-	json_t *j;
+	json_t *j, *head = NULL;
 
 	if (e->cast == NULL)
 		return json_pack("{s:b}", "configured", 0);
@@ -82,6 +93,10 @@ ca_json(struct engine *e)
 	    e->ca_held);
 	if (j != NULL && e->ca_held)
 		json_object_set_new(j, "held_why", json_string(e->ca_held_why));
+	if (j != NULL && c.pending > 0 &&
+	    outbox_foreach(cast_outbox(e->cast), 1, head_one, &head) == 1 &&
+	    head != NULL)
+		json_object_set_new(j, "head", head);
 	pthread_mutex_unlock(&e->ca_mu);
 	return j;
 }
