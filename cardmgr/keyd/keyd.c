@@ -251,6 +251,24 @@ do_escrow(struct keyd *k, const struct msg *m, uint64_t id)
 	return ret;
 }
 
+/*
+ * Without its token keyd answers, and has nothing to give; a request that
+ * would end it with a token ends it without one too.
+ */
+static int
+no_token(struct keyd *k, const struct msg *m)
+{
+	uint32_t type = m->hdr.type;
+
+	if ((type == MSG_KS_SIGN || type == MSG_KS_PUBKEY) &&
+	    key_label(k, num(m, KS_F_KEY)) == NULL)
+		return -1;
+	if (type == MSG_KS_SIGN && num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
+	    num(m, KS_F_KEY) != KEYD_KEY_STATION)
+		return -1;
+	return reply(k, m->hdr.id, KS_ERR_NOTOKEN, NULL, 0, NULL, 0, 0);
+}
+
 static int
 dispatch(struct keyd *k, const struct msg *m)
 {
@@ -264,9 +282,8 @@ dispatch(struct keyd *k, const struct msg *m)
 	int rc, dl, ret;
 	uint64_t id = m->hdr.id;
 
-	/* Without its token keyd answers, and has nothing to give. */
 	if (k->ks == NULL)
-		return reply(k, id, KS_ERR_NOTOKEN, NULL, 0, NULL, 0, 0);
+		return no_token(k, m);
 	switch (m->hdr.type) {
 	case MSG_KS_INFO:
 		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
