@@ -6,9 +6,14 @@
 #    with the one-time secret (CMP ir, password-based MAC), then wipe the
 #    secret file (it is single use);
 #  - fetch the CA certificates (genm) and the CRL (verified, cached);
-#  - renew the station certificate when it is within renew_before of expiry.
+#  - renew the station certificate when it is within renew_before of expiry;
+#  - with SoftHSM2 (the default token), copy the token directory to
+#    $CARDMGR_TOKEN_BACKUP (default STATE_DIR/token-backup) once every step
+#    worked, so the copy holds the current station key (token-backup.sh;
+#    a damaged token is never copied over a good backup).
 # Exit status: that of the first failing step (4: the station's certificate is
-# revoked or expired and the station no longer issues).
+# revoked or expired and the station no longer issues; 5: the station token
+# is damaged or missing: token-backup.sh restore, or re-enroll).
 set -u
 conf=${1:?usage: station-setup.sh CONF [REF SECRET_FILE]}
 ca=${CARDMGR_CA:-cardmgr-ca}
@@ -23,3 +28,9 @@ fi
 "$ca" -c "$conf" cacerts || exit $?
 "$ca" -c "$conf" crl-update || exit $?
 "$ca" -c "$conf" renew-station || exit $?
+case $(sed -n 's/^pkcs11_module *= *\([^ #]*\).*/\1/p' "$conf") in
+*libsofthsm2.so)
+	bash "$(dirname "$0")/token-backup.sh" backup "$conf" \
+	    ${CARDMGR_TOKEN_BACKUP:+"$CARDMGR_TOKEN_BACKUP"} || exit $?
+	;;
+esac

@@ -1,6 +1,7 @@
 /* cakey: the station key in its PKCS#11 token, via libp11. See cakey.h. */
 #include "cakey.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ cakey_strerror(int err)
 	case CAKEY_OK:		return "success";
 	case CAKEY_ERR_ARG:	return "bad argument";
 	case CAKEY_ERR_MODULE:	return "cannot load the PKCS#11 module";
-	case CAKEY_ERR_TOKEN:	return "station token not found";
+	case CAKEY_ERR_TOKEN:	return "station token damaged or missing";
 	case CAKEY_ERR_LOGIN:	return "token login failed";
 	case CAKEY_ERR_NOKEY:	return "station key not found in the token";
 	case CAKEY_ERR_KEYGEN:	return "key generation in the token failed";
@@ -80,6 +81,20 @@ find_labelled(PKCS11_TOKEN *tok, const char *label, int private_only)
 	return NULL;
 }
 
+static int
+has_public(PKCS11_TOKEN *tok, const char *label)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int i, n = 0;
+
+	if (PKCS11_enumerate_public_keys(tok, &keys, &n) != 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (keys[i].label != NULL && strcmp(keys[i].label, label) == 0)
+			return 1;
+	return 0;
+}
+
 static PKCS11_KEY *
 find_key(PKCS11_TOKEN *tok, const char *label)
 {
@@ -104,21 +119,46 @@ generate(PKCS11_TOKEN *tok, const char *label)
 }
 
 static int
-login(struct cakey *k, const struct cakey_cfg *cfg, PKCS11_SLOT **slotp)
+find_token(struct cakey *k, const struct cakey_cfg *cfg, PKCS11_SLOT **slotp)
 {
-	PKCS11_SLOT *slot;
-
+	*slotp = NULL;
 	if (PKCS11_CTX_load(k->ctx, cfg->module) != 0)
 		return CAKEY_ERR_MODULE;
 	if (PKCS11_enumerate_slots(k->ctx, &k->slots, &k->nslots) != 0)
 		return CAKEY_ERR_MODULE;
-	if ((slot = find_slot(k, cfg->token)) == NULL)
+	/* SoftHSM2 skips a token whose token.object is empty or corrupt. */
+	if ((*slotp = find_slot(k, cfg->token)) == NULL)
 		return CAKEY_ERR_TOKEN;
-	if (PKCS11_open_session(slot, 1) != 0 ||
-	    PKCS11_login(slot, 0, cfg->pin) != 0)
-		return CAKEY_ERR_LOGIN;
-	*slotp = slot;
 	return CAKEY_OK;
+}
+
+/*
+ * SoftHSM2's file store rewrites token.object in place at every C_Login
+ * (ftruncate, then write): a process that dies between the two leaves an
+ * empty file and the token is gone. The catchable signals that end a
+ * process (an operator's kill, Ctrl-C, a closed terminal, systemd's stop)
+ * wait until the login is over; SIGKILL and a power cut cannot be held off
+ * (docs/keystore.md, "A kill during login").
+ */
+static int
+login(PKCS11_SLOT *slot, const char *pin)
+{
+	sigset_t hold, old;
+	int rc;
+
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGQUIT);
+	sigaddset(&hold, SIGPIPE);
+	sigaddset(&hold, SIGALRM);
+	sigaddset(&hold, SIGUSR1);
+	sigaddset(&hold, SIGUSR2);
+	(void)pthread_sigmask(SIG_BLOCK, &hold, &old);
+	rc = PKCS11_login(slot, 0, pin);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc == 0 ? CAKEY_OK : CAKEY_ERR_LOGIN;
 }
 
 static int
@@ -128,7 +168,11 @@ load_key(struct cakey *k, const struct cakey_cfg *cfg, int create)
 	PKCS11_KEY *key;
 	int rc;
 
-	if ((rc = login(k, cfg, &slot)) != CAKEY_OK)
+	if ((rc = find_token(k, cfg, &slot)) != CAKEY_OK)
+		return rc;
+	if (PKCS11_open_session(slot, 1) != 0)
+		return CAKEY_ERR_LOGIN;
+	if ((rc = login(slot, cfg->pin)) != CAKEY_OK)
 		return rc;
 	k->slot = slot;
 	if ((key = find_key(slot->token, cfg->label)) == NULL) {
@@ -164,6 +208,31 @@ cakey_open(const struct cakey_cfg *cfg, int create, struct cakey **out)
 		goto out;
 	*out = k;
 	k = NULL;
+out:
+	cakey_close(k);
+	return rc;
+}
+
+int
+cakey_check(const struct cakey_cfg *cfg)
+{
+	struct cakey *k = NULL;
+	PKCS11_SLOT *slot;
+	int rc;
+
+	if (cfg == NULL || cfg->module == NULL || cfg->token == NULL ||
+	    cfg->label == NULL)
+		return CAKEY_ERR_ARG;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->ctx = PKCS11_CTX_new()) == NULL) {
+		rc = CAKEY_ERR_NOMEM;
+		goto out;
+	}
+	if ((rc = find_token(k, cfg, &slot)) != CAKEY_OK)
+		goto out;
+	/* The public half is a public object: seen without a login. */
+	if (!has_public(slot->token, cfg->label))
+		rc = CAKEY_ERR_NOKEY;
 out:
 	cakey_close(k);
 	return rc;

@@ -15,7 +15,7 @@ enum cakey_err {
 	CAKEY_OK = 0,
 	CAKEY_ERR_ARG = -1,	/* bad argument */
 	CAKEY_ERR_MODULE = -2,	/* PKCS#11 module cannot be loaded */
-	CAKEY_ERR_TOKEN = -3,	/* no token with that label */
+	CAKEY_ERR_TOKEN = -3,	/* no (whole) token with that label */
 	CAKEY_ERR_LOGIN = -4,	/* session or PIN rejected */
 	CAKEY_ERR_NOKEY = -5,	/* no private key with that label */
 	CAKEY_ERR_KEYGEN = -6,	/* key generation in the token failed */
@@ -43,6 +43,15 @@ struct cakey;
  * [out] *out: new handle, free with cakey_close. *out is NULL on error.
  */
 int cakey_open(const struct cakey_cfg *cfg, int create, struct cakey **out);
+
+/*
+ * Whether the token labelled cfg->token is there and holds a key labelled
+ * cfg->label, without logging in (cfg->pin is not used): CAKEY_OK,
+ * CAKEY_ERR_TOKEN (missing, or damaged so that the module skips it),
+ * CAKEY_ERR_NOKEY, or another error. A login rewrites SoftHSM2's token
+ * file; a look does not.
+ */
+int cakey_check(const struct cakey_cfg *cfg);
 
 /* The token-backed private key; owned by k, valid until cakey_close(k). */
 EVP_PKEY *cakey_pkey(const struct cakey *k);

@@ -38,6 +38,7 @@ cast_strerror(int err)
 	case CAST_ERR_CRL:	return "CRL unavailable or refused";
 	case CAST_ERR_LINK:	return "cannot set up the CA link";
 	case CAST_ERR_SECRET:	return "secret file refused";
+	case CAST_ERR_TOKEN:	return "station token damaged or missing";
 	default:		return "unknown station error";
 	}
 }
@@ -60,6 +61,7 @@ cast_errname(int err)
 	case CAST_ERR_CRL:	return "CAST_ERR_CRL";
 	case CAST_ERR_LINK:	return "CAST_ERR_LINK";
 	case CAST_ERR_SECRET:	return "CAST_ERR_SECRET";
+	case CAST_ERR_TOKEN:	return "CAST_ERR_TOKEN";
 	default:		return "CAST_ERR_UNKNOWN";
 	}
 }
@@ -275,19 +277,36 @@ cast_key_label(struct cast *st, char *out, size_t cap)
 		snprintf(out, cap, "%s", st->conf->key_label);
 }
 
+/* A keys.get or keys.check failure for label as a station error. */
+int
+cast_key_fail(struct cast *st, int krc, const char *label)
+{
+	if (krc == CAST_KEYS_TOKEN)
+		return cast_fail(st, CAST_ERR_TOKEN, "station token '%s' damaged "
+		    "or missing: restore it from its backup or re-enroll the "
+		    "station (the journal is kept)", st->conf->token);
+	if (krc == CAST_KEYS_NOKEY)
+		return cast_fail(st, CAST_ERR_TOKEN, "station key '%s' is not in "
+		    "token '%s': restore the token from its backup or re-enroll "
+		    "the station (the journal is kept)", label, st->conf->token);
+	return cast_fail(st, CAST_ERR_KEY, "station key %s unavailable", label);
+}
+
 static int
 station_key(struct cast *st, int create)
 {
 	char label[CACONF_VAL];
+	int krc;
 
 	if (st->key != NULL)
 		return CAST_OK;
 	cast_key_label(st, label, sizeof(label));
-	if (st->keys.get(st->keys.arg, label, create, &st->key) != 0 ||
-	    st->key == NULL) {
+	krc = st->keys.get(st->keys.arg, label, create, &st->key);
+	if (krc != CAST_KEYS_OK || st->key == NULL) {
+		EVP_PKEY_free(st->key);
 		st->key = NULL;
-		return cast_fail(st, CAST_ERR_KEY, "station key %s unavailable",
-		    label);
+		return cast_key_fail(st, krc == CAST_KEYS_OK ? CAST_KEYS_FAIL :
+		    krc, label);
 	}
 	return CAST_OK;
 }
@@ -546,8 +565,12 @@ enroll_key(struct cast *st, EVP_PKEY **key, char *label, size_t cap)
 	}
 	if ((rc = next_label(st, label, cap)) != CAST_OK)
 		return rc;
-	if (st->keys.get(st->keys.arg, label, 1, key) != 0 || *key == NULL) {
+	if ((rc = st->keys.get(st->keys.arg, label, 1, key)) != CAST_KEYS_OK ||
+	    *key == NULL) {
+		EVP_PKEY_free(*key);
 		*key = NULL;
+		if (rc == CAST_KEYS_TOKEN)
+			return cast_key_fail(st, rc, label);
 		return cast_fail(st, CAST_ERR_KEY,
 		    "new station key for re-enrollment failed");
 	}

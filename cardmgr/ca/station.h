@@ -51,22 +51,42 @@ enum cast_err {
 	CAST_ERR_CRL = -11,	/* CRL unavailable, untrusted or older */
 	CAST_ERR_LINK = -12,	/* cannot set up the link (trust, config) */
 	CAST_ERR_SECRET = -13,	/* secret file refused (owner, mode, type) */
+	/*
+	 * The station token is missing or damaged (SoftHSM2 skips a token
+	 * whose token.object a kill during a login left empty), or it lacks
+	 * the key the station certificate certifies. Nothing is retried: the
+	 * journal stays as it is until the token is restored from its backup
+	 * or the station re-enrolled (docs/keystore.md, "Backup").
+	 */
+	CAST_ERR_TOKEN = -14,
 };
 
 const char *cast_strerror(int err);
 /* The enum constant's name ("CAST_ERR_ARG"), for logs and records. */
 const char *cast_errname(int err);
 
+/* What keys.get and keys.check return. */
+enum cast_keys_rc {
+	CAST_KEYS_OK = 0,
+	CAST_KEYS_FAIL = -1,	/* any other failure (login refused, ...) */
+	CAST_KEYS_TOKEN = -2,	/* the token is missing or damaged */
+	CAST_KEYS_NOKEY = -3,	/* the token is whole; no key with that label */
+};
+
 /*
  * The caller's station keys. get: [out] *key, the private key labelled
  * label (generated if absent and create is set); the library frees it with
- * EVP_PKEY_free. remove: delete the retired key labelled label. Both return
- * 0 on success.
+ * EVP_PKEY_free; returns enum cast_keys_rc (any other non-zero value counts
+ * as CAST_KEYS_FAIL). remove: delete the retired key labelled label; 0 on
+ * success. check (optional, NULL: not known): whether the token is there
+ * and holds the key labelled label, without using it (no login: a login
+ * rewrites SoftHSM2's token file); enum cast_keys_rc.
  */
 struct cast_keyops {
 	int (*get)(void *arg, const char *label, int create, EVP_PKEY **key);
 	int (*remove)(void *arg, const char *label);
 	void *arg;
+	int (*check)(void *arg, const char *label);
 };
 
 struct cast_cfg {
@@ -174,7 +194,16 @@ struct cast_cert_status {
 	int reason;		/* CRL reason, -1 if none */
 };
 
+enum cast_token_state {
+	CAST_TOKEN_UNKNOWN = 0,	/* no keys.check */
+	CAST_TOKEN_OK = 1,
+	CAST_TOKEN_DAMAGED = 2,	/* missing or damaged (CAST_ERR_TOKEN) */
+	CAST_TOKEN_NOKEY = 3,	/* whole, without the enrolled station's key */
+};
+
 struct cast_status {
+	int token;		/* enum cast_token_state */
+	char token_why[256];	/* what to do, when not OK */
 	int enrolled;
 	char serial[CAST_SERIAL_LEN];
 	time_t not_after;

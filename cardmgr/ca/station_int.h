@@ -47,6 +47,8 @@ X509 *cast_der_to_x509(const uint8_t *der, size_t len);
 int cast_state_text(struct cast *st, const char *name, char *out, size_t cap);
 int cast_station_marked(struct cast *st);
 void cast_mark_revoked(struct cast *st, const char *why);
+/* A keys.get / keys.check result for label as an error (CAST_ERR_TOKEN...). */
+int cast_key_fail(struct cast *st, int krc, const char *label);
 /* The link with the station identity (opened once); CAST_OK or why not. */
 int cast_open_link(struct cast *st);
 /* A link with the anchors only, to the enrollment port (ir, CRL checks). */

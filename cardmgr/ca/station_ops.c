@@ -134,6 +134,7 @@ int
 cast_drain(struct cast *st, int force, unsigned max,
     struct outbox_drain_stats *stats)
 {
+	struct outbox_counts c;
 	char p[CAST_PATH];
 	int rc, fd;
 
@@ -152,7 +153,23 @@ cast_drain(struct cast *st, int force, unsigned max,
 		return cast_fail(st, CAST_ERR_BUSY, "another drain is running; "
 		    "the work stays journaled");
 	}
-	st->link_err = cast_open_link(st);
+	/*
+	 * The link (and with it the token login) only when there is work: a
+	 * login rewrites SoftHSM2's token file, so an idle drain must not. A
+	 * damaged token stops the drain before it touches the journal: every
+	 * operation stays as it was, nothing is counted as an attempt.
+	 */
+	if ((rc = outbox_count(st->ob, &c)) != OUTBOX_OK) {
+		close(fd);
+		return cast_fail(st, CAST_ERR_STATE, "drain: %s",
+		    outbox_strerror(rc));
+	}
+	st->link_err = c.pending > 0 ? cast_open_link(st) : CAST_ERR_LINK;
+	if (st->link_err == CAST_ERR_TOKEN) {
+		close(fd);
+		stats->remaining = c.pending;
+		return CAST_ERR_TOKEN;	/* detail from cast_open_link */
+	}
 	rc = outbox_drain(st->ob, (uint64_t)time(NULL), force, max, exec_op, st,
 	    stats);
 	close(fd);
@@ -562,6 +579,30 @@ status_station(struct cast *st, struct cast_status *s, X509_CRL *crl)
 	X509_free(x);
 }
 
+/* The token, looked at without a login; what to do if it is not whole. */
+static void
+status_token(struct cast *st, struct cast_status *s)
+{
+	char label[CACONF_VAL];
+	int krc;
+
+	if (st->keys.check == NULL)
+		return;
+	cast_key_label(st, label, sizeof(label));
+	krc = st->keys.check(st->keys.arg, label);
+	if (krc == CAST_KEYS_OK || (krc == CAST_KEYS_NOKEY && !s->enrolled)) {
+		s->token = CAST_TOKEN_OK;
+		return;
+	}
+	if (krc != CAST_KEYS_TOKEN && krc != CAST_KEYS_NOKEY)
+		return;		/* unknown: the module would not even load */
+	s->token = krc == CAST_KEYS_TOKEN ? CAST_TOKEN_DAMAGED :
+	    CAST_TOKEN_NOKEY;
+	(void)cast_key_fail(st, krc, label);
+	snprintf(s->token_why, sizeof(s->token_why), "%s", st->detail);
+	st->detail[0] = '\0';
+}
+
 int
 cast_status(struct cast *st, struct cast_status *s)
 {
@@ -575,6 +616,7 @@ cast_status(struct cast *st, struct cast_status *s)
 	cast_path(st, "crl.der", p);
 	(void)cacrl_load(p, &crl);
 	status_station(st, s, crl);
+	status_token(st, s);
 	if (crl != NULL) {
 		s->have_crl = 1;
 		s->crl_entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));

@@ -15,7 +15,9 @@
  *
  * Exit status: 0 done, 1 error, 2 usage, 3 journaled but not yet accepted by
  * the CA (it will be retried; nothing is lost), 4 this station's certificate
- * is revoked or expired (it issues nothing until re-enrolled).
+ * is revoked or expired (it issues nothing until re-enrolled), 5 the station
+ * token is damaged or missing (restore it from its backup or re-enroll; the
+ * journal is kept).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -69,8 +71,11 @@ cli_exit(struct cli *c, int rc, const char *what)
 
 	if (rc == CAST_OK)
 		return 0;
-	cli_errx("%s%s%s%s%s", what ? what : "", what ? ": " : "",
-	    cast_strerror(rc), d[0] ? ": " : "", d);
+	if (rc == CAST_ERR_TOKEN && d[0] != '\0')	/* d says it all */
+		cli_errx("%s%s%s", what ? what : "", what ? ": " : "", d);
+	else
+		cli_errx("%s%s%s%s%s", what ? what : "", what ? ": " : "",
+		    cast_strerror(rc), d[0] ? ": " : "", d);
 	switch (rc) {
 	case CAST_ERR_QUEUED:
 	case CAST_ERR_BUSY:
@@ -78,6 +83,8 @@ cli_exit(struct cli *c, int rc, const char *what)
 	case CAST_ERR_REVOKED:
 	case CAST_ERR_EXPIRED:
 		return EXIT_STATION;
+	case CAST_ERR_TOKEN:
+		return EXIT_TOKEN;
 	default:
 		return 1;
 	}
@@ -285,6 +292,32 @@ dispatch(struct cli *c, const char *cmd, const char *sub)
 /* ---- the station key, from the token, handed to the library ---- */
 
 static int
+keys_rc(int cakey_rc)
+{
+	switch (cakey_rc) {
+	case CAKEY_OK:		return CAST_KEYS_OK;
+	case CAKEY_ERR_TOKEN:	return CAST_KEYS_TOKEN;
+	case CAKEY_ERR_NOKEY:	return CAST_KEYS_NOKEY;
+	default:		return CAST_KEYS_FAIL;
+	}
+}
+
+static void
+token_cfg(struct cli *c, const char *label, const char *pin,
+    struct cakey_cfg *kc)
+{
+	kc->module = c->conf.pkcs11_module;
+	kc->token = c->conf.token;
+	kc->pin = pin;
+	kc->label = label;
+}
+
+/*
+ * The token is logged in to once per run, on the library's first ask (a
+ * status, a listing or an idle drain never logs in: a login rewrites
+ * SoftHSM2's token file).
+ */
+static int
 token_key(void *arg, const char *label, int create, EVP_PKEY **key)
 {
 	struct cli *c = arg;
@@ -295,30 +328,38 @@ token_key(void *arg, const char *label, int create, EVP_PKEY **key)
 
 	*key = NULL;
 	if (c->key != NULL)
-		return cakey_other(c->key, label, create, key) == CAKEY_OK ? 0 : -1;
-	/* The PIN is read from its file on the library's first ask only. */
+		return keys_rc(cakey_other(c->key, label, create, key));
 	rc = cafile_read_secret(c->conf.pin_file, pin, sizeof(pin), &n);
 	if (rc != CAFILE_OK) {
 		cli_errx("token PIN %s: %s", c->conf.pin_file, cafile_strerror(rc));
-		return -1;
+		return CAST_KEYS_FAIL;
 	}
 	pin[n] = '\0';
-	kc.module = c->conf.pkcs11_module;
-	kc.token = c->conf.token;
-	kc.pin = (const char *)pin;
-	kc.label = label;
+	token_cfg(c, label, (const char *)pin, &kc);
 	rc = cakey_open(&kc, create, &c->key);
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (rc != CAKEY_OK) {
-		cli_errx("station key: %s", cakey_strerror(rc));
-		return -1;
+		/* The library says what a missing token or key means. */
+		if (rc != CAKEY_ERR_TOKEN && rc != CAKEY_ERR_NOKEY)
+			cli_errx("station key: %s", cakey_strerror(rc));
+		return keys_rc(rc);
 	}
 	if (cakey_created(c->key))
 		printf("station key generated in token '%s'\n", c->conf.token);
 	if (!EVP_PKEY_up_ref(cakey_pkey(c->key)))
-		return -1;
+		return CAST_KEYS_FAIL;
 	*key = cakey_pkey(c->key);
-	return 0;
+	return CAST_KEYS_OK;
+}
+
+static int
+token_check(void *arg, const char *label)
+{
+	struct cli *c = arg;
+	struct cakey_cfg kc;
+
+	token_cfg(c, label, NULL, &kc);
+	return keys_rc(cakey_check(&kc));
 }
 
 static int
@@ -361,6 +402,7 @@ main(int argc, char **argv)
 	sc.conf = &c.conf;
 	sc.keys.get = token_key;
 	sc.keys.remove = token_remove;
+	sc.keys.check = token_check;
 	sc.keys.arg = &c;
 	sc.note = note;
 	if ((rc = cast_open(&sc, &c.st)) != CAST_OK) {

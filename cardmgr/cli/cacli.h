@@ -22,6 +22,7 @@
 #define EXIT_USAGE 2
 #define EXIT_QUEUED 3
 #define EXIT_STATION 4
+#define EXIT_TOKEN 5
 #define MAX_FILE (256 * 1024)
 #define PATH_LEN 1100
 

@@ -119,6 +119,12 @@ cli_cmd_status(struct cli *c)
 
 	if ((rc = cast_status(c->st, &s)) != CAST_OK)
 		return cli_exit(c, rc, "status");
+	if (s.token == CAST_TOKEN_OK)
+		printf("token: ok\n");
+	else if (s.token != CAST_TOKEN_UNKNOWN)
+		printf("token: DAMAGED OR MISSING: %s\n", s.token_why);
+	else
+		printf("token: unknown (the PKCS#11 module does not load)\n");
 	print_station(&s);
 	if (s.have_crl)
 		print_crl("crl", s.crl_entries, s.crl_last, s.crl_next,
@@ -134,6 +140,8 @@ cli_cmd_status(struct cli *c)
 		printf("cert %s %s profile=%s status=%s\n", s.certs[i].serial,
 		    s.certs[i].subject, s.certs[i].profile, state_text(
 		    s.certs[i].state, s.certs[i].reason, buf, sizeof(buf)));
+	rc = s.token == CAST_TOKEN_DAMAGED || s.token == CAST_TOKEN_NOKEY ?
+	    EXIT_TOKEN : 0;
 	cast_status_clear(&s);
-	return 0;
+	return rc;
 }

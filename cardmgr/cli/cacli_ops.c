@@ -38,9 +38,10 @@ report_op(struct cli *c, uint64_t id, int rc)
 		return cli_exit(c, rc, NULL);
 	cli_hex(op.txid, sizeof(op.txid), tx);
 	if (op.state == OUTBOX_PENDING) {
-		printf("queued: op %llu txid %s (%s); it will be retried\n",
+		printf("queued: op %llu txid %s (%s); %s\n",
 		    (unsigned long long)id, tx, op.detail[0] ? op.detail :
-		    "not sent yet");
+		    "not sent yet", rc == CAST_ERR_TOKEN ? "it is kept and "
+		    "sent once the token is back" : "it will be retried");
 	} else if (op.state == OUTBOX_FAILED) {
 		printf("failed: op %llu: %s\n", (unsigned long long)id, op.detail);
 	} else {

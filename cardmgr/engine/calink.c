@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "keyd/keyd_msg.h"
+#include "keyd/ks.h"
 #include "keyd/rkey.h"
 #include "proc/log.h"
 
@@ -22,6 +23,18 @@ rkey_sign(void *arg, int kind, const uint8_t *tbs, size_t tbslen, uint8_t *sig,
 {
 	/* rkey kinds are ks_sign_mech values (rkey.h). */
 	return keyc_sign(arg, KEYD_KEY_STATION, kind, tbs, tbslen, sig, siglen);
+}
+
+/* keyd's answer as what the CA library expects of keys.get / keys.check. */
+static int
+keys_rc(int rc)
+{
+	switch (rc) {
+	case 0:			return CAST_KEYS_OK;
+	case KS_ERR_NOTOKEN:	return CAST_KEYS_TOKEN;
+	case KS_ERR_NOKEY:	return CAST_KEYS_NOKEY;
+	default:		return CAST_KEYS_FAIL;
+	}
 }
 
 static int
@@ -39,13 +52,28 @@ key_get(void *arg, const char *label, int create, EVP_PKEY **key)
 	if (create || strcmp(label, e->cfg->ca->key_label) != 0) {
 		log_warnx("station key '%s': only '%s' is reachable from the "
 		    "daemon", label, e->cfg->ca->key_label);
-		return -1;
+		return CAST_KEYS_FAIL;
 	}
-	if (keyc_pubkey(e, KEYD_KEY_STATION, &pub) != 0)
-		return -1;
+	if ((rc = keyc_pubkey(e, KEYD_KEY_STATION, &pub)) != 0)
+		return keys_rc(rc);
 	rc = rkey_new(pub, rkey_sign, e, key);
 	EVP_PKEY_free(pub);
-	return rc == RKEY_OK ? 0 : -1;
+	return rc == RKEY_OK ? CAST_KEYS_OK : CAST_KEYS_FAIL;
+}
+
+/* Asked of keyd, which logged in once at start: no login here. */
+static int
+key_check(void *arg, const char *label)
+{
+	struct engine *e = arg;
+	EVP_PKEY *pub = NULL;
+	int rc;
+
+	if (strcmp(label, e->cfg->ca->key_label) != 0)
+		return CAST_KEYS_FAIL;
+	rc = keyc_pubkey(e, KEYD_KEY_STATION, &pub);
+	EVP_PKEY_free(pub);
+	return keys_rc(rc);
 }
 
 static int
@@ -75,6 +103,7 @@ eng_ca_open(struct engine *e)
 	cc.conf = e->cfg->ca;
 	cc.keys.get = key_get;
 	cc.keys.remove = key_remove;
+	cc.keys.check = key_check;
 	cc.keys.arg = e;
 	cc.note = note;
 	cc.env = inv_env(e->inv);

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "keyd/ks.h"
 #include "proc/log.h"
 
 /*
@@ -276,6 +277,27 @@ config_check(struct engine *e, uint64_t id)
 	    e->cfg->operators != NULL ? e->cfg->operators : ""));
 }
 
+/*
+ * The operations that ask keyd for a card's keys (9B, PUK, escrow). A
+ * retirement without the card only journals revocations: it is taken, and
+ * they go out once the token is back.
+ */
+static int
+needs_token(const struct ops_req *r)
+{
+	char reader[128];
+
+	switch (r->op->code) {
+	case OPS_ISSUE:
+	case OPS_UNBLOCK:
+		return 1;
+	case OPS_RETIRE:
+		return eng_arg(r, "reader", reader, sizeof(reader)) != NULL;
+	default:
+		return 0;
+	}
+}
+
 /* What the floor allowed, run: in the engine's loop or a worker thread. */
 static int
 run_op(struct engine *e, const struct ops_req *r, uint64_t id,
@@ -437,6 +459,10 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id,
 		return eng_error(e, id, 403, "forbidden",
 		    "%s may not run %s", a.name, r->op->name);
 	}
+	if (e->token_bad && needs_token(r))
+		return eng_error(e, id, 503, "token_damaged", "station token "
+		    "damaged or missing: %s is refused until it is restored from "
+		    "its backup", r->op->name);
 	if (slow_op(r->op->code))
 		return run_in_worker(e, buf, len, id, &a);
 	return run_op(e, r, id, &a);
@@ -482,12 +508,13 @@ drain_loop(void *arg)
 	struct outbox_counts c;
 
 	for (;;) {
-		int rc;
+		int rc, held;
 
 		pthread_mutex_lock(&e->ca_mu);
 		rc = outbox_count(cast_outbox(e->cast), &c);
+		held = e->ca_held;
 		pthread_mutex_unlock(&e->ca_mu);
-		if (rc == OUTBOX_OK && c.pending > 0) {
+		if (rc == OUTBOX_OK && c.pending > 0 && !held) {
 			eng_ca_drain(e, &st);
 			if (st.done || st.failed)
 				log_info("CA journal: %u done, %u refused, %llu "
@@ -533,8 +560,14 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		log_warnx("inventory %s: %s", cfg->state_dir, inv_strerror(rc));
 		goto out;
 	}
-	if (seal_new(&e.seal) != SEAL_OK ||
-	    keyc_info(&e, &e.master_version) != 0) {
+	if (seal_new(&e.seal) != SEAL_OK)
+		goto out;
+	if ((rc = keyc_info(&e, &e.master_version)) == KS_ERR_NOTOKEN) {
+		e.token_bad = 1;
+		log_warnx("station token damaged or missing: issuance, unblock "
+		    "and retire are refused and the CA journal is held until "
+		    "it is restored (GET /v1/status)");
+	} else if (rc != 0) {
 		log_warnx("keyd did not answer");
 		goto out;
 	}

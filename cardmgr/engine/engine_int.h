@@ -38,6 +38,16 @@ struct engine {
 	struct cast *cast;		/* the CA link; NULL: none configured */
 	pthread_mutex_t ca_mu;		/* the CA link is one session */
 	sem_t hash_slots;		/* Argon2id at once: one per CPU (memory) */
+	/*
+	 * keyd has no token (missing, or damaged by a kill inside SoftHSM2's
+	 * rewrite of token.object): card operations that need a key are
+	 * refused and the CA journal is held, until a restart with the token
+	 * restored. Set once at start.
+	 */
+	int token_bad;
+	/* The CA journal is held (ca_mu): CAST_ERR_TOKEN, and why. */
+	int ca_held;
+	char ca_held_why[256];
 	time_t started;
 };
 
@@ -66,7 +76,10 @@ int eng_unhex(const char *s, uint8_t *out, size_t n);
 /* A card by GUID (32 hex digits) or by serial, in txn t. */
 int eng_find_card(struct inv_txn *t, const char *key, struct inv_card *c);
 
-/* keyc.c: requests to keyd. */
+/*
+ * keyc.c: requests to keyd. keyc_info and keyc_pubkey return 0, keyd's
+ * refusal (KS_ERR_NOTOKEN: keyd has no token; KS_ERR_NOKEY), or -1.
+ */
 int keyc_info(struct engine *e, uint32_t *master);
 int keyc_mgmt_key(struct engine *e, uint32_t version, const uint8_t guid[16],
     int alg, uint8_t *key, size_t keylen);

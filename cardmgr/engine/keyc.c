@@ -84,7 +84,8 @@ keyc_info(struct engine *e, uint32_t *master)
 	if (rp->rc == KS_OK && (f = data(rp, KS_R_NUM)) != NULL) {
 		*master = (uint32_t)f->num;
 		rc = 0;
-	}
+	} else if (rp->rc == KS_ERR_NOTOKEN)
+		rc = KS_ERR_NOTOKEN;
 	reply_free(rp);
 	return rc;
 }
@@ -219,7 +220,8 @@ keyc_pubkey(struct engine *e, int which, EVP_PKEY **pub)
 		p = f->p;
 		if ((*pub = d2i_PUBKEY(NULL, &p, (long)f->len)) != NULL)
 			rc = 0;
-	}
+	} else if (rp->rc == KS_ERR_NOTOKEN || rp->rc == KS_ERR_NOKEY)
+		rc = rp->rc;
 	reply_free(rp);
 	return rc;
 }

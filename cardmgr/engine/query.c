@@ -43,6 +43,65 @@ count_states(struct engine *e, json_t *counts)
 	return INV_OK;
 }
 
+static int
+ca_held(struct engine *e)
+{
+	int held;
+
+	pthread_mutex_lock(&e->ca_mu);
+	held = e->ca_held;
+	pthread_mutex_unlock(&e->ca_mu);
+	return held;
+}
+
+/* keyd's token: "ok", or "damaged" with what to do (set once at start). */
+static json_t *
+token_json(struct engine *e)
+{
+	if (!e->token_bad)
+		return json_pack("{s:s}", "state", "ok");
+	return json_pack("{s:s, s:s}", "state", "damaged", "detail",
+	    "station token damaged or missing: restore it from its backup "
+	    "(docs/keystore.md); card operations that need its keys are "
+	    "refused and the CA journal is held until then");
+}
+
+/* The first pending operation: how often it was tried, and why it failed. */
+static int
+head_one(const struct outbox_op *op, void *arg)
+{
+	json_t **head = arg;
+
+	*head = json_pack("{s:I, s:i, s:s}", "id", (json_int_t)op->id,
+	    "attempts", (int)op->attempts, "last_error", op->detail);
+	return 1;	/* stop: only the head */
+}
+
+/* The CA journal: configured, pending work and its head, held and why. */
+static json_t *
+ca_json(struct engine *e)
+{
+	struct outbox_counts c;
+	json_t *j, *head = NULL;
+
+	if (e->cast == NULL)
+		return json_pack("{s:b}", "configured", 0);
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_lock(&e->ca_mu);
+	(void)outbox_count(cast_outbox(e->cast), &c);
+	j = json_pack("{s:b, s:I, s:I, s:b}", "configured", 1, "pending",
+	    (json_int_t)c.pending, "failed", (json_int_t)c.failed, "held",
+	    e->ca_held);
+	if (j != NULL && e->ca_held)
+		json_object_set_new(j, "held_why", json_string(e->ca_held_why));
+	if (j != NULL && c.pending > 0 &&
+	    outbox_foreach(cast_outbox(e->cast), 1, head_one, &head) == 1 &&
+	    head != NULL)
+		json_object_set_new(j, "head", head);
+	pthread_mutex_unlock(&e->ca_mu);
+	return j;
+}
+
 int
 q_status(struct engine *e, const struct ops_req *r, uint64_t id)
 {
@@ -54,10 +113,12 @@ q_status(struct engine *e, const struct ops_req *r, uint64_t id)
 		json_decref(counts);
 		return eng_error(e, id, 500, "inventory", "%s", inv_strerror(rc));
 	}
-	return eng_reply(e, id, 200, json_pack("{s:s, s:I, s:i, s:i, s:o}",
-	    "status", "ready", "uptime", (json_int_t)(time(NULL) - e->started),
+	return eng_reply(e, id, 200, json_pack("{s:s, s:I, s:i, s:i, s:o, s:o, "
+	    "s:o}", "status", e->token_bad || ca_held(e) ? "degraded" : "ready",
+	    "uptime", (json_int_t)(time(NULL) - e->started),
 	    "master_key_version", (int)e->master_version,
-	    "profiles", (int)prof_set_count(e->profiles), "cards", counts));
+	    "profiles", (int)prof_set_count(e->profiles), "cards", counts,
+	    "station_token", token_json(e), "ca", ca_json(e)));
 }
 
 /*

@@ -236,7 +236,18 @@ eng_ca_drain(struct engine *e, struct outbox_drain_stats *st)
 	if (e->cast == NULL)
 		return -1;
 	pthread_mutex_lock(&e->ca_mu);
-	rc = cast_drain(e->cast, 1, 0, st);
+	/*
+	 * A damaged or missing token holds the journal: no retry loop, one
+	 * line in the log, the reason in GET /v1/status. It does not come
+	 * back by itself (keyd logged in once, at start).
+	 */
+	rc = e->ca_held ? CAST_ERR_TOKEN : cast_drain(e->cast, 1, 0, st);
+	if (rc == CAST_ERR_TOKEN && !e->ca_held) {
+		e->ca_held = 1;
+		snprintf(e->ca_held_why, sizeof(e->ca_held_why), "%s",
+		    cast_detail(e->cast));
+		log_warnx("CA journal held: %s", e->ca_held_why);
+	}
 	pthread_mutex_unlock(&e->ca_mu);
 	if (eng_ca_reconcile(e) != 0)
 		log_warnx("cannot fold CA results into the inventory");

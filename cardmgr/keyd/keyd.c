@@ -251,6 +251,24 @@ do_escrow(struct keyd *k, const struct msg *m, uint64_t id)
 	return ret;
 }
 
+/*
+ * Without its token keyd answers, and has nothing to give; a request that
+ * would end it with a token ends it without one too.
+ */
+static int
+no_token(struct keyd *k, const struct msg *m)
+{
+	uint32_t type = m->hdr.type;
+
+	if ((type == MSG_KS_SIGN || type == MSG_KS_PUBKEY) &&
+	    key_label(k, num(m, KS_F_KEY)) == NULL)
+		return -1;
+	if (type == MSG_KS_SIGN && num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
+	    num(m, KS_F_KEY) != KEYD_KEY_STATION)
+		return -1;
+	return reply(k, m->hdr.id, KS_ERR_NOTOKEN, NULL, 0, NULL, 0, 0);
+}
+
 static int
 dispatch(struct keyd *k, const struct msg *m)
 {
@@ -264,6 +282,8 @@ dispatch(struct keyd *k, const struct msg *m)
 	int rc, dl, ret;
 	uint64_t id = m->hdr.id;
 
+	if (k->ks == NULL)
+		return no_token(k, m);
 	switch (m->hdr.type) {
 	case MSG_KS_INFO:
 		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
@@ -360,11 +380,20 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 	rc = ks_open(&kc, &k.ks);
 	sodium_free(cfg->pin);	/* wipes: the session stays logged in */
 	cfg->pin = NULL;
-	if (rc != KS_OK) {
+	/*
+	 * A missing or damaged token is not a reason to go: the daemon stays
+	 * up to say so (GET /v1/status), every key request is answered
+	 * KS_ERR_NOTOKEN, and nothing is provisioned into a token that might
+	 * come back from its backup.
+	 */
+	if (rc == KS_ERR_NOTOKEN)
+		log_warnx("station token '%s' damaged or missing: restore it from "
+		    "its backup (provisioning/token-backup.sh, docs/keystore.md); "
+		    "no key operation until then", cfg->token);
+	else if (rc != KS_OK) {
 		log_warnx("token '%s': %s", cfg->token, ks_strerror(rc));
 		goto out;
-	}
-	if ((rc = provision(&k)) != KS_OK) {
+	} else if ((rc = provision(&k)) != KS_OK) {
 		log_warnx("provisioning station keys: %s (%s)", ks_strerror(rc),
 		    ks_detail(k.ks));
 		goto out;
@@ -372,7 +401,9 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 	if ((buf = sodium_malloc(MSG_MAX)) == NULL ||
 	    (m = malloc(sizeof(*m))) == NULL)
 		goto out;
-	log_info("ready: master key v%u, key recovery key v%u", k.master, k.krk);
+	if (k.ks != NULL)
+		log_info("ready: master key v%u, key recovery key v%u", k.master,
+		    k.krk);
 	for (;;) {
 		rc = msg_recv(fd, buf, MSG_MAX, &h, &len);
 		if (rc == MSG_ERR_CLOSED) {

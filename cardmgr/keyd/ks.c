@@ -3,6 +3,8 @@
  * See ks.h and docs/keystore.md.
  */
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@ ks_strerror(int err)
 	case KS_ERR_FORMAT:	return "malformed escrow blob";
 	case KS_ERR_NOSPACE:	return "output buffer too small";
 	case KS_ERR_MECH:	return "mechanism not supported by the token or key";
+	case KS_ERR_NOTOKEN:	return "station token damaged or missing";
 	default:		return "unknown keystore error";
 	}
 }
@@ -49,6 +52,7 @@ ks_name(int err)
 	case KS_ERR_FORMAT:	return "KS_ERR_FORMAT";
 	case KS_ERR_NOSPACE:	return "KS_ERR_NOSPACE";
 	case KS_ERR_MECH:	return "KS_ERR_MECH";
+	case KS_ERR_NOTOKEN:	return "KS_ERR_NOTOKEN";
 	default:		return "KS_ERR_UNKNOWN";
 	}
 }
@@ -162,12 +166,12 @@ find_token(struct ks *ks, const char *label, CK_SLOT_ID *slot)
 	CK_ULONG n = 0, i;
 	CK_TOKEN_INFO ti;
 	CK_RV rv;
-	int rc = KS_ERR_TOKEN;
+	int rc = KS_ERR_NOTOKEN;
 
 	if ((rv = ks->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK)
 		return ks_p11_fail(ks, "C_GetSlotList", rv, KS_ERR_TOKEN);
 	if (n == 0)
-		return KS_ERR_TOKEN;
+		return KS_ERR_NOTOKEN;
 	if ((slots = calloc(n, sizeof(*slots))) == NULL)
 		return KS_ERR_NOMEM;
 	if ((rv = ks->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
@@ -192,6 +196,7 @@ out:
 static int
 open_session(struct ks *ks, const struct ks_cfg *cfg)
 {
+	sigset_t hold, old;
 	CK_SLOT_ID slot = 0;
 	CK_RV rv;
 	int rc;
@@ -203,9 +208,26 @@ open_session(struct ks *ks, const struct ks_cfg *cfg)
 	if (rv != CKR_OK)
 		return ks_p11_fail(ks, "C_OpenSession", rv, KS_ERR_TOKEN);
 	ks->have_session = 1;
-	/* The PIN is read straight from the caller's buffer: no copy to wipe. */
+	/*
+	 * The PIN is read straight from the caller's buffer: no copy to wipe.
+	 * SoftHSM2 rewrites token.object in place at every login (ftruncate,
+	 * then write): a process ended between the two loses the token, so
+	 * this is the one login of the process and the catchable signals
+	 * that end it wait until it is over (SIGKILL cannot be held off).
+	 */
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGQUIT);
+	sigaddset(&hold, SIGPIPE);
+	sigaddset(&hold, SIGALRM);
+	sigaddset(&hold, SIGUSR1);
+	sigaddset(&hold, SIGUSR2);
+	(void)pthread_sigmask(SIG_BLOCK, &hold, &old);
 	rv = ks->f->C_Login(ks->s, CKU_USER, (CK_UTF8CHAR_PTR)cfg->pin,
 	    (CK_ULONG)cfg->pinlen);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/*
 	 * CKR_USER_ALREADY_LOGGED_IN means someone else in this process logged
 	 * in and the PIN we were given was never checked: refuse.

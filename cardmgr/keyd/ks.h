@@ -38,6 +38,12 @@ enum ks_err {
 	KS_ERR_FORMAT = -9,	/* escrow blob does not parse */
 	KS_ERR_NOSPACE = -10,	/* caller's output buffer too small */
 	KS_ERR_MECH = -11,	/* the token or the key cannot do this mechanism */
+	/*
+	 * No initialised token with that label: missing, or damaged so that
+	 * the module skips it (SoftHSM2 after a kill inside the rewrite of
+	 * token.object at a login; docs/keystore.md, "Backup").
+	 */
+	KS_ERR_NOTOKEN = -12,
 };
 
 const char *ks_strerror(int err);

@@ -33,13 +33,12 @@ static uint8_t buf[MSG_MAX];
 static struct msg m;
 
 static int
-start(void **state)
+start_label(const char *label)
 {
-	struct keyd_cfg cfg = { KSTOKEN_MODULE, "keydtest", NULL,
+	struct keyd_cfg cfg = { KSTOKEN_MODULE, label, NULL,
 	    "station-key", "cardmgr-audit", NULL, 0 };
 	int sv[2];
 
-	(void)state;
 	if (sodium_init() < 0 || kstoken_init(&tok, "keydtest", "4711-test") != 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
 		return -1;
@@ -53,6 +52,21 @@ start(void **state)
 	close(sv[1]);
 	fd = sv[0];
 	return pid > 0 ? 0 : -1;
+}
+
+static int
+start(void **state)
+{
+	(void)state;
+	return start_label("keydtest");
+}
+
+/* keyd configured for a token that is not there (missing, or damaged). */
+static int
+start_no_token(void **state)
+{
+	(void)state;
+	return start_label("notthere");
 }
 
 static int
@@ -175,6 +189,33 @@ audit_key_only_by_role(void **state)
 	assert_int_equal(ask(MSG_KS_SIGN, &b, 2), -1000);
 }
 
+static void
+no_token_answers(void **state)
+{
+	struct msg_builder b;
+	int i;
+
+	(void)state;
+	/* It stays up and says why, to every request, as often as asked. */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(msg_builder_init(&b), MSG_OK);
+		assert_int_equal(ask(MSG_KS_INFO, &b, 1 + i), KS_ERR_NOTOKEN);
+	}
+	assert_int_equal(msg_builder_init(&b), MSG_OK);
+	msg_put_u32(&b, KS_F_KEY, KEYD_KEY_STATION);
+	assert_int_equal(ask(MSG_KS_PUBKEY, &b, 10), KS_ERR_NOTOKEN);
+	assert_int_equal(msg_builder_init(&b), MSG_OK);
+	msg_put_u32(&b, KS_F_VERSION, 1);
+	msg_put_bytes(&b, KS_F_GUID, (const uint8_t[16]){ 3 }, 16);
+	assert_int_equal(ask(MSG_KS_PUK, &b, 11), KS_ERR_NOTOKEN);
+	/* What ends keyd with a token ends it without one. */
+	assert_int_equal(msg_builder_init(&b), MSG_OK);
+	msg_put_u32(&b, KS_F_KEY, KEYD_KEY_AUDIT);
+	msg_put_u32(&b, KS_F_MECH, KS_SIGN_RSA_RAW);
+	msg_put_bytes(&b, KS_F_TBS, (const uint8_t *)"0123456789abcdef", 16);
+	assert_int_equal(ask(MSG_KS_SIGN, &b, 12), -1000);
+}
+
 int
 main(void)
 {
@@ -182,6 +223,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(budget_and_once, start, stop),
 		cmocka_unit_test_setup_teardown(unexpected_type_ends_keyd, start, stop),
 		cmocka_unit_test_setup_teardown(audit_key_only_by_role, start, stop),
+		cmocka_unit_test_setup_teardown(no_token_answers, start_no_token,
+		    stop),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -91,7 +91,7 @@ test_open_errors(void **state)
 	cfg.pin = (const uint8_t *)PIN;
 	cfg.pinlen = strlen(PIN);
 	cfg.token = "nosuchtoken";
-	assert_int_equal(ks_open(&cfg, &ks), KS_ERR_TOKEN);
+	assert_int_equal(ks_open(&cfg, &ks), KS_ERR_NOTOKEN);
 	cfg.token = TOKEN;
 	cfg.module = "/nonexistent/libpkcs11.so";
 	assert_int_equal(ks_open(&cfg, &ks), KS_ERR_MODULE);
