@@ -347,8 +347,13 @@ msg_builder_clear(struct msg_builder *b)
 	if (b == NULL)
 		return;
 	if (b->mem != NULL) {
-		/* Payloads carry tokens and sealed secrets: leave nothing behind. */
-		OPENSSL_cleanse(b->mem, MSG_MAX);
+		/*
+		 * Payloads carry tokens and sealed secrets: leave nothing
+		 * behind. Only the writer's bytes were ever written (it never
+		 * writes past a failed reserve), so only those are wiped.
+		 */
+		OPENSSL_cleanse(b->mem, MSG_HDR_LEN + (b->w.len < MSG_PAYLOAD_MAX ?
+		    b->w.len : MSG_PAYLOAD_MAX));
 		free(b->mem);
 	}
 	memset(b, 0, sizeof(*b));
