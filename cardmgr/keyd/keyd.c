@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "keyd/keyd_msg.h"
+#include "keyd/ledger.h"
 #include "keyd/ks.h"
 #include "proc/log.h"
 #include "proc/msg.h"
@@ -34,17 +35,13 @@ static const uint32_t permitted[] = {
  * violation: afterwards keyd answers the card's challenges itself
  * (MSG_KS_MGMT_CRYPT), within a budget, so that it is no ECB oracle: a
  * mutual authentication is two blocks; a card gets CRYPT_PER_CARD blocks a
- * window, all cards together CRYPT_ALL. XXX the exported set lives in
- * memory: a restarted keyd would export a GUID again.
+ * window, all cards together CRYPT_ALL. The exported set is the ledger
+ * (ledger.h): on disk before the key is sent, so a restart does not reopen it.
  */
-#define EXPORTED_MAX 4096
 #define CRYPT_WINDOW_S 60
 #define CRYPT_PER_CARD 8
 #define CRYPT_ALL 240
 #define BUDGETS 64
-
-static uint8_t exported[EXPORTED_MAX][16];
-static size_t nexported;
 
 struct budget {
 	uint8_t guid[16];
@@ -54,17 +51,6 @@ struct budget {
 static struct budget budgets[BUDGETS];
 static time_t all_start;
 static unsigned all_n;
-
-/* 0 the first time guid is asked for, -1 afterwards. */
-static int
-export_once(const uint8_t guid[16])
-{
-	for (size_t i = 0; i < nexported && i < EXPORTED_MAX; i++)
-		if (memcmp(exported[i], guid, 16) == 0)
-			return -1;
-	memcpy(exported[nexported++ % EXPORTED_MAX], guid, 16);
-	return 0;
-}
 
 /* 0 if one more 9B block for guid is within the budget (and counts it). */
 static int
@@ -169,6 +155,28 @@ keyd_setup(struct keyd_cfg *cfg)
 	if (keyd_read_secret(cfg->pin_file, SECRET_MAX, &cfg->pin,
 	    &cfg->pinlen, &why) != 0) {
 		log_warnx("token PIN file %s: %s", cfg->pin_file, why);
+		return -1;
+	}
+	/*
+	 * Root's file in root's directory: keyd's user can only append through
+	 * this descriptor, and no other process user can replace it.
+	 */
+	if (cfg->ledger_path != NULL) {
+		char dir[4096], *slash;
+
+		snprintf(dir, sizeof(dir), "%s", cfg->ledger_path);
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+				log_warnx("key export ledger directory %s: %s", dir,
+				    strerror(errno));
+				return -1;
+			}
+		}
+	}
+	if (cfg->ledger_path != NULL && ledger_open(cfg->ledger_path,
+	    &cfg->ledger, &why) != LEDGER_OK) {
+		log_warnx("key export ledger %s: %s", cfg->ledger_path, why);
 		return -1;
 	}
 	return 0;
@@ -289,9 +297,13 @@ dispatch(struct keyd *k, const struct msg *m)
 		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
 	case MSG_KS_MGMT_KEY:
 		p = bytes(m, KS_F_GUID, &tl);
-		if (export_once(p) != 0) {
+		if ((rc = ledger_add(k->cfg->ledger, p)) == LEDGER_ERR_SEEN) {
 			log_warnx("a card's 9B key asked for twice");
-			return -1;	/* fatal: see export_once */
+			return -1;	/* fatal: see above */
+		}
+		if (rc != LEDGER_OK) {
+			log_warnx("key export ledger: %s", ledger_strerror(rc));
+			return reply(k, id, KS_ERR_TOKEN, NULL, 0, NULL, 0, 0);
 		}
 		n = 32;
 		rc = ks_derive_mgmt_key(k->ks, num(m, KS_F_VERSION), p,
@@ -377,6 +389,9 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 	int rc, status = 1;
 
 	log_setproc("keyd");
+	if (cfg->ledger == NULL && ledger_open(NULL, &cfg->ledger, NULL) !=
+	    LEDGER_OK)
+		goto out;
 	rc = ks_open(&kc, &k.ks);
 	sodium_free(cfg->pin);	/* wipes: the session stays logged in */
 	cfg->pin = NULL;
@@ -425,6 +440,8 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 	}
 out:
 	ks_close(k.ks);
+	ledger_close(cfg->ledger);
+	cfg->ledger = NULL;
 	free(m);
 	if (buf != NULL)
 		sodium_free(buf);

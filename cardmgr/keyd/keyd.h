@@ -19,6 +19,9 @@ struct keyd_cfg {
 	/* Filled by keyd_setup (before the privilege drop). */
 	uint8_t *pin;		/* sodium_malloc'd */
 	size_t pinlen;
+	/* GUIDs whose 9B key left keyd (ledger.h); NULL path: memory only. */
+	const char *ledger_path;
+	struct ledger *ledger;	/* opened by keyd_setup, or by keyd_main */
 };
 
 /* Runs as root before the drop: read and check the PIN file. 0 or -1. */

@@ -20,5 +20,5 @@ $(B)/obj/tests/unit/test_ks_fault.o: CFLAGS += -I/usr/include/p11-kit-1
 
 # keyd's process loop: permit table, 9B challenge budget, key exported once.
 TESTS += test_keyd
-$(eval $(call prog,test_keyd,tests/unit/test_keyd.c cardmgr/keyd/keyd.c cardmgr/proc/log.c $(PROC_LIB) $(KSTOKEN) $(KEYD_LIB),-lcmocka -lsodium $(KEYD_LIBS)))
+$(eval $(call prog,test_keyd,tests/unit/test_keyd.c cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c cardmgr/proc/log.c $(PROC_LIB) $(KSTOKEN) $(KEYD_LIB),-lcmocka -lsodium $(KEYD_LIBS)))
 $(B)/obj/tests/unit/test_keyd.o: CFLAGS += -I/usr/include/p11-kit-1

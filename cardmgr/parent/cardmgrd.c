@@ -216,6 +216,7 @@ fill(struct daemon *d)
 	d->kcfg.pin_file = c->token_pin_file;
 	d->kcfg.station_label = c->station_key_label;
 	d->kcfg.audit_label = c->audit_key_label;
+	d->kcfg.ledger_path = c->keyd_ledger;
 	d->acfg.log = api_log;
 }
 

@@ -36,6 +36,8 @@ defaults(struct dconf *c)
 	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
 	snprintf(c->user_keyd, sizeof(c->user_keyd), "cardmgr-keyd");
 	snprintf(c->audit_key_label, sizeof(c->audit_key_label), "cardmgr-audit");
+	snprintf(c->keyd_ledger, sizeof(c->keyd_ledger),
+	    "/var/lib/cardmgr-keyd/exported");
 	snprintf(c->token_module, sizeof(c->token_module),
 	    "/usr/lib/softhsm/libsofthsm2.so");
 	snprintf(c->token_label, sizeof(c->token_label), "station");
@@ -53,6 +55,7 @@ static const struct {
 	S(state_dir), S(profiles_dir), S(operators), S(ca_conf), S(card_module),
 	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
+	S(keyd_ledger),
 #undef S
 };
 

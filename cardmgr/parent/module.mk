@@ -2,7 +2,7 @@
 # processes it forks (api/, engine/, keyd/) with the libraries each uses.
 CARDMGRD_SRC := cardmgr/parent/cardmgrd.c cardmgr/parent/dconf.c \
                 cardmgr/proc/proc.c cardmgr/proc/log.c $(PROC_LIB) $(API_LIB) \
-                $(ENGINE_LIB) cardmgr/keyd/keyd.c $(KEYD_LIB) $(INV_LIB) \
+                $(ENGINE_LIB) cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c $(KEYD_LIB) $(INV_LIB) \
                 $(POLICY_LIB) $(CALINK) $(DRIVERS_LIB)
 CARDMGRD_LIBS := $(API_LIBS) $(KEYD_LIBS) $(INV_LIBS) $(POLICY_LIBS) \
                  $(CALINK_LIBS) $(DRIVERS_LIBS) -ljansson -lsodium -lpthread

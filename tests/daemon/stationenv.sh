@@ -75,6 +75,7 @@ ca_conf = "$T/ca.conf";
 api_port = 8410;
 ca_retry_seconds = 1;
 api_socket = "$T/run/api.sock";
+keyd_ledger = "$T/keyd/exported";
 CONF
 	chmod -R go-w,a+rX "$T/etc"	# public: only their writers matter
 }

@@ -69,6 +69,8 @@ guid=$(json "$T/card.json" 'j["guid"]')
 check_eq "readers: now the inventory's active card, by its GUID" "$guid active" \
     "$(cm auditor --json readers | python3 -c 'import json,sys; r=json.load(sys.stdin)["readers"][0]; print(r["guid"], r["inventory"])')"
 check_eq "the test CA issued exactly 4 certificates" $((n0 + 4)) "$(issued_count)"
+check_eq "keyd's export ledger names the card's GUID, root's file, mode 600" \
+    "$guid root 600 16" "$(xxd -p "$T/keyd/exported" | tr -d '\n') $(stat -c '%U %a %s' "$T/keyd/exported")"
 # 4 enrolments, each a request and its certConf: after the first, nginx sees
 # the daemon resume its TLS session (no full handshake, no station-key
 # signature per request), and every request still carries the station's DN.

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "keyd/keyd_msg.h"
 #include "keyd/kstoken.h"
 #include "keyd/ks.h"
+#include "keyd/ledger.h"
 #include "proc/msg.h"
 
 static struct kstoken tok;
@@ -32,21 +35,25 @@ static pid_t pid;
 static uint8_t buf[MSG_MAX];
 static struct msg m;
 
+/* keyd as a child on the token made by start_label; ledger: a file or NULL. */
 static int
-start_label(const char *label)
+spawn(const char *label, const char *ledger)
 {
 	struct keyd_cfg cfg = { KSTOKEN_MODULE, label, NULL,
-	    "station-key", "cardmgr-audit", NULL, 0 };
+	    "station-key", "cardmgr-audit", NULL, 0, ledger, NULL };
 	int sv[2];
 
-	if (sodium_init() < 0 || kstoken_init(&tok, "keydtest", "4711-test") != 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
 		return -1;
 	if ((pid = fork()) == 0) {
 		close(sv[0]);
 		cfg.pinlen = strlen(tok.pin);
 		cfg.pin = sodium_malloc(cfg.pinlen);
 		memcpy(cfg.pin, tok.pin, cfg.pinlen);
+		/* what keyd_setup does as root */
+		if (ledger != NULL && ledger_open(ledger, &cfg.ledger, NULL) !=
+		    LEDGER_OK)
+			_exit(3);
 		_exit(keyd_main(&cfg, sv[1]));
 	}
 	close(sv[1]);
@@ -54,11 +61,41 @@ start_label(const char *label)
 	return pid > 0 ? 0 : -1;
 }
 
+/* Stop the child keyd only (the token stays): its exit status. */
+static int
+reap(void)
+{
+	int st = -1;
+
+	close(fd);
+	fd = -1;
+	waitpid(pid, &st, 0);
+	pid = 0;
+	return st;
+}
+
+static int
+start_label(const char *label)
+{
+	if (sodium_init() < 0 || kstoken_init(&tok, "keydtest", "4711-test") != 0)
+		return -1;
+	return spawn(label, NULL);
+}
+
 static int
 start(void **state)
 {
 	(void)state;
 	return start_label("keydtest");
+}
+
+/* The token alone: the test spawns keyd itself. */
+static int
+start_token_only(void **state)
+{
+	(void)state;
+	return sodium_init() < 0 || kstoken_init(&tok, "keydtest",
+	    "4711-test") != 0 ? -1 : 0;
 }
 
 /* keyd configured for a token that is not there (missing, or damaged). */
@@ -216,6 +253,104 @@ no_token_answers(void **state)
 	assert_int_equal(ask(MSG_KS_SIGN, &b, 12), -1000);
 }
 
+/* Ask for guid's 9B key: the answer's rc (-1000: keyd ended). */
+static int
+export_key(const uint8_t guid[16], uint64_t id)
+{
+	struct msg_builder b;
+
+	card_req(&b, guid);
+	return ask(MSG_KS_MGMT_KEY, &b, id);
+}
+
+/*
+ * The ledger keeps "once" across restarts: a GUID exported before is refused
+ * by the next keyd (which ends), a torn last record is cut off, and a file
+ * others could read or a symbolic link is refused.
+ */
+static void
+once_across_restarts(void **state)
+{
+	static const uint8_t g1[16] = { 0x11, 1 }, g2[16] = { 0x22, 2 },
+	    g3[16] = { 0x33, 3 };
+	char dir[] = "/tmp/keydledger.XXXXXX", path[64], lnk[80];
+	struct ledger *l = NULL;
+	struct stat st;
+	const char *why;
+	int f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/exported", dir);
+	assert_int_equal(spawn("keydtest", path), 0);
+	assert_int_equal(export_key(g1, 1), KS_OK);
+	assert_int_equal(reap(), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 16);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* a new keyd remembers g1: asking again ends it */
+	assert_int_equal(spawn("keydtest", path), 0);
+	assert_int_equal(export_key(g1, 2), -1000);
+	assert_int_not_equal(reap(), 0);
+
+	/* a crash inside an append: 7 bytes of a record; g2 still goes out */
+	assert_true((f = open(path, O_WRONLY | O_APPEND)) >= 0);
+	assert_int_equal(write(f, "\x22\x02\0\0\0\0\0", 7), 7);
+	close(f);
+	assert_int_equal(spawn("keydtest", path), 0);
+	assert_int_equal(export_key(g2, 3), KS_OK);
+	assert_int_equal(export_key(g3, 4), KS_OK);
+	assert_int_equal(export_key(g2, 5), -1000);
+	reap();
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 3 * 16);
+
+	/* the same, through the library: three GUIDs, nothing else */
+	assert_int_equal(ledger_open(path, &l, &why), LEDGER_OK);
+	assert_int_equal(ledger_count(l), 3);
+	assert_true(ledger_has(l, g1) && ledger_has(l, g2) && ledger_has(l, g3));
+	ledger_close(l);
+	l = NULL;
+
+	/* a file others may read, or a link, is not the ledger */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(ledger_open(path, &l, &why), LEDGER_ERR_FILE);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(lnk, sizeof(lnk), "%s/link", dir);
+	assert_int_equal(symlink(path, lnk), 0);
+	assert_int_equal(ledger_open(lnk, &l, &why), LEDGER_ERR_FILE);
+	assert_null(l);
+	unlink(lnk);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Many GUIDs: the set grows and finds each one (and no other). */
+static void
+ledger_many(void **state)
+{
+	struct ledger *l = NULL;
+	uint8_t g[16] = { 0 };
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(ledger_open(NULL, &l, NULL), LEDGER_OK);
+	for (i = 0; i < 5000; i++) {
+		memcpy(g, &i, sizeof(i));
+		assert_int_equal(ledger_add(l, g), LEDGER_OK);
+	}
+	assert_int_equal(ledger_count(l), 5000);
+	for (i = 0; i < 5000; i++) {
+		memcpy(g, &i, sizeof(i));
+		assert_int_equal(ledger_add(l, g), LEDGER_ERR_SEEN);
+	}
+	i = 5000;
+	memcpy(g, &i, sizeof(i));
+	assert_false(ledger_has(l, g));
+	ledger_close(l);
+}
+
 int
 main(void)
 {
@@ -225,6 +360,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(audit_key_only_by_role, start, stop),
 		cmocka_unit_test_setup_teardown(no_token_answers, start_no_token,
 		    stop),
+		cmocka_unit_test_setup_teardown(once_across_restarts,
+		    start_token_only, stop),
+		cmocka_unit_test(ledger_many),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
