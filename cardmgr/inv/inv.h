@@ -342,6 +342,8 @@ int inv_op_add(struct inv_txn *txn, const struct inv_op *op, uint64_t *id);
 int inv_op_put(struct inv_txn *txn, const struct inv_op *op);
 int inv_op_get(struct inv_txn *txn, uint64_t id, struct inv_op *op);
 int inv_op_running_foreach(struct inv_txn *txn, inv_op_fn fn, void *arg);
+/* Every operation, newest (highest id) first; fn non-zero stops the walk. */
+int inv_ops_foreach_desc(struct inv_txn *txn, inv_op_fn fn, void *arg);
 int inv_op_step_put(struct inv_txn *txn, const struct inv_step *s);
 int inv_op_step_get(struct inv_txn *txn, uint64_t op_id, uint32_t no,
     struct inv_step *s);

@@ -894,6 +894,10 @@ store_ops(void **state)
 	assert_int_equal(inv_op_running_foreach(t, see_op, &s), INV_OK);
 	assert_int_equal(s.n, 2);
 	assert_true(s.ids[0] == 2 && s.ids[1] == 3);
+	memset(&s, 0, sizeof(s));	/* every operation, newest first */
+	assert_int_equal(inv_ops_foreach_desc(t, see_op, &s), INV_OK);
+	assert_true(s.n == 3 && s.ids[0] == 3 && s.ids[1] == 2 &&
+	    s.ids[2] == 1);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(inv_op_steps_foreach(t, 2, see_step, &s), 42);
 	assert_true(s.n == 2 && s.ids[0] == 1 && s.ids[1] == 2);
