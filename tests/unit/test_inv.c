@@ -1415,7 +1415,7 @@ fault_every_write(void **state)
 
 struct prof_seen {
 	unsigned n;
-	char line[8][160];
+	char line[8][192];
 };
 
 static int
@@ -1424,7 +1424,7 @@ see_profile(const char *profile, int state, uint64_t count, void *arg)
 	struct prof_seen *p = arg;
 
 	if (p->n < 8)
-		snprintf(p->line[p->n], sizeof(p->line[0]), "%s/%s=%llu",
+		snprintf(p->line[p->n], sizeof(p->line[0]), "%.127s/%.15s=%llu",
 		    profile, inv_card_state_name(state),
 		    (unsigned long long)count);
 	p->n++;
