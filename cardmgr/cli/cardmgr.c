@@ -25,6 +25,7 @@ usage(void)
 	    "usage: cardmgr [-s SOCKET] [--json] [--secrets-fd N] COMMAND [ARGS]\n"
 	    "  status | readers | profiles | check-config\n"
 	    "  holders add --id ID --name NAME [--email E] [--org O] [--attr K=V]...\n"
+	    "              [--manager-email E]\n"
 	    "  holders show HOLDER\n"
 	    "  holders list [--query Q] [--limit N] [--after HOLDER]\n"
 	    "  cards list [--state S] [--holder HOLDER] [--limit N] [--after CARD]\n"
@@ -36,7 +37,10 @@ usage(void)
 	    "  op show OP\n"
 	    "  certs expiring [--days N]\n"
 	    "  audit show [--from N] [--limit N]\n"
-	    "  audit verify\n");
+	    "  audit verify\n"
+	    "  report inventory|operations|pending|expiring [--days N]\n"
+	    "         [--format table|json|csv]\n"
+	    "  notices run\n");
 }
 
 /* HTTP status -> exit status (cardmgr.1). */
@@ -153,6 +157,7 @@ int_arg(const char *s, long long *v)
 struct opts {
 	const char *id, *name, *email, *org, *query, *limit, *after, *state;
 	const char *holder, *reader, *profile, *reason, *days, *from;
+	const char *format, *manager;
 	const char *attrs[16];
 	size_t nattrs;
 	long long questions[MAX_QUESTIONS];
@@ -161,7 +166,7 @@ struct opts {
 
 enum { O_ID = 256, O_NAME, O_EMAIL, O_ORG, O_ATTR, O_QUERY, O_LIMIT, O_AFTER,
     O_STATE, O_HOLDER, O_READER, O_PROFILE, O_QUESTION, O_REASON, O_DAYS,
-    O_FROM, O_JSON };
+    O_FROM, O_JSON, O_FORMAT, O_MANAGER };
 
 /* The options being parsed belong to this invocation (--json may follow). */
 static struct cm *cur;
@@ -184,6 +189,8 @@ static const struct option sub_longopts[] = {
 	{ "days", required_argument, NULL, O_DAYS },
 	{ "from", required_argument, NULL, O_FROM },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "format", required_argument, NULL, O_FORMAT },
+	{ "manager-email", required_argument, NULL, O_MANAGER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -244,6 +251,8 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o,
 		case O_REASON: o->reason = optarg; break;
 		case O_DAYS: o->days = optarg; break;
 		case O_FROM: o->from = optarg; break;
+		case O_FORMAT: o->format = optarg; break;
+		case O_MANAGER: o->manager = optarg; break;
 		case O_ATTR:
 			if (o->nattrs == sizeof(o->attrs) / sizeof(o->attrs[0]))
 				return -1;
@@ -312,7 +321,8 @@ cmd_holders(struct cm *cm, int argc, char **argv)
 	argc--;
 	argv++;
 	if (strcmp(argv[0], "add") == 0) {
-		if (parse_opts(argc, argv, "id name email org attr", &o, &first) ||
+		if (parse_opts(argc, argv, "id name email org attr manager-email",
+		    &o, &first) ||
 		    first != argc || o.id == NULL || o.name == NULL)
 			return CM_EXIT_USAGE;
 		b = json_pack("{s:s, s:s}", "id", o.id, "name", o.name);
@@ -320,6 +330,9 @@ cmd_holders(struct cm *cm, int argc, char **argv)
 			json_object_set_new(b, "email", json_string(o.email));
 		if (o.org != NULL)
 			json_object_set_new(b, "org", json_string(o.org));
+		if (o.manager != NULL)
+			json_object_set_new(b, "manager_email",
+			    json_string(o.manager));
 		if (o.nattrs > 0) {
 			attrs = json_array();
 			for (i = 0; i < o.nattrs; i++)
@@ -672,6 +685,36 @@ cmd_retire(struct cm *cm, int argc, char **argv)
 	return call(cm, "POST", path, b);
 }
 
+/* report NAME [--days N] [--format table|json|csv] */
+static int
+cmd_report(struct cm *cm, int argc, char **argv)
+{
+	static const char *const names[] = { "inventory", "operations",
+	    "pending", "expiring", NULL };
+	struct opts o;
+	long long n;
+	int first, i;
+
+	if (argc < 2)
+		return CM_EXIT_USAGE;
+	for (i = 0; names[i] != NULL && strcmp(names[i], argv[1]) != 0; i++)
+		;
+	if (names[i] == NULL ||
+	    parse_opts(argc - 1, argv + 1, "days format", &o, &first) ||
+	    first != argc - 1)
+		return CM_EXIT_USAGE;
+	if (o.days != NULL && (int_arg(o.days, &n) != 0 || n < 1 || n > 3650)) {
+		fprintf(stderr, "cardmgr: --days must be 1..3650\n");
+		return CM_EXIT_USAGE;
+	}
+	if (o.format == NULL)
+		o.format = cm->json ? "json" : "table";
+	if (strcmp(o.format, "table") != 0 && strcmp(o.format, "json") != 0 &&
+	    strcmp(o.format, "csv") != 0)
+		return CM_EXIT_USAGE;
+	return cm_report(cm, names[i], o.days, o.format);
+}
+
 static int
 cmd_simple(struct cm *cm, int argc, char **argv)
 {
@@ -683,6 +726,7 @@ cmd_simple(struct cm *cm, int argc, char **argv)
 		{ "audit", "verify", "POST", "/v1/audit/verify", NULL },
 		{ "audit", "show", "GET", "/v1/audit", "from limit" },
 		{ "certs", "expiring", "GET", "/v1/certificates", "days" },
+		{ "notices", "run", "POST", "/v1/notices/run", NULL },
 	};
 	struct opts o;
 	size_t i;
@@ -726,6 +770,8 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cmd_unblock(cm, argc, argv);
 	if (strcmp(argv[0], "retire") == 0)
 		return cmd_retire(cm, argc, argv);
+	if (strcmp(argv[0], "report") == 0)
+		return cmd_report(cm, argc, argv);
 	if ((rc = cmd_simple(cm, argc, argv)) >= 0)
 		return rc;
 	fprintf(stderr, "cardmgr: unknown command %s\n", argv[0]);

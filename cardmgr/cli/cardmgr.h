@@ -65,4 +65,12 @@ int cm_secret_sealed(struct cm *cm, const char *prompt, int confirm,
 /* Print an answer: raw with --json, else readable lines. */
 void cm_print(const struct cm *cm, const char *body);
 
+/*
+ * report name (days may be NULL) in format "table", "json" or "csv" on
+ * stdout: every JSON page of GET /v1/reports/NAME, rows joined (cardmgr_report.c).
+ * Returns the exit status.
+ */
+int cm_report(struct cm *cm, const char *name, const char *days,
+    const char *format);
+
 #endif /* CARDMGR_H */

@@ -3,5 +3,6 @@
 # cardmgr: the HTTP API over the UNIX socket (man page: cardmgr/cli/cardmgr.1).
 PROGS += cardmgr
 CARDMGR_CLI := cardmgr/cli/cardmgr.c cardmgr/cli/cardmgr_http.c \
-               cardmgr/cli/cardmgr_secret.c
+               cardmgr/cli/cardmgr_secret.c cardmgr/cli/cardmgr_report.c \
+               $(CSV_LIB)
 $(eval $(call prog,cardmgr,$(CARDMGR_CLI),-lcurl -ljansson -lsodium))

@@ -9,9 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "keyd/ks.h"
+#include "notify/notify.h"
 #include "proc/log.h"
 
 /*
@@ -58,6 +60,17 @@ static const struct {
 	    OPR_ROLE_AUDITOR },
 	{ OPS_OP_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	/* Reports name holders and operators: the oversight roles only. */
+	{ OPS_REPORT_INVENTORY, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR |
+	    OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_REPORT_OPERATIONS, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR |
+	    OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_REPORT_PENDING, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR |
+	    OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_REPORT_EXPIRING, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR |
+	    OPR_ROLE_SECURITY_OFFICER },
+	/* Sends mail now: not the read-only auditor. */
+	{ OPS_NOTICES_RUN, OPR_ROLE_ADMINISTRATOR | OPR_ROLE_SECURITY_OFFICER },
 };
 
 static int
@@ -169,6 +182,42 @@ eng_find_card(struct inv_txn *t, const char *key, struct inv_card *c)
 	if (eng_unhex(key, guid, 16) == 0 && inv_card_get(t, guid, c) == INV_OK)
 		return INV_OK;
 	return inv_card_by_serial(t, key, c);
+}
+
+#ifdef CARDMGR_TEST_HOOKS
+static int64_t clock_offset;
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+
+static void
+clock_init(void)
+{
+	const char *s = getenv("CARDMGRD_CLOCK_OFFSET");
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return;
+	v = strtoll(s, &end, 10);
+	/* Within 20 years either way, or it is ignored (and said so). */
+	if (*s == '\0' || *end != '\0' || v < -631152000LL || v > 631152000LL) {
+		log_warnx("CARDMGRD_CLOCK_OFFSET ignored: not seconds in range");
+		return;
+	}
+	clock_offset = v;
+	log_warnx("test build: clock offset %lld s", v);
+}
+#endif
+
+uint64_t
+eng_now(void)
+{
+	uint64_t now = (uint64_t)time(NULL);
+
+#ifdef CARDMGR_TEST_HOOKS
+	pthread_once(&clock_once, clock_init);
+	now = (uint64_t)((int64_t)now + clock_offset);
+#endif
+	return now;
 }
 
 int
@@ -344,6 +393,16 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return q_audit_verify(e, r, id);
 	case OPS_CONFIG_CHECK:
 		return config_check(e, id);
+	case OPS_REPORT_INVENTORY:
+		return q_report_inventory(e, r, id);
+	case OPS_REPORT_OPERATIONS:
+		return q_report_operations(e, r, id);
+	case OPS_REPORT_PENDING:
+		return q_report_pending(e, r, id);
+	case OPS_REPORT_EXPIRING:
+		return q_report_expiring(e, r, id);
+	case OPS_NOTICES_RUN:
+		return q_notices_run(e, r, id, &a);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -366,6 +425,7 @@ slow_op(int code)
 	case OPS_UNBLOCK:
 	case OPS_RETIRE:
 	case OPS_AUDIT_VERIFY:
+	case OPS_NOTICES_RUN:		/* SMTP round trips */
 		return 1;
 	default:
 		return 0;
@@ -572,12 +632,17 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		goto out;
 	}
 	pthread_mutex_init(&e.ca_mu, NULL);
+	/* libcurl's global state, before any thread (SMTP for notices). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		goto out;
 	if (eng_ca_open(&e) != 0)
 		goto out;
 	if ((buf = malloc(MSG_MAX)) == NULL || (m = malloc(sizeof(*m))) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		goto out;
 	if (eng_recover_start(&e) != INV_OK || eng_watch_start(&e) != 0)
+		goto out;
+	if (eng_notices_start(&e) != 0)
 		goto out;
 	if (e.cast != NULL) {
 		pthread_t th;
@@ -615,6 +680,7 @@ out:
 	free(buf);
 	seal_free(e.seal);
 	cast_close(e.cast);
+	ntf_close(e.ntf);
 	inv_close(e.inv);
 	prof_set_free(e.profiles);
 	opr_free(e.operators);

@@ -20,6 +20,7 @@ struct engine_cfg {
 	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
 	size_t map_size;		/* LMDB map size, bytes */
 	unsigned ca_retry_s;		/* background drain of the CA journal */
+	const struct ntf_cfg *notify;	/* expiry notices; NULL or no URL: off */
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;
@@ -27,6 +28,7 @@ struct engine_cfg {
 };
 
 struct prof_set;
+struct ntf_cfg;
 struct opr_map;
 struct caconf;
 

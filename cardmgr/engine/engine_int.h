@@ -49,7 +49,11 @@ struct engine {
 	int ca_held;
 	char ca_held_why[256];
 	time_t started;
+	struct ntf *ntf;		/* expiry notices; NULL: off */
+	pthread_mutex_t ntf_mu;		/* one scan or drain at a time */
 };
+
+struct ntf;
 
 /* Who asks: resolved once per request from the actor the api saw. */
 struct actor {
@@ -75,6 +79,33 @@ void eng_hex(const uint8_t *p, size_t n, char *out);
 int eng_unhex(const char *s, uint8_t *out, size_t n);
 /* A card by GUID (32 hex digits) or by serial, in txn t. */
 int eng_find_card(struct inv_txn *t, const char *key, struct inv_card *c);
+/*
+ * The engine's clock for reports and notices: time(NULL), plus in test
+ * builds CARDMGRD_CLOCK_OFFSET seconds (read once; tests travel in time
+ * instead of sleeping). Release builds have no such variable.
+ */
+uint64_t eng_now(void);
+
+/* report.c: GET /v1/reports/... */
+int q_report_inventory(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_report_operations(struct engine *e, const struct ops_req *r,
+    uint64_t id);
+int q_report_pending(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_report_expiring(struct engine *e, const struct ops_req *r, uint64_t id);
+/* A card whose expiry still matters: active, suspended or blocked. */
+int eng_card_live(int state);
+
+/* notices.c: the daily expiry-notice job. */
+struct eng_notice_stats {
+	unsigned queued, sent, retry, failed;
+	int scanned;
+};
+/* Start the job's thread if cfg->notify names an SMTP URL (0, or -1). */
+int eng_notices_start(struct engine *e);
+/* Scan (once a day, or now if force) and mail what is due. */
+int eng_notices_run(struct engine *e, int force, struct eng_notice_stats *st);
+int q_notices_run(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
 
 /*
  * keyc.c: requests to keyd. keyc_info and keyc_pubkey return 0, keyd's

@@ -228,7 +228,9 @@ q_holder_add(struct engine *e, const struct ops_req *r, uint64_t id,
 	    (eng_arg(r, "email", buf, sizeof(buf)) != NULL &&
 	    eng_copy(h.email, sizeof(h.email), buf)) ||
 	    (eng_arg(r, "org", buf, sizeof(buf)) != NULL &&
-	    eng_copy(h.org, sizeof(h.org), buf)))
+	    eng_copy(h.org, sizeof(h.org), buf)) ||
+	    (eng_arg(r, "manager_email", buf, sizeof(buf)) != NULL &&
+	    eng_copy(h.manager_email, sizeof(h.manager_email), buf)))
 		return eng_error(e, id, 400, "too_long",
 		    "a holder field is longer than the inventory keeps");
 	for (size_t i = 0; i < ops_req_count(r, "attributes") &&
@@ -298,9 +300,9 @@ q_holder_get(struct engine *e, const struct ops_req *r, uint64_t id)
 		json_object_set_new(attrs, h.attrs[i].key,
 		    json_string(h.attrs[i].value));
 	/* The answers' hashes never leave the engine; only how many exist. */
-	return eng_reply(e, id, 200, json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, "
-	    "s:I, s:o}", "id", h.id, "name", h.name, "email", h.email, "org",
-	    h.org, "attributes", attrs, "answers_enrolled", (int)h.nanswers,
+	return eng_reply(e, id, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, "
+	    "s:i, s:I, s:o}", "id", h.id, "name", h.name, "email", h.email, "org",
+	    h.org, "manager_email", h.manager_email, "attributes", attrs, "answers_enrolled", (int)h.nanswers,
 	    "unblock_locked_until", (json_int_t)h.unblock_locked_until,
 	    "cards", cards));
 }

@@ -34,6 +34,8 @@ static const struct {
 	[DB_OP_STEPS] = { "inv_op_steps", 0, 1 },
 	[DB_AUDIT] = { "inv_audit", 0, 1 },
 	[DB_AUDIT_CKPT] = { "inv_audit_ckpt", 0, 1 },
+	[DB_CARD_PROFILE] = { "inv_card_profile", MDB_DUPSORT | MDB_DUPFIXED, 3 },
+	[DB_CARD_EXPIRY] = { "inv_card_expiry", 0, 3 },
 };
 
 const char *
@@ -261,6 +263,8 @@ setup_schema(struct inv_txn *t)
 	if (version == INV_SCHEMA_VERSION)
 		return INV_OK;
 	if (version == 1 && (rc = inv_migrate_v1(t)) != INV_OK)
+		return rc;
+	if (version >= 1 && version <= 2 && (rc = inv_migrate_v2(t)) != INV_OK)
 		return rc;
 	return write_schema(t, INV_SCHEMA_VERSION);
 }

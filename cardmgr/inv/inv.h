@@ -62,7 +62,7 @@ const char *inv_strerror(int err);
 /* The enum constant's name ("INV_ERR_FULL"), for logs and records. */
 const char *inv_errname(int err);
 
-#define INV_SCHEMA_VERSION 2
+#define INV_SCHEMA_VERSION 3
 
 #define INV_GUID_LEN 16
 #define INV_ID_MAX 63		/* holder id, actor, operator */
@@ -99,6 +99,7 @@ struct inv_holder {
 	char name[INV_NAME_MAX + 1];
 	char email[INV_EMAIL_MAX + 1];
 	char org[INV_NAME_MAX + 1];
+	char manager_email[INV_EMAIL_MAX + 1];	/* "" = none (schema 3) */
 	uint8_t nattrs;
 	struct inv_attr attrs[INV_ATTRS_MAX];
 	uint8_t nanswers;
@@ -232,6 +233,8 @@ int inv_step_encode(const struct inv_step *s, uint8_t **out, size_t *len);
 int inv_step_decode(const uint8_t *rec, size_t len, struct inv_step *s);
 /* A schema-1 card record (no expires field), read only by the migration. */
 int inv_card_decode_v1(const uint8_t *rec, size_t len, struct inv_card *c);
+/* A schema-1/2 holder record (no manager_email), read only by the migration. */
+int inv_holder_decode_v1(const uint8_t *rec, size_t len, struct inv_holder *h);
 
 struct inv;
 struct inv_txn;
@@ -303,6 +306,19 @@ int inv_cards_in_state(struct inv_txn *txn, int state, inv_card_fn fn,
 /* [out] counts[state] for every state, from the state index. */
 int inv_card_count_by_state(struct inv_txn *txn,
     uint64_t counts[INV_CARD_NSTATES]);
+/*
+ * Cards per profile and state, from the profile index (no card record is
+ * read): fn(profile, state, count, arg) for each pair with count > 0, in
+ * profile then state order; non-zero from fn stops the walk.
+ */
+typedef int (*inv_profile_count_fn)(const char *profile, int state,
+    uint64_t count, void *arg);
+int inv_card_count_by_profile(struct inv_txn *txn, inv_profile_count_fn fn,
+    void *arg);
+/* Cards with from <= expires < until, soonest first (index scan; cards
+ * whose expires is 0, unknown, are not in the index). */
+int inv_cards_expiring(struct inv_txn *txn, uint64_t from, uint64_t until,
+    inv_card_fn fn, void *arg);
 
 /* Card history: append assigns e->seq's next value (the card must exist);
  * [out] *seq: that value (seq may be NULL). */
@@ -335,6 +351,8 @@ int inv_op_add(struct inv_txn *txn, const struct inv_op *op, uint64_t *id);
 int inv_op_put(struct inv_txn *txn, const struct inv_op *op);
 int inv_op_get(struct inv_txn *txn, uint64_t id, struct inv_op *op);
 int inv_op_running_foreach(struct inv_txn *txn, inv_op_fn fn, void *arg);
+/* Every operation, newest (highest id) first; fn non-zero stops the walk. */
+int inv_ops_foreach_desc(struct inv_txn *txn, inv_op_fn fn, void *arg);
 int inv_op_step_put(struct inv_txn *txn, const struct inv_step *s);
 int inv_op_step_get(struct inv_txn *txn, uint64_t op_id, uint32_t no,
     struct inv_step *s);

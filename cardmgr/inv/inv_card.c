@@ -192,6 +192,74 @@ card_put_check(struct inv_txn *t, const struct inv_card *c, int have_old,
 	return rc == INV_ERR_NOTFOUND ? INV_OK : rc;
 }
 
+size_t
+inv_profile_key(const char *profile, uint8_t state,
+    uint8_t out[INV_PROFILE_KEY_MAX])
+{
+	size_t n = strnlen(profile, INV_NAME_MAX);
+
+	memcpy(out, profile, n);
+	out[n] = 0;
+	out[n + 1] = state;
+	return n + 2;
+}
+
+size_t
+inv_card_expiry_key(uint64_t expires, const uint8_t guid[INV_GUID_LEN],
+    uint8_t out[8 + INV_GUID_LEN])
+{
+	inv_be64(expires, out);
+	memcpy(out + 8, guid, INV_GUID_LEN);
+	return 8 + INV_GUID_LEN;
+}
+
+/*
+ * The schema-3 indexes: profile NUL state -> GUID (cards per profile and
+ * state without reading a card), expires GUID -> empty (cards expiring,
+ * only when expires is known). prof, exp: which of the two to put.
+ */
+int
+inv_card_index3(struct inv_txn *t, const struct inv_card *c, int prof,
+    int exp)
+{
+	uint8_t pk[INV_PROFILE_KEY_MAX], ek[8 + INV_GUID_LEN];
+	MDB_val g = { INV_GUID_LEN, (void *)c->guid }, k;
+	MDB_val empty = { 0, (void *)"" };
+	int rc;
+
+	k.mv_size = inv_profile_key(c->profile, c->state, pk);
+	k.mv_data = pk;
+	if (prof && (rc = inv_put(t, DB_CARD_PROFILE, &k, &g, 0)) != INV_OK)
+		return rc;
+	if (!exp || c->expires == 0)
+		return INV_OK;
+	k.mv_size = inv_card_expiry_key(c->expires, c->guid, ek);
+	k.mv_data = ek;
+	return inv_put(t, DB_CARD_EXPIRY, &k, &empty, 0);
+}
+
+/* Remove old's profile (prof) and expiry (exp) index entries. */
+static int
+card_unindex3(struct inv_txn *t, const struct inv_card *old, int prof,
+    int exp)
+{
+	uint8_t pk[INV_PROFILE_KEY_MAX], ek[8 + INV_GUID_LEN];
+	MDB_val g = { INV_GUID_LEN, (void *)old->guid }, k;
+	int rc = INV_OK;
+
+	if (prof) {
+		k.mv_size = inv_profile_key(old->profile, old->state, pk);
+		k.mv_data = pk;
+		rc = inv_del(t, DB_CARD_PROFILE, &k, &g);
+	}
+	if (rc == INV_OK && exp && old->expires != 0) {
+		k.mv_size = inv_card_expiry_key(old->expires, old->guid, ek);
+		k.mv_data = ek;
+		rc = inv_del(t, DB_CARD_EXPIRY, &k, NULL);
+	}
+	return rc;
+}
+
 /* Move the index entries whose key differs between old (may be NULL) and c. */
 static int
 card_reindex(struct inv_txn *t, const struct inv_card *old,
@@ -199,7 +267,7 @@ card_reindex(struct inv_txn *t, const struct inv_card *old,
 {
 	MDB_val g = { INV_GUID_LEN, (void *)c->guid }, k;
 	uint8_t sk[1];
-	int rc = INV_OK;
+	int rc = INV_OK, prof, exp;
 
 	if (old == NULL || strcmp(old->serial, c->serial) != 0) {
 		if (old != NULL) {
@@ -230,6 +298,13 @@ card_reindex(struct inv_txn *t, const struct inv_card *old,
 		if (rc == INV_OK)
 			rc = inv_put(t, DB_CARD_STATE, &k, &g, 0);
 	}
+	prof = old == NULL || old->state != c->state ||
+	    strcmp(old->profile, c->profile) != 0;
+	exp = old == NULL || old->expires != c->expires;
+	if (rc == INV_OK && old != NULL && (prof || exp))
+		rc = card_unindex3(t, old, prof, exp);
+	if (rc == INV_OK && (prof || exp))
+		rc = inv_card_index3(t, c, prof, exp);
 	return rc;
 }
 
@@ -326,6 +401,8 @@ inv_card_del(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN])
 	k.mv_data = sk;
 	if (rc == INV_OK)
 		rc = inv_del(t, DB_CARD_STATE, &k, &g);
+	if (rc == INV_OK)
+		rc = card_unindex3(t, c, 1, 1);
 	if (rc == INV_OK)
 		rc = del_prefix(t, DB_EVENTS, guid, INV_GUID_LEN);
 out:
@@ -430,6 +507,96 @@ inv_card_count_by_state(struct inv_txn *t, uint64_t counts[INV_CARD_NSTATES])
 			rc = inv_mdb_err(mrc);
 	}
 	mdb_cursor_close(cur);
+	return rc;
+}
+
+int
+inv_card_count_by_profile(struct inv_txn *t, inv_profile_count_fn fn,
+    void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	char profile[INV_NAME_MAX + 1];
+	const uint8_t *p;
+	size_t n;
+	int mrc, rc;
+
+	if ((rc = inv_txn_check(t, 0)) != INV_OK)
+		return rc;
+	if (fn == NULL)
+		return INV_ERR_ARG;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARD_PROFILE],
+	    &cur)) != 0)
+		return inv_mdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		p = k.mv_data;
+		/* profile (no NUL), NUL, state: anything else is not ours. */
+		if (k.mv_size < 2 || k.mv_size > INV_PROFILE_KEY_MAX ||
+		    p[k.mv_size - 2] != 0 ||
+		    memchr(p, 0, k.mv_size - 2) != NULL ||
+		    p[k.mv_size - 1] >= INV_CARD_NSTATES) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		memcpy(profile, p, k.mv_size - 2);
+		profile[k.mv_size - 2] = '\0';
+		if ((mrc = mdb_cursor_count(cur, &n)) != 0)
+			break;
+		if ((rc = fn(profile, p[k.mv_size - 1], n, arg)) != 0)
+			break;
+	}
+	if (rc == INV_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int
+inv_cards_expiring(struct inv_txn *t, uint64_t from, uint64_t until,
+    inv_card_fn fn, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	struct inv_card *c;
+	uint8_t kb[8];
+	MDB_val k = { 8, kb }, v;
+	uint64_t ex;
+	int mrc, rc;
+
+	if ((rc = inv_txn_check(t, 0)) != INV_OK)
+		return rc;
+	if (fn == NULL)
+		return INV_ERR_ARG;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return INV_ERR_NOMEM;
+	inv_be64(from, kb);
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARD_EXPIRY],
+	    &cur)) != 0) {
+		rc = inv_mdb_err(mrc);
+		goto out;
+	}
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 + INV_GUID_LEN) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		if ((ex = inv_get_be64(k.mv_data)) >= until)
+			break;
+		rc = inv_card_get(t, (const uint8_t *)k.mv_data + 8, c);
+		if (rc == INV_OK && c->expires != ex)
+			rc = INV_ERR_FORMAT;	/* stale index entry */
+		if (rc == INV_ERR_NOTFOUND)
+			rc = INV_ERR_FORMAT;	/* dangling index entry */
+		if (rc != INV_OK || (rc = fn(c, arg)) != 0)
+			break;
+	}
+	if (rc == INV_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	free(c);
 	return rc;
 }
 

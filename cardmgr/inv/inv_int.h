@@ -19,6 +19,7 @@ enum inv_db {
 	DB_META, DB_HOLDERS, DB_CARDS, DB_CARD_SERIAL, DB_CARD_HOLDER,
 	DB_CARD_STATE, DB_EVENTS, DB_CERTS, DB_CERT_CARD, DB_CERT_EXPIRY,
 	DB_OPS, DB_OP_RUNNING, DB_OP_STEPS, DB_AUDIT, DB_AUDIT_CKPT,
+	DB_CARD_PROFILE, DB_CARD_EXPIRY,
 	DB_COUNT
 };
 
@@ -86,7 +87,20 @@ extern unsigned long inv_test_fail_at;
 /* INV_ERR_FULL if the fault hook fires for this write, else INV_OK. */
 int inv_hook(void);
 
-/* Schema-1 to 2 migration inside an open write txn (inv_migrate.c). */
+/* Schema-1 to 2 and 2 to 3 migrations inside an open write txn
+ * (inv_migrate.c). */
 int inv_migrate_v1(struct inv_txn *t);
+int inv_migrate_v2(struct inv_txn *t);
+
+/* Keys of the schema-3 card indexes (inv_card.c); return their length. */
+#define INV_PROFILE_KEY_MAX (INV_NAME_MAX + 2)
+size_t inv_profile_key(const char *profile, uint8_t state,
+    uint8_t out[INV_PROFILE_KEY_MAX]);
+size_t inv_card_expiry_key(uint64_t expires, const uint8_t guid[INV_GUID_LEN],
+    uint8_t out[8 + INV_GUID_LEN]);
+/* Put c's profile (prof) and expiry (exp) index entries (card put and the
+ * migration). */
+int inv_card_index3(struct inv_txn *t, const struct inv_card *c, int prof,
+    int exp);
 
 #endif /* INV_INT_H */

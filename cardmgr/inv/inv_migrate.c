@@ -1,17 +1,24 @@
 /*
- * inv_migrate: schema 1 to schema 2, run by inv_open in the write txn that
- * then records the new version, so a crash leaves either schema 1 untouched
- * or schema 2 complete.
+ * inv_migrate: schema 1 to 2 and 2 to 3, run by inv_open in the write txn
+ * that then records the new version, so a crash leaves either the old
+ * schema untouched or schema 3 complete.
  *
  * Schema 1 had card records without an expiry (card v1) and no certificates-
  * by-expiry index. The migration rewrites every card as v2 with expires set
  * to the latest not_after of its certificates (0 if it has none: unknown),
  * and builds inv_cert_expiry from every certificate.
+ *
+ * Schema 2 had holder records without a manager's address (holder v1) and no
+ * cards-by-profile-and-state or cards-by-expiry index. The migration
+ * rewrites every holder as v2 (no manager) and builds both indexes from
+ * every card.
  */
 #include "inv_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 static int
 latest_expiry(const struct inv_cert *c, void *arg)
@@ -148,4 +155,137 @@ inv_migrate_v1(struct inv_txn *t)
 	if ((rc = migrate_cards(t)) != INV_OK)
 		return rc;
 	return build_expiry(t);
+}
+
+/*
+ * [out] *keys: every key of db, each in a slot of klen bytes (key length in
+ * the first byte, so keys up to klen - 1 bytes), *n of them; taken before
+ * any rewrite for the reason card_keys gives.
+ */
+static int
+all_keys(struct inv_txn *t, int db, size_t klen, uint8_t **keys, size_t *n)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t cap = 0;
+	uint8_t *p;
+	int mrc, rc = INV_OK;
+
+	*keys = NULL;
+	*n = 0;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[db], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 0 || k.mv_size >= klen) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			if ((p = reallocarray(*keys, cap, klen)) == NULL) {
+				rc = INV_ERR_NOMEM;
+				break;
+			}
+			*keys = p;
+		}
+		p = *keys + *n * klen;
+		p[0] = (uint8_t)k.mv_size;
+		memcpy(p + 1, k.mv_data, k.mv_size);
+		(*n)++;
+	}
+	if (rc == INV_OK && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Rewrite the holder stored under key (len bytes) as v2. */
+static int
+migrate_holder(struct inv_txn *t, const uint8_t *key, size_t len,
+    struct inv_holder *h)
+{
+	MDB_val k = { len, (void *)key }, v;
+	uint8_t *rec = NULL;
+	size_t rlen = 0;
+	int rc;
+
+	if ((rc = inv_get(t, DB_HOLDERS, &k, &v)) != INV_OK ||
+	    (rc = inv_holder_decode_v1(v.mv_data, v.mv_size, h)) != INV_OK)
+		return rc;
+	if (strlen(h->id) != len || memcmp(h->id, key, len) != 0)
+		rc = INV_ERR_FORMAT;
+	else if ((rc = inv_holder_encode(h, &rec, &rlen)) == INV_OK) {
+		v.mv_size = rlen;
+		v.mv_data = rec;
+		rc = inv_put(t, DB_HOLDERS, &k, &v, 0);
+	}
+	OPENSSL_cleanse(rec, rlen);
+	free(rec);
+	inv_holder_clear(h);
+	return rc;
+}
+
+static int
+migrate_holders(struct inv_txn *t)
+{
+	struct inv_holder *h;
+	uint8_t *keys = NULL;
+	size_t n = 0, i, kl = INV_ID_MAX + 2;
+	int rc;
+
+	if ((h = malloc(sizeof(*h))) == NULL)
+		return INV_ERR_NOMEM;
+	if ((rc = all_keys(t, DB_HOLDERS, kl, &keys, &n)) == INV_OK)
+		for (i = 0; i < n && rc == INV_OK; i++)
+			rc = migrate_holder(t, keys + i * kl + 1, keys[i * kl], h);
+	free(keys);
+	free(h);
+	return rc;
+}
+
+/* The profile and expiry indexes from every card (cards are not rewritten). */
+static int
+index_cards(struct inv_txn *t)
+{
+	MDB_cursor *cur = NULL;
+	struct inv_card *c;
+	MDB_val k, v;
+	int mrc, rc = INV_OK;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return INV_ERR_NOMEM;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0) {
+		rc = inv_mdb_err(mrc);
+		goto out;
+	}
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((rc = inv_card_decode(v.mv_data, v.mv_size, c)) != INV_OK)
+			break;
+		if (k.mv_size != INV_GUID_LEN ||
+		    memcmp(k.mv_data, c->guid, INV_GUID_LEN) != 0) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		if ((rc = inv_card_index3(t, c, 1, 1)) != INV_OK)
+			break;
+	}
+	if (rc == INV_OK && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+out:
+	if (cur != NULL)
+		mdb_cursor_close(cur);
+	free(c);
+	return rc;
+}
+
+int
+inv_migrate_v2(struct inv_txn *t)
+{
+	int rc;
+
+	if ((rc = migrate_holders(t)) != INV_OK)
+		return rc;
+	return index_cards(t);
 }

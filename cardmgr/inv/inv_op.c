@@ -151,6 +151,41 @@ inv_op_running_foreach(struct inv_txn *t, inv_op_fn fn, void *arg)
 	return rc;
 }
 
+int
+inv_ops_foreach_desc(struct inv_txn *t, inv_op_fn fn, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	struct inv_op op;
+	MDB_val k, v;
+	int mrc, rc;
+
+	if ((rc = inv_txn_check(t, 0)) != INV_OK)
+		return rc;
+	if (fn == NULL)
+		return INV_ERR_ARG;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_OPS], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		if (k.mv_size != 8) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		if ((rc = inv_op_decode(v.mv_data, v.mv_size, &op)) != INV_OK)
+			break;
+		if (op.id != inv_get_be64(k.mv_data)) {
+			rc = INV_ERR_FORMAT;	/* record under another key */
+			break;
+		}
+		if ((rc = fn(&op, arg)) != 0)
+			break;
+	}
+	if (rc == INV_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 static void
 step_key(uint64_t op_id, uint32_t no, uint8_t out[STEP_KEY_LEN])
 {

@@ -3,9 +3,10 @@
  * with its version byte and a type byte, then the fields in struct order;
  * text is u16 length + bytes (no NUL), blobs u32 length + bytes:
  *
- *   holder v1  1 'H' id name email org nattrs {key value}* nanswers
- *              {question:u8 hash}* unblock_failures:u32 locked_until:u64
- *              created:u64 updated:u64
+ *   holder v2  2 'H' id name email org manager_email nattrs {key value}*
+ *              nanswers {question:u8 hash}* unblock_failures:u32
+ *              locked_until:u64 created:u64 updated:u64
+ *   holder v1  as v2 without manager_email (schemas 1 and 2; migration)
  *   card   v2  2 'C' guid[16] serial atr(blob) model profile
  *              profile_version:u32 state:u8 pending_ca:u16 holder
  *              mk_version:u32 escrow(blob) created updated expires (u64)
@@ -32,7 +33,8 @@
 _Static_assert(INV_ANSWER_HASH_MAX + 1 == crypto_pwhash_STRBYTES,
     "answer hash field must hold a crypto_pwhash_str string");
 
-#define V_HOLDER 1
+#define V_HOLDER 2
+#define V_HOLDER1 1
 #define V_CARD 2
 #define V_CARD1 1
 #define V_EVENT 1
@@ -198,6 +200,7 @@ holder_ok(const struct inv_holder *h)
 	unsigned i;
 
 	if (h->id[0] == '\0' || h->nattrs > INV_ATTRS_MAX ||
+	    strnlen(h->manager_email, INV_EMAIL_MAX + 1) > INV_EMAIL_MAX ||
 	    h->nanswers > INV_ANSWERS_MAX)
 		return 0;
 	for (i = 0; i < h->nattrs; i++)
@@ -225,7 +228,8 @@ inv_holder_encode(const struct inv_holder *h, uint8_t **out, size_t *len)
 	if (rec_put_text(&w, h->id, INV_ID_MAX) != INV_OK ||
 	    rec_put_text(&w, h->name, INV_NAME_MAX) != INV_OK ||
 	    rec_put_text(&w, h->email, INV_EMAIL_MAX) != INV_OK ||
-	    rec_put_text(&w, h->org, INV_NAME_MAX) != INV_OK)
+	    rec_put_text(&w, h->org, INV_NAME_MAX) != INV_OK ||
+	    rec_put_text(&w, h->manager_email, INV_EMAIL_MAX) != INV_OK)
 		return rec_reject(mem, cap, INV_ERR_ARG);
 	buf_put_u8(&w, h->nattrs);
 	for (i = 0; i < h->nattrs; i++)
@@ -246,7 +250,7 @@ inv_holder_encode(const struct inv_holder *h, uint8_t **out, size_t *len)
 }
 
 static int
-holder_fields(struct buf_reader *r, struct inv_holder *h)
+holder_fields(struct buf_reader *r, struct inv_holder *h, uint8_t version)
 {
 	unsigned i;
 
@@ -254,6 +258,8 @@ holder_fields(struct buf_reader *r, struct inv_holder *h)
 	    rec_get_text(r, h->name, INV_NAME_MAX) != INV_OK ||
 	    rec_get_text(r, h->email, INV_EMAIL_MAX) != INV_OK ||
 	    rec_get_text(r, h->org, INV_NAME_MAX) != INV_OK ||
+	    (version >= 2 && rec_get_text(r, h->manager_email,
+	    INV_EMAIL_MAX) != INV_OK) ||
 	    buf_get_u8(r, &h->nattrs) != BUF_OK || h->nattrs > INV_ATTRS_MAX)
 		return INV_ERR_FORMAT;
 	for (i = 0; i < h->nattrs; i++)
@@ -277,21 +283,34 @@ holder_fields(struct buf_reader *r, struct inv_holder *h)
 	return holder_ok(h) ? INV_OK : INV_ERR_FORMAT;
 }
 
-int
-inv_holder_decode(const uint8_t *rec, size_t len, struct inv_holder *h)
+static int
+holder_decode(const uint8_t *rec, size_t len, struct inv_holder *h,
+    uint8_t version)
 {
 	struct buf_reader r;
 	int rc;
 
 	memset(h, 0, sizeof(*h));
 	buf_reader_init(&r, rec, len);
-	if ((rc = rec_get_header(&r, 'H', V_HOLDER)) == INV_OK &&
-	    (rc = holder_fields(&r, h)) == INV_OK &&
+	if ((rc = rec_get_header(&r, 'H', version)) == INV_OK &&
+	    (rc = holder_fields(&r, h, version)) == INV_OK &&
 	    buf_expect_end(&r) != BUF_OK)
 		rc = INV_ERR_FORMAT;
 	if (rc != INV_OK)
 		inv_holder_clear(h);
 	return rc;
+}
+
+int
+inv_holder_decode(const uint8_t *rec, size_t len, struct inv_holder *h)
+{
+	return holder_decode(rec, len, h, V_HOLDER);
+}
+
+int
+inv_holder_decode_v1(const uint8_t *rec, size_t len, struct inv_holder *h)
+{
+	return holder_decode(rec, len, h, V_HOLDER1);
 }
 
 /* ---- card ---- */

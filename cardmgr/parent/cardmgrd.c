@@ -80,6 +80,8 @@ check_config(const struct dconf *c)
 		printf("operators: %s\n", c->operators);
 	}
 	printf("ca link: %s\n", c->ca_conf[0] ? c->ca_conf : "none");
+	printf("expiry notices: %s\n", c->notify.smtp_url[0] ?
+	    c->notify.smtp_url : "off");
 	prof_set_free(ps);
 	opr_free(om);
 	printf("configuration %s\n", bad ? "INVALID" : "valid");
@@ -211,6 +213,7 @@ fill(struct daemon *d)
 	d->ecfg.fascn = c->fascn;
 	d->ecfg.map_size = c->map_size;
 	d->ecfg.ca_retry_s = c->ca_retry_s;
+	d->ecfg.notify = &c->notify;
 	d->kcfg.module = c->token_module;
 	d->kcfg.token = c->token_label;
 	d->kcfg.pin_file = c->token_pin_file;

@@ -45,6 +45,7 @@ defaults(struct dconf *c)
 	    "/etc/cardmgr/token.pin");
 	snprintf(c->station_key_label, sizeof(c->station_key_label),
 	    "station-key");
+	ntf_cfg_defaults(&c->notify);
 }
 
 static const struct {
@@ -69,6 +70,82 @@ fail(char *err, size_t cap, const char *file, int line, const char *msg)
 	return -1;
 }
 
+/*
+ * notice_days: 1 to NTF_DAYS_MAX thresholds, each 1..365, no two equal;
+ * kept in decreasing order whatever order the file gives.
+ */
+static int
+notice_days(config_setting_t *s, struct ntf_cfg *n)
+{
+	int i, j, cnt = config_setting_length(s);
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY || cnt < 1 ||
+	    cnt > NTF_DAYS_MAX)
+		return -1;
+	for (i = 0; i < cnt; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		int v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT ||
+		    (v = config_setting_get_int(e)) < 1 || v > 365)
+			return -1;
+		for (j = i; j > 0 && n->days[j - 1] < (unsigned)v; j--)
+			n->days[j] = n->days[j - 1];
+		if (j > 0 && n->days[j - 1] == (unsigned)v)
+			return -1;
+		n->days[j] = (unsigned)v;
+	}
+	n->ndays = (unsigned)cnt;
+	return 0;
+}
+
+/* One notice setting; 1 if name is not one, else 0 or -1 (with err). */
+static int
+notice_setting(config_setting_t *s, const char *name, struct ntf_cfg *n,
+    const char *file, char *err, size_t cap)
+{
+	int line = (int)config_setting_source_line(s), v;
+	const char *str;
+
+	if (strcmp(name, "smtp_url") == 0) {
+		if ((str = config_setting_get_string(s)) == NULL ||
+		    !ntf_url_ok(str))
+			return fail(err, cap, file, line, "smtp_url must be "
+			    "smtp://host[:port] or smtps://..., no user or password");
+		snprintf(n->smtp_url, sizeof(n->smtp_url), "%s", str);
+	} else if (strcmp(name, "notice_from") == 0) {
+		if ((str = config_setting_get_string(s)) == NULL ||
+		    !ntf_addr_ok(str))
+			return fail(err, cap, file, line,
+			    "notice_from must be a plain address (user@host)");
+		snprintf(n->from, sizeof(n->from), "%s", str);
+	} else if (strcmp(name, "notice_days") == 0) {
+		if (notice_days(s, n) != 0)
+			return fail(err, cap, file, line, "notice_days must be a "
+			    "list of 1 to 8 different days, each 1..365");
+	} else if (strcmp(name, "notice_manager") == 0 ||
+	    strcmp(name, "smtp_starttls") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return fail(err, cap, file, line, "must be true or false");
+		*(name[0] == 'n' ? &n->manager : &n->starttls) =
+		    config_setting_get_bool(s);
+	} else if (strcmp(name, "notice_retry_seconds") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_INT ||
+		    (v = config_setting_get_int(s)) < 1 || v > 86400)
+			return fail(err, cap, file, line,
+			    "notice_retry_seconds must be 1..86400");
+		n->retry_s = (unsigned)v;
+	} else if (strcmp(name, "smtp_timeout_seconds") == 0) {
+		if (config_setting_type(s) != CONFIG_TYPE_INT ||
+		    (v = config_setting_get_int(s)) < 1 || v > 300)
+			return fail(err, cap, file, line,
+			    "smtp_timeout_seconds must be 1..300");
+		n->timeout_s = (unsigned)v;
+	} else
+		return 1;
+	return 0;
+}
+
 static int
 apply(const config_t *cf, const char *file, struct dconf *c, char *err,
     size_t cap)
@@ -79,7 +156,7 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 	for (i = 0; i < n; i++) {
 		const char *name, *v;
 		size_t k;
-		int line;
+		int line, ns;
 
 		s = config_setting_get_elem(root, (unsigned)i);
 		name = config_setting_name(s);
@@ -115,6 +192,10 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "map_size_mb must be 1..1048576");
 			c->map_size = (size_t)config_setting_get_int(s) << 20;
+		} else if ((ns = notice_setting(s, name, &c->notify, file, err,
+		    cap)) != 1) {
+			if (ns != 0)
+				return -1;
 		} else {
 			return fail(err, cap, file, line, "unknown setting");
 		}

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "notify/notify.h"
+
 #define DCONF_PATH 512
 #define DCONF_NAME 64
 
@@ -29,6 +31,8 @@ struct dconf {
 	/* keyd's token: from the CA link configuration when there is one. */
 	char token_module[DCONF_PATH], token_label[DCONF_PATH],
 	    token_pin_file[DCONF_PATH], station_key_label[DCONF_PATH];
+	/* Expiry notices (smtp_url, notice_*): off while smtp_url is "". */
+	struct ntf_cfg notify;
 };
 
 #define DCONF_DEFAULT_FILE "/etc/cardmgr/cardmgrd.conf"

@@ -3,9 +3,10 @@
 CARDMGRD_SRC := cardmgr/parent/cardmgrd.c cardmgr/parent/dconf.c \
                 cardmgr/proc/proc.c cardmgr/proc/log.c $(PROC_LIB) $(API_LIB) \
                 $(ENGINE_LIB) cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c $(KEYD_LIB) $(INV_LIB) \
-                $(POLICY_LIB) $(CALINK) $(DRIVERS_LIB)
+                $(POLICY_LIB) $(CALINK) $(DRIVERS_LIB) $(NOTIFY_LIB) $(CSV_LIB)
 CARDMGRD_LIBS := $(API_LIBS) $(KEYD_LIBS) $(INV_LIBS) $(POLICY_LIBS) \
-                 $(CALINK_LIBS) $(DRIVERS_LIBS) -ljansson -lsodium -lpthread
+                 $(CALINK_LIBS) $(DRIVERS_LIBS) $(NOTIFY_LIBS) $(CSV_LIBS) \
+                 -ljansson -lsodium -lpthread
 PROGS += cardmgrd
 $(eval $(call prog,cardmgrd,$(sort $(CARDMGRD_SRC)),$(CARDMGRD_LIBS)))
 $(B)/obj/cardmgr/keyd/keyd.o: CFLAGS += -I/usr/include/p11-kit-1
@@ -21,4 +22,4 @@ $(eval $(call prog,cardmgr-selftest,cardmgr/engine/selftest_main.c cardmgr/engin
 
 # cardmgrd.conf's parser from memory (every parser has a harness).
 FUZZERS += fuzz_dconf
-$(eval $(call fuzzer,fuzz_dconf,tests/fuzz/fuzz_dconf.c cardmgr/parent/dconf.c $(POLICY_LIB) cardmgr/ca/caconf.c,-lconfig -lsodium))
+$(eval $(call fuzzer,fuzz_dconf,tests/fuzz/fuzz_dconf.c cardmgr/parent/dconf.c $(POLICY_LIB) cardmgr/ca/caconf.c cardmgr/notify/notify.c drivers/buf.c,-lconfig -lsodium -llmdb))

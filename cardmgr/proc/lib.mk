@@ -4,3 +4,6 @@
 # a program linking both lists gets buf.c once.
 PROC_LIB  := cardmgr/proc/msg.c cardmgr/proc/ops.c
 PROC_LIBS := -lcrypto
+# csv: reports as CSV, written the same way by the engine and the CLI.
+CSV_LIB   := cardmgr/proc/csv.c
+CSV_LIBS  := -ljansson

@@ -37,6 +37,8 @@ static const struct ops_arg holder_add[] = {
 	TEXT("org", 0, 1, 128),
 	/* "key=value" pairs the profiles may put into certificates. */
 	{ "attributes", OPS_K_STRLIST, OPS_IN_BODY, 0, OPS_CS_TEXT, 1, 128, 0, 0, NULL, NULL, 0, 16 },
+	/* Copied on the holder's expiry notices (notice_manager). */
+	{ "manager_email", OPS_K_STR, OPS_IN_BODY, 0, OPS_CS_EMAIL, 3, 254, 0, 0, NULL, NULL, 0, 0 },
 };
 static const struct ops_arg holder_get[] = { ID("holder", OPS_IN_PATH, 1) };
 static const struct ops_arg holder_list[] = {
@@ -85,6 +87,13 @@ static const struct ops_arg op_get[] = { ID("op", OPS_IN_PATH, 1) };
 static const struct ops_arg cert_list[] = {
 	INT("expiring_days", OPS_IN_QUERY, 0, 0, 3650),
 };
+static const char *const report_formats[] = { "json", "csv", NULL };
+#define FORMAT ENUM("format", OPS_IN_QUERY, 0, report_formats)
+#define OFFSET INT("offset", OPS_IN_QUERY, 0, 0, 10000000)
+static const struct ops_arg report_plain[] = { FORMAT, OFFSET };
+static const struct ops_arg report_days[] = {
+	INT("days", OPS_IN_QUERY, 0, 1, 3650), FORMAT, OFFSET,
+};
 static const struct ops_arg audit_list[] = {
 	INT("from", OPS_IN_QUERY, 0, 0, INT64_MAX),
 	LIMIT,
@@ -111,6 +120,15 @@ static const struct ops_op table[] = {
 	{ OPS_AUDIT_LIST, "audit_list", "GET", "/v1/audit", N(audit_list) },
 	{ OPS_AUDIT_VERIFY, "audit_verify", "POST", "/v1/audit/verify", NULL, 0 },
 	{ OPS_CONFIG_CHECK, "config_check", "POST", "/v1/config/check", NULL, 0 },
+	{ OPS_REPORT_INVENTORY, "report_inventory", "GET", "/v1/reports/inventory",
+	  N(report_plain) },
+	{ OPS_REPORT_OPERATIONS, "report_operations", "GET",
+	  "/v1/reports/operations", N(report_days) },
+	{ OPS_REPORT_PENDING, "report_pending", "GET", "/v1/reports/pending",
+	  N(report_plain) },
+	{ OPS_REPORT_EXPIRING, "report_expiring", "GET", "/v1/reports/expiring",
+	  N(report_days) },
+	{ OPS_NOTICES_RUN, "notices_run", "POST", "/v1/notices/run", NULL, 0 },
 };
 
 const char *

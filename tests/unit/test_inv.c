@@ -74,6 +74,7 @@ sample_holder(struct inv_holder *h, const char *id)
 	strcpy(h->name, "Ada Lovelace");
 	strcpy(h->email, "ada@example.org");
 	strcpy(h->org, "Analytical Engines Ltd");
+	strcpy(h->manager_email, "charles@example.org");
 	h->nattrs = INV_ATTRS_MAX;
 	for (i = 0; i < INV_ATTRS_MAX; i++) {
 		snprintf(h->attrs[i].key, sizeof(h->attrs[i].key), "k%u", i);
@@ -243,6 +244,45 @@ grow_field(const uint8_t *rec, size_t len, size_t off, int width, size_t *nlen)
 	return out;
 }
 
+/* A holder v1 record (schemas 1 and 2), written from docs/inventory.md. */
+static size_t
+v1_holder(const struct inv_holder *h, uint8_t *out, size_t cap)
+{
+	struct buf_writer w;
+	size_t n;
+	unsigned i;
+
+	buf_writer_init(&w, out, cap);
+	buf_put_u8(&w, 1);
+	buf_put_u8(&w, 'H');
+#define TEXT(s) (n = strlen(s), buf_put_u16be(&w, (uint16_t)n), \
+	buf_put_bytes(&w, s, n))
+	TEXT(h->id);
+	TEXT(h->name);
+	TEXT(h->email);
+	TEXT(h->org);
+	buf_put_u8(&w, h->nattrs);
+	for (i = 0; i < h->nattrs; i++) {
+		TEXT(h->attrs[i].key);
+		TEXT(h->attrs[i].value);
+	}
+	buf_put_u8(&w, h->nanswers);
+	for (i = 0; i < h->nanswers; i++) {
+		buf_put_u8(&w, h->answers[i].question);
+		TEXT(h->answers[i].hash);
+	}
+#undef TEXT
+	buf_put_u32be(&w, h->unblock_failures);
+	buf_put_u32be(&w, (uint32_t)(h->unblock_locked_until >> 32));
+	buf_put_u32be(&w, (uint32_t)h->unblock_locked_until);
+	buf_put_u32be(&w, (uint32_t)(h->created >> 32));
+	buf_put_u32be(&w, (uint32_t)h->created);
+	buf_put_u32be(&w, (uint32_t)(h->updated >> 32));
+	buf_put_u32be(&w, (uint32_t)h->updated);
+	assert_int_equal(buf_writer_error(&w), BUF_OK);
+	return w.len;
+}
+
 static void
 rec_holder(void **state)
 {
@@ -277,7 +317,28 @@ rec_holder(void **state)
 	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_ERR_ARG);
 	sample_holder(&h, "");
 	assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_ERR_ARG);
+	/* A v1 record: only the migration reads it; no manager address. */
+	{
+		uint8_t v1[4096];
+		size_t n1;
+
+		sample_holder(&h, "E1001");
+		n1 = v1_holder(&h, v1, sizeof(v1));
+		assert_int_equal(inv_holder_decode(v1, n1, &back), INV_ERR_FORMAT);
+		assert_int_equal(inv_holder_decode_v1(v1, n1, &back), INV_OK);
+		assert_string_equal(back.manager_email, "");
+		memset(h.manager_email, 0, sizeof(h.manager_email));
+		assert_memory_equal(&h, &back, sizeof(h));
+		assert_int_equal(inv_holder_decode_v1(v1, n1 - 1, &back),
+		    INV_ERR_FORMAT);
+		/* a v2 record is not a v1 one */
+		assert_int_equal(inv_holder_encode(&h, &enc, &len), INV_OK);
+		assert_int_equal(inv_holder_decode_v1(enc, len, &back),
+		    INV_ERR_VERSION);
+		free(enc);
+	}
 	inv_holder_clear(&h);
+	inv_holder_clear(&back);
 }
 
 static void
@@ -924,6 +985,10 @@ store_ops(void **state)
 	assert_int_equal(inv_op_running_foreach(t, see_op, &s), INV_OK);
 	assert_int_equal(s.n, 2);
 	assert_true(s.ids[0] == 2 && s.ids[1] == 3);
+	memset(&s, 0, sizeof(s));	/* every operation, newest first */
+	assert_int_equal(inv_ops_foreach_desc(t, see_op, &s), INV_OK);
+	assert_true(s.n == 3 && s.ids[0] == 3 && s.ids[1] == 2 &&
+	    s.ids[2] == 1);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(inv_op_steps_foreach(t, 2, see_step, &s), 42);
 	assert_true(s.n == 2 && s.ids[0] == 1 && s.ids[1] == 2);
@@ -1161,7 +1226,8 @@ static const char *const all_dbs[] = {
 	"inv_meta", "inv_holders", "inv_cards", "inv_card_serial",
 	"inv_card_holder", "inv_card_state", "inv_events", "inv_certs",
 	"inv_cert_card", "inv_cert_expiry", "inv_ops", "inv_op_running",
-	"inv_op_steps", "inv_audit", "inv_audit_ckpt",
+	"inv_op_steps", "inv_audit", "inv_audit_ckpt", "inv_card_profile",
+	"inv_card_expiry",
 };
 
 /* SHA-256 over every key and value of every inv database, via raw LMDB. */
@@ -1197,6 +1263,8 @@ digest(struct inv *inv, uint8_t out[32])
 	EVP_MD_CTX_free(md);
 }
 
+#endif /* INV_TEST_HOOKS */
+
 /* Raw: is key (with val, if not NULL, among its values) stored in db? */
 static int
 raw_has(MDB_txn *txn, const char *db, const void *key, size_t kl,
@@ -1230,8 +1298,8 @@ check_indexes(struct inv *inv)
 	MDB_val k, v;
 	struct inv_card c;
 	struct inv_cert *ct = malloc(sizeof(*ct));
-	uint8_t ek[8 + INV_CERT_SERIAL_MAX];
-	size_t cards = 0, holders = 0, certs = 0, i;
+	uint8_t ek[8 + INV_CERT_SERIAL_MAX], pk[INV_NAME_MAX + 2];
+	size_t cards = 0, holders = 0, certs = 0, expiring = 0, i, n;
 	int mrc;
 
 	assert_non_null(ct);
@@ -1249,6 +1317,20 @@ check_indexes(struct inv *inv)
 			holders++;
 			assert_true(raw_has(txn, "inv_card_holder", c.holder,
 			    strlen(c.holder), c.guid, INV_GUID_LEN));
+		}
+		n = strlen(c.profile);
+		memcpy(pk, c.profile, n);
+		pk[n] = 0;
+		pk[n + 1] = c.state;
+		assert_true(raw_has(txn, "inv_card_profile", pk, n + 2, c.guid,
+		    INV_GUID_LEN));
+		if (c.expires != 0) {
+			expiring++;
+			for (i = 0; i < 8; i++)
+				ek[i] = (uint8_t)(c.expires >> (56 - 8 * i));
+			memcpy(ek + 8, c.guid, INV_GUID_LEN);
+			assert_true(raw_has(txn, "inv_card_expiry", ek,
+			    8 + INV_GUID_LEN, NULL, 0));
 		}
 	}
 	mdb_cursor_close(cur);
@@ -1275,8 +1357,11 @@ check_indexes(struct inv *inv)
 	assert_int_equal(raw_count(inv, "inv_card_holder", NULL, 0), holders);
 	assert_int_equal(raw_count(inv, "inv_cert_card", NULL, 0), certs);
 	assert_int_equal(raw_count(inv, "inv_cert_expiry", NULL, 0), certs);
+	assert_int_equal(raw_count(inv, "inv_card_profile", NULL, 0), cards);
+	assert_int_equal(raw_count(inv, "inv_card_expiry", NULL, 0), expiring);
 }
 
+#ifdef INV_TEST_HOOKS
 static void
 fault_world(struct inv *inv, char s1[], char s2[])
 {
@@ -1339,6 +1424,7 @@ fault_change(struct inv_txn *t, const char *s1, const char *s2)
 	strcpy(c.holder, "B");
 	strcpy(c.serial, "NEW1");
 	c.state = INV_CARD_SUSPENDED;
+	c.expires += DAY;
 	if ((rc = inv_card_put(t, &c, INV_PUT_UPDATE)) != INV_OK ||
 	    (rc = inv_cert_get(t, s1, ct)) != INV_OK)
 		goto out;
@@ -1418,6 +1504,180 @@ fault_every_write(void **state)
 }
 #endif /* INV_TEST_HOOKS */
 
+struct prof_seen {
+	unsigned n;
+	char line[8][192];
+};
+
+static int
+see_profile(const char *profile, int state, uint64_t count, void *arg)
+{
+	struct prof_seen *p = arg;
+
+	if (p->n < 8)
+		snprintf(p->line[p->n], sizeof(p->line[0]), "%.127s/%.15s=%llu",
+		    profile, inv_card_state_name(state),
+		    (unsigned long long)count);
+	p->n++;
+	return 0;
+}
+
+/*
+ * Cards per profile and state, and cards expiring, from the schema-3
+ * indexes, against a raw scan of every card record, after puts, state,
+ * profile and expiry changes and a delete.
+ */
+static void
+raw_card_reports(struct inv *inv, struct prof_seen *p, uint64_t from,
+    uint64_t until, struct seen *ex)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct inv_card c;
+	char keys[16][160];
+	uint64_t counts[16];
+	unsigned nk = 0, i, j;
+	int mrc;
+
+	memset(p, 0, sizeof(*p));
+	memset(ex, 0, sizeof(*ex));
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_cards", 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		char key[160];
+
+		assert_int_equal(inv_card_decode(v.mv_data, v.mv_size, &c), INV_OK);
+		/* the index sorts by profile bytes, then state */
+		snprintf(key, sizeof(key), "%s%c%c", c.profile, 1, 'a' + c.state);
+		for (i = 0; i < nk && strcmp(keys[i], key) != 0; i++)
+			;
+		if (i == nk) {
+			assert_true(nk < 16);
+			strcpy(keys[nk], key);
+			counts[nk++] = 0;
+		}
+		counts[i]++;
+		if (c.expires != 0 && c.expires >= from && c.expires < until)
+			ex->ids[ex->n++] = c.guid[15];
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	/* sort keys (insertion sort; few) */
+	for (i = 1; i < nk; i++)
+		for (j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0; j--) {
+			char tk[160];
+			uint64_t tc = counts[j];
+
+			strcpy(tk, keys[j]);
+			strcpy(keys[j], keys[j - 1]);
+			strcpy(keys[j - 1], tk);
+			counts[j] = counts[j - 1];
+			counts[j - 1] = tc;
+		}
+	for (i = 0; i < nk; i++) {
+		char *sep = strchr(keys[i], 1);
+
+		*sep = '\0';
+		see_profile(keys[i], sep[1] - 'a', counts[i], p);
+	}
+}
+
+static void
+same_reports(struct inv *inv, uint64_t from, uint64_t until)
+{
+	struct prof_seen got = { 0, { "" } }, want;
+	struct seen exg = { 0, { 0 } }, exw;
+	struct inv_txn *t = rtxn(inv);
+	unsigned i, j, found;
+
+	assert_int_equal(inv_card_count_by_profile(t, see_profile, &got), INV_OK);
+	assert_int_equal(inv_cards_expiring(t, from, until, see_card, &exg),
+	    INV_OK);
+	inv_abort(t);
+	raw_card_reports(inv, &want, from, until, &exw);
+	assert_int_equal(got.n, want.n);
+	for (i = 0; i < got.n; i++)
+		assert_string_equal(got.line[i], want.line[i]);
+	assert_int_equal(exg.n, exw.n);
+	for (i = 0; i < exg.n; i++) {	/* same set (raw scan: GUID order) */
+		for (found = 0, j = 0; j < exw.n; j++)
+			found += exw.ids[j] == exg.ids[i];
+		assert_int_equal(found, 1);
+	}
+	check_indexes(inv);
+}
+
+static void
+card_reports(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_card c;
+	struct prof_seen p = { 0, { "" } };
+	struct seen ex = { 0, { 0 } };
+	uint8_t g[INV_GUID_LEN];
+	unsigned n;
+
+	(void)state;
+	put_holder(t, "A");
+	for (n = 1; n <= 6; n++) {
+		sample_card(&c, n, "A", n % 2 ? INV_CARD_ACTIVE : INV_CARD_RETIRED);
+		strcpy(c.profile, n <= 3 ? "employee" : "temporary");
+		c.expires = n == 6 ? 0 : NOW + n * DAY;
+		assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	}
+	assert_int_equal(inv_commit(t), INV_OK);
+	t = rtxn(inv);
+	assert_int_equal(inv_card_count_by_profile(t, see_profile, &p), INV_OK);
+	assert_int_equal(p.n, 4);
+	assert_string_equal(p.line[0], "employee/active=2");
+	assert_string_equal(p.line[1], "employee/retired=1");
+	assert_string_equal(p.line[2], "temporary/active=1");
+	assert_string_equal(p.line[3], "temporary/retired=2");
+	/* soonest first; the window's end is exclusive; card 6: unknown */
+	assert_int_equal(inv_cards_expiring(t, NOW + 2 * DAY, NOW + 5 * DAY,
+	    see_card, &ex), INV_OK);
+	assert_true(ex.n == 3 && ex.ids[0] == 2 && ex.ids[1] == 3 &&
+	    ex.ids[2] == 4);
+	inv_abort(t);
+	same_reports(inv, 0, UINT64_MAX);
+	/* state, profile, expiry changes and a delete move the entries */
+	t = wtxn(inv);
+	guid_of(1, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	c.state = INV_CARD_SUSPENDED;
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	guid_of(2, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	strcpy(c.profile, "contractor");
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	guid_of(3, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	c.expires = NOW + 30 * DAY;
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	guid_of(6, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	c.expires = NOW + DAY;		/* unknown -> known */
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	guid_of(5, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	c.expires = 0;			/* known -> unknown */
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	guid_of(4, g);
+	assert_int_equal(inv_card_del(t, g), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	same_reports(inv, 0, UINT64_MAX);
+	same_reports(inv, NOW + DAY, NOW + 3 * DAY);
+	inv_close(inv);
+	inv = open_inv(0);
+	same_reports(inv, 0, UINT64_MAX);
+	inv_close(inv);
+}
+
 /* ---- schema ---- */
 
 static MDB_env *
@@ -1477,7 +1737,7 @@ schema_fresh(void **state)
 	assert_int_equal(v, INV_SCHEMA_VERSION);
 	inv_abort(t);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 2);
+	assert_int_equal(raw_schema(), 3);
 }
 
 /* The schema-1 card record, written from docs/inventory.md, not inv_rec.c. */
@@ -1542,15 +1802,27 @@ make_v1(uint32_t schema)
 	if (schema >= 2)	/* a newer env has everything 2 has */
 		assert_int_equal(mdb_dbi_open(txn, "inv_cert_expiry", MDB_CREATE,
 		    &dbi), 0);
+	if (schema >= 3) {
+		assert_int_equal(mdb_dbi_open(txn, "inv_card_profile",
+		    MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &dbi), 0);
+		assert_int_equal(mdb_dbi_open(txn, "inv_card_expiry",
+		    MDB_CREATE, &dbi), 0);
+	}
 	raw_put(txn, "inv_meta", 0, "inv.schema", 10, ver, 4);
 	sample_holder(&h, "H");
 	h.nanswers = 0;
-	assert_int_equal(inv_holder_encode(&h, &rec, &len), INV_OK);
-	raw_put(txn, "inv_holders", 0, "H", 1, rec, len);
-	free(rec);
+	len = v1_holder(&h, buf, sizeof(buf));
+	raw_put(txn, "inv_holders", 0, "H", 1, buf, len);
 	for (n = 1; n <= 2; n++) {
 		sample_card(&c, n, "H", INV_CARD_ACTIVE);
-		len = v1_card(&c, buf, sizeof(buf));
+		if (n == 2)
+			strcpy(c.profile, "other");
+		if (schema >= 2) {	/* v2 cards, expiry known */
+			assert_int_equal(inv_card_encode(&c, &rec, &len), INV_OK);
+			memcpy(buf, rec, len);
+			free(rec);
+		} else
+			len = v1_card(&c, buf, sizeof(buf));
 		raw_put(txn, "inv_cards", 0, c.guid, INV_GUID_LEN, buf, len);
 		raw_put(txn, "inv_card_serial", 0, c.serial, strlen(c.serial),
 		    c.guid, INV_GUID_LEN);
@@ -1567,24 +1839,57 @@ make_v1(uint32_t schema)
 		raw_put(txn, "inv_cert_card", MDB_DUPSORT, ct->guid,
 		    INV_GUID_LEN, ct->serial, strlen(ct->serial));
 		free(rec);
+		if (schema >= 2) {
+			uint8_t ek[8 + INV_CERT_SERIAL_MAX];
+
+			for (i = 0; i < 8; i++)
+				ek[i] = (uint8_t)(ct->not_after >> (56 - 8 * i));
+			memcpy(ek + 8, ct->serial, strlen(ct->serial));
+			raw_put(txn, "inv_cert_expiry", 0, ek,
+			    8 + strlen(ct->serial), "", 0);
+		}
 	}
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 	free(ct);
 }
 
+/* From an environment make_v1(from) wrote: schema 3 and its contents. */
 static void
-check_migrated(struct inv *inv)
+check_migrated(struct inv *inv, uint32_t from)
 {
 	struct inv_txn *t = rtxn(inv);
 	struct inv_card c;
+	struct inv_holder h;
 	struct certs_seen *s = calloc(1, sizeof(*s));
+	struct prof_seen p = { 0, { "" } };
+	struct seen cs = { 0, { 0 } };
 	uint8_t g[INV_GUID_LEN];
 	uint32_t v;
 
 	assert_non_null(s);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 2);
+	assert_int_equal(v, 3);
+	assert_int_equal(inv_holder_get(t, "H", &h), INV_OK);
+	assert_string_equal(h.name, "Ada Lovelace");
+	assert_string_equal(h.email, "ada@example.org");
+	assert_string_equal(h.manager_email, "");
+	assert_int_equal(h.nattrs, INV_ATTRS_MAX);
+	inv_holder_clear(&h);
+	assert_int_equal(inv_card_count_by_profile(t, see_profile, &p), INV_OK);
+	assert_int_equal(p.n, 2);
+	assert_string_equal(p.line[0], "other/active=1");
+	assert_string_equal(p.line[1], "piv-standard/active=1");
+	assert_int_equal(inv_cards_expiring(t, 0, UINT64_MAX, see_card, &cs),
+	    INV_OK);
+	if (from == 1) {	/* card 2 has no certificate: expiry unknown */
+		assert_true(cs.n == 1 && cs.ids[0] == 1);
+	} else {
+		assert_true(cs.n == 2 && cs.ids[0] == 1 && cs.ids[1] == 2);
+		inv_abort(t);
+		free(s);
+		return;
+	}
 	guid_of(1, g);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
 	assert_string_equal(c.serial, "SN00000001");
@@ -1616,23 +1921,48 @@ schema_migrate(void **state)
 	(void)state;
 	make_v1(1);
 	inv = open_inv(0);
-	check_migrated(inv);
+	check_migrated(inv, 1);
 	/* raw: the card record itself is now version 2 */
 	guid_of(1, g);
 	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
 	assert_int_equal(mdb_dbi_open(txn, "inv_cards", 0, &dbi), 0);
 	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
 	assert_int_equal(((const uint8_t *)v.mv_data)[0], 2);
+	/* and the holder record version 2 */
+	assert_int_equal(mdb_dbi_open(txn, "inv_holders", 0, &dbi), 0);
+	k.mv_size = 1;
+	k.mv_data = "H";
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+	assert_int_equal(((const uint8_t *)v.mv_data)[0], 2);
 	mdb_txn_abort(txn);
+	check_indexes(inv);
 	/* and it is writable as a v2 environment */
 	t = wtxn(inv);
 	assert_int_equal(audit_append(t, NOW, "op", "migrated", NULL, 0, NULL,
 	    &(uint64_t){ 0 }), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 2);
+	assert_int_equal(raw_schema(), 3);
 	inv = open_inv(0);
-	check_migrated(inv);
+	check_migrated(inv, 1);
+	inv_close(inv);
+}
+
+/* Schema 2 (holders v1, no card indexes) to 3. */
+static void
+schema_migrate2(void **state)
+{
+	struct inv *inv;
+
+	(void)state;
+	make_v1(2);
+	inv = open_inv(0);
+	check_migrated(inv, 2);
+	check_indexes(inv);
+	inv_close(inv);
+	assert_int_equal(raw_schema(), 3);
+	inv = open_inv(0);
+	check_migrated(inv, 2);
 	inv_close(inv);
 }
 
@@ -1665,7 +1995,7 @@ schema_refuse(void **state)
 	size_t la, lb;
 
 	(void)state;
-	make_v1(3);		/* a newer schema than this code knows */
+	make_v1(4);		/* a newer schema than this code knows */
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	a = slurp(path, &la);
 	assert_int_equal(inv_open(dir, 0, &inv), INV_ERR_SCHEMA);
@@ -1673,7 +2003,7 @@ schema_refuse(void **state)
 	b = slurp(path, &lb);
 	assert_int_equal(la, lb);
 	assert_memory_equal(a, b, la);		/* not touched */
-	assert_int_equal(raw_schema(), 3);
+	assert_int_equal(raw_schema(), 4);
 	free(a);
 	free(b);
 }
@@ -1704,7 +2034,7 @@ schema_missing(void **state)
 static void
 seed(int sel, const uint8_t *rec, size_t len)
 {
-	static int seq[10];
+	static int seq[11];
 	const char *sdir = getenv("INV_SEED_DIR");
 	union {
 		struct inv_holder h;
@@ -1732,7 +2062,8 @@ seed(int sel, const uint8_t *rec, size_t len)
 	case 6: rc = inv_step_decode(rec, len, &u->st); break;
 	case 7: rc = audit_entry_decode(rec, len, &u->ae); break;
 	case 8: rc = audit_ckpt_decode(rec, len, &u->ck); break;
-	case 9: rc = inv_certsum_decode(rec, len, &u->ct); break;
+	case 9: rc = inv_holder_decode_v1(rec, len, &u->h); break;
+	case 10: rc = inv_certsum_decode(rec, len, &u->ct); break;
 	}
 	assert_int_equal(rc, INV_OK);
 	free(u);
@@ -1780,6 +2111,8 @@ seeds(void **state)
 	seed_enc(1, rc, rec, len);
 	len = v1_card(&c, buf, sizeof(buf));
 	seed(2, buf, len);
+	len = v1_holder(&h, buf, sizeof(buf));
+	seed(9, buf, len);
 	memset(&e, 0, sizeof(e));
 	strcpy(e.name, "issued");
 	strcpy(e.detail, "profile piv-standard v4");
@@ -1790,7 +2123,7 @@ seeds(void **state)
 	rc = inv_cert_encode(ct, &rec, &len);
 	seed_enc(4, rc, rec, len);
 	rc = inv_certsum_encode(ct, &rec, &len);
-	seed_enc(9, rc, rec, len);
+	seed_enc(10, rc, rec, len);
 	sample_op(&op, "issue", 1);
 	rc = inv_op_encode(&op, &rec, &len);
 	seed_enc(5, rc, rec, len);
@@ -1861,6 +2194,8 @@ main(void)
 #endif
 		cmocka_unit_test_setup_teardown(schema_fresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_migrate, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_migrate2, setup, teardown),
+		cmocka_unit_test_setup_teardown(card_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_missing, setup, teardown),
 		cmocka_unit_test(seeds),
