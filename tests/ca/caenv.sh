@@ -137,8 +137,52 @@ enroll_station() {	# a station certificate for the default station
 	cli enroll-station --ref station-01 --secret-file "$T/otp"
 }
 
-issued_count() {
-	ls "$PKI/issued" | wc -l
+issued_count() {	# certificates in the CA's issued/ (not its temp files)
+	ls "$PKI/issued" | grep -c '\.der$'
+}
+
+# ca_txid_serial TXID: the serial the CA's own record for that transaction
+# names, empty if the CA has no record of it.
+ca_txid_serial() {
+	[ -s "$PKI/txid/$1" ] && cat "$PKI/txid/$1"
+}
+
+# ca_record_problems: what is wrong with the CA's own records, empty if
+# nothing: a certificate in issued/ that no transaction record names (issued
+# twice for one transaction, the second record overwriting the first), or
+# a record naming a certificate issued/ lacks. Read from the CA's files.
+ca_record_problems() {
+	local f sn
+	for f in "$PKI"/txid/*; do
+		case $f in *.tmp|*'*') continue ;; esac
+		sn=$(ca_txid_serial "${f##*/}")
+		echo "$sn" >>"$T/ca-rec.$$"
+		[ -s "$PKI/issued/$sn.der" ] || printf 'record %s names serial %s, not in issued/ ' "${f##*/}" "$sn"
+	done
+	touch "$T/ca-rec.$$"
+	for f in "$PKI"/issued/*.der; do
+		[ -e "$f" ] || continue
+		sn=${f##*/}; sn=${sn%.der}
+		grep -qx "$sn" "$T/ca-rec.$$" || printf 'certificate %s has no transaction record ' "$sn"
+	done
+	rm -f "$T/ca-rec.$$"
+}
+
+station_bin_pids() {	# pids of running (not zombie) cardmgr-ca processes
+	local p exe
+	exe=$(readlink -f "$BIN/cardmgr-ca")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] &&
+		    [ "$(proc_state "${p#/proc/}")" != Z ] && echo "${p#/proc/}"
+	done
+}
+
+is_station_bin() {	# pid: is it cardmgr-ca (exec'd, not a shell's fork)?
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$BIN/cardmgr-ca")" ]
+}
+
+proc_state() {	# pid: its state letter (R, S, T, Z ...), empty if gone
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1
 }
 
 set_conf() {	# key value: change one line of $T/ca.conf
