@@ -102,6 +102,36 @@ ca_stop() {
 	rm -f "$T/pids/testca"
 }
 
+# ca_kill: SIGKILL the test CA process itself (stopped first, checked to be
+# the testca binary). Sets CA_STATUS to its wait status (137 when the kill
+# ended it). Not in $(...): a subshell cannot wait for the CA.
+ca_kill() {
+	local pid
+	CA_STATUS=none
+	pid=$(cat "$T/pids/testca" 2>/dev/null) || return 1
+	kill -STOP "$pid" 2>/dev/null
+	if [ "$(proc_state "$pid")" = T ] &&
+	    [ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$BIN/testca")" ]; then
+		kill -9 "$pid"
+	else
+		kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null
+	fi
+	wait "$pid"
+	CA_STATUS=$?
+	rm -f "$T/pids/testca"
+}
+
+# ca_reap: CA_STATUS = the wait status of a test CA that ended by itself
+# (at a crash point).
+ca_reap() {
+	local pid
+	CA_STATUS=none
+	pid=$(cat "$T/pids/testca" 2>/dev/null) || return 1
+	wait "$pid"
+	CA_STATUS=$?
+	rm -f "$T/pids/testca"
+}
+
 nginx_start() {
 	sed -e "s|@T@|$T|g" -e "s|@PKI@|$PKI|g" "$TOP/tests/ca/nginx.conf.in" \
 	    >"$T/nginx.conf"
@@ -141,10 +171,11 @@ issued_count() {	# certificates in the CA's issued/ (not its temp files)
 	ls "$PKI/issued" | grep -c '\.der$'
 }
 
-# ca_txid_serial TXID: the serial the CA's own record for that transaction
-# names, empty if the CA has no record of it.
+# ca_txid_serial TXID: the serial of the certificate the CA's own record
+# of that transaction holds (read with openssl), empty if it has none.
 ca_txid_serial() {
-	[ -s "$PKI/txid/$1" ] && cat "$PKI/txid/$1"
+	[ -s "$PKI/txid/$1" ] &&
+	    openssl x509 -inform DER -in "$PKI/txid/$1" -noout -serial | cut -d= -f2
 }
 
 # ca_record_problems: what is wrong with the CA's own records, empty if

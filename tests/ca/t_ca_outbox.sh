@@ -196,7 +196,7 @@ check_eq "done now" done "$(outbox_state "$mid")"
 check_grep "with the certificate the CA replayed" "replay txid=$mtx" "$T/testca.log"
 check_eq "not issued twice" $((before + 1)) "$(issued_count)"
 check_eq "status lists it (the certificate is in the journal)" \
-    "$(openssl x509 -in "$PKI/issued/$(cat "$PKI/txid/$mtx").der" -inform DER -noout -serial | cut -d= -f2)" \
+    "$(ca_txid_serial "$mtx")" \
     "$(cli status | awk '/^cert / { s = $2 } END { print s }')"
 
 # --- a corrupt record is set aside (quarantine), counted, and does not block
