@@ -141,6 +141,30 @@ nginx_start() {
 	wait_port 8443 || { sed 's/^/#   /' "$T/nginx/error.log" >&2; return 1; }
 }
 
+# nginx_kill: SIGKILL the TLS front, master and workers (by pid, children
+# of the master we started), as a crash would: no graceful close.
+nginx_kill() {
+	local m
+	m=$(cat "$T/pids/nginx" 2>/dev/null) || return 1
+	kill -9 "$m" $(cat /proc/"$m"/task/*/children 2>/dev/null) 2>/dev/null
+	wait "$m" 2>/dev/null
+	rm -f "$T/pids/nginx"
+}
+
+# sigpipe_ignored PID: 1 if the kernel says that process ignores SIGPIPE
+# (bit 13 of SigIgn in /proc/PID/status), else 0.
+sigpipe_ignored() {
+	local m
+	m=$(awk '/^SigIgn:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$m" ] && echo $(( (0x$m >> 12) & 1 )) || echo 0
+}
+
+# drain_lock_held: the station's drain lock is flock()ed by someone (looked
+# up in /proc/locks, not taken).
+drain_lock_held() {
+	[ -e "$ST/drain.lock" ] && grep -q "FLOCK .*:$(stat -c %i "$ST/drain.lock") " /proc/locks
+}
+
 otp_add() {	# ref secret
 	printf '%s' "$2" >"$PKI/otp/$1"
 }
