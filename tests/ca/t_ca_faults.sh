@@ -40,7 +40,14 @@ heal_and_drain "CA down" "$b"
 
 b=$(issued_count)
 kill "$(cat "$T/pids/nginx")"; wait "$(cat "$T/pids/nginx")" 2>/dev/null; rm -f "$T/pids/nginx"
-fault_case "nothing listening" 'CA unreachable'
+# Nothing listens: "connection refused" at once, its own error (OpenSSL's
+# connect retried a refusal until the timeout and said "connect timeout").
+fault_case "nothing listening" '\(connection refused: ca.test:8443\); it will be retried'
+check_grep "nothing listening: kept under its own error code" 'err=CA_ERR_REFUSED last_error=connection refused' \
+    <(cli outbox list --pending)
+cli outbox drain >"$T/drain" 2>&1
+check_eq "nothing listening: the drain keeps it (exit 3)" 3 $?
+check_grep "and reports the refusal" "^cardmgr-ca: op $op kept for a retry: connection refused: ca.test:8443" "$T/drain"
 heal_and_drain "nothing listening" "$b"
 
 b=$(issued_count)
