@@ -8,11 +8,13 @@
 #include <openssl/bio.h>
 #include <openssl/cmp.h>
 #include <openssl/err.h>
+#include <openssl/http.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "cahttp.h"
 #include "catls.h"
 #include "tlv.h"
 
@@ -30,6 +32,10 @@ struct ca_link {
 	int final_fail;			/* PKIFailureInfo bits that end the
 					 * request for good, even in an error
 					 * message (see classify) */
+	/* The transaction's HTTP connection (transfer(), cmp_free()). */
+	OSSL_HTTP_REQ_CTX *http;	/* kept alive between its messages */
+	BIO *conn;			/* its TCP connection, ours */
+	int conn_err;			/* CAHTTP_* of the last connect */
 };
 
 /*
@@ -68,6 +74,7 @@ ca_strerror(int err)
 	case CA_ERR_CHAIN:	return "issued certificate does not verify";
 	case CA_ERR_STATION_REVOKED: return "station certificate revoked";
 	case CA_ERR_TRUST:	return "cannot load trust anchors";
+	case CA_ERR_REFUSED:	return "connection refused";
 	default:		return "unknown ca error";
 	}
 }
@@ -86,6 +93,7 @@ ca_errname(int err)
 	case CA_ERR_CHAIN:	return "CA_ERR_CHAIN";
 	case CA_ERR_STATION_REVOKED:	return "CA_ERR_STATION_REVOKED";
 	case CA_ERR_TRUST:	return "CA_ERR_TRUST";
+	case CA_ERR_REFUSED:	return "CA_ERR_REFUSED";
 	default:		return "CA_ERR_UNKNOWN";
 	}
 }
@@ -99,7 +107,8 @@ ca_timeout(int t)
 int
 ca_err_retryable(int err)
 {
-	return err == CA_ERR_TRANSPORT || err == CA_ERR_TLS ||
+	return err == CA_ERR_TRANSPORT || err == CA_ERR_REFUSED ||
+	    err == CA_ERR_TLS ||
 	    err == CA_ERR_RESPONSE || err == CA_ERR_STATION_REVOKED ||
 	    err == CA_ERR_NOMEM;
 }
@@ -297,26 +306,82 @@ set_txid(OSSL_CMP_CTX *ctx, const uint8_t txid[CA_TXID_LEN])
 	return ok;
 }
 
+/* End the transaction's HTTP connection, if one is open. */
+static void
+http_end(struct ca_link *l, int ok)
+{
+	if (l->http != NULL)
+		(void)OSSL_HTTP_close(l->http, ok);
+	l->http = NULL;
+	BIO_free_all(l->conn);
+	l->conn = NULL;
+}
+
+/*
+ * OSSL_CMP_transfer_cb_t: what OSSL_CMP_MSG_http_perform() does, on a TCP
+ * connection we opened (cahttp.h: a refused connect is told at once, not
+ * retried until the timeout), kept alive for the transaction's next
+ * message (certConf) as OpenSSL would.
+ */
+static OSSL_CMP_MSG *
+transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+	static const char ct[] = "application/pkixcmp";
+	struct ca_link *l = OSSL_CMP_CTX_get_transfer_cb_arg(ctx);
+	/* The time left of the total timeout, as OpenSSL set it for us. */
+	int t = OSSL_CMP_CTX_get_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT);
+	int tls = !l->cfg.plain_http;
+	BIO *mem = NULL, *rsp = NULL;
+	OSSL_CMP_MSG *res = NULL;
+	char port[8];
+
+	t = t > 0 ? t : l->cfg.timeout;
+	(void)snprintf(port, sizeof(port), "%d", l->cfg.port);
+	if (l->http == NULL && (l->conn_err = cahttp_connect(l->cfg.server,
+	    l->cfg.port, t, &l->conn)) != CAHTTP_OK)
+		return NULL;
+	if ((mem = ASN1_item_i2d_mem_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG),
+	    (const ASN1_VALUE *)req)) == NULL)
+		goto out;
+	rsp = OSSL_HTTP_transfer(&l->http, l->cfg.server, port, l->cfg.path,
+	    tls, NULL, NULL, l->http == NULL ? l->conn : NULL, NULL,
+	    tls ? catls_http_cb : NULL, tls ? &l->tls : NULL, 0, NULL, ct, mem,
+	    ct, 1, OSSL_HTTP_DEFAULT_MAX_RESP_LEN, t, 1);
+	res = (OSSL_CMP_MSG *)ASN1_item_d2i_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG),
+	    rsp, NULL);
+out:
+	if (l->http == NULL)	/* closed by OpenSSL (or never opened) */
+		http_end(l, 0);
+	BIO_free(mem);
+	BIO_free(rsp);
+	return res;
+}
+
 static int
 set_transport(struct ca_link *l, OSSL_CMP_CTX *ctx)
 {
-	if (!OSSL_CMP_CTX_set1_server(ctx, l->cfg.server) ||
-	    !OSSL_CMP_CTX_set_serverPort(ctx, l->cfg.port) ||
-	    !OSSL_CMP_CTX_set1_serverPath(ctx, l->cfg.path) ||
-	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT,
-	    l->cfg.timeout) ||
-	    !OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT,
-	    4 * l->cfg.timeout))
-		return 0;
-	if (l->cfg.transfer != NULL &&
-	    (!OSSL_CMP_CTX_set_transfer_cb(ctx, l->cfg.transfer) ||
-	    !OSSL_CMP_CTX_set_transfer_cb_arg(ctx, l->cfg.transfer_arg)))
-		return 0;
-	if (l->cfg.plain_http)
-		return 1;
-	/* A non-NULL callback argument is what makes OpenSSL use TLS. */
-	return OSSL_CMP_CTX_set_http_cb(ctx, catls_http_cb) &&
-	    OSSL_CMP_CTX_set_http_cb_arg(ctx, &l->tls);
+	/* A test's replacement transport (fuzzers replay recorded answers). */
+	OSSL_CMP_transfer_cb_t cb = l->cfg.transfer != NULL ? l->cfg.transfer :
+	    transfer;
+	void *arg = l->cfg.transfer != NULL ? l->cfg.transfer_arg : l;
+
+	return OSSL_CMP_CTX_set1_server(ctx, l->cfg.server) &&
+	    OSSL_CMP_CTX_set_serverPort(ctx, l->cfg.port) &&
+	    OSSL_CMP_CTX_set1_serverPath(ctx, l->cfg.path) &&
+	    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT,
+	    l->cfg.timeout) &&
+	    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_TOTAL_TIMEOUT,
+	    4 * l->cfg.timeout) &&
+	    OSSL_CMP_CTX_set_transfer_cb(ctx, cb) &&
+	    OSSL_CMP_CTX_set_transfer_cb_arg(ctx, arg);
+}
+
+/* The end of a transaction: its connection and its CMP context. */
+static void
+cmp_free(struct ca_link *l, OSSL_CMP_CTX *ctx)
+{
+	http_end(l, 1);
+	OSSL_CMP_CTX_free(ctx);
 }
 
 static int
@@ -370,13 +435,14 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 	if (ctx == NULL)
 		return NULL;
 	cmp_diag[0] = '\0';
+	l->conn_err = CAHTTP_OK;
 	(void)OSSL_CMP_CTX_set_log_cb(ctx, log_cb);
 	(void)OSSL_CMP_CTX_set_log_verbosity(ctx, OSSL_CMP_LOG_INFO);
 	if (!set_transport(l, ctx) || !set_trust(l, ctx) ||
 	    !set_txid(ctx, txid) ||
 	    (sign && (l->cert == NULL || !OSSL_CMP_CTX_set1_cert(ctx, l->cert) ||
 	    !OSSL_CMP_CTX_set1_pkey(ctx, l->key)))) {
-		OSSL_CMP_CTX_free(ctx);
+		cmp_free(l, ctx);
 		return NULL;
 	}
 	l->tls.verify = X509_V_OK;
@@ -448,6 +514,18 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 		note_error(&s, e, data, flags, res->detail, sizeof(res->detail));
 	res->status = OSSL_CMP_CTX_get_status(ctx);
 	res->fail_info = OSSL_CMP_CTX_get_failInfoCode(ctx);
+	/* Our own connect failed: say which way, at once (cahttp.h). */
+	if (l->conn_err == CAHTTP_ERR_REFUSED ||
+	    l->conn_err == CAHTTP_ERR_TIMEOUT) {
+		if (l->conn_err == CAHTTP_ERR_REFUSED)
+			snprintf(res->detail, sizeof(res->detail), "%s:%d",
+			    l->cfg.server, l->cfg.port);
+		else
+			snprintf(res->detail, sizeof(res->detail),
+			    "connect timeout (%s:%d)", l->cfg.server, l->cfg.port);
+		return l->conn_err == CAHTTP_ERR_REFUSED ? CA_ERR_REFUSED :
+		    CA_ERR_TRANSPORT;
+	}
 	if (l->tls.verify != X509_V_OK) {
 		snprintf(res->detail, sizeof(res->detail),
 		    "TLS: CA server certificate: %s",
@@ -588,7 +666,7 @@ ca_enroll_p10(struct ca_link *l, const uint8_t *csr, size_t csr_len,
 	rc = run_certreq(l, ctx, OSSL_CMP_P10CR, res);
 out:
 	l->csr = NULL;
-	OSSL_CMP_CTX_free(ctx);
+	cmp_free(l, ctx);
 	X509_REQ_free(req);
 	return rc;
 }
@@ -626,7 +704,7 @@ ca_revoke(struct ca_link *l, const uint8_t *cert, size_t cert_len,
 	    (res->fail_info & (1 << OSSL_CMP_PKIFAILUREINFO_certRevoked)))
 		rc = CA_OK;
 out:
-	OSSL_CMP_CTX_free(ctx);
+	cmp_free(l, ctx);
 	X509_free(x);
 	return rc;
 }
@@ -728,7 +806,7 @@ out:
 	sk_OSSL_CMP_ITAV_pop_free(rsp, OSSL_CMP_ITAV_free);
 	sk_X509_pop_free(out, X509_free);
 	ASN1_OBJECT_free(oid);
-	OSSL_CMP_CTX_free(ctx);
+	cmp_free(l, ctx);
 	return rc;
 }
 
@@ -805,7 +883,7 @@ ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
 	l->final_fail = 0;
 out:
 	/* OSSL_CMP_CTX_free cleanses its copy of the secret (cmp_ctx.c). */
-	OSSL_CMP_CTX_free(ctx);
+	cmp_free(l, ctx);
 	return rc;
 }
 
@@ -827,6 +905,6 @@ ca_renew_station(struct ca_link *l, EVP_PKEY *newkey,
 	}
 	rc = run_certreq(l, ctx, OSSL_CMP_KUR, res);
 out:
-	OSSL_CMP_CTX_free(ctx);
+	cmp_free(l, ctx);
 	return rc;
 }

@@ -37,6 +37,7 @@ enum ca_err {
 	CA_ERR_CHAIN = -7,	/* issued certificate does not verify */
 	CA_ERR_STATION_REVOKED = -8,	/* the CA says our certificate is revoked */
 	CA_ERR_TRUST = -9,	/* cannot load trust anchors */
+	CA_ERR_REFUSED = -10,	/* nothing listens at the CA's address */
 };
 
 const char *ca_strerror(int err);

@@ -20,6 +20,7 @@
  * journal is kept).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +387,10 @@ main(int argc, char **argv)
 	const char *sub = NULL;
 	int first, rc;
 
+	/* A TLS front that dies mid-exchange must fail the write (EPIPE: an
+	 * error, the operation kept for a retry), not kill the drain silently
+	 * with exit 141 between the CA's answer and the journal's commit. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&c, 0, sizeof(c));
 	if (argc < 4 || strcmp(argv[1], "-c") != 0)
 		return usage();

@@ -232,6 +232,18 @@ list_one(const struct outbox_op *op, void *arg)
 	return 0;
 }
 
+/* The first pending operation, and why its last attempt did not finish. */
+static int
+why_kept(const struct outbox_op *op, void *arg)
+{
+	(void)arg;
+	if (op->last_err != 0)
+		cli_errx("op %llu kept for a retry: %s", (unsigned long long)
+		    op->id, op->detail[0] ? op->detail : op->type == OUTBOX_PUSH ?
+		    caidm_strerror(op->last_err) : ca_strerror(op->last_err));
+	return 1;	/* stop: the head is enough */
+}
+
 int
 cli_cmd_outbox(struct cli *c, const char *sub)
 {
@@ -256,6 +268,8 @@ cli_cmd_outbox(struct cli *c, const char *sub)
 	printf("\n");
 	if (ds.remaining == 0)
 		return 0;
+	if (ds.retried > 0)
+		(void)outbox_foreach(cast_outbox(c->st), 1, why_kept, NULL);
 	/* Why the head is still pending: the station stopped, or retry later. */
 	rc = cast_station_usable(c->st);
 	if (rc == CAST_ERR_REVOKED || rc == CAST_ERR_EXPIRED)

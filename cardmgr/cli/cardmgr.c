@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -793,6 +794,9 @@ main(int argc, char **argv)
 	long long fd;
 	int c, rc;
 
+	/* The daemon going away mid-request is an error to report, not a
+	 * silent death by SIGPIPE (exit 141). */
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "+s:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':

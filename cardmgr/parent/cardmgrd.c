@@ -242,6 +242,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* A closed stderr or log socket is an error, never a silent death;
+	 * each child sets this again (proc.c), the parent too. */
+	signal(SIGPIPE, SIG_IGN);
 	log_init("cardmgrd", debug);
 	if (dconf_load(file, &d.conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);

@@ -102,6 +102,36 @@ ca_stop() {
 	rm -f "$T/pids/testca"
 }
 
+# ca_kill: SIGKILL the test CA process itself (stopped first, checked to be
+# the testca binary). Sets CA_STATUS to its wait status (137 when the kill
+# ended it). Not in $(...): a subshell cannot wait for the CA.
+ca_kill() {
+	local pid
+	CA_STATUS=none
+	pid=$(cat "$T/pids/testca" 2>/dev/null) || return 1
+	kill -STOP "$pid" 2>/dev/null
+	if [ "$(proc_state "$pid")" = T ] &&
+	    [ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$BIN/testca")" ]; then
+		kill -9 "$pid"
+	else
+		kill -CONT "$pid" 2>/dev/null; kill "$pid" 2>/dev/null
+	fi
+	wait "$pid"
+	CA_STATUS=$?
+	rm -f "$T/pids/testca"
+}
+
+# ca_reap: CA_STATUS = the wait status of a test CA that ended by itself
+# (at a crash point).
+ca_reap() {
+	local pid
+	CA_STATUS=none
+	pid=$(cat "$T/pids/testca" 2>/dev/null) || return 1
+	wait "$pid"
+	CA_STATUS=$?
+	rm -f "$T/pids/testca"
+}
+
 nginx_start() {
 	sed -e "s|@T@|$T|g" -e "s|@PKI@|$PKI|g" "$TOP/tests/ca/nginx.conf.in" \
 	    >"$T/nginx.conf"
@@ -109,6 +139,30 @@ nginx_start() {
 	    -g 'daemon off;' >>"$T/nginx.out" 2>&1 &
 	echo $! >"$T/pids/nginx"
 	wait_port 8443 || { sed 's/^/#   /' "$T/nginx/error.log" >&2; return 1; }
+}
+
+# nginx_kill: SIGKILL the TLS front, master and workers (by pid, children
+# of the master we started), as a crash would: no graceful close.
+nginx_kill() {
+	local m
+	m=$(cat "$T/pids/nginx" 2>/dev/null) || return 1
+	kill -9 "$m" $(cat /proc/"$m"/task/*/children 2>/dev/null) 2>/dev/null
+	wait "$m" 2>/dev/null
+	rm -f "$T/pids/nginx"
+}
+
+# sigpipe_ignored PID: 1 if the kernel says that process ignores SIGPIPE
+# (bit 13 of SigIgn in /proc/PID/status), else 0.
+sigpipe_ignored() {
+	local m
+	m=$(awk '/^SigIgn:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$m" ] && echo $(( (0x$m >> 12) & 1 )) || echo 0
+}
+
+# drain_lock_held: the station's drain lock is flock()ed by someone (looked
+# up in /proc/locks, not taken).
+drain_lock_held() {
+	[ -e "$ST/drain.lock" ] && grep -q "FLOCK .*:$(stat -c %i "$ST/drain.lock") " /proc/locks
 }
 
 otp_add() {	# ref secret
@@ -137,8 +191,53 @@ enroll_station() {	# a station certificate for the default station
 	cli enroll-station --ref station-01 --secret-file "$T/otp"
 }
 
-issued_count() {
-	ls "$PKI/issued" | wc -l
+issued_count() {	# certificates in the CA's issued/ (not its temp files)
+	ls "$PKI/issued" | grep -c '\.der$'
+}
+
+# ca_txid_serial TXID: the serial of the certificate the CA's own record
+# of that transaction holds (read with openssl), empty if it has none.
+ca_txid_serial() {
+	[ -s "$PKI/txid/$1" ] &&
+	    openssl x509 -inform DER -in "$PKI/txid/$1" -noout -serial | cut -d= -f2
+}
+
+# ca_record_problems: what is wrong with the CA's own records, empty if
+# nothing: a certificate in issued/ that no transaction record names (issued
+# twice for one transaction, the second record overwriting the first), or
+# a record naming a certificate issued/ lacks. Read from the CA's files.
+ca_record_problems() {
+	local f sn
+	for f in "$PKI"/txid/*; do
+		case $f in *.tmp|*'*') continue ;; esac
+		sn=$(ca_txid_serial "${f##*/}")
+		echo "$sn" >>"$T/ca-rec.$$"
+		[ -s "$PKI/issued/$sn.der" ] || printf 'record %s names serial %s, not in issued/ ' "${f##*/}" "$sn"
+	done
+	touch "$T/ca-rec.$$"
+	for f in "$PKI"/issued/*.der; do
+		[ -e "$f" ] || continue
+		sn=${f##*/}; sn=${sn%.der}
+		grep -qx "$sn" "$T/ca-rec.$$" || printf 'certificate %s has no transaction record ' "$sn"
+	done
+	rm -f "$T/ca-rec.$$"
+}
+
+station_bin_pids() {	# pids of running (not zombie) cardmgr-ca processes
+	local p exe
+	exe=$(readlink -f "$BIN/cardmgr-ca")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] &&
+		    [ "$(proc_state "${p#/proc/}")" != Z ] && echo "${p#/proc/}"
+	done
+}
+
+is_station_bin() {	# pid: is it cardmgr-ca (exec'd, not a shell's fork)?
+	[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$(readlink -f "$BIN/cardmgr-ca")" ]
+}
+
+proc_state() {	# pid: its state letter (R, S, T, Z ...), empty if gone
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1
 }
 
 set_conf() {	# key value: change one line of $T/ca.conf

@@ -57,21 +57,40 @@ done_ops() {	# how many of the 20 are done, per the journal
 # The keys do not change during drains, so the token is put back from a
 # snapshot when a kill damaged it; the journal and the CA are not touched.
 cp -a "$T/tokens" "$T/tokens.snap"
-kills=0 bad="" restored=0
+kills=0 bad="" restored=0 natural=0 rounds=0
 for round in $(seq 1 12); do
 	heads=$(cli outbox list --pending | awk 'NR <= 3 { print $1 }')
 	[ -n "$heads" ] || break
+	rounds=$((rounds + 1))
 	# The binary itself, not the cli function: kill -9 of a function's
-	# subshell would leave the station running on as an orphan.
+	# subshell leaves the station running on as an orphan (it did: the
+	# old loop never killed cardmgr-ca, docs/testing.md).
 	"$BIN/cardmgr-ca" -c "$T/ca.conf" outbox drain --max 3 >/dev/null 2>&1 &
 	pid=$!
 	sleep "0.$((RANDOM % 2))$((RANDOM % 10))"
-	if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
-	wait "$pid" 2>/dev/null
+	# Stop it first: a stopped process cannot exit on its own, so if it
+	# is the binary and stopped, the SIGKILL is what ends it (a zombie or
+	# the shell's fork before exec would make the count lie).
+	kill -STOP "$pid" 2>/dev/null
+	if [ "$(proc_state "$pid")" = T ] && is_station_bin "$pid"; then
+		kill -9 "$pid"
+		wait "$pid"
+		rc=$?
+		[ $rc = 137 ] || bad="$bad round $round: killed drain ended with wait status $rc, not 137 (SIGKILL);"
+		kills=$((kills + 1))
+	else
+		kill -CONT "$pid" 2>/dev/null
+		wait "$pid"
+		natural=$((natural + 1))
+	fi
+	[ -z "$(station_bin_pids)" ] || bad="$bad round $round: cardmgr-ca still running after the kill;"
 	if ! diff -r -q "$T/tokens" "$T/tokens.snap" >/dev/null; then
 		rm -rf "$T/tokens"; cp -a "$T/tokens.snap" "$T/tokens"
 		restored=$((restored + 1))
 	fi
+	# The CA's own records right after the kill: no certificate without
+	# its transaction, one certificate per transaction.
+	p=$(ca_record_problems); [ -z "$p" ] || bad="$bad round $round after the kill: $p;"
 	# The journal still holds what the killed drain was working on,
 	# pending or done, never failed.
 	for h in $heads; do
@@ -93,22 +112,23 @@ for round in $(seq 1 12); do
 		htx=$(awk -v id="$h" '$1 == id { print $2 }' "$T/kops")
 		[ "$(outbox_state "$h")" = done ] || bad="$bad round $round: op $h not done;"
 		# The CA recorded the transaction (its own txid/ records).
-		[ -s "$PKI/txid/$htx" ] || bad="$bad round $round: CA has no txid $htx;"
+		[ -n "$(ca_txid_serial "$htx")" ] || bad="$bad round $round: CA has no txid $htx;"
 	done
+	p=$(ca_record_problems); [ -z "$p" ] || bad="$bad round $round: $p;"
 	# Exactly one certificate per operation done, none for the others.
 	[ "$(issued_count)" = $((before + $(done_ops))) ] ||
 	    bad="$bad round $round: CA issued $(($(issued_count) - before)), journal done $(done_ops);"
 done
 echo "# token restored after $restored of the kills"
-echo "# killed $kills drains in $round rounds"
+echo "# cardmgr-ca killed by SIGKILL in $kills of $rounds rounds ($natural finished before the kill)"
 check_eq "after every kill: the op kept, then done once, one certificate per op" "" "$bad"
-check "at least one drain was really killed" test "$kills" -gt 0
+check "at least one drain was really killed (SIGKILL, wait status 137)" test "$kills" -gt 0
 cli outbox drain >"$T/drain2" 2>&1
 check_eq "the rest drains (exit 0)" 0 $?
 check_grep "drains after the kills finish the backlog" ' 0 remaining$' "$T/drain2"
 check_eq "every queued enrollment issued exactly once" $((before + 20)) "$(issued_count)"
 check_eq "each of the 20 transactions recorded once at the CA" 20 \
-    "$(awk '{ print $2 }' "$T/kops" | while read -r t; do [ -s "$PKI/txid/$t" ] && echo; done | wc -l)"
+    "$(awk '{ print $2 }' "$T/kops" | while read -r t; do [ -n "$(ca_txid_serial "$t")" ] && echo; done | wc -l)"
 check_eq "the CA confirmed (certConf) every certificate" "$(issued_count)" "$(ls "$PKI/confirmed" | wc -l)"
 cli outbox list >"$T/all"
 check_eq "LMDB: no enrollment left pending or failed" 0 "$(grep -cE ' (pending|failed) ' "$T/all")"
@@ -176,7 +196,7 @@ check_eq "done now" done "$(outbox_state "$mid")"
 check_grep "with the certificate the CA replayed" "replay txid=$mtx" "$T/testca.log"
 check_eq "not issued twice" $((before + 1)) "$(issued_count)"
 check_eq "status lists it (the certificate is in the journal)" \
-    "$(openssl x509 -in "$PKI/issued/$(cat "$PKI/txid/$mtx").der" -inform DER -noout -serial | cut -d= -f2)" \
+    "$(ca_txid_serial "$mtx")" \
     "$(cli status | awk '/^cert / { s = $2 } END { print s }')"
 
 # --- a corrupt record is set aside (quarantine), counted, and does not block

@@ -10,12 +10,16 @@
  *   (--no-fsync, first, for benchmarks: state writes are not synced)
  *
  * DIR holds ca.crt, ca.key (issuing CA), root.crt and the CA's state, which
- * survives restarts: issued/SERIAL.der, revoked/SERIAL (reason), txid/TXID
- * (serial issued for that transaction: a replayed transaction gets the same
- * certificate, never a second one), confirmed/SERIAL (certConf seen),
+ * survives restarts: txid/TXID (the record of one issuance: the DER
+ * certificate issued for that transaction, written whole or not at all; a
+ * replayed transaction gets it back, never a second one), issued/SERIAL.der
+ * (the index by serial, rebuilt from txid/ at start-up), revoked/SERIAL
+ * (reason), confirmed/SERIAL (certConf seen),
  * otp/REF (one-time secrets; moved to otp-used/ once confirmed), idm/ (pushed
  * certificates), crl.der. Faults for the failure tests: unprotected, badsig,
  * untrusted, othersigner, badtxid, badnonce, garbage, http500, crl-forged.
+ * --crash-at issue (the kill -9 tests): SIGKILL itself between an issuance's
+ * record and its index.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,6 +132,19 @@ tca_load_der_cert(const char *p)
 	long n = tca_read_file(p, buf, sizeof(buf));
 
 	return n < 0 ? NULL : d2i_X509(NULL, &q, n);
+}
+
+/*
+ * The kill -9 tests' crash point: a SIGKILL, as from outside, between two
+ * steps of the CA's own work (no cleanup, no buffered output flushed).
+ */
+void
+tca_crash_point(struct srv *s, const char *name)
+{
+	if (s->crash_at == NULL || strcmp(s->crash_at, name) != 0)
+		return;
+	tca_logx("crash point %s: SIGKILL", name);
+	raise(SIGKILL);
 }
 
 /* ---- HTTP ---- */
@@ -397,6 +414,7 @@ load_state(struct srv *s)
 	s->trust = X509_STORE_new();
 	X509_STORE_add_cert(s->trust, s->root);
 	X509_STORE_add_cert(s->trust, s->ca);
+	tca_repair_index(s);
 }
 
 /*
@@ -471,7 +489,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: testca --state DIR --port N [--crl-url URL] "
 	    "[--crl-seconds N] [--validity SECONDS] [--fault MODE] "
-	    "[--delay SECONDS] [--dump DIR]\n");
+	    "[--delay SECONDS] [--dump DIR] [--crash-at issue]\n");
 	exit(2);
 }
 
@@ -493,6 +511,7 @@ parse_args(struct srv *s, int argc, char **argv)
 		else if (strcmp(o, "--fault") == 0) s->fault = v;
 		else if (strcmp(o, "--delay") == 0) s->delay = atoi(v);
 		else if (strcmp(o, "--dump") == 0) s->dump = v;
+		else if (strcmp(o, "--crash-at") == 0) s->crash_at = v;
 		else usage();
 	}
 	if (i != argc || s->dir == NULL || s->port <= 0)

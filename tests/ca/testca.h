@@ -27,6 +27,7 @@ struct srv {
 	const char *crl_url;
 	const char *fault;
 	const char *dump;
+	const char *crash_at;	/* --crash-at: where to SIGKILL itself */
 	long crl_seconds;
 	long validity;
 	int delay;
@@ -56,6 +57,9 @@ void tca_hex(char *out, size_t cap, const uint8_t *p, size_t n);
 void tca_serial_hex(const ASN1_INTEGER *sn, char *out, size_t cap);
 X509 *tca_load_der_cert(const char *p);
 
+/* --crash-at NAME: the CA kills itself (SIGKILL) at that point, once. */
+void tca_crash_point(struct srv *s, const char *name);
+
 /* testca_issue.c: OSSL_CMP_SRV_CTX callbacks and per-request set-up */
 OSSL_CMP_PKISI *tca_reject(int failbit, const char *text);
 OSSL_CMP_PKISI *tca_cb_cert_request(OSSL_CMP_SRV_CTX *sctx,
@@ -71,6 +75,8 @@ int tca_cb_certconf(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
     const ASN1_OCTET_STRING *hash, const OSSL_CMP_PKISI *si);
 int tca_cb_poll(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
     OSSL_CMP_MSG **creq, int64_t *after);
+/* Start-up: issued/ indexes every txid/ record; stale temp files go. */
+void tca_repair_index(struct srv *s);
 /* Transaction, profile, one-time secret and sender of the request. */
 void tca_begin_request(struct srv *s, const OSSL_CMP_MSG *req,
     OSSL_CMP_CTX *ctx);

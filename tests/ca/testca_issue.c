@@ -126,41 +126,126 @@ issue(struct srv *s, const X509_NAME *subj, EVP_PKEY *pub,
 	return x;
 }
 
+/* issued/SERIAL.der, the CA's index by serial (revocation looks there). */
 static int
-store_issued(struct srv *s, X509 *x)
+index_issued(struct srv *s, X509 *x, const uint8_t *der, size_t n)
 {
 	char p[MAX_PATH], sn[80], name[100];
-	unsigned char *der = NULL;
-	int n = i2d_X509(x, &der), rc;
 
 	tca_serial_hex(X509_get0_serialNumber(x), sn, sizeof(sn));
 	snprintf(name, sizeof(name), "%s.der", sn);
 	tca_path(p, s, "issued", name);
-	rc = n > 0 ? tca_write_file(p, der, (size_t)n) : -1;
-	OPENSSL_free(der);
-	if (rc == 0 && s->txid[0] != '\0') {
+	return tca_write_file(p, der, n);
+}
+
+/*
+ * One issuance is one record: txid/TXID holds the certificate itself,
+ * written to a temporary file, synced and renamed into place, so a kill at
+ * any instant leaves either no record (nothing was issued: the retry issues
+ * once) or the whole record (the retry gets this certificate back). It is
+ * written first; issued/ is an index derived from it, rebuilt at start-up
+ * if a kill came between the two (tca_repair_index). A request without a
+ * transactionID (none of the station's) can only be indexed.
+ */
+static int
+store_issued(struct srv *s, X509 *x)
+{
+	char p[MAX_PATH];
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der), rc = -1;
+
+	if (n <= 0)
+		goto out;
+	if (s->txid[0] != '\0') {
 		tca_path(p, s, "txid", s->txid);
-		rc = tca_write_file(p, sn, strlen(sn));
+		if (tca_write_file(p, der, (size_t)n) != 0)
+			goto out;
+		tca_crash_point(s, "issue");
 	}
+	rc = index_issued(s, x, der, (size_t)n);
+out:
+	OPENSSL_free(der);
 	return rc;
+}
+
+/* The certificate the CA's record holds for this transaction, or NULL. */
+static X509 *
+recorded(struct srv *s)
+{
+	char p[MAX_PATH];
+
+	if (s->txid[0] == '\0')
+		return NULL;
+	tca_path(p, s, "txid", s->txid);
+	return tca_load_der_cert(p);
 }
 
 /* A replayed transaction gets the certificate it was first given. */
 static X509 *
 replayed(struct srv *s)
 {
-	char p[MAX_PATH], name[100];
-	uint8_t sn[80];
-	long n;
+	X509 *x = recorded(s);
+	char sn[80];
 
-	tca_path(p, s, "txid", s->txid);
-	if (s->txid[0] == '\0' || (n = tca_read_file(p, sn, sizeof(sn) - 1)) <= 0)
+	if (x == NULL)
 		return NULL;
-	sn[n] = '\0';
-	snprintf(name, sizeof(name), "%s.der", (char *)sn);
-	tca_path(p, s, "issued", name);
+	tca_serial_hex(X509_get0_serialNumber(x), sn, sizeof(sn));
 	tca_logx("replay txid=%s -> serial %s (not issued again)", s->txid, sn);
-	return tca_load_der_cert(p);
+	return x;
+}
+
+static int
+is_tmp(const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 4 && strcmp(name + l - 4, ".tmp") == 0;
+}
+
+/* Index one record's certificate (file p) in issued/. */
+static void
+reindex(struct srv *s, const char *p, const char *name)
+{
+	unsigned char *der = NULL;
+	X509 *x = tca_load_der_cert(p);
+	int n;
+
+	if (x == NULL || (n = i2d_X509(x, &der)) <= 0 ||
+	    index_issued(s, x, der, (size_t)n) != 0)
+		tca_logx("txid record %s: cannot index it", name);
+	OPENSSL_free(der);
+	X509_free(x);
+}
+
+/*
+ * At start-up: every record's certificate is in issued/ (a kill between
+ * the record and its index leaves it out), and no temporary file of a
+ * killed write is left in txid/ or issued/ to be mistaken for state.
+ */
+void
+tca_repair_index(struct srv *s)
+{
+	static const char *const subs[] = { "issued", "txid" };
+	char dir[MAX_PATH], p[MAX_PATH * 2];
+	struct dirent *e;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		tca_path(dir, s, subs[i], NULL);
+		if ((d = opendir(dir)) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			if (is_tmp(e->d_name))
+				(void)unlink(p);
+			else if (i == 1)
+				reindex(s, p, e->d_name);
+		}
+		closedir(d);
+	}
 }
 
 OSSL_CMP_PKISI *
@@ -354,21 +439,20 @@ tca_cb_certconf(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
     const ASN1_OCTET_STRING *hash, const OSSL_CMP_PKISI *si)
 {
 	struct srv *s = OSSL_CMP_SRV_CTX_get0_custom_ctx(sctx);
-	char p[MAX_PATH], st[256];
-	uint8_t sn[80];
-	long n;
+	char p[MAX_PATH], st[256], sn[80];
+	X509 *x;
 
 	(void)req; (void)id; (void)hash;
-	tca_path(p, s, "txid", s->txid);
-	if ((n = tca_read_file(p, sn, sizeof(sn) - 1)) <= 0)
+	if ((x = recorded(s)) == NULL)
 		return 0;
-	sn[n] = '\0';
+	tca_serial_hex(X509_get0_serialNumber(x), sn, sizeof(sn));
+	X509_free(x);
 	if (si != NULL && OSSL_CMP_snprint_PKIStatusInfo(si, st, sizeof(st)) &&
 	    strstr(st, "rejection") != NULL) {
 		tca_logx("certConf rejected serial=%s", sn);
 		return 1;
 	}
-	tca_path(p, s, "confirmed", (char *)sn);
+	tca_path(p, s, "confirmed", sn);
 	(void)tca_write_file(p, s->txid, strlen(s->txid));
 	otp_used(s);
 	tca_logx("certConf serial=%s txid=%s", sn, s->txid);

@@ -34,6 +34,9 @@ for p in $(pgrep -f "cardmgrd -d"); do
 	*) check_eq "$u has no token module mapped" 0 "$m" ;;
 	esac
 done
+# A peer or log reader gone mid-write is an error, never a silent SIGPIPE.
+check_eq "the parent and its three children ignore SIGPIPE (SigIgn, /proc)" 1111 \
+    "$(for p in $(pgrep -f "cardmgrd -d"); do sigpipe_ignored "$p"; done | tr -d '\n')"
 
 # --- configuration as it is on disk
 check_grep "check-config: the shipped profiles are valid" '"valid": *true' <(cm auditor --json check-config)

@@ -31,6 +31,7 @@
 #include "ca/cacrl.h"
 #include "ca/cafile.h"
 #include "ca/caidm.h"
+#include "ca/cahttp.h"
 
 struct pki {
 	EVP_PKEY *root_key, *ca_key, *leaf_key, *other_key;
@@ -253,6 +254,58 @@ error_helpers(void **state)
 	assert_false(ca_err_retryable(CA_ERR_CHAIN));
 	assert_string_equal(ca_errname(CA_ERR_TLS), "CA_ERR_TLS");
 	assert_string_equal(ca_strerror(CA_ERR_TRANSPORT), "CA unreachable");
+	assert_true(ca_err_retryable(CA_ERR_REFUSED));
+	assert_string_equal(ca_strerror(CA_ERR_REFUSED), "connection refused");
+	assert_string_equal(ca_errname(CA_ERR_REFUSED), "CA_ERR_REFUSED");
+}
+
+/* A loopback port: listening (s >= 0 returned) or, with keep 0, closed. */
+static int
+loopback_port(int keep, int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int s;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((s = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s, 4), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	if (keep)
+		return s;
+	close(s);
+	return -1;
+}
+
+/* One connect attempt: a refusal is its own error, told without waiting
+ * (the 300 s timeout would fail the test run long before it expired). */
+static void
+connect_refused_at_once(void **state)
+{
+	BIO *b = (BIO *)1;
+	int port, s;
+
+	(void)state;
+	(void)loopback_port(0, &port);
+	assert_int_equal(cahttp_connect("127.0.0.1", port, 300, &b),
+	    CAHTTP_ERR_REFUSED);
+	assert_null(b);
+	assert_string_equal(cahttp_strerror(CAHTTP_ERR_REFUSED),
+	    "connection refused");
+	s = loopback_port(1, &port);
+	assert_int_equal(cahttp_connect("127.0.0.1", port, 5, &b), CAHTTP_OK);
+	assert_non_null(b);
+	BIO_free_all(b);
+	close(s);
+	assert_int_equal(cahttp_connect(NULL, port, 5, &b), CAHTTP_ERR_ARG);
+	assert_int_equal(cahttp_connect("127.0.0.1", 0, 5, &b), CAHTTP_ERR_ARG);
+	assert_int_equal(cahttp_connect("127.0.0.1", port, 0, &b), CAHTTP_ERR_ARG);
+	assert_string_equal(cahttp_errname(CAHTTP_ERR_TIMEOUT),
+	    "CAHTTP_ERR_TIMEOUT");
 }
 
 /* A CA certificate under root with only keyCertSign: it may not sign CRLs. */
@@ -548,6 +601,7 @@ main(void)
 		cmocka_unit_test(crl_checks),
 		cmocka_unit_test(crl_rollback),
 		cmocka_unit_test(silent_peer_times_out),
+		cmocka_unit_test(connect_refused_at_once),
 		cmocka_unit_test(secret_files),
 	};
 
