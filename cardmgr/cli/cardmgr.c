@@ -28,8 +28,9 @@ usage(void)
 	    "  holders add --id ID --name NAME [--email E] [--org O] [--attr K=V]...\n"
 	    "              [--manager-email E]\n"
 	    "  holders show HOLDER\n"
+	    "  holders unlock HOLDER --reason TEXT   lift an unblock lockout\n"
 	    "  holders list [--query Q] [--limit N] [--after HOLDER]\n"
-	    "  cards list [--state S] [--holder HOLDER] [--limit N] [--after CARD]\n"
+	    "  cards list [--state S] [--holder HOLDER] [--limit N] [--after CURSOR]\n"
 	    "  cards show CARD\n"
 	    "  issue --reader R --holder HOLDER --profile P [--question ID]...\n"
 	    "  pin-change CARD --reader R\n"
@@ -346,6 +347,17 @@ cmd_holders(struct cm *cm, int argc, char **argv)
 		if (parse_opts(argc, argv, "", &o, &first))
 			return CM_EXIT_USAGE;
 		return get_one(cm, "/v1/holders/", argc, argv, first);
+	}
+	if (strcmp(argv[0], "unlock") == 0) {
+		char path[512];
+
+		if (parse_opts(argc, argv, "reason", &o, &first) ||
+		    argc - first != 1 || o.reason == NULL ||
+		    seg_path(path, sizeof(path), "/v1/holders/", argv[first],
+		    "/unlock") != 0)
+			return CM_EXIT_USAGE;
+		return call(cm, "POST", path, json_pack("{s:s}", "reason",
+		    o.reason));
 	}
 	if (strcmp(argv[0], "list") == 0) {
 		if (parse_opts(argc, argv, "query limit after", &o, &first) ||

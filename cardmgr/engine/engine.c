@@ -50,6 +50,12 @@ static const struct {
 	 */
 	{ OPS_UNBLOCK_QUESTIONS, OPR_ROLE_HELPDESK | OPR_ROLE_SECURITY_OFFICER },
 	{ OPS_UNBLOCK, OPR_ROLE_HELPDESK | OPR_ROLE_SECURITY_OFFICER },
+	/*
+	 * Too many wrong answers lock a holder's unblock: a fraud signal. The
+	 * help desk that was answering may not lift it; a security officer
+	 * can, with a reason (audited).
+	 */
+	{ OPS_HOLDER_UNLOCK, OPR_ROLE_SECURITY_OFFICER },
 	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
 	    OPR_ROLE_HELPDESK },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
@@ -383,6 +389,8 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_unblock_questions(e, r, id, &a);
 	case OPS_UNBLOCK:
 		return op_unblock(e, r, id, &a);
+	case OPS_HOLDER_UNLOCK:
+		return op_holder_unlock(e, r, id, &a);
 	case OPS_RETIRE:
 		return op_retire(e, r, id, &a);
 	case OPS_CERT_LIST:

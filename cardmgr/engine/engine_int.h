@@ -156,6 +156,8 @@ int op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int op_unblock_questions(struct engine *e, const struct ops_req *r,
     uint64_t id, const struct actor *a);
+int op_holder_unlock(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
 int op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int op_retire(struct engine *e, const struct ops_req *r, uint64_t id,

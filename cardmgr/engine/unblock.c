@@ -314,6 +314,48 @@ clear_failures(struct engine *e, const struct inv_holder *h,
 		inv_abort(t);
 }
 
+/*
+ * Lift a holder's unblock lockout (the one too many wrong answers set, for
+ * lock_seconds or for good): failures back to 0, audited with the reason.
+ */
+int
+op_holder_unlock(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a)
+{
+	struct inv_txn *t = NULL;
+	struct inv_holder u;
+	char hid[80], reason[256];
+	uint64_t was = 0;
+	int rc;
+
+	eng_arg(r, "holder", hid, sizeof(hid));
+	eng_arg(r, "reason", reason, sizeof(reason));
+	if ((rc = inv_begin(e->inv, 1, &t)) == INV_OK &&
+	    (rc = inv_holder_get(t, hid, &u)) == INV_OK) {
+		was = u.unblock_locked_until;
+		u.unblock_failures = 0;
+		u.unblock_locked_until = 0;
+		u.updated = (uint64_t)time(NULL);
+		if ((rc = inv_holder_put(t, &u, INV_PUT_UPDATE)) == INV_OK)
+			rc = inv_commit(t);
+		else
+			inv_abort(t);
+	} else {
+		inv_abort(t);
+	}
+	inv_holder_clear(&u);
+	if (rc != INV_OK) {
+		eng_audit(e, a, "holder_unlock", hid, "refused", inv_strerror(rc));
+		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 :
+		    rc == INV_ERR_FULL ? 507 : 500, rc == INV_ERR_NOTFOUND ?
+		    "no_holder" : "inventory", "holder %s: %s", hid,
+		    inv_strerror(rc));
+	}
+	eng_audit(e, a, "holder_unlock", hid, "ok", reason);
+	return eng_reply(e, id, 200, json_pack("{s:s, s:s, s:b}", "holder", hid,
+	    "result", "unblock lockout lifted", "was_locked", was != 0));
+}
+
 int
 op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a)

@@ -41,6 +41,10 @@ static const struct ops_arg holder_add[] = {
 	{ "manager_email", OPS_K_STR, OPS_IN_BODY, 0, OPS_CS_EMAIL, 3, 254, 0, 0, NULL, NULL, 0, 0 },
 };
 static const struct ops_arg holder_get[] = { ID("holder", OPS_IN_PATH, 1) };
+static const struct ops_arg holder_unlock[] = {
+	ID("holder", OPS_IN_PATH, 1),
+	TEXT("reason", 1, 3, 200),
+};
 static const struct ops_arg holder_list[] = {
 	{ "q", OPS_K_STR, OPS_IN_QUERY, 0, OPS_CS_TEXT, 1, 64, 0, 0, NULL, NULL, 0, 0 },
 	LIMIT,
@@ -129,6 +133,8 @@ static const struct ops_op table[] = {
 	{ OPS_REPORT_EXPIRING, "report_expiring", "GET", "/v1/reports/expiring",
 	  N(report_days) },
 	{ OPS_NOTICES_RUN, "notices_run", "POST", "/v1/notices/run", NULL, 0 },
+	{ OPS_HOLDER_UNLOCK, "holder_unlock", "POST",
+	  "/v1/holders/{holder}/unlock", N(holder_unlock) },
 };
 
 const char *

@@ -253,6 +253,16 @@ for i in 1 2 3; do ub4 q6=x q7=x q8=x q9=x q10=x 975310; done
 ub4 q6=answ1 q7=answ2 q8=answ3 q9=answ4 q10=answ5 975310
 check_eq "after 3 wrong tries even right answers are refused" 4 $?
 check_grep "because unblock is locked" 'locked' "$T/ub"
+check_fails "the help desk may not lift the lockout" \
+    cm helpdesk holders unlock E200 --reason "holder called back"
+check_fails "nor without a reason" cm security holders unlock E200
+check "a security officer lifts it, with a reason" \
+    cm security holders unlock E200 --reason "identity checked in person"
+check_eq "the inventory shows the holder unlocked" 0 \
+    "$(cm auditor --json holders show E200 | python3 -c 'import json,sys; print(json.load(sys.stdin)["unblock_locked_until"])')"
+ub4 q6=answ1 q7=answ2 q8=answ3 q9=answ4 q10=answ5 975310
+check_eq "then the right answers unblock again" 0 $?
+check "the card takes the PIN the unblock set (yubico-piv-tool)" yubico-piv-tool -r "$R3" -a verify-pin -P 975310
 
 # --- bad input: a clear 4xx, nothing changed, the daemon still serving
 K=http://127.0.0.1:8410
