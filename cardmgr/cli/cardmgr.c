@@ -29,6 +29,7 @@ usage(void)
 	    "              [--manager-email E]\n"
 	    "  holders show HOLDER\n"
 	    "  holders unlock HOLDER --reason TEXT   lift an unblock lockout\n"
+	    "  keys new-master        a new master key version for new cards\n"
 	    "  holders list [--query Q] [--limit N] [--after HOLDER]\n"
 	    "  cards list [--state S] [--holder HOLDER] [--limit N] [--after CURSOR]\n"
 	    "  cards show CARD\n"
@@ -773,6 +774,11 @@ dispatch(struct cm *cm, int argc, char **argv)
 
 	if (strcmp(argv[0], "holders") == 0)
 		return cmd_holders(cm, argc, argv);
+	if (strcmp(argv[0], "keys") == 0) {
+		if (argc != 2 || strcmp(argv[1], "new-master") != 0)
+			return CM_EXIT_USAGE;
+		return call(cm, "POST", "/v1/keys/master", json_object());
+	}
 	if (strcmp(argv[0], "cards") == 0)
 		return cmd_cards(cm, argc, argv);
 	if (strcmp(argv[0], "issue") == 0)

@@ -56,6 +56,8 @@ static const struct {
 	 * can, with a reason (audited).
 	 */
 	{ OPS_HOLDER_UNLOCK, OPR_ROLE_SECURITY_OFFICER },
+	/* Key custody: the administrator alone. */
+	{ OPS_MASTER_NEW, OPR_ROLE_ADMINISTRATOR },
 	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
 	    OPR_ROLE_HELPDESK },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
@@ -353,6 +355,32 @@ needs_token(const struct ops_req *r)
 	}
 }
 
+/*
+ * Master key rotation: keyd makes version N+1 and new cards use it; a card
+ * keeps the version its record names (docs/keystore.md). Re-keying old cards
+ * as they come by is not done yet.
+ */
+static int
+master_new(struct engine *e, uint64_t id, const struct actor *a)
+{
+	uint32_t was = __atomic_load_n(&e->master_version, __ATOMIC_SEQ_CST), v;
+	char detail[64];
+	int ksrc;
+
+	if (keyc_master_new(e, &v, &ksrc) != 0) {
+		eng_audit(e, a, "master_new", "-", "refused", ks_strerror(ksrc));
+		return eng_error(e, id, ksrc == KS_ERR_EXISTS ? 429 : 502,
+		    ksrc == KS_ERR_EXISTS ? "too_soon" : "keyd", "%s",
+		    ksrc == KS_ERR_EXISTS ? "one new master key an hour" :
+		    ks_strerror(ksrc));
+	}
+	__atomic_store_n(&e->master_version, v, __ATOMIC_SEQ_CST);
+	snprintf(detail, sizeof(detail), "v%u -> v%u", was, v);
+	eng_audit(e, a, "master_new", "-", "ok", detail);
+	return eng_reply(e, id, 200, json_pack("{s:i, s:i}", "master_key_version",
+	    (int)v, "previous", (int)was));
+}
+
 /* What the floor allowed, run: in the engine's loop or a worker thread. */
 static int
 run_op(struct engine *e, const struct ops_req *r, uint64_t id,
@@ -391,6 +419,8 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_unblock(e, r, id, &a);
 	case OPS_HOLDER_UNLOCK:
 		return op_holder_unlock(e, r, id, &a);
+	case OPS_MASTER_NEW:
+		return master_new(e, id, &a);
 	case OPS_RETIRE:
 		return op_retire(e, r, id, &a);
 	case OPS_CERT_LIST:

@@ -112,6 +112,9 @@ int q_notices_run(struct engine *e, const struct ops_req *r, uint64_t id,
  * refusal (KS_ERR_NOTOKEN: keyd has no token; KS_ERR_NOKEY), or -1.
  */
 int keyc_info(struct engine *e, uint32_t *master);
+/* A new master key version in the token: 0 and *master, or -1 and keyd's
+ * refusal in *ksrc (KS_ERR_EXISTS: one an hour). */
+int keyc_master_new(struct engine *e, uint32_t *master, int *ksrc);
 int keyc_mgmt_key(struct engine *e, uint32_t version, const uint8_t guid[16],
     int alg, uint8_t *key, size_t keylen);
 int keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],

@@ -54,6 +54,9 @@ struct issue_job {
 	size_t nanswers;
 	uint64_t op_id;
 	uint32_t step_no;
+	/* The master key version the card's 9B key and PUK come from: read
+	 * once, so a rotation during the issuance cannot split them. */
+	uint32_t mk_version;
 	/* Filled as the card progresses. */
 	uint8_t guid[16];
 	int have_guid;
@@ -193,7 +196,7 @@ card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
 	c.profile_version = (uint32_t)j->prof->version;
 	c.state = INV_CARD_ISSUING;
 	eng_copy(c.holder, sizeof(c.holder), j->holder.id);
-	c.mk_version = j->e->master_version;
+	c.mk_version = j->mk_version;
 	c.created = c.updated = now;
 	c.expires = now + (uint64_t)j->prof->validity_days * 86400;
 	/*
@@ -285,7 +288,7 @@ h_mgmt(void *arg, const uint8_t guid[16], int alg, uint8_t *key, size_t len)
 {
 	struct issue_job *j = arg;
 
-	return keyc_mgmt_key(j->e, j->e->master_version, guid, alg, key, len);
+	return keyc_mgmt_key(j->e, j->mk_version, guid, alg, key, len);
 }
 
 static int
@@ -293,7 +296,7 @@ h_puk(void *arg, const uint8_t guid[16], char puk[9])
 {
 	struct issue_job *j = arg;
 
-	return keyc_puk(j->e, j->e->master_version, guid, puk);
+	return keyc_puk(j->e, j->mk_version, guid, puk);
 }
 
 /* Read-modify-write the ISSUING card: escrow blob, or a certificate. */
@@ -848,6 +851,7 @@ op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
 		return eng_error(e, id, 500, "nomem", "out of memory");
 	j->e = e;
 	j->actor = *a;
+	j->mk_version = __atomic_load_n(&e->master_version, __ATOMIC_SEQ_CST);
 	eng_arg(r, "reader", j->reader, sizeof(j->reader));
 	if ((j->prof = prof_find(e->profiles, eng_arg(r, "profile", buf,
 	    sizeof(buf)))) == NULL) {

@@ -91,6 +91,27 @@ keyc_info(struct engine *e, uint32_t *master)
 }
 
 int
+keyc_master_new(struct engine *e, uint32_t *master, int *ksrc)
+{
+	struct msg_builder b;
+	struct reply *rp;
+	const struct msg_field *f;
+	int rc = -1;
+
+	*ksrc = KS_ERR_TOKEN;
+	if (msg_builder_init(&b) != MSG_OK ||
+	    (rp = call(e, MSG_KS_MASTER_NEW, &b)) == NULL)
+		return -1;
+	*ksrc = rp->rc;
+	if (rp->rc == KS_OK && (f = data(rp, KS_R_NUM)) != NULL) {
+		*master = (uint32_t)f->num;
+		rc = 0;
+	}
+	reply_free(rp);
+	return rc;
+}
+
+int
 keyc_mgmt_key(struct engine *e, uint32_t version, const uint8_t guid[16],
     int alg, uint8_t *key, size_t keylen)
 {

@@ -16,12 +16,13 @@ q_card_json(const struct inv_card *c)
 	char guid[33];
 
 	eng_hex(c->guid, 16, guid);
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:I}",
-	    "guid", guid, "serial", c->serial, "model", c->model,
+	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:I, s:I, s:I, "
+	    "s:i}", "guid", guid, "serial", c->serial, "model", c->model,
 	    "profile", c->profile, "profile_version", (int)c->profile_version,
 	    "state", inv_card_state_name(c->state), "holder", c->holder,
 	    "pending_ca", (int)c->pending_ca, "created", (json_int_t)c->created,
-	    "updated", (json_int_t)c->updated, "expires", (json_int_t)c->expires);
+	    "updated", (json_int_t)c->updated, "expires", (json_int_t)c->expires,
+	    "master_key_version", (int)c->mk_version);
 }
 
 static int

@@ -26,8 +26,16 @@
  */
 static const uint32_t permitted[] = {
 	MSG_KS_INFO, MSG_KS_MGMT_KEY, MSG_KS_MGMT_CRYPT, MSG_KS_PUK,
-	MSG_KS_ESCROW, MSG_KS_SIGN, MSG_KS_PUBKEY,
+	MSG_KS_ESCROW, MSG_KS_SIGN, MSG_KS_PUBKEY, MSG_KS_MASTER_NEW,
 };
+
+/*
+ * A new master key version: new cards are diversified under it, cards
+ * already issued keep theirs (their record names it). At most one an hour,
+ * so that an engine gone wrong cannot fill the token with keys.
+ */
+#define MASTER_NEW_EVERY_S 3600
+static time_t master_new_at;
 
 /*
  * A card's 9B key leaves keyd once, when the card is issued (SET MANAGEMENT
@@ -295,6 +303,21 @@ dispatch(struct keyd *k, const struct msg *m)
 	switch (m->hdr.type) {
 	case MSG_KS_INFO:
 		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
+	case MSG_KS_MASTER_NEW: {
+		time_t now = time(NULL);
+		uint32_t v = 0;
+
+		if (master_new_at != 0 && now - master_new_at < MASTER_NEW_EVERY_S) {
+			log_warnx("new master key refused: one an hour");
+			return reply(k, id, KS_ERR_EXISTS, NULL, 0, NULL, 0, k->master);
+		}
+		if ((rc = ks_master_create(k->ks, &v)) == KS_OK) {
+			master_new_at = now;
+			k->master = v;
+			log_info("master key v%u created: new cards use it", v);
+		}
+		return reply(k, id, rc, NULL, 0, NULL, 0, k->master);
+	}
 	case MSG_KS_MGMT_KEY:
 		p = bytes(m, KS_F_GUID, &tl);
 		if ((rc = ledger_add(k->cfg->ledger, p)) == LEDGER_ERR_SEEN) {

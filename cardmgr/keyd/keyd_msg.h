@@ -17,6 +17,7 @@ enum {
 	MSG_KS_PUBKEY = 22,	/* the public half of a station key */
 	MSG_KS_RESP = 23,	/* keyd -> engine: the answer */
 	MSG_KS_RECOVER = 24,	/* decrypt an escrow blob (key recovery) */
+	MSG_KS_MASTER_NEW = 25,	/* a new master key version -> its number */
 };
 
 /* Request fields. */

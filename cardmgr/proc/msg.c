@@ -83,6 +83,7 @@ static const struct msg_type_spec types[] = {
 	SPEC(MSG_RESP, resp_fields),
 	SPEC(MSG_PROGRESS, prog_fields),
 	{ MSG_KS_INFO, "ks_info", ks_info_fields, 0 },
+	{ MSG_KS_MASTER_NEW, "ks_master_new", ks_info_fields, 0 },
 	SPEC(MSG_KS_MGMT_KEY, ks_mgmt_key_fields),
 	SPEC(MSG_KS_MGMT_CRYPT, ks_mgmt_crypt_fields),
 	SPEC(MSG_KS_PUK, ks_puk_fields),

@@ -135,6 +135,7 @@ static const struct ops_op table[] = {
 	{ OPS_NOTICES_RUN, "notices_run", "POST", "/v1/notices/run", NULL, 0 },
 	{ OPS_HOLDER_UNLOCK, "holder_unlock", "POST",
 	  "/v1/holders/{holder}/unlock", N(holder_unlock) },
+	{ OPS_MASTER_NEW, "master_new", "POST", "/v1/keys/master", NULL, 0 },
 };
 
 const char *

@@ -14,7 +14,7 @@
 . "$TOP/tests/lib/pcscenv.sh"
 . "$TOP/tests/ca/caenv.sh"
 
-OFFICER=2001 HELPDESK=2002 SECURITY=2003 AUDITOR=2004 NOBODY=2009
+OFFICER=2001 HELPDESK=2002 SECURITY=2003 AUDITOR=2004 ADMIN=2005 NOBODY=2009
 
 stationenv_init() {
 	local self=$1; shift
@@ -64,7 +64,8 @@ operators = (
   { uid = $OFFICER; name = "Olivia Officer"; roles = [ "badge_officer" ]; },
   { uid = $HELPDESK; name = "Harry Helpdesk"; roles = [ "helpdesk" ]; },
   { uid = $SECURITY; name = "Sam Security"; roles = [ "security_officer" ]; },
-  { uid = $AUDITOR; name = "Ada Auditor"; roles = [ "auditor" ]; }
+  { uid = $AUDITOR; name = "Ada Auditor"; roles = [ "auditor" ]; },
+  { uid = $ADMIN; name = "Alex Admin"; roles = [ "administrator" ]; }
 );
 OPS
 	cat >"$T/etc/cardmgrd.conf" <<CONF
@@ -116,6 +117,7 @@ as_officer() { as_uid $OFFICER "$@"; }
 as_helpdesk() { as_uid $HELPDESK "$@"; }
 as_security() { as_uid $SECURITY "$@"; }
 as_auditor() { as_uid $AUDITOR "$@"; }
+as_admin() { as_uid $ADMIN "$@"; }
 as_nobody() { as_uid $NOBODY "$@"; }
 cm() {	# as the current user: cm UIDFN args...
 	local who=$1; shift

@@ -99,6 +99,16 @@ check_fails "issuing on an issued card is refused" sh -c \
     "printf '135792\n' | setpriv --reuid=$OFFICER --regid=$OFFICER --clear-groups \
     '$BIN/cardmgr' -s '$T/run/api.sock' --secrets-fd 0 issue --reader '$R' --holder E100 --profile temporary"
 
+# --- master key rotation: new cards use the new version, issued ones keep theirs
+check_eq "card 5001 was diversified under master key v1" 1 \
+    "$(json "$T/card.json" 'j["master_key_version"]')"
+check_fails "only an administrator makes a new master key" cm security keys new-master
+cm admin --json keys new-master >"$T/mk.json"
+check_eq "the administrator makes master key v2" 2 "$(json "$T/mk.json" 'j["master_key_version"]')"
+check_fails "a second one within the hour is refused" cm admin keys new-master
+check_eq "status names v2" 2 "$(cm auditor --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["master_key_version"])')"
+check_grep "the audit log has it, and the refusal" '"master_new.refused"' <(cm auditor --json audit show --limit 1000)
+
 # --- PIN change (the holder, no operator)
 pc() {	# old new again -> exit status; output in $T/pc
 	printf '%s\n%s\n%s\n' "$1" "$2" "$3" >"$T/s"
@@ -187,6 +197,8 @@ R1=$(reader_name 1)
 printf '482916\n' >"$T/s"
 cm officer --json --secrets-fd 3 issue --reader "$R1" --holder E100 --profile temporary 3<"$T/s" >"$T/i2.json"
 check_eq "a temporary card is issued" done "$(wait_op "$(json "$T/i2.json" 'j["operation"]')")"
+check_eq "under master key v2 (card 5001 keeps v1: its unblock and retire above used it)" 2 \
+    "$(cm auditor --json cards show 5002 | python3 -c 'import json,sys; print(json.load(sys.stdin)["master_key_version"])')"
 vcard_remove 1
 check "the badge office reports it lost (no card)" cm officer retire 5002 --reason lost
 check_eq "inventory: lost" lost "$(cm auditor --json cards show 5002 | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')"
