@@ -83,7 +83,8 @@ inv_card_state_name(int state)
 {
 	static const char *const names[INV_CARD_NSTATES] = {
 		"blank", "issuing", "active", "suspended", "blocked",
-		"retiring", "retired", "lost", "damaged",
+		"retiring", "retired", "lost", "damaged", "stolen",
+		"temporary", "returned", "expired",
 	};
 
 	return state >= 0 && state < INV_CARD_NSTATES ? names[state] : "unknown";
@@ -262,6 +263,8 @@ setup_schema(struct inv_txn *t)
 		return INV_OK;
 	if (version == 1 && (rc = inv_migrate_v1(t)) != INV_OK)
 		return rc;
+	/* 2 to 3: new card states and certificate statuses only; no record
+	 * changes, but an older engine must not meet values it refuses. */
 	return write_schema(t, INV_SCHEMA_VERSION);
 }
 
