@@ -855,8 +855,11 @@ op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "no_profile";
 		goto refuse;
 	}
-	if ((j->prof->roles[PROF_OP_ISSUE] & a->roles) == 0) {
-		why = "the profile does not let your roles issue";
+	if (!lc_allows(lc_find(e->lc, "issue"), a->roles) ||
+	    (j->prof->roles[PROF_OP_ISSUE] & a->roles) == 0) {
+		why = !lc_allows(lc_find(e->lc, "issue"), a->roles) ?
+		    "the lifecycle does not let your roles issue" :
+		    "the profile does not let your roles issue";
 		status = 403;
 		code = "forbidden";
 		goto refuse;
