@@ -53,8 +53,8 @@ eng_transition_allowed(struct engine *e, const struct inv_card *c,
 		return NULL;
 	}
 	if (!lc_from(t, c->state)) {
-		snprintf(r->why, sizeof(r->why), "the lifecycle does not let "
-		    "a %s card be %s", inv_card_state_name(c->state), name);
+		snprintf(r->why, sizeof(r->why), "the lifecycle does not allow "
+		    "%s from state %s", name, inv_card_state_name(c->state));
 		return NULL;
 	}
 	if (p == NULL) {
