@@ -597,9 +597,10 @@ card_serial(const struct cops_card *card, char *out, size_t cap)
 
 /*
  * May this physical card be issued? Unknown cards may; a card whose last
- * record is retired may if that record's profile allows reuse; a card the
- * inventory still calls active, suspended or issuing may not (retire it,
- * or present it so an interrupted issuance rolls back).
+ * record is retired (lost, stolen, damaged, returned) may if that record's
+ * profile allows reuse; a card the inventory still calls active, suspended
+ * or issuing may not (retire it, or present it so an interrupted issuance
+ * rolls back).
  */
 static int
 check_reuse(struct issue_job *j)
@@ -620,7 +621,9 @@ check_reuse(struct issue_job *j)
 	switch (old.state) {
 	case INV_CARD_RETIRED:
 	case INV_CARD_LOST:
+	case INV_CARD_STOLEN:
 	case INV_CARD_DAMAGED:
+	case INV_CARD_RETURNED:
 		p = prof_find(j->e->profiles, old.profile);
 		if (p != NULL && p->reuse_retired)
 			return 0;
