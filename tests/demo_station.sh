@@ -41,6 +41,7 @@ chmod 644 "$PKI"/*.crt "$SOFTHSM2_CONF"
 chown -R cardmgr-keyd: "$T/tokens"
 chown -R cardmgr-engine: "$ST"
 cp "$top"/provisioning/profiles/* "$T/etc/profiles/"
+cp "$top/provisioning/lifecycle.conf" "$T/etc/lifecycle.conf"
 cat >"$T/etc/operators.conf" <<OPS
 operators = (
   { uid = $OPERATOR_UID; name = "Demo Operator";
@@ -51,6 +52,7 @@ cat >"$T/etc/cardmgrd.conf" <<CONF
 state_dir = "$T/inv";
 profiles_dir = "$T/etc/profiles";
 operators = "$T/etc/operators.conf";
+lifecycle = "$T/etc/lifecycle.conf";
 ca_conf = "$T/ca.conf";
 api_port = 8410;
 api_socket = "$T/run/api.sock";

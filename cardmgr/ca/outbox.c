@@ -293,14 +293,15 @@ outbox_get(struct outbox *ob, uint64_t id, struct outbox_op *op)
 	return rc;
 }
 
-int
-outbox_foreach(struct outbox *ob, int pending_only,
+static int
+walk(struct outbox *ob, int pending_only, uint64_t from,
     int (*fn)(const struct outbox_op *op, void *arg), void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *c = NULL;
 	MDB_val k, v;
 	struct outbox_op op;
+	uint8_t kb[8];
 	int rc = OUTBOX_OK, mrc;
 
 	if (mdb_txn_begin(ob->env, NULL, MDB_RDONLY, &txn) != 0)
@@ -309,8 +310,11 @@ outbox_foreach(struct outbox *ob, int pending_only,
 		rc = OUTBOX_ERR_DB;
 		goto out;
 	}
-	for (mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST); mrc == 0 && rc == 0;
-	    mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+	id_key(from, kb);
+	k.mv_size = sizeof(kb);
+	k.mv_data = kb;
+	for (mrc = mdb_cursor_get(c, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
+	    mrc == 0 && rc == 0; mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		/*
 		 * A record that does not parse is skipped here (a listing must
 		 * still work); the next drain moves it to the quarantine.
@@ -326,6 +330,20 @@ out:
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 	return rc;
+}
+
+int
+outbox_foreach(struct outbox *ob, int pending_only,
+    int (*fn)(const struct outbox_op *op, void *arg), void *arg)
+{
+	return walk(ob, pending_only, 0, fn, arg);
+}
+
+int
+outbox_foreach_from(struct outbox *ob, uint64_t from,
+    int (*fn)(const struct outbox_op *op, void *arg), void *arg)
+{
+	return walk(ob, 0, from, fn, arg);
 }
 
 static int

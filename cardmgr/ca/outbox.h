@@ -135,6 +135,13 @@ int outbox_get(struct outbox *ob, uint64_t id, struct outbox_op *op);
 int outbox_foreach(struct outbox *ob, int pending_only,
     int (*fn)(const struct outbox_op *op, void *arg), void *arg);
 
+/*
+ * The same over every operation whose id is from or more, in id order: a
+ * reader that remembers how far it got need not walk the whole journal.
+ */
+int outbox_foreach_from(struct outbox *ob, uint64_t from,
+    int (*fn)(const struct outbox_op *op, void *arg), void *arg);
+
 struct outbox_counts {
 	uint64_t pending, done, failed;
 	uint64_t quarantined;	/* records set aside because they do not parse */

@@ -37,6 +37,8 @@ usage(void)
 	    "  pin-change CARD --reader R\n"
 	    "  unblock CARD --reader R\n"
 	    "  retire CARD --reason retire|lost|stolen|damaged [--reader R]\n"
+	    "  suspend CARD --reason TEXT\n"
+	    "  reinstate CARD [--reason TEXT]\n"
 	    "  op show OP\n"
 	    "  certs expiring [--days N]\n"
 	    "  audit show [--from N] [--limit N]\n"
@@ -729,6 +731,27 @@ cmd_report(struct cm *cm, int argc, char **argv)
 	return cm_report(cm, names[i], o.days, o.format);
 }
 
+/* suspend CARD --reason TEXT, reinstate CARD [--reason TEXT] */
+static int
+cmd_hold(struct cm *cm, int argc, char **argv)
+{
+	int suspend = strcmp(argv[0], "suspend") == 0;
+	struct opts o;
+	char path[512];
+	json_t *b;
+	int first;
+
+	if (parse_opts(argc, argv, "reason", &o, &first) ||
+	    argc - first != 1 || (suspend && o.reason == NULL) ||
+	    seg_path(path, sizeof(path), "/v1/cards/", argv[first], suspend ?
+	    "/suspend" : "/reinstate") != 0)
+		return CM_EXIT_USAGE;
+	b = json_object();
+	if (o.reason != NULL)
+		json_object_set_new(b, "reason", json_string(o.reason));
+	return call(cm, "POST", path, b);
+}
+
 static int
 cmd_simple(struct cm *cm, int argc, char **argv)
 {
@@ -791,6 +814,8 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cmd_retire(cm, argc, argv);
 	if (strcmp(argv[0], "report") == 0)
 		return cmd_report(cm, argc, argv);
+	if (strcmp(argv[0], "suspend") == 0 || strcmp(argv[0], "reinstate") == 0)
+		return cmd_hold(cm, argc, argv);
 	if ((rc = cmd_simple(cm, argc, argv)) >= 0)
 		return rc;
 	fprintf(stderr, "cardmgr: unknown command %s\n", argv[0]);

@@ -60,6 +60,12 @@ static const struct {
 	{ OPS_MASTER_NEW, OPR_ROLE_ADMINISTRATOR },
 	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
 	    OPR_ROLE_HELPDESK },
+	/* The lifecycle's roles for the transition, then the profile's
+	 * suspend roles, narrow these. */
+	{ OPS_SUSPEND, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
+	    OPR_ROLE_HELPDESK | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_REINSTATE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
+	    OPR_ROLE_HELPDESK | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
@@ -307,31 +313,44 @@ session_key(struct engine *e, uint64_t id)
 	    "x25519-crypto_box_seal", "key", b64));
 }
 
+static void
+add_lines(json_t *lines, char *err)
+{
+	char *save = NULL, *l;
+
+	for (l = strtok_r(err, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		json_array_append_new(lines, json_string(l));
+}
+
 /*
- * The profiles and operator map as they are on disk now (an administrator
- * edited them and wants to know before restarting): every error as
- * file:line. The running engine keeps what it loaded at start.
+ * The profiles, operator map and lifecycle as they are on disk now (an
+ * administrator edited them and wants to know before restarting): every
+ * error as file:line. The running engine keeps what it loaded at start.
  */
 static int
 config_check(struct engine *e, uint64_t id)
 {
 	char err[8192] = "";
-	unsigned nerr = 0;
+	unsigned nerr = 0, lerr = 0;
 	json_t *lines = json_array();
-	char *save = NULL, *l;
 	int rc;
 
 	rc = prof_check_config(e->cfg->profiles_dir, e->cfg->operators, err,
 	    sizeof(err), &nerr);
 	if (rc != 0 && nerr == 0)
 		nerr = 1;	/* an I/O or permission error: in err too */
-	for (l = strtok_r(err, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save))
-		json_array_append_new(lines, json_string(l));
-	return eng_reply(e, id, 200, json_pack("{s:b, s:I, s:o, s:s, s:s}",
+	add_lines(lines, err);
+	err[0] = '\0';
+	if (e->cfg->lifecycle != NULL)
+		(void)lc_check_config(e->cfg->lifecycle, err, sizeof(err), &lerr);
+	add_lines(lines, err);
+	nerr += lerr;
+	return eng_reply(e, id, 200, json_pack("{s:b, s:I, s:o, s:s, s:s, s:s}",
 	    "valid", nerr == 0, "errors", (json_int_t)nerr, "messages", lines,
 	    "profiles_dir", e->cfg->profiles_dir, "operators",
-	    e->cfg->operators != NULL ? e->cfg->operators : ""));
+	    e->cfg->operators != NULL ? e->cfg->operators : "", "lifecycle",
+	    e->cfg->lifecycle != NULL ? e->cfg->lifecycle : ""));
 }
 
 /*
@@ -423,6 +442,10 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return master_new(e, id, &a);
 	case OPS_RETIRE:
 		return op_retire(e, r, id, &a);
+	case OPS_SUSPEND:
+		return op_suspend(e, r, id, &a);
+	case OPS_REINSTATE:
+		return op_reinstate(e, r, id, &a);
 	case OPS_CERT_LIST:
 		return q_cert_list(e, r, id);
 	case OPS_AUDIT_LIST:
@@ -462,6 +485,8 @@ slow_op(int code)
 	case OPS_UNBLOCK_QUESTIONS:
 	case OPS_UNBLOCK:
 	case OPS_RETIRE:
+	case OPS_SUSPEND:
+	case OPS_REINSTATE:
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
 		return 1;
@@ -582,6 +607,19 @@ engine_setup(struct engine_cfg *cfg)
 		log_warnx("operator map %s refused:\n%s", cfg->operators, err);
 		return -1;
 	}
+	if (cfg->lifecycle == NULL || lc_load(cfg->lifecycle, &cfg->lc, err,
+	    sizeof(err)) != LC_OK) {
+		log_warnx("lifecycle %s refused:\n%s", cfg->lifecycle ?
+		    cfg->lifecycle : "(none configured)", err);
+		return -1;
+	}
+	/* The lifecycle names the inventory's states by their numbers. */
+	for (int s = 0; s < INV_CARD_NSTATES || s < LC_NSTATES; s++)
+		if (s >= INV_CARD_NSTATES || lc_state_name(s) == NULL ||
+		    strcmp(lc_state_name(s), inv_card_state_name(s)) != 0) {
+			log_warnx("lifecycle state %d is not the inventory's", s);
+			return -1;
+		}
 	if (cfg->ca_conf != NULL) {
 		if (caconf_load(cfg->ca_conf, &ca, err, sizeof(err)) != 0) {
 			log_warnx("%s", err);
@@ -654,6 +692,7 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 	}
 	e.profiles = cfg->profiles;
 	e.operators = cfg->operator_map;
+	e.lc = cfg->lc;
 	if ((rc = inv_open(cfg->state_dir, cfg->map_size, &e.inv)) != INV_OK) {
 		log_warnx("inventory %s: %s", cfg->state_dir, inv_strerror(rc));
 		goto out;
@@ -722,5 +761,6 @@ out:
 	inv_close(e.inv);
 	prof_set_free(e.profiles);
 	opr_free(e.operators);
+	lc_free(e.lc);
 	return status;
 }

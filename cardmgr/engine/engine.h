@@ -15,6 +15,7 @@ struct engine_cfg {
 	const char *state_dir;		/* LMDB inventory */
 	const char *profiles_dir;
 	const char *operators;		/* operator map file */
+	const char *lifecycle;		/* card states and transitions */
 	const char *ca_conf;		/* CA link configuration, or NULL */
 	const char *card_module;	/* OpenSC PKCS#11 module (self-test) */
 	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
@@ -24,17 +25,20 @@ struct engine_cfg {
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;
+	struct lc *lc;
 	struct caconf *ca;		/* NULL: no CA link */
 };
 
 struct prof_set;
 struct ntf_cfg;
 struct opr_map;
+struct lc;
 struct caconf;
 
 /*
- * Before the privilege drop: read the profiles, the operator map and the CA
- * link configuration into cfg. 0, or -1 after logging every error.
+ * Before the privilege drop: read the profiles, the operator map, the
+ * lifecycle and the CA link configuration into cfg. 0, or -1 after logging
+ * every error.
  */
 int engine_setup(struct engine_cfg *cfg);
 

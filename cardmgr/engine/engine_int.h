@@ -13,6 +13,7 @@
 #include "engine/seal.h"
 #include "ca/station.h"
 #include "inv/inv.h"
+#include "policy/lifecycle.h"
 #include "policy/operators.h"
 #include "policy/profile.h"
 #include "proc/msg.h"
@@ -27,6 +28,7 @@ struct engine {
 	struct seal *seal;
 	struct prof_set *profiles;
 	struct opr_map *operators;
+	struct lc *lc;			/* card states and transitions */
 	int api_fd, keyd_fd;
 	pthread_mutex_t api_mu;		/* one sender at a time on api_fd */
 	pthread_mutex_t keyd_mu;	/* one request in flight to keyd */
@@ -182,15 +184,49 @@ static inline void eng_crash_point(const char *step) { (void)step; }
 /* calink.c */
 int eng_ca_open(struct engine *e);
 
-/* retire.c: the CA journal and what it confirmed. */
+/* transition.c: lifecycle transitions, the CA journal and what it confirmed. */
+/* Why a transition is refused: HTTP status, error code, sentence. */
+struct eng_refusal {
+	int status;
+	const char *code;
+	char why[160];
+};
 /*
- * In the caller's write txn t: every certificate of card guid not yet
- * revoked becomes PENDING_REVOKE with one outbox revocation each.
- * [out] *queued: how many.
+ * The lifecycle transition name for card c of profile p (may be NULL),
+ * if the actor may run it from the card's state: the lifecycle's roles
+ * and the profile's roles for pop. NULL and *r filled otherwise.
  */
+const struct lc_transition *eng_transition_allowed(struct engine *e,
+    const struct inv_card *c, const char *name, const struct prof *p,
+    enum prof_op pop, const struct actor *a, struct eng_refusal *r);
+/*
+ * In one write transaction: card c (re-read; INV_ERR_EXISTS if it no longer
+ * is in a state tr starts from) takes tr's state, its certificates tr's CA
+ * effect with CRL reason (PENDING_* and one outbox request each), pending_ca
+ * their count, and its history an event. [out] *c: the card as written.
+ */
+int eng_transition_record(struct engine *e, struct inv_card *c,
+    const struct lc_transition *tr, int reason, const char *actor,
+    const char *detail);
+/*
+ * In the caller's write txn t: the certificates of card guid that effect
+ * concerns take its pending status, one outbox request each. [out] *queued.
+ */
+int eng_queue_effect(struct engine *e, struct inv_txn *t,
+    const uint8_t guid[16], enum lc_effect effect, int reason,
+    uint16_t *queued);
 int eng_queue_revocations(struct engine *e, struct inv_txn *t,
     const uint8_t guid[16], int reason, uint16_t *queued);
+/* [out] *n: the card's certificates with CA work pending. */
+int eng_card_pending(struct inv_txn *t, const uint8_t guid[16], uint16_t *n);
+int eng_cert_pending(int status);
 int eng_ca_reconcile(struct engine *e);
 int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
+
+/* suspend.c */
+int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_reinstate(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
 
 #endif /* ENGINE_INT_H */

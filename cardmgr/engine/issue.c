@@ -600,9 +600,10 @@ card_serial(const struct cops_card *card, char *out, size_t cap)
 
 /*
  * May this physical card be issued? Unknown cards may; a card whose last
- * record is retired may if that record's profile allows reuse; a card the
- * inventory still calls active, suspended or issuing may not (retire it,
- * or present it so an interrupted issuance rolls back).
+ * record is retired (lost, stolen, damaged, returned) may if that record's
+ * profile allows reuse; a card the inventory still calls active, suspended
+ * or issuing may not (retire it, or present it so an interrupted issuance
+ * rolls back).
  */
 static int
 check_reuse(struct issue_job *j)
@@ -623,7 +624,9 @@ check_reuse(struct issue_job *j)
 	switch (old.state) {
 	case INV_CARD_RETIRED:
 	case INV_CARD_LOST:
+	case INV_CARD_STOLEN:
 	case INV_CARD_DAMAGED:
+	case INV_CARD_RETURNED:
 		p = prof_find(j->e->profiles, old.profile);
 		if (p != NULL && p->reuse_retired)
 			return 0;
@@ -859,8 +862,11 @@ op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "no_profile";
 		goto refuse;
 	}
-	if ((j->prof->roles[PROF_OP_ISSUE] & a->roles) == 0) {
-		why = "the profile does not let your roles issue";
+	if (!lc_allows(lc_find(e->lc, "issue"), a->roles) ||
+	    (j->prof->roles[PROF_OP_ISSUE] & a->roles) == 0) {
+		why = !lc_allows(lc_find(e->lc, "issue"), a->roles) ?
+		    "the lifecycle does not let your roles issue" :
+		    "the profile does not let your roles issue";
 		status = 403;
 		code = "forbidden";
 		goto refuse;

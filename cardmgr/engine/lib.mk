@@ -3,4 +3,5 @@ ENGINE_LIB := cardmgr/engine/engine.c cardmgr/engine/query.c cardmgr/engine/issu
               cardmgr/engine/pinops.c cardmgr/engine/unblock.c cardmgr/engine/retire.c \
               cardmgr/engine/audit_log.c cardmgr/engine/calink.c cardmgr/engine/keyc.c \
               cardmgr/engine/seal.c cardmgr/engine/cardops.c cardmgr/engine/recover.c \
-              cardmgr/engine/report.c cardmgr/engine/notices.c
+              cardmgr/engine/report.c cardmgr/engine/notices.c \
+              cardmgr/engine/transition.c cardmgr/engine/suspend.c

@@ -421,10 +421,16 @@ out:
 static int
 add_cert(const struct inv_cert *c, void *arg)
 {
-	json_array_append_new(arg, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}",
-	    "serial", c->serial, "slot", c->slot, "subject", c->subject,
-	    "not_before", (json_int_t)c->not_before, "not_after",
-	    (json_int_t)c->not_after, "status", c->status));
+	static const char *const names[INV_CERT_NSTATUS] = { "valid",
+		"revoked", "hold", "pending_revoke", "pending_hold",
+		"pending_unhold" };
+
+	json_array_append_new(arg, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i, "
+	    "s:s, s:i}", "serial", c->serial, "slot", c->slot, "subject",
+	    c->subject, "not_before", (json_int_t)c->not_before, "not_after",
+	    (json_int_t)c->not_after, "status", c->status, "status_name",
+	    c->status < INV_CERT_NSTATUS ? names[c->status] : "unknown",
+	    "reason", c->reason));
 	return 0;
 }
 

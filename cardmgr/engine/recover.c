@@ -28,7 +28,7 @@
 #include "engine/cardops.h"
 #include "proc/log.h"
 
-#define ROLLBACK_REASON 5	/* cessationOfOperation */
+#define ROLLBACK_REASON 5	/* cessationOfOperation, if the lifecycle had none */
 
 #ifdef CARDMGR_TEST_HOOKS
 /*
@@ -45,6 +45,15 @@ eng_crash_point(const char *step)
 		kill(getpid(), SIGKILL);
 }
 #endif
+
+/* The lifecycle's rollback reason (its shape is fixed: lifecycle.c). */
+static int
+rollback_reason(struct engine *e)
+{
+	const struct lc_transition *tr = lc_find(e->lc, "rollback");
+
+	return tr != NULL ? lc_reason(tr, NULL) : ROLLBACK_REASON;
+}
 
 static int
 record_rollback(struct engine *e, const uint8_t guid[16], const char *why)
@@ -70,11 +79,11 @@ record_rollback(struct engine *e, const uint8_t guid[16], const char *why)
 		rc = INV_ERR_ARG;
 		goto fail;
 	}
-	if ((rc = eng_queue_revocations(e, t, guid, ROLLBACK_REASON,
-	    &queued)) != INV_OK)
+	if ((rc = eng_queue_revocations(e, t, guid, rollback_reason(e),
+	    &queued)) != INV_OK ||
+	    (rc = eng_card_pending(t, guid, &c.pending_ca)) != INV_OK)
 		goto fail;
 	c.state = INV_CARD_RETIRED;
-	c.pending_ca = queued;
 	c.updated = now;
 	if ((rc = inv_card_put(t, &c, INV_PUT_UPDATE)) != INV_OK)
 		goto fail;

@@ -85,7 +85,8 @@ inv_card_state_name(int state)
 {
 	static const char *const names[INV_CARD_NSTATES] = {
 		"blank", "issuing", "active", "suspended", "blocked",
-		"retiring", "retired", "lost", "damaged",
+		"retiring", "retired", "lost", "damaged", "stolen",
+		"temporary", "returned", "expired",
 	};
 
 	return state >= 0 && state < INV_CARD_NSTATES ? names[state] : "unknown";
@@ -266,6 +267,8 @@ setup_schema(struct inv_txn *t)
 		return rc;
 	if (version >= 1 && version <= 2 && (rc = inv_migrate_v2(t)) != INV_OK)
 		return rc;
+	/* 3 to 4: new card states and certificate statuses only; no record
+	 * changes, but an older engine must not meet values it refuses. */
 	return write_schema(t, INV_SCHEMA_VERSION);
 }
 

@@ -62,7 +62,7 @@ const char *inv_strerror(int err);
 /* The enum constant's name ("INV_ERR_FULL"), for logs and records. */
 const char *inv_errname(int err);
 
-#define INV_SCHEMA_VERSION 3
+#define INV_SCHEMA_VERSION 4
 
 #define INV_GUID_LEN 16
 #define INV_ID_MAX 63		/* holder id, actor, operator */
@@ -119,9 +119,14 @@ enum inv_card_state {
 	INV_CARD_RETIRED = 6,
 	INV_CARD_LOST = 7,
 	INV_CARD_DAMAGED = 8,
+	/* Schema 3 (the lifecycle as configuration, docs/lifecycle.md): */
+	INV_CARD_STOLEN = 9,
+	INV_CARD_TEMPORARY = 10,	/* a temporary card in use */
+	INV_CARD_RETURNED = 11,
+	INV_CARD_EXPIRED = 12,
 };
 #define INV_CARD_STOCK INV_CARD_BLANK
-#define INV_CARD_NSTATES 9
+#define INV_CARD_NSTATES 13
 
 const char *inv_card_state_name(int state);
 
@@ -157,7 +162,11 @@ enum inv_cert_status {
 	INV_CERT_REVOKED = 1,
 	INV_CERT_HOLD = 2,
 	INV_CERT_PENDING_REVOKE = 3,
+	/* Schema 3: a hold or its release journaled, the CA not yet heard. */
+	INV_CERT_PENDING_HOLD = 4,
+	INV_CERT_PENDING_UNHOLD = 5,
 };
+#define INV_CERT_NSTATUS 6
 
 struct inv_cert {
 	char serial[INV_CERT_SERIAL_MAX + 1];	/* key: [0-9a-f]+ */
@@ -242,7 +251,7 @@ struct inv_txn;
 /*
  * Open (create) the inventory in directory dir (created 0700 if missing)
  * with a map of map_size bytes (0: 1 GiB). An empty environment gets schema
- * INV_SCHEMA_VERSION; a schema-1 one is migrated in one write transaction;
+ * INV_SCHEMA_VERSION; an older one (1, 2, 3) is migrated in one write transaction;
  * a newer one is refused with INV_ERR_SCHEMA and left untouched.
  * [out] *out: inv_close.
  */

@@ -474,7 +474,7 @@ out:
 static int
 cert_ok(const struct inv_cert *c)
 {
-	return inv_cert_serial_ok(c->serial) && c->status <= INV_CERT_PENDING_REVOKE &&
+	return inv_cert_serial_ok(c->serial) && c->status < INV_CERT_NSTATUS &&
 	    c->reason <= 10 && c->der_len <= INV_DER_MAX;
 }
 

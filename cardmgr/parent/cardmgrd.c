@@ -11,7 +11,8 @@
  *
  * Then it only supervises: any child that exits takes the others down and
  * cardmgrd exits 1 (fail closed; systemd restarts it). -n checks the
- * configuration (this file, the profiles, the operator map, the CA link's)
+ * configuration (this file, the profiles, the operator map, the lifecycle,
+ * the CA link's)
  * and exits: 0 valid, 1 not, every error printed as file:line.
  */
 #include <errno.h>
@@ -32,6 +33,7 @@
 #include "engine/engine.h"
 #include "keyd/keyd.h"
 #include "parent/dconf.h"
+#include "policy/lifecycle.h"
 #include "policy/operators.h"
 #include "policy/profile.h"
 #include "proc/log.h"
@@ -63,6 +65,7 @@ check_config(const struct dconf *c)
 {
 	struct prof_set *ps = NULL;
 	struct opr_map *om = NULL;
+	struct lc *lc = NULL;
 	char err[8192] = "";
 	int bad = 0;
 
@@ -79,6 +82,14 @@ check_config(const struct dconf *c)
 	} else {
 		printf("operators: %s\n", c->operators);
 	}
+	err[0] = '\0';
+	if (lc_load(c->lifecycle, &lc, err, sizeof(err)) != LC_OK) {
+		fprintf(stderr, "%s", err);
+		bad = 1;
+	} else {
+		printf("lifecycle: %zu transitions in %s\n", lc->n, c->lifecycle);
+	}
+	lc_free(lc);
 	printf("ca link: %s\n", c->ca_conf[0] ? c->ca_conf : "none");
 	printf("expiry notices: %s\n", c->notify.smtp_url[0] ?
 	    c->notify.smtp_url : "off");
@@ -208,6 +219,7 @@ fill(struct daemon *d)
 	d->ecfg.state_dir = c->state_dir;
 	d->ecfg.profiles_dir = c->profiles_dir;
 	d->ecfg.operators = c->operators;
+	d->ecfg.lifecycle = c->lifecycle;
 	d->ecfg.ca_conf = c->ca_conf[0] ? c->ca_conf : NULL;
 	d->ecfg.card_module = c->card_module;
 	d->ecfg.fascn = c->fascn;

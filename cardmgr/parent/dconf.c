@@ -23,6 +23,7 @@ defaults(struct dconf *c)
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/cardmgr");
 	snprintf(c->profiles_dir, sizeof(c->profiles_dir), "/etc/cardmgr/profiles");
 	snprintf(c->operators, sizeof(c->operators), "/etc/cardmgr/operators.conf");
+	snprintf(c->lifecycle, sizeof(c->lifecycle), "/etc/cardmgr/lifecycle.conf");
 	snprintf(c->ca_conf, sizeof(c->ca_conf), "/etc/cardmgr/ca.conf");
 	snprintf(c->card_module, sizeof(c->card_module),
 	    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so");
@@ -53,7 +54,7 @@ static const struct {
 	size_t off, cap;
 } strs[] = {
 #define S(n) { #n, offsetof(struct dconf, n), sizeof(((struct dconf *)0)->n) }
-	S(state_dir), S(profiles_dir), S(operators), S(ca_conf), S(card_module),
+	S(state_dir), S(profiles_dir), S(operators), S(lifecycle), S(ca_conf), S(card_module),
 	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
 	S(keyd_ledger),

@@ -18,6 +18,7 @@ struct dconf {
 	char state_dir[DCONF_PATH];	/* LMDB inventory (engine) */
 	char profiles_dir[DCONF_PATH];
 	char operators[DCONF_PATH];
+	char lifecycle[DCONF_PATH];	/* card states and transitions */
 	char ca_conf[DCONF_PATH];	/* "" = no CA link */
 	char card_module[DCONF_PATH];	/* OpenSC PKCS#11, for the self-test */
 	char fascn[33];

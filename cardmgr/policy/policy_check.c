@@ -2,33 +2,39 @@
  * cardmgr-policy-check: check a profile directory (and an operator map)
  * the way `cardmgr check-config` will, until the lead wires that command.
  *
- *   cardmgr-policy-check PROFILES_DIR [OPERATORS_FILE]
+ *   cardmgr-policy-check PROFILES_DIR [OPERATORS_FILE [LIFECYCLE_FILE]]
  *
  * Prints every error as file:line: message on stderr; exits 0 when all is
  * well, 1 on any error, 2 on bad usage.
  */
 #include <stdio.h>
 
+#include "lifecycle.h"
 #include "profile.h"
 
 int
 main(int argc, char **argv)
 {
 	static char errs[65536];
-	unsigned n = 0;
-	int rc;
+	static char lerrs[16384];
+	unsigned n = 0, ln = 0;
+	int rc, lrc = LC_OK;
 
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: %s PROFILES_DIR [OPERATORS_FILE]\n",
-		    argv[0]);
+	if (argc < 2 || argc > 4) {
+		fprintf(stderr, "usage: %s PROFILES_DIR [OPERATORS_FILE "
+		    "[LIFECYCLE_FILE]]\n", argv[0]);
 		return 2;
 	}
-	rc = prof_check_config(argv[1], argc > 2 ? argv[2] : NULL, errs,
-	    sizeof(errs), &n);
-	if (rc != PROF_OK) {
+	rc = prof_check_config(argv[1], argc > 2 && argv[2][0] ? argv[2] : NULL,
+	    errs, sizeof(errs), &n);
+	if (argc > 3)
+		lrc = lc_check_config(argv[3], lerrs, sizeof(lerrs), &ln);
+	if (rc != PROF_OK || lrc != LC_OK) {
 		fputs(errs, stderr);
+		fputs(lerrs, stderr);
+		n += ln;
 		fprintf(stderr, "%u error%s (%s)\n", n, n == 1 ? "" : "s",
-		    prof_strerror(rc));
+		    rc != PROF_OK ? prof_strerror(rc) : lc_strerror(lrc));
 		return 1;
 	}
 	printf("configuration OK\n");

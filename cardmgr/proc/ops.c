@@ -23,8 +23,11 @@ static const struct ops_arg answer_members[] = {
 	SEALED("answer", 1, 1, 256),
 };
 
+/* The inventory's state names (inv_card_state_name; docs/lifecycle.md). */
 static const char *const card_states[] = {
-	"pending", "active", "blocked", "retired", "lost", "stolen", "damaged", NULL
+	"blank", "issuing", "active", "suspended", "blocked", "retiring",
+	"retired", "lost", "damaged", "stolen", "temporary", "returned",
+	"expired", NULL
 };
 static const char *const retire_reasons[] = {
 	"retire", "lost", "stolen", "damaged", NULL
@@ -87,6 +90,15 @@ static const struct ops_arg retire[] = {
 	READER(0),
 	ENUM("reason", OPS_IN_BODY, 1, retire_reasons),
 };
+/* Suspend: why, for the card's history and the audit (not a secret). */
+static const struct ops_arg suspend[] = {
+	ID("card", OPS_IN_PATH, 1),
+	TEXT("reason", 1, 1, 200),
+};
+static const struct ops_arg reinstate[] = {
+	ID("card", OPS_IN_PATH, 1),
+	TEXT("reason", 0, 1, 200),
+};
 static const struct ops_arg op_get[] = { ID("op", OPS_IN_PATH, 1) };
 static const struct ops_arg cert_list[] = {
 	INT("expiring_days", OPS_IN_QUERY, 0, 0, 3650),
@@ -136,6 +148,8 @@ static const struct ops_op table[] = {
 	{ OPS_HOLDER_UNLOCK, "holder_unlock", "POST",
 	  "/v1/holders/{holder}/unlock", N(holder_unlock) },
 	{ OPS_MASTER_NEW, "master_new", "POST", "/v1/keys/master", NULL, 0 },
+	{ OPS_SUSPEND, "suspend", "POST", "/v1/cards/{card}/suspend", N(suspend) },
+	{ OPS_REINSTATE, "reinstate", "POST", "/v1/cards/{card}/reinstate", N(reinstate) },
 };
 
 const char *

@@ -54,6 +54,7 @@ station_files() {
 	mkdir -p "$T/etc/profiles" "$T/run"
 	chmod 755 "$T/run"
 	cp "$TOP"/provisioning/profiles/* "$T/etc/profiles/"
+	cp "$TOP/provisioning/lifecycle.conf" "$T/etc/lifecycle.conf"
 	# Tests hash answers at the cheap Argon2id cost; the product default
 	# (64 MiB) is for real stations.
 	for f in "$T"/etc/profiles/*.conf; do
@@ -72,6 +73,7 @@ OPS
 state_dir = "$T/inv";
 profiles_dir = "$T/etc/profiles";
 operators = "$T/etc/operators.conf";
+lifecycle = "$T/etc/lifecycle.conf";
 ca_conf = "$T/ca.conf";
 api_port = 8410;
 ca_retry_seconds = 1;

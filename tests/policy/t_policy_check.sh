@@ -13,6 +13,14 @@ chmod 0755 "$T/p"
 chmod 0644 "$T"/p/* "$T/operators.conf"
 
 check "shipped profiles and operator map pass" "$PC" "$T/p" "$T/operators.conf"
+cp "$TOP/provisioning/lifecycle.conf" "$T/lifecycle.conf"
+chmod 0644 "$T/lifecycle.conf"
+check "and the shipped lifecycle" "$PC" "$T/p" "$T/operators.conf" "$T/lifecycle.conf"
+sed -i 's/effect = "hold";//' "$T/lifecycle.conf"
+"$PC" "$T/p" "" "$T/lifecycle.conf" 2>"$T/lerr"
+check_eq "a lifecycle transition without its effect exits 1" 1 $?
+check_grep "naming its file and line" \
+    "/lifecycle\\.conf:$(grep -n 'name = "suspend"' "$T/lifecycle.conf" | cut -d: -f1): transition suspend: no effect" "$T/lerr"
 check_grep "it says so" '^configuration OK$' <("$PC" "$T/p" 2>&1)
 "$PC" >"$T/usage.out" 2>&1
 check_eq "no argument is a usage error (exit 2)" 2 $?

@@ -1737,7 +1737,7 @@ schema_fresh(void **state)
 	assert_int_equal(v, INV_SCHEMA_VERSION);
 	inv_abort(t);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 3);
+	assert_int_equal(raw_schema(), 4);
 }
 
 /* The schema-1 card record, written from docs/inventory.md, not inv_rec.c. */
@@ -1869,7 +1869,7 @@ check_migrated(struct inv *inv, uint32_t from)
 
 	assert_non_null(s);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	assert_int_equal(inv_holder_get(t, "H", &h), INV_OK);
 	assert_string_equal(h.name, "Ada Lovelace");
 	assert_string_equal(h.email, "ada@example.org");
@@ -1942,7 +1942,7 @@ schema_migrate(void **state)
 	    &(uint64_t){ 0 }), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 3);
+	assert_int_equal(raw_schema(), 4);
 	inv = open_inv(0);
 	check_migrated(inv, 1);
 	inv_close(inv);
@@ -1960,9 +1960,69 @@ schema_migrate2(void **state)
 	check_migrated(inv, 2);
 	check_indexes(inv);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 3);
+	assert_int_equal(raw_schema(), 4);
 	inv = open_inv(0);
 	check_migrated(inv, 2);
+	inv_close(inv);
+}
+
+static void
+raw_set_schema(uint8_t version)
+{
+	MDB_env *env = raw_env();
+	MDB_txn *txn;
+	uint8_t ver[4] = { 0, 0, 0, version };
+
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	raw_put(txn, "inv_meta", 0, "inv.schema", 10, ver, 4);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/*
+ * Schema 3 to 4: the same databases and records; 4 adds card states and
+ * certificate statuses an older engine would refuse, so only the version
+ * moves. A schema-3 environment is this code's own with the version set
+ * back to 3 (the databases of 3 and 4 are the same).
+ */
+static void
+schema_migrate_v3(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_holder h;
+	struct inv_card c;
+	uint8_t g[INV_GUID_LEN];
+	uint32_t v;
+
+	(void)state;
+	sample_holder(&h, "H");
+	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 1, "H", INV_CARD_SUSPENDED);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+	raw_set_schema(3);
+	assert_int_equal(raw_schema(), 3);
+	inv = open_inv(0);
+	t = wtxn(inv);
+	assert_int_equal(inv_schema_version(t, &v), INV_OK);
+	assert_int_equal(v, 4);
+	guid_of(1, g);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_SUSPENDED);
+	/* the states schema 4 adds are storable, and counted */
+	c.state = INV_CARD_STOLEN;
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+	assert_int_equal(raw_schema(), 4);
+	inv = open_inv(0);
+	t = rtxn(inv);
+	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
+	assert_int_equal(c.state, INV_CARD_STOLEN);
+	assert_string_equal(inv_card_state_name(c.state), "stolen");
+	inv_abort(t);
 	inv_close(inv);
 }
 
@@ -1995,7 +2055,7 @@ schema_refuse(void **state)
 	size_t la, lb;
 
 	(void)state;
-	make_v1(4);		/* a newer schema than this code knows */
+	make_v1(5);		/* a newer schema than this code knows */
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	a = slurp(path, &la);
 	assert_int_equal(inv_open(dir, 0, &inv), INV_ERR_SCHEMA);
@@ -2003,7 +2063,7 @@ schema_refuse(void **state)
 	b = slurp(path, &lb);
 	assert_int_equal(la, lb);
 	assert_memory_equal(a, b, la);		/* not touched */
-	assert_int_equal(raw_schema(), 4);
+	assert_int_equal(raw_schema(), 5);
 	free(a);
 	free(b);
 }
@@ -2196,6 +2256,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(schema_migrate, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_migrate2, setup, teardown),
 		cmocka_unit_test_setup_teardown(card_reports, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_missing, setup, teardown),
 		cmocka_unit_test(seeds),
