@@ -550,7 +550,7 @@ inv_certsum_encode(const struct inv_cert *c, uint8_t **out, size_t *len)
 
 	if ((rc = rec_start(&w, &mem, cap, V_CERTSUM, 'S', out, len)) != INV_OK)
 		return rc;
-	if (c->status > INV_CERT_PENDING_REVOKE || c->reason > 10 ||
+	if (c->status >= INV_CERT_NSTATUS || c->reason > 10 ||
 	    rec_put_text(&w, c->subject, INV_DN_MAX) != INV_OK)
 		return rec_reject(mem, cap, INV_ERR_ARG);
 	buf_put_bytes(&w, c->guid, INV_GUID_LEN);
@@ -580,7 +580,7 @@ inv_certsum_decode(const uint8_t *rec, size_t len, struct inv_cert *c)
 	    buf_get_u8(&r, &c->status) != BUF_OK ||
 	    buf_get_u8(&r, &c->reason) != BUF_OK ||
 	    buf_expect_end(&r) != BUF_OK ||
-	    c->status > INV_CERT_PENDING_REVOKE || c->reason > 10)
+	    c->status >= INV_CERT_NSTATUS || c->reason > 10)
 		goto out;
 	rc = INV_OK;
 out:
