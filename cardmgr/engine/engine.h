@@ -20,6 +20,9 @@ struct engine_cfg {
 	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
 	size_t map_size;		/* LMDB map size, bytes */
 	unsigned ca_retry_s;		/* background drain of the CA journal */
+	/* Bounds on one card exchange, and on on-card key generation (0: the
+	 * drivers' defaults); past them the card is "not responding". */
+	unsigned card_timeout_s, card_keygen_timeout_s;
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;
