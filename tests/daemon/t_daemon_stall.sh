@@ -23,6 +23,16 @@ out_of() {	# reader index: until pcscd reports it empty
 	return 1
 }
 
+# The bounds are range-checked, with file:line.
+cp "$T/etc/cardmgrd.conf" "$T/bad.conf"
+printf 'card_timeout_seconds = 0;\n' >>"$T/bad.conf"
+"$BIN/cardmgrd" -n -c "$T/bad.conf" >"$T/bad.out" 2>&1
+check_grep "card_timeout_seconds = 0 is refused at its line" \
+    "bad.conf:[0-9]+: card_timeout_seconds must be 1..600" "$T/bad.out"
+cp "$T/etc/cardmgrd.conf" "$T/bad.conf"
+printf 'card_timeout_seconds = 60;\ncard_keygen_timeout_seconds = 30;\n' >>"$T/bad.conf"
+check_fails "a keygen bound below the exchange bound is refused" \
+    "$BIN/cardmgrd" -n -c "$T/bad.conf"
 printf 'card_timeout_seconds = 4;\n' >>"$T/etc/cardmgrd.conf"
 daemon_stop
 check "the daemon takes a short card_timeout_seconds" daemon_start
