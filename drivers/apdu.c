@@ -39,6 +39,7 @@ static const struct {
 	{ APDU_ERR_MALFORMED, "APDU_ERR_MALFORMED", "response without status word" },
 	{ APDU_ERR_TOOBIG, "APDU_ERR_TOOBIG", "response exceeds the size cap" },
 	{ APDU_ERR_PROTOCOL, "APDU_ERR_PROTOCOL", "card broke the APDU protocol" },
+	{ APDU_ERR_NOT_RESPONDING, "APDU_ERR_NOT_RESPONDING", "card not responding" },
 	{ APDU_ERR_WRONG_PIN, "APDU_ERR_WRONG_PIN", "verification failed (63Cx)" },
 	{ APDU_ERR_BLOCKED, "APDU_ERR_BLOCKED", "authentication method blocked (6983)" },
 	{ APDU_ERR_SECURITY, "APDU_ERR_SECURITY", "security status not satisfied (6982)" },

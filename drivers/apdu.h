@@ -24,6 +24,7 @@ enum apdu_err {
 	APDU_ERR_MALFORMED = -6,	/* response shorter than a status word */
 	APDU_ERR_TOOBIG = -7,		/* response would exceed the cap */
 	APDU_ERR_PROTOCOL = -8,		/* endless 61xx/6Cxx, chaining refused */
+	APDU_ERR_NOT_RESPONDING = -9,	/* no answer within the transport's time bound */
 	/* Status words, mapped in apdu_sw_to_err() only. */
 	APDU_ERR_WRONG_PIN = -20,	/* 63Cx: verification failed, x tries left */
 	APDU_ERR_BLOCKED = -21,		/* 6983: authentication method blocked */

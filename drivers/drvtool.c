@@ -48,6 +48,7 @@ struct opts {
 	uint8_t mgmt_key[32];
 	size_t mgmt_len;
 	int stats, compress, pin_policy, touch_policy, pss, ec_only, extended;
+	long timeout_ms, keygen_timeout_ms;	/* card call bounds (pcsc.h) */
 };
 
 struct tool {
@@ -60,6 +61,7 @@ struct tool {
 static const char usage_text[] =
     "usage: drvtool [-r READER] [--secrets-fd N] [-o OUT] [-P PUBFILE]\n"
     "               [-s] [-z] [-S] [-X] [--pin-policy N] [--touch-policy N] [--ec-only]\n"
+    "               [--timeout-ms N] [--keygen-timeout-ms N]\n"
     "               [-m MODULE] CMD ...\n"
     "secrets: name=value lines on fd N: pin mgmt (ALG:HEX) old new puk newpin\n"
     "         newpuk newmgmt sopin userpin; never on the command line\n"
@@ -244,6 +246,17 @@ read_file(const char *path, uint8_t **data, size_t *len)
 
 /* ---- PC/SC and PIV session ---------------------------------------------- */
 
+/* The PC/SC context, with --timeout-ms / --keygen-timeout-ms applied. */
+static int
+tool_pcsc_init(struct tool *t)
+{
+	int rc = pcsc_init(&t->pc);
+
+	if (rc == PCSC_OK)
+		pcsc_set_timeouts(t->pc, t->o.timeout_ms, t->o.keygen_timeout_ms);
+	return rc;
+}
+
 /* Connect to -r READER, else the first reader with a card. */
 static int
 open_card(struct tool *t)
@@ -253,7 +266,7 @@ open_card(struct tool *t)
 	struct apdu_transport tr;
 	int rc;
 
-	if ((rc = pcsc_init(&t->pc)) != PCSC_OK)
+	if ((rc = tool_pcsc_init(t)) != PCSC_OK)
 		return PCSC_FAIL("pcsc_init", rc);
 	if (t->o.reader != NULL) {
 		rc = pcsc_connect(t->pc, t->o.reader, &t->card);
@@ -346,7 +359,7 @@ cmd_readers(struct tool *t, int argc, char **argv)
 	int rc;
 
 	(void)argc; (void)argv;
-	if ((rc = pcsc_init(&t->pc)) != PCSC_OK)
+	if ((rc = tool_pcsc_init(t)) != PCSC_OK)
 		return PCSC_FAIL("pcsc_init", rc);
 	if ((rc = pcsc_list_readers(t->pc, &names, &n)) != PCSC_OK)
 		return PCSC_FAIL("pcsc_list_readers", rc);
@@ -380,7 +393,7 @@ cmd_monitor(struct tool *t, int argc, char **argv)
 		return usage();
 	n = strtol(argv[1], NULL, 10);
 	to = strtol(argv[2], NULL, 10);
-	if ((rc = pcsc_init(&t->pc)) != PCSC_OK)
+	if ((rc = tool_pcsc_init(t)) != PCSC_OK)
 		return PCSC_FAIL("pcsc_init", rc);
 	for (i = 0; i < n; i++) {
 		if ((rc = pcsc_wait_event(t->pc, to, &ev)) != PCSC_OK)
@@ -1361,6 +1374,23 @@ take_auth_secrets(struct opts *o)
 	return 0;
 }
 
+/* A time bound in ms: 0 (none) to 1 hour. */
+static int
+parse_ms(const char *s, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 3600000L) {
+		fprintf(stderr, "drvtool: bad time bound '%s' (ms, 0..3600000)\n", s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int
 parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -1369,6 +1399,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "touch-policy", required_argument, NULL, 'T' },
 		{ "ec-only", no_argument, NULL, 'E' },
 		{ "secrets-fd", required_argument, NULL, 'F' },
+		{ "timeout-ms", required_argument, NULL, 'W' },
+		{ "keygen-timeout-ms", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 } };
 	int c;
 
@@ -1376,6 +1408,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 	o->mgmt_alg = PIV_ALG_3DES;
 	memcpy(o->mgmt_key, PIV_DEFAULT_MGMT_KEY, 24);
 	o->mgmt_len = 24;
+	o->timeout_ms = PCSC_TIMEOUT_DEFAULT_MS;
+	o->keygen_timeout_ms = PCSC_SLOW_TIMEOUT_DEFAULT_MS;
 	while ((c = getopt_long(argc, argv, "+r:k:p:m:o:P:szSXh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r': o->reader = optarg; break;
@@ -1398,6 +1432,14 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'T': o->touch_policy = atoi(optarg); break;
 		case 'E': o->ec_only = 1; break;
 		case 'X': o->extended = 1; break;
+		case 'W':
+			if (parse_ms(optarg, &o->timeout_ms) != 0)
+				return -1;
+			break;
+		case 'K':
+			if (parse_ms(optarg, &o->keygen_timeout_ms) != 0)
+				return -1;
+			break;
 		default: return -1;
 		}
 	}

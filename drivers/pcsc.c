@@ -1,7 +1,10 @@
 /* pcsc: PC/SC access over pcsc-lite. See pcsc.h. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <winscard.h>
 #include <wintypes.h>
@@ -12,9 +15,58 @@
 #define PNP_READER	"\\\\?PnP?\\Notification"
 #define MAX_READERS	32
 #define MAX_QUEUE	(2 * MAX_READERS + 4)
+#define CMD_MAX		(4 + 3 + 65535 + 2)	/* extended APDU */
+#define RSP_MAX		(65536 + 2)
+#define INS_GENERATE	0x47
+
+/*
+ * Not a PC/SC code: a bounded call ran past its budget (pcsc-lite has no
+ * timeout on SCardTransmit, and SCardCancel does not reach it).
+ */
+#define RV_STALLED	((LONG)0x7F5C0001)
+
+/* Bounded card calls: what the caller asks the runner thread to do. */
+enum call {
+	CALL_CONNECT = 1,	/* connect_settled(reader) -> h, proto */
+	CALL_TRANSMIT,		/* cmd -> rsp */
+	CALL_BEGIN,
+	CALL_END,
+	CALL_RECONNECT,		/* SCardReconnect(h, disp) -> proto */
+	CALL_STATUS,		/* SCardStatus(h) -> atr */
+	CALL_DISCONNECT,	/* SCardDisconnect(h, disp) */
+};
+
+/*
+ * The thread that makes a context's card calls, so the caller can stop
+ * waiting. Arguments and results live here, not in the caller's memory: a
+ * call that never returns keeps writing into this struct only. Once a call
+ * is abandoned (orphan), the struct and the PC/SC context belong to the
+ * thread, which releases both when the call finally returns (card pulled).
+ */
+struct runner {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int busy, quit, orphan;
+	SCARDCONTEXT ctxh;
+	enum call what;
+	char reader[128];
+	SCARDHANDLE h;
+	DWORD proto, disp, proto_pref;
+	const SCARD_IO_REQUEST *pci;
+	size_t cmd_len;
+	DWORD rsp_len;
+	uint8_t atr[PCSC_ATR_MAX];
+	DWORD atr_len;
+	LONG rv;
+	uint8_t cmd[CMD_MAX], rsp[RSP_MAX];
+};
 
 struct pcsc_ctx {
 	SCARDCONTEXT h;
+	long timeout_ms, slow_ms;	/* 0: unbounded */
+	int stalled;		/* a call timed out: the context is spent */
+	struct runner *run;
 	int started;		/* initial scan done */
 	SCARD_READERSTATE rs[MAX_READERS + 1];	/* [0] is the PnP pseudo reader */
 	char *names[MAX_READERS];
@@ -50,6 +102,7 @@ static const struct {
 	{ PCSC_ERR_ATR, "PCSC_ERR_ATR", "malformed ATR" },
 	{ PCSC_ERR_UNKNOWN_READER, "PCSC_ERR_UNKNOWN_READER", "unknown reader" },
 	{ PCSC_ERR_SCARD, "PCSC_ERR_SCARD", "PC/SC error" },
+	{ PCSC_ERR_NOT_RESPONDING, "PCSC_ERR_NOT_RESPONDING", "card not responding" },
 };
 
 const char *
@@ -79,6 +132,7 @@ from_scard(LONG rv)
 {
 	switch (rv) {
 	case SCARD_S_SUCCESS: return PCSC_OK;
+	case RV_STALLED: return PCSC_ERR_NOT_RESPONDING;
 	case SCARD_E_NO_SERVICE:
 	case SCARD_E_SERVICE_STOPPED: return PCSC_ERR_NO_SERVICE;
 	case SCARD_E_NO_READERS_AVAILABLE: return PCSC_ERR_NO_READERS;
@@ -111,6 +165,7 @@ to_apdu(LONG rv)
 	case SCARD_E_READER_UNAVAILABLE:
 	case SCARD_E_UNKNOWN_READER: return APDU_ERR_REMOVED;
 	case SCARD_W_RESET_CARD: return APDU_ERR_RESET;
+	case RV_STALLED: return APDU_ERR_NOT_RESPONDING;
 	default: return APDU_ERR_TRANSMIT;
 	}
 }
@@ -181,6 +236,8 @@ out:
 
 /* ---- context and readers ----------------------------------------------- */
 
+static void runner_stop(struct pcsc_ctx *c);
+
 int
 pcsc_init(struct pcsc_ctx **ctx)
 {
@@ -197,6 +254,8 @@ pcsc_init(struct pcsc_ctx **ctx)
 		free(c);
 		return from_scard(rv);
 	}
+	c->timeout_ms = PCSC_TIMEOUT_DEFAULT_MS;
+	c->slow_ms = PCSC_SLOW_TIMEOUT_DEFAULT_MS;
 	*ctx = c;
 	return PCSC_OK;
 }
@@ -217,8 +276,26 @@ pcsc_done(struct pcsc_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	drop_readers(ctx);
-	SCardReleaseContext(ctx->h);
+	runner_stop(ctx);
+	/* A stalled context is the runner thread's to release (it would block). */
+	if (!ctx->stalled)
+		SCardReleaseContext(ctx->h);
 	free(ctx);
+}
+
+void
+pcsc_set_timeouts(struct pcsc_ctx *ctx, long ms, long slow_ms)
+{
+	if (ctx == NULL)
+		return;
+	ctx->timeout_ms = ms > 0 ? ms : 0;
+	ctx->slow_ms = slow_ms > 0 ? slow_ms : 0;
+}
+
+int
+pcsc_stalled(const struct pcsc_ctx *ctx)
+{
+	return ctx != NULL && ctx->stalled;
 }
 
 void
@@ -270,6 +347,8 @@ pcsc_list_readers(struct pcsc_ctx *ctx, char ***names, size_t *n)
 	*n = 0;
 	if (ctx == NULL)
 		return PCSC_ERR_INVALID;
+	if (ctx->stalled)
+		return PCSC_ERR_NOT_RESPONDING;
 	rv = SCardListReaders(ctx->h, NULL, NULL, &len);
 	if (rv != SCARD_S_SUCCESS)
 		return from_scard(rv);
@@ -432,6 +511,8 @@ pcsc_wait_event(struct pcsc_ctx *ctx, long timeout_ms, struct pcsc_event *ev)
 	if (ctx == NULL || ev == NULL)
 		return PCSC_ERR_INVALID;
 	memset(ev, 0, sizeof(*ev));
+	if (ctx->stalled)
+		return PCSC_ERR_NOT_RESPONDING;
 	if (!ctx->started) {
 		ctx->rs[0].dwCurrentState = SCARD_STATE_UNAWARE;
 		if ((rc = sync_readers(ctx)) != PCSC_OK)
@@ -452,7 +533,35 @@ pcsc_wait_event(struct pcsc_ctx *ctx, long timeout_ms, struct pcsc_event *ev)
 int
 pcsc_cancel(struct pcsc_ctx *ctx)
 {
-	return ctx ? from_scard(SCardCancel(ctx->h)) : PCSC_ERR_INVALID;
+	if (ctx == NULL)
+		return PCSC_ERR_INVALID;
+	return ctx->stalled ? PCSC_ERR_NOT_RESPONDING : from_scard(SCardCancel(ctx->h));
+}
+
+int
+pcsc_reader_state(struct pcsc_ctx *ctx, const char *reader, unsigned *events,
+    int *present)
+{
+	SCARD_READERSTATE rs;
+	LONG rv;
+
+	if (events != NULL)
+		*events = 0;
+	if (present != NULL)
+		*present = 0;
+	if (ctx == NULL || reader == NULL || events == NULL || present == NULL)
+		return PCSC_ERR_INVALID;
+	if (ctx->stalled)
+		return PCSC_ERR_NOT_RESPONDING;
+	memset(&rs, 0, sizeof(rs));
+	rs.szReader = reader;
+	rs.dwCurrentState = SCARD_STATE_UNAWARE;
+	if ((rv = SCardGetStatusChange(ctx->h, 0, &rs, 1)) != SCARD_S_SUCCESS &&
+	    rv != SCARD_E_TIMEOUT)
+		return from_scard(rv);
+	*events = (unsigned)(rs.dwEventState >> 16);
+	*present = (rs.dwEventState & SCARD_STATE_PRESENT) != 0;
+	return PCSC_OK;
 }
 
 /* ---- cards ------------------------------------------------------------- */
@@ -472,7 +581,7 @@ transient(LONG rv)
  * powered, responsive card. Used once before giving up on a connect.
  */
 static void
-settle(struct pcsc_ctx *ctx, const char *reader)
+settle(SCARDCONTEXT ctxh, const char *reader)
 {
 	SCARD_READERSTATE rs;
 	int i;
@@ -481,7 +590,7 @@ settle(struct pcsc_ctx *ctx, const char *reader)
 	rs.szReader = reader;
 	rs.dwCurrentState = SCARD_STATE_UNAWARE;
 	for (i = 0; i < 4; i++) {
-		if (SCardGetStatusChange(ctx->h, i == 0 ? 0 : 500, &rs, 1) !=
+		if (SCardGetStatusChange(ctxh, i == 0 ? 0 : 500, &rs, 1) !=
 		    SCARD_S_SUCCESS && i == 0)
 			return;
 		if ((rs.dwEventState & SCARD_STATE_PRESENT) &&
@@ -493,15 +602,219 @@ settle(struct pcsc_ctx *ctx, const char *reader)
 
 /* SCardConnect, once more after the reader settles if the first answer was transient. */
 static LONG
-connect_settled(struct pcsc_ctx *ctx, const char *reader, SCARDHANDLE *h, DWORD *proto)
+connect_settled(SCARDCONTEXT ctxh, const char *reader, SCARDHANDLE *h, DWORD *proto)
 {
-	LONG rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
+	LONG rv = SCardConnect(ctxh, reader, SCARD_SHARE_SHARED,
 	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, h, proto);
 
 	if (transient(rv)) {
-		settle(ctx, reader);
-		rv = SCardConnect(ctx->h, reader, SCARD_SHARE_SHARED,
+		settle(ctxh, reader);
+		rv = SCardConnect(ctxh, reader, SCARD_SHARE_SHARED,
 		    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, h, proto);
+	}
+	return rv;
+}
+
+/* ---- bounded calls: the runner thread ----------------------------------- */
+
+/* The call itself, in whichever thread runs it; r->rv is the answer. */
+static void
+do_call(struct runner *r)
+{
+	char name[256];
+	DWORD nlen = sizeof(name), state;
+
+	switch (r->what) {
+	case CALL_CONNECT:
+		r->rv = connect_settled(r->ctxh, r->reader, &r->h, &r->proto);
+		break;
+	case CALL_TRANSMIT:
+		r->rv = SCardTransmit(r->h, r->pci, r->cmd, (DWORD)r->cmd_len,
+		    NULL, r->rsp, &r->rsp_len);
+		break;
+	case CALL_BEGIN:
+		r->rv = SCardBeginTransaction(r->h);
+		break;
+	case CALL_END:
+		r->rv = SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
+		break;
+	case CALL_RECONNECT:
+		r->rv = SCardReconnect(r->h, SCARD_SHARE_SHARED, r->proto_pref,
+		    r->disp, &r->proto);
+		break;
+	case CALL_STATUS:
+		r->atr_len = sizeof(r->atr);
+		r->rv = SCardStatus(r->h, name, &nlen, &state, &r->proto, r->atr,
+		    &r->atr_len);
+		break;
+	case CALL_DISCONNECT:
+		r->rv = SCardDisconnect(r->h, r->disp);
+		break;
+	}
+}
+
+static void
+runner_free(struct runner *r)
+{
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	explicit_bzero(r->cmd, sizeof(r->cmd));
+	explicit_bzero(r->rsp, sizeof(r->rsp));
+	free(r);
+}
+
+static void *
+runner_main(void *arg)
+{
+	struct runner *r = arg;
+	int orphan;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->busy && !r->quit)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (!r->busy)
+			break;
+		pthread_mutex_unlock(&r->mu);
+		do_call(r);
+		pthread_mutex_lock(&r->mu);
+		r->busy = 0;
+		pthread_cond_broadcast(&r->cv);
+		if (r->orphan)
+			break;
+	}
+	orphan = r->orphan;
+	pthread_mutex_unlock(&r->mu);
+	if (orphan) {
+		/* Abandoned: the owner is gone; the context and we are ours to end. */
+		SCardReleaseContext(r->ctxh);
+		runner_free(r);
+	}
+	return NULL;
+}
+
+static struct runner *
+runner_get(struct pcsc_ctx *c)
+{
+	struct runner *r;
+	pthread_condattr_t ca;
+
+	if (c->run != NULL)
+		return c->run;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->ctxh = c->h;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&r->th, NULL, runner_main, r) != 0) {
+		runner_free(r);
+		return NULL;
+	}
+	c->run = r;
+	return r;
+}
+
+/* Normal end of a context: the runner is idle; stop it and wait for it. */
+static void
+runner_stop(struct pcsc_ctx *c)
+{
+	struct runner *r = c->run;
+
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->quit = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	runner_free(r);
+	c->run = NULL;
+}
+
+/*
+ * Run the call prepared in c->run (runner_get) within ms (0: no bound, in
+ * the caller's thread). Past the bound the call is abandoned to its thread,
+ * the context is marked stalled and RV_STALLED is returned; so is every
+ * later call on a stalled context.
+ */
+static LONG
+bounded(struct pcsc_ctx *c, struct runner *r, long ms)
+{
+	struct timespec dl;
+	LONG rv;
+
+	if (c->stalled)
+		return RV_STALLED;
+	if (ms <= 0) {
+		do_call(r);
+		return r->rv;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->busy = 1;
+	pthread_cond_signal(&r->cv);
+	while (r->busy)
+		if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT &&
+		    r->busy) {
+			r->orphan = 1;
+			pthread_detach(r->th);
+			c->run = NULL;
+			c->stalled = 1;
+			pthread_mutex_unlock(&r->mu);
+			return RV_STALLED;
+		}
+	rv = r->rv;
+	pthread_mutex_unlock(&r->mu);
+	return rv;
+}
+
+/* A prepared call on the context's runner (NULL if it cannot be had). */
+static struct runner *
+prepare(struct pcsc_ctx *c, enum call what, SCARDHANDLE h)
+{
+	struct runner *r;
+
+	if (c->stalled || (r = runner_get(c)) == NULL)
+		return NULL;
+	r->what = what;
+	r->h = h;
+	return r;
+}
+
+/* One bounded call on handle h with the normal budget. */
+static LONG
+call_h(struct pcsc_ctx *c, enum call what, SCARDHANDLE h, DWORD disp)
+{
+	struct runner *r = prepare(c, what, h);
+
+	if (r == NULL)
+		return c->stalled ? RV_STALLED : SCARD_E_NO_MEMORY;
+	r->disp = disp;
+	r->proto_pref = SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0;
+	return bounded(c, r, c->timeout_ms);
+}
+
+static LONG
+call_connect(struct pcsc_ctx *c, const char *reader, SCARDHANDLE *h, DWORD *proto)
+{
+	struct runner *r = prepare(c, CALL_CONNECT, 0);
+	LONG rv;
+
+	if (r == NULL)
+		return c->stalled ? RV_STALLED : SCARD_E_NO_MEMORY;
+	snprintf(r->reader, sizeof(r->reader), "%s", reader);
+	if ((rv = bounded(c, r, c->timeout_ms)) == SCARD_S_SUCCESS) {
+		*h = r->h;
+		*proto = r->proto;
 	}
 	return rv;
 }
@@ -521,7 +834,7 @@ pcsc_connect(struct pcsc_ctx *ctx, const char *reader, struct pcsc_card **card)
 		return PCSC_ERR_NOMEM;
 	c->ctx = ctx;
 	snprintf(c->reader, sizeof(c->reader), "%s", reader);
-	if ((rv = connect_settled(ctx, reader, &c->h, &c->proto)) != SCARD_S_SUCCESS) {
+	if ((rv = call_connect(ctx, reader, &c->h, &c->proto)) != SCARD_S_SUCCESS) {
 		free(c);
 		return from_scard(rv);
 	}
@@ -534,25 +847,31 @@ pcsc_disconnect(struct pcsc_card *card, int reset)
 {
 	if (card == NULL)
 		return;
-	SCardDisconnect(card->h, reset ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
+	/* On a stalled context the handle goes with the context's release. */
+	if (!card->ctx->stalled)
+		(void)call_h(card->ctx, CALL_DISCONNECT, card->h,
+		    reset ? SCARD_RESET_CARD : SCARD_LEAVE_CARD);
 	free(card);
 }
 
 int
 pcsc_card_atr(struct pcsc_card *card, uint8_t *atr, size_t *len)
 {
-	char name[256];
-	DWORD nlen = sizeof(name), state, proto, alen = PCSC_ATR_MAX;
+	struct runner *r;
 	LONG rv;
 
 	if (len != NULL)
 		*len = 0;
 	if (card == NULL || atr == NULL || len == NULL)
 		return PCSC_ERR_INVALID;
-	rv = SCardStatus(card->h, name, &nlen, &state, &proto, atr, &alen);
-	if (rv != SCARD_S_SUCCESS)
+	if ((r = prepare(card->ctx, CALL_STATUS, card->h)) == NULL)
+		return card->ctx->stalled ? PCSC_ERR_NOT_RESPONDING : PCSC_ERR_NOMEM;
+	if ((rv = bounded(card->ctx, r, card->ctx->timeout_ms)) != SCARD_S_SUCCESS)
 		return from_scard(rv);
-	*len = alen;
+	if (r->atr_len > PCSC_ATR_MAX)
+		return PCSC_ERR_ATR;
+	memcpy(atr, r->atr, r->atr_len);
+	*len = r->atr_len;
 	return PCSC_OK;
 }
 
@@ -571,10 +890,14 @@ pcsc_card_protocol(const struct pcsc_card *card)
 int
 pcsc_card_reset(struct pcsc_card *card)
 {
+	LONG rv;
+
 	if (card == NULL)
 		return PCSC_ERR_INVALID;
-	return from_scard(SCardReconnect(card->h, SCARD_SHARE_SHARED,
-	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, SCARD_RESET_CARD, &card->proto));
+	rv = call_h(card->ctx, CALL_RECONNECT, card->h, SCARD_RESET_CARD);
+	if (rv == SCARD_S_SUCCESS)
+		card->proto = card->ctx->run->proto;
+	return from_scard(rv);
 }
 
 /*
@@ -610,20 +933,35 @@ tr_transmit(void *arg, const uint8_t *cmd, size_t cmd_len, uint8_t *rsp,
     size_t *rsp_len)
 {
 	struct pcsc_card *c = arg;
-	const SCARD_IO_REQUEST *pci = c->proto == SCARD_PROTOCOL_T1 ?
-	    SCARD_PCI_T1 : SCARD_PCI_T0;
-	DWORD rl = (DWORD)*rsp_len;
+	struct runner *r;
+	long ms;
 	LONG rv;
 
-	rv = SCardTransmit(c->h, pci, cmd, (DWORD)cmd_len, NULL, rsp, &rl);
+	if (cmd_len > CMD_MAX)
+		return APDU_ERR_INVALID;
+	if ((r = prepare(c->ctx, CALL_TRANSMIT, c->h)) == NULL)
+		return c->ctx->stalled ? APDU_ERR_NOT_RESPONDING : APDU_ERR_NOMEM;
+	r->pci = c->proto == SCARD_PROTOCOL_T1 ? SCARD_PCI_T1 : SCARD_PCI_T0;
+	memcpy(r->cmd, cmd, cmd_len);
+	r->cmd_len = cmd_len;
+	r->rsp_len = (DWORD)(*rsp_len < RSP_MAX ? *rsp_len : RSP_MAX);
+	/* On-card key generation is slow-but-alive (RSA: seconds to minutes). */
+	ms = cmd_len >= 2 && cmd[1] == INS_GENERATE ? c->ctx->slow_ms :
+	    c->ctx->timeout_ms;
+	/* After RV_STALLED r is the runner thread's: not touched again. */
+	if ((rv = bounded(c->ctx, r, ms)) != RV_STALLED)
+		explicit_bzero(r->cmd, r->cmd_len);
 	if (rv != SCARD_S_SUCCESS) {
-		c->last_rv = (long)rv;
+		if (rv != RV_STALLED)	/* not a PC/SC code: not for the logs */
+			c->last_rv = (long)rv;
 		return rv == SCARD_E_NOT_TRANSACTED ? classify_short(c, APDU_ERR_TRANSMIT) :
 		    to_apdu(rv);
 	}
-	if (rl < 2)
+	if (r->rsp_len < 2 || r->rsp_len > *rsp_len)
 		return classify_short(c, APDU_ERR_MALFORMED);
-	*rsp_len = rl;
+	memcpy(rsp, r->rsp, r->rsp_len);
+	explicit_bzero(r->rsp, r->rsp_len);
+	*rsp_len = r->rsp_len;
 	return APDU_OK;
 }
 
@@ -631,9 +969,9 @@ static int
 tr_begin(void *arg)
 {
 	struct pcsc_card *c = arg;
-	LONG rv = SCardBeginTransaction(c->h);
+	LONG rv = call_h(c->ctx, CALL_BEGIN, c->h, 0);
 
-	if (rv != SCARD_S_SUCCESS)
+	if (rv != SCARD_S_SUCCESS && rv != RV_STALLED)
 		c->last_rv = (long)rv;
 	return to_apdu(rv);
 }
@@ -641,7 +979,9 @@ tr_begin(void *arg)
 static void
 tr_end(void *arg)
 {
-	SCardEndTransaction(((struct pcsc_card *)arg)->h, SCARD_LEAVE_CARD);
+	struct pcsc_card *c = arg;
+
+	(void)call_h(c->ctx, CALL_END, c->h, 0);
 }
 
 /*
@@ -657,15 +997,18 @@ tr_reconnect(void *arg)
 	DWORD proto;
 	LONG rv;
 
-	rv = SCardReconnect(c->h, SCARD_SHARE_SHARED,
-	    SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0, SCARD_LEAVE_CARD, &c->proto);
-	if (rv == SCARD_S_SUCCESS)
+	rv = call_h(c->ctx, CALL_RECONNECT, c->h, SCARD_LEAVE_CARD);
+	if (rv == SCARD_S_SUCCESS) {
+		c->proto = c->ctx->run->proto;
 		return APDU_OK;
-	if ((rv = connect_settled(c->ctx, c->reader, &h, &proto)) != SCARD_S_SUCCESS) {
-		c->last_rv = (long)rv;
+	}
+	if (rv == RV_STALLED ||
+	    (rv = call_connect(c->ctx, c->reader, &h, &proto)) != SCARD_S_SUCCESS) {
+		if (rv != RV_STALLED)
+			c->last_rv = (long)rv;
 		return to_apdu(rv);
 	}
-	SCardDisconnect(c->h, SCARD_LEAVE_CARD);
+	(void)call_h(c->ctx, CALL_DISCONNECT, c->h, SCARD_LEAVE_CARD);
 	c->h = h;
 	c->proto = proto;
 	return APDU_OK;

@@ -31,6 +31,7 @@ enum pcsc_err {
 	PCSC_ERR_ATR = -12,		/* malformed ATR */
 	PCSC_ERR_UNKNOWN_READER = -13,	/* reader gone or never there */
 	PCSC_ERR_SCARD = -14,		/* any other PC/SC error */
+	PCSC_ERR_NOT_RESPONDING = -15,	/* a card call ran past its time bound */
 };
 
 const char *pcsc_strerror(int err);
@@ -86,6 +87,40 @@ struct pcsc_event {
 int pcsc_wait_event(struct pcsc_ctx *ctx, long timeout_ms, struct pcsc_event *ev);
 /* Wake a pcsc_wait_event blocked in another thread (PCSC_ERR_CANCELLED). */
 int pcsc_cancel(struct pcsc_ctx *ctx);
+
+/* ---- time bounds on card calls -------------------------------------------- */
+
+#define PCSC_TIMEOUT_DEFAULT_MS		30000L
+#define PCSC_SLOW_TIMEOUT_DEFAULT_MS	120000L
+
+/*
+ * Bound every card call made through ctx (connect, status, transaction
+ * begin/end, transmit, reconnect/reset, disconnect) to ms milliseconds, and
+ * an APDU with INS 47 (GENERATE ASYMMETRIC KEY PAIR: on-card RSA keygen takes
+ * seconds, sometimes minutes) to slow_ms. 0: no bound. Defaults
+ * PCSC_TIMEOUT_DEFAULT_MS and PCSC_SLOW_TIMEOUT_DEFAULT_MS.
+ *
+ * pcsc-lite gives SCardTransmit no timeout and SCardCancel does not reach it,
+ * so each context makes its card calls in a thread of its own and the caller
+ * stops waiting at the bound: the call fails with PCSC_ERR_NOT_RESPONDING
+ * (APDU_ERR_NOT_RESPONDING through the transport) and the context is spent:
+ * every later call on it, and on its cards, fails the same way at once.
+ * pcsc_disconnect() and pcsc_done() still free the caller's memory at once;
+ * the blocked call, its thread and the PC/SC context end when the card
+ * answers or is pulled. pcscd keeps that reader locked until then: a new
+ * connection to it would block too (see docs/drivers.md).
+ */
+void pcsc_set_timeouts(struct pcsc_ctx *ctx, long ms, long slow_ms);
+/* 1 if a call on ctx ran past its bound (the context is spent). */
+int pcsc_stalled(const struct pcsc_ctx *ctx);
+
+/*
+ * The reader's card-event counter (pcscd counts every insertion and removal)
+ * and whether a card is present, read from pcscd without touching the card:
+ * it answers even while the card in that reader does not.
+ */
+int pcsc_reader_state(struct pcsc_ctx *ctx, const char *reader,
+    unsigned *events, int *present);
 
 /* ---- cards --------------------------------------------------------------- */
 

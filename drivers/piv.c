@@ -41,6 +41,7 @@ static const struct {
 	{ PIV_ERR_CARD, "PIV_ERR_CARD", "card error" },
 	{ PIV_ERR_WRONG_DATA, "PIV_ERR_WRONG_DATA", "card rejected the data" },
 	{ PIV_ERR_BAD_SIGNATURE, "PIV_ERR_BAD_SIGNATURE", "card signature does not verify" },
+	{ PIV_ERR_NOT_RESPONDING, "PIV_ERR_NOT_RESPONDING", "card not responding" },
 };
 
 const char *
@@ -88,6 +89,7 @@ piv_from_apdu(int e)
 	case APDU_ERR_CLA: return PIV_ERR_NOT_SUPPORTED;
 	case APDU_ERR_NO_SPACE: return PIV_ERR_NO_SPACE;
 	case APDU_ERR_TRANSMIT: return PIV_ERR_TRANSMIT;
+	case APDU_ERR_NOT_RESPONDING: return PIV_ERR_NOT_RESPONDING;
 	default: return PIV_ERR_CARD;
 	}
 }
@@ -229,7 +231,7 @@ static int
 transport_error(int rc)
 {
 	return rc == PIV_ERR_REMOVED || rc == PIV_ERR_RESET || rc == PIV_ERR_TRANSMIT ||
-	    rc == PIV_ERR_NOMEM || rc == PIV_ERR_TOOBIG;
+	    rc == PIV_ERR_NOMEM || rc == PIV_ERR_TOOBIG || rc == PIV_ERR_NOT_RESPONDING;
 }
 
 static uint32_t

@@ -50,6 +50,7 @@ enum piv_err {
 	PIV_ERR_CARD = -19,		/* any other card error */
 	PIV_ERR_WRONG_DATA = -20,	/* card rejected the data (6A80) */
 	PIV_ERR_BAD_SIGNATURE = -21,	/* card signature fails to verify with the key */
+	PIV_ERR_NOT_RESPONDING = -22,	/* card stopped answering (time bound, pcsc.h) */
 };
 
 const char *piv_strerror(int err);

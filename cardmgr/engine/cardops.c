@@ -27,6 +27,7 @@ static const struct {
 	{ COPS_ERR_READER, "COPS_ERR_READER", "no such reader or no card in it" },
 	{ COPS_ERR_NOMEM, "COPS_ERR_NOMEM", "out of memory" },
 	{ COPS_ERR_DIFFERENT, "COPS_ERR_DIFFERENT", "not the expected card" },
+	{ COPS_ERR_NOT_RESPONDING, "COPS_ERR_NOT_RESPONDING", "card not responding" },
 };
 
 const char *
@@ -61,6 +62,8 @@ card_fail(int piv_rc, const char *what, char *detail, size_t cap)
 		return COPS_ERR_REMOVED;
 	case PIV_ERR_DIFFERENT_CARD:
 		return COPS_ERR_DIFFERENT;
+	case PIV_ERR_NOT_RESPONDING:
+		return COPS_ERR_NOT_RESPONDING;
 	case PIV_ERR_WRONG_PIN:
 		return COPS_ERR_WRONG_PIN;
 	case PIV_ERR_BLOCKED:
@@ -92,10 +95,11 @@ cops_open(struct pcsc_ctx *ctx, const char *reader, struct cops_card *c,
 	    strlen(reader) >= sizeof(c->reader))
 		return COPS_ERR_ARG;
 	snprintf(c->reader, sizeof(c->reader), "%s", reader);
-	if (pcsc_connect(ctx, reader, &c->pc) != PCSC_OK) {
-		snprintf(detail, cap, "cannot connect to a card in reader '%s'",
-		    reader);
-		return COPS_ERR_READER;
+	if ((rc = pcsc_connect(ctx, reader, &c->pc)) != PCSC_OK) {
+		snprintf(detail, cap, "cannot connect to a card in reader '%s': %s",
+		    reader, pcsc_strerror(rc));
+		return rc == PCSC_ERR_NOT_RESPONDING ? COPS_ERR_NOT_RESPONDING :
+		    COPS_ERR_READER;
 	}
 	c->atr_len = sizeof(c->atr);
 	if (pcsc_card_atr(c->pc, c->atr, &c->atr_len) != PCSC_OK)

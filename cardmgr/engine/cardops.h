@@ -43,6 +43,7 @@ enum cops_err {
 	COPS_ERR_READER = -9,	/* no such reader / no card in it */
 	COPS_ERR_NOMEM = -10,
 	COPS_ERR_DIFFERENT = -11,	/* not the card the caller expected */
+	COPS_ERR_NOT_RESPONDING = -12,	/* the card stopped answering (time bound) */
 };
 
 const char *cops_strerror(int err);

@@ -14,6 +14,7 @@
 
 #include "keyd/ks.h"
 #include "notify/notify.h"
+#include "pcsc.h"
 #include "proc/log.h"
 
 /*
@@ -270,6 +271,94 @@ eng_arg(const struct ops_req *r, const char *name, char *buf, size_t cap)
 }
 
 int
+eng_pcsc_open(struct engine *e, struct pcsc_ctx **pc)
+{
+	long ms = PCSC_TIMEOUT_DEFAULT_MS, slow = PCSC_SLOW_TIMEOUT_DEFAULT_MS;
+	int rc = pcsc_init(pc);
+
+	if (rc != PCSC_OK)
+		return rc;
+	if (e->cfg->card_timeout_s > 0)
+		ms = (long)e->cfg->card_timeout_s * 1000;
+	if (e->cfg->card_keygen_timeout_s > 0)
+		slow = (long)e->cfg->card_keygen_timeout_s * 1000;
+	pcsc_set_timeouts(*pc, ms, slow);
+	return PCSC_OK;
+}
+
+/* pcscd's card-event count of reader; -1 if it cannot say or has no card. */
+static int
+reader_events(const char *reader, unsigned *events)
+{
+	struct pcsc_ctx *pc = NULL;
+	int present = 0, rc;
+
+	if (pcsc_init(&pc) != PCSC_OK)
+		return -1;
+	rc = pcsc_reader_state(pc, reader, events, &present);
+	pcsc_done(pc);
+	return rc == PCSC_OK && present ? 0 : -1;
+}
+
+void
+eng_pcsc_close(struct engine *e, struct pcsc_ctx *pc, const char *reader)
+{
+	unsigned ev = 0;
+	int i, slot = -1;
+
+	if (pc != NULL && reader != NULL && pcsc_stalled(pc) &&
+	    reader_events(reader, &ev) == 0) {
+		pthread_mutex_lock(&e->busy_mu);
+		for (i = 0; i < ENG_MAX_READERS; i++) {
+			if (strcmp(e->stuck[i].name, reader) == 0 ||
+			    (slot < 0 && e->stuck[i].name[0] == '\0'))
+				slot = i;
+			if (strcmp(e->stuck[i].name, reader) == 0)
+				break;
+		}
+		if (slot >= 0) {
+			eng_copy(e->stuck[slot].name, sizeof(e->stuck[slot].name),
+			    reader);
+			e->stuck[slot].events = ev;
+		}
+		pthread_mutex_unlock(&e->busy_mu);
+		log_warnx("reader '%s': card not responding; left alone until "
+		    "the card is pulled", reader);
+	}
+	pcsc_done(pc);
+}
+
+/* Under busy_mu: is reader's card the one that stopped answering? */
+static int
+still_stuck(struct engine *e, const char *reader)
+{
+	unsigned ev = 0;
+	int i;
+
+	for (i = 0; i < ENG_MAX_READERS; i++)
+		if (strcmp(e->stuck[i].name, reader) == 0)
+			break;
+	if (i == ENG_MAX_READERS)
+		return 0;
+	if (reader_events(reader, &ev) == 0 && ev == e->stuck[i].events)
+		return 1;
+	e->stuck[i].name[0] = '\0';
+	log_info("reader '%s': the card that did not respond is gone", reader);
+	return 0;
+}
+
+const char *
+eng_claim_why(int claim_rc, const char **code)
+{
+	if (claim_rc == ENG_NOT_RESPONDING) {
+		*code = "card_not_responding";
+		return "card not responding: pull it out";
+	}
+	*code = "reader_busy";
+	return "another operation is using this reader";
+}
+
+int
 eng_reader_claim(struct engine *e, const char *reader)
 {
 	int i, free_slot = -1, rc = -1;
@@ -280,6 +369,10 @@ eng_reader_claim(struct engine *e, const char *reader)
 			goto out;
 		if (e->busy[i][0] == '\0' && free_slot < 0)
 			free_slot = i;
+	}
+	if (still_stuck(e, reader)) {
+		rc = ENG_NOT_RESPONDING;
+		goto out;
 	}
 	if (free_slot >= 0) {
 		snprintf(e->busy[free_slot], sizeof(e->busy[free_slot]), "%s",

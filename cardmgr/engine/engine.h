@@ -22,6 +22,9 @@ struct engine_cfg {
 	size_t map_size;		/* LMDB map size, bytes */
 	unsigned ca_retry_s;		/* background drain of the CA journal */
 	const struct ntf_cfg *notify;	/* expiry notices; NULL or no URL: off */
+	/* Bounds on one card exchange, and on on-card key generation (0: the
+	 * drivers' defaults); past them the card is "not responding". */
+	unsigned card_timeout_s, card_keygen_timeout_s;
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;

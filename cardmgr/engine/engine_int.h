@@ -35,6 +35,12 @@ struct engine {
 	pthread_mutex_t busy_mu;
 	char busy[ENG_MAX_READERS][128];	/* readers with an operation */
 	unsigned workers;		/* slow operations in threads (busy_mu) */
+	/* Readers whose card stopped answering, and pcscd's card-event count
+	 * then: left alone until that count moves (the card was pulled). */
+	struct {
+		char name[128];
+		unsigned events;
+	} stuck[ENG_MAX_READERS];
 	uint64_t keyd_seq;
 	uint32_t master_version;
 	struct cast *cast;		/* the CA link; NULL: none configured */
@@ -73,8 +79,17 @@ const char *op_state_name(int s);
 /* An argument as a NUL-terminated copy in buf, or NULL if absent. */
 const char *eng_arg(const struct ops_req *r, const char *name, char *buf,
     size_t cap);
+/* 0, -1 (another operation has it) or ENG_NOT_RESPONDING. */
+#define ENG_NOT_RESPONDING (-2)
 int eng_reader_claim(struct engine *e, const char *reader);
 void eng_reader_release(struct engine *e, const char *reader);
+/* The refusal for a failed claim: *code for the API, returns the text. */
+const char *eng_claim_why(int claim_rc, const char **code);
+/* A PC/SC context with the configured time bounds on card exchanges. */
+struct pcsc_ctx;
+int eng_pcsc_open(struct engine *e, struct pcsc_ctx **pc);
+/* pcsc_done, after noting reader as not responding if a call on pc timed out. */
+void eng_pcsc_close(struct engine *e, struct pcsc_ctx *pc, const char *reader);
 void eng_audit(struct engine *e, const struct actor *a, const char *event,
     const char *ref, const char *result, const char *detail);
 void eng_hex(const uint8_t *p, size_t n, char *out);

@@ -704,7 +704,7 @@ issue_thread(void *arg)
 
 	memset(&card, 0, sizeof(card));
 	hash_start(j);
-	if (pcsc_init(&pc) != PCSC_OK ||
+	if (eng_pcsc_open(j->e, &pc) != PCSC_OK ||
 	    (rc = cops_open(pc, j->reader, &card, detail, sizeof(detail))) != COPS_OK) {
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
 		goto done;
@@ -728,7 +728,10 @@ issue_thread(void *arg)
 		if (j->detail[0] == '\0')
 			snprintf(j->detail, sizeof(j->detail), "%s: %s",
 			    cops_name(rc), detail);
-		present = rc != COPS_ERR_REMOVED && rc != COPS_ERR_DIFFERENT;
+		/* A card that stopped answering is treated as pulled: rolled
+		 * back when it comes back (it may answer after a power cycle). */
+		present = rc != COPS_ERR_REMOVED && rc != COPS_ERR_DIFFERENT &&
+		    rc != COPS_ERR_NOT_RESPONDING;
 		goto done;
 	}
 	/* The self-test opens its own session: ours must go first. */
@@ -767,7 +770,7 @@ done:
 	log_info("operation %llu: issue on '%s' %s%s%s",
 	    (unsigned long long)j->op_id, j->reader, ok ? "done" : "failed",
 	    ok ? "" : ": ", ok ? "" : j->detail);
-	pcsc_done(pc);
+	eng_pcsc_close(j->e, pc, j->reader);
 	eng_reader_release(j->e, j->reader);
 	seal_text_free(j->pin);
 	free_answers(j);
@@ -905,10 +908,9 @@ op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "answers";
 		goto refuse;
 	}
-	if (eng_reader_claim(e, j->reader) != 0) {
-		why = "another operation is using this reader";
+	if ((rc = eng_reader_claim(e, j->reader)) != 0) {
+		why = eng_claim_why(rc, &code);
 		status = 409;
-		code = "reader_busy";
 		goto refuse;
 	}
 	memset(&op, 0, sizeof(op));

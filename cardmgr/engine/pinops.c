@@ -150,13 +150,12 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "pin_policy";
 		goto out;
 	}
-	if (eng_reader_claim(e, p.reader) != 0) {
-		why = "another operation is using this reader";
+	if ((rc = eng_reader_claim(e, p.reader)) != 0) {
+		why = eng_claim_why(rc, &code);
 		status = 409;
-		code = "reader_busy";
 		goto out;
 	}
-	if (pcsc_init(&pc) != PCSC_OK ||
+	if (eng_pcsc_open(e, &pc) != PCSC_OK ||
 	    cops_open(pc, p.reader, &k, detail, sizeof(detail)) != COPS_OK) {
 		why = "no card in this reader";
 		status = 409;
@@ -191,7 +190,7 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 release:
 	cops_close(&k);
-	pcsc_done(pc);
+	eng_pcsc_close(e, pc, p.reader);
 	eng_reader_release(e, p.reader);
 out:
 	eng_audit(e, a, "pin_change", p.card, ok != NULL ? "ok" : "refused",

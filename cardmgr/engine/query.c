@@ -128,22 +128,33 @@ q_status(struct engine *e, const struct ops_req *r, uint64_t id)
  * holds is reported busy, not touched.
  */
 static json_t *
-reader_json(struct engine *e, struct pcsc_ctx *pc, const char *name)
+reader_json(struct engine *e, const char *name)
 {
+	struct pcsc_ctx *pc = NULL;
 	struct cops_card k;
 	struct inv_txn *t = NULL;
 	struct inv_card c;
 	char detail[128], guid[33], serial[24];
 	json_t *j = json_pack("{s:s}", "name", name);
+	int rc;
 
-	if (eng_reader_claim(e, name) != 0) {
+	switch (eng_reader_claim(e, name)) {
+	case 0:
+		break;
+	case ENG_NOT_RESPONDING:
+		json_object_set_new(j, "state", json_string("card not responding"));
+		return j;
+	default:
 		json_object_set_new(j, "state", json_string("busy"));
 		return j;
 	}
 	memset(&k, 0, sizeof(k));
-	if (cops_open(pc, name, &k, detail, sizeof(detail)) != COPS_OK) {
-		json_object_set_new(j, "state", json_string(k.pc == NULL &&
-		    k.atr_len == 0 ? "empty" : "unknown card"));
+	/* A context per reader: one that stops answering spends only its own. */
+	if ((rc = eng_pcsc_open(e, &pc)) != PCSC_OK ||
+	    (rc = cops_open(pc, name, &k, detail, sizeof(detail))) != COPS_OK) {
+		json_object_set_new(j, "state", json_string(
+		    rc == COPS_ERR_NOT_RESPONDING ? "card not responding" :
+		    k.pc == NULL && k.atr_len == 0 ? "empty" : "unknown card"));
 		goto out;
 	}
 	json_object_set_new(j, "state", json_string("card"));
@@ -165,6 +176,7 @@ reader_json(struct engine *e, struct pcsc_ctx *pc, const char *name)
 		json_object_set_new(j, "inventory", json_string("unknown"));
 out:
 	cops_close(&k);
+	eng_pcsc_close(e, pc, name);
 	eng_reader_release(e, name);
 	return j;
 }
@@ -184,7 +196,7 @@ q_readers(struct engine *e, const struct ops_req *r, uint64_t id)
 	rc = pcsc_list_readers(pc, &names, &n);
 	list = json_array();
 	for (size_t i = 0; rc == PCSC_OK && i < n; i++)
-		json_array_append_new(list, reader_json(e, pc, names[i]));
+		json_array_append_new(list, reader_json(e, names[i]));
 	pcsc_free_list(names);
 	pcsc_done(pc);
 	if (rc != PCSC_OK && rc != PCSC_ERR_NO_READERS) {

@@ -136,7 +136,7 @@ wipe_issuing(struct engine *e, const struct inv_card *c, const char *reader,
 	memcpy(kc.guid, c->guid, 16);
 	kc.alg = alg;
 	memset(&k, 0, sizeof(k));
-	if (pcsc_init(&pc) != PCSC_OK ||
+	if (eng_pcsc_open(e, &pc) != PCSC_OK ||
 	    cops_open(pc, reader, &k, detail, cap) != COPS_OK) {
 		rc = COPS_ERR_READER;
 		goto out;
@@ -162,7 +162,7 @@ wipe_issuing(struct engine *e, const struct inv_card *c, const char *reader,
 	}
 out:
 	cops_close(&k);
-	pcsc_done(pc);
+	eng_pcsc_close(e, pc, reader);
 	return rc;
 }
 
@@ -279,10 +279,16 @@ inserted(struct engine *e, const char *reader)
 	char detail[256];
 	int issuing = 0;
 
-	if (eng_reader_claim(e, reader) != 0)
+	switch (eng_reader_claim(e, reader)) {
+	case 0:
+		break;
+	case ENG_NOT_RESPONDING:
+		return 0;	/* nothing to look at until it is pulled */
+	default:
 		return -1;	/* an operation has it: look again later */
+	}
 	memset(&k, 0, sizeof(k));
-	if (pcsc_init(&pc) == PCSC_OK &&
+	if (eng_pcsc_open(e, &pc) == PCSC_OK &&
 	    cops_open(pc, reader, &k, detail, sizeof(detail)) == COPS_OK &&
 	    k.id.has_chuid && k.id.chuid.has_guid &&
 	    inv_begin(e->inv, 0, &t) == INV_OK) {
@@ -291,7 +297,7 @@ inserted(struct engine *e, const char *reader)
 		inv_abort(t);
 	}
 	cops_close(&k);
-	pcsc_done(pc);
+	eng_pcsc_close(e, pc, reader);
 	if (issuing)
 		eng_rollback(e, c.guid, reader, "interrupted issuance");
 	eng_reader_release(e, reader);

@@ -32,7 +32,7 @@ with_card(struct engine *e, const struct inv_card *c, const struct prof *p,
 	struct pcsc_ctx *pc = NULL;
 	struct cops_card k;
 	struct keyc_card kc;
-	int alg, rc;
+	int alg, rc = COPS_ERR_READER;
 
 	memset(&k, 0, sizeof(k));
 	alg = p->mgmt_alg == PROF_MGMT_AES128 ? PIV_ALG_AES128 :
@@ -42,9 +42,10 @@ with_card(struct engine *e, const struct inv_card *c, const struct prof *p,
 	kc.version = c->mk_version;
 	memcpy(kc.guid, c->guid, 16);
 	kc.alg = alg;
-	if (pcsc_init(&pc) != PCSC_OK ||
+	if (eng_pcsc_open(e, &pc) != PCSC_OK ||
 	    (rc = cops_open(pc, reader, &k, detail, cap)) != COPS_OK) {
-		rc = COPS_ERR_READER;
+		if (rc != COPS_ERR_NOT_RESPONDING)
+			rc = COPS_ERR_READER;
 		goto out;
 	}
 	if (!k.id.has_chuid || !k.id.chuid.has_guid ||
@@ -60,7 +61,7 @@ with_card(struct engine *e, const struct inv_card *c, const struct prof *p,
 		rc = cops_auth_cb(&k, alg, keyc_mgmt_crypt, &kc, detail, cap);
 out:
 	cops_close(&k);
-	pcsc_done(pc);
+	eng_pcsc_close(e, pc, reader);
 	return rc;
 }
 
@@ -107,10 +108,9 @@ op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "no_ca";
 		goto refuse;
 	}
-	if (present && eng_reader_claim(e, reader) != 0) {
-		why = "another operation is using this reader";
+	if (present && (rc = eng_reader_claim(e, reader)) != 0) {
+		why = eng_claim_why(rc, &code);
 		status = 409;
-		code = "reader_busy";
 		goto refuse;
 	}
 	/* With the card: prove it is ours before anything changes. */

@@ -13,9 +13,12 @@
  * OpenSC runs with the station's own configuration, not the host's, and sees
  * only the reader under test: with every reader visible, its default of 16
  * virtual slots at 4 per card hid every reader after the fourth ("no matching
- * token" for half of 8 parallel issuances), and the slot scan waited on each
+ * token" for half of 8 parallel issuances), its slot scan waited on each
  * other reader's card while another issuance held it (self-tests taking 20 s
- * and more). A file cache could also answer for the card: off.
+ * and more), and a reader whose card stopped answering never replies to the
+ * features query (SCardControl) OpenSC sends at start, so one mute card would
+ * hang every self-test (t_daemon_stall). A file cache could also answer for
+ * the card: off.
  */
 #include <signal.h>
 #include <stdio.h>

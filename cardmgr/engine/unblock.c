@@ -58,13 +58,18 @@ lookup(struct engine *e, const char *key, struct inv_card *c,
 
 /* The card in reader is c. COPS_OK, or why not in detail. */
 static int
-check_present(const char *reader, const struct inv_card *c, struct cops_card *k,
-    struct pcsc_ctx **pc, char *detail, size_t cap)
+check_present(struct engine *e, const char *reader, const struct inv_card *c,
+    struct cops_card *k, struct pcsc_ctx **pc, char *detail, size_t cap)
 {
-	int rc;
+	int rc = COPS_ERR_READER;
 
-	if (pcsc_init(pc) != PCSC_OK ||
+	if (eng_pcsc_open(e, pc) != PCSC_OK ||
 	    (rc = cops_open(*pc, reader, k, detail, cap)) != COPS_OK) {
+		if (rc == COPS_ERR_NOT_RESPONDING) {
+			snprintf(detail, cap, "card not responding in reader '%s'",
+			    reader);
+			return rc;
+		}
 		snprintf(detail, cap, "no card in reader '%s'", reader);
 		return COPS_ERR_READER;
 	}
@@ -146,14 +151,14 @@ op_unblock_questions(struct engine *e, const struct ops_req *r, uint64_t id,
 	eng_arg(r, "reader", reader, sizeof(reader));
 	if (precheck(e, r, a, &c, &h, &p, &status, &code, &why) != 0)
 		goto refuse;
-	if (check_present(reader, &c, &k, &pc, detail, sizeof(detail)) != COPS_OK) {
+	if (check_present(e, reader, &c, &k, &pc, detail, sizeof(detail)) != COPS_OK) {
 		cops_close(&k);
-		pcsc_done(pc);
+		eng_pcsc_close(e, pc, reader);
 		status = 409; code = "card"; why = detail;
 		goto refuse;
 	}
 	cops_close(&k);
-	pcsc_done(pc);
+	eng_pcsc_close(e, pc, reader);
 	for (n = 0; n < h.nanswers; n++)
 		ids[n] = h.answers[n].question;
 	n = p->challenge.asked < n ? p->challenge.asked : n;
@@ -410,12 +415,12 @@ op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "pin_policy";
 		goto out;
 	}
-	if (eng_reader_claim(e, reader) != 0) {
-		status = 409; code = "reader_busy";
-		why = "another operation is using this reader";
+	if ((rc = eng_reader_claim(e, reader)) != 0) {
+		status = 409;
+		why = eng_claim_why(rc, &code);
 		goto out;
 	}
-	if (check_present(reader, &c, &k, &pc, detail, sizeof(detail)) != COPS_OK) {
+	if (check_present(e, reader, &c, &k, &pc, detail, sizeof(detail)) != COPS_OK) {
 		status = 409; code = "card"; why = detail;
 	} else if (keyc_puk(e, c.mk_version, c.guid, puk) != 0) {
 		status = 500; code = "keyd"; why = "keyd cannot derive the PUK";
@@ -428,7 +433,7 @@ op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	sodium_memzero(puk, sizeof(puk));
 	cops_close(&k);
-	pcsc_done(pc);
+	eng_pcsc_close(e, pc, reader);
 	eng_reader_release(e, reader);
 	if (done)
 		clear_failures(e, &h, &c, a->name);

@@ -226,6 +226,8 @@ fill(struct daemon *d)
 	d->ecfg.map_size = c->map_size;
 	d->ecfg.ca_retry_s = c->ca_retry_s;
 	d->ecfg.notify = &c->notify;
+	d->ecfg.card_timeout_s = c->card_timeout_s;
+	d->ecfg.card_keygen_timeout_s = c->card_keygen_timeout_s;
 	d->kcfg.module = c->token_module;
 	d->kcfg.token = c->token_label;
 	d->kcfg.pin_file = c->token_pin_file;

@@ -32,6 +32,8 @@ defaults(struct dconf *c)
 	c->map_size = (size_t)1024 << 20;
 	c->api_port = 8410;
 	c->ca_retry_s = 30;
+	c->card_timeout_s = 30;
+	c->card_keygen_timeout_s = 120;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
 	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
@@ -186,6 +188,20 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "ca_retry_seconds must be 1..3600");
 			c->ca_retry_s = (unsigned)config_setting_get_int(s);
+		} else if (strcmp(name, "card_timeout_seconds") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(s) < 1 ||
+			    config_setting_get_int(s) > 600)
+				return fail(err, cap, file, line,
+				    "card_timeout_seconds must be 1..600");
+			c->card_timeout_s = (unsigned)config_setting_get_int(s);
+		} else if (strcmp(name, "card_keygen_timeout_seconds") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(s) < 1 ||
+			    config_setting_get_int(s) > 3600)
+				return fail(err, cap, file, line,
+				    "card_keygen_timeout_seconds must be 1..3600");
+			c->card_keygen_timeout_s = (unsigned)config_setting_get_int(s);
 		} else if (strcmp(name, "map_size_mb") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT ||
 			    config_setting_get_int(s) < 1 ||
@@ -203,6 +219,10 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 	}
 	if (strlen(c->fascn) != 32 || strspn(c->fascn, "0123456789") != 32)
 		return fail(err, cap, file, 0, "fascn must be 32 digits");
+	/* Key generation is an exchange too: its bound is never the shorter. */
+	if (c->card_keygen_timeout_s < c->card_timeout_s)
+		return fail(err, cap, file, 0, "card_keygen_timeout_seconds must "
+		    "not be below card_timeout_seconds");
 	return 0;
 }
 

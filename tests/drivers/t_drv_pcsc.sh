@@ -108,4 +108,32 @@ drv identify >"$T/unknown" 2>&1
 check_eq "identify fails on a non-PIV card" 1 $?
 check_grep "reported as unknown" '^type=unknown$' "$T/unknown"
 check_grep "with PIV_ERR_NOT_PIV" 'error: PIV_ERR_NOT_PIV' "$T/unknown"
+
+# --- a card that answers SELECT and then never again (vcard --stall-on FD:
+# mute from GET VERSION on). Each call has a time bound (--timeout-ms); the
+# outer `timeout` only turns a hang into a failure instead of a stuck run.
+# Reader 2's card goes in first: while a card is mute, OpenSC (opensc-tool,
+# which vcard_insert waits with) blocks on every reader, since it asks each
+# reader for its features, and the mute one never answers (docs/drivers.md).
+vcard_remove 0
+vcard_insert 2 "$T/b.state" >/dev/null
+vcard_insert 0 "$T/c.state" --stall-on FD --trace "$T/stall.trace" >/dev/null
+timeout 300 "$BIN/drvtool" -r "$R" --timeout-ms 1500 identify >"$T/stall" 2>&1
+check_eq "identify on a card that stopped answering ends with exit 1" 1 $?
+check_grep "reporting card not responding" \
+    '^error: PIV_ERR_NOT_RESPONDING \(piv_identify: card not responding\)$' "$T/stall"
+check_grep "the card answered SELECT" 'ins=A4 .*' "$T/stall.trace"
+check_grep "and went mute at GET VERSION" 'stall: no response' "$T/stall.trace"
+check_eq "no fake PC/SC code is reported" 0 "$(grep -c scard_error "$T/stall")"
+"$BIN/drvtool" -r "$(reader_name 2)" identify >"$T/other" 2>&1
+check_grep "meanwhile another reader serves its card" '^serial=2222$' "$T/other"
+timeout 300 "$BIN/drvtool" -r "$R" --timeout-ms 1500 atr >"$T/stall2" 2>&1
+check_eq "a second client on the mute reader ends too" 1 $?
+check_grep "at connect, card not responding" \
+    '^error: PCSC_ERR_NOT_RESPONDING \(pcsc_connect: card not responding\)$' "$T/stall2"
+vcard_remove 0
+check "pulling the mute card empties the reader" out 0
+vcard_insert 0 "$T/c.state" >/dev/null
+drv identify >"$T/after" 2>&1
+check_grep "the reader serves the next card" '^serial=3333$' "$T/after"
 done_testing

@@ -17,6 +17,9 @@ check_fails "a missing state file without --create is an error" \
     "$BIN/vcard" --state "$T/none.state" --port 1
 check_fails "... and is not created" test -e "$T/none.state"
 check_fails "bad --inject-sw is refused" "$BIN/vcard" --state x --inject-sw 20=zz
+check_fails "--stall-on with a zeroth time is refused" "$BIN/vcard" --state x --stall-on 47:0
+check_fails "--stall-on with trailing junk is refused" "$BIN/vcard" --state x --stall-on 47x
+check_fails "--stall-after 0 is refused" "$BIN/vcard" --state x --stall-after 0
 check_fails "unknown option is refused" "$BIN/vcard" --state x --frobnicate
 check "--create-only makes a card file" "$BIN/vcard" --state "$T/cli.state" --create-only --serial 99
 head -c 100 "$T/cli.state" >"$T/cut.state"

@@ -51,11 +51,14 @@ struct opts {
 	int port, create, create_only, reconnect, have_serial;
 	uint32_t serial;
 	long latency_ms, keygen_ms, tear_after;
+	long stall_after;	/* --stall-after: the Nth command APDU */
+	int stall_ins;		/* --stall-on: that INS (-1: none)... */
+	long stall_nth;		/* ...the Nth time it comes */
 	struct inject inj[MAX_INJECT];
 	size_t ninj;
 };
 
-enum end { END_READER, END_TEAR, END_STOP, END_ERROR, END_STALE };
+enum end { END_READER, END_TEAR, END_STOP, END_ERROR, END_STALE, END_STALL };
 
 static volatile sig_atomic_t stop_flag, totals_flag;
 
@@ -74,6 +77,7 @@ usage(void)
 	fputs("usage: vcard --state FILE [--port N] [--host ADDR] [--create]\n"
 	    "             [--serial N] [--attest-ca KEY.pem:CERT.pem]\n"
 	    "             [--latency-ms N] [--keygen-ms N] [--tear-after N]\n"
+	    "             [--stall-after N] [--stall-on INS[:N]]\n"
 	    "             [--inject-sw INS=SW[:COUNT],...] [--trace FILE] [--reconnect]\n"
 	    "       vcard --state FILE --create-only [--serial N] [--attest-ca ...]\n"
 	    "       vcard --init-ca DIR\n", stderr);
@@ -119,6 +123,22 @@ parse_inject(struct opts *o, const char *spec)
 	return 0;
 }
 
+/* INS[:N], hex INS, decimal N >= 1 (default 1). */
+static int
+parse_stall_on(struct opts *o, const char *spec)
+{
+	unsigned ins;
+	long nth = 1;
+	int used = 0;
+
+	if (sscanf(spec, "%2x%n:%ld%n", &ins, &used, &nth, &used) < 1 ||
+	    used == 0 || spec[used] != '\0' || nth < 1)
+		return -1;
+	o->stall_ins = (int)ins;
+	o->stall_nth = nth;
+	return 0;
+}
+
 static int
 parse_opt(struct opts *o, int c, const char *arg)
 {
@@ -135,6 +155,8 @@ parse_opt(struct opts *o, int c, const char *arg)
 	case 'l': return parse_long(arg, 0, 600000, &o->latency_ms);
 	case 'k': return parse_long(arg, 0, 600000, &o->keygen_ms);
 	case 't': return parse_long(arg, 1, 0x7FFFFFFFL, &o->tear_after);
+	case 'A': return parse_long(arg, 1, 0x7FFFFFFFL, &o->stall_after);
+	case 'O': return parse_stall_on(o, arg);
 	case 'i': return parse_inject(o, arg);
 	case 'T': o->trace = arg; return 0;
 	case 'r': o->reconnect = 1; return 0;
@@ -157,6 +179,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "latency-ms", required_argument, NULL, 'l' },
 		{ "keygen-ms", required_argument, NULL, 'k' },
 		{ "tear-after", required_argument, NULL, 't' },
+		{ "stall-after", required_argument, NULL, 'A' },
+		{ "stall-on", required_argument, NULL, 'O' },
 		{ "inject-sw", required_argument, NULL, 'i' },
 		{ "trace", required_argument, NULL, 'T' },
 		{ "reconnect", no_argument, NULL, 'r' },
@@ -169,6 +193,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->port = DEFAULT_PORT;
 	o->host = "127.0.0.1";
+	o->stall_ins = -1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (parse_opt(o, c, optarg) != 0) {
 			if (c != '?')
@@ -395,6 +420,18 @@ injected(struct opts *o, uint8_t ins)
 	return 0;
 }
 
+/* --stall-after / --stall-on: does this command (the count-th) stall the card? */
+static int
+stalls(struct opts *o, const uint8_t *apdu, size_t len, long count)
+{
+	if (o->stall_after > 0 && count == o->stall_after)
+		return 1;
+	if (o->stall_ins >= 0 && len >= 2 && apdu[1] == o->stall_ins &&
+	    o->stall_nth > 0 && --o->stall_nth == 0)
+		return 1;
+	return 0;
+}
+
 /* One command APDU: returns END_* to stop serving, -1 to go on. */
 static int
 command(int fd, struct opts *o, struct vc_card *card, const uint8_t *apdu,
@@ -416,12 +453,40 @@ command(int fd, struct opts *o, struct vc_card *card, const uint8_t *apdu,
 		sleep_ms(o->keygen_ms);
 	if (o->latency_ms > 0)
 		sleep_ms(o->latency_ms);
-	if (o->tear_after > 0 && ++*count >= o->tear_after) {
+	++*count;
+	if (o->tear_after > 0 && *count >= o->tear_after) {
 		vc_trace_event(tr, "tear: connection closed before the response");
 		return END_TEAR;
 	}
+	if (stalls(o, apdu, len, *count)) {
+		vc_trace_event(tr, "stall: no response, the card is mute from now on");
+		return END_STALL;
+	}
 	vc_trace_response(tr, rsp, rlen, note);
 	return send_frame(fd, rsp, rlen) == 0 ? -1 : END_READER;
+}
+
+/*
+ * A stalled card: still in the reader, never answers again (not even a power
+ * on or an ATR request), until it is pulled (SIGTERM) or vpcd hangs up.
+ */
+static enum end
+mute(int fd, struct vc_trace *tr, uint8_t *buf)
+{
+	uint8_t hdr[2];
+	size_t len;
+	int r;
+
+	for (;;) {
+		if ((r = read_full(fd, hdr, 2, tr)) <= 0)
+			break;
+		len = (size_t)hdr[0] << 8 | hdr[1];
+		if (len > 0 && (r = read_full(fd, buf, len, tr)) <= 0)
+			break;
+		OPENSSL_cleanse(buf, len);
+		vc_trace_event(tr, "stalled: frame ignored");
+	}
+	return r == 0 ? END_READER : stop_flag ? END_STOP : END_ERROR;
 }
 
 static enum end
@@ -461,6 +526,8 @@ serve(int fd, struct opts *o, struct vc_card *card, struct vc_trace *tr,
 		/* The frames may hold a PIN, a key or a decrypted secret. */
 		OPENSSL_cleanse(buf, len);
 		OPENSSL_cleanse(rsp, FRAME_MAX);
+		if (r == END_STALL)
+			return mute(fd, tr, buf);
 		if (r >= 0)
 			return (enum end)r;
 	}
