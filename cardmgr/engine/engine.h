@@ -20,6 +20,7 @@ struct engine_cfg {
 	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
 	size_t map_size;		/* LMDB map size, bytes */
 	unsigned ca_retry_s;		/* background drain of the CA journal */
+	const char *seccomp;		/* the self-test helper's sandbox mode */
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;
