@@ -294,6 +294,11 @@ add_role(scmp_filter_ctx ctx, enum sbx_role role)
 	if ((role == SBX_PARENT || role == SBX_ENGINE || role == SBX_SELFTEST) &&
 	    (rc = add_list(ctx, lsan_calls)) != SBX_OK)
 		return rc;
+	/* a report asks whether stderr is a terminal (the engine's and the
+	 * helper's lists have it anyway) */
+	if (role != SBX_ENGINE && role != SBX_SELFTEST &&
+	    (rc = add_ioctl(ctx, (const unsigned long[]){ TCGETS }, 1)) != SBX_OK)
+		return rc;
 #endif
 	switch (role) {
 	case SBX_PARENT:
