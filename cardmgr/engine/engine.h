@@ -25,6 +25,7 @@ struct engine_cfg {
 	/* Bounds on one card exchange, and on on-card key generation (0: the
 	 * drivers' defaults); past them the card is "not responding". */
 	unsigned card_timeout_s, card_keygen_timeout_s;
+	const char *seccomp;		/* the self-test helper's sandbox mode */
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;

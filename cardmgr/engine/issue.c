@@ -515,8 +515,9 @@ eng_self_test(struct engine *e, const char *reader, const char *pin,
     char *detail, size_t cap)
 {
 	char exe[PATH_MAX], helper[PATH_MAX + 32], *slash;
-	char *argv[] = { helper, (char *)e->cfg->card_module, (char *)reader,
-	    NULL };
+	char *argv[] = { helper, "-S", (char *)(e->cfg->seccomp != NULL ?
+	    e->cfg->seccomp : "enforce"), (char *)e->cfg->card_module,
+	    (char *)reader, NULL };
 	posix_spawn_file_actions_t fa;
 	int pin_pipe[2], out_pipe[2], st, rc = COPS_ERR_SELFTEST;
 	ssize_t n;
@@ -575,6 +576,10 @@ eng_self_test(struct engine *e, const char *reader, const char *pin,
 			    SELFTEST_TIMEOUT_MS / 1000);
 		} else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			rc = COPS_OK;
+		} else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS) {
+			snprintf(detail, cap, "self-test helper killed by its "
+			    "sandbox (a system call outside its seccomp "
+			    "allow-list)");
 		} else if (detail[0] == '\0') {
 			snprintf(detail, cap, "self-test helper exited %d", st);
 		}

@@ -6,9 +6,15 @@
  * the process, and a crash in the vendor module cannot take the engine down
  * (the idea of OpenSSH's ssh-pkcs11-helper).
  *
- *   cardmgr-selftest MODULE READER      the PIN on fd 3 (one line), never argv
+ *   cardmgr-selftest [-S MODE] MODULE READER   the PIN on fd 3 (one line),
+ *                                               never argv
  *
- * Exit 0: passed; 1: failed (one line on stdout says why); 2: usage.
+ * MODE is the sandbox's (enforce, log, off; default enforce): the helper
+ * installs its own seccomp allow-list before it loads the module, on top of
+ * the engine's, which it inherits.
+ *
+ * Exit 0: passed; 1: failed (one line on stdout says why); 2: usage;
+ * 3: the sandbox could not be installed.
  *
  * OpenSC runs with the station's own configuration, not the host's, and sees
  * only the reader under test: with every reader visible, its default of 16
@@ -31,6 +37,7 @@
 
 #include "pcsc.h"
 #include "engine/cardops.h"
+#include "proc/sandbox.h"
 
 /*
  * ignored_readers matches substrings: a reader whose name is part of the
@@ -91,14 +98,23 @@ int
 main(int argc, char **argv)
 {
 	char pin[16], detail[256] = "";
+	enum sbx_mode mode = SBX_ENFORCE;
 	ssize_t n;
 	int rc;
 
 	/* Inherited from the engine through posix_spawn; said here too: an
 	 * engine gone mid-test must not turn the answer into exit 141. */
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 5 && strcmp(argv[1], "-S") == 0) {
+		if (sbx_mode_parse(argv[2], &mode) != SBX_OK)
+			return 2;
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 3)
 		return 2;
+	if (sbx_apply(SBX_SELFTEST, mode, "selftest") != SBX_OK)
+		return 3;
 	n = read(3, pin, sizeof(pin) - 1);
 	close(3);
 	if (n <= 0)

@@ -22,3 +22,11 @@ $(B)/obj/tests/unit/test_ks_fault.o: CFLAGS += -I/usr/include/p11-kit-1
 TESTS += test_keyd
 $(eval $(call prog,test_keyd,tests/unit/test_keyd.c cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c cardmgr/proc/log.c $(PROC_LIB) $(KSTOKEN) $(KEYD_LIB),-lcmocka -lsodium $(KEYD_LIBS)))
 $(B)/obj/tests/unit/test_keyd.o: CFLAGS += -I/usr/include/p11-kit-1
+
+# A PKCS#11 module that crashes on C_Sign, wrapping SoftHSM2
+# (tests/keyd/crash_pkcs11.c; daemon/t_daemon_p11crash).
+PROGS += crash_pkcs11.so
+$(B)/obj/tests/keyd/crash_pkcs11.o: CFLAGS += -fPIC -I/usr/include/p11-kit-1
+$(B)/bin/crash_pkcs11.so: $(B)/obj/tests/keyd/crash_pkcs11.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -shared $^ -o $@ -Wl,-z,relro,-z,now,-z,noexecstack $(SAN) -ldl

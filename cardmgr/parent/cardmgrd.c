@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -38,6 +39,7 @@
 #include "policy/profile.h"
 #include "proc/log.h"
 #include "proc/proc.h"
+#include "proc/sandbox.h"
 
 struct daemon {
 	struct dconf conf;
@@ -47,6 +49,7 @@ struct daemon {
 	int tcp_fd, unix_fd;
 	int api_engine[2];	/* [0] api's end, [1] engine's */
 	int engine_keyd[2];	/* [0] engine's end, [1] keyd's */
+	enum sbx_mode sbx;	/* conf.seccomp */
 };
 
 static void
@@ -149,18 +152,29 @@ listen_unix(const char *path)
 	return fd;
 }
 
-/* The engine's state directory: its own, mode 0700. */
+/*
+ * The engine's state directory: its own, mode 0700. Made here when missing;
+ * under systemd the package makes it (firmware/cardmgrd.tmpfiles) and this
+ * only finds it right, so the unit needs no CAP_CHOWN or CAP_FOWNER.
+ */
 static int
 prepare_state(const struct dconf *c)
 {
 	struct passwd *pw = getpwnam(c->user_engine);
+	struct stat st;
 
 	if (pw == NULL)
 		return -1;
 	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST)
 		return -1;
-	return chown(c->state_dir, pw->pw_uid, pw->pw_gid) == 0 &&
-	    chmod(c->state_dir, 0700) == 0 ? 0 : -1;
+	if (lstat(c->state_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return -1;
+	if (st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid &&
+	    (st.st_mode & 07777) == 0700)
+		return 0;
+	/* chmod first: once the engine owns it, root would need CAP_FOWNER. */
+	return chmod(c->state_dir, 0700) == 0 &&
+	    chown(c->state_dir, pw->pw_uid, pw->pw_gid) == 0 ? 0 : -1;
 }
 
 static int
@@ -195,6 +209,35 @@ run_engine(void *arg)
 	return engine_main(&d->ecfg, d->api_engine[1], d->engine_keyd[0]);
 }
 
+/* Each child's seccomp allow-list, after the drop (proc_child.sandbox). */
+static int
+sandbox(struct daemon *d, enum sbx_role role, const char *tag)
+{
+	int rc;
+
+	if ((rc = sbx_apply(role, d->sbx, tag)) != SBX_OK)
+		log_warnx("%s: sandbox: %s", tag, sbx_strerror(rc));
+	return rc;
+}
+
+static int
+sandbox_keyd(void *arg)
+{
+	return sandbox(arg, SBX_KEYD, "keyd");
+}
+
+static int
+sandbox_engine(void *arg)
+{
+	return sandbox(arg, SBX_ENGINE, "engine");
+}
+
+static int
+sandbox_api(void *arg)
+{
+	return sandbox(arg, SBX_API, "api");
+}
+
 static void
 api_log(void *arg, int prio, const char *msg)
 {
@@ -209,6 +252,26 @@ run_api(void *arg)
 
 	log_setproc("api");
 	return api_main(&d->acfg, d->api_engine[0], d->tcp_fd, d->unix_fd);
+}
+
+/* Why the station stops: which child, and how it ended. */
+static void
+report_exit(const struct proc_child *c)
+{
+	if (c == NULL) {
+		log_warnx("a child exited: stopping the station");
+	} else if (WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGSYS) {
+		log_warnx("%s killed by its sandbox (SIGSYS: a system call "
+		    "outside its seccomp allow-list; the kernel log names it, "
+		    "and seccomp = \"log\" logs it here): stopping the station",
+		    c->name);
+	} else if (WIFSIGNALED(c->status)) {
+		log_warnx("%s killed by signal %d: stopping the station",
+		    c->name, WTERMSIG(c->status));
+	} else {
+		log_warnx("%s exited (status %d): stopping the station",
+		    c->name, WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1);
+	}
 }
 
 static void
@@ -228,6 +291,7 @@ fill(struct daemon *d)
 	d->ecfg.notify = &c->notify;
 	d->ecfg.card_timeout_s = c->card_timeout_s;
 	d->ecfg.card_keygen_timeout_s = c->card_keygen_timeout_s;
+	d->ecfg.seccomp = c->seccomp;
 	d->kcfg.module = c->token_module;
 	d->kcfg.token = c->token_label;
 	d->kcfg.pin_file = c->token_pin_file;
@@ -268,6 +332,12 @@ main(int argc, char **argv)
 		return check_config(&d.conf);
 	if (geteuid() != 0)
 		fatalx("must start as root: it gives each process its own user");
+	if (sbx_mode_parse(d.conf.seccomp, &d.sbx) != SBX_OK)
+		fatalx("seccomp mode %s", d.conf.seccomp);
+	if (d.sbx != SBX_ENFORCE)
+		log_warnx("seccomp = \"%s\": a forbidden system call is %s",
+		    d.conf.seccomp, d.sbx == SBX_LOG ? "logged and refused, "
+		    "not fatal" : "not even seen");
 	fill(&d);
 	if (prepare_state(&d.conf) != 0)
 		fatal("state directory %s for user %s", d.conf.state_dir,
@@ -283,13 +353,14 @@ main(int argc, char **argv)
 	memset(kids, 0, sizeof(kids));
 	kids[0] = (struct proc_child){ .name = "keyd", .user = d.conf.user_keyd,
 	    .keep = { d.engine_keyd[1] }, .nkeep = 1, .setup = setup_keyd,
-	    .run = run_keyd, .arg = &d };
+	    .sandbox = sandbox_keyd, .run = run_keyd, .arg = &d };
 	kids[1] = (struct proc_child){ .name = "engine",
 	    .user = d.conf.user_engine, .keep = { d.api_engine[1],
-	    d.engine_keyd[0] }, .nkeep = 2, .setup = setup_engine, .run = run_engine, .arg = &d };
+	    d.engine_keyd[0] }, .nkeep = 2, .setup = setup_engine,
+	    .sandbox = sandbox_engine, .run = run_engine, .arg = &d };
 	kids[2] = (struct proc_child){ .name = "api", .user = d.conf.user_api,
 	    .keep = { d.api_engine[0], d.tcp_fd, d.unix_fd }, .nkeep = 3,
-	    .run = run_api, .arg = &d };
+	    .sandbox = sandbox_api, .run = run_api, .arg = &d };
 	for (int i = 0; i < 3; i++)
 		if ((rc = proc_spawn(&kids[i])) != PROC_OK)
 			fatalx("%s: %s", kids[i].name, proc_strerror(rc));
@@ -302,14 +373,19 @@ main(int argc, char **argv)
 	close(d.unix_fd);
 	log_info("started: api %d, engine %d, keyd %d", (int)kids[2].pid,
 	    (int)kids[1].pid, (int)kids[0].pid);
+	/* From here the parent only waits, signals and logs. */
+	if ((rc = sbx_apply(SBX_PARENT, d.sbx, "cardmgrd")) != SBX_OK) {
+		log_warnx("sandbox: %s", sbx_strerror(rc));
+		for (int i = 0; i < 3; i++)
+			kill(kids[i].pid, SIGTERM);
+		return 1;
+	}
 	rc = proc_supervise(kids, 3, &which);
 	unlink(d.conf.api_socket);
 	if (rc == PROC_OK) {
 		log_info("stopped");
 		return 0;
 	}
-	log_warnx("%s exited (status %d): stopping the station",
-	    which >= 0 ? kids[which].name : "a child",
-	    which >= 0 ? kids[which].status : -1);
+	report_exit(which >= 0 ? &kids[which] : NULL);
 	return 1;
 }

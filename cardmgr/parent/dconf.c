@@ -41,6 +41,7 @@ defaults(struct dconf *c)
 	snprintf(c->audit_key_label, sizeof(c->audit_key_label), "cardmgr-audit");
 	snprintf(c->keyd_ledger, sizeof(c->keyd_ledger),
 	    "/var/lib/cardmgr-keyd/exported");
+	snprintf(c->seccomp, sizeof(c->seccomp), "enforce");
 	snprintf(c->token_module, sizeof(c->token_module),
 	    "/usr/lib/softhsm/libsofthsm2.so");
 	snprintf(c->token_label, sizeof(c->token_label), "station");
@@ -60,8 +61,17 @@ static const struct {
 	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
 	S(keyd_ledger),
+	S(seccomp),
 #undef S
 };
+
+/* The modes proc/sandbox.c knows (sbx_mode_parse). */
+static int
+seccomp_mode(const char *v)
+{
+	return strcmp(v, "enforce") == 0 || strcmp(v, "log") == 0 ||
+	    strcmp(v, "off") == 0;
+}
 
 static int
 fail(char *err, size_t cap, const char *file, int line, const char *msg)
@@ -174,6 +184,9 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "empty or too long");
 			snprintf((char *)c + strs[k].off, strs[k].cap, "%s", v);
+			if (strcmp(name, "seccomp") == 0 && !seccomp_mode(v))
+				return fail(err, cap, file, line, "seccomp must "
+				    "be \"enforce\", \"log\" or \"off\"");
 		} else if (strcmp(name, "api_port") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT ||
 			    config_setting_get_int(s) < 0 ||

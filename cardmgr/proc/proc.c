@@ -121,6 +121,8 @@ child_main(struct proc_child *c)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		_exit(73);
+	if (c->sandbox != NULL && c->sandbox(c->arg) != 0)
+		_exit(74);
 	rc = c->run(c->arg);
 	_exit(rc < 0 || rc > 255 ? 1 : rc);
 }

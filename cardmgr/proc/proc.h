@@ -41,6 +41,9 @@ struct proc_child {
 	int nkeep;
 	/* Runs in the child before the privilege drop; may be NULL. */
 	int (*setup)(void *arg);
+	/* Runs after the drop and no_new_privs, before run: the process's
+	 * seccomp allow-list (proc/sandbox.h); may be NULL. */
+	int (*sandbox)(void *arg);
 	/* The child's body, after the drop; its return is the exit status. */
 	int (*run)(void *arg);
 	void *arg;
@@ -57,7 +60,8 @@ int proc_drop(const char *user);
 /*
  * Fork c. In the child: close every descriptor but 0-2 and c->keep, ask for
  * SIGTERM when the parent dies, run setup, drop to c->user, set
- * no_new_privs, run, _exit with its return. In the parent: c->pid set.
+ * no_new_privs, install the sandbox, run, _exit with its return (70-74: a
+ * step before run failed). In the parent: c->pid set.
  */
 int proc_spawn(struct proc_child *c);
 

@@ -79,6 +79,7 @@ api_port = 8410;
 ca_retry_seconds = 1;
 api_socket = "$T/run/api.sock";
 keyd_ledger = "$T/keyd/exported";
+seccomp = "${CARDMGRD_SECCOMP:-enforce}";
 CONF
 	chmod -R go-w,a+rX "$T/etc"	# public: only their writers matter
 }
@@ -88,8 +89,11 @@ CONF
 export LSAN_OPTIONS=suppressions=$TOP/tests/drivers/lsan.supp
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}:fast_unwind_on_malloc=0
 
+# CARDMGRD_WRAP: a command the daemon runs under, e.g. a script that execs
+# `strace -ff -o DIR/st "$@"` to list each process's system calls
+# (docs/daemon.md, "Sandbox"); CARDMGRD_SECCOMP=log: the debug mode.
 daemon_start() {
-	"$BIN/cardmgrd" -d -c "$T/etc/cardmgrd.conf" >>"$T/cardmgrd.log" 2>&1 &
+	${CARDMGRD_WRAP:-} "$BIN/cardmgrd" -d -c "$T/etc/cardmgrd.conf" >>"$T/cardmgrd.log" 2>&1 &
 	echo $! >"$T/pids/cardmgrd"
 	local i
 	for ((i = 0; i < 200; i++)); do
