@@ -320,6 +320,10 @@ add_role(scmp_filter_ctx ctx, enum sbx_role role)
 		if ((rc = add_list(ctx, engine_calls)) != SBX_OK ||
 		    (rc = add_socket(ctx, unix_inet, 3)) != SBX_OK ||
 		    (rc = refuse_netlink(ctx)) != SBX_OK ||
+		    /* libcurl's resolver thread wakes it with a socketpair */
+		    (rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair),
+		    1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) == 0 ? SBX_OK :
+		    SBX_ERR_RULE) != SBX_OK ||
 		    (rc = add_ioctl(ctx, fion, 3)) != SBX_OK ||
 		    (rc = add_prctl(ctx)) != SBX_OK)
 			return rc;
@@ -329,6 +333,14 @@ add_role(scmp_filter_ctx ctx, enum sbx_role role)
 			return SBX_ERR_RULE;
 		return add_clone(ctx, 1);
 	case SBX_KEYD:
+		/*
+		 * keyd needs no socket (its socketpair came with the fork), but
+		 * SoftHSM2 reports errors (a missing token, t_daemon_token) with
+		 * syslog(3), which opens one: refused, quietly, not fatal.
+		 */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
+		    0) != 0)
+			return SBX_ERR_RULE;
 		return add_list(ctx, keyd_calls);
 	case SBX_SELFTEST:
 		if ((rc = add_list(ctx, selftest_calls)) != SBX_OK ||
