@@ -16,7 +16,8 @@
 #       stack's (APDUs x a pyscard round trip on a card without latency), the
 #       CA's (nginx $request_time of every CA link request in the window),
 #       the Argon2id hashing of the answers (argon_cost, same libsodium call
-#       and cost) and what is left: the station's own share; plus a timeline
+#       and cost; shown, not subtracted: it runs next to the card work) and
+#       what is left: the station's own share; plus a timeline
 #       of the card trace (card busy, host gaps between APDUs);
 #   (b) 8 readers issuing at once against that single issuance, with the
 #       profile as shipped and with a copy without the PKCS#11 self-test;
@@ -154,8 +155,13 @@ issue() {	# reader holder -> operation id
 	for ((k = 1; k <= NQ; k++)); do q+=(--question "$k"); done
 	printf '461937\n' >"$T/s.$1"
 	for ((k = 1; k <= NQ; k++)); do printf 'answer number %d\n' "$k" >>"$T/s.$1"; done
-	cm security --json --secrets-fd 3 issue --reader "$(reader_name "$1")" \
-	    --holder "$2" --profile "$PROFILE" "${q[@]}" 3<"$T/s.$1" >"$T/issue.$1.json"
+	for ((k = 0; k < 50; k++)); do	# the watcher may still hold it: 409
+		cm security --json --secrets-fd 3 issue --reader "$(reader_name "$1")" \
+		    --holder "$2" --profile "$PROFILE" "${q[@]}" 3<"$T/s.$1" \
+		    >"$T/issue.$1.json" 2>"$T/issue.$1.err"
+		grep -q reader_busy "$T/issue.$1.err" || break
+		sleep 0.02
+	done
 	# 202: the CLI exits 3 ("accepted, not finished"); the JSON says which op.
 	json "$T/issue.$1.json" 'j["operation"]' 2>/dev/null ||
 	    die "issue on reader $1 refused: $(cat "$T/issue.$1.json")"
@@ -230,13 +236,15 @@ argon=$(sed -n 's/.*seconds=//p' "$T/argon")
 total=$(calc "$t1 - $t0")
 card=$(calc "$apdus * $LAT / 1000 + $kg * $KG / 1000")
 stack=$(calc "$apdus * $pcsc")
-own=$(calc "$total - $card - $stack - $ca_s - $argon")
+# The answers are hashed in a thread next to the card work (issue.c), off
+# the critical path: their Argon2id time is shown, not subtracted.
+own=$(calc "$total - $card - $stack - $ca_s")
 echo "== (a) one issuance, profile $PROFILE, card latency ${LAT} ms/APDU, keygen ${KG} ms"
 echo "total, CLI start -> op done:  $total s (202 after $(calc "$t202 - $t0") s; op state polled every 50 ms)"
 echo "card:                         $card s ($apdus APDUs x $LAT ms + $kg keygens x $KG ms; the card's own CPU not counted)"
 echo "PC/SC stack:                  $stack s ($apdus APDUs x $(calc "$pcsc * 1000") ms, pcscd+vpcd round trip measured on a card without latency)"
 echo "CA link (nginx request_time): $ca_s s over $ca_n requests"
-echo "Argon2id, $NQ answers:         $argon s (ops=$A_OPS mem=${A_KIB} KiB, argon_cost)"
+echo "Argon2id, $NQ answers:         $argon s (ops=$A_OPS mem=${A_KIB} KiB, argon_cost; hashed next to the card work, not subtracted)"
 echo "station's own:                $own s = $(calc "100 * $own / $total" 2) % of total (goal < 2 %; includes the CLI, the 50 ms polling, OpenSC in the self-test)"
 echo "station's own, PC/SC stack counted as station: $(calc "$own + $stack") s = $(calc "100 * ($own + $stack) / $total" 2) %"
 awk -v t0="$t0" -v t1="$t1" '
