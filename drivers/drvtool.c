@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1478,6 +1479,10 @@ main(int argc, char **argv)
 	size_t i;
 	int first, rc = 2;
 
+	/* A reader of our output gone (`drvtool ... | head -1`) is an error
+	 * to report (below), not a silent death by SIGPIPE (exit 141) in the
+	 * middle of a card operation. */
+	signal(SIGPIPE, SIG_IGN);
 	memset(&t, 0, sizeof(t));
 	if ((first = parse_opts(argc, argv, &t.o)) < 0) {
 		OPENSSL_cleanse(&t.o, sizeof(t.o));
@@ -1493,5 +1498,10 @@ main(int argc, char **argv)
 	if (i == sizeof(cmds) / sizeof(cmds[0]))
 		usage();
 	finish(&t);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "drvtool: output lost: cannot write to standard "
+		    "output\n");
+		rc = rc != 0 ? rc : 1;
+	}
 	return rc;
 }

@@ -2,6 +2,7 @@
 #include "cacrl.h"
 #include "ca.h"
 #include "cafile.h"
+#include "cahttp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ cacrl_strerror(int err)
 	case CACRL_ERR_OLDER:	return "CRL older than the cached one";
 	case CACRL_ERR_IO:	return "CRL cache I/O error";
 	case CACRL_ERR_NOMEM:	return "out of memory";
+	case CACRL_ERR_CONNREFUSED: return "connection refused";
 	default:		return "unknown cacrl error";
 	}
 }
@@ -43,6 +45,7 @@ cacrl_errname(int err)
 	case CACRL_ERR_OLDER:	return "CACRL_ERR_OLDER";
 	case CACRL_ERR_IO:	return "CACRL_ERR_IO";
 	case CACRL_ERR_NOMEM:	return "CACRL_ERR_NOMEM";
+	case CACRL_ERR_CONNREFUSED: return "CACRL_ERR_CONNREFUSED";
 	default:		return "CACRL_ERR_UNKNOWN";
 	}
 }
@@ -63,21 +66,45 @@ parse_der(const unsigned char *der, long n, X509_CRL **crl)
 int
 cacrl_fetch(const char *url, int timeout, X509_CRL **crl)
 {
-	BIO *b;
-	char *data = NULL;
+	char *host = NULL, *data = NULL;
+	BIO *conn = NULL, *b = NULL;
+	int ssl = 0, port = 0, rc;
 	long n;
-	int rc;
 
 	*crl = NULL;
-	if (url == NULL || strncmp(url, "http://", 7) != 0)
-		return CACRL_ERR_ARG;
-	b = OSSL_HTTP_get(url, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,
-	    NULL, 1, CACRL_MAX_BYTES, ca_timeout(timeout));
-	if (b == NULL)
-		return CACRL_ERR_FETCH;
+	if (url == NULL || strncmp(url, "http://", 7) != 0 ||
+	    !OSSL_HTTP_parse_url(url, &ssl, NULL, &host, NULL, &port, NULL,
+	    NULL, NULL) || ssl) {
+		rc = CACRL_ERR_ARG;
+		goto out;
+	}
+	timeout = ca_timeout(timeout);
+	/* Our own connect: OpenSSL's retries a refusal until the timeout. */
+	switch (cahttp_connect(host, port, timeout, &conn)) {
+	case CAHTTP_OK:
+		break;
+	case CAHTTP_ERR_REFUSED:
+		rc = CACRL_ERR_CONNREFUSED;
+		goto out;
+	case CAHTTP_ERR_NOMEM:
+		rc = CACRL_ERR_NOMEM;
+		goto out;
+	default:
+		rc = CACRL_ERR_FETCH;
+		goto out;
+	}
+	b = OSSL_HTTP_get(url, NULL, NULL, conn, NULL, NULL, NULL, 0, NULL,
+	    NULL, 1, CACRL_MAX_BYTES, timeout);
+	if (b == NULL) {
+		rc = CACRL_ERR_FETCH;
+		goto out;
+	}
 	n = BIO_get_mem_data(b, &data);
 	rc = n > 0 ? parse_der((unsigned char *)data, n, crl) : CACRL_ERR_FETCH;
+out:
 	BIO_free(b);
+	BIO_free_all(conn);
+	OPENSSL_free(host);
 	return rc;
 }
 

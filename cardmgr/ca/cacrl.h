@@ -23,6 +23,7 @@ enum cacrl_err {
 	CACRL_ERR_OLDER = -6,	/* older than the cached one (rollback) */
 	CACRL_ERR_IO = -7,	/* cache file */
 	CACRL_ERR_NOMEM = -8,
+	CACRL_ERR_CONNREFUSED = -9,	/* nothing listens at the point (cahttp.h) */
 };
 
 const char *cacrl_strerror(int err);
@@ -33,7 +34,10 @@ const char *cacrl_errname(int err);
 
 /*
  * GET url (http://), at most CACRL_MAX_BYTES, within timeout seconds
- * (ca_timeout: 0 is the default, never "forever"). [out] *crl: X509_CRL_free.
+ * (ca_timeout: 0 is the default, never "forever") for the connect and again
+ * for the exchange. The TCP connect is cahttp_connect()'s: one attempt, a
+ * refusal told at once (CACRL_ERR_CONNREFUSED), not retried until the
+ * timeout as OpenSSL's own connect does. [out] *crl: X509_CRL_free.
  */
 int cacrl_fetch(const char *url, int timeout, X509_CRL **crl);
 

@@ -11,6 +11,7 @@
 #include <openssl/http.h>
 
 #include "ca.h"
+#include "cahttp.h"
 #include "catls.h"
 
 #define MAX_CERT 65536
@@ -24,6 +25,7 @@ caidm_strerror(int err)
 	case CAIDM_ERR_TRANSPORT: return "identity manager unreachable";
 	case CAIDM_ERR_REFUSED:	return "identity manager refused the certificate";
 	case CAIDM_ERR_NOMEM:	return "out of memory";
+	case CAIDM_ERR_CONNREFUSED: return "connection refused";
 	default:		return "unknown caidm error";
 	}
 }
@@ -37,6 +39,7 @@ caidm_errname(int err)
 	case CAIDM_ERR_TRANSPORT:	return "CAIDM_ERR_TRANSPORT";
 	case CAIDM_ERR_REFUSED:	return "CAIDM_ERR_REFUSED";
 	case CAIDM_ERR_NOMEM:	return "CAIDM_ERR_NOMEM";
+	case CAIDM_ERR_CONNREFUSED:	return "CAIDM_ERR_CONNREFUSED";
 	default:		return "CAIDM_ERR_UNKNOWN";
 	}
 }
@@ -91,24 +94,36 @@ caidm_push(const struct caidm_cfg *cfg, EVP_PKEY *key, X509 *cert,
 {
 	char *host = NULL, *port = NULL, *path = NULL;
 	struct catls t;
-	BIO *req = NULL, *rsp = NULL;
-	int ssl = 0, rc = CAIDM_ERR_ARG;
+	BIO *req = NULL, *rsp = NULL, *conn = NULL;
+	int ssl = 0, pnum = 0, timeout, crc, rc = CAIDM_ERR_ARG;
 
 	memset(&t, 0, sizeof(t));
 	snprintf(detail, dlen, "bad identity manager URL or certificate");
 	if (cfg->url == NULL || der == NULL || len == 0 || len > MAX_CERT ||
-	    !OSSL_HTTP_parse_url(cfg->url, &ssl, NULL, &host, &port, NULL, &path,
-	    NULL, NULL) || !ssl)
+	    !OSSL_HTTP_parse_url(cfg->url, &ssl, NULL, &host, &port, &pnum,
+	    &path, NULL, NULL) || !ssl)
 		goto out;
 	if (catls_init(&t, host, cfg->trust, key, cert, NULL) != CATLS_OK ||
 	    (req = b64_body(der, len)) == NULL) {
 		snprintf(detail, dlen, "identity manager TLS setup failed");
 		goto out;
 	}
+	timeout = ca_timeout(cfg->timeout);
+	/* Our own connect: OpenSSL's retries a refusal until the timeout. */
+	if ((crc = cahttp_connect(host, pnum, timeout, &conn)) != CAHTTP_OK) {
+		rc = crc == CAHTTP_ERR_REFUSED ? CAIDM_ERR_CONNREFUSED :
+		    crc == CAHTTP_ERR_NOMEM ? CAIDM_ERR_NOMEM :
+		    CAIDM_ERR_TRANSPORT;
+		snprintf(detail, dlen, "%s: %s:%d", cahttp_strerror(crc), host,
+		    pnum);
+		ERR_clear_error();
+		goto out;
+	}
 	ERR_clear_error();
-	rsp = OSSL_HTTP_transfer(NULL, host, port, path, 1, NULL, NULL, NULL,
+	/* TLS is pushed onto conn by catls_http_cb, as for the CMP link. */
+	rsp = OSSL_HTTP_transfer(NULL, host, port, path, 1, NULL, NULL, conn,
 	    NULL, catls_http_cb, &t, 0, NULL, "application/pkix-cert", req,
-	    NULL, 0, 4096, ca_timeout(cfg->timeout), 0);
+	    NULL, 0, 4096, timeout, 0);
 	if (rsp == NULL) {
 		rc = classify(&t, detail, dlen);
 		goto out;
@@ -118,6 +133,7 @@ caidm_push(const struct caidm_cfg *cfg, EVP_PKEY *key, X509 *cert,
 out:
 	BIO_free(rsp);
 	BIO_free(req);
+	BIO_free_all(conn);
 	catls_done(&t);
 	OPENSSL_free(host);
 	OPENSSL_free(port);

@@ -18,6 +18,7 @@ enum caidm_err {
 	CAIDM_ERR_TRANSPORT = -2,	/* unreachable, TLS failure, 5xx */
 	CAIDM_ERR_REFUSED = -3,		/* the identity manager said no (4xx) */
 	CAIDM_ERR_NOMEM = -4,
+	CAIDM_ERR_CONNREFUSED = -5,	/* nothing listens there; retried */
 };
 
 const char *caidm_strerror(int err);
@@ -30,7 +31,12 @@ struct caidm_cfg {
 	int timeout;		/* seconds; <= 0: CA_DEFAULT_TIMEOUT (ca_timeout) */
 };
 
-/* POST der (a certificate). detail gets the reason of a failure. */
+/*
+ * POST der (a certificate). detail gets the reason of a failure. The TCP
+ * connect is cahttp_connect()'s: a refused connection is told at once
+ * (CAIDM_ERR_CONNREFUSED, "connection refused: HOST:PORT"), not retried
+ * until the timeout; the connect and the exchange each get the timeout.
+ */
 int caidm_push(const struct caidm_cfg *cfg, EVP_PKEY *key, X509 *cert,
     const uint8_t *der, size_t len, char *detail, size_t dlen);
 

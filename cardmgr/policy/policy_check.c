@@ -5,8 +5,10 @@
  *   cardmgr-policy-check PROFILES_DIR [OPERATORS_FILE [LIFECYCLE_FILE]]
  *
  * Prints every error as file:line: message on stderr; exits 0 when all is
- * well, 1 on any error, 2 on bad usage.
+ * well, 1 on any error (also when "configuration OK" cannot be written:
+ * SIGPIPE is ignored), 2 on bad usage.
  */
+#include <signal.h>
 #include <stdio.h>
 
 #include "lifecycle.h"
@@ -20,6 +22,8 @@ main(int argc, char **argv)
 	unsigned n = 0, ln = 0;
 	int rc, lrc = LC_OK;
 
+	/* A reader of our output gone is an error (exit 1), not SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2 || argc > 4) {
 		fprintf(stderr, "usage: %s PROFILES_DIR [OPERATORS_FILE "
 		    "[LIFECYCLE_FILE]]\n", argv[0]);
@@ -38,5 +42,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	printf("configuration OK\n");
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "%s: output lost: cannot write to standard "
+		    "output\n", argv[0]);
+		return 1;
+	}
 	return 0;
 }

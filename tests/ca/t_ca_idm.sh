@@ -35,4 +35,23 @@ check "the push drains when the identity manager is back" cli outbox drain
 check_eq "now two pushes stored" 2 "$(ls "$PKI/idm" | wc -l)"
 check "the second push is b's certificate" bash -c \
     "for f in $PKI/idm/*; do base64 -d \$f | cmp -s - <(openssl x509 -in $T/b.crt -outform DER) && exit 0; done; exit 1"
+
+# The identity manager's front is down (nothing listens on its port): the
+# push says "connection refused" at once, under its own error code, and
+# stays pending (OpenSSL's own connect retried the refusal until the whole
+# timeout and said "connect timeout").
+sed -i 's|^idm_url = .*|idm_url = https://ca.test:8446/idm|' "$T/ca.conf"
+mkcsr c
+cli enroll --csr "$T/c.csr" --profile piv-auth --out "$T/c.crt" >"$T/out" 2>&1
+check_eq "IdM front down: the enrollment still succeeds" 0 $?
+check_grep "the push is kept under its own error code" \
+    '^[0-9]+ push pending .*err=CAIDM_ERR_CONNREFUSED last_error=connection refused: ca.test:8446$' \
+    <(cli outbox list --pending)
+cli outbox drain >"$T/drain" 2>&1
+check_eq "IdM front down: the drain keeps the push (exit 3)" 3 $?
+check_grep "and reports the refusal" \
+    '^cardmgr-ca: op [0-9]+ kept for a retry: connection refused: ca.test:8446$' "$T/drain"
+sed -i 's|^idm_url = .*|idm_url = https://ca.test:8443/idm|' "$T/ca.conf"
+check "the push drains when the front is back" cli outbox drain
+check_eq "now three pushes stored" 3 "$(ls "$PKI/idm" | wc -l)"
 done_testing

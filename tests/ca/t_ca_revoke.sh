@@ -107,4 +107,15 @@ cli crl-update >"$T/out" 2>&1
 check_eq "forged CRL refused" 1 $?
 check_grep "refusal says why" 'REJECTED: CRL signature not trusted' "$T/out"
 check "cache untouched by the forged CRL" cmp "$ST/crl.der" "$T/crl.before"
+
+# The distribution point is down (nothing listens on 8080): "connection
+# refused" at once, exit 1, cache kept (OpenSSL's own connect retried the
+# refusal until the whole timeout and said "cannot fetch the CRL").
+ca_stop
+cli crl-update >"$T/out" 2>&1
+check_eq "CRL point down: crl-update fails (exit 1)" 1 $?
+check_grep "and says connection refused" \
+    'CRL http://ca.test:8080/crl: connection refused$' "$T/out"
+check "cache untouched" cmp "$ST/crl.der" "$T/crl.before"
+ca_start
 done_testing

@@ -33,6 +33,13 @@ check_eq "readers: same list as opensc-tool" \
     "$(opensc-tool -l | grep -o 'Virtual PCD [0-9] 00 0[01]' | sort)" \
     "$("$BIN/drvtool" readers | sed 's/^reader=//' | sort)"
 
+
+# A reader of drvtool's output gone: an error it reports (exit 1), not a
+# death by SIGPIPE (141).
+to_gone_reader "$BIN/drvtool" readers 2>"$T/gone.err"
+check_eq "stdout closed by its reader: drvtool exits 1, not 141" 1 $?
+check_grep "and says the output was lost" '^drvtool: output lost: cannot write to standard output$' "$T/gone.err"
+
 vcard_insert 0 "$T/a.state" --create --serial 1111 >/dev/null
 
 # --- ATR

@@ -22,6 +22,9 @@ check_eq "a lifecycle transition without its effect exits 1" 1 $?
 check_grep "naming its file and line" \
     "/lifecycle\\.conf:$(grep -n 'name = "suspend"' "$T/lifecycle.conf" | cut -d: -f1): transition suspend: no effect" "$T/lerr"
 check_grep "it says so" '^configuration OK$' <("$PC" "$T/p" 2>&1)
+to_gone_reader "$PC" "$T/p" 2>"$T/gone.err"
+check_eq "stdout closed by its reader: exit 1, not 141 (SIGPIPE)" 1 $?
+check_grep "and says the output was lost" 'cardmgr-policy-check: output lost: cannot write to standard output$' "$T/gone.err"
 "$PC" >"$T/usage.out" 2>&1
 check_eq "no argument is a usage error (exit 2)" 2 $?
 

@@ -308,6 +308,47 @@ connect_refused_at_once(void **state)
 	    "CAHTTP_ERR_TIMEOUT");
 }
 
+/*
+ * The CRL fetch and the identity manager push connect the same way: nothing
+ * listening is "connection refused", its own error, at once (OpenSSL's own
+ * connect retried it every 100 ms for the whole 300 s and said "connect
+ * timeout"); a push refused so stays retryable (not CAIDM_ERR_REFUSED).
+ */
+static void
+crl_idm_refused_at_once(void **state)
+{
+	const uint8_t der[3] = { 0x30, 0x01, 0x00 };
+	struct caidm_cfg ic;
+	X509_CRL *crl = (X509_CRL *)1;
+	char url[64], detail[256], want[64];
+	int port;
+
+	(void)state;
+	(void)loopback_port(0, &port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/crl", port);
+	assert_int_equal(cacrl_fetch(url, 300, &crl), CACRL_ERR_CONNREFUSED);
+	assert_null(crl);
+	assert_string_equal(cacrl_strerror(CACRL_ERR_CONNREFUSED),
+	    "connection refused");
+	assert_string_equal(cacrl_errname(CACRL_ERR_CONNREFUSED),
+	    "CACRL_ERR_CONNREFUSED");
+	assert_int_equal(cacrl_fetch("http://[::1/crl", 300, &crl),
+	    CACRL_ERR_ARG);
+	assert_int_equal(cacrl_fetch("https://127.0.0.1/crl", 300, &crl),
+	    CACRL_ERR_ARG);
+	memset(&ic, 0, sizeof(ic));
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/idm", port);
+	ic.url = url;
+	ic.trust = P.anchors;
+	ic.timeout = 300;
+	assert_int_equal(caidm_push(&ic, P.leaf_key, P.leaf, der, 3, detail,
+	    sizeof(detail)), CAIDM_ERR_CONNREFUSED);
+	snprintf(want, sizeof(want), "connection refused: 127.0.0.1:%d", port);
+	assert_string_equal(detail, want);
+	assert_string_equal(caidm_errname(CAIDM_ERR_CONNREFUSED),
+	    "CAIDM_ERR_CONNREFUSED");
+}
+
 /* A CA certificate under root with only keyCertSign: it may not sign CRLs. */
 static X509 *
 mk_no_crlsign(const char *cn, EVP_PKEY *key)
@@ -602,6 +643,7 @@ main(void)
 		cmocka_unit_test(crl_rollback),
 		cmocka_unit_test(silent_peer_times_out),
 		cmocka_unit_test(connect_refused_at_once),
+		cmocka_unit_test(crl_idm_refused_at_once),
 		cmocka_unit_test(secret_files),
 	};
 
