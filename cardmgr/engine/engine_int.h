@@ -220,6 +220,15 @@ const struct lc_transition *eng_transition_allowed(struct engine *e,
  * effect with CRL reason (PENDING_* and one outbox request each), pending_ca
  * their count, and its history an event. [out] *c: the card as written.
  */
+/*
+ * The card named by key (GUID or serial) into *c, its profile into *p, and
+ * the transition name if the actor may run it now; NULL and *r filled
+ * otherwise (404 for a card the station does not know).
+ */
+const struct lc_transition *eng_transition_for(struct engine *e,
+    const char *key, const char *name, enum prof_op pop,
+    const struct actor *a, struct inv_card *c, const struct prof **p,
+    struct eng_refusal *r);
 int eng_transition_record(struct engine *e, struct inv_card *c,
     const struct lc_transition *tr, int reason, const char *actor,
     const char *detail);

@@ -83,18 +83,8 @@ op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
 	eng_arg(r, "card", key, sizeof(key));
 	present = eng_arg(r, "reader", reader, sizeof(reader)) != NULL;
 	eng_arg(r, "reason", reason, sizeof(reason));
-	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
-		rc = eng_find_card(t, key, &c);
-	inv_abort(t);
-	if (rc != INV_OK) {
-		why = "the station does not know this card";
-		status = 404;
-		code = "not_found";
-		goto refuse;
-	}
 	/* The reason is the lifecycle transition: retire, lost, stolen... */
-	p = prof_find(e->profiles, c.profile);
-	if ((tr = eng_transition_allowed(e, &c, reason, p, PROF_OP_RETIRE, a,
+	if ((tr = eng_transition_for(e, key, reason, PROF_OP_RETIRE, a, &c, &p,
 	    &ref)) == NULL) {
 		why = ref.why;
 		status = ref.status;

@@ -31,17 +31,7 @@ run(struct engine *e, const struct ops_req *r, uint64_t id,
 
 	eng_arg(r, "card", key, sizeof(key));
 	eng_arg(r, "reason", reason, sizeof(reason));
-	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
-		rc = eng_find_card(t, key, &c);
-	inv_abort(t);
-	if (rc != INV_OK) {
-		why = "the station does not know this card";
-		status = 404;
-		code = "not_found";
-		goto refuse;
-	}
-	p = prof_find(e->profiles, c.profile);
-	if ((tr = eng_transition_allowed(e, &c, name, p, PROF_OP_SUSPEND, a,
+	if ((tr = eng_transition_for(e, key, name, PROF_OP_SUSPEND, a, &c, &p,
 	    &ref)) == NULL) {
 		why = ref.why;
 		status = ref.status;

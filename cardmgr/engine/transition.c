@@ -38,6 +38,29 @@ eng_cert_pending(int status)
 /* ---- who may: the lifecycle, then the profile ---------------------------- */
 
 const struct lc_transition *
+eng_transition_for(struct engine *e, const char *key, const char *name,
+    enum prof_op pop, const struct actor *a, struct inv_card *c,
+    const struct prof **p, struct eng_refusal *r)
+{
+	struct inv_txn *t = NULL;
+	int rc;
+
+	*p = NULL;
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = eng_find_card(t, key, c);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		r->status = 404;
+		r->code = "not_found";
+		snprintf(r->why, sizeof(r->why), "the station does not know "
+		    "this card");
+		return NULL;
+	}
+	*p = prof_find(e->profiles, c->profile);
+	return eng_transition_allowed(e, c, name, *p, pop, a, r);
+}
+
+const struct lc_transition *
 eng_transition_allowed(struct engine *e, const struct inv_card *c,
     const char *name, const struct prof *p, enum prof_op pop,
     const struct actor *a, struct eng_refusal *r)
