@@ -249,7 +249,7 @@ endpoints_new(struct ca_link *l, const struct ca_cfg *cfg)
 		l->ep[i].port = e[i].port;
 		l->order[i] = i;
 	}
-	for (i = n - 1; i > 0; i--) {
+	for (i = cfg->keep_order ? 0 : n - 1; i > 0; i--) {
 		if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
 			break;	/* no randomness: the configured order */
 		j = (int)(r % (uint32_t)(i + 1));

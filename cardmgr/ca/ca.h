@@ -75,6 +75,7 @@ struct ca_cfg {
 	 */
 	const struct ca_endpoint *endpoints;
 	int n_endpoints;
+	int keep_order;		/* 1: try them in the given order, unshuffled */
 	const char *path;	/* HTTP path of the CMP endpoint, e.g. "cmp" */
 	int plain_http;		/* 1: no TLS (only for the openssl mock server) */
 	const char *tls_trust;	/* PEM file: anchors for the server's TLS cert */

@@ -106,6 +106,12 @@ cast_crash_point(const char *point)
 		_exit(99);
 }
 
+int
+cast_keep_order_point(void)
+{
+	return getenv("CARDMGR_CA_KEEP_ORDER") != NULL;
+}
+
 void
 cast_pause_point(void)
 {
@@ -412,6 +418,7 @@ link_cfg(struct cast *st, struct ca_cfg *cfg, char *untrusted,
 	}
 	cfg->endpoints = eps;
 	cfg->n_endpoints = i;
+	cfg->keep_order = cast_keep_order_point();
 	cfg->path = c->path;
 	cfg->plain_http = c->plain_http;
 	cfg->tls_trust = c->tls_trust[0] ? c->tls_trust : NULL;
