@@ -99,8 +99,44 @@ check_eq "each certificate the station holds is the one the CA recorded" "" \
     "$(cli status | awk '/^cert / { print $2 }' | sort >"$T/st-serials"
        while read -r t; do grep -qx "$(ca_txid_serial "$t")" "$T/st-serials" || echo "$t"; done <"$T/txids")"
 
+# --- a front killed while the CA holds the request (the CA answers each
+# message after 2 s): the station's exchange dies mid-transaction; the same
+# transaction goes to the other front and the CA, which issued already,
+# answers it as a replay. One certificate.
+[ -f "$T/pids/nginx" ] || nginx_start
+[ -f "$T/pids/nginx2" ] || nginx2_start
+ca_stop; ca_start --delay 2
+b=$(issued_count)
+: >"$T/ops"; queue 1
+tx=$(txids)
+"$BIN/cardmgr-ca" -c "$T/ca.conf" outbox drain >"$T/drain" 2>&1 &
+dpid=$!
+# Until a front holds a connection to the CA (its proxy, to port 8080) ...
+for ((i = 0; i < 400; i++)); do
+	[ -n "$(ss -tnH state established '( dport = :8080 )')" ] && break
+	sleep 0.05
+done
+# ... and kill the one the station is connected to.
+conn=$(ss -tnH state established '( dport = :8443 )' | awk '{ print $4 }')
+echo "# the station is connected to $conn while the CA holds its request"
+case $conn in
+127.0.0.2:8443) dead=2 want='ca.test:8443 \(ca2.test:8443: ' ;;
+*) dead=1 want='ca2.test:8443 \(ca.test:8443: ' ;;
+esac
+check "the station's connection found" test -n "$conn"
+front_kill "$dead"
+wait "$dpid"
+check_eq "front killed mid-transaction: the drain completes (exit 0)" 0 $?
+sed "s/^/#   /" "$T/drain"
+check_grep "it failed over" "failed over to CA endpoint $want" "$T/drain"
+check_eq "done" "1 done" "$(states)"
+check_eq "the CA issued exactly one certificate" $((b + 1)) "$(issued_count)"
+check_grep "the other front's request was answered as a replay" "replay txid=$tx" "$T/testca.log"
+check_eq "the CA's records consistent" "" "$(ca_record_problems)"
+ca_stop; ca_start
+
 # --- both fronts down: a clear error, nothing marked done
-front_kill "$live"
+front_kill 1; front_kill 2
 b=$(issued_count)
 : >"$T/ops"; queue 2
 cli outbox drain >"$T/drain" 2>&1
