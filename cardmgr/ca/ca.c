@@ -19,12 +19,25 @@
 #include "tlv.h"
 
 #define MAX_CACERTS 8
+#define EP(l) (&(l)->ep[(l)->cur])
+
+/* One CA endpoint: its name and port, and its own TLS context and session. */
+struct ca_ep {
+	char host[CA_HOSTPORT];
+	int port;
+	struct catls tls;	/* tls.host points to host */
+};
 
 struct ca_link {
-	struct ca_cfg cfg;
+	struct ca_cfg cfg;	/* server, port, endpoints: see ep[] */
 	EVP_PKEY *key;
 	X509 *cert;
-	struct catls tls;
+	struct ca_ep ep[CA_MAX_ENDPOINTS];
+	int n;				/* endpoints in ep[] */
+	int order[CA_MAX_ENDPOINTS];	/* shuffled once, at ca_link_new */
+	int good;			/* position in order[] that answered
+					 * last, -1 before any answer */
+	int cur;			/* ep[] index of the call in progress */
 	X509_STORE *trust;		/* cmp_trust anchors */
 	STACK_OF(X509) *untrusted;	/* intermediates we may use */
 	X509_NAME *sender;		/* expected signer of responses */
@@ -212,15 +225,83 @@ ca_verify_cert(struct ca_link *l, X509 *cert, STACK_OF(X509) *chain,
 
 /* ---- link ---- */
 
+/*
+ * Copy the endpoints (cfg->endpoints, or server and port as the only one)
+ * and shuffle their order once: stations spread over the CA's fronts.
+ */
+static int
+endpoints_new(struct ca_link *l, const struct ca_cfg *cfg)
+{
+	struct ca_endpoint one = { cfg->server, cfg->port };
+	const struct ca_endpoint *e = cfg->n_endpoints > 0 ? cfg->endpoints :
+	    &one;
+	int n = cfg->n_endpoints > 0 ? cfg->n_endpoints : 1, i, j, k;
+	uint32_t r;
+
+	if (n > CA_MAX_ENDPOINTS || e == NULL)
+		return CA_ERR_ARG;
+	for (i = 0; i < n; i++) {
+		if (e[i].host == NULL || e[i].host[0] == '\0' ||
+		    strlen(e[i].host) >= sizeof(l->ep[i].host) ||
+		    e[i].port < 1 || e[i].port > 65535)
+			return CA_ERR_ARG;
+		memcpy(l->ep[i].host, e[i].host, strlen(e[i].host) + 1);
+		l->ep[i].port = e[i].port;
+		l->order[i] = i;
+	}
+	for (i = cfg->keep_order ? 0 : n - 1; i > 0; i--) {
+		if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+			break;	/* no randomness: the configured order */
+		j = (int)(r % (uint32_t)(i + 1));
+		k = l->order[i];
+		l->order[i] = l->order[j];
+		l->order[j] = k;
+	}
+	l->n = n;
+	l->good = -1;
+	l->cur = l->order[0];
+	l->cfg.server = l->ep[0].host;
+	l->cfg.port = l->ep[0].port;
+	l->cfg.endpoints = NULL;
+	l->cfg.n_endpoints = 0;
+	return CA_OK;
+}
+
+int
+ca_link_endpoints(const struct ca_link *l)
+{
+	return l->n;
+}
+
+int
+ca_link_good(const struct ca_link *l)
+{
+	return l->good < 0 ? -1 : l->order[l->good];
+}
+
+void
+ca_link_tls_counts(const struct ca_link *l, unsigned long *handshakes,
+    unsigned long *resumed)
+{
+	int i;
+
+	*handshakes = *resumed = 0;
+	for (i = 0; i < l->n; i++) {
+		*handshakes += l->ep[i].tls.handshakes;
+		*resumed += l->ep[i].tls.resumed;
+	}
+}
+
 int
 ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
     struct ca_link **out)
 {
 	struct ca_link *l = NULL;
-	int rc = CA_ERR_ARG;
+	int rc = CA_ERR_ARG, i;
 
 	*out = NULL;
-	if (cfg == NULL || cfg->server == NULL || cfg->cmp_trust == NULL ||
+	if (cfg == NULL || (cfg->server == NULL && cfg->n_endpoints == 0) ||
+	    cfg->cmp_trust == NULL ||
 	    (!cfg->plain_http && cfg->tls_trust == NULL) ||
 	    (cert != NULL && key == NULL))
 		goto out;
@@ -229,6 +310,9 @@ ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
 		goto out;
 	l->cfg = *cfg;
 	l->cfg.timeout = ca_timeout(l->cfg.timeout);
+	if ((rc = endpoints_new(l, cfg)) != CA_OK)
+		goto out;
+	rc = CA_ERR_NOMEM;
 	if (key != NULL && EVP_PKEY_up_ref(key))
 		l->key = key;
 	if (cert != NULL && X509_up_ref(cert))
@@ -239,11 +323,12 @@ ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
 		rc = CA_ERR_ARG;
 		goto out;
 	}
-	if (!cfg->plain_http && catls_init(&l->tls, cfg->server, cfg->tls_trust,
-	    l->key, l->cert, l->untrusted) != CATLS_OK) {
-		rc = CA_ERR_TRUST;
-		goto out;
-	}
+	for (i = 0; i < l->n && !cfg->plain_http; i++)
+		if (catls_init(&l->ep[i].tls, l->ep[i].host, cfg->tls_trust,
+		    l->key, l->cert, l->untrusted) != CATLS_OK) {
+			rc = CA_ERR_TRUST;
+			goto out;
+		}
 	*out = l;
 	l = NULL;
 out:
@@ -254,9 +339,12 @@ out:
 void
 ca_link_free(struct ca_link *l)
 {
+	int i;
+
 	if (l == NULL)
 		return;
-	catls_done(&l->tls);
+	for (i = 0; i < CA_MAX_ENDPOINTS; i++)
+		catls_done(&l->ep[i].tls);
 	X509_STORE_free(l->trust);
 	X509_NAME_free(l->sender);
 	sk_X509_pop_free(l->untrusted, X509_free);
@@ -336,16 +424,16 @@ transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 	char port[8];
 
 	t = t > 0 ? t : l->cfg.timeout;
-	(void)snprintf(port, sizeof(port), "%d", l->cfg.port);
-	if (l->http == NULL && (l->conn_err = cahttp_connect(l->cfg.server,
-	    l->cfg.port, t, &l->conn)) != CAHTTP_OK)
+	(void)snprintf(port, sizeof(port), "%d", EP(l)->port);
+	if (l->http == NULL && (l->conn_err = cahttp_connect(EP(l)->host,
+	    EP(l)->port, t, &l->conn)) != CAHTTP_OK)
 		return NULL;
 	if ((mem = ASN1_item_i2d_mem_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG),
 	    (const ASN1_VALUE *)req)) == NULL)
 		goto out;
-	rsp = OSSL_HTTP_transfer(&l->http, l->cfg.server, port, l->cfg.path,
+	rsp = OSSL_HTTP_transfer(&l->http, EP(l)->host, port, l->cfg.path,
 	    tls, NULL, NULL, l->http == NULL ? l->conn : NULL, NULL,
-	    tls ? catls_http_cb : NULL, tls ? &l->tls : NULL, 0, NULL, ct, mem,
+	    tls ? catls_http_cb : NULL, tls ? &EP(l)->tls : NULL, 0, NULL, ct, mem,
 	    ct, 1, OSSL_HTTP_DEFAULT_MAX_RESP_LEN, t, 1);
 	res = (OSSL_CMP_MSG *)ASN1_item_d2i_bio(ASN1_ITEM_rptr(OSSL_CMP_MSG),
 	    rsp, NULL);
@@ -365,8 +453,8 @@ set_transport(struct ca_link *l, OSSL_CMP_CTX *ctx)
 	    transfer;
 	void *arg = l->cfg.transfer != NULL ? l->cfg.transfer_arg : l;
 
-	return OSSL_CMP_CTX_set1_server(ctx, l->cfg.server) &&
-	    OSSL_CMP_CTX_set_serverPort(ctx, l->cfg.port) &&
+	return OSSL_CMP_CTX_set1_server(ctx, EP(l)->host) &&
+	    OSSL_CMP_CTX_set_serverPort(ctx, EP(l)->port) &&
 	    OSSL_CMP_CTX_set1_serverPath(ctx, l->cfg.path) &&
 	    OSSL_CMP_CTX_set_option(ctx, OSSL_CMP_OPT_MSG_TIMEOUT,
 	    l->cfg.timeout) &&
@@ -445,7 +533,7 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 		cmp_free(l, ctx);
 		return NULL;
 	}
-	l->tls.verify = X509_V_OK;
+	EP(l)->tls.verify = X509_V_OK;
 	l->csr = NULL;
 	return ctx;
 }
@@ -519,17 +607,17 @@ classify(struct ca_link *l, OSSL_CMP_CTX *ctx, struct ca_result *res)
 	    l->conn_err == CAHTTP_ERR_TIMEOUT) {
 		if (l->conn_err == CAHTTP_ERR_REFUSED)
 			snprintf(res->detail, sizeof(res->detail), "%s:%d",
-			    l->cfg.server, l->cfg.port);
+			    EP(l)->host, EP(l)->port);
 		else
 			snprintf(res->detail, sizeof(res->detail),
-			    "connect timeout (%s:%d)", l->cfg.server, l->cfg.port);
+			    "connect timeout (%s:%d)", EP(l)->host, EP(l)->port);
 		return l->conn_err == CAHTTP_ERR_REFUSED ? CA_ERR_REFUSED :
 		    CA_ERR_TRANSPORT;
 	}
-	if (l->tls.verify != X509_V_OK) {
+	if (EP(l)->tls.verify != X509_V_OK) {
 		snprintf(res->detail, sizeof(res->detail),
 		    "TLS: CA server certificate: %s",
-		    X509_verify_cert_error_string(l->tls.verify));
+		    X509_verify_cert_error_string(EP(l)->tls.verify));
 		return CA_ERR_TLS;
 	}
 	/* signerNotTrusted: the CA no longer accepts our own certificate. */
@@ -640,8 +728,8 @@ run_certreq(struct ca_link *l, OSSL_CMP_CTX *ctx, int type,
 	return take_cert(ctx, cert, res);
 }
 
-int
-ca_enroll_p10(struct ca_link *l, const uint8_t *csr, size_t csr_len,
+static int
+ca_enroll_p10_once(struct ca_link *l, const uint8_t *csr, size_t csr_len,
     const char *profile, const uint8_t txid[CA_TXID_LEN],
     struct ca_result *res)
 {
@@ -671,8 +759,8 @@ out:
 	return rc;
 }
 
-int
-ca_revoke(struct ca_link *l, const uint8_t *cert, size_t cert_len,
+static int
+ca_revoke_once(struct ca_link *l, const uint8_t *cert, size_t cert_len,
     int reason, const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
 {
 	const unsigned char *p = cert;
@@ -768,8 +856,8 @@ verify_all(struct ca_link *l, STACK_OF(X509) *certs, struct ca_result *res)
 	return sk_X509_num(certs) > 0 ? CA_OK : CA_ERR_RESPONSE;
 }
 
-int
-ca_get_cacerts(struct ca_link *l, STACK_OF(X509) **certs,
+static int
+ca_get_cacerts_once(struct ca_link *l, STACK_OF(X509) **certs,
     struct ca_result *res)
 {
 	uint8_t txid[CA_TXID_LEN];
@@ -846,8 +934,8 @@ set_subject(OSSL_CMP_CTX *ctx, const char *subject)
 	return ok;
 }
 
-int
-ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
+static int
+ca_enroll_station_once(struct ca_link *l, const char *ref, const uint8_t *secret,
     size_t secret_len, EVP_PKEY *newkey, const char *subject,
     const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
 {
@@ -887,8 +975,8 @@ out:
 	return rc;
 }
 
-int
-ca_renew_station(struct ca_link *l, EVP_PKEY *newkey,
+static int
+ca_renew_station_once(struct ca_link *l, EVP_PKEY *newkey,
     const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
 {
 	OSSL_CMP_CTX *ctx = NULL;
@@ -907,4 +995,155 @@ ca_renew_station(struct ca_link *l, EVP_PKEY *newkey,
 out:
 	cmp_free(l, ctx);
 	return rc;
+}
+
+/* ---- failover over the CA's endpoints (ca.h) ---- */
+
+enum op_kind { OP_P10, OP_RR, OP_GENM, OP_IR, OP_KUR };
+
+/* One call's arguments, to repeat it on the next endpoint. */
+struct op {
+	enum op_kind kind;
+	const uint8_t *der;	/* CSR (p10cr) or certificate (rr) */
+	size_t len;
+	const char *profile;
+	int reason;
+	const uint8_t *txid;
+	STACK_OF(X509) **certs;
+	const char *ref, *subject;
+	const uint8_t *secret;
+	size_t secret_len;
+	EVP_PKEY *newkey;
+};
+
+static int
+op_once(struct ca_link *l, const struct op *o, struct ca_result *res)
+{
+	switch (o->kind) {
+	case OP_P10:
+		return ca_enroll_p10_once(l, o->der, o->len, o->profile,
+		    o->txid, res);
+	case OP_RR:
+		return ca_revoke_once(l, o->der, o->len, o->reason, o->txid,
+		    res);
+	case OP_GENM:
+		return ca_get_cacerts_once(l, o->certs, res);
+	case OP_IR:
+		return ca_enroll_station_once(l, o->ref, o->secret,
+		    o->secret_len, o->newkey, o->subject, o->txid, res);
+	case OP_KUR:
+		return ca_renew_station_once(l, o->newkey, o->txid, res);
+	}
+	return CA_ERR_ARG;
+}
+
+/* The way to the CA failed, not the CA: another endpoint may serve. */
+static int
+failover_err(int rc)
+{
+	return rc == CA_ERR_REFUSED || rc == CA_ERR_TRANSPORT ||
+	    rc == CA_ERR_TLS;
+}
+
+/* "host:port: why" of a failed attempt, appended to buf. */
+static void
+say_failed(char *buf, size_t len, const char *ep, int rc,
+    const struct ca_result *res)
+{
+	size_t n = strlen(buf);
+
+	if (n + 1 < len)
+		(void)snprintf(buf + n, len - n, "%s%s: %s%s%s", n ? "; " : "",
+		    ep, ca_strerror(rc), res->detail[0] ? ": " : "",
+		    res->detail);
+}
+
+/*
+ * Run o on the endpoints in the link's order, from the one that answered
+ * last, to the first that gets an answer from the CA; the same
+ * transactionID every time (o->txid). A test's transfer callback has no
+ * endpoints to fail over to.
+ */
+static int
+run(struct ca_link *l, const struct op *o, struct ca_result *res)
+{
+	char ep[CA_HOSTPORT], failed[192] = "", all[256] = "";
+	int i, pos, rc = CA_ERR_ARG;
+	int n = l->cfg.transfer != NULL ? 1 : l->n;
+	int start = l->good < 0 ? 0 : l->good;
+
+	for (i = 0; i < n; i++) {
+		pos = (start + i) % l->n;
+		l->cur = l->order[pos];
+		(void)snprintf(ep, sizeof(ep), "%.253s:%u", EP(l)->host,
+		    (unsigned)(uint16_t)EP(l)->port);
+		if (i > 0)
+			ca_result_clear(res);
+		rc = op_once(l, o, res);
+		if (!failover_err(rc)) {
+			l->good = pos;
+			break;
+		}
+		if (i == 0)
+			say_failed(failed, sizeof(failed), ep, rc, res);
+		say_failed(all, sizeof(all), ep, rc, res);
+	}
+	(void)snprintf(res->endpoint, sizeof(res->endpoint), "%.260s", ep);
+	(void)snprintf(res->failed, sizeof(res->failed), "%s", failed);
+	res->failovers = i < n ? i : n - 1;
+	if (i == n && n > 1)
+		(void)snprintf(res->detail, sizeof(res->detail),
+		    "all %d CA endpoints failed: %.200s", n, all);
+	return rc;
+}
+
+int
+ca_enroll_p10(struct ca_link *l, const uint8_t *csr, size_t csr_len,
+    const char *profile, const uint8_t txid[CA_TXID_LEN],
+    struct ca_result *res)
+{
+	struct op o = { .kind = OP_P10, .der = csr, .len = csr_len,
+	    .profile = profile, .txid = txid };
+
+	return run(l, &o, res);
+}
+
+int
+ca_revoke(struct ca_link *l, const uint8_t *cert, size_t cert_len,
+    int reason, const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
+{
+	struct op o = { .kind = OP_RR, .der = cert, .len = cert_len,
+	    .reason = reason, .txid = txid };
+
+	return run(l, &o, res);
+}
+
+int
+ca_get_cacerts(struct ca_link *l, STACK_OF(X509) **certs,
+    struct ca_result *res)
+{
+	struct op o = { .kind = OP_GENM, .certs = certs };
+
+	return run(l, &o, res);
+}
+
+int
+ca_enroll_station(struct ca_link *l, const char *ref, const uint8_t *secret,
+    size_t secret_len, EVP_PKEY *newkey, const char *subject,
+    const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
+{
+	struct op o = { .kind = OP_IR, .ref = ref, .secret = secret,
+	    .secret_len = secret_len, .newkey = newkey, .subject = subject,
+	    .txid = txid };
+
+	return run(l, &o, res);
+}
+
+int
+ca_renew_station(struct ca_link *l, EVP_PKEY *newkey,
+    const uint8_t txid[CA_TXID_LEN], struct ca_result *res)
+{
+	struct op o = { .kind = OP_KUR, .newkey = newkey, .txid = txid };
+
+	return run(l, &o, res);
 }

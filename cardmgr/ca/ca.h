@@ -48,6 +48,7 @@ const char *ca_errname(int err);
 int ca_err_retryable(int err);
 
 #define CA_TXID_LEN 16
+#define CA_HOSTPORT 262		/* "host:port" of an endpoint */
 #define CA_DEFAULT_TIMEOUT 30
 
 /*
@@ -57,9 +58,24 @@ int ca_err_retryable(int err);
  */
 int ca_timeout(int t);
 
+#define CA_MAX_ENDPOINTS 8
+
+/* One CA endpoint (a TLS front of the CA, or of a CA cluster). */
+struct ca_endpoint {
+	const char *host;	/* also checked against its TLS certificate */
+	int port;
+};
+
 struct ca_cfg {
 	const char *server;	/* host name, also checked against the TLS cert */
 	int port;
+	/*
+	 * Several endpoints of one CA (n_endpoints 1..CA_MAX_ENDPOINTS; then
+	 * server and port are not used): see "Failover" below.
+	 */
+	const struct ca_endpoint *endpoints;
+	int n_endpoints;
+	int keep_order;		/* 1: try them in the given order, unshuffled */
 	const char *path;	/* HTTP path of the CMP endpoint, e.g. "cmp" */
 	int plain_http;		/* 1: no TLS (only for the openssl mock server) */
 	const char *tls_trust;	/* PEM file: anchors for the server's TLS cert */
@@ -86,11 +102,40 @@ struct ca_result {
 	char detail[256];	/* why it failed, for logs and the operator */
 	uint8_t *cert;		/* DER of the issued certificate, or NULL */
 	size_t cert_len;
+	/*
+	 * Failover: the endpoint ("host:port") that answered (or the last one
+	 * tried), how many endpoints failed before it in this call, and why
+	 * the first of them failed ("host:port: reason").
+	 */
+	char endpoint[CA_HOSTPORT];
+	int failovers;
+	char failed[192];
 };
 
 void ca_result_clear(struct ca_result *res);
 
 struct ca_link;
+
+/*
+ * Failover. A link with several endpoints tries them in an order shuffled
+ * once when the link is made, starting with the one that answered last
+ * (remembered by the link: one per process or daemon). A call that fails
+ * on the way there (connection refused, connect or read timeout, TLS
+ * failure, an HTTP error such as 5xx from the front: CA_ERR_REFUSED,
+ * CA_ERR_TRANSPORT, CA_ERR_TLS) is repeated whole on the next endpoint,
+ * under the same transactionID: a CA cluster sharing its state answers the
+ * repeat once (a replay), never twice. An answer from the CA itself
+ * (rejection, malformed or forged response) ends the call. Each endpoint
+ * has its own TLS context, host name check (SNI and certificate) and
+ * resumable session. When every endpoint failed, the error is the last
+ * one's and res->detail lists each.
+ */
+int ca_link_endpoints(const struct ca_link *l);
+/* Index in cfg order of the endpoint that answered last, -1 if none yet. */
+int ca_link_good(const struct ca_link *l);
+/* TLS handshakes done and resumed, over all endpoints (status, tests). */
+void ca_link_tls_counts(const struct ca_link *l, unsigned long *handshakes,
+    unsigned long *resumed);
 
 /*
  * A link to the CA. key and cert are the station's identity (TLS client and

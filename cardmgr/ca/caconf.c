@@ -10,7 +10,7 @@
 
 #define MAX_LINE 1024
 
-enum kind { K_STR, K_INT, K_LONG, K_BOOL };
+enum kind { K_STR, K_INT, K_LONG, K_BOOL, K_SERVERS };
 
 struct key {
 	const char *name;
@@ -30,7 +30,8 @@ struct key {
 #define S(n, r) { #n, K_STR, offsetof(struct caconf, n), r, 0, 0 }
 #define N(n, k, r, lo, hi) { #n, k, offsetof(struct caconf, n), r, lo, hi }
 static const struct key keys[] = {
-	S(server, 1), N(port, K_INT, 1, 1, 65535),
+	{ "server", K_SERVERS, offsetof(struct caconf, server), 1, 0, 0 },
+	N(port, K_INT, 0, 1, 65535),
 	N(enroll_port, K_INT, 0, 1, 65535),
 	S(path, 1), N(plain_http, K_BOOL, 0, 0, 1),
 	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0), S(cmp_sender, 0),
@@ -83,6 +84,101 @@ trim(char *s)
 	return s;
 }
 
+/* A host name as TLS checks it: letters, digits, '-' and '.', no "..". */
+static int
+host_ok(const char *h, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= CACONF_HOST || h[0] == '.' || h[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)h[i]) || h[i] == '-' ||
+		    (h[i] == '.' && i + 1 < n && h[i + 1] != '.')))
+			return 0;
+	return 1;
+}
+
+/*
+ * One entry of the server list, [s, e): HOST or HOST:PORT, optionally in
+ * double quotes. Port 0: the `port` key's.
+ */
+static int
+add_server(struct caconf *c, const char *s, const char *e, const char **why)
+{
+	const char *colon;
+	char num[8];
+	size_t hn;
+	long n = 0;
+	char *end;
+	int i;
+
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (e - s >= 2 && *s == '"' && e[-1] == '"') {
+		s++;
+		e--;
+	}
+	*why = "bad value: server: expected HOST or HOST:PORT entries, "
+	    "comma-separated";
+	if ((colon = memchr(s, ':', (size_t)(e - s))) == NULL)
+		colon = e;
+	hn = (size_t)(colon - s);
+	if (!host_ok(s, hn))
+		return 0;
+	if (colon < e) {
+		if ((size_t)(e - colon - 1) >= sizeof(num) || e - colon - 1 == 0)
+			return 0;
+		memcpy(num, colon + 1, (size_t)(e - colon - 1));
+		num[e - colon - 1] = '\0';
+		errno = 0;
+		n = strtol(num, &end, 10);
+		if (*end != '\0' || !isdigit((unsigned char)num[0]) ||
+		    n < 1 || n > 65535) {
+			*why = "bad value: server: a port must be an integer "
+			    "from 1 to 65535";
+			return 0;
+		}
+	}
+	if (c->nservers == CACONF_MAX_SERVERS) {
+		*why = "bad value: server: more than 8 CA endpoints";
+		return 0;
+	}
+	memcpy(c->servers[c->nservers], s, hn);
+	c->servers[c->nservers][hn] = '\0';
+	c->server_ports[c->nservers] = (int)n;
+	for (i = 0; i < c->nservers; i++)
+		if (strcmp(c->servers[i], c->servers[c->nservers]) == 0 &&
+		    c->server_ports[i] == (int)n) {
+			*why = "bad value: server: the same CA endpoint twice";
+			return 0;
+		}
+	c->nservers++;
+	*why = NULL;
+	return 1;
+}
+
+static int
+set_servers(struct caconf *c, const char *v, const char **why)
+{
+	const char *comma;
+
+	if (*v == '\0')
+		return 0;
+	for (;;) {
+		comma = strchr(v, ',');
+		if (!add_server(c, v, comma ? comma : v + strlen(v), why))
+			return 0;
+		if (comma == NULL)
+			break;
+		v = comma + 1;
+	}
+	memcpy(c->server, c->servers[0], sizeof(c->servers[0]));
+	return 1;
+}
+
 static int
 set_value(struct caconf *c, const struct key *k, const char *v,
     const char **why)
@@ -91,6 +187,8 @@ set_value(struct caconf *c, const struct key *k, const char *v,
 	char *end;
 	long n;
 
+	if (k->kind == K_SERVERS)
+		return set_servers(c, v, why);
 	if (k->kind == K_STR) {
 		if (strlen(v) >= CACONF_VAL || *v == '\0')
 			return 0;
@@ -158,11 +256,22 @@ check_required(unsigned seen, const struct caconf *c, const char **missing)
 {
 	size_t i;
 
-	for (i = 0; i < NKEYS; i++)
+	int j;
+
+	for (i = 0; i < NKEYS; i++) {
 		if (keys[i].required && !(seen & (1u << i))) {
 			*missing = keys[i].name;
 			return 0;
 		}
+		/* `port` serves the server entries that name none. */
+		if (keys[i].kind != K_SERVERS)
+			continue;
+		for (j = 0; j < c->nservers; j++)
+			if (c->server_ports[j] == 0 && c->port == 0) {
+				*missing = "port";
+				return 0;
+			}
+	}
 	if (!c->plain_http && c->tls_trust[0] == '\0') {
 		*missing = "tls_trust";
 		return 0;
@@ -177,6 +286,7 @@ caconf_load(const char *file, struct caconf *c, char *err, size_t errlen)
 	const char *why = NULL;
 	unsigned seen = 0, lineno = 0;
 	struct stat st;
+	int i;
 	FILE *f;
 	int rc = CACONF_OK;
 
@@ -206,6 +316,10 @@ caconf_load(const char *file, struct caconf *c, char *err, size_t errlen)
 		rc = CACONF_ERR_MISSING;
 		goto out;
 	}
+	for (i = 0; i < c->nservers; i++)
+		if (c->server_ports[i] == 0)
+			c->server_ports[i] = c->port;
+	c->port = c->server_ports[0];
 	if (c->enroll_port == 0)
 		c->enroll_port = c->port;
 	err[0] = '\0';

@@ -4,8 +4,13 @@
  * errors reported as file:line: message, and a file that group or others can
  * write is refused (it names the trust anchors).
  *
- *   server = ca.test           CMP server host (TLS name checked against it)
- *   port = 8443
+ *   server = ca.test           CMP server host (TLS name checked against it),
+ *                              or several CA endpoints, comma-separated, each
+ *                              HOST or HOST:PORT, optionally in double quotes:
+ *                              server = "ca1.test:8443", "ca2.test:8443"
+ *                              (at most CACONF_MAX_SERVERS, no duplicates)
+ *   port = 8443                the port of entries without their own; may be
+ *                              left out when every entry names its port
  *   enroll_port = 8441         port for the MAC-protected ir (no client cert yet)
  *   path = cmp
  *   plain_http = no            yes only for the openssl mock server tests
@@ -45,10 +50,16 @@ const char *caconf_strerror(int err);
 const char *caconf_errname(int err);
 
 #define CACONF_VAL 512
+#define CACONF_MAX_SERVERS 8
+#define CACONF_HOST 254		/* a DNS name: 253 characters at most */
 
 struct caconf {
-	char server[CACONF_VAL];
-	int port;
+	char server[CACONF_VAL];	/* the first endpoint's host */
+	int port;			/* the first endpoint's port */
+	/* Every CA endpoint, in the file's order (server[] / port: the first). */
+	int nservers;
+	char servers[CACONF_MAX_SERVERS][CACONF_HOST];
+	int server_ports[CACONF_MAX_SERVERS];
 	int enroll_port;
 	char path[CACONF_VAL];
 	int plain_http;

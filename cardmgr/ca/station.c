@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,22 @@ cast_crash_point(const char *point)
 	/* "N": die at the N-th crash point reached, whichever it is. */
 	if (strcmp(at, point) == 0 || atol(at) == ++hits)
 		_exit(99);
+}
+
+int
+cast_keep_order_point(void)
+{
+	return getenv("CARDMGR_CA_KEEP_ORDER") != NULL;
+}
+
+void
+cast_pause_point(void)
+{
+	const char *at = getenv("CARDMGR_CA_PAUSE_AT");
+	static long hits;
+
+	if (at != NULL && atol(at) == ++hits)
+		(void)raise(SIGSTOP);
 }
 
 int
@@ -380,14 +397,28 @@ key_matches_cert(struct cast *st)
 
 /* ---- the link ---- */
 
+/*
+ * The link's configuration; eps[] receives the CA endpoints, each on its own
+ * port from ca.conf, or all on `port` when it is nonzero (enroll_port: the
+ * fronts' enrollment endpoints share one port number).
+ */
 static void
-link_cfg(struct cast *st, struct ca_cfg *cfg, char *untrusted)
+link_cfg(struct cast *st, struct ca_cfg *cfg, char *untrusted,
+    struct ca_endpoint eps[CA_MAX_ENDPOINTS], int port)
 {
 	const struct caconf *c = st->conf;
+	int i;
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->server = c->server;
-	cfg->port = c->port;
+	cfg->port = port ? port : c->port;
+	for (i = 0; i < c->nservers && i < CA_MAX_ENDPOINTS; i++) {
+		eps[i].host = c->servers[i];
+		eps[i].port = port ? port : c->server_ports[i];
+	}
+	cfg->endpoints = eps;
+	cfg->n_endpoints = i;
+	cfg->keep_order = cast_keep_order_point();
 	cfg->path = c->path;
 	cfg->plain_http = c->plain_http;
 	cfg->tls_trust = c->tls_trust[0] ? c->tls_trust : NULL;
@@ -457,6 +488,7 @@ cast_station_usable(struct cast *st)
 int
 cast_open_link(struct cast *st)
 {
+	struct ca_endpoint eps[CA_MAX_ENDPOINTS];
 	char unt[CAST_PATH];
 	struct ca_cfg cfg;
 	int rc;
@@ -468,7 +500,7 @@ cast_open_link(struct cast *st)
 	    (rc = station_key(st, 0)) != CAST_OK ||
 	    (rc = key_matches_cert(st)) != CAST_OK)
 		return rc;
-	link_cfg(st, &cfg, unt);
+	link_cfg(st, &cfg, unt, eps, 0);
 	if ((rc = ca_link_new(&cfg, st->key, st->station, &st->link)) != CA_OK)
 		return cast_fail(st, CAST_ERR_LINK, "CA link: %s", ca_strerror(rc));
 	return CAST_OK;
@@ -477,11 +509,11 @@ cast_open_link(struct cast *st)
 int
 cast_trust_only_link(struct cast *st, struct ca_link **l)
 {
+	struct ca_endpoint eps[CA_MAX_ENDPOINTS];
 	char unt[CAST_PATH];
 	struct ca_cfg cfg;
 
-	link_cfg(st, &cfg, unt);
-	cfg.port = st->conf->enroll_port;
+	link_cfg(st, &cfg, unt, eps, st->conf->enroll_port);
 	if (ca_link_new(&cfg, NULL, NULL, l) != CA_OK)
 		return cast_fail(st, CAST_ERR_LINK, "cannot load the trust anchors");
 	return CAST_OK;

@@ -62,10 +62,20 @@ int cast_trust_only_link(struct cast *st, struct ca_link **l);
  */
 void cast_crash_point(const char *point);
 int cast_fail_point(const char *point);
+/*
+ * CARDMGR_CA_PAUSE_AT=N: the process stops itself (SIGSTOP) before it sends
+ * the N-th operation of its drains, for a test to change the world (stop a
+ * CA front) at a known point and SIGCONT it.
+ */
+void cast_pause_point(void);
+/* CARDMGR_CA_KEEP_ORDER set: the CA endpoints in ca.conf's order, unshuffled. */
+int cast_keep_order_point(void);
 #else
 /* Release builds: no environment variable can stop or steer the station. */
 static inline void cast_crash_point(const char *point) { (void)point; }
 static inline int cast_fail_point(const char *point) { (void)point; return 0; }
+static inline void cast_pause_point(void) { }
+static inline int cast_keep_order_point(void) { return 0; }
 #endif
 
 #endif /* CAST_INT_H */

@@ -114,6 +114,7 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 		return OUTBOX_EXEC_RETRY;
 	}
 	cast_crash_point("send");	/* journaled, nothing sent */
+	cast_pause_point();
 	if (op->type == OUTBOX_PUSH)
 		return exec_push(st, op, out);
 	if (op->type == OUTBOX_ENROLL)
@@ -123,6 +124,9 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 		rc = ca_revoke(st->link, op->payload, op->payload_len, op->reason,
 		    op->txid, &res);
 	cast_crash_point("answered");	/* the CA acted, nothing recorded */
+	if (res.failovers > 0)
+		cast_note(st, "op %llu: failed over to CA endpoint %s (%s)",
+		    (unsigned long long)op->id, res.endpoint, res.failed);
 	v = verdict(st, rc, &res, out);
 	if (v == OUTBOX_EXEC_DONE)
 		v = keep_cert(st, &res, out);

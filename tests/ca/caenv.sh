@@ -8,7 +8,9 @@
 #   cli enroll-station ...    # the station CLI with $T/ca.conf
 #   ca_stop; ca_start [testca options]   # restart the CA (state persists)
 #
-# ca.test and other.test resolve to loopback through a private /etc/hosts.
+# ca.test and other.test resolve to loopback through a private /etc/hosts,
+# ca2.test to 127.0.0.2: a second TLS front of the same CA, started by
+# nginx2_start (tests of the station's failover between CA endpoints).
 # Ports: 8080 CA (plain HTTP, also the CRL), 8443 mutual TLS, 8441 enrollment,
 # 8444 wrong server name, 8445 untrusted server certificate. The test shell
 # is PID 1 of its namespace: when it exits, everything it started dies.
@@ -26,7 +28,7 @@ caenv_init() {
 	export T PKI=$T/ca ST=$T/state
 	mkdir -p "$T/pids" "$T/nginx" "$ST"
 	trap caenv_cleanup EXIT
-	printf '127.0.0.1 localhost ca.test other.test\n' >"$T/hosts"
+	printf '127.0.0.1 localhost ca.test other.test\n127.0.0.2 ca2.test\n' >"$T/hosts"
 	mount --bind "$T/hosts" /etc/hosts || return 1
 	bash "$TOP/tests/ca/mkpki.sh" "$PKI" >"$T/mkpki.log" 2>&1 || return 1
 	caenv_token station || return 1
@@ -149,6 +151,36 @@ nginx_kill() {
 	kill -9 "$m" $(cat /proc/"$m"/task/*/children 2>/dev/null) 2>/dev/null
 	wait "$m" 2>/dev/null
 	rm -f "$T/pids/nginx"
+}
+
+# nginx2_start: a second nginx, its own process, in front of the same test
+# CA: ca2.test (127.0.0.2) with its own certificate, mutual TLS on 8443 and
+# enrollment on 8441, as a CA cluster's second front sharing the CA's state.
+nginx2_start() {
+	mkdir -p "$T/nginx2"
+	sed -e "s|@T@|$T|g" -e "s|@PKI@|$PKI|g" "$TOP/tests/ca/nginx2.conf.in" \
+	    >"$T/nginx2.conf"
+	nginx -p "$T/nginx2" -c "$T/nginx2.conf" -e "$T/nginx2/error.log" \
+	    -g 'daemon off;' >>"$T/nginx2.out" 2>&1 &
+	echo $! >"$T/pids/nginx2"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.2/8443") 2>/dev/null && return 0
+		sleep 0.05
+	done
+	sed 's/^/#   /' "$T/nginx2/error.log" >&2
+	return 1
+}
+
+# front_kill 1|2: SIGKILL one TLS front (nginx or nginx2), master and
+# workers, as nginx_kill does.
+front_kill() {
+	local f=nginx m
+	[ "$1" = 2 ] && f=nginx2
+	m=$(cat "$T/pids/$f" 2>/dev/null) || return 1
+	kill -9 "$m" $(cat /proc/"$m"/task/*/children 2>/dev/null) 2>/dev/null
+	wait "$m" 2>/dev/null
+	rm -f "$T/pids/$f"
 }
 
 # sigpipe_ignored PID: 1 if the kernel says that process ignores SIGPIPE

@@ -3,6 +3,7 @@
 #   root.crt/key     test root (trust anchor for CMP and TLS)
 #   ca.crt/key       issuing CA (signs certificates, CRLs, CMP responses)
 #   tls.crt/key      nginx's server certificate for ca.test (by the root)
+#   tls2.crt/key     the second front's certificate, for ca2.test (failover)
 #   other.crt/key    a root-issued server certificate for the wrong name
 #   rogue.crt/key    a self-signed ca.test certificate nobody trusts
 #   admin.crt/key    the CA operator (central revocations, by the issuing CA)
@@ -22,6 +23,11 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:ca.test
+[tls2]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:ca2.test
 [admin]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -39,7 +45,7 @@ key ca.key
 openssl req -new -key ca.key -subj "/O=Test/CN=Test Issuing CA" -out ca.csr
 openssl x509 -req -in ca.csr -CA root.crt -CAkey root.key -set_serial 2 -days 3650 \
     -extfile ext.cnf -extensions ca -out ca.crt 2>/dev/null
-for n in tls other; do
+for n in tls tls2 other; do
 	key $n.key
 	openssl req -new -key $n.key -subj "/O=Test/CN=$n" -out $n.csr
 	openssl x509 -req -in $n.csr -CA root.crt -CAkey root.key -set_serial 0x$RANDOM \

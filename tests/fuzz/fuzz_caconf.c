@@ -25,6 +25,32 @@ cleanup(void)
 		unlink(path);
 }
 
+/*
+ * A parsed server list: 1..CACONF_MAX_SERVERS endpoints, each a terminated
+ * non-empty host name with a port in range, no endpoint twice, and the
+ * first one also in server / port.
+ */
+static void
+check_servers(const struct caconf *c)
+{
+	int i, j;
+
+	if (c->nservers < 1 || c->nservers > CACONF_MAX_SERVERS ||
+	    strcmp(c->server, c->servers[0]) != 0 ||
+	    c->port != c->server_ports[0])
+		abort();
+	for (i = 0; i < c->nservers; i++) {
+		if (memchr(c->servers[i], '\0', CACONF_HOST) == NULL ||
+		    c->servers[i][0] == '\0' || c->server_ports[i] < 1 ||
+		    c->server_ports[i] > 65535)
+			abort();
+		for (j = 0; j < i; j++)
+			if (strcmp(c->servers[i], c->servers[j]) == 0 &&
+			    c->server_ports[i] == c->server_ports[j])
+				abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -46,5 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == CACONF_OK && memchr(c.server, '\0', sizeof(c.server)) == NULL)
 		abort();
+	if (rc == CACONF_OK)
+		check_servers(&c);
 	return 0;
 }

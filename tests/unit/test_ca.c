@@ -349,6 +349,57 @@ crl_idm_refused_at_once(void **state)
 	    "CAIDM_ERR_CONNREFUSED");
 }
 
+/*
+ * Several endpoints: bad lists refused; two closed loopback ports: each is
+ * tried once (refused at once), the error says both, none is remembered.
+ */
+static void
+endpoints_fail_over(void **state)
+{
+	struct ca_endpoint ep[CA_MAX_ENDPOINTS + 1] = { { 0 } };
+	struct ca_cfg cfg = { .path = "cmp", .plain_http = 1,
+	    .cmp_trust = P.anchors, .timeout = 300, .endpoints = ep };
+	STACK_OF(X509) *certs = NULL;
+	struct ca_result res;
+	struct ca_link *l;
+	int p1, p2, i;
+
+	(void)state;
+	for (i = 0; i <= CA_MAX_ENDPOINTS; i++) {
+		ep[i].host = "127.0.0.1";
+		ep[i].port = 1000 + i;
+	}
+	cfg.n_endpoints = CA_MAX_ENDPOINTS + 1;
+	assert_int_equal(ca_link_new(&cfg, NULL, NULL, &l), CA_ERR_ARG);
+	cfg.n_endpoints = 2;
+	ep[1].port = 0;
+	assert_int_equal(ca_link_new(&cfg, NULL, NULL, &l), CA_ERR_ARG);
+	ep[1].port = 1;
+	ep[1].host = "";
+	assert_int_equal(ca_link_new(&cfg, NULL, NULL, &l), CA_ERR_ARG);
+	(void)loopback_port(0, &p1);
+	(void)loopback_port(0, &p2);
+	if (p1 == p2)
+		p2 = p1 == 65535 ? p1 - 1 : p1 + 1;
+	ep[0].host = ep[1].host = "127.0.0.1";
+	ep[0].port = p1;
+	ep[1].port = p2;
+	cfg.keep_order = 1;
+	assert_int_equal(ca_link_new(&cfg, P.leaf_key, P.leaf, &l), CA_OK);
+	assert_int_equal(ca_link_endpoints(l), 2);
+	assert_int_equal(ca_link_good(l), -1);
+	/* refused at once on both, whatever the 300 s timeout */
+	assert_int_equal(ca_get_cacerts(l, &certs, &res), CA_ERR_REFUSED);
+	assert_null(certs);
+	assert_non_null(strstr(res.detail, "all 2 CA endpoints failed: "));
+	assert_non_null(strstr(res.detail, "connection refused"));
+	assert_int_equal(res.failovers, 1);
+	assert_true(strncmp(res.failed, "127.0.0.1:", 10) == 0);
+	assert_int_equal(ca_link_good(l), -1);
+	ca_result_clear(&res);
+	ca_link_free(l);
+}
+
 /* A CA certificate under root with only keyCertSign: it may not sign CRLs. */
 static X509 *
 mk_no_crlsign(const char *cn, EVP_PKEY *key)
@@ -644,6 +695,7 @@ main(void)
 		cmocka_unit_test(silent_peer_times_out),
 		cmocka_unit_test(connect_refused_at_once),
 		cmocka_unit_test(crl_idm_refused_at_once),
+		cmocka_unit_test(endpoints_fail_over),
 		cmocka_unit_test(secret_files),
 	};
 

@@ -142,6 +142,68 @@ missing_keys(void **state)
 	assert_non_null(strstr(err, "missing key tls_trust"));
 }
 
+/* The body of a configuration without its server and port lines. */
+static const char *rest =
+    "path = cmp\n"
+    "tls_trust = /etc/station/root.pem\n"
+    "cmp_trust = /etc/station/root.pem\n"
+    "state_dir = /var/lib/station\n"
+    "pkcs11_module = /usr/lib/softhsm/libsofthsm2.so\n"
+    "token = station\n"
+    "pin_file = /etc/station/pin\n"
+    "key_label = key\n";
+
+static void
+server_list(void **state)
+{
+	struct caconf c;
+	char err[256], text[2048];
+	const char *bad[] = { "server = a,\n", "server = ,a\n",
+	    "server = a,,b\n", "server = a b\n", "server = a:0\n",
+	    "server = a:65536\n", "server = a:\n", "server = a:x\n",
+	    "server = a:+1\n", "server = a:1:2\n", "server = \"a\n",
+	    "server = a..b\n", "server = .a\n", "server = -a\n",
+	    "server = a_b\n", "server = a, a\n", "server = a:1, \"a:1\"\n",
+	    "server = a,b,c,d,e,f,g,h,i\n", "server = \"\"\n" };
+	size_t i;
+
+	(void)state;
+	snprintf(text, sizeof(text), "server = \"ca1.test:8443\", "
+	    "\"ca2.test:9443\"\n%s", rest);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_OK);
+	assert_int_equal(c.nservers, 2);
+	assert_string_equal(c.servers[0], "ca1.test");
+	assert_string_equal(c.servers[1], "ca2.test");
+	assert_int_equal(c.server_ports[0], 8443);
+	assert_int_equal(c.server_ports[1], 9443);
+	assert_string_equal(c.server, "ca1.test");	/* the first */
+	assert_int_equal(c.port, 8443);
+	assert_int_equal(c.enroll_port, 8443);
+	/* `port` for entries without their own; the same host twice on two
+	 * ports is two endpoints. */
+	snprintf(text, sizeof(text), "server = a, b:7, a:7\nport = 5\n%s", rest);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_OK);
+	assert_int_equal(c.nservers, 3);
+	assert_int_equal(c.server_ports[0], 5);
+	assert_int_equal(c.server_ports[1], 7);
+	assert_int_equal(c.server_ports[2], 7);
+	/* An entry without a port and no `port`: missing. */
+	snprintf(text, sizeof(text), "server = a:1, b\n%s", rest);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)),
+	    CACONF_ERR_MISSING);
+	assert_non_null(strstr(err, "missing key port"));
+	snprintf(text, sizeof(text), "server = a,b,c,d,e,f,g,h\nport = 1\n%s",
+	    rest);
+	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_OK);
+	assert_int_equal(c.nservers, CACONF_MAX_SERVERS);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "port = 1\n%s%s", bad[i], rest);
+		assert_int_equal(load(text, 0600, &c, err, sizeof(err)),
+		    CACONF_ERR_SYNTAX);
+		assert_non_null(strstr(err, ":2: bad value"));
+	}
+}
+
 static void
 refuses_writable_file(void **state)
 {
@@ -177,6 +239,7 @@ main(void)
 		cmocka_unit_test(error_names_the_line),
 		cmocka_unit_test(bad_values),
 		cmocka_unit_test(missing_keys),
+		cmocka_unit_test(server_list),
 		cmocka_unit_test(refuses_writable_file),
 		cmocka_unit_test(long_line),
 	};
