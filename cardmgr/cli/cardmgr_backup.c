@@ -226,6 +226,11 @@ cm_backup_keygen(int argc, char **argv)
 	    sizeof(skp) || (size_t)snprintf(pkp, sizeof(pkp), "%s/backup.pub",
 	    out) >= sizeof(pkp))
 		return CM_EXIT_USAGE;
+	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "cardmgr: backup-keygen: %s: %s\n", out,
+		    strerror(errno));
+		return CM_EXIT_ERROR;
+	}
 	if ((sk = sodium_malloc(BKP_KEYBYTES)) == NULL)
 		return CM_EXIT_ERROR;
 	crypto_box_keypair(pk, sk);
