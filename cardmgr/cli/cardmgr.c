@@ -45,7 +45,11 @@ usage(void)
 	    "  audit verify\n"
 	    "  report inventory|operations|pending|expiring [--days N]\n"
 	    "         [--format table|json|csv]\n"
-	    "  notices run\n");
+	    "  notices run\n"
+	    "  backup                 an encrypted inventory copy (daemon running)\n"
+	    "  restore --key FILE --in BACKUP --state-dir DIR [--user NAME]\n"
+	    "                         offline, into an empty state directory\n"
+	    "  backup-keygen --out DIR   backup.key (600) and backup.pub\n");
 }
 
 /* HTTP status -> exit status (cardmgr.1). */
@@ -764,6 +768,7 @@ cmd_simple(struct cm *cm, int argc, char **argv)
 		{ "audit", "show", "GET", "/v1/audit", "from limit" },
 		{ "certs", "expiring", "GET", "/v1/certificates", "days" },
 		{ "notices", "run", "POST", "/v1/notices/run", NULL },
+		{ "backup", NULL, "POST", "/v1/backup", NULL },
 	};
 	struct opts o;
 	size_t i;
@@ -869,6 +874,18 @@ main(int argc, char **argv)
 	if (optind >= argc) {
 		usage();
 		return CM_EXIT_USAGE;
+	}
+	/* Offline: no daemon, no socket. */
+	if (strcmp(argv[optind], "restore") == 0 ||
+	    strcmp(argv[optind], "backup-keygen") == 0) {
+		if (sodium_init() < 0)
+			return CM_EXIT_ERROR;
+		rc = argv[optind][0] == 'r' ?
+		    cm_restore(argc - optind, argv + optind) :
+		    cm_backup_keygen(argc - optind, argv + optind);
+		if (rc == CM_EXIT_USAGE)
+			usage();
+		return rc;
 	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_NOTHING) != 0) {
 		fprintf(stderr, "cardmgr: cannot initialise libraries\n");

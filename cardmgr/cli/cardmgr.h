@@ -73,4 +73,8 @@ void cm_print(const struct cm *cm, const char *body);
 int cm_report(struct cm *cm, const char *name, const char *days,
     const char *format);
 
+/* cardmgr_backup.c: the offline commands (argv[0] is the command). */
+int cm_restore(int argc, char **argv);
+int cm_backup_keygen(int argc, char **argv);
+
 #endif /* CARDMGR_H */

@@ -4,5 +4,5 @@
 PROGS += cardmgr
 CARDMGR_CLI := cardmgr/cli/cardmgr.c cardmgr/cli/cardmgr_http.c \
                cardmgr/cli/cardmgr_secret.c cardmgr/cli/cardmgr_report.c \
-               $(CSV_LIB)
-$(eval $(call prog,cardmgr,$(CARDMGR_CLI),-lcurl -ljansson -lsodium))
+               cardmgr/cli/cardmgr_backup.c cardmgr/inv/backup.c $(CSV_LIB)
+$(eval $(call prog,cardmgr,$(CARDMGR_CLI),-lcurl -ljansson -lsodium -llmdb))

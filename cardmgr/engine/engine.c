@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include "inv/backup.h"
 #include "keyd/ks.h"
 #include "notify/notify.h"
 #include "pcsc.h"
@@ -59,6 +60,9 @@ static const struct {
 	{ OPS_HOLDER_UNLOCK, OPR_ROLE_SECURITY_OFFICER },
 	/* Key custody: the administrator alone. */
 	{ OPS_MASTER_NEW, OPR_ROLE_ADMINISTRATOR },
+	/* A copy of every holder and card leaves the station, encrypted to a
+	 * key it does not hold: custody again, plus the security officer. */
+	{ OPS_BACKUP, OPR_ROLE_ADMINISTRATOR | OPR_ROLE_SECURITY_OFFICER },
 	{ OPS_RETIRE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
 	    OPR_ROLE_HELPDESK },
 	/* The lifecycle's roles for the transition, then the profile's
@@ -557,6 +561,8 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return q_report_expiring(e, r, id);
 	case OPS_NOTICES_RUN:
 		return q_notices_run(e, r, id, &a);
+	case OPS_BACKUP:
+		return op_backup(e, id, &a);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -582,6 +588,7 @@ slow_op(int code)
 	case OPS_REINSTATE:
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
+	case OPS_BACKUP:		/* the whole inventory, copied */
 	/* Inventory reads: a read transaction each (MDB_NOTLS), on every
 	 * core at once instead of one after another in the loop. */
 	case OPS_CARD_LIST:
@@ -699,6 +706,7 @@ engine_setup(struct engine_cfg *cfg)
 {
 	static struct caconf ca;
 	char err[8192] = "";
+	int rc;
 
 	if (prof_load_dir(cfg->profiles_dir, &cfg->profiles, err,
 	    sizeof(err)) != 0) {
@@ -729,6 +737,13 @@ engine_setup(struct engine_cfg *cfg)
 			return -1;
 		}
 		cfg->ca = &ca;
+	}
+	/* The backup public key, read while root (the file stays root's). */
+	if (cfg->backup_dir != NULL && (rc = bkp_key_load(cfg->backup_key, 0,
+	    cfg->backup_pk)) != BKP_OK) {
+		log_warnx("backup_public_key %s: %s", cfg->backup_key,
+		    bkp_strerror(rc));
+		return -1;
 	}
 	return 0;
 }

@@ -26,6 +26,10 @@ struct engine_cfg {
 	 * drivers' defaults); past them the card is "not responding". */
 	unsigned card_timeout_s, card_keygen_timeout_s;
 	const char *seccomp;		/* the self-test helper's sandbox mode */
+	/* Encrypted backups (POST /v1/backup): NULL dir: off. The public key
+	 * file is read by engine_setup into backup_pk. */
+	const char *backup_dir, *backup_key;
+	unsigned char backup_pk[32];
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;

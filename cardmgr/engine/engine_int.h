@@ -247,6 +247,9 @@ int eng_cert_pending(int status);
 int eng_ca_reconcile(struct engine *e);
 int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
 
+/* backup_op.c: POST /v1/backup (worker thread). */
+int op_backup(struct engine *e, uint64_t id, const struct actor *a);
+
 /* suspend.c */
 int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);

@@ -12,3 +12,8 @@ endif
 FUZZERS += fuzz_inv_rec
 $(eval $(call fuzzer,fuzz_inv_rec,tests/fuzz/fuzz_inv_rec.c $(INV_LIB),$(INV_LIBS)))
 
+
+# The encrypted backup's decoder and key text (`cardmgr restore`); its seeds
+# are real backups to a fixed key (tests/fuzz/bkp_seed_main.c).
+FUZZERS += fuzz_bkp
+$(eval $(call fuzzer,fuzz_bkp,tests/fuzz/fuzz_bkp.c cardmgr/inv/backup.c,-lsodium))

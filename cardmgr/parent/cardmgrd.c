@@ -32,6 +32,7 @@
 
 #include "api/api.h"
 #include "engine/engine.h"
+#include "inv/backup.h"
 #include "keyd/keyd.h"
 #include "parent/dconf.h"
 #include "policy/lifecycle.h"
@@ -96,6 +97,20 @@ check_config(const struct dconf *c)
 	printf("ca link: %s\n", c->ca_conf[0] ? c->ca_conf : "none");
 	printf("expiry notices: %s\n", c->notify.smtp_url[0] ?
 	    c->notify.smtp_url : "off");
+	if (c->backup_dir[0] != '\0') {
+		uint8_t pk[BKP_KEYBYTES];
+		int rc = bkp_key_load(c->backup_public_key, 0, pk);
+
+		if (rc != BKP_OK) {
+			fprintf(stderr, "%s: %s\n", c->backup_public_key,
+			    bkp_strerror(rc));
+			bad = 1;
+		}
+		printf("backups: to %s, for the key in %s\n", c->backup_dir,
+		    c->backup_public_key);
+	} else {
+		printf("backups: off\n");
+	}
 	prof_set_free(ps);
 	opr_free(om);
 	printf("configuration %s\n", bad ? "INVALID" : "valid");
@@ -153,28 +168,28 @@ listen_unix(const char *path)
 }
 
 /*
- * The engine's state directory: its own, mode 0700. Made here when missing;
+ * The engine's state directory (and backup directory): its own, mode 0700. Made here when missing;
  * under systemd the package makes it (firmware/cardmgrd.tmpfiles) and this
  * only finds it right, so the unit needs no CAP_CHOWN or CAP_FOWNER.
  */
 static int
-prepare_state(const struct dconf *c)
+prepare_state(const struct dconf *c, const char *dir)
 {
 	struct passwd *pw = getpwnam(c->user_engine);
 	struct stat st;
 
 	if (pw == NULL)
 		return -1;
-	if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST)
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return -1;
-	if (lstat(c->state_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return -1;
 	if (st.st_uid == pw->pw_uid && st.st_gid == pw->pw_gid &&
 	    (st.st_mode & 07777) == 0700)
 		return 0;
 	/* chmod first: once the engine owns it, root would need CAP_FOWNER. */
-	return chmod(c->state_dir, 0700) == 0 &&
-	    chown(c->state_dir, pw->pw_uid, pw->pw_gid) == 0 ? 0 : -1;
+	return chmod(dir, 0700) == 0 &&
+	    chown(dir, pw->pw_uid, pw->pw_gid) == 0 ? 0 : -1;
 }
 
 static int
@@ -292,6 +307,8 @@ fill(struct daemon *d)
 	d->ecfg.card_timeout_s = c->card_timeout_s;
 	d->ecfg.card_keygen_timeout_s = c->card_keygen_timeout_s;
 	d->ecfg.seccomp = c->seccomp;
+	d->ecfg.backup_dir = c->backup_dir[0] ? c->backup_dir : NULL;
+	d->ecfg.backup_key = c->backup_public_key;
 	d->kcfg.module = c->token_module;
 	d->kcfg.token = c->token_label;
 	d->kcfg.pin_file = c->token_pin_file;
@@ -339,8 +356,13 @@ main(int argc, char **argv)
 		    d.conf.seccomp, d.sbx == SBX_LOG ? "logged and refused, "
 		    "not fatal" : "not even seen");
 	fill(&d);
-	if (prepare_state(&d.conf) != 0)
+	if (prepare_state(&d.conf, d.conf.state_dir) != 0)
 		fatal("state directory %s for user %s", d.conf.state_dir,
+		    d.conf.user_engine);
+	/* The engine writes the encrypted backups there: its own, 0700. */
+	if (d.conf.backup_dir[0] != '\0' &&
+	    prepare_state(&d.conf, d.conf.backup_dir) != 0)
+		fatal("backup directory %s for user %s", d.conf.backup_dir,
 		    d.conf.user_engine);
 	d.tcp_fd = d.conf.api_port ? listen_tcp(d.conf.api_port) : -1;
 	if (d.conf.api_port && d.tcp_fd < 0)

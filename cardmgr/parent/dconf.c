@@ -60,7 +60,7 @@ static const struct {
 	S(state_dir), S(profiles_dir), S(operators), S(lifecycle), S(ca_conf), S(card_module),
 	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
-	S(keyd_ledger),
+	S(keyd_ledger), S(backup_dir), S(backup_public_key),
 	S(seccomp),
 #undef S
 };
@@ -232,6 +232,14 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 	}
 	if (strlen(c->fascn) != 32 || strspn(c->fascn, "0123456789") != 32)
 		return fail(err, cap, file, 0, "fascn must be 32 digits");
+	/* A backup needs both where it goes and whom it is for. */
+	if ((c->backup_dir[0] == '\0') != (c->backup_public_key[0] == '\0'))
+		return fail(err, cap, file, 0, "backup_dir and backup_public_key "
+		    "go together (both, or neither: backups off)");
+	if ((c->backup_dir[0] != '\0' && c->backup_dir[0] != '/') ||
+	    (c->backup_public_key[0] != '\0' && c->backup_public_key[0] != '/'))
+		return fail(err, cap, file, 0, "backup_dir and backup_public_key "
+		    "must be absolute paths");
 	/* Key generation is an exchange too: its bound is never the shorter. */
 	if (c->card_keygen_timeout_s < c->card_timeout_s)
 		return fail(err, cap, file, 0, "card_keygen_timeout_seconds must "

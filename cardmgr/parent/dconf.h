@@ -31,6 +31,9 @@ struct dconf {
 	char user_api[DCONF_NAME], user_engine[DCONF_NAME], user_keyd[DCONF_NAME];
 	char audit_key_label[DCONF_NAME];
 	char keyd_ledger[DCONF_PATH];	/* GUIDs whose 9B key left keyd */
+	/* Encrypted backups (POST /v1/backup): both or neither; "" = off. */
+	char backup_dir[DCONF_PATH];
+	char backup_public_key[DCONF_PATH];	/* file: the X25519 public key */
 	char seccomp[8];		/* "enforce" (default), "log", "off" */
 	/* keyd's token: from the CA link configuration when there is one. */
 	char token_module[DCONF_PATH], token_label[DCONF_PATH],

@@ -150,6 +150,7 @@ static const struct ops_op table[] = {
 	{ OPS_MASTER_NEW, "master_new", "POST", "/v1/keys/master", NULL, 0 },
 	{ OPS_SUSPEND, "suspend", "POST", "/v1/cards/{card}/suspend", N(suspend) },
 	{ OPS_REINSTATE, "reinstate", "POST", "/v1/cards/{card}/reinstate", N(reinstate) },
+	{ OPS_BACKUP, "backup", "POST", "/v1/backup", NULL, 0 },
 };
 
 const char *

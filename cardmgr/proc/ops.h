@@ -70,6 +70,7 @@ enum ops_code {
 	OPS_MASTER_NEW,
 	OPS_SUSPEND,
 	OPS_REINSTATE,
+	OPS_BACKUP,
 	OPS_CODE_END
 };
 
