@@ -28,7 +28,18 @@ check "release unit tests were found ($n)" test "$n" -ge 5
 vpid=$!
 for _ in $(seq 200); do card_present 0 && break; sleep 0.1; done
 r=$(reader_name 0)
-check "stock client reads the card under valgrind" yubico-piv-tool -r "$r" -a status
+# Under memcheck the card answers 20-50x slower; on a loaded machine the first
+# connection can time out in the client: a few tries (the memcheck verdict
+# below is what this test is about).
+ypt_status_vg() {
+	local i
+	for i in 1 2 3 4 5; do
+		yubico-piv-tool -r "$r" -a status && return 0
+		sleep 2
+	done
+	return 1
+}
+check "stock client reads the card under valgrind" ypt_status_vg
 check "factory PIN verifies" yubico-piv-tool -r "$r" -a verify-pin -P 123456
 check "EC key generation" bash -c "yubico-piv-tool -r '$r' -a generate -s 9a -A ECCP256 >'$T/pub.pem'"
 check "the public key is a P-256 key" bash -c "openssl pkey -pubin -in '$T/pub.pem' -text -noout | grep -q 'NIST CURVE: P-256'"
