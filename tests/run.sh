@@ -87,9 +87,9 @@ replay_corpus() {	# fuzzer, corpus dir: three TAP lines per harness
 	fi
 	# A short, bounded fuzzing run on top of the replay (new inputs are not kept).
 	local scratch; scratch=$(mktemp -d)
-	if "$fz" -max_total_time="${FUZZ_CHECK_SECONDS:-5}" -timeout=10 \
+	if "$fz" -max_total_time="${FUZZ_CHECK_SECONDS:-3}" -timeout=10 \
 	    -artifact_prefix="$logs/$name-" "$scratch" "$corpus"; then
-		echo "ok 3 - $name fuzzed ${FUZZ_CHECK_SECONDS:-5}s without a crash"
+		echo "ok 3 - $name fuzzed ${FUZZ_CHECK_SECONDS:-3}s without a crash"
 	else
 		echo "not ok 3 - $name: crash found (artifact in $logs)"
 	fi
