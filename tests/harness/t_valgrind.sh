@@ -11,6 +11,11 @@ VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=de
 vg_unit() {	# binary: its own TAP output is not ours to count
 	CMOCKA_MESSAGE_OUTPUT=TAP "${VG[@]}" --log-file="$T/$(basename "$1").vg" "$1" >/dev/null
 }
+# The card under memcheck (a status, a PIN check, an EC key generation, then
+# removal) starts first: it comes up while the unit tests run.
+"${VG[@]}" --log-file="$T/vcard.vg" "$R/vcard" --port "$(reader_port 0)" \
+    --state "$T/vg.state" --create >"$T/vcard.log" 2>&1 &
+vpid=$!
 n=0
 for t in "$R"/test_*; do
 	b=$(basename "$t")
@@ -22,11 +27,8 @@ done
 
 check "release unit tests were found ($n)" test "$n" -ge 5
 
-# The card under memcheck: a status, a PIN check, an EC key generation, then removal.
-"${VG[@]}" --log-file="$T/vcard.vg" "$R/vcard" --port "$(reader_port 0)" \
-    --state "$T/vg.state" --create >"$T/vcard.log" 2>&1 &
-vpid=$!
 for _ in $(seq 200); do card_present 0 && break; sleep 0.1; done
+
 r=$(reader_name 0)
 # Under memcheck the card answers 20-50x slower; on a loaded machine the first
 # connection can time out in the client: a few tries (the memcheck verdict
