@@ -9,6 +9,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "proc/sighold.h"
+
 struct cakey {
 	PKCS11_CTX *ctx;
 	PKCS11_SLOT *slots;
@@ -143,21 +145,12 @@ find_token(struct cakey *k, const struct cakey_cfg *cfg, PKCS11_SLOT **slotp)
 static int
 login(PKCS11_SLOT *slot, const char *pin)
 {
-	sigset_t hold, old;
+	sigset_t old;
 	int rc;
 
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGQUIT);
-	sigaddset(&hold, SIGPIPE);
-	sigaddset(&hold, SIGALRM);
-	sigaddset(&hold, SIGUSR1);
-	sigaddset(&hold, SIGUSR2);
-	(void)pthread_sigmask(SIG_BLOCK, &hold, &old);
+	sighold_begin(&old);
 	rc = PKCS11_login(slot, 0, pin);
-	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sighold_end(&old);
 	return rc == 0 ? CAKEY_OK : CAKEY_ERR_LOGIN;
 }
 

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "ks_int.h"
 #include "piv.h"
+#include "proc/sighold.h"
 
 const char *
 ks_strerror(int err)
@@ -196,7 +197,7 @@ out:
 static int
 open_session(struct ks *ks, const struct ks_cfg *cfg)
 {
-	sigset_t hold, old;
+	sigset_t old;
 	CK_SLOT_ID slot = 0;
 	CK_RV rv;
 	int rc;
@@ -215,19 +216,10 @@ open_session(struct ks *ks, const struct ks_cfg *cfg)
 	 * this is the one login of the process and the catchable signals
 	 * that end it wait until it is over (SIGKILL cannot be held off).
 	 */
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGQUIT);
-	sigaddset(&hold, SIGPIPE);
-	sigaddset(&hold, SIGALRM);
-	sigaddset(&hold, SIGUSR1);
-	sigaddset(&hold, SIGUSR2);
-	(void)pthread_sigmask(SIG_BLOCK, &hold, &old);
+	sighold_begin(&old);
 	rv = ks->f->C_Login(ks->s, CKU_USER, (CK_UTF8CHAR_PTR)cfg->pin,
 	    (CK_ULONG)cfg->pinlen);
-	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sighold_end(&old);
 	/*
 	 * CKR_USER_ALREADY_LOGGED_IN means someone else in this process logged
 	 * in and the PIN we were given was never checked: refuse.
