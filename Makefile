@@ -7,6 +7,8 @@
 #   MODE=fuzz     clang libFuzzer + ASan + UBSan (fuzzers only)  -> build/fuzz
 
 MODE ?= release
+# make check builds with one job per CPU unless make was given -j itself.
+CHECK_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 B    := build/$(MODE)
 CC   ?= cc
 ifeq ($(MODE),fuzz)
@@ -94,9 +96,9 @@ demo-stop:
 
 ## check       release + ASan/UBSan + fuzz builds, every test, corpus replay; ends "N passed, N failed"
 check: deps
-	@$(MAKE) --no-print-directory build MODE=release
-	@$(MAKE) --no-print-directory build MODE=asan
-	@$(MAKE) --no-print-directory fuzz-build MODE=fuzz
+	@$(MAKE) --no-print-directory $(CHECK_J) build MODE=release
+	@$(MAKE) --no-print-directory $(CHECK_J) build MODE=asan
+	@$(MAKE) --no-print-directory $(CHECK_J) fuzz-build MODE=fuzz
 	@./tests/run.sh build/asan build/fuzz
 
 test: check

@@ -11,6 +11,10 @@
 # "not ok N -"); a test that exits non-zero without a "not ok" line counts as one
 # failure, exit 77 with no TAP lines as skipped. Logs go to $BUILD/test-logs/.
 # Set TESTS=pattern to run only the tests whose name matches (grep -E).
+# JOBS=N runs N tests at a time (default: the number of CPUs, at most 2). Each
+# test that needs readers, a CA or a daemon lives in its own mount, network and
+# PID namespaces (tests/lib/pcscenv.sh), so two never meet; the longest tests
+# (LONG_FIRST) start first so the lanes end together.
 # Ends with the line "N passed, N failed, N skipped"; exits 1 on any failure.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,16 +29,17 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-passed=0 failed=0 skipped=0
-failed_names=()
+res=$(mktemp -d)	# one result line per test: "passed failed skipped"
+trap 'rm -rf "$res"' EXIT
+JOBS=${JOBS:-$(n=$(nproc 2>/dev/null || echo 1); [ "$n" -gt 2 ] && n=2; echo "$n")}
+# Started before the rest, longest first (seconds in a full run on 2 cores).
+LONG_FIRST='harness/t_valgrind daemon/t_daemon_tear drivers/t_drv_tear daemon/t_daemon daemon/t_daemon_crash'
+seq_no=0
 
-run_one() {	# name, command...
+run_one() {	# name, command...: runs the test, prints its line, records its counts
 	local name=$1; shift
 	local log=$logs/${name//\//_}.log
-	local t0=$SECONDS rc p f
-	if [ -n "${TESTS:-}" ] && ! grep -qE -- "$TESTS" <<<"$name"; then
-		return
-	fi
+	local t0=$SECONDS rc p f out
 	rm -f "$log"
 	"$@" >"$log" 2>&1 </dev/null
 	rc=$?
@@ -45,23 +50,32 @@ run_one() {	# name, command...
 	p=$(grep -cE '^ok [0-9]+' "$log")
 	f=$(grep -cE '^not ok [0-9]+' "$log")
 	if [ "$rc" = 77 ] && [ "$p" = 0 ] && [ "$f" = 0 ]; then
-		skipped=$((skipped + 1))
 		printf 'SKIP %-40s %s\n' "$name" "$(tail -n 1 "$log")"
+		echo "0 0 1 $name" >"$res/$name_id"
 		return
 	fi
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		f=1
 	fi
-	passed=$((passed + p)); failed=$((failed + f))
+	echo "$p $f 0 $name" >"$res/$name_id"
 	if [ "$f" = 0 ]; then
 		printf 'PASS %-40s %3d ok  %4ds\n' "$name" "$p" $((SECONDS - t0))
 	else
-		failed_names+=("$name")
-		printf 'FAIL %-40s %3d ok %d not ok (exit %d)  %ds; log: %s\n' \
+		# One write, so a parallel lane's line does not land inside it.
+		out=$(printf 'FAIL %-40s %3d ok %d not ok (exit %d)  %ds; log: %s\n' \
 		    "$name" "$p" "$f" "$rc" $((SECONDS - t0)) "$log"
-		grep -E '^not ok' "$log" | head -n 20 | sed 's/^/     /'
-		tail -n 15 "$log" | sed 's/^/     | /'
+		    grep -E '^not ok' "$log" | head -n 20 | sed 's/^/     /'
+		    tail -n 15 "$log" | sed 's/^/     | /')
+		printf '%s\n' "$out"
 	fi
+}
+
+start() {	# name, command...: run_one in a lane once one is free
+	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do
+		wait -n
+	done
+	seq_no=$((seq_no + 1))
+	name_id=$seq_no run_one "$@" &
 }
 
 replay_corpus() {	# fuzzer, corpus dir: three TAP lines per harness
@@ -96,26 +110,51 @@ replay_corpus() {	# fuzzer, corpus dir: three TAP lines per harness
 	rm -rf "$scratch"
 }
 
-echo "== unit tests ($B/bin)"
-for t in "$B"/bin/test_*; do
-	[ -x "$t" ] || continue
-	run_one "unit/$(basename "$t")" "$t"
-done
-
-echo "== integration tests"
-while IFS= read -r t; do
-	rel=${t#"$top"/tests/}
-	run_one "${rel%.sh}" bash "$t"
-done < <(find "$top/tests" "$top/cardmgr" "$top/drivers" -name 't_*.sh' -type f 2>/dev/null | sort)
-
-if [ -n "$F" ]; then
-	echo "== fuzz corpus replay ($F/fuzz)"
-	for fz in "$F"/fuzz/*; do
-		[ -x "$fz" ] || continue
-		n=$(basename "$fz")
-		run_one "fuzz/$n" replay_corpus "$fz" "$top/tests/fuzz/corpus/${n#fuzz_}"
+# Every test as "name<TAB>kind<TAB>path", long ones first.
+list=$(
+	for t in "$B"/bin/test_*; do
+		[ -x "$t" ] && printf 'unit/%s\tunit\t%s\n' "$(basename "$t")" "$t"
 	done
+	find "$top/tests" "$top/cardmgr" "$top/drivers" -name 't_*.sh' -type f 2>/dev/null |
+	    sort | while IFS= read -r t; do
+		rel=${t#"$top"/tests/}
+		printf '%s\tshell\t%s\n' "${rel%.sh}" "$t"
+	done
+	if [ -n "$F" ]; then
+		for fz in "$F"/fuzz/*; do
+			[ -x "$fz" ] && printf 'fuzz/%s\tfuzz\t%s\n' "$(basename "$fz")" "$fz"
+		done
+	fi
+)
+ordered=$(
+	for l in $LONG_FIRST; do grep -P "^\Q$l\E\t" <<<"$list"; done
+	grep -vP "^($(sed 's/ /|/g' <<<"$LONG_FIRST"))\t" <<<"$list"
+)
+if [ -n "${TESTS:-}" ]; then
+	ordered=$(while IFS= read -r l; do
+		grep -qE -- "$TESTS" <<<"${l%%$'\t'*}" && printf '%s\n' "$l"
+	done <<<"$ordered")
 fi
+echo "== tests: $(grep -c . <<<"$ordered"), $JOBS at a time (logs: $logs)"
+while IFS=$'\t' read -r name kind path; do
+	[ -n "$name" ] || continue
+	case $kind in
+	unit)  start "$name" "$path" ;;
+	shell) start "$name" bash "$path" ;;
+	fuzz)  n=$(basename "$path")
+	       start "$name" replay_corpus "$path" "$top/tests/fuzz/corpus/${n#fuzz_}" ;;
+	esac
+done <<<"$ordered"
+wait
+
+passed=0 failed=0 skipped=0
+failed_names=()
+for r in "$res"/*; do
+	[ -f "$r" ] || continue
+	read -r p f k name <"$r"
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+	[ "$f" != 0 ] && failed_names+=("$name")
+done
 
 echo
 if [ ${#failed_names[@]} -gt 0 ]; then
