@@ -545,6 +545,26 @@ outbox_drain(struct outbox *ob, uint64_t now, int force, unsigned max,
 	return rc;
 }
 
+int
+outbox_exec_one(struct outbox *ob, uint64_t id, uint64_t now,
+    outbox_exec_fn exec, void *arg, struct outbox_drain_stats *st)
+{
+	struct outbox_op op;
+	int rc, pending;
+
+	memset(st, 0, sizeof(*st));
+	if (ob == NULL || exec == NULL)
+		return OUTBOX_ERR_ARG;
+	if ((rc = outbox_get(ob, id, &op)) != OUTBOX_OK)
+		return rc;
+	pending = op.state == OUTBOX_PENDING;
+	outbox_op_clear(&op);
+	if (!pending)
+		return OUTBOX_OK;
+	rc = drain_one(ob, id, now, 1, exec, arg, st);
+	return rc == 1 ? OUTBOX_OK : rc;
+}
+
 /* ---- the station's own CA-link state ---- */
 
 static int

@@ -186,6 +186,15 @@ int outbox_drain(struct outbox *ob, uint64_t now, int force, unsigned max,
     outbox_exec_fn exec, void *arg, struct outbox_drain_stats *st);
 
 /*
+ * Run operation id through exec now, backoff or not, if it is still pending
+ * (else nothing: a drain finished it). Out of order: only for an operation
+ * nothing else depends on, by a caller that keeps drains away meanwhile
+ * (the station's drain lock, shared, see cast_send).
+ */
+int outbox_exec_one(struct outbox *ob, uint64_t id, uint64_t now,
+    outbox_exec_fn exec, void *arg, struct outbox_drain_stats *st);
+
+/*
  * The station's own CA-link state (transactionIDs of its ir/kur, the label
  * of its next and current key, the revoked marker): small named values in
  * the "ca_state" database, each write one durable transaction.

@@ -507,6 +507,23 @@ cast_open_link(struct cast *st)
 }
 
 int
+cast_link_new(struct cast *st, struct ca_link **out)
+{
+	struct ca_endpoint eps[CA_MAX_ENDPOINTS];
+	char unt[CAST_PATH];
+	struct ca_cfg cfg;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cast_open_link(st)) != CAST_OK)	/* key, certificate */
+		return rc;
+	link_cfg(st, &cfg, unt, eps, 0);
+	if ((rc = ca_link_new(&cfg, st->key, st->station, out)) != CA_OK)
+		return cast_fail(st, CAST_ERR_LINK, "CA link: %s", ca_strerror(rc));
+	return CAST_OK;
+}
+
+int
 cast_trust_only_link(struct cast *st, struct ca_link **l)
 {
 	struct ca_endpoint eps[CA_MAX_ENDPOINTS];

@@ -104,6 +104,7 @@ struct cast_cfg {
 };
 
 struct cast;
+struct ca_link;
 
 /* Open the station state, importing old loose state files. [out] *out. */
 int cast_open(const struct cast_cfg *cfg, struct cast **out);
@@ -149,6 +150,27 @@ int cast_renew_station(struct cast *st, int force, int same_key,
 int cast_submit(struct cast *st, enum outbox_type type, const char *profile,
     int reason, const uint8_t *payload, size_t len, int queue_only,
     uint64_t *id);
+
+/*
+ * A CA link of the caller's own, with the station identity, for cast_send:
+ * several threads may each hold one (its TLS session resumes on the next
+ * operation). CAST_OK, or why the station cannot talk to the CA now.
+ * [out] *out: free with ca_link_free.
+ */
+int cast_link_new(struct cast *st, struct ca_link **out);
+
+/*
+ * Send operation id, journaled by cast_submit(..., queue_only, ...), now and
+ * over link, beside other cast_send calls in this or another thread: they
+ * share the station's drain lock (waiting for a drain to end), a drain
+ * holds it alone, so no operation is ever sent by two at once. For an
+ * operation nothing queued before it depends on (a new card's enrollment).
+ * Touches neither the link nor the detail of st: the outcome's text goes to
+ * detail[cap]. CAST_OK when the CA did it; CAST_ERR_REFUSED; CAST_ERR_QUEUED
+ * if it stays journaled (the drain retries it).
+ */
+int cast_send(struct cast *st, struct ca_link *link, uint64_t id,
+    char *detail, size_t cap);
 
 /*
  * Renewal of a card certificate: check that csr has the subject of old

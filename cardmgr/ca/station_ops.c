@@ -5,6 +5,7 @@
  */
 #include "station_int.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,17 +96,18 @@ keep_cert(struct cast *st, struct ca_result *res, struct outbox_exec_out *out)
 	return OUTBOX_EXEC_DONE;
 }
 
+/* One operation over link (NULL: none, for the reason link_err). */
 static enum outbox_verdict
-exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
+exec_with(struct cast *st, struct ca_link *link, int link_err,
+    const struct outbox_op *op, struct outbox_exec_out *out)
 {
-	struct cast *st = arg;
 	struct ca_result res;
 	enum outbox_verdict v;
 	int rc;
 
-	if (st->link == NULL) {
-		out->err = st->link_err == CAST_ERR_REVOKED ||
-		    st->link_err == CAST_ERR_EXPIRED ? CA_ERR_STATION_REVOKED :
+	if (link == NULL) {
+		out->err = link_err == CAST_ERR_REVOKED ||
+		    link_err == CAST_ERR_EXPIRED ? CA_ERR_STATION_REVOKED :
 		    CA_ERR_ARG;
 		snprintf(out->detail, sizeof(out->detail), "not sent: %s",
 		    out->err == CA_ERR_STATION_REVOKED ? "station certificate "
@@ -118,10 +120,10 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 	if (op->type == OUTBOX_PUSH)
 		return exec_push(st, op, out);
 	if (op->type == OUTBOX_ENROLL)
-		rc = ca_enroll_p10(st->link, op->payload, op->payload_len,
+		rc = ca_enroll_p10(link, op->payload, op->payload_len,
 		    op->profile, op->txid, &res);
 	else
-		rc = ca_revoke(st->link, op->payload, op->payload_len, op->reason,
+		rc = ca_revoke(link, op->payload, op->payload_len, op->reason,
 		    op->txid, &res);
 	cast_crash_point("answered");	/* the CA acted, nothing recorded */
 	if (res.failovers > 0)
@@ -132,6 +134,29 @@ exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 		v = keep_cert(st, &res, out);
 	ca_result_clear(&res);
 	return v;
+}
+
+/* The drain's executor: the station's own link. */
+static enum outbox_verdict
+exec_op(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
+{
+	struct cast *st = arg;
+
+	return exec_with(st, st->link, st->link_err, op, out);
+}
+
+struct send_arg {
+	struct cast *st;
+	struct ca_link *link;
+};
+
+/* cast_send's executor: the caller's link. */
+static enum outbox_verdict
+exec_sent(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
+{
+	struct send_arg *a = arg;
+
+	return exec_with(a->st, a->link, CAST_OK, op, out);
 }
 
 int
@@ -232,6 +257,54 @@ cast_submit(struct cast *st, enum outbox_type type, const char *profile,
 	if (rc != CAST_OK && rc != CAST_ERR_BUSY)
 		return rc;
 	return op_outcome(st, *id);	/* busy: still journaled, pending */
+}
+
+int
+cast_send(struct cast *st, struct ca_link *link, uint64_t id, char *detail,
+    size_t cap)
+{
+	struct outbox_drain_stats ds;
+	struct send_arg a = { st, link };
+	struct outbox_op op;
+	char p[CAST_PATH];
+	int rc, fd;
+
+	snprintf(detail, cap, "not sent yet");
+	if (link == NULL)
+		return CAST_ERR_ARG;
+	cast_path(st, "drain.lock", p);
+	if ((fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		snprintf(detail, cap, "cannot open %s", p);
+		return CAST_ERR_STATE;
+	}
+	/* Shared with other senders; a drain (exclusive) ends first. */
+	while ((rc = flock(fd, LOCK_SH)) != 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		rc = outbox_exec_one(st->ob, id, (uint64_t)time(NULL), exec_sent,
+		    &a, &ds);
+	else
+		rc = OUTBOX_ERR_DB;
+	close(fd);
+	if (rc != OUTBOX_OK) {
+		snprintf(detail, cap, "journal: %s", outbox_strerror(rc));
+		return CAST_ERR_STATE;
+	}
+	if (outbox_get(st->ob, id, &op) != OUTBOX_OK) {
+		snprintf(detail, cap, "op %llu unreadable",
+		    (unsigned long long)id);
+		return CAST_ERR_STATE;
+	}
+	if (op.state == OUTBOX_DONE)
+		rc = CAST_OK;
+	else
+		rc = op.state == OUTBOX_FAILED ? CAST_ERR_REFUSED :
+		    CAST_ERR_QUEUED;
+	if (rc != CAST_OK)
+		snprintf(detail, cap, "%s", op.detail[0] ? op.detail :
+		    "not sent yet");
+	outbox_op_clear(&op);
+	return rc;
 }
 
 /* ---- renewal of a card certificate: a new p10cr under the same profile ---- */

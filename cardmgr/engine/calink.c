@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ca/ca.h"
 #include "keyd/keyd_msg.h"
 #include "keyd/ks.h"
 #include "keyd/rkey.h"
@@ -112,4 +113,64 @@ eng_ca_open(struct engine *e)
 		return -1;
 	}
 	return 0;
+}
+
+void
+eng_ca_close(struct engine *e)
+{
+	while (e->ca_pool_n > 0)
+		ca_link_free(e->ca_pool[--e->ca_pool_n]);
+	cast_close(e->cast);
+	e->cast = NULL;
+}
+
+/* A link from the pool, or a new one (ca_mu held). */
+static int
+link_get(struct engine *e, struct ca_link **l)
+{
+	if (e->ca_pool_n > 0) {
+		*l = e->ca_pool[--e->ca_pool_n];
+		return CAST_OK;
+	}
+	return cast_link_new(e->cast, l);
+}
+
+static void
+link_put(struct engine *e, struct ca_link *l)
+{
+	pthread_mutex_lock(&e->ca_mu);
+	if (e->ca_pool_n < ENG_CA_LINKS) {
+		e->ca_pool[e->ca_pool_n++] = l;
+		l = NULL;
+	}
+	pthread_mutex_unlock(&e->ca_mu);
+	ca_link_free(l);
+}
+
+int
+eng_ca_enroll(struct engine *e, const char *profile, const uint8_t *csr,
+    size_t len, uint64_t *obid, char *detail, size_t cap)
+{
+	struct ca_link *l = NULL;
+	int rc;
+
+	*obid = 0;
+	pthread_mutex_lock(&e->ca_mu);
+	rc = cast_submit(e->cast, OUTBOX_ENROLL, profile, 0, csr, len, 1, obid);
+	if (rc == CAST_ERR_QUEUED)
+		rc = link_get(e, &l);
+	if (rc != CAST_OK)
+		snprintf(detail, cap, "%s", cast_detail(e->cast));
+	pthread_mutex_unlock(&e->ca_mu);
+	if (rc != CAST_OK)
+		return rc;
+	pthread_rwlock_rdlock(&e->ca_lane);
+	rc = cast_send(e->cast, l, *obid, detail, cap);
+	pthread_rwlock_unlock(&e->ca_lane);
+	/* A link the CA or the network broke is not kept. */
+	if (rc == CAST_OK || rc == CAST_ERR_REFUSED)
+		link_put(e, l);
+	else
+		ca_link_free(l);
+	return rc;
 }

@@ -827,6 +827,16 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		goto out;
 	}
 	pthread_mutex_init(&e.ca_mu, NULL);
+	{
+		pthread_rwlockattr_t ra;
+
+		/* A drain waiting for the lane goes before new senders. */
+		pthread_rwlockattr_init(&ra);
+		pthread_rwlockattr_setkind_np(&ra,
+		    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&e.ca_lane, &ra);
+		pthread_rwlockattr_destroy(&ra);
+	}
 	/* libcurl's global state, before any thread (SMTP for notices). */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		goto out;
@@ -874,7 +884,7 @@ out:
 	free(m);
 	free(buf);
 	seal_free(e.seal);
-	cast_close(e.cast);
+	eng_ca_close(&e);
 	ntf_close(e.ntf);
 	inv_close(e.inv);
 	prof_set_free(e.profiles);

@@ -20,6 +20,7 @@
 #include "proc/ops.h"
 
 #define ENG_MAX_READERS 16
+#define ENG_CA_LINKS 8		/* CA links kept open for issuances */
 #define ENG_MAX_WORKERS 32	/* slow operations at once (engine.c) */
 
 struct engine {
@@ -44,7 +45,16 @@ struct engine {
 	uint64_t keyd_seq;
 	uint32_t master_version;
 	struct cast *cast;		/* the CA link; NULL: none configured */
-	pthread_mutex_t ca_mu;		/* the CA link is one session */
+	pthread_mutex_t ca_mu;		/* the journal's link, state, detail */
+	/*
+	 * Issuances send their own enrollments beside each other, each over
+	 * a link of the pool (ca_mu): readers of ca_lane; a drain is its
+	 * writer (cast_send's drain lock, shared, keeps other processes'
+	 * drains away the same way).
+	 */
+	pthread_rwlock_t ca_lane;
+	struct ca_link *ca_pool[ENG_CA_LINKS];
+	unsigned ca_pool_n;
 	sem_t hash_slots;		/* Argon2id at once: one per CPU (memory) */
 	/*
 	 * keyd has no token (missing, or damaged by a kill inside SoftHSM2's
@@ -198,6 +208,15 @@ static inline void eng_crash_point(const char *step) { (void)step; }
 
 /* calink.c */
 int eng_ca_open(struct engine *e);
+void eng_ca_close(struct engine *e);
+/*
+ * Journal one enrollment (csr, profile) and send it at once beside other
+ * issuances' (a pooled link of its own, cast_send). [out] *obid: the
+ * journal's operation (its result is the certificate when CAST_OK); why
+ * in detail[cap] if not.
+ */
+int eng_ca_enroll(struct engine *e, const char *profile, const uint8_t *csr,
+    size_t len, uint64_t *obid, char *detail, size_t cap);
 
 /* transition.c: lifecycle transitions, the CA journal and what it confirmed. */
 /* Why a transition is refused: HTTP status, error code, sentence. */

@@ -374,6 +374,7 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	uint64_t obid = 0;
+	char why[256];
 	int rc;
 
 	*cert = NULL;
@@ -381,17 +382,15 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 	if (j->e->cast == NULL || !j->have_guid ||
 	    (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
-	pthread_mutex_lock(&j->e->ca_mu);
-	rc = cast_submit(j->e->cast, OUTBOX_ENROLL, prof, 0, csr, len, 0, &obid);
-	if (rc == CAST_OK)
-		rc = outbox_get(cast_outbox(j->e->cast), obid, &op) == OUTBOX_OK ?
-		    CAST_OK : CAST_ERR_STATE;
-	if (rc != CAST_OK)
+	rc = eng_ca_enroll(j->e, prof, csr, len, &obid, why, sizeof(why));
+	if (rc == CAST_OK && outbox_get(cast_outbox(j->e->cast), obid, &op) !=
+	    OUTBOX_OK)
+		rc = CAST_ERR_STATE;
+	if (rc != CAST_OK) {
 		snprintf(j->detail, sizeof(j->detail), "CA: %s: %s",
-		    cast_strerror(rc), cast_detail(j->e->cast));
-	pthread_mutex_unlock(&j->e->ca_mu);
-	if (rc != CAST_OK)
+		    cast_strerror(rc), why);
 		goto out;
+	}
 	p = op.result;
 	if ((*cert = d2i_X509(NULL, &p, (long)op.result_len)) == NULL ||
 	    op.result_len > INV_DER_MAX) {

@@ -528,6 +528,7 @@ eng_ca_drain(struct engine *e, struct outbox_drain_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (e->cast == NULL)
 		return -1;
+	pthread_rwlock_wrlock(&e->ca_lane);	/* issuances' sends end first */
 	pthread_mutex_lock(&e->ca_mu);
 	/*
 	 * A damaged or missing token holds the journal: no retry loop, one
@@ -542,6 +543,7 @@ eng_ca_drain(struct engine *e, struct outbox_drain_stats *st)
 		log_warnx("CA journal held: %s", e->ca_held_why);
 	}
 	pthread_mutex_unlock(&e->ca_mu);
+	pthread_rwlock_unlock(&e->ca_lane);
 	if (eng_ca_reconcile(e) != 0)
 		log_warnx("cannot fold CA results into the inventory");
 	return rc == CAST_OK ? 0 : -1;

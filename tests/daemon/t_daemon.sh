@@ -191,12 +191,29 @@ check_eq "each with cessationOfOperation" 4 "$(grep -c 'Cessation Of Operation' 
 check "employee cards are not wiped (no reuse): 9a certificate still there" ypt -a read-certificate -s 9a
 check_fails "PIN change on a retired card is refused" pc 975310 135792 135792
 
-# --- a temporary card, lost: revoked keyCompromise without the card
+# --- two temporary cards issued at the same time (each issuance sends its
+# own enrollments over a CA link of its own): each certificate once at the CA
 vcard_insert 1 "$T/card1.state" --create --serial 5002 >/dev/null
+vcard_insert 2 "$T/card2.state" --create --serial 5003 >/dev/null
 R1=$(reader_name 1)
+R2=$(reader_name 2)
 printf '482916\n' >"$T/s"
+n0=$(ls "$PKI/txid" | wc -l)
 cm officer --json --secrets-fd 3 issue --reader "$R1" --holder E100 --profile temporary 3<"$T/s" >"$T/i2.json"
+cm officer --json --secrets-fd 3 issue --reader "$R2" --holder E100 --profile temporary 3<"$T/s" >"$T/i3.json"
 check_eq "a temporary card is issued" done "$(wait_op "$(json "$T/i2.json" 'j["operation"]')")"
+check_eq "another temporary card is issued beside it" done "$(wait_op "$(json "$T/i3.json" 'j["operation"]')")"
+check_eq "the CA's own records: 4 certificates, each issued once" 4 $(( $(ls "$PKI/txid" | wc -l) - n0 ))
+for c in 5002 5003; do
+	cm auditor --json cards show $c | python3 -c 'import json,sys; print("\n".join(c["serial"].upper().lstrip("0") for c in json.load(sys.stdin)["certificates"]))'
+done | sort >"$T/inv-serials"
+for f in "$PKI"/txid/*; do
+	openssl x509 -inform DER -in "$f" -noout -serial | cut -d= -f2 | sed 's/^0*//'
+done | sort >"$T/ca-serials"
+check_eq "the inventory holds those 4 (serials the CA recorded)" 4 \
+    "$(comm -12 "$T/inv-serials" "$T/ca-serials" | wc -l)"
+
+# --- a temporary card, lost: revoked keyCompromise without the card
 check_eq "under master key v2 (card 5001 keeps v1: its unblock and retire above used it)" 2 \
     "$(cm auditor --json cards show 5002 | python3 -c 'import json,sys; print(json.load(sys.stdin)["master_key_version"])')"
 vcard_remove 1
@@ -206,10 +223,6 @@ curl -s http://ca.test:8080/crl | openssl crl -inform DER -noout -text >"$T/crl2
 check_eq "its 2 certificates revoked keyCompromise" 2 "$(grep -c 'Key Compromise' "$T/crl2.txt")"
 
 # --- a temporary card returned: revoked and wiped back to stock (reuse)
-vcard_insert 2 "$T/card2.state" --create --serial 5003 >/dev/null
-R2=$(reader_name 2)
-cm officer --json --secrets-fd 3 issue --reader "$R2" --holder E100 --profile temporary 3<"$T/s" >"$T/i3.json"
-check_eq "another temporary card is issued" done "$(wait_op "$(json "$T/i3.json" 'j["operation"]')")"
 # The CA is down while it comes back: the retirement is recorded, the
 # revocation queued and shown pending, then sent when the CA returns.
 ca_stop

@@ -217,6 +217,40 @@ persist_and_order(void **state)
 	outbox_close(ob);
 }
 
+/* One operation out of order: sent once, never again once it is done. */
+static void
+exec_one_out_of_order(void **state)
+{
+	struct script s = { { OUTBOX_EXEC_RETRY, OUTBOX_EXEC_DONE,
+	    OUTBOX_EXEC_DONE }, { 0 }, 0, NULL };
+	struct outbox_drain_stats st;
+	struct outbox_op op;
+	struct outbox *ob;
+
+	(void)state;
+	assert_int_equal(outbox_open(dir, &ob), OUTBOX_OK);
+	add(ob, 1);
+	add(ob, 2);
+	/* 2 goes before 1; a retry keeps it pending with its backoff. */
+	assert_int_equal(outbox_exec_one(ob, 2, 1000, run, &s, &st), OUTBOX_OK);
+	assert_true(s.n == 1 && s.seen[0] == 2 && st.retried == 1);
+	assert_int_equal(outbox_get(ob, 2, &op), OUTBOX_OK);
+	assert_true(op.state == OUTBOX_PENDING && op.next_try == 1001);
+	outbox_op_clear(&op);
+	/* Sent again at once, backoff or not: done. */
+	assert_int_equal(outbox_exec_one(ob, 2, 1000, run, &s, &st), OUTBOX_OK);
+	assert_true(s.n == 2 && s.seen[1] == 2 && st.done == 1);
+	/* Done: never sent again, by itself or by a drain, which sends 1. */
+	assert_int_equal(outbox_exec_one(ob, 2, 1000, run, &s, &st), OUTBOX_OK);
+	assert_true(s.n == 2 && st.done == 0);
+	assert_int_equal(outbox_drain(ob, 1000, 0, 0, run, &s, &st), OUTBOX_OK);
+	assert_true(s.n == 3 && s.seen[2] == 1 && st.remaining == 0);
+	assert_int_equal(outbox_exec_one(ob, 9, 1000, run, &s, &st),
+	    OUTBOX_ERR_NOTFOUND);
+	assert_int_equal(s.n, 3);
+	outbox_close(ob);
+}
+
 static void
 drain_in_order_with_backoff(void **state)
 {
@@ -560,6 +594,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(drain_in_order_with_backoff, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(drain_max_and_force, setup, teardown),
+		cmocka_unit_test_setup_teardown(exec_one_out_of_order, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(add_during_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_env_and_add_txn, setup,
 		    teardown),
