@@ -417,19 +417,25 @@ add_answer(struct cm *cm, json_t *list, long long id, const char *text)
 
 /*
  * --wait: follow operation id, printing each journal step as it lands, until
- * it is done (0) or failed / rolled back (1).
+ * it is done (0) or failed / rolled back (1); with --json, only the ended
+ * operation's JSON. Each request waits in the engine until there is a step
+ * not yet seen (?wait=&steps=): no polling.
  */
+#define FOLLOW_WAIT_S 15
+
 static int
 follow(struct cm *cm, long long op)
 {
 	char path[64], *resp = NULL;
 	json_t *j, *steps, *st;
-	size_t shown = 0, i;
+	size_t shown = 0, before, i;
+	time_t until = time(NULL) + 600;	/* 10 minutes at most */
 	long status;
 	int rc = CM_EXIT_ERROR;
 
-	snprintf(path, sizeof(path), "/v1/operations/%lld", op);
-	for (int n = 0; n < 2400; n++) {	/* 10 minutes at most */
+	while (time(NULL) < until) {
+		snprintf(path, sizeof(path), "/v1/operations/%lld?wait=%d&steps=%zu",
+		    op, FOLLOW_WAIT_S, shown);
 		if (cm_http(cm, "GET", path, NULL, &status, &resp) != CM_OK ||
 		    status != 200 || (j = json_loads(resp, 0, NULL)) == NULL) {
 			free(resp);
@@ -437,7 +443,8 @@ follow(struct cm *cm, long long op)
 			return CM_EXIT_ERROR;
 		}
 		steps = json_object_get(j, "steps");
-		for (i = shown; i < json_array_size(steps); i++)
+		before = shown;
+		for (i = shown; !cm->json && i < json_array_size(steps); i++)
 			printf("  %s\n", json_string_value(json_object_get(
 			    json_array_get(steps, i), "name")));
 		shown = json_array_size(steps);
@@ -446,10 +453,16 @@ follow(struct cm *cm, long long op)
 		if (json_is_string(st) && strcmp(json_string_value(st), "running")) {
 			rc = strcmp(json_string_value(st), "done") == 0 ?
 			    CM_EXIT_OK : CM_EXIT_ERROR;
-			printf("operation %lld: %s%s%s\n", op, json_string_value(st),
-			    json_is_string(json_object_get(j, "error")) ? ": " : "",
-			    json_is_string(json_object_get(j, "error")) ?
-			    json_string_value(json_object_get(j, "error")) : "");
+			if (cm->json)
+				printf("%s\n", resp);
+			else
+				printf("operation %lld: %s%s%s\n", op,
+				    json_string_value(st),
+				    json_is_string(json_object_get(j, "error")) ?
+				    ": " : "",
+				    json_is_string(json_object_get(j, "error")) ?
+				    json_string_value(json_object_get(j, "error")) :
+				    "");
 			json_decref(j);
 			free(resp);
 			return rc;
@@ -457,7 +470,8 @@ follow(struct cm *cm, long long op)
 		json_decref(j);
 		free(resp);
 		resp = NULL;
-		usleep(250000);
+		if (shown == before)
+			usleep(250000);	/* it did not wait (too many waiters) */
 	}
 	fprintf(stderr, "cardmgr: operation %lld: still running\n", op);
 	return CM_EXIT_PENDING;
@@ -790,6 +804,14 @@ cmd_simple(struct cm *cm, int argc, char **argv)
 	if (strcmp(argv[0], "op") == 0 && argc >= 2 && strcmp(argv[1], "show") == 0) {
 		if (parse_opts(argc - 1, argv + 1, "", &o, &first))
 			return CM_EXIT_USAGE;
+		if (cm->wait && argc - 1 - first == 1) {
+			char *end;
+			long long id = strtoll(argv[1 + first], &end, 10);
+
+			if (*end != '\0' || id <= 0)
+				return CM_EXIT_USAGE;
+			return follow(cm, id);
+		}
 		return get_one(cm, "/v1/operations/", argc - 1, argv + 1, first);
 	}
 	return -1;

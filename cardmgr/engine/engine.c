@@ -605,6 +605,25 @@ slow_op(int code)
 	}
 }
 
+void
+eng_op_changed(struct engine *e)
+{
+	pthread_mutex_lock(&e->op_mu);
+	e->op_seq++;
+	pthread_cond_broadcast(&e->op_cv);
+	pthread_mutex_unlock(&e->op_mu);
+}
+
+/* GET /v1/operations/{op}?wait=S waits, so in a worker (see q_op_get). */
+static int
+op_waits(struct engine *e, const struct ops_req *r)
+{
+	const struct ops_value *v = ops_req_get(r, "wait", 0, NULL);
+
+	(void)e;
+	return r->op->code == OPS_OP_GET && v != NULL && v->i > 0;
+}
+
 struct work {
 	struct engine *e;
 	uint64_t id;
@@ -696,7 +715,7 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id,
 		return eng_error(e, id, 503, "token_damaged", "station token "
 		    "damaged or missing: %s is refused until it is restored from "
 		    "its backup", r->op->name);
-	if (slow_op(r->op->code))
+	if (slow_op(r->op->code) || op_waits(e, r))
 		return run_in_worker(e, buf, len, id, &a);
 	return run_op(e, r, id, &a);
 }
@@ -827,6 +846,15 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		goto out;
 	}
 	pthread_mutex_init(&e.ca_mu, NULL);
+	pthread_mutex_init(&e.op_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&e.op_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	{
 		pthread_rwlockattr_t ra;
 

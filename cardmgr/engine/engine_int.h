@@ -21,6 +21,7 @@
 
 #define ENG_MAX_READERS 16
 #define ENG_CA_LINKS 8		/* CA links kept open for issuances */
+#define ENG_OP_WAITERS 8	/* operation long-polls waiting at once */
 #define ENG_MAX_WORKERS 32	/* slow operations at once (engine.c) */
 
 struct engine {
@@ -67,6 +68,15 @@ struct engine {
 	int ca_held;
 	char ca_held_why[256];
 	time_t started;
+	/*
+	 * Operations' journal moved (a step, an outcome): op_seq counts, op_cv
+	 * wakes GET /v1/operations/{op}?wait= (op_waiters of them at most
+	 * ENG_OP_WAITERS, each in a worker).
+	 */
+	pthread_mutex_t op_mu;
+	pthread_cond_t op_cv;
+	uint64_t op_seq;
+	unsigned op_waiters;
 	struct ntf *ntf;		/* expiry notices; NULL: off */
 	pthread_mutex_t ntf_mu;		/* one scan or drain at a time */
 };
@@ -86,6 +96,8 @@ int eng_error(struct engine *e, uint64_t id, int status, const char *code,
 /* Copy src into dst[cap]; -1 (dst "") if it does not fit. */
 int eng_copy(char *dst, size_t cap, const char *src);
 const char *op_state_name(int s);
+/* An operation's journal moved: wake who waits on it (op_cv). */
+void eng_op_changed(struct engine *e);
 /* An argument as a NUL-terminated copy in buf, or NULL if absent. */
 const char *eng_arg(const struct ops_req *r, const char *name, char *buf,
     size_t cap);

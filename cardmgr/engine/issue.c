@@ -275,6 +275,7 @@ h_step(void *arg, const char *name, const char *state, const uint8_t *d,
 	}
 	if (inv_commit(t) != INV_OK)
 		return -1;
+	eng_op_changed(j->e);
 	if (strcmp(name, "chuid") == 0 && d != NULL && len == 16) {
 		memcpy(j->guid, d, 16);
 		j->have_guid = 1;
@@ -759,6 +760,7 @@ done:
 		    (unsigned long long)j->op_id);
 		ok = 0;
 	}
+	eng_op_changed(j->e);
 	cops_close(&card);
 	/*
 	 * A card that did not make it is rolled back now if it is still in

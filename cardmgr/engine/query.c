@@ -1,6 +1,7 @@
 /* query: the engine's answers that read (or add to) the inventory. */
 #include "engine_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -506,33 +507,27 @@ add_step(const struct inv_step *s, void *arg)
 	return 0;
 }
 
-int
-q_op_get(struct engine *e, const struct ops_req *r, uint64_t id)
+/* Operation n as JSON (NULL and *rc on error); [out] *running, *nsteps. */
+static json_t *
+op_json(struct engine *e, unsigned long long n, int *rc, int *running,
+    size_t *nsteps)
 {
 	struct inv_op op;
 	struct inv_txn *t = NULL;
-	char key[80], guid[33], *end;
 	struct steps x = { json_array(), "" };
+	char guid[33];
 	json_t *j;
-	unsigned long long n;
-	int rc;
 
-	eng_arg(r, "op", key, sizeof(key));
-	n = strtoull(key, &end, 10);
-	if (*end != '\0' || n == 0) {
-		json_decref(x.list);
-		return eng_error(e, id, 400, "bad_op", "operation ids are numbers");
-	}
-	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
-	    (rc = inv_op_get(t, n, &op)) == INV_OK)
-		rc = inv_op_steps_foreach(t, n, add_step, &x);
+	if ((*rc = inv_begin(e->inv, 0, &t)) == INV_OK &&
+	    (*rc = inv_op_get(t, n, &op)) == INV_OK)
+		*rc = inv_op_steps_foreach(t, n, add_step, &x);
 	inv_abort(t);
-	if (rc != INV_OK) {
+	if (*rc != INV_OK) {
 		json_decref(x.list);
-		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 : 500,
-		    rc == INV_ERR_NOTFOUND ? "not_found" : "inventory",
-		    "operation %s: %s", key, inv_strerror(rc));
+		return NULL;
 	}
+	*running = op.state == INV_OP_RUNNING;
+	*nsteps = json_array_size(x.list);
 	eng_hex(op.guid, 16, guid);
 	j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "id",
 	    (json_int_t)op.id, "type", op.type, "state", op_state_name(op.state),
@@ -541,6 +536,72 @@ q_op_get(struct engine *e, const struct ops_req *r, uint64_t id)
 	    x.list);
 	if (j != NULL && x.error[0] != '\0')
 		json_object_set_new(j, "error", json_string(x.error));
+	if (j == NULL)
+		*rc = INV_ERR_NOMEM;
+	return j;
+}
+
+/*
+ * GET /v1/operations/{op}[?wait=S[&steps=N]]: with wait, the answer comes
+ * when the operation has more than N journal steps or has ended, or after S
+ * seconds (as it stands then): the CLI and the kiosk follow an issuance
+ * step by step without polling. At most ENG_OP_WAITERS wait at once; past
+ * that the answer comes at once.
+ */
+int
+q_op_get(struct engine *e, const struct ops_req *r, uint64_t id)
+{
+	const struct ops_value *w = ops_req_get(r, "wait", 0, NULL);
+	const struct ops_value *sv = ops_req_get(r, "steps", 0, NULL);
+	size_t want = sv != NULL ? (size_t)sv->i : 0, nsteps = 0;
+	struct timespec until;
+	char key[80], *end;
+	unsigned long long n;
+	int rc = INV_OK, running = 0, waiting = 0;
+	uint64_t seq;
+	json_t *j;
+
+	eng_arg(r, "op", key, sizeof(key));
+	n = strtoull(key, &end, 10);
+	if (*end != '\0' || n == 0)
+		return eng_error(e, id, 400, "bad_op", "operation ids are numbers");
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += w != NULL ? (time_t)w->i : 0;
+	pthread_mutex_lock(&e->op_mu);
+	if (w != NULL && w->i > 0 && e->op_waiters < ENG_OP_WAITERS) {
+		e->op_waiters++;
+		waiting = 1;
+	}
+	pthread_mutex_unlock(&e->op_mu);
+	for (;;) {
+		pthread_mutex_lock(&e->op_mu);
+		seq = e->op_seq;
+		pthread_mutex_unlock(&e->op_mu);
+		j = op_json(e, n, &rc, &running, &nsteps);
+		if (j == NULL || !waiting || !running || nsteps > want)
+			break;
+		/* Nothing new yet: sleep until the journal moves or time is up. */
+		pthread_mutex_lock(&e->op_mu);
+		while (e->op_seq == seq && rc == INV_OK)
+			if (pthread_cond_timedwait(&e->op_cv, &e->op_mu,
+			    &until) == ETIMEDOUT)
+				rc = -1;
+		pthread_mutex_unlock(&e->op_mu);
+		if (rc != INV_OK) {
+			rc = INV_OK;
+			break;		/* time is up: as it stands */
+		}
+		json_decref(j);
+	}
+	if (waiting) {
+		pthread_mutex_lock(&e->op_mu);
+		e->op_waiters--;
+		pthread_mutex_unlock(&e->op_mu);
+	}
+	if (j == NULL)
+		return eng_error(e, id, rc == INV_ERR_NOTFOUND ? 404 : 500,
+		    rc == INV_ERR_NOTFOUND ? "not_found" : "inventory",
+		    "operation %s: %s", key, inv_strerror(rc));
 	return eng_reply(e, id, 200, j);
 }
 

@@ -186,7 +186,9 @@ eng_rollback(struct engine *e, const uint8_t guid[16], const char *reader,
 		log_warnx("card %s (%s): roll back: %s", c.serial, g, detail);
 		return -1;
 	}
-	if ((rc = record_rollback(e, guid, why)) != INV_OK) {
+	rc = record_rollback(e, guid, why);
+	eng_op_changed(e);
+	if (rc != INV_OK) {
 		log_warnx("card %s (%s): wiped, but the inventory refused the "
 		    "roll back: %s", c.serial, g, inv_strerror(rc));
 		return -1;

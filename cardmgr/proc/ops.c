@@ -99,7 +99,11 @@ static const struct ops_arg reinstate[] = {
 	ID("card", OPS_IN_PATH, 1),
 	TEXT("reason", 0, 1, 200),
 };
-static const struct ops_arg op_get[] = { ID("op", OPS_IN_PATH, 1) };
+static const struct ops_arg op_get[] = {
+	ID("op", OPS_IN_PATH, 1),
+	INT("wait", OPS_IN_QUERY, 0, 0, 30),
+	INT("steps", OPS_IN_QUERY, 0, 0, 1000),
+};
 static const struct ops_arg cert_list[] = {
 	INT("expiring_days", OPS_IN_QUERY, 0, 0, 3650),
 };

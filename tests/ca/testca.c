@@ -191,10 +191,62 @@ dump_msg(struct srv *s, const char *what, const uint8_t *der, size_t n)
 	(void)tca_write_file(p, der, n);
 }
 
-static void
-serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
-    size_t n, int enroll_only)
+static OSSL_CMP_SRV_CTX *make_srv(struct srv *s);
+
+/*
+ * Transactions side by side, as a real CA keeps them: OpenSSL's server
+ * context holds one transaction (its ID, nonces, the certReqId a certConf
+ * must answer), so each transaction gets a context of its own, found again
+ * by the transactionID of its next message. A message that starts a
+ * transaction takes the least recently used slot; a certConf or pollReq of
+ * an unknown transaction gets a fresh context, which refuses it.
+ */
+#define TX_SLOTS 32
+/* PKIBody choices (RFC 4210 5.1.2; OpenSSL 3.0 keeps its names private). */
+#define BODY_CERTCONF 24
+#define BODY_POLLREQ 25
+static struct tx {
+	unsigned char id[64];
+	int len;
+	OSSL_CMP_SRV_CTX *sctx;
+	unsigned long used;
+} txs[TX_SLOTS];
+static unsigned long tx_clock;
+
+static OSSL_CMP_SRV_CTX *
+srv_for(struct srv *s, const OSSL_CMP_MSG *req)
 {
+	const ASN1_OCTET_STRING *id =
+	    OSSL_CMP_HDR_get0_transactionID(OSSL_CMP_MSG_get0_header(req));
+	int type = OSSL_CMP_MSG_get_bodytype(req), i, lru = 0;
+	int len = id != NULL ? ASN1_STRING_length(id) : 0;
+	const unsigned char *p = id != NULL ? ASN1_STRING_get0_data(id) : NULL;
+	int starts = type != BODY_CERTCONF && type != BODY_POLLREQ;
+
+	for (i = 0; i < TX_SLOTS; i++) {
+		if (txs[i].sctx != NULL && len > 0 && txs[i].len == len &&
+		    memcmp(txs[i].id, p, (size_t)len) == 0) {
+			txs[i].used = ++tx_clock;
+			return txs[i].sctx;	/* the same transaction, or its resend */
+		}
+		if (txs[i].used < txs[lru].used)
+			lru = i;
+	}
+	OSSL_CMP_SRV_CTX_free(txs[lru].sctx);
+	txs[lru].sctx = make_srv(s);
+	txs[lru].used = ++tx_clock;
+	txs[lru].len = starts && len > 0 && len <= (int)sizeof(txs[lru].id) ?
+	    len : 0;
+	if (txs[lru].len > 0)
+		memcpy(txs[lru].id, p, (size_t)len);
+	return txs[lru].sctx;
+}
+
+static void
+serve_cmp(struct srv *s, int fd, const uint8_t *body, size_t n,
+    int enroll_only)
+{
+	OSSL_CMP_SRV_CTX *sctx;
 	const unsigned char *p = body;
 	unsigned char *der = NULL;
 	OSSL_CMP_MSG *req, *rsp = NULL;
@@ -213,6 +265,7 @@ serve_cmp(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd, const uint8_t *body,
 	}
 	s->req_der = body;
 	s->req_len = n;
+	sctx = srv_for(s, req);
 	dump_msg(s, "req", body, n);
 	tca_begin_request(s, req, OSSL_CMP_SRV_CTX_get0_cmp_ctx(sctx));
 	/* The enrollment endpoint has no TLS client authentication: only
@@ -360,7 +413,7 @@ read_request(int fd, char *head, uint8_t *body, size_t *blen, char **method,
 }
 
 static void
-serve_one(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd)
+serve_one(struct srv *s, int fd)
 {
 	static char head[MAX_HEAD + 1];
 	static uint8_t body[MAX_BODY];
@@ -371,9 +424,9 @@ serve_one(struct srv *s, OSSL_CMP_SRV_CTX *sctx, int fd)
 	    sizeof(ctype)) != 0)
 		return;
 	if (strcmp(method, "POST") == 0 && strcmp(target, "/cmp") == 0)
-		serve_cmp(s, sctx, fd, body, n, 0);
+		serve_cmp(s, fd, body, n, 0);
 	else if (strcmp(method, "POST") == 0 && strcmp(target, "/enroll") == 0)
-		serve_cmp(s, sctx, fd, body, n, 1);
+		serve_cmp(s, fd, body, n, 1);
 	else if (strcmp(method, "GET") == 0 && strcmp(target, "/crl") == 0)
 		serve_crl(s, fd);
 	else if (strcmp(method, "POST") == 0 && strcmp(target, "/idm") == 0)
@@ -523,13 +576,12 @@ main(int argc, char **argv)
 {
 	struct srv s = { .fault = "none", .crl_seconds = 3600,
 	    .validity = 365L * 86400 };
-	OSSL_CMP_SRV_CTX *sctx;
 	int lfd, fd;
 
 	parse_args(&s, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	load_state(&s);
-	sctx = make_srv(&s);
+	OSSL_CMP_SRV_CTX_free(make_srv(&s));	/* fails early if it cannot */
 	if (tca_publish_crl(&s) != 0)
 		fatalx("cannot write the CRL");
 	lfd = listen_on(s.port);
@@ -537,7 +589,7 @@ main(int argc, char **argv)
 	for (;;) {
 		if ((fd = accept(lfd, NULL, NULL)) < 0)
 			continue;
-		serve_one(&s, sctx, fd);
+		serve_one(&s, fd);
 		close(fd);
 	}
 }

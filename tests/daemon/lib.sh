@@ -2,15 +2,9 @@
 json() {	# file python-expression-on-j
 	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
 }
-wait_op() {	# op id -> its final state on stdout
-	local i st
-	for ((i = 0; i < 240; i++)); do
-		cm officer --json op show "$1" >"$T/op.json" 2>/dev/null
-		st=$(json "$T/op.json" 'j["state"]' 2>/dev/null)
-		[ -n "$st" ] && [ "$st" != running ] && break
-		sleep 0.25
-	done
-	echo "$st"
+wait_op() {	# op id -> its final state on stdout (the engine says when)
+	cm officer --json --wait op show "$1" >"$T/op.json" 2>/dev/null
+	json "$T/op.json" 'j["state"]' 2>/dev/null
 }
 card_state() {	# serial -> state, or "none"
 	cm auditor --json cards show "$1" >"$T/cs.json" 2>/dev/null || { echo none; return; }

@@ -63,7 +63,24 @@ printf '461937\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\
 cm officer --json --secrets-fd 3 issue --reader "$R" --holder E100 --profile employee \
     --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
 check_eq "issue is accepted as operation 1 (202)" 1 "$(json "$T/issue.json" 'j["operation"]')"
-check_eq "the operation ends done" done "$(wait_op 1)"
+# Following it without polling: with the card frozen no step can land, so a
+# request for "more than N steps" is still waiting a second later, and it
+# answers with the next step once the card goes on.
+steps_of() { cm officer --json op show 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["steps"]))'; }
+for i in $(seq 100); do [ "$(steps_of)" -ge 1 ] && break; sleep 0.05; done
+kill -STOP "$(cat "$T/pids/vcard0")"
+n1=$(steps_of); sleep 0.3; n=$(steps_of)
+while [ "$n" != "$n1" ]; do n1=$n; sleep 0.3; n=$(steps_of); done
+as_officer curl -s --unix-socket "$T/run/api.sock" \
+    "http://localhost/v1/operations/1?wait=30&steps=$n" >"$T/longpoll.json" &
+lp=$!
+sleep 1
+check "GET /v1/operations/1?wait=30&steps=$n waits while no step lands" kill -0 $lp
+kill -CONT "$(cat "$T/pids/vcard0")"
+wait $lp
+check "and answers with the next step once the card goes on" \
+    test "$(json "$T/longpoll.json" 'len(j["steps"])')" -gt "$n"
+check_eq "the operation ends done (cardmgr --wait op show)" done "$(wait_op 1)"
 check_grep "its journal reaches pin_puk:done" '"pin_puk:done"' "$T/op.json"
 cm officer --json cards show 5001 >"$T/card.json"
 check_eq "the inventory calls the card active" active "$(json "$T/card.json" 'j["state"]')"
