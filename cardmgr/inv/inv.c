@@ -23,7 +23,7 @@ static const struct {
 	[DB_HOLDERS] = { "inv_holders", 0, 1 },
 	[DB_CARDS] = { "inv_cards", 0, 1 },
 	[DB_CARD_SERIAL] = { "inv_card_serial", 0, 1 },
-	[DB_CARD_HOLDER] = { "inv_card_holder", MDB_DUPSORT | MDB_DUPFIXED, 1 },
+	[DB_CARD_HOLDER] = { "inv_card_holder5", 0, 5 },
 	[DB_CARD_STATE] = { "inv_card_state", MDB_DUPSORT | MDB_DUPFIXED, 1 },
 	[DB_EVENTS] = { "inv_events", 0, 1 },
 	[DB_CERTS] = { "inv_certs", 0, 1 },
@@ -269,6 +269,8 @@ setup_schema(struct inv_txn *t)
 		return rc;
 	/* 3 to 4: new card states and certificate statuses only; no record
 	 * changes, but an older engine must not meet values it refuses. */
+	if ((rc = inv_migrate_v4(t)) != INV_OK)
+		return rc;
 	return write_schema(t, INV_SCHEMA_VERSION);
 }
 

@@ -62,7 +62,7 @@ const char *inv_strerror(int err);
 /* The enum constant's name ("INV_ERR_FULL"), for logs and records. */
 const char *inv_errname(int err);
 
-#define INV_SCHEMA_VERSION 4
+#define INV_SCHEMA_VERSION 5
 
 #define INV_GUID_LEN 16
 #define INV_ID_MAX 63		/* holder id, actor, operator */

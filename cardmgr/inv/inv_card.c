@@ -66,6 +66,44 @@ exists(struct inv_txn *t, int db, MDB_val *k)
 	return inv_get(t, db, k, &v);
 }
 
+/*
+ * The holder index key (schema 5): holder NUL GUID, its value the card's
+ * record, so a holder's cards are one range of one database.
+ * [out] out[INV_ID_MAX + 1 + INV_GUID_LEN].
+ */
+static size_t
+holder_key(const char *holder, const uint8_t guid[INV_GUID_LEN], uint8_t *out)
+{
+	size_t n = strnlen(holder, INV_ID_MAX);
+
+	memcpy(out, holder, n);
+	out[n] = 0;
+	memcpy(out + n + 1, guid, INV_GUID_LEN);
+	return n + 1 + INV_GUID_LEN;
+}
+
+/* INV_OK if a card of holder is indexed, INV_ERR_NOTFOUND if none. */
+static int
+holder_has_cards(struct inv_txn *t, const char *holder)
+{
+	uint8_t pk[INV_ID_MAX + 1];
+	size_t n = strnlen(holder, INV_ID_MAX);
+	MDB_cursor *cur = NULL;
+	MDB_val k = { n + 1, pk }, v;
+	int mrc;
+
+	memcpy(pk, holder, n);
+	pk[n] = 0;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARD_HOLDER], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (mrc == 0)
+		mrc = k.mv_size == n + 1 + INV_GUID_LEN &&
+		    memcmp(k.mv_data, pk, n + 1) == 0 ? 0 : MDB_NOTFOUND;
+	mdb_cursor_close(cur);
+	return inv_mdb_err(mrc);
+}
+
 int
 inv_holder_put(struct inv_txn *t, const struct inv_holder *h, int flags)
 {
@@ -112,7 +150,7 @@ inv_holder_del(struct inv_txn *t, const char *id)
 	k = str_val(id);
 	if ((rc = exists(t, DB_HOLDERS, &k)) != INV_OK)
 		return rc;
-	if ((rc = exists(t, DB_CARD_HOLDER, &k)) == INV_OK)
+	if ((rc = holder_has_cards(t, id)) == INV_OK)
 		return INV_ERR_EXISTS;
 	if (rc != INV_ERR_NOTFOUND)
 		return rc;
@@ -140,37 +178,33 @@ inv_card_get(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN],
 	return rc;
 }
 
+/* The serial index holds each card's record (schema 5): one get. */
 int
 inv_card_by_serial(struct inv_txn *t, const char *serial, struct inv_card *c)
 {
 	MDB_val k, v;
-	uint8_t guid[INV_GUID_LEN];
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	if ((rc = inv_txn_check(t, 0)) != INV_OK)
-		return rc;
-	if (!text_key_ok(serial, INV_SERIAL_MAX))
-		return INV_ERR_ARG;
-	k = str_val(serial);
-	if ((rc = inv_get(t, DB_CARD_SERIAL, &k, &v)) != INV_OK)
-		return rc;
-	if (v.mv_size != INV_GUID_LEN)
-		return INV_ERR_FORMAT;
-	memcpy(guid, v.mv_data, INV_GUID_LEN);
-	if ((rc = inv_card_get(t, guid, c)) == INV_ERR_NOTFOUND)
-		rc = INV_ERR_FORMAT;	/* index points nowhere */
-	if (rc == INV_OK && strcmp(c->serial, serial) != 0) {
-		memset(c, 0, sizeof(*c));
-		rc = INV_ERR_FORMAT;
+	if ((rc = inv_txn_check(t, 0)) == INV_OK &&
+	    !text_key_ok(serial, INV_SERIAL_MAX))
+		rc = INV_ERR_ARG;
+	if (rc == INV_OK) {
+		k = str_val(serial);
+		rc = inv_get(t, DB_CARD_SERIAL, &k, &v);
 	}
+	if (rc == INV_OK &&
+	    (rc = inv_card_decode(v.mv_data, v.mv_size, c)) == INV_OK &&
+	    strcmp(c->serial, serial) != 0)
+		rc = INV_ERR_FORMAT;	/* the index entry is another card's */
+	if (rc != INV_OK)
+		memset(c, 0, sizeof(*c));
 	return rc;
 }
 
 /* What may refuse a card put, checked before anything is written. */
 static int
-card_put_check(struct inv_txn *t, const struct inv_card *c, int have_old,
-    int flags)
+card_put_check(struct inv_txn *t, const struct inv_card *c,
+    const struct inv_card *old, int have_old, int flags)
 {
 	MDB_val k, v;
 	int rc;
@@ -184,10 +218,10 @@ card_put_check(struct inv_txn *t, const struct inv_card *c, int have_old,
 		if ((rc = exists(t, DB_HOLDERS, &k)) != INV_OK)
 			return rc;
 	}
+	/* The serial is taken unless it is this card's own already. */
 	k = str_val(c->serial);
 	rc = inv_get(t, DB_CARD_SERIAL, &k, &v);
-	if (rc == INV_OK && (v.mv_size != INV_GUID_LEN ||
-	    memcmp(v.mv_data, c->guid, INV_GUID_LEN) != 0))
+	if (rc == INV_OK && !(have_old && strcmp(old->serial, c->serial) == 0))
 		return INV_ERR_EXISTS;
 	return rc == INV_ERR_NOTFOUND ? INV_OK : rc;
 }
@@ -260,32 +294,36 @@ card_unindex3(struct inv_txn *t, const struct inv_card *old, int prof,
 	return rc;
 }
 
-/* Move the index entries whose key differs between old (may be NULL) and c. */
+/*
+ * The serial and holder indexes carry the card's record (rec), so they are
+ * written on every put; the other entries move when their key differs
+ * between old (may be NULL) and c.
+ */
 static int
 card_reindex(struct inv_txn *t, const struct inv_card *old,
-    const struct inv_card *c)
+    const struct inv_card *c, MDB_val *rec)
 {
 	MDB_val g = { INV_GUID_LEN, (void *)c->guid }, k;
-	uint8_t sk[1];
+	uint8_t sk[1], hk[INV_ID_MAX + 1 + INV_GUID_LEN];
 	int rc = INV_OK, prof, exp;
 
-	if (old == NULL || strcmp(old->serial, c->serial) != 0) {
-		if (old != NULL) {
-			k = str_val(old->serial);
-			rc = inv_del(t, DB_CARD_SERIAL, &k, NULL);
-		}
-		k = str_val(c->serial);
-		if (rc == INV_OK)
-			rc = inv_put(t, DB_CARD_SERIAL, &k, &g, 0);
+	if (old != NULL && strcmp(old->serial, c->serial) != 0) {
+		k = str_val(old->serial);
+		rc = inv_del(t, DB_CARD_SERIAL, &k, NULL);
 	}
-	if (rc == INV_OK && (old == NULL || strcmp(old->holder, c->holder) != 0)) {
-		if (old != NULL && old->holder[0] != '\0') {
-			k = str_val(old->holder);
-			rc = inv_del(t, DB_CARD_HOLDER, &k, &g);
-		}
-		k = str_val(c->holder);
-		if (rc == INV_OK && c->holder[0] != '\0')
-			rc = inv_put(t, DB_CARD_HOLDER, &k, &g, 0);
+	k = str_val(c->serial);
+	if (rc == INV_OK)
+		rc = inv_put(t, DB_CARD_SERIAL, &k, rec, 0);
+	if (rc == INV_OK && old != NULL && old->holder[0] != '\0' &&
+	    strcmp(old->holder, c->holder) != 0) {
+		k.mv_size = holder_key(old->holder, old->guid, hk);
+		k.mv_data = hk;
+		rc = inv_del(t, DB_CARD_HOLDER, &k, NULL);
+	}
+	if (rc == INV_OK && c->holder[0] != '\0') {
+		k.mv_size = holder_key(c->holder, c->guid, hk);
+		k.mv_data = hk;
+		rc = inv_put(t, DB_CARD_HOLDER, &k, rec, 0);
 	}
 	if (rc == INV_OK && (old == NULL || old->state != c->state)) {
 		k.mv_size = 1;
@@ -331,14 +369,14 @@ inv_card_put(struct inv_txn *t, const struct inv_card *c, int flags)
 	if (rc != INV_OK && rc != INV_ERR_NOTFOUND)
 		goto out;
 	have_old = rc == INV_OK;
-	if ((rc = card_put_check(t, c, have_old, flags)) != INV_OK)
+	if ((rc = card_put_check(t, c, old, have_old, flags)) != INV_OK)
 		goto out;
 	k.mv_size = INV_GUID_LEN;
 	k.mv_data = (void *)c->guid;
 	v.mv_size = len;
 	v.mv_data = rec;
 	if ((rc = inv_put(t, DB_CARDS, &k, &v, 0)) == INV_OK)
-		rc = card_reindex(t, have_old ? old : NULL, c);
+		rc = card_reindex(t, have_old ? old : NULL, c, &v);
 out:
 	free(old);
 	free(rec);
@@ -375,7 +413,7 @@ inv_card_del(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN])
 {
 	struct inv_card *c;
 	MDB_val g = { INV_GUID_LEN, (void *)guid }, k;
-	uint8_t sk[1];
+	uint8_t sk[1], hk[INV_ID_MAX + 1 + INV_GUID_LEN];
 	int rc;
 
 	if ((rc = inv_txn_check(t, 1)) != INV_OK)
@@ -393,9 +431,11 @@ inv_card_del(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN])
 	k = str_val(c->serial);
 	if (rc == INV_OK)
 		rc = inv_del(t, DB_CARD_SERIAL, &k, NULL);
-	k = str_val(c->holder);
-	if (rc == INV_OK && c->holder[0] != '\0')
-		rc = inv_del(t, DB_CARD_HOLDER, &k, &g);
+	if (rc == INV_OK && c->holder[0] != '\0') {
+		k.mv_size = holder_key(c->holder, c->guid, hk);
+		k.mv_data = hk;
+		rc = inv_del(t, DB_CARD_HOLDER, &k, NULL);
+	}
 	sk[0] = c->state;
 	k.mv_size = 1;
 	k.mv_data = sk;
@@ -451,6 +491,43 @@ out:
 	return rc;
 }
 
+/*
+ * The cards of holder (n bytes): the range "holder NUL" of the holder index,
+ * whose values are the cards' records (schema 5): no second lookup.
+ */
+static int
+cards_in_range(struct inv_txn *t, const char *holder, size_t n,
+    inv_card_fn fn, void *arg)
+{
+	uint8_t pk[INV_ID_MAX + 1];
+	MDB_cursor *cur = NULL;
+	struct inv_card c;	/* 4.5 KB: the stack, not an allocation per call */
+	MDB_val k = { n + 1, pk }, v;
+	int mrc, rc = INV_OK;
+
+	memcpy(pk, holder, n);
+	pk[n] = 0;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARD_HOLDER], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    mrc == 0 && k.mv_size > n && memcmp(k.mv_data, pk, n + 1) == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != n + 1 + INV_GUID_LEN ||
+		    (rc = inv_card_decode(v.mv_data, v.mv_size, &c)) != INV_OK ||
+		    memcmp(c.guid, (const uint8_t *)k.mv_data + n + 1,
+		    INV_GUID_LEN) != 0 || strcmp(c.holder, holder) != 0) {
+			rc = INV_ERR_FORMAT;	/* not the card its key names */
+			break;
+		}
+		if ((rc = fn(&c, arg)) != 0)
+			break;
+	}
+	if (rc == INV_OK && mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 int
 inv_cards_of_holder(struct inv_txn *t, const char *holder, inv_card_fn fn,
     void *arg)
@@ -463,7 +540,7 @@ inv_cards_of_holder(struct inv_txn *t, const char *holder, inv_card_fn fn,
 	if (!text_key_ok(holder, INV_ID_MAX) || fn == NULL)
 		return INV_ERR_ARG;
 	k = str_val(holder);
-	return cards_of_key(t, DB_CARD_HOLDER, &k, fn, arg);
+	return cards_in_range(t, holder, k.mv_size, fn, arg);
 }
 
 int

@@ -91,6 +91,12 @@ int inv_hook(void);
  * (inv_migrate.c). */
 int inv_migrate_v1(struct inv_txn *t);
 int inv_migrate_v2(struct inv_txn *t);
+/*
+ * Schemas up to 4 to 5: the serial index's values become the cards'
+ * records (were GUIDs) and the holder index "holder NUL GUID" -> record
+ * replaces inv_card_holder (holder -> GUID duplicates), which is dropped.
+ */
+int inv_migrate_v4(struct inv_txn *t);
 
 /* Keys of the schema-3 card indexes (inv_card.c); return their length. */
 #define INV_PROFILE_KEY_MAX (INV_NAME_MAX + 2)

@@ -289,3 +289,61 @@ inv_migrate_v2(struct inv_txn *t)
 		return rc;
 	return index_cards(t);
 }
+
+int
+inv_migrate_v4(struct inv_txn *t)
+{
+	MDB_cursor *cur = NULL;
+	struct inv_card *c;
+	uint8_t hk[INV_ID_MAX + 1 + INV_GUID_LEN];
+	MDB_val k, v, sk;
+	MDB_dbi old;
+	size_t n;
+	int mrc, rc = INV_OK;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return INV_ERR_NOMEM;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0) {
+		rc = inv_mdb_err(mrc);
+		goto out;
+	}
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if ((rc = inv_card_decode(v.mv_data, v.mv_size, c)) != INV_OK)
+			break;
+		if (k.mv_size != INV_GUID_LEN ||
+		    memcmp(k.mv_data, c->guid, INV_GUID_LEN) != 0) {
+			rc = INV_ERR_FORMAT;
+			break;
+		}
+		sk.mv_size = strlen(c->serial);
+		sk.mv_data = c->serial;
+		if ((rc = inv_put(t, DB_CARD_SERIAL, &sk, &v, 0)) != INV_OK)
+			break;
+		if (c->holder[0] == '\0')
+			continue;
+		n = strlen(c->holder);
+		memcpy(hk, c->holder, n);
+		hk[n] = 0;
+		memcpy(hk + n + 1, c->guid, INV_GUID_LEN);
+		sk.mv_size = n + 1 + INV_GUID_LEN;
+		sk.mv_data = hk;
+		if ((rc = inv_put(t, DB_CARD_HOLDER, &sk, &v, 0)) != INV_OK)
+			break;
+	}
+	if (rc == INV_OK && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	/* The old holder index, if this environment has one, goes. */
+	if (rc == INV_OK) {
+		mrc = mdb_dbi_open(t->txn, "inv_card_holder",
+		    MDB_DUPSORT | MDB_DUPFIXED, &old);
+		if (mrc == 0)
+			mrc = mdb_drop(t->txn, old, 1);
+		if (mrc != 0 && mrc != MDB_NOTFOUND)
+			rc = inv_mdb_err(mrc);
+	}
+out:
+	free(c);
+	return rc;
+}

@@ -490,6 +490,30 @@ raw_count(struct inv *inv, const char *db, const void *key, size_t klen)
 	return n;
 }
 
+/* Keys of db that start with prefix (plen bytes), via raw LMDB. */
+static size_t
+raw_prefix_count(struct inv *inv, const char *db, const void *prefix,
+    size_t plen)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_cursor *cur;
+	MDB_val k = { plen, (void *)prefix }, v;
+	size_t n = 0;
+	int mrc;
+
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+	assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0 &&
+	    k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		n++;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return n;
+}
+
 /* Collects the last byte of each card's GUID (our card numbers are small). */
 struct seen {
 	unsigned n;
@@ -604,7 +628,7 @@ store_indexes(void **state)
 	assert_int_equal(in_state(inv, INV_CARD_ACTIVE).n, 0);
 	assert_int_equal(in_state(inv, INV_CARD_SUSPENDED).n, 1);
 	/* independent path: the raw index holds no stale entries */
-	assert_int_equal(raw_count(inv, "inv_card_holder", "A", 1), 1);
+	assert_int_equal(raw_prefix_count(inv, "inv_card_holder5", "A", 2), 1);
 	st = INV_CARD_ACTIVE;
 	assert_int_equal(raw_count(inv, "inv_card_state", &st, 1), 0);
 	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), 3);
@@ -637,7 +661,7 @@ store_indexes(void **state)
 	assert_int_equal(raw_count(inv, "inv_cards", NULL, 0), 1);
 	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), 1);
 	assert_int_equal(raw_count(inv, "inv_card_state", NULL, 0), 1);
-	assert_int_equal(raw_count(inv, "inv_card_holder", NULL, 0), 1);
+	assert_int_equal(raw_count(inv, "inv_card_holder5", NULL, 0), 1);
 	assert_int_equal(of_holder(inv, "B").n, 1);
 	t = rtxn(inv);
 	assert_int_equal(inv_holder_get(t, "A", &h), INV_ERR_NOTFOUND);
@@ -1112,7 +1136,7 @@ snap(struct inv *inv)
 	s.cards = raw_count(inv, "inv_cards", NULL, 0);
 	s.serial = raw_count(inv, "inv_card_serial", NULL, 0);
 	s.state = raw_count(inv, "inv_card_state", NULL, 0);
-	s.holder = raw_count(inv, "inv_card_holder", NULL, 0);
+	s.holder = raw_count(inv, "inv_card_holder5", NULL, 0);
 	s.events = raw_count(inv, "inv_events", NULL, 0);
 	s.meta = raw_count(inv, "inv_meta", NULL, 0);
 	return s;
@@ -1224,7 +1248,7 @@ full_map(void **state)
 
 static const char *const all_dbs[] = {
 	"inv_meta", "inv_holders", "inv_cards", "inv_card_serial",
-	"inv_card_holder", "inv_card_state", "inv_events", "inv_certs",
+	"inv_card_holder5", "inv_card_state", "inv_events", "inv_certs",
 	"inv_cert_card", "inv_cert_expiry", "inv_ops", "inv_op_running",
 	"inv_op_steps", "inv_audit", "inv_audit_ckpt", "inv_card_profile",
 	"inv_card_expiry",
@@ -1299,6 +1323,7 @@ check_indexes(struct inv *inv)
 	struct inv_card c;
 	struct inv_cert *ct = malloc(sizeof(*ct));
 	uint8_t ek[8 + INV_CERT_SERIAL_MAX], pk[INV_NAME_MAX + 2];
+	uint8_t hk[INV_ID_MAX + 1 + INV_GUID_LEN];
 	size_t cards = 0, holders = 0, certs = 0, expiring = 0, i, n;
 	int mrc;
 
@@ -1309,14 +1334,19 @@ check_indexes(struct inv *inv)
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
 	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), cards++) {
 		assert_int_equal(inv_card_decode(v.mv_data, v.mv_size, &c), INV_OK);
+		/* serial and holder index entries hold the card's record */
 		assert_true(raw_has(txn, "inv_card_serial", c.serial,
-		    strlen(c.serial), c.guid, INV_GUID_LEN));
+		    strlen(c.serial), v.mv_data, v.mv_size));
 		assert_true(raw_has(txn, "inv_card_state", &c.state, 1, c.guid,
 		    INV_GUID_LEN));
 		if (c.holder[0] != '\0') {
 			holders++;
-			assert_true(raw_has(txn, "inv_card_holder", c.holder,
-			    strlen(c.holder), c.guid, INV_GUID_LEN));
+			n = strlen(c.holder);
+			memcpy(hk, c.holder, n);
+			hk[n] = 0;
+			memcpy(hk + n + 1, c.guid, INV_GUID_LEN);
+			assert_true(raw_has(txn, "inv_card_holder5", hk,
+			    n + 1 + INV_GUID_LEN, v.mv_data, v.mv_size));
 		}
 		n = strlen(c.profile);
 		memcpy(pk, c.profile, n);
@@ -1354,7 +1384,7 @@ check_indexes(struct inv *inv)
 	free(ct);
 	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), cards);
 	assert_int_equal(raw_count(inv, "inv_card_state", NULL, 0), cards);
-	assert_int_equal(raw_count(inv, "inv_card_holder", NULL, 0), holders);
+	assert_int_equal(raw_count(inv, "inv_card_holder5", NULL, 0), holders);
 	assert_int_equal(raw_count(inv, "inv_cert_card", NULL, 0), certs);
 	assert_int_equal(raw_count(inv, "inv_cert_expiry", NULL, 0), certs);
 	assert_int_equal(raw_count(inv, "inv_card_profile", NULL, 0), cards);
@@ -1737,7 +1767,7 @@ schema_fresh(void **state)
 	assert_int_equal(v, INV_SCHEMA_VERSION);
 	inv_abort(t);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 4);
+	assert_int_equal(raw_schema(), 5);
 }
 
 /* The schema-1 card record, written from docs/inventory.md, not inv_rec.c. */
@@ -1854,6 +1884,37 @@ make_v1(uint32_t schema)
 	free(ct);
 }
 
+static int
+count_card(const struct inv_card *c, void *arg)
+{
+	(void)c;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* The cards of holder through inv_cards_of_holder, in txn t. */
+static int
+of_holder_t(struct inv_txn *t, const char *holder)
+{
+	int n = 0;
+
+	assert_int_equal(inv_cards_of_holder(t, holder, count_card, &n), INV_OK);
+	return n;
+}
+
+static int
+raw_db_exists(struct inv *inv, const char *db)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int mrc;
+
+	assert_int_equal(mdb_txn_begin(inv_env(inv), NULL, MDB_RDONLY, &txn), 0);
+	mrc = mdb_dbi_open(txn, db, 0, &dbi);
+	mdb_txn_abort(txn);
+	return mrc == 0;
+}
+
 /* From an environment make_v1(from) wrote: schema 3 and its contents. */
 static void
 check_migrated(struct inv *inv, uint32_t from)
@@ -1869,10 +1930,17 @@ check_migrated(struct inv *inv, uint32_t from)
 
 	assert_non_null(s);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	assert_int_equal(inv_holder_get(t, "H", &h), INV_OK);
 	assert_string_equal(h.name, "Ada Lovelace");
 	assert_string_equal(h.email, "ada@example.org");
+	/* schema 5: the holder's cards from the new index; the old one gone */
+	assert_int_equal(of_holder_t(t, "H"), 2);
+	inv_abort(t);
+	assert_int_equal(raw_count(inv, "inv_card_holder5", NULL, 0), 2);
+	assert_int_equal(raw_count(inv, "inv_card_serial", NULL, 0), 2);
+	assert_false(raw_db_exists(inv, "inv_card_holder"));
+	t = rtxn(inv);
 	assert_string_equal(h.manager_email, "");
 	assert_int_equal(h.nattrs, INV_ATTRS_MAX);
 	inv_holder_clear(&h);
@@ -1942,7 +2010,7 @@ schema_migrate(void **state)
 	    &(uint64_t){ 0 }), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 4);
+	assert_int_equal(raw_schema(), 5);
 	inv = open_inv(0);
 	check_migrated(inv, 1);
 	inv_close(inv);
@@ -1960,7 +2028,7 @@ schema_migrate2(void **state)
 	check_migrated(inv, 2);
 	check_indexes(inv);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 4);
+	assert_int_equal(raw_schema(), 5);
 	inv = open_inv(0);
 	check_migrated(inv, 2);
 	inv_close(inv);
@@ -2007,7 +2075,7 @@ schema_migrate_v3(void **state)
 	inv = open_inv(0);
 	t = wtxn(inv);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	guid_of(1, g);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
 	assert_int_equal(c.state, INV_CARD_SUSPENDED);
@@ -2016,7 +2084,7 @@ schema_migrate_v3(void **state)
 	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 4);
+	assert_int_equal(raw_schema(), 5);
 	inv = open_inv(0);
 	t = rtxn(inv);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
