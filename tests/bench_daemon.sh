@@ -251,7 +251,7 @@ echo "card:                         $card s ($apdus APDUs x $LAT ms + $kg keygen
 echo "PC/SC stack:                  $stack s ($apdus APDUs x $(calc "$pcsc * 1000") ms, pcscd+vpcd round trip measured on a card without latency)"
 echo "CA link (nginx request_time): $ca_s s over $ca_n requests"
 echo "Argon2id, $NQ answers:         $argon s (ops=$A_OPS mem=${A_KIB} KiB, argon_cost; hashed next to the card work, not subtracted)"
-echo "station's own:                $own s = $(calc "100 * $own / $total" 2) % of total (goal < 2 %; includes the CLI, the 50 ms polling, OpenSC in the self-test)"
+echo "station's own:                $own s = $(calc "100 * $own / $total" 2) % of total (goal < 2 %; includes the CLI and OpenSC in the self-test)"
 echo "station's own, PC/SC stack counted as station: $(calc "$own + $stack") s = $(calc "100 * ($own + $stack) / $total" 2) %"
 awk -v t0="$t0" -v t1="$t1" '
 	$2 == ">" { if (resp) gap[++n] = $1 - resp; if (resp) what[n] = $4; if (!first) first = $1; cmd = $1 }
@@ -318,7 +318,7 @@ run_par() {
 	par=$t0
 	for o in "${ops[@]}"; do	# the last end the station reported
 		[ -f "$T/end.$o" ] && read -r last st <"$T/end.$o" &&
-		    [ "$(calc "$last > $par" 0)" = 1 ] && par=$last
+		    [ "$(calc "($last > $par)" 0)" = 1 ] && par=$last
 	done
 	par=$(calc "$par - $t0")
 	fins=""
