@@ -353,6 +353,25 @@ ca_link_free(struct ca_link *l)
 	free(l);
 }
 
+void
+ca_link_sessions(const struct ca_link *l, SSL_SESSION *out[CA_MAX_ENDPOINTS])
+{
+	for (int i = 0; i < CA_MAX_ENDPOINTS; i++) {
+		out[i] = i < l->n ? l->ep[i].tls.sess : NULL;
+		if (out[i] != NULL && !SSL_SESSION_up_ref(out[i]))
+			out[i] = NULL;
+	}
+}
+
+void
+ca_link_resume_from(struct ca_link *l, SSL_SESSION *const in[CA_MAX_ENDPOINTS])
+{
+	for (int i = 0; i < l->n && i < CA_MAX_ENDPOINTS; i++)
+		if (l->ep[i].tls.sess == NULL && in[i] != NULL &&
+		    SSL_SESSION_up_ref(in[i]))
+			l->ep[i].tls.sess = in[i];
+}
+
 /* ---- one CMP transaction ---- */
 
 /*

@@ -24,6 +24,7 @@
 
 #include <openssl/cmp.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 enum ca_err {
@@ -146,6 +147,18 @@ void ca_link_tls_counts(const struct ca_link *l, unsigned long *handshakes,
 int ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
     struct ca_link **out);
 void ca_link_free(struct ca_link *l);
+
+/*
+ * TLS sessions shared between links of one configuration (the daemon's pool):
+ * ca_link_sessions gives l's session per endpoint (up-referenced, NULL where
+ * it has none; free each with SSL_SESSION_free), ca_link_resume_from lets a
+ * new link resume them where it has none of its own, so a second link does
+ * not pay a full handshake (and a station-key signature) either.
+ */
+void ca_link_sessions(const struct ca_link *l,
+    SSL_SESSION *out[CA_MAX_ENDPOINTS]);
+void ca_link_resume_from(struct ca_link *l,
+    SSL_SESSION *const in[CA_MAX_ENDPOINTS]);
 
 /*
  * Enroll a card key: p10cr with csr (DER PKCS#10, signed by the card) and the

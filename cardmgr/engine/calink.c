@@ -9,7 +9,9 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ca/ca.h"
 #include "keyd/keyd_msg.h"
@@ -120,6 +122,10 @@ eng_ca_close(struct engine *e)
 {
 	while (e->ca_pool_n > 0)
 		ca_link_free(e->ca_pool[--e->ca_pool_n]);
+	for (int i = 0; i < CA_MAX_ENDPOINTS; i++) {
+		SSL_SESSION_free(e->ca_sess[i]);
+		e->ca_sess[i] = NULL;
+	}
 	cast_close(e->cast);
 	e->cast = NULL;
 }
@@ -128,17 +134,31 @@ eng_ca_close(struct engine *e)
 static int
 link_get(struct engine *e, struct ca_link **l)
 {
+	int rc;
+
 	if (e->ca_pool_n > 0) {
 		*l = e->ca_pool[--e->ca_pool_n];
 		return CAST_OK;
 	}
-	return cast_link_new(e->cast, l);
+	if ((rc = cast_link_new(e->cast, l)) == CAST_OK)
+		ca_link_resume_from(*l, e->ca_sess);
+	return rc;
 }
 
+/* Back into the pool after a good exchange; its sessions seed new links. */
 static void
 link_put(struct engine *e, struct ca_link *l)
 {
+	SSL_SESSION *s[CA_MAX_ENDPOINTS];
+
+	ca_link_sessions(l, s);
 	pthread_mutex_lock(&e->ca_mu);
+	for (int i = 0; i < CA_MAX_ENDPOINTS; i++) {
+		if (s[i] == NULL)
+			continue;
+		SSL_SESSION_free(e->ca_sess[i]);
+		e->ca_sess[i] = s[i];
+	}
 	if (e->ca_pool_n < ENG_CA_LINKS) {
 		e->ca_pool[e->ca_pool_n++] = l;
 		l = NULL;
@@ -147,26 +167,199 @@ link_put(struct engine *e, struct ca_link *l)
 	ca_link_free(l);
 }
 
+/* ---- enrollments linked to their card until the inventory has them ---- */
+
+#define ENROLL_REC 9	/* obid u64, slot u8 */
+#define ENROLL_MAX 24	/* in flight for one card at most */
+
+static void
+enrolls_key(const uint8_t guid[16], char *key, size_t cap)
+{
+	char g[33];
+
+	eng_hex(guid, 16, g);
+	snprintf(key, cap, "enrolls:%s", g);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Add (slot >= 0) or remove (slot < 0) obid in guid's list. */
+static int
+enrolls_edit(struct inv_txn *t, const uint8_t guid[16], uint64_t obid,
+    int slot)
+{
+	uint8_t list[ENROLL_REC * ENROLL_MAX];
+	char key[64];
+	size_t n = 0, i;
+	int rc;
+
+	enrolls_key(guid, key, sizeof(key));
+	rc = inv_meta_get(t, key, list, sizeof(list), &n);
+	if (rc == INV_ERR_NOTFOUND)
+		n = 0;
+	else if (rc != INV_OK || n % ENROLL_REC != 0)
+		return rc != INV_OK ? rc : INV_ERR_FORMAT;
+	if (slot >= 0) {
+		if (n == sizeof(list))
+			return INV_ERR_FULL;
+		for (i = 0; i < 8; i++)
+			list[n + i] = (uint8_t)(obid >> (56 - 8 * i));
+		list[n + 8] = (uint8_t)slot;
+		n += ENROLL_REC;
+	} else {
+		for (i = 0; i < n && get64(list + i) != obid; i += ENROLL_REC)
+			;
+		if (i == n)
+			return INV_OK;
+		memmove(list + i, list + i + ENROLL_REC, n - i - ENROLL_REC);
+		n -= ENROLL_REC;
+	}
+	return n == 0 ? inv_meta_del(t, key) : inv_meta_put(t, key, list, n);
+}
+
 int
-eng_ca_enroll(struct engine *e, const char *profile, const uint8_t *csr,
-    size_t len, uint64_t *obid, char *detail, size_t cap)
+eng_enroll_unlink(struct inv_txn *t, const uint8_t guid[16], uint64_t obid)
+{
+	return enrolls_edit(t, guid, obid, -1);
+}
+
+int
+eng_enroll_orphans(struct engine *e, struct inv_txn *t,
+    const uint8_t guid[16], int reason)
+{
+	uint8_t list[ENROLL_REC * ENROLL_MAX], mark[17];
+	struct inv_cert *c = NULL;
+	struct outbox_op op;
+	char key[64];
+	size_t n = 0, i;
+	int rc;
+
+	enrolls_key(guid, key, sizeof(key));
+	rc = inv_meta_get(t, key, list, sizeof(list), &n);
+	if (rc == INV_ERR_NOTFOUND || e->cast == NULL)
+		return INV_OK;
+	if (rc != INV_OK || n % ENROLL_REC != 0)
+		return rc != INV_OK ? rc : INV_ERR_FORMAT;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return INV_ERR_NOMEM;
+	for (i = 0; i < n && rc == INV_OK; i += ENROLL_REC) {
+		uint64_t obid = get64(list + i);
+
+		memset(&op, 0, sizeof(op));
+		if (outbox_get(cast_outbox(e->cast), obid, &op) != OUTBOX_OK) {
+			outbox_op_clear(&op);
+			continue;	/* never journaled: nothing sent */
+		}
+		if (op.state == OUTBOX_DONE) {
+			/* Issued, not yet in the inventory: it is now, and
+			 * the roll back revokes it with the card's others. */
+			if (eng_cert_record(op.result, op.result_len, guid,
+			    list[i + 8], c) == 0)
+				rc = inv_cert_put(t, c, 0);
+		} else if (op.state == OUTBOX_PENDING) {
+			char mk[64];
+
+			snprintf(mk, sizeof(mk), "enroll_revoke:%016llx",
+			    (unsigned long long)obid);
+			memcpy(mark, guid, 16);
+			mark[16] = (uint8_t)reason;
+			rc = inv_meta_put(t, mk, mark, sizeof(mark));
+		}
+		outbox_op_clear(&op);
+	}
+	free(c);
+	if (rc == INV_OK)
+		rc = inv_meta_del(t, key);
+	return rc;
+}
+
+int
+eng_enroll_late(struct engine *e, struct inv_txn *t, uint64_t obid)
+{
+	uint8_t mark[17];
+	struct inv_cert *c = NULL;
+	struct outbox_op op;
+	char mk[64];
+	size_t n = 0;
+	int rc;
+
+	snprintf(mk, sizeof(mk), "enroll_revoke:%016llx",
+	    (unsigned long long)obid);
+	if ((rc = inv_meta_get(t, mk, mark, sizeof(mark), &n)) != INV_OK)
+		return rc == INV_ERR_NOTFOUND ? INV_OK : rc;
+	memset(&op, 0, sizeof(op));
+	if (n != sizeof(mark) || e->cast == NULL ||
+	    outbox_get(cast_outbox(e->cast), obid, &op) != OUTBOX_OK) {
+		outbox_op_clear(&op);
+		return inv_meta_del(t, mk);
+	}
+	if (op.state == OUTBOX_DONE && (c = calloc(1, sizeof(*c))) != NULL &&
+	    eng_cert_record(op.result, op.result_len, mark, 0, c) == 0) {
+		rc = eng_queue_cert_revoke(e, t, c, mark[16]);
+		if (rc == INV_OK)
+			log_info("a certificate issued after its card was rolled "
+			    "back: revocation queued");
+	} else if (op.state == OUTBOX_DONE)
+		rc = INV_ERR_NOMEM;
+	free(c);
+	outbox_op_clear(&op);
+	return rc == INV_OK ? inv_meta_del(t, mk) : rc;
+}
+
+int
+eng_ca_enroll(struct engine *e, const uint8_t guid[16], int slot,
+    const char *profile, const uint8_t *csr, size_t len, uint64_t *obid,
+    char *detail, size_t cap)
 {
 	struct ca_link *l = NULL;
+	struct inv_txn *t = NULL;
 	int rc;
 
 	*obid = 0;
+	/*
+	 * The lane from before the journal entry to the answer: the drain
+	 * thread would otherwise find the entry pending and send it itself,
+	 * over its own link.
+	 */
+	pthread_rwlock_rdlock(&e->ca_lane);
+	/*
+	 * Journaled with its link to the card in one transaction: whatever
+	 * happens next, a roll back of the card finds what the CA issued.
+	 */
+	if ((rc = inv_begin(e->inv, 1, &t)) == INV_OK) {
+		if (outbox_add_txn(cast_outbox(e->cast), inv_txn_mdb(t),
+		    OUTBOX_ENROLL, profile, 0, csr, len, (uint64_t)time(NULL),
+		    obid) != OUTBOX_OK ||
+		    enrolls_edit(t, guid, *obid, slot) != INV_OK) {
+			inv_abort(t);
+			rc = INV_ERR_DB;
+		} else
+			rc = inv_commit(t);
+	}
+	if (rc != INV_OK) {
+		snprintf(detail, cap, "cannot journal the request: %s",
+		    inv_strerror(rc));
+		pthread_rwlock_unlock(&e->ca_lane);
+		return CAST_ERR_STATE;
+	}
 	pthread_mutex_lock(&e->ca_mu);
-	rc = cast_submit(e->cast, OUTBOX_ENROLL, profile, 0, csr, len, 1, obid);
-	if (rc == CAST_ERR_QUEUED)
-		rc = link_get(e, &l);
+	rc = link_get(e, &l);
 	if (rc != CAST_OK)
 		snprintf(detail, cap, "%s", cast_detail(e->cast));
 	pthread_mutex_unlock(&e->ca_mu);
-	if (rc != CAST_OK)
-		return rc;
-	pthread_rwlock_rdlock(&e->ca_lane);
-	rc = cast_send(e->cast, l, *obid, detail, cap);
+	if (rc == CAST_OK)
+		rc = cast_send(e->cast, l, *obid, detail, cap);
 	pthread_rwlock_unlock(&e->ca_lane);
+	if (l == NULL)
+		return rc;
 	/* A link the CA or the network broke is not kept. */
 	if (rc == CAST_OK || rc == CAST_ERR_REFUSED)
 		link_put(e, l);

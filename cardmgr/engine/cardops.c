@@ -1,6 +1,7 @@
 /* cardops: the card side of the station's operations. See cardops.h. */
 #include "cardops.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -204,18 +205,71 @@ step(const struct cops_hooks *h, const char *name, const char *state,
 	return h->step == NULL ? 0 : h->step(h->arg, name, state, data, len);
 }
 
-/* One key slot: key on the card, CSR signed by it, certificate written. */
+/*
+ * One slot's certificate request in flight: the CA round trip (journal,
+ * CMP, inventory: the enroll hook) runs in a thread while the card
+ * generates the next slot's key, so the station's time hides behind the
+ * card's instead of adding to it.
+ */
+struct enrol {
+	const struct cops_hooks *h;
+	const struct cops_slot *s;
+	EVP_PKEY *pub;		/* the key the certificate must certify */
+	uint8_t *der;		/* the CSR */
+	int len;
+	X509 *cert;
+	int rc;			/* the hook's answer */
+	pthread_t th;
+	int running;
+};
+
+static void *
+enrol_run(void *arg)
+{
+	struct enrol *e = arg;
+
+	e->rc = e->h->enroll == NULL ? -1 : e->h->enroll(e->h->arg,
+	    e->s->slot, e->s->ca_profile, e->der, (size_t)e->len, &e->cert);
+	return NULL;
+}
+
+/* Send e's request: in a thread, or here if no thread can be had. */
+static void
+enrol_start(struct enrol *e)
+{
+	if (pthread_create(&e->th, NULL, enrol_run, e) == 0)
+		e->running = 1;
+	else
+		enrol_run(e);
+}
+
+/* Wait for e's answer (if it is in flight) and free what it holds. */
+static void
+enrol_end(struct enrol *e, int keep)
+{
+	if (e->running)
+		pthread_join(e->th, NULL);
+	e->running = 0;
+	if (keep)
+		return;
+	EVP_PKEY_free(e->pub);
+	OPENSSL_free(e->der);
+	X509_free(e->cert);
+	memset(e, 0, sizeof(*e));
+}
+
+/* A slot's first half: key on the card (or escrowed, imported), CSR signed
+ * by the card. [out] e->pub, e->der, e->len. */
 static int
-issue_slot(struct cops_card *c, const struct cops_slot *s,
-    const struct cops_hooks *h, const uint8_t guid[16], char *detail,
-    size_t cap)
+slot_request(struct cops_card *c, const struct cops_slot *s,
+    const struct cops_hooks *h, const uint8_t guid[16], struct enrol *e,
+    char *detail, size_t cap)
 {
 	EVP_PKEY *priv = NULL, *pub = NULL;
 	X509_NAME *subj = NULL;
 	X509_REQ *req = NULL;
-	X509 *cert = NULL;
 	uint8_t *der = NULL;
-	int len, rc, prc;
+	int len, rc = COPS_OK, prc;
 
 	if (s->escrow) {
 		if (h->escrow == NULL ||
@@ -254,27 +308,99 @@ issue_slot(struct cops_card *c, const struct cops_slot *s,
 		rc = COPS_ERR_NOMEM;
 		goto out;
 	}
-	if (h->enroll == NULL || h->enroll(h->arg, s->slot, s->ca_profile, der,
-	    (size_t)len, &cert) != 0 || cert == NULL) {
-		rc = hook_fail("certificate enrollment", detail, cap);
-		goto out;
-	}
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1) {
-		snprintf(detail, cap, "slot %02x: the CA's certificate is for "
-		    "another key", s->slot);
-		rc = COPS_ERR_HOOK;
-		goto out;
-	}
-	prc = piv_write_cert(c->piv, s->slot, cert, 0);
-	rc = prc == PIV_OK ? COPS_OK : card_fail(prc, "write certificate",
-	    detail, cap);
+	memset(e, 0, sizeof(*e));
+	e->h = h;
+	e->s = s;
+	e->pub = pub;
+	e->der = der;
+	e->len = len;
+	pub = NULL;
+	der = NULL;
 out:
 	EVP_PKEY_free(priv);
 	EVP_PKEY_free(pub);
 	X509_NAME_free(subj);
 	X509_REQ_free(req);
-	X509_free(cert);
 	OPENSSL_free(der);
+	return rc;
+}
+
+/* A slot's second half: the CA's certificate, checked, written. */
+static int
+slot_certificate(struct cops_card *c, struct enrol *e, char *detail,
+    size_t cap)
+{
+	int rc, prc;
+
+	enrol_end(e, 1);
+	if (e->rc != 0 || e->cert == NULL)
+		rc = hook_fail("certificate enrollment", detail, cap);
+	else if (EVP_PKEY_eq(X509_get0_pubkey(e->cert), e->pub) != 1) {
+		snprintf(detail, cap, "slot %02x: the CA's certificate is for "
+		    "another key", e->s->slot);
+		rc = COPS_ERR_HOOK;
+	} else {
+		prc = piv_write_cert(c->piv, e->s->slot, e->cert, 0);
+		rc = prc == PIV_OK ? COPS_OK : card_fail(prc,
+		    "write certificate", detail, cap);
+	}
+	enrol_end(e, 0);
+	return rc;
+}
+
+/* Slot e's certificate on the card, and its "done" step. */
+static int
+slot_done(struct cops_card *c, const struct cops_hooks *h, struct enrol *e,
+    char *detail, size_t cap)
+{
+	char name[16];
+	int rc;
+
+	snprintf(name, sizeof(name), "slot_%02x", e->s->slot);
+	if ((rc = slot_certificate(c, e, detail, cap)) != COPS_OK)
+		return rc;
+	return step(h, name, "done", NULL, 0) != 0 ?
+	    hook_fail("journal", detail, cap) : COPS_OK;
+}
+
+/*
+ * Step 5, every slot: slot i's request goes to the CA while the card makes
+ * slot i+1's key; its certificate is written after that. A slot's "done"
+ * step follows its certificate, so the journal may say "slot_9c begin"
+ * before "slot_9a done". Whatever fails, no request is left in flight: what
+ * the CA issued is in the inventory before this returns (the roll back
+ * revokes it).
+ */
+static int
+issue_slots(struct cops_card *c, const struct cops_plan *p,
+    const struct cops_hooks *h, const uint8_t guid[16], char *detail,
+    size_t cap)
+{
+	struct enrol en[COPS_MAX_SLOTS];
+	char name[16];
+	int i, prev = -1, rc = COPS_OK;
+
+	memset(en, 0, sizeof(en));
+	for (i = 0; i < p->nslots && rc == COPS_OK; i++) {
+		snprintf(name, sizeof(name), "slot_%02x", p->slots[i].slot);
+		if (step(h, name, "begin", NULL, 0) != 0) {
+			rc = hook_fail("journal", detail, cap);
+			break;
+		}
+		if ((rc = slot_request(c, &p->slots[i], h, guid, &en[i], detail,
+		    cap)) != COPS_OK)
+			break;
+		/* One request in flight at a time: it keeps one CA link. */
+		if (prev >= 0 &&
+		    (rc = slot_done(c, h, &en[prev], detail, cap)) != COPS_OK)
+			break;
+		enrol_start(&en[i]);
+		prev = i;
+	}
+	if (rc == COPS_OK && prev >= 0)
+		rc = slot_done(c, h, &en[prev], detail, cap);
+	for (i = 0; i < p->nslots; i++)
+		enrol_end(&en[i], 0);
 	return rc;
 }
 
@@ -356,8 +482,7 @@ int
 cops_issue(struct cops_card *c, const struct cops_plan *p, const char *new_pin,
     const struct cops_hooks *h, uint8_t guid[16], char *detail, size_t cap)
 {
-	char name[16];
-	int i, prc, rc;
+	int prc, rc;
 
 	memset(guid, 0, 16);
 	if (c == NULL || c->piv == NULL || p == NULL || h == NULL ||
@@ -375,16 +500,8 @@ cops_issue(struct cops_card *c, const struct cops_plan *p, const char *new_pin,
 	}
 	if ((rc = issue_identity(c, p, h, guid, detail, cap)) != COPS_OK)
 		return rc;
-	for (i = 0; i < p->nslots; i++) {
-		snprintf(name, sizeof(name), "slot_%02x", p->slots[i].slot);
-		if (step(h, name, "begin", NULL, 0) != 0)
-			return hook_fail("journal", detail, cap);
-		rc = issue_slot(c, &p->slots[i], h, guid, detail, cap);
-		if (rc != COPS_OK)
-			return rc;
-		if (step(h, name, "done", NULL, 0) != 0)
-			return hook_fail("journal", detail, cap);
-	}
+	if ((rc = issue_slots(c, p, h, guid, detail, cap)) != COPS_OK)
+		return rc;
 	if ((prc = piv_write_ccc(c->piv)) != PIV_OK)
 		return card_fail(prc, "write CCC", detail, cap);
 	return issue_secrets(c, new_pin, h, guid, detail, cap);

@@ -12,7 +12,8 @@
  *   3 the diversified 9B key (derived from the GUID) replaces the factory key
  *   4 retry counters (YubiKey FA resets PIN and PUK, so it comes before them)
  *   5 per slot: key generated on the card, or the escrowed key imported;
- *     CSR signed by the card; certificate from the CA; certificate written
+ *     CSR signed by the card; certificate from the CA (in a thread, while
+ *     the card makes the next slot's key); certificate written
  *   6 CCC
  *   7 PUK (diversified) and the holder's PIN
  * Every step calls hooks->step before it touches the card and after it

@@ -8,9 +8,11 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "engine/engine.h"
 #include "engine/seal.h"
+#include "ca/ca.h"
 #include "ca/station.h"
 #include "inv/inv.h"
 #include "policy/lifecycle.h"
@@ -56,6 +58,8 @@ struct engine {
 	pthread_rwlock_t ca_lane;
 	struct ca_link *ca_pool[ENG_CA_LINKS];
 	unsigned ca_pool_n;
+	/* The last good TLS sessions (ca_mu): a new link resumes them. */
+	SSL_SESSION *ca_sess[CA_MAX_ENDPOINTS];
 	sem_t hash_slots;		/* Argon2id at once: one per CPU (memory) */
 	/*
 	 * keyd has no token (missing, or damaged by a kill inside SoftHSM2's
@@ -227,8 +231,31 @@ void eng_ca_close(struct engine *e);
  * journal's operation (its result is the certificate when CAST_OK); why
  * in detail[cap] if not.
  */
-int eng_ca_enroll(struct engine *e, const char *profile, const uint8_t *csr,
-    size_t len, uint64_t *obid, char *detail, size_t cap);
+int eng_ca_enroll(struct engine *e, const uint8_t guid[16], int slot,
+    const char *profile, const uint8_t *csr, size_t len, uint64_t *obid,
+    char *detail, size_t cap);
+/*
+ * The enrollments journaled for a card whose certificate the inventory does
+ * not hold yet (meta "enrolls:<guid>": obid u64, slot u8 each), so a card
+ * rolled back after a crash loses none of what the CA issued for it:
+ * - eng_enroll_unlink: the certificate of obid is in the inventory now;
+ * - eng_enroll_orphans (roll back, in its transaction, before the card's
+ *   revocations are queued): a finished one's certificate goes into the
+ *   inventory (so it is revoked with the rest); one still in the journal is
+ *   marked "enroll_revoke:<obid>", and eng_enroll_late revokes its
+ *   certificate when the journal finishes it (the fold).
+ */
+int eng_enroll_unlink(struct inv_txn *t, const uint8_t guid[16], uint64_t obid);
+int eng_enroll_orphans(struct engine *e, struct inv_txn *t,
+    const uint8_t guid[16], int reason);
+int eng_enroll_late(struct engine *e, struct inv_txn *t, uint64_t obid);
+/* issue.c: the inventory record of certificate der for card guid's slot. */
+int eng_cert_record(const uint8_t *der, size_t len, const uint8_t guid[16],
+    int slot, struct inv_cert *c);
+/* transition.c: queue the revocation of one certificate and record it
+ * pending (put, or added if the inventory does not have it). */
+int eng_queue_cert_revoke(struct engine *e, struct inv_txn *t,
+    const struct inv_cert *c, int reason);
 
 /* transition.c: lifecycle transitions, the CA journal and what it confirmed. */
 /* Why a transition is refused: HTTP status, error code, sentence. */

@@ -65,6 +65,9 @@ struct issue_job {
 	char serial[INV_SERIAL_MAX + 1];
 	const struct cops_card *card;	/* while the thread has it open */
 	char detail[512];
+	/* Why an enrollment failed: written by the enroll thread, read after
+	 * cops_issue joined it. */
+	char enroll_detail[512];
 };
 
 static void card_serial(const struct cops_card *card, char *out, size_t cap);
@@ -364,6 +367,50 @@ asn1_time_unix(const ASN1_TIME *t)
 	return (uint64_t)timegm(&tm);
 }
 
+int
+eng_cert_record(const uint8_t *der, size_t len, const uint8_t guid[16],
+    int slot, struct inv_cert *c)
+{
+	const uint8_t *p = der;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	X509 *x = NULL;
+	int rc = -1;
+
+	memset(c, 0, sizeof(*c));
+	if (der == NULL || len == 0 || len > INV_DER_MAX ||
+	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
+		goto out;
+	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL)
+		goto out;
+	for (size_t i = 0; hex[i] != '\0' && i < INV_CERT_SERIAL_MAX; i++)
+		c->serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
+		    hex[i] - 'A' + 'a' : hex[i]);
+	X509_NAME_oneline(X509_get_issuer_name(x), c->issuer,
+	    sizeof(c->issuer));
+	X509_NAME_oneline(X509_get_subject_name(x), c->subject,
+	    sizeof(c->subject));
+	c->slot = (uint8_t)slot;
+	c->not_before = asn1_time_unix(X509_get0_notBefore(x));
+	c->not_after = asn1_time_unix(X509_get0_notAfter(x));
+	c->status = INV_CERT_VALID;
+	memcpy(c->der, der, len);
+	c->der_len = (uint32_t)len;
+	memcpy(c->guid, guid, 16);
+	rc = 0;
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	X509_free(x);
+	return rc;
+}
+
+/*
+ * In a thread beside the card's next key generation (cardops.c): journal
+ * the request linked to the card, send it, and put the certificate in the
+ * inventory (unlinking it) before the card gets it.
+ */
 static int
 h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
     X509 **cert)
@@ -371,9 +418,8 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 	struct issue_job *j = arg;
 	struct outbox_op op;
 	struct inv_cert *c = NULL;
+	struct inv_txn *t = NULL;
 	const uint8_t *p;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
 	uint64_t obid = 0;
 	char why[256];
 	int rc;
@@ -383,50 +429,36 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 	if (j->e->cast == NULL || !j->have_guid ||
 	    (c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
-	rc = eng_ca_enroll(j->e, prof, csr, len, &obid, why, sizeof(why));
+	rc = eng_ca_enroll(j->e, j->guid, slot, prof, csr, len, &obid, why,
+	    sizeof(why));
 	if (rc == CAST_OK && outbox_get(cast_outbox(j->e->cast), obid, &op) !=
 	    OUTBOX_OK)
 		rc = CAST_ERR_STATE;
 	if (rc != CAST_OK) {
-		snprintf(j->detail, sizeof(j->detail), "CA: %s: %s",
-		    cast_strerror(rc), why);
+		snprintf(j->enroll_detail, sizeof(j->enroll_detail),
+		    "CA: %s: %s", cast_strerror(rc), why);
 		goto out;
 	}
 	p = op.result;
-	if ((*cert = d2i_X509(NULL, &p, (long)op.result_len)) == NULL ||
-	    op.result_len > INV_DER_MAX) {
+	if (eng_cert_record(op.result, op.result_len, j->guid, slot, c) != 0 ||
+	    (*cert = d2i_X509(NULL, &p, (long)op.result_len)) == NULL) {
 		rc = -1;
 		goto out;
 	}
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(*cert), NULL);
-	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL) {
-		rc = -1;
-		goto out;
-	}
-	for (size_t i = 0; hex[i] != '\0' && i < INV_CERT_SERIAL_MAX; i++)
-		c->serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
-		    hex[i] - 'A' + 'a' : hex[i]);
-	X509_NAME_oneline(X509_get_issuer_name(*cert), c->issuer,
-	    sizeof(c->issuer));
-	X509_NAME_oneline(X509_get_subject_name(*cert), c->subject,
-	    sizeof(c->subject));
-	c->slot = (uint8_t)slot;
-	c->not_before = asn1_time_unix(X509_get0_notBefore(*cert));
-	c->not_after = asn1_time_unix(X509_get0_notAfter(*cert));
-	c->status = INV_CERT_VALID;
-	memcpy(c->der, op.result, op.result_len);
-	c->der_len = (uint32_t)op.result_len;
-	memcpy(c->guid, j->guid, 16);
 	/* What the CA issued is in the inventory before the card gets it. */
-	rc = card_update(j, c) == INV_OK ? 0 : -1;
+	if ((rc = inv_begin(j->e->inv, 1, &t)) == INV_OK) {
+		if ((rc = inv_cert_put(t, c, 0)) == INV_OK &&
+		    (rc = eng_enroll_unlink(t, j->guid, obid)) == INV_OK)
+			rc = inv_commit(t);
+		else
+			inv_abort(t);
+	}
 out:
 	free(c);
 	if (rc != 0) {
 		X509_free(*cert);
 		*cert = NULL;
 	}
-	OPENSSL_free(hex);
-	BN_free(bn);
 	outbox_op_clear(&op);
 	return rc == 0 ? 0 : -1;
 }
@@ -729,6 +761,8 @@ issue_thread(void *arg)
 		goto done;
 	}
 	rc = cops_issue(&card, &plan, j->pin, &h, j->guid, detail, sizeof(detail));
+	if (rc != COPS_OK && j->detail[0] == '\0' && j->enroll_detail[0] != '\0')
+		snprintf(j->detail, sizeof(j->detail), "%s", j->enroll_detail);
 	if (rc != COPS_OK) {
 		if (j->detail[0] == '\0')
 			snprintf(j->detail, sizeof(j->detail), "%s: %s",

@@ -79,7 +79,8 @@ record_rollback(struct engine *e, const uint8_t guid[16], const char *why)
 		rc = INV_ERR_ARG;
 		goto fail;
 	}
-	if ((rc = eng_queue_revocations(e, t, guid, rollback_reason(e),
+	if ((rc = eng_enroll_orphans(e, t, guid, rollback_reason(e))) != INV_OK ||
+	    (rc = eng_queue_revocations(e, t, guid, rollback_reason(e),
 	    &queued)) != INV_OK ||
 	    (rc = eng_card_pending(t, guid, &c.pending_ca)) != INV_OK)
 		goto fail;

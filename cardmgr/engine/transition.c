@@ -154,6 +154,23 @@ queue_one(const struct inv_cert *c, void *arg)
 }
 
 int
+eng_queue_cert_revoke(struct engine *e, struct inv_txn *t,
+    const struct inv_cert *c, int reason)
+{
+	struct inv_cert u;
+	uint64_t obid;
+
+	if (e->cast == NULL || outbox_add_txn(cast_outbox(e->cast),
+	    inv_txn_mdb(t), OUTBOX_REVOKE, NULL, reason, c->der, c->der_len,
+	    (uint64_t)time(NULL), &obid) != OUTBOX_OK)
+		return INV_ERR_DB;
+	u = *c;
+	u.status = INV_CERT_PENDING_REVOKE;
+	u.reason = (uint8_t)reason;
+	return inv_cert_put(t, &u, 0);
+}
+
+int
 eng_queue_effect(struct engine *e, struct inv_txn *t, const uint8_t guid[16],
     enum lc_effect effect, int reason, uint16_t *queued)
 {
@@ -496,6 +513,10 @@ eng_ca_reconcile(struct engine *e)
 	for (i = 0; i < s.n && s.v[i].state != OUTBOX_PENDING; i++) {
 		if (s.v[i].type == OUTBOX_REVOKE && !superseded(&s, i) &&
 		    (rc = fold_one(&f, &s.v[i])) != INV_OK)
+			goto fail;
+		/* Issued for a card rolled back while it was in flight. */
+		if (s.v[i].type == OUTBOX_ENROLL &&
+		    (rc = eng_enroll_late(e, f.t, s.v[i].id)) != INV_OK)
 			goto fail;
 		last = s.v[i].id;
 	}
