@@ -69,8 +69,10 @@ api_cookie(const char *header, char *tok)
 		while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 			vlen--;
 		/* Twice is ambiguous (a cookie planted for another path). */
-		if (found || !token_ok(v, vlen))
+		if (found || !token_ok(v, vlen)) {
+			tok[0] = '\0';
 			return API_ERR_REFUSED;
+		}
 		memcpy(tok, v, vlen);
 		tok[vlen] = '\0';
 		found = 1;

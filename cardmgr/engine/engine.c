@@ -671,6 +671,8 @@ work_thread(void *arg)
 	else if (run_op(e, r, w->id, &w->a) != 0)
 		log_warnx("cannot answer the api (request %llu)",
 		    (unsigned long long)w->id);
+	if (w->a.has_sess)
+		eng_sess_touch(e, &w->a.sess);
 	sodium_memzero(w->buf, w->len);
 	free(r);
 	free(m);

@@ -74,8 +74,10 @@ struct eng_sess_info {
 	char name[64];			/* the operator's name */
 	uint32_t roles;			/* from the operator record */
 	char reader[128];		/* the card's reader */
+	char card[160];			/* eng_card_key of the card */
 	char csrf[ENG_SESS_TOKEN_LEN + 1];
 	unsigned idle_s;
+	uint8_t hash[32];		/* of the token: the session's name */
 };
 
 /* Who asks: resolved once per request from the actor the api saw. */
@@ -96,6 +98,8 @@ int eng_sess_new(struct engine *e, struct eng_sess_info *info,
 int eng_sess_find(struct engine *e, const char *tok, size_t len,
     struct eng_sess_info *out);
 void eng_sess_end(struct engine *e, const char *tok, size_t len);
+/* A request of session s finished: its idle clock restarts from now. */
+void eng_sess_touch(struct engine *e, const struct eng_sess_info *s);
 /* The reader watcher: reader's card is gone; its sessions end. */
 void eng_sess_reader_gone(struct engine *e, const char *reader);
 /* 0 if key ("card:<guid>", "holder:<id>") may try again; -1 and
@@ -103,8 +107,18 @@ void eng_sess_reader_gone(struct engine *e, const char *reader);
 int eng_attempt_check(struct engine *e, const char *key,
     unsigned *retry_after);
 void eng_attempt_failed(struct engine *e, const char *key);
+/* The same for an inventory card and its holder, both at once. */
+int eng_attempt_check_card(struct engine *e, const uint8_t guid[16],
+    const char *holder, unsigned *retry_after);
+void eng_attempt_failed_card(struct engine *e, const uint8_t guid[16],
+    const char *holder);
+/* The 429 rate_limited answer with retry_after. */
+int eng_rate_limited(struct engine *e, uint64_t id, unsigned retry_after);
 
 /* login.c */
+struct cops_card;
+/* "card:<guid hex>" (or by serial, or by reader) for card k. */
+void eng_card_key(const struct cops_card *k, char *out, size_t cap);
 int op_login(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int op_session(struct engine *e, uint64_t id, const struct actor *a);

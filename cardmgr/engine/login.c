@@ -62,9 +62,9 @@ refuse(struct login *l, int status, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-/* The attempt limiter's name for the card in the reader. */
-static void
-card_key(const struct cops_card *k, char *out, size_t cap)
+/* The card's name for the attempt limiter and its session. */
+void
+eng_card_key(const struct cops_card *k, char *out, size_t cap)
 {
 	char hex[33];
 
@@ -270,7 +270,7 @@ op_login(struct engine *e, const struct ops_req *r, uint64_t id,
 		refuse(&l, 404, "no_card", "no card in this reader");
 		goto out;
 	}
-	card_key(&k, l.card, sizeof(l.card));
+	eng_card_key(&k, l.card, sizeof(l.card));
 	if (eng_attempt_check(e, l.card, &retry) != 0) {
 		refuse(&l, 429, "rate_limited", "too many failed logins with "
 		    "this card: try again in %u s", retry);
@@ -289,6 +289,7 @@ op_login(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	eng_copy(s.name, sizeof(s.name), l.op->name);
 	eng_copy(s.reader, sizeof(s.reader), l.reader);
+	eng_copy(s.card, sizeof(s.card), l.card);
 	s.roles = l.op->roles;
 	eng_sess_new(e, &s, events, token);
 out:

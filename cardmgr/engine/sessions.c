@@ -6,20 +6,26 @@
  * session. The token (32 random bytes, base64url) leaves the engine once,
  * in the login answer; the engine keeps its SHA-256 only, so a memory dump
  * of the engine does not hand out live cookies. A session ends on logout,
- * after cfg->session_idle_s without a request, and when the operator's card
+ * after cfg->session_idle_s without a request (counted from the end of the
+ * last one: a slow operation does not idle its session out), and when the
+ * operator's card
  * leaves the reader it logged in with: the reader watcher (recover.c) says
- * so as it happens, and every request re-reads pcscd's card-event count of
- * that reader, so a card pulled and put back (or another put in) between
- * two watcher ticks ends the session too.
+ * so as it happens, and every request asks pcscd whether the reader still
+ * has a card; when pcscd's card-event count of the reader moved since the
+ * session last looked (a pull and put back, another card, or only a power
+ * cycle by another client), the card in the reader is identified again and
+ * must be the one that logged in.
  */
 #include "engine_int.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "engine/cardops.h"
 #include "proc/log.h"
 
 #define SESS_MAX 16
@@ -142,12 +148,53 @@ eng_sess_new(struct engine *e, struct eng_sess_info *info, unsigned events,
 	}
 	crypto_hash_sha256(s->hash, (const uint8_t *)token,
 	    strlen(token));
+	memcpy(info->hash, s->hash, sizeof(s->hash));
 	s->info = *info;
 	s->events = events;
 	s->last = now;
 	s->live = 1;
 	pthread_mutex_unlock(&st->mu);
 	return 0;
+}
+
+/*
+ * Is the card that logged in (key) still in reader? 1 yes (*events: the
+ * count now), 0 no. A reader some operation holds cannot be looked at:
+ * the card is taken to be there while pcscd says one is (the watcher ends
+ * the session if it is pulled), and looked at next time.
+ */
+static int
+same_card(struct engine *e, const char *reader, const char *key,
+    unsigned *events)
+{
+	struct pcsc_ctx *pc = NULL;
+	struct cops_card k;
+	char detail[256], now[160];
+	unsigned ev = 0;
+	int same = 0;
+
+	if (eng_reader_events(reader, &ev) != 0) {
+		log_info("reader '%s': no card", reader);
+		return 0;
+	}
+	if (ev == *events)
+		return 1;
+	if (eng_reader_claim(e, reader) != 0)
+		return 1;
+	memset(&k, 0, sizeof(k));
+	if (eng_pcsc_open(e, &pc) == PCSC_OK &&
+	    cops_open(pc, reader, &k, detail, sizeof(detail)) == COPS_OK) {
+		eng_card_key(&k, now, sizeof(now));
+		same = strcmp(now, key) == 0;
+	}
+	log_info("reader '%s': card events %u -> %u, %s", reader, *events, ev,
+	    same ? "the same card" : "not the card that logged in");
+	cops_close(&k);
+	eng_pcsc_close(e, pc, reader);
+	eng_reader_release(e, reader);
+	if (same)
+		*events = ev;
+	return same;
 }
 
 int
@@ -157,8 +204,8 @@ eng_sess_find(struct engine *e, const char *tok, size_t len,
 	struct eng_sessions *st = e->sess;
 	uint8_t h[32];
 	struct sess *s;
-	char reader[128];
-	unsigned events, ev = 0;
+	char reader[128], key[160];
+	unsigned events;
 	int rc = -1, present;
 
 	crypto_hash_sha256(h, (const uint8_t *)tok, len);
@@ -170,10 +217,11 @@ eng_sess_find(struct engine *e, const char *tok, size_t len,
 		goto out;
 	}
 	eng_copy(reader, sizeof(reader), s->info.reader);
+	eng_copy(key, sizeof(key), s->info.card);
 	events = s->events;
 	pthread_mutex_unlock(&st->mu);
-	/* pcscd is asked without the lock: it may take a moment. */
-	present = eng_reader_events(reader, &ev) == 0 && ev == events;
+	/* pcscd and the card are asked without the lock. */
+	present = same_card(e, reader, key, &events);
 	pthread_mutex_lock(&st->mu);
 	if ((s = find(st, h)) == NULL)
 		goto out;
@@ -181,6 +229,7 @@ eng_sess_find(struct engine *e, const char *tok, size_t len,
 		end(s, "the card left its reader");
 		goto out;
 	}
+	s->events = events;
 	s->last = mono();
 	*out = s->info;
 	rc = 0;
@@ -188,6 +237,18 @@ out:
 	pthread_mutex_unlock(&st->mu);
 	sodium_memzero(h, sizeof(h));
 	return rc;
+}
+
+void
+eng_sess_touch(struct engine *e, const struct eng_sess_info *info)
+{
+	struct eng_sessions *st = e->sess;
+	struct sess *s;
+
+	pthread_mutex_lock(&st->mu);
+	if ((s = find(st, info->hash)) != NULL)
+		s->last = mono();
+	pthread_mutex_unlock(&st->mu);
 }
 
 void
@@ -320,4 +381,50 @@ eng_attempt_failed(struct engine *e, const char *key)
 		a->t[slot] = now;
 	}
 	pthread_mutex_unlock(&st->mu);
+}
+
+/* The limiter's keys of an inventory card and its holder. */
+static void
+keys_of(const uint8_t guid[16], const char *holder, char card[96],
+    char hold[96])
+{
+	char hex[33];
+
+	eng_hex(guid, 16, hex);
+	snprintf(card, 96, "card:%s", hex);
+	snprintf(hold, 96, "holder:%s", holder);
+}
+
+int
+eng_attempt_check_card(struct engine *e, const uint8_t guid[16],
+    const char *holder, unsigned *retry_after)
+{
+	char card[96], hold[96];
+	unsigned r1 = 0, r2 = 0;
+	int rc;
+
+	keys_of(guid, holder, card, hold);
+	rc = eng_attempt_check(e, card, &r1) | eng_attempt_check(e, hold, &r2);
+	*retry_after = r1 > r2 ? r1 : r2;
+	return rc != 0 ? -1 : 0;
+}
+
+void
+eng_attempt_failed_card(struct engine *e, const uint8_t guid[16],
+    const char *holder)
+{
+	char card[96], hold[96];
+
+	keys_of(guid, holder, card, hold);
+	eng_attempt_failed(e, card);
+	eng_attempt_failed(e, hold);
+}
+
+int
+eng_rate_limited(struct engine *e, uint64_t id, unsigned retry_after)
+{
+	return eng_reply(e, id, 429, json_pack("{s:s, s:s, s:i}", "error",
+	    "rate_limited", "message", "too many failed attempts with this "
+	    "card or holder: try again later", "retry_after",
+	    (int)retry_after));
 }
