@@ -67,6 +67,11 @@ check_grep "the entry names the certificate's SHA-256" \
     "$T/etc/operators.conf"
 check_fails "the same card twice is refused" "$BIN/cardmgr" operator add --cert "$T/op.crt" \
     --name "Olga Again" --roles auditor --operators "$T/etc/operators.conf"
+cp "$T/etc/cardmgrd.conf" "$T/bad.conf"
+echo 'attempt_limit = 0;' >>"$T/bad.conf"
+chmod 644 "$T/bad.conf"
+check_grep "cardmgrd -n names a bad session setting by file:line" 'bad.conf:[0-9]+: attempt_limit must be 1..32' \
+    <("$BIN/cardmgrd" -n -c "$T/bad.conf" 2>&1)
 cat >>"$T/etc/cardmgrd.conf" <<CONF
 session_idle_seconds = 4;
 attempt_limit = 4;
