@@ -255,6 +255,12 @@ op_login(struct engine *e, const struct ops_req *r, uint64_t id,
 	memset(&s, 0, sizeof(s));
 	l.tries = -1;
 	eng_arg(r, "reader", l.reader, sizeof(l.reader));
+	/* The session lives in a cookie of the kiosk listener. */
+	if (r->actor == MSG_ACTOR_UID) {
+		refuse(&l, 400, "kiosk_only", "log in at the kiosk: the UNIX "
+		    "socket's caller is its uid");
+		goto out;
+	}
 	if (open_pin(e, r, &l) != 0)
 		goto out;
 	if ((rc = eng_reader_claim(e, l.reader)) != 0) {

@@ -158,6 +158,11 @@ eng_sess_new(struct engine *e, struct eng_sess_info *info, unsigned events,
 }
 
 /*
+ * XXX this runs in the engine's loop (resolve_actor): a card that answers
+ * slowly delays every request while it is identified. It happens only when
+ * the reader's event count moved, and cops_open is bounded by the card
+ * timeout; a stuck card is refused by the claim without touching it.
+ *
  * Is the card that logged in (key) still in reader? 1 yes (*events: the
  * count now), 0 no. A reader some operation holds cannot be looked at:
  * the card is taken to be there while pcscd says one is (the watcher ends
