@@ -219,6 +219,11 @@ check_eq "second wrong PIN: 1 try left" 1 "$(lj 'j["body"]["tries_left"]')"
 login "$R0" 000000
 check_eq "third: 423 pin_blocked" "423 pin_blocked" "$(lj '"%d %s" % (j["status"], j["body"]["error"])')"
 check_eq "the card says blocked too" 0 "$(tries "$R0")"
+# Four failures with this card in the window (one wrong PIN at the start,
+# three here): a PIN change with it is limited too, before the card is asked.
+printf '000000\n572814\n572814\n' >"$T/s"
+cm nobody --json --secrets-fd 3 pin-change 6001 --reader "$R0" 3<"$T/s" >"$T/pc.json" 2>&1
+check_grep "a PIN change with the same card: 429 rate_limited (the card's count)" 'rate_limited' "$T/pc.json"
 check_fails "no PIN or token in the daemon's log" grep -qE "461937|$(json "$T/sess.json" 'j["token"]')" "$T/cardmgrd.log"
 
 done_testing
