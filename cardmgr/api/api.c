@@ -260,14 +260,32 @@ roundtrip(struct api *a, struct msg_builder *b, int *status)
 	return s;
 }
 
+/* The engine's answer is 401 no_session. */
+static int
+no_session(const struct msg_field *st, const struct msg_field *body)
+{
+	json_t *j;
+	const char *err;
+	int yes;
+
+	if (st->num != 401 || (j = json_loadb((const char *)body->p, body->len,
+	    0, NULL)) == NULL)
+		return 0;
+	err = json_string_value(json_object_get(j, "error"));
+	yes = err != NULL && strcmp(err, "no_session") == 0;
+	json_decref(j);
+	return yes;
+}
+
 /*
  * Relay a MSG_RESP to the client. A kiosk login's answer carries the new
  * session's token: it becomes the cm_session cookie (never in the body);
- * a kiosk logout clears the cookie whatever the engine said.
+ * a kiosk logout clears the cookie whatever the engine said, and so does
+ * a 401 no_session to a request that sent one (the page cannot: HttpOnly).
  */
 static enum MHD_Result
 relay(struct MHD_Connection *c, const struct slot *s, const struct ops_op *op,
-    int is_unix)
+    int is_unix, int sent_cookie)
 {
 	const struct msg_field *st, *body, *ct, *ck;
 	struct msg *m;
@@ -304,7 +322,8 @@ relay(struct MHD_Connection *c, const struct slot *s, const struct ops_op *op,
 		if (api_set_cookie(tok, cookie, sizeof(cookie)) == API_OK)
 			set = cookie;
 		OPENSSL_cleanse(tok, sizeof(tok));
-	} else if (!is_unix && op->code == OPS_LOGOUT &&
+	} else if (!is_unix && (op->code == OPS_LOGOUT ||
+	    (sent_cookie && no_session(st, body))) &&
 	    api_set_cookie(NULL, cookie, sizeof(cookie)) == API_OK)
 		set = cookie;
 	ret = send_body_cookie(c, (unsigned)st->num, ctype,
@@ -462,7 +481,9 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 		    refuse(c, 500, "internal", "could not forward the request");
 		goto out;
 	}
-	ret = relay(c, s, op, l->is_unix);
+	ret = relay(c, s, op, l->is_unix, !l->is_unix &&
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_COOKIE) != NULL && ac.kind == MSG_ACTOR_SESSION);
 out:
 	slot_free(s);
 	msg_builder_clear(&b);

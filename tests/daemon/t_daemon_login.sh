@@ -169,7 +169,8 @@ req POST /v1/logout --session "$T/sess.json" --body '{}'
 check_eq "logout: 200, the cookie cleared" "200 True" \
     "$(rj '"%d %s" % (j["status"], "Max-Age=0" in j["set_cookie"] and "HttpOnly" in j["set_cookie"])')"
 req GET /v1/session --session "$T/sess.json"
-check_eq "the old cookie: 401 no_session" "401 no_session" "$(rj '"%d %s" % (j["status"], j["body"]["error"])')"
+check_eq "the old cookie: 401 no_session, and the cookie cleared" "401 no_session True" \
+    "$(rj '"%d %s %s" % (j["status"], j["body"]["error"], "Max-Age=0" in (j["set_cookie"] or ""))')"
 req GET /v1/holders --session "$T/sess.json"
 check_eq "and any request with it: 401" 401 "$(rj 'j["status"]')"
 
