@@ -97,8 +97,8 @@ logf_(const struct api *a, int prio, const char *fmt, ...)
 /* ---- responses */
 
 static enum MHD_Result
-send_body(struct MHD_Connection *c, unsigned status, const char *ctype,
-    const char *body, size_t len, const char *allow)
+send_body_cookie(struct MHD_Connection *c, unsigned status, const char *ctype,
+    const char *body, size_t len, const char *allow, const char *cookie)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -117,9 +117,18 @@ send_body(struct MHD_Connection *c, unsigned status, const char *ctype,
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	if (allow != NULL)
 		MHD_add_response_header(r, "Allow", allow);
+	if (cookie != NULL)
+		MHD_add_response_header(r, "Set-Cookie", cookie);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result
+send_body(struct MHD_Connection *c, unsigned status, const char *ctype,
+    const char *body, size_t len, const char *allow)
+{
+	return send_body_cookie(c, status, ctype, body, len, allow, NULL);
 }
 
 static enum MHD_Result
@@ -251,14 +260,38 @@ roundtrip(struct api *a, struct msg_builder *b, int *status)
 	return s;
 }
 
-/* Relay a MSG_RESP to the client. */
-static enum MHD_Result
-relay(struct MHD_Connection *c, const struct slot *s)
+/* The engine's answer is 401 no_session. */
+static int
+no_session(const struct msg_field *st, const struct msg_field *body)
 {
-	const struct msg_field *st, *body, *ct;
+	json_t *j;
+	const char *err;
+	int yes;
+
+	if (st->num != 401 || (j = json_loadb((const char *)body->p, body->len,
+	    0, NULL)) == NULL)
+		return 0;
+	err = json_string_value(json_object_get(j, "error"));
+	yes = err != NULL && strcmp(err, "no_session") == 0;
+	json_decref(j);
+	return yes;
+}
+
+/*
+ * Relay a MSG_RESP to the client. A kiosk login's answer carries the new
+ * session's token: it becomes the cm_session cookie (never in the body);
+ * a kiosk logout clears the cookie whatever the engine said, and so does
+ * a 401 no_session to a request that sent one (the page cannot: HttpOnly).
+ */
+static enum MHD_Result
+relay(struct MHD_Connection *c, const struct slot *s, const struct ops_op *op,
+    int is_unix, int sent_cookie)
+{
+	const struct msg_field *st, *body, *ct, *ck;
 	struct msg *m;
 	enum MHD_Result ret;
-	char ctype[128];
+	char ctype[128], cookie[160], tok[API_TOKEN_MAX + 1];
+	const char *set = NULL;
 
 	if ((m = malloc(sizeof(*m))) == NULL)
 		return refuse(c, 500, "internal", "out of memory");
@@ -281,8 +314,21 @@ relay(struct MHD_Connection *c, const struct slot *s)
 		snprintf(ctype, sizeof(ctype), "%.*s", (int)ct->len,
 		    (const char *)ct->p);
 	}
-	ret = send_body(c, (unsigned)st->num, ctype, (const char *)body->p,
-	    body->len, NULL);
+	if (!is_unix && op->code == OPS_LOGIN && st->num == 200 &&
+	    (ck = msg_get(m, MSG_RESP_COOKIE)) != NULL &&
+	    ck->len <= API_TOKEN_MAX) {
+		memcpy(tok, ck->p, ck->len);
+		tok[ck->len] = '\0';
+		if (api_set_cookie(tok, cookie, sizeof(cookie)) == API_OK)
+			set = cookie;
+		OPENSSL_cleanse(tok, sizeof(tok));
+	} else if (!is_unix && (op->code == OPS_LOGOUT ||
+	    (sent_cookie && no_session(st, body))) &&
+	    api_set_cookie(NULL, cookie, sizeof(cookie)) == API_OK)
+		set = cookie;
+	ret = send_body_cookie(c, (unsigned)st->num, ctype,
+	    (const char *)body->p, body->len, NULL, set);
+	OPENSSL_cleanse(cookie, sizeof(cookie));
 	free(m);
 	return ret;
 }
@@ -312,10 +358,10 @@ host_ok(const char *host)
 
 static int
 actor_of(struct MHD_Connection *c, int is_unix, struct api_actor *ac,
-    char *tok, struct api_error *e)
+    char *tok, char *csrf, struct api_error *e)
 {
 	const union MHD_ConnectionInfo *ci;
-	const char *auth;
+	const char *auth, *cookie;
 	struct ucred uc;
 	socklen_t ul = sizeof(uc);
 
@@ -332,16 +378,29 @@ actor_of(struct MHD_Connection *c, int is_unix, struct api_actor *ac,
 	}
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
-	if (auth == NULL) {
-		ac->kind = MSG_ACTOR_NONE;
-		return API_OK;
-	}
-	if (api_bearer(auth, tok) != API_OK)
+	cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_COOKIE);
+	if (api_cookie(cookie, tok) != API_OK)
+		return api_refuse(e, 401, "bad_token", "the cm_session cookie is "
+		    "malformed or given twice");
+	if (auth != NULL && tok[0] != '\0')
+		return api_refuse(e, 401, "bad_token", "a session cookie and an "
+		    "Authorization header: send one");
+	if (auth != NULL && api_bearer(auth, tok) != API_OK)
 		return api_refuse(e, 401, "bad_token",
 		    "Authorization must be Bearer <token of at most %d characters>",
 		    API_TOKEN_MAX);
+	if (tok[0] == '\0') {
+		ac->kind = MSG_ACTOR_NONE;
+		return API_OK;
+	}
+	if (api_csrf(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "X-CSRF-Token"), csrf) != API_OK)
+		return api_refuse(e, 403, "csrf", "X-CSRF-Token must be the "
+		    "token the login gave");
 	ac->kind = MSG_ACTOR_SESSION;
 	ac->token = tok;
+	ac->csrf = csrf[0] != '\0' ? csrf : NULL;
 	return API_OK;
 }
 
@@ -375,7 +434,7 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 	struct api_error e;
 	const struct ops_op *op;
 	struct slot *s = NULL;
-	char tok[API_TOKEN_MAX + 1];
+	char tok[API_TOKEN_MAX + 1], csrf[API_TOKEN_MAX + 1];
 	enum MHD_Result ret;
 	int status;
 
@@ -390,8 +449,17 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 		return refuse(c, 421, "bad_host", "Host must be 127.0.0.1 or localhost");
 	if (rq->too_big)
 		return refuse(c, 413, "payload_too_large", "body over 65536 bytes");
-	if (actor_of(c, l->is_unix, &ac, tok, &e) != API_OK)
+	/* A page from another site may make the browser post here. */
+	if (!l->is_unix && api_state_changing(method) &&
+	    !api_origin_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "Origin"), l->a->cfg->port, l->a->cfg->origin))
+		return refuse(c, 403, "origin", "a state-changing request from "
+		    "another origin: nothing was changed");
+	tok[0] = csrf[0] = '\0';
+	if (actor_of(c, l->is_unix, &ac, tok, csrf, &e) != API_OK) {
+		OPENSSL_cleanse(tok, sizeof(tok));
 		return send_error(c, &e, NULL);
+	}
 	if (msg_builder_init(&b) != MSG_OK)
 		return refuse(c, 500, "internal", "out of memory");
 	if (api_req_build(method, cx->uri, MHD_lookup_connection_value(c,
@@ -413,11 +481,14 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 		    refuse(c, 500, "internal", "could not forward the request");
 		goto out;
 	}
-	ret = relay(c, s);
+	ret = relay(c, s, op, l->is_unix, !l->is_unix &&
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_COOKIE) != NULL && ac.kind == MSG_ACTOR_SESSION);
 out:
 	slot_free(s);
 	msg_builder_clear(&b);
 	OPENSSL_cleanse(tok, sizeof(tok));
+	OPENSSL_cleanse(csrf, sizeof(csrf));
 	return ret;
 }
 

@@ -42,6 +42,8 @@ struct api_cfg {
 	/* prio: syslog priorities. msg never holds a secret. */
 	void (*log)(void *arg, int prio, const char *msg);
 	void *log_arg;
+	int port;		/* the TCP listener's port (own Origin names) */
+	const char *origin;	/* one more allowed Origin, or NULL */
 };
 
 /*
@@ -61,6 +63,7 @@ struct api_actor {
 	uint32_t kind;		/* enum msg_actor */
 	uint32_t uid;
 	const char *token;	/* NUL-terminated; NULL if none */
+	const char *csrf;	/* X-CSRF-Token (session only); NULL if none */
 };
 
 /* Why a request was refused: the HTTP status and the JSON error body's fields. */
@@ -85,6 +88,28 @@ int api_req_build(const char *method, const char *target, const char *ctype,
  * RFC 6750 b64token charset. [out] tok (API_TOKEN_MAX + 1 bytes).
  */
 int api_bearer(const char *header, char *tok);
+
+/* api_session.c: operator sessions on the HTTP side. */
+#define API_COOKIE_NAME	"cm_session"
+#define API_COOKIE_MAX	4096	/* a longer Cookie header is refused */
+/*
+ * The cm_session token of a Cookie header value (NULL: none). API_OK with
+ * tok "" if absent; API_ERR_REFUSED if it is there twice, empty, over
+ * API_TOKEN_MAX or outside the b64token set, or the header is over
+ * API_COOKIE_MAX. Other cookies are ignored. [out] tok (API_TOKEN_MAX + 1).
+ */
+int api_cookie(const char *header, char *tok);
+/* An X-CSRF-Token value (NULL: none, out ""): 1..64 b64token characters,
+ * else API_ERR_REFUSED. [out] out (API_TOKEN_MAX + 1). */
+int api_csrf(const char *header, char *out);
+/* 1 unless method is GET, HEAD or OPTIONS. */
+int api_state_changing(const char *method);
+/* 1 if origin (NULL: no header) is http://127.0.0.1:port,
+ * http://localhost:port or extra (may be NULL). */
+int api_origin_ok(const char *origin, int port, const char *extra);
+/* The Set-Cookie value for the session token tok, or (tok NULL) the one
+ * that clears it. API_ERR_ARG if tok is no token or cap too small. */
+int api_set_cookie(const char *tok, char *out, size_t cap);
 
 /* Fill e and return API_ERR_REFUSED (a helper for the HTTP side too). */
 int api_refuse(struct api_error *e, int status, const char *code,

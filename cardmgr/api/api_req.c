@@ -459,9 +459,11 @@ put_actor(const struct api_actor *actor, struct msg_builder *b)
 	msg_put_u32(b, MSG_REQ_ACTOR, actor->kind);
 	if (actor->kind == MSG_ACTOR_UID)
 		msg_put_u32(b, MSG_REQ_UID, actor->uid);
-	else if (actor->kind == MSG_ACTOR_SESSION && actor->token != NULL)
+	else if (actor->kind == MSG_ACTOR_SESSION && actor->token != NULL) {
 		msg_put_str(b, MSG_REQ_TOKEN, actor->token);
-	else if (actor->kind != MSG_ACTOR_NONE)
+		if (actor->csrf != NULL && actor->csrf[0] != '\0')
+			msg_put_str(b, MSG_REQ_CSRF, actor->csrf);
+	} else if (actor->kind != MSG_ACTOR_NONE)
 		return API_ERR_ARG;
 	return API_OK;
 }

@@ -14,7 +14,11 @@ $(eval $(call prog,test_api_ops,tests/unit/test_api_ops.c $(PROC_LIB) drivers/bu
 TESTS += test_api_req
 $(eval $(call prog,test_api_req,tests/unit/test_api_req.c cardmgr/api/api_req.c $(PROC_LIB) drivers/buf.c,-lcmocka -ljansson -lsodium $(PROC_LIBS)))
 
-# libFuzzer harnesses (corpora: tests/fuzz/corpus/msg, tests/fuzz/corpus/api_req).
-FUZZERS += fuzz_msg fuzz_api_req
+TESTS += test_api_session
+$(eval $(call prog,test_api_session,tests/unit/test_api_session.c cardmgr/api/api_session.c,-lcmocka))
+
+# libFuzzer harnesses (corpora: tests/fuzz/corpus/msg, api_req, api_session).
+FUZZERS += fuzz_msg fuzz_api_req fuzz_api_session
+$(eval $(call fuzzer,fuzz_api_session,tests/fuzz/fuzz_api_session.c cardmgr/api/api_session.c,))
 $(eval $(call fuzzer,fuzz_msg,tests/fuzz/fuzz_msg.c $(PROC_LIB) drivers/buf.c,$(PROC_LIBS)))
 $(eval $(call fuzzer,fuzz_api_req,tests/fuzz/fuzz_api_req.c cardmgr/api/api_req.c $(PROC_LIB) drivers/buf.c,-ljansson -lsodium $(PROC_LIBS)))

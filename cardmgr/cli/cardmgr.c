@@ -49,7 +49,9 @@ usage(void)
 	    "  backup                 an encrypted inventory copy (daemon running)\n"
 	    "  restore --key FILE --in BACKUP --state-dir DIR [--user NAME]\n"
 	    "                         offline, into an empty state directory\n"
-	    "  backup-keygen --out DIR   backup.key (600) and backup.pub\n");
+	    "  backup-keygen --out DIR   backup.key (600) and backup.pub\n"
+	    "  operator add --cert FILE --name NAME --roles R[,R]... [--operators MAP]\n"
+	    "                         offline, as root: a card operator (9A certificate)\n");
 }
 
 /* HTTP status -> exit status (cardmgr.1). */
@@ -898,6 +900,14 @@ main(int argc, char **argv)
 		return CM_EXIT_USAGE;
 	}
 	/* Offline: no daemon, no socket. */
+	if (strcmp(argv[optind], "operator") == 0) {
+		if (sodium_init() < 0)
+			return CM_EXIT_ERROR;
+		if ((rc = cm_operator(argc - optind, argv + optind)) ==
+		    CM_EXIT_USAGE)
+			usage();
+		return rc;
+	}
 	if (strcmp(argv[optind], "restore") == 0 ||
 	    strcmp(argv[optind], "backup-keygen") == 0) {
 		if (sodium_init() < 0)

@@ -76,5 +76,7 @@ int cm_report(struct cm *cm, const char *name, const char *days,
 /* cardmgr_backup.c: the offline commands (argv[0] is the command). */
 int cm_restore(int argc, char **argv);
 int cm_backup_keygen(int argc, char **argv);
+/* cardmgr_operator.c: `operator add` (offline; edits the operator map). */
+int cm_operator(int argc, char **argv);
 
 #endif /* CARDMGR_H */

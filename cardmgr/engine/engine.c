@@ -10,7 +10,12 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sodium.h>
+
+#include "ca/caconf.h"
 
 #include "inv/backup.h"
 #include "keyd/ks.h"
@@ -90,6 +95,10 @@ static const struct {
 	    OPR_ROLE_SECURITY_OFFICER },
 	/* Sends mail now: not the read-only auditor. */
 	{ OPS_NOTICES_RUN, OPR_ROLE_ADMINISTRATOR | OPR_ROLE_SECURITY_OFFICER },
+	/* The card proves who the operator is (login.c). */
+	{ OPS_LOGIN, 0 },
+	{ OPS_SESSION, 0 },
+	{ OPS_LOGOUT, 0 },
 };
 
 static int
@@ -107,10 +116,12 @@ floor_allows(uint16_t code, uint32_t roles, int *known)
 
 /*
  * The actor's roles. An operator on the UNIX socket is who the operator map
- * says their uid is; everyone else (the kiosk without a card-based session,
- * which a later issue adds) is a holder at best.
+ * says their uid is; a kiosk request with a live card session (login.c) is
+ * that session's operator; everyone else is a holder at best. -1: the
+ * request names a session that is not live (401), except for login and
+ * logout, which then proceed as the kiosk.
  */
-static void
+static int
 resolve_actor(struct engine *e, const struct ops_req *r, struct actor *a)
 {
 	const struct opr_operator *op = NULL;
@@ -118,8 +129,17 @@ resolve_actor(struct engine *e, const struct ops_req *r, struct actor *a)
 	memset(a, 0, sizeof(*a));
 	a->roles = OPR_ROLE_HOLDER;
 	snprintf(a->name, sizeof(a->name), "kiosk");
+	if (r->actor == MSG_ACTOR_SESSION) {
+		if (eng_sess_find(e, r->token, r->token_len, &a->sess) != 0)
+			return r->op->code == OPS_LOGIN ||
+			    r->op->code == OPS_LOGOUT ? 0 : -1;
+		a->has_sess = 1;
+		eng_copy(a->name, sizeof(a->name), a->sess.name);
+		a->roles = a->sess.roles | OPR_ROLE_HOLDER;
+		return 0;
+	}
 	if (r->actor != MSG_ACTOR_UID)
-		return;
+		return 0;
 	if (e->operators != NULL &&
 	    opr_lookup_uid(e->operators, (uid_t)r->uid, &op) == 0 && op != NULL) {
 		snprintf(a->name, sizeof(a->name), "%s", op->name);
@@ -127,6 +147,23 @@ resolve_actor(struct engine *e, const struct ops_req *r, struct actor *a)
 	} else {
 		snprintf(a->name, sizeof(a->name), "uid:%u", r->uid);
 	}
+	return 0;
+}
+
+/*
+ * A state-changing request made with a session carries the session's CSRF
+ * token (X-CSRF-Token): a page from elsewhere that gets the browser to send
+ * the cookie cannot read the token. 1 if r may go on.
+ */
+static int
+csrf_ok(const struct ops_req *r, const struct actor *a)
+{
+	size_t n = strlen(a->sess.csrf);
+
+	if (!a->has_sess || strcmp(r->op->method, "GET") == 0)
+		return 1;
+	return r->csrf != NULL && r->csrf_len == n &&
+	    sodium_memcmp(r->csrf, a->sess.csrf, n) == 0;
 }
 
 void
@@ -291,8 +328,8 @@ eng_pcsc_open(struct engine *e, struct pcsc_ctx **pc)
 }
 
 /* pcscd's card-event count of reader; -1 if it cannot say or has no card. */
-static int
-reader_events(const char *reader, unsigned *events)
+int
+eng_reader_events(const char *reader, unsigned *events)
 {
 	struct pcsc_ctx *pc = NULL;
 	int present = 0, rc;
@@ -311,7 +348,7 @@ eng_pcsc_close(struct engine *e, struct pcsc_ctx *pc, const char *reader)
 	int i, slot = -1;
 
 	if (pc != NULL && reader != NULL && pcsc_stalled(pc) &&
-	    reader_events(reader, &ev) == 0) {
+	    eng_reader_events(reader, &ev) == 0) {
 		pthread_mutex_lock(&e->busy_mu);
 		for (i = 0; i < ENG_MAX_READERS; i++) {
 			if (strcmp(e->stuck[i].name, reader) == 0 ||
@@ -344,7 +381,7 @@ still_stuck(struct engine *e, const char *reader)
 			break;
 	if (i == ENG_MAX_READERS)
 		return 0;
-	if (reader_events(reader, &ev) == 0 && ev == e->stuck[i].events)
+	if (eng_reader_events(reader, &ev) == 0 && ev == e->stuck[i].events)
 		return 1;
 	e->stuck[i].name[0] = '\0';
 	log_info("reader '%s': the card that did not respond is gone", reader);
@@ -563,6 +600,12 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return q_notices_run(e, r, id, &a);
 	case OPS_BACKUP:
 		return op_backup(e, id, &a);
+	case OPS_LOGIN:
+		return op_login(e, r, id, &a);
+	case OPS_SESSION:
+		return op_session(e, id, &a);
+	case OPS_LOGOUT:
+		return op_logout(e, r, id, &a);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -580,6 +623,7 @@ slow_op(int code)
 {
 	switch (code) {
 	case OPS_READERS:
+	case OPS_LOGIN:
 	case OPS_PIN_CHANGE:
 	case OPS_UNBLOCK_QUESTIONS:
 	case OPS_UNBLOCK:
@@ -646,6 +690,8 @@ work_thread(void *arg)
 	else if (run_op(e, r, w->id, &w->a) != 0)
 		log_warnx("cannot answer the api (request %llu)",
 		    (unsigned long long)w->id);
+	if (w->a.has_sess)
+		eng_sess_touch(e, &w->a.sess);
 	sodium_memzero(w->buf, w->len);
 	free(r);
 	free(m);
@@ -701,7 +747,15 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id,
 	struct actor a;
 	int known;
 
-	resolve_actor(e, r, &a);
+	if (resolve_actor(e, r, &a) != 0)
+		return eng_error(e, id, 401, "no_session", "the session has ended "
+		    "(logout, idle timeout, or the card left its reader): log in "
+		    "again");
+	if (!csrf_ok(r, &a)) {
+		eng_audit(e, &a, "denied", r->op->name, "refused", "csrf");
+		return eng_error(e, id, 403, "csrf", "X-CSRF-Token missing or "
+		    "not this session's: nothing was changed");
+	}
 	if (!floor_allows(r->op->code, a.roles, &known)) {
 		if (!known)
 			return eng_error(e, id, 501, "not_implemented",
@@ -718,6 +772,76 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id,
 	if (slow_op(r->op->code) || op_waits(e, r))
 		return run_in_worker(e, buf, len, id, &a);
 	return run_op(e, r, id, &a);
+}
+
+/* PEM certificates of file into the store. -1 on error or none. */
+static int
+store_add_pem(X509_STORE *st, const char *file, int anchors,
+    STACK_OF(X509) *chain)
+{
+	BIO *b = BIO_new_file(file, "r");
+	X509 *x;
+	int n = 0;
+
+	if (b == NULL)
+		return -1;
+	while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+		if (anchors ? X509_STORE_add_cert(st, x) != 1 :
+		    !sk_X509_push(chain, x)) {
+			X509_free(x);
+			n = -1;
+			break;
+		}
+		if (anchors)
+			X509_free(x);
+		n++;
+	}
+	ERR_clear_error();
+	BIO_free(b);
+	return n > 0 ? 0 : -1;
+}
+
+/*
+ * The operator cards' trust: anchors from operator_trust (default: the CA
+ * link's cmp_trust, the anchors its issued chains verify against), plus
+ * intermediates from operator_chain (default: the CA link's untrusted),
+ * which help build a chain but never end one. No anchors: no card login.
+ */
+static int
+load_op_trust(struct engine_cfg *cfg)
+{
+	const char *anchors = cfg->operator_trust, *chain = cfg->operator_chain;
+	STACK_OF(X509) *mid = NULL;
+	X509_STORE *st = NULL;
+	int rc = -1;
+
+	if (anchors == NULL && cfg->ca != NULL && cfg->ca->cmp_trust[0])
+		anchors = cfg->ca->cmp_trust;
+	if (chain == NULL && cfg->ca != NULL && cfg->ca->untrusted[0])
+		chain = cfg->ca->untrusted;
+	if (anchors == NULL) {
+		log_info("no operator trust anchors: card login is off");
+		return 0;
+	}
+	if ((st = X509_STORE_new()) == NULL || (mid = sk_X509_new_null()) == NULL)
+		goto out;
+	if (store_add_pem(st, anchors, 1, NULL) != 0) {
+		log_warnx("operator_trust %s: no PEM certificate", anchors);
+		goto out;
+	}
+	if (chain != NULL && store_add_pem(st, chain, 0, mid) != 0) {
+		log_warnx("operator_chain %s: no PEM certificate", chain);
+		goto out;
+	}
+	cfg->op_chain = mid;
+	mid = NULL;
+	cfg->op_trust = st;
+	st = NULL;
+	rc = 0;
+out:
+	sk_X509_pop_free(mid, X509_free);
+	X509_STORE_free(st);
+	return rc;
 }
 
 int
@@ -757,6 +881,8 @@ engine_setup(struct engine_cfg *cfg)
 		}
 		cfg->ca = &ca;
 	}
+	if (load_op_trust(cfg) != 0)
+		return -1;
 	/* The backup public key, read while root (the file stays root's). */
 	if (cfg->backup_dir != NULL && (rc = bkp_key_load(cfg->backup_key, 0,
 	    cfg->backup_pk)) != BKP_OK) {
@@ -834,7 +960,7 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		log_warnx("inventory %s: %s", cfg->state_dir, inv_strerror(rc));
 		goto out;
 	}
-	if (seal_new(&e.seal) != SEAL_OK)
+	if (seal_new(&e.seal) != SEAL_OK || eng_sess_init(&e) != 0)
 		goto out;
 	if ((rc = keyc_info(&e, &e.master_version)) == KS_ERR_NOTOKEN) {
 		e.token_bad = 1;
@@ -912,6 +1038,7 @@ out:
 	free(m);
 	free(buf);
 	seal_free(e.seal);
+	eng_sess_free(&e);
 	eng_ca_close(&e);
 	ntf_close(e.ntf);
 	inv_close(e.inv);

@@ -30,6 +30,18 @@ struct engine_cfg {
 	 * file is read by engine_setup into backup_pk. */
 	const char *backup_dir, *backup_key;
 	unsigned char backup_pk[32];
+	/*
+	 * Operator card login: PEM trust anchors and intermediates for the
+	 * cards' 9A certificates (NULL: the CA link's cmp_trust and
+	 * untrusted), loaded by engine_setup into op_trust; session idle
+	 * timeout; failed PIN/answer attempts allowed per card or holder in
+	 * a sliding window (0: the defaults in engine_int.h).
+	 */
+	const char *operator_trust, *operator_chain;
+	unsigned session_idle_s;
+	unsigned attempt_limit, attempt_window_s;
+	struct x509_store_st *op_trust;
+	struct stack_st_X509 *op_chain;	/* intermediates, or NULL */
 	/* Loaded by engine_setup, while still root (the files stay root's). */
 	struct prof_set *profiles;
 	struct opr_map *operator_map;

@@ -81,17 +81,74 @@ struct engine {
 	pthread_cond_t op_cv;
 	uint64_t op_seq;
 	unsigned op_waiters;
+	struct eng_sessions *sess;	/* operator sessions, attempts */
 	struct ntf *ntf;		/* expiry notices; NULL: off */
 	pthread_mutex_t ntf_mu;		/* one scan or drain at a time */
 };
 
 struct ntf;
 
+/* sessions.c: an operator's card session, as the api sees it. */
+#define ENG_SESS_RAW 32			/* random bytes in a token */
+#define ENG_SESS_TOKEN_LEN 43		/* base64url of them, no padding */
+#define ENG_SESS_IDLE_DEFAULT 300	/* seconds */
+#define ENG_ATT_LIMIT_DEFAULT 10	/* failures per card or holder ... */
+#define ENG_ATT_WINDOW_DEFAULT 300	/* ... in this many seconds */
+struct eng_sess_info {
+	char name[64];			/* the operator's name */
+	uint32_t roles;			/* from the operator record */
+	char reader[128];		/* the card's reader */
+	char card[160];			/* eng_card_key of the card */
+	char csrf[ENG_SESS_TOKEN_LEN + 1];
+	unsigned idle_s;
+	uint8_t hash[32];		/* of the token: the session's name */
+};
+
 /* Who asks: resolved once per request from the actor the api saw. */
 struct actor {
 	char name[64];		/* operator name, "kiosk" or "anonymous" */
 	uint32_t roles;		/* enum opr_role bits */
+	int has_sess;		/* a card session: sess */
+	struct eng_sess_info sess;
 };
+
+int eng_sess_init(struct engine *e);
+void eng_sess_free(struct engine *e);
+/* A new session for info (csrf and idle_s filled in). [out] token. */
+int eng_sess_new(struct engine *e, struct eng_sess_info *info,
+    unsigned events, char token[ENG_SESS_TOKEN_LEN + 1]);
+/* 0 and *out if tok names a live session (its idle clock restarts), or -1
+ * (none, idle too long, or its card left the reader: then it is ended). */
+int eng_sess_find(struct engine *e, const char *tok, size_t len,
+    struct eng_sess_info *out);
+void eng_sess_end(struct engine *e, const char *tok, size_t len);
+/* A request of session s finished: its idle clock restarts from now. */
+void eng_sess_touch(struct engine *e, const struct eng_sess_info *s);
+/* The reader watcher: reader's card is gone; its sessions end. */
+void eng_sess_reader_gone(struct engine *e, const char *reader);
+/* 0 if key ("card:<guid>", "holder:<id>") may try again; -1 and
+ * *retry_after seconds if it failed attempt_limit times in the window. */
+int eng_attempt_check(struct engine *e, const char *key,
+    unsigned *retry_after);
+void eng_attempt_failed(struct engine *e, const char *key);
+/* The same for an inventory card and its holder, both at once. */
+int eng_attempt_check_card(struct engine *e, const uint8_t guid[16],
+    const char *holder, unsigned *retry_after);
+void eng_attempt_failed_card(struct engine *e, const uint8_t guid[16],
+    const char *holder);
+/* The 429 rate_limited answer with retry_after. */
+int eng_rate_limited(struct engine *e, uint64_t id, unsigned retry_after);
+
+/* login.c */
+struct cops_card;
+/* "card:<guid hex>" (or by serial, or by reader) for card k. */
+void eng_card_key(const struct cops_card *k, char *out, size_t cap);
+int op_login(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_session(struct engine *e, uint64_t id, const struct actor *a);
+int op_logout(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+json_t *eng_sess_json(const struct eng_sess_info *s);
 
 /* engine.c */
 int eng_reply(struct engine *e, uint64_t id, int status, json_t *body);
@@ -114,6 +171,8 @@ const char *eng_claim_why(int claim_rc, const char **code);
 /* A PC/SC context with the configured time bounds on card exchanges. */
 struct pcsc_ctx;
 int eng_pcsc_open(struct engine *e, struct pcsc_ctx **pc);
+/* pcscd's card-event count of reader: 0, or -1 if no card or no answer. */
+int eng_reader_events(const char *reader, unsigned *events);
 /* pcsc_done, after noting reader as not responding if a call on pc timed out. */
 void eng_pcsc_close(struct engine *e, struct pcsc_ctx *pc, const char *reader);
 void eng_audit(struct engine *e, const struct actor *a, const char *event,

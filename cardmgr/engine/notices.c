@@ -42,7 +42,7 @@ struct scan {
 	int err;
 };
 
-static const struct actor notice_actor = { "cardmgrd-notices", 0 };
+static const struct actor notice_actor = { .name = "cardmgrd-notices" };
 
 /* Fill the holder's part of n; 0 if the holder has an address to mail. */
 static int

@@ -95,6 +95,7 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 	const char *why = NULL, *code = "bad_request";
 	char path[1024], detail[256] = "", msg[64];
 	int rc, status = 400, tries = -1;
+	unsigned retry = 0;
 	json_t *ok = NULL;
 
 	memset(&p, 0, sizeof(p));
@@ -168,7 +169,15 @@ op_pin_change(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "different_card";
 		goto release;
 	}
+	if (eng_attempt_check_card(e, c.guid, c.holder, &retry) != 0) {
+		why = "too many failed attempts with this card or holder";
+		status = 429;
+		code = "rate_limited";
+		goto release;
+	}
 	rc = cops_pin_change(&k, p.old_pin, p.new_pin, &tries);
+	if (rc == COPS_ERR_WRONG_PIN)
+		eng_attempt_failed_card(e, c.guid, c.holder);
 	if (rc == COPS_OK) {
 		record(e, &c, "pin_changed", a->name, "");
 		ok = json_pack("{s:s}", "result", "PIN changed");
@@ -198,6 +207,8 @@ out:
 	pin_req_clear(&p);
 	if (ok != NULL)
 		return eng_reply(e, id, 200, ok);
+	if (status == 429)
+		return eng_rate_limited(e, id, retry);
 	if (tries >= 0)
 		return eng_reply(e, id, status, json_pack("{s:s, s:s, s:i, s:s}",
 		    "error", code, "message", why, "tries_left", tries, "next",

@@ -337,6 +337,10 @@ watch_loop(void *arg)
 		}
 		if (ev.type == PCSC_EV_CARD_INSERTED && inserted(e, ev.reader) != 0)
 			pending_add(ev.reader);
+		/* An operator's card pulled: their session ends now. */
+		if (ev.type == PCSC_EV_CARD_REMOVED ||
+		    ev.type == PCSC_EV_READER_REMOVED)
+			eng_sess_reader_gone(e, ev.reader);
 	}
 	return NULL;
 }

@@ -377,6 +377,7 @@ op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
 	char *pin = NULL;
 	const char *why = NULL, *code = "bad_request";
 	int status = 400, locked, tries = -1, rc, done = 0;
+	unsigned retry = 0;
 
 	memset(&k, 0, sizeof(k));
 	memset(&c, 0, sizeof(c));
@@ -384,6 +385,11 @@ op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
 	eng_arg(r, "challenge", cid, sizeof(cid));
 	if (precheck(e, r, a, &c, &h, &p, &status, &code, &why) != 0)
 		goto out;
+	/* Before the challenge is spent: a limited try costs nothing. */
+	if (eng_attempt_check_card(e, c.guid, h.id, &retry) != 0) {
+		eng_audit(e, a, "unblock", c.serial, "refused", "rate limited");
+		return eng_rate_limited(e, id, retry);
+	}
 	if (take_challenge(cid, c.guid, a->name, &ch) != 0) {
 		status = 409; code = "challenge";
 		why = "no such challenge for this card and operator (expired or spent)";
@@ -391,6 +397,7 @@ op_unblock(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	if (!answers_right(e, r, &ch, &h)) {
 		count_failure(e, &h, p, &locked);
+		eng_attempt_failed_card(e, c.guid, h.id);
 		status = 403; code = locked ? "locked" : "wrong_answers";
 		why = locked ? "wrong answers: unblock is now locked for this holder" :
 		    "wrong answers";

@@ -309,6 +309,13 @@ fill(struct daemon *d)
 	d->ecfg.seccomp = c->seccomp;
 	d->ecfg.backup_dir = c->backup_dir[0] ? c->backup_dir : NULL;
 	d->ecfg.backup_key = c->backup_public_key;
+	d->ecfg.operator_trust = c->operator_trust[0] ? c->operator_trust : NULL;
+	d->ecfg.operator_chain = c->operator_chain[0] ? c->operator_chain : NULL;
+	d->ecfg.session_idle_s = c->session_idle_s;
+	d->ecfg.attempt_limit = c->attempt_limit;
+	d->ecfg.attempt_window_s = c->attempt_window_s;
+	d->acfg.port = c->api_port;
+	d->acfg.origin = c->api_origin[0] ? c->api_origin : NULL;
 	d->kcfg.module = c->token_module;
 	d->kcfg.token = c->token_label;
 	d->kcfg.pin_file = c->token_pin_file;

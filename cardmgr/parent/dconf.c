@@ -34,6 +34,9 @@ defaults(struct dconf *c)
 	c->ca_retry_s = 30;
 	c->card_timeout_s = 30;
 	c->card_keygen_timeout_s = 120;
+	c->session_idle_s = 300;
+	c->attempt_limit = 10;
+	c->attempt_window_s = 300;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
 	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
@@ -61,7 +64,7 @@ static const struct {
 	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
 	S(keyd_ledger), S(backup_dir), S(backup_public_key),
-	S(seccomp),
+	S(seccomp), S(operator_trust), S(operator_chain), S(api_origin),
 #undef S
 };
 
@@ -159,6 +162,17 @@ notice_setting(config_setting_t *s, const char *name, struct ntf_cfg *n,
 	return 0;
 }
 
+/* An integer setting in [lo, hi] into *out: 0, or -1. */
+static int
+int_in(const config_setting_t *s, int lo, int hi, unsigned *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_INT ||
+	    config_setting_get_int(s) < lo || config_setting_get_int(s) > hi)
+		return -1;
+	*out = (unsigned)config_setting_get_int(s);
+	return 0;
+}
+
 static int
 apply(const config_t *cf, const char *file, struct dconf *c, char *err,
     size_t cap)
@@ -215,6 +229,18 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "card_keygen_timeout_seconds must be 1..3600");
 			c->card_keygen_timeout_s = (unsigned)config_setting_get_int(s);
+		} else if (strcmp(name, "session_idle_seconds") == 0) {
+			if (int_in(s, 1, 86400, &c->session_idle_s) != 0)
+				return fail(err, cap, file, line,
+				    "session_idle_seconds must be 1..86400");
+		} else if (strcmp(name, "attempt_limit") == 0) {
+			if (int_in(s, 1, 32, &c->attempt_limit) != 0)
+				return fail(err, cap, file, line,
+				    "attempt_limit must be 1..32");
+		} else if (strcmp(name, "attempt_window_seconds") == 0) {
+			if (int_in(s, 1, 86400, &c->attempt_window_s) != 0)
+				return fail(err, cap, file, line,
+				    "attempt_window_seconds must be 1..86400");
 		} else if (strcmp(name, "map_size_mb") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT ||
 			    config_setting_get_int(s) < 1 ||

@@ -34,6 +34,15 @@ struct dconf {
 	/* Encrypted backups (POST /v1/backup): both or neither; "" = off. */
 	char backup_dir[DCONF_PATH];
 	char backup_public_key[DCONF_PATH];	/* file: the X25519 public key */
+	/* Operator card login (docs/api.md "Operator sessions"): anchors and
+	 * intermediates for the cards' 9A certificates ("": the CA link's
+	 * cmp_trust and untrusted), the session idle timeout, failed PIN or
+	 * answer attempts allowed per card or holder in a window. */
+	char operator_trust[DCONF_PATH], operator_chain[DCONF_PATH];
+	unsigned session_idle_s, attempt_limit, attempt_window_s;
+	/* One more Origin the kiosk pages may come from ("": the loopback
+	 * names on api_port only). */
+	char api_origin[DCONF_NAME * 2];
 	char seccomp[8];		/* "enforce" (default), "log", "off" */
 	/* keyd's token: from the CA link configuration when there is one. */
 	char token_module[DCONF_PATH], token_label[DCONF_PATH],

@@ -114,6 +114,18 @@ opr_has_role(const struct opr_operator *op, uint32_t role)
 	    (op->roles & role) == role;
 }
 
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
 /* POSIX portable user names, the shape useradd accepts. */
 static int
 is_user_name(const char *s)
@@ -156,17 +168,56 @@ parse_roles(struct pcfg_ctx *c, const config_setting_t *g,
 	}
 }
 
+int
+opr_parse_sha256(const char *hex, uint8_t out[32])
+{
+	size_t i;
+	int hi, lo;
+
+	if (hex == NULL || strlen(hex) != 64)
+		return -1;
+	for (i = 0; i < 32; i++) {
+		hi = hexval(hex[2 * i]);
+		lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void
+parse_card(struct pcfg_ctx *c, const config_setting_t *g,
+    const config_setting_t *k, struct opr_operator *op)
+{
+	char hex[65];
+
+	if (!pcfg_str(c, g, "card_sha256", 1, NULL, hex, sizeof(hex)))
+		return;
+	if (opr_parse_sha256(hex, op->card_sha256) != 0)
+		pcfg_err(c, k, "card_sha256 must be 64 hex digits (the SHA-256 "
+		    "of the card's 9A certificate)");
+	else
+		op->has_card = 1;
+}
+
 static void
 parse_identity(struct pcfg_ctx *c, const config_setting_t *g,
     struct opr_operator *op)
 {
 	const config_setting_t *u = config_setting_get_member(g, "user");
 	const config_setting_t *id = config_setting_get_member(g, "uid");
+	const config_setting_t *k = config_setting_get_member(g, "card_sha256");
 	int uid;
 
 	op->uid = -1;
-	if ((u == NULL) == (id == NULL)) {
-		pcfg_err(c, g, "operator needs exactly one of user and uid");
+	if ((u != NULL) + (id != NULL) + (k != NULL) != 1) {
+		pcfg_err(c, g, "operator needs exactly one of user, uid and "
+		    "card_sha256");
+		return;
+	}
+	if (k != NULL) {
+		parse_card(c, g, k, op);
 		return;
 	}
 	if (u != NULL && pcfg_str(c, g, "user", 1, NULL, op->user,
@@ -197,11 +248,15 @@ check_unique(struct pcfg_ctx *c, const config_setting_t *g,
 		if (op->uid >= 0 && m->v[i].uid == op->uid)
 			pcfg_err(c, g, "uid %ld already mapped at line %u",
 			    op->uid, m->v[i].line);
+		if (op->has_card && m->v[i].has_card &&
+		    memcmp(m->v[i].card_sha256, op->card_sha256, 32) == 0)
+			pcfg_err(c, g, "card already mapped at line %u",
+			    m->v[i].line);
 	}
 }
 
-static const char *const entry_keys[] = { "user", "uid", "name", "roles",
-	NULL };
+static const char *const entry_keys[] = { "user", "uid", "card_sha256",
+	"name", "roles", NULL };
 
 static void
 parse_map(struct pcfg_ctx *c, const config_setting_t *root,
@@ -335,4 +390,22 @@ opr_lookup_uid(const struct opr_map *map, uid_t uid,
 		return OPR_ERR_NOTFOUND;
 	*op = hit;
 	return OPR_OK;
+}
+
+int
+opr_lookup_card(const struct opr_map *map, const uint8_t sha256[32],
+    const struct opr_operator **op)
+{
+	size_t i;
+
+	*op = NULL;
+	if (map == NULL || sha256 == NULL)
+		return OPR_ERR_ARG;
+	for (i = 0; i < map->n; i++)
+		if (map->v[i].has_card &&
+		    memcmp(map->v[i].card_sha256, sha256, 32) == 0) {
+			*op = &map->v[i];
+			return OPR_OK;
+		}
+	return OPR_ERR_NOTFOUND;
 }

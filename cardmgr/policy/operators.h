@@ -8,11 +8,18 @@
  *
  *   operators = (
  *     { user = "alice"; name = "Alice Example"; roles = [ "badge_officer" ]; },
- *     { uid = 1002;     name = "Bob Example";   roles = [ "helpdesk" ]; }
+ *     { uid = 1002;     name = "Bob Example";   roles = [ "helpdesk" ]; },
+ *     { card_sha256 = "3f1a...64 hex digits";  name = "Carol Example";
+ *       roles = [ "administrator" ]; }
  *   );
  *
- * Strict like the profiles: unknown settings, unknown roles, a user or uid
- * named twice, an entry with both or neither of user and uid, root (uid 0
+ * A card_sha256 entry is an operator who logs in at the kiosk with their own
+ * PIV card (POST /v1/login): the SHA-256 of the DER certificate in the card's
+ * PIV authentication slot (9A). `cardmgr operator add --cert FILE` writes one.
+ *
+ * Strict like the profiles: unknown settings, unknown roles, a user, uid or
+ * card named twice, an entry with not exactly one of user, uid and
+ * card_sha256, root (uid 0
  * or "root") and the "holder" role (a card holder is not an operator) are
  * errors reported as file:line: message; a file that is a symlink or that
  * group or others may write is refused.
@@ -61,6 +68,8 @@ struct opr_operator {
 	char name[OPR_NAME_MAX + 1];	/* display name, for the journal */
 	char user[OPR_USER_MAX + 1];	/* unix user name, or "" */
 	long uid;			/* unix uid, or -1 */
+	uint8_t card_sha256[32];	/* the 9A certificate's digest */
+	int has_card;			/* card_sha256 is set */
 	uint32_t roles;			/* enum opr_role bits */
 	unsigned line;			/* where it is defined */
 };
@@ -87,6 +96,16 @@ const struct opr_operator *opr_get(const struct opr_map *map, size_t i);
  */
 int opr_lookup_uid(const struct opr_map *map, uid_t uid,
     const struct opr_operator **op);
+
+/*
+ * The operator whose card certificate (DER) has SHA-256 digest sha256.
+ * [out] *op points into map. OPR_ERR_NOTFOUND if none.
+ */
+int opr_lookup_card(const struct opr_map *map, const uint8_t sha256[32],
+    const struct opr_operator **op);
+
+/* Parse 64 hex digits (either case) into out. 0, or -1. */
+int opr_parse_sha256(const char *hex, uint8_t out[32]);
 
 /* 1 if op holds every bit of role (a nonzero enum opr_role mask). */
 int opr_has_role(const struct opr_operator *op, uint32_t role);

@@ -19,12 +19,14 @@ static const struct msg_field_spec req_fields[] = {
 	{ MSG_REQ_UID,   MSG_K_U32,    0,              0, 0, "uid" },
 	{ MSG_REQ_TOKEN, MSG_K_STRING, 0,              1, 64, "token" },
 	{ MSG_REQ_ARG,   MSG_K_BYTES,  MSG_F_REPEAT,   3, MSG_PAYLOAD_MAX, "arg" },
+	{ MSG_REQ_CSRF,  MSG_K_STRING, 0,              1, 64, "csrf" },
 };
 
 static const struct msg_field_spec resp_fields[] = {
 	{ MSG_RESP_STATUS, MSG_K_U32,    MSG_F_REQUIRED, 0, 0, "status" },
 	{ MSG_RESP_BODY,   MSG_K_STRING, MSG_F_REQUIRED, 0, MSG_PAYLOAD_MAX, "body" },
 	{ MSG_RESP_CTYPE,  MSG_K_STRING, 0,              1, 127, "content_type" },
+	{ MSG_RESP_COOKIE, MSG_K_STRING, 0,              1, 64, "session_cookie" },
 };
 
 static const struct msg_field_spec prog_fields[] = {

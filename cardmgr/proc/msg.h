@@ -75,12 +75,14 @@ enum {
 	 * scalar). ops_req_decode gives them meaning.
 	 */
 	MSG_REQ_ARG = 5,
+	/* string <= 64: the X-CSRF-Token header (session actor only) */
+	MSG_REQ_CSRF = 6,
 };
 
 enum msg_actor {
 	MSG_ACTOR_NONE = 0,	/* TCP request without a token */
 	MSG_ACTOR_UID = 1,	/* UNIX socket: uid from SO_PEERCRED */
-	MSG_ACTOR_SESSION = 2,	/* TCP request with a Bearer token */
+	MSG_ACTOR_SESSION = 2,	/* TCP request with a session cookie or Bearer token */
 };
 
 /* MSG_RESP tags. */
@@ -88,6 +90,9 @@ enum {
 	MSG_RESP_STATUS = 1,	/* u32: HTTP status 200..599 */
 	MSG_RESP_BODY = 2,	/* string: the response body */
 	MSG_RESP_CTYPE = 3,	/* string, optional: default application/json */
+	/* string, optional, login only: the new session's token (the api
+	 * sets it as the cm_session cookie) */
+	MSG_RESP_COOKIE = 4,
 };
 
 /* MSG_PROGRESS tags. */

@@ -119,6 +119,9 @@ static const struct ops_arg audit_list[] = {
 	LIMIT,
 };
 
+/* Operator login with a card: the reader it is in and its PIN, sealed. */
+static const struct ops_arg login[] = { READER(1), PIN("pin") };
+
 static const struct ops_op table[] = {
 	{ OPS_STATUS, "status", "GET", "/v1/status", NULL, 0 },
 	{ OPS_READERS, "readers", "GET", "/v1/readers", NULL, 0 },
@@ -155,6 +158,9 @@ static const struct ops_op table[] = {
 	{ OPS_SUSPEND, "suspend", "POST", "/v1/cards/{card}/suspend", N(suspend) },
 	{ OPS_REINSTATE, "reinstate", "POST", "/v1/cards/{card}/reinstate", N(reinstate) },
 	{ OPS_BACKUP, "backup", "POST", "/v1/backup", NULL, 0 },
+	{ OPS_LOGIN, "login", "POST", "/v1/login", N(login) },
+	{ OPS_SESSION, "session", "GET", "/v1/session", NULL, 0 },
+	{ OPS_LOGOUT, "logout", "POST", "/v1/logout", NULL, 0 },
 };
 
 const char *
@@ -636,6 +642,7 @@ decode_actor(const struct msg *m, struct ops_req *r)
 	const struct msg_field *actor = msg_get(m, MSG_REQ_ACTOR);
 	const struct msg_field *uid = msg_get(m, MSG_REQ_UID);
 	const struct msg_field *tok = msg_get(m, MSG_REQ_TOKEN);
+	const struct msg_field *csrf = msg_get(m, MSG_REQ_CSRF);
 
 	r->actor = (uint32_t)actor->num;
 	switch (r->actor) {
@@ -654,6 +661,17 @@ decode_actor(const struct msg *m, struct ops_req *r)
 		break;
 	default:
 		return OPS_ERR_FORMAT;
+	}
+	if (csrf != NULL) {
+		size_t i;
+
+		if (r->actor != MSG_ACTOR_SESSION)
+			return OPS_ERR_FORMAT;
+		for (i = 0; i < csrf->len; i++)
+			if (csrf->p[i] <= 0x20 || csrf->p[i] >= 0x7f)
+				return OPS_ERR_FORMAT;
+		r->csrf = (const char *)csrf->p;
+		r->csrf_len = csrf->len;
 	}
 	if (tok != NULL) {
 		/* The Bearer token charset (RFC 6750 b64token). */

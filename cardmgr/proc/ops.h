@@ -71,6 +71,9 @@ enum ops_code {
 	OPS_SUSPEND,
 	OPS_REINSTATE,
 	OPS_BACKUP,
+	OPS_LOGIN,
+	OPS_SESSION,
+	OPS_LOGOUT,
 	OPS_CODE_END
 };
 
@@ -189,6 +192,8 @@ struct ops_req {
 	uint32_t uid;			/* MSG_ACTOR_UID only */
 	const char *token;		/* not NUL-terminated; token_len */
 	size_t token_len;
+	const char *csrf;		/* X-CSRF-Token, or NULL; csrf_len */
+	size_t csrf_len;
 	size_t nvals;
 	struct ops_value vals[OPS_MAX_VALUES];
 };
@@ -196,7 +201,7 @@ struct ops_req {
 /*
  * Decode and re-validate a decoded MSG_REQ (msg_decode first): the op code
  * exists, the actor is consistent (uid iff MSG_ACTOR_UID, token iff
- * MSG_ACTOR_SESSION), every argument is the op's, of the right kind and in
+ * MSG_ACTOR_SESSION, a CSRF token only with a session), every argument is the op's, of the right kind and in
  * bounds, none twice, list items numbered without gaps, required ones
  * present (members of every object too). [out] *r points into m.
  */

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -330,12 +331,18 @@ listen_unix(const char *dir)
 static int
 serve(const char *dir, unsigned timeout, int any)
 {
-	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL };
+	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL, 0, NULL };
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
 	api_timeout = timeout;
 	tfd = listen_tcp(dir, any);
+	/* Its own Origin names (http://127.0.0.1:PORT) are the port's. */
+	if (getsockname(tfd, (struct sockaddr *)&sin, &sl) == 0 &&
+	    sin.sin_family == AF_INET)
+		cfg.port = ntohs(sin.sin_port);
 	ufd = listen_unix(dir);
 	crypto_box_keypair(pk, sk);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)

@@ -37,9 +37,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct api_actor actors[] = {
-		{ MSG_ACTOR_UID, 1000, NULL },
-		{ MSG_ACTOR_NONE, 0, NULL },
-		{ MSG_ACTOR_SESSION, 0, "tok" },
+		{ MSG_ACTOR_UID, 1000, NULL, NULL },
+		{ MSG_ACTOR_NONE, 0, NULL, NULL },
+		{ MSG_ACTOR_SESSION, 0, "tok", "csrf-tok" },
 	};
 	char method[16], target[API_URI_MAX + 2], ctype[128];
 	const uint8_t *p = data, *end = data + size;

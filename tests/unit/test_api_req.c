@@ -21,7 +21,7 @@ static struct msg_builder B;
 static struct msg M;
 static struct ops_req R;
 static struct api_error E;
-static const struct api_actor UID = { MSG_ACTOR_UID, 1000, NULL };
+static const struct api_actor UID = { MSG_ACTOR_UID, 1000, NULL, NULL };
 static const char *JSON = "application/json";
 
 /* Build; on success decode it as the engine would. Returns the status. */

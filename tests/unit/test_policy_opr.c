@@ -130,9 +130,9 @@ strict_errors(void **state)
 	    "ops.conf:2: uid 0 (root) may not be an operator");
 	refused("operators = (\n { uid = 5; user = \"x\"; name = \"R\"; "
 	    "roles = [ \"auditor\" ]; } );\n",
-	    "ops.conf:2: operator needs exactly one of user and uid");
+	    "ops.conf:2: operator needs exactly one of user, uid and card_sha256");
 	refused("operators = (\n { name = \"R\"; roles = [ \"auditor\" ]; } );\n",
-	    "ops.conf:2: operator needs exactly one of user and uid");
+	    "ops.conf:2: operator needs exactly one of user, uid and card_sha256");
 	refused("operators = (\n { user = \"a\"; name = \"A\"; roles = "
 	    "[ \"auditor\" ]; },\n { user = \"a\"; name = \"B\"; roles = "
 	    "[ \"auditor\" ]; } );\n",
@@ -215,6 +215,46 @@ role_names(void **state)
 	assert_string_equal(opr_strerror(OPR_ERR_NOTFOUND), "not an operator");
 }
 
+/* Card operators: by the SHA-256 of their 9A certificate. */
+static void
+card_entries(void **state)
+{
+	static const char hex[] =
+	    "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+	const struct opr_operator *op = NULL;
+	struct opr_map *m = NULL;
+	uint8_t d[32];
+	char text[512];
+
+	(void)state;
+	snprintf(text, sizeof(text), "operators = (\n"
+	    "  { uid = 4242; name = \"Ben\"; roles = [ \"auditor\" ]; },\n"
+	    "  { card_sha256 = \"%s\"; name = \"Cat\";\n"
+	    "    roles = [ \"administrator\" ]; }\n);\n", hex);
+	assert_int_equal(load(text, &m), OPR_OK);
+	assert_int_equal(opr_parse_sha256(hex, d), 0);
+	assert_int_equal(d[31], 0xff);
+	assert_int_equal(opr_lookup_card(m, d, &op), OPR_OK);
+	assert_string_equal(op->name, "Cat");
+	assert_int_equal(op->roles, OPR_ROLE_ADMINISTRATOR);
+	d[0] ^= 1;
+	assert_int_equal(opr_lookup_card(m, d, &op), OPR_ERR_NOTFOUND);
+	assert_null(op);
+	/* A card entry is nobody's uid. */
+	assert_int_equal(opr_lookup_uid(m, 4242, &op), OPR_OK);
+	assert_string_equal(op->name, "Ben");
+	opr_free(m);
+	refused("operators = ( { card_sha256 = \"00ff\"; name = \"X\"; "
+	    "roles = [ \"auditor\" ]; } );", "ops.conf:1: card_sha256 must be 64");
+	refused("operators = ( { uid = 7; card_sha256 = \"00\"; name = \"X\"; "
+	    "roles = [ \"auditor\" ]; } );", "exactly one of user, uid and card");
+	snprintf(text, sizeof(text), "operators = (\n"
+	    "  { card_sha256 = \"%s\"; name = \"A\"; roles = [ \"auditor\" ]; },\n"
+	    "  { card_sha256 = \"%s\"; name = \"B\"; roles = [ \"auditor\" ]; }\n"
+	    ");\n", hex, hex);
+	refused(text, "ops.conf:3: card already mapped at line 2");
+}
+
 int
 main(void)
 {
@@ -224,6 +264,7 @@ main(void)
 		cmocka_unit_test(strict_errors),
 		cmocka_unit_test(example_file_and_secrecy),
 		cmocka_unit_test(role_names),
+		cmocka_unit_test(card_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
