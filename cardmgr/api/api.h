@@ -42,6 +42,9 @@ struct api_cfg {
 	/* prio: syslog priorities. msg never holds a secret. */
 	void (*log)(void *arg, int prio, const char *msg);
 	void *log_arg;
+	/* The kiosk UI's directory, served on the TCP listener (GET / and
+	 * /ui/<path>, api_static.h); NULL or "": none. */
+	const char *ui_dir;
 };
 
 /*

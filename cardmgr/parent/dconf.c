@@ -35,6 +35,7 @@ defaults(struct dconf *c)
 	c->card_timeout_s = 30;
 	c->card_keygen_timeout_s = 120;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
+	snprintf(c->ui_dir, sizeof(c->ui_dir), "/usr/share/cardmgr/kiosk-ui");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
 	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
 	snprintf(c->user_keyd, sizeof(c->user_keyd), "cardmgr-keyd");
@@ -61,7 +62,7 @@ static const struct {
 	S(fascn), S(api_socket), S(user_api), S(user_engine), S(user_keyd),
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
 	S(keyd_ledger), S(backup_dir), S(backup_public_key),
-	S(seccomp),
+	S(seccomp), S(ui_dir),
 #undef S
 };
 

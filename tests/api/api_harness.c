@@ -330,7 +330,8 @@ listen_unix(const char *dir)
 static int
 serve(const char *dir, unsigned timeout, int any)
 {
-	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL };
+	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL,
+	    getenv("API_HARNESS_UI_DIR") };
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
