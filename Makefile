@@ -72,11 +72,15 @@ $(B)/obj/%.o: %.c
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all deps build demo demo-stop check test bench fuzz fuzz-replay clean help
+.PHONY: all deps ui-deps build demo demo-stop check test bench fuzz fuzz-replay clean help
 
 ## deps        install missing Debian packages (firmware/packages.txt)
 deps:
 	@./firmware/deps.sh
+
+## ui-deps     install the kiosk UI's pinned npm packages (npm ci: kiosk-ui/ and tests/ui/ lockfiles)
+ui-deps: deps
+	@./firmware/ui-deps.sh
 
 ## all         build the station and its tools (hardened release build)
 all: deps
@@ -93,7 +97,7 @@ demo-stop:
 	@./tests/demo.sh stop
 
 ## check       release + ASan/UBSan + fuzz builds, every test, corpus replay; ends "N passed, N failed"
-check: deps
+check: deps ui-deps
 	@$(MAKE) --no-print-directory build MODE=release
 	@$(MAKE) --no-print-directory build MODE=asan
 	@$(MAKE) --no-print-directory fuzz-build MODE=fuzz
