@@ -234,10 +234,12 @@ out:
 
 /*
  * The page's own code only: no inline script or style, no eval, no frame,
- * nothing from anywhere else. (libsodium.js falls back to its asm.js build
- * when CSP refuses to compile its WebAssembly.)
+ * nothing from anywhere else. 'wasm-unsafe-eval' lets the page compile
+ * WebAssembly (libsodium.js is WebAssembly, and has no other build) and
+ * nothing more: JavaScript eval and new Function stay refused.
  */
-#define AST_CSP "default-src 'self'; script-src 'self'; style-src 'self'; " \
+#define AST_CSP "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; " \
+	"style-src 'self'; " \
 	"img-src 'self'; connect-src 'self'; object-src 'none'; " \
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 

@@ -35,7 +35,9 @@ export function go(name, params) {
 
 function drawNav(name) {
   const nav = document.getElementById('nav');
-  const link = (n, text) => h('a', { href: `#${n}`, 'aria-current': n === name ? 'page' : null }, text);
+  // A link to the screen in view starts it again (no hashchange for that).
+  const link = (n, text) => h('a', { href: `#${n}`, 'aria-current': n === name ? 'page' : null,
+    onclick: (ev) => { ev.preventDefault(); go(n); } }, text);
   const items = [link('pin', TITLES.pin)];
   for (const n of ['issue', 'unblock', 'retire'])
     if (session.hasRole(NEEDS[n])) items.push(link(n, TITLES[n]));

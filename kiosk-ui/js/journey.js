@@ -8,6 +8,11 @@ let overlayOwner = null;
 function overlay(show, onCancel) {
   const ov = document.getElementById('card-away');
   if (!ov) return;
+  // Modal: the screen behind can be neither clicked nor reached with Tab.
+  for (const id of ['main', 'nav', 'operator']) {
+    const el = document.getElementById(id);
+    if (el) el.inert = !!show;
+  }
   const cancel = document.getElementById('card-away-cancel');
   if (show) {
     ov.hidden = false;

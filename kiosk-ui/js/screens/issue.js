@@ -160,8 +160,8 @@ export function mount(main, ctx) {
         draw();
       } });
     return [h('h1', null, 'Issue a card: the holder\'s PIN'), header(), st.note,
-      h('section', { class: 'panel policy', 'aria-labelledby': 'ipol' }, h('h2', { id: 'ipol' }, 'The PIN must be'),
-        h('ul', null, policyItems(pol).map((t) => h('li', null, t)))), kp.el];
+      h('div', { class: 'row' }, kp.el, h('section', { class: 'panel policy', 'aria-labelledby': 'ipol' }, h('h2', { id: 'ipol' }, 'The PIN must be'),
+        h('ul', null, policyItems(pol).map((t) => h('li', null, t)))))];
   }
 
   function drawAnswers() {

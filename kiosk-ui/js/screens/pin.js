@@ -101,8 +101,9 @@ export function mount(main, ctx) {
     } else if (e.code === 'pin_blocked' || (e.code === 'wrong_pin' && b.tries_left === 0)) {
       st.step = 'blocked';
     } else if (e.code === 'pin_policy' || e.code === 'pin_mismatch') {
-      st.step = 'new';
-      st.note = msg('error', `${e.message} Choose another new PIN.`);
+      // Everything typed was sent once and wiped: all three again.
+      st.step = 'old';
+      st.note = msg('error', `The new PIN was refused. ${e.message} Type your current PIN, then another new PIN.`);
     } else if (e.code === 'no_card' || e.code === 'different_card') {
       restart(msg('warn', 'The card was not in its reader: insert it and start again.'));
     } else {
@@ -144,19 +145,20 @@ export function mount(main, ctx) {
         });
         break;
       case 'old':
-        body = [h('h1', null, 'Change my PIN'), cardLine(), st.note, policyPanel(),
-          pad('pin-old', 'Your current PIN', 'Next', (s) => { st.old = s; st.step = 'new'; st.note = null; draw(); }).el];
+        body = [h('h1', null, 'Change my PIN'), cardLine(), st.note, h('div', { class: 'row' },
+          pad('pin-old', 'Your current PIN', 'Next', (s) => { st.old = s; st.step = 'new'; st.note = null; draw(); }).el,
+          policyPanel())];
         break;
       case 'new':
-        body = [h('h1', null, 'Choose a new PIN'), cardLine(), st.note, policyPanel(),
+        body = [h('h1', null, 'Choose a new PIN'), cardLine(), st.note, h('div', { class: 'row' },
           pad('pin-new', 'New PIN', 'Next', (s) => {
             const bad = localCheck(s);
             if (bad) { s.wipe(); st.note = msg('error', bad); draw(); return; }
             st.neu = s; st.step = 'again'; st.note = null; draw();
-          }).el];
+          }).el, policyPanel())];
         break;
       case 'again':
-        body = [h('h1', null, 'Type the new PIN again'), cardLine(), policyPanel(),
+        body = [h('h1', null, 'Type the new PIN again'), cardLine(), h('div', { class: 'row' },
           pad('pin-again', 'New PIN again', 'Change PIN', (s) => {
             if (!s.equals(st.neu)) {
               s.wipe(); st.neu.wipe(); st.neu = null;
@@ -164,7 +166,7 @@ export function mount(main, ctx) {
               draw(); return;
             }
             st.again = s; send();
-          }).el];
+          }).el, policyPanel())];
         break;
       case 'sending':
         body = [h('h1', null, 'Changing your PIN\u2026'), cardLine(), h('p', { 'aria-busy': 'true' }, 'Keep the card in the reader.')];

@@ -109,8 +109,8 @@ export function mount(main, ctx) {
         send();
       } });
     return [h('h1', null, 'The holder\'s new PIN'), st.note,
-      h('section', { class: 'panel policy', 'aria-labelledby': 'upol' }, h('h2', { id: 'upol' }, 'The new PIN must be'),
-        h('ul', null, policyItems(st.policy).map((t) => h('li', null, t)))), kp.el];
+      h('div', { class: 'row' }, kp.el, h('section', { class: 'panel policy', 'aria-labelledby': 'upol' }, h('h2', { id: 'upol' }, 'The new PIN must be'),
+        h('ul', null, policyItems(st.policy).map((t) => h('li', null, t)))))];
   }
 
   function draw() {
