@@ -330,11 +330,12 @@ listen_unix(const char *dir)
 static int
 serve(const char *dir, unsigned timeout, int any)
 {
-	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL,
-	    getenv("API_HARNESS_UI_DIR") };
+	struct api_cfg cfg = { .timeout_s = timeout, .max_conns = 16,
+	    .log = logto_stderr };
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
+	cfg.ui_dir = getenv("API_HARNESS_UI_DIR");	/* t_api_static */
 	api_timeout = timeout;
 	tfd = listen_tcp(dir, any);
 	ufd = listen_unix(dir);
