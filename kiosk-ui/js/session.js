@@ -3,7 +3,7 @@
 // the operator's name, roles, reader and the CSRF token in memory only.
 // GET /v1/session is asked again every few seconds: the server ends the
 // session on idle timeout or when the operator's card leaves its reader.
-import { api, ApiError, setCsrf, onSessionEnded } from './api.js';
+import { api, apiReader, ApiError, setCsrf, onSessionEnded } from './api.js';
 
 let cur = null;
 const listeners = new Set();
@@ -45,7 +45,7 @@ export async function refresh() {
 
 // pin: the sealed PIN (base64). Resolves to the session; throws ApiError.
 export async function login(reader, pin) {
-  const r = await api('POST', '/v1/login', { reader, pin });
+  const r = await apiReader('POST', '/v1/login', { reader, pin });
   set(r.body);
   return cur;
 }
