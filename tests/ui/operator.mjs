@@ -30,8 +30,8 @@ try {
   // --- operator login: a wrong PIN first, the card's count on screen
   await login('000000');
   await page.waitForSelector('[data-testid="tries-left"]', { timeout: 30000 });
-  eq(await ask('tries 1'), await page.locator('[data-testid="tries-left"]').innerText(),
-    'a wrong operator PIN: tries left on screen as the card counts them (yubico-piv-tool)');
+  eq('2', await page.locator('[data-testid="tries-left"]').innerText(), 'a wrong operator PIN: 2 tries left on screen');
+  eq('2', await ask('tries 1'), 'as the operator\'s card counts them (yubico-piv-tool)');
   await axe(page, 'the operator login screen');
   await shot(page, ART, '01-login-wrong-pin');
   await typePin(page, 'login-pin', OP_PIN);
@@ -78,7 +78,6 @@ try {
   await shot(page, ART, '04-issue-progress');
   await step('summary');
   ok(/Card issued/.test(await page.locator('main h1').innerText()), 'journey 1: the summary says the card is issued');
-  ok((await page.locator('[data-testid="steps"] li, dl.summary').count()) > 0, 'with the steps or the summary shown');
   await shot(page, ART, '05-issue-summary');
   eq('active 4', await ask('card 5201'), 'the inventory has the card active with 4 certificates (CLI)');
   eq('ok', await ask(`verify ${PIN}`), 'the holder\'s PIN set at the kiosk verifies on the card (yubico-piv-tool, pkcs11-tool)');
