@@ -88,8 +88,8 @@ all: deps
 
 build: $(addprefix $(B)/bin/,$(PROGS) $(TESTS) $(BENCHES))
 
-## demo        start pcscd, a virtual reader with a blank virtual PIV card; print how to use it
-demo: all
+## demo        start pcscd, a virtual reader with a blank virtual PIV card and the station (kiosk UI on 127.0.0.1:8410); print how to use it
+demo: all ui-deps
 	@./tests/demo.sh start
 
 ## demo-stop   stop what `make demo` started
