@@ -18,9 +18,11 @@ const sessionEnded = new Set();
 export function setCsrf(token) { csrf = token || null; }
 export function onSessionEnded(fn) { sessionEnded.add(fn); }
 
-export async function api(method, path, body) {
+// opts.timeoutMs: give up (ApiError 0, "timeout") after that long.
+export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', redirect: 'error' };
+  if (opts.timeoutMs) init.signal = AbortSignal.timeout(opts.timeoutMs);
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -30,7 +32,8 @@ export async function api(method, path, body) {
   try {
     r = await fetch(path, init);
   } catch (e) {
-    throw new ApiError(0, { error: 'network', message: 'the station does not answer' });
+    throw new ApiError(0, { error: e && e.name === 'TimeoutError' ? 'timeout' : 'network',
+      message: 'the station does not answer' });
   }
   let j = null;
   try { j = await r.json(); } catch (e) { j = null; }

@@ -52,7 +52,9 @@ function draw() {
 async function tick() {
   if (paused === 0) {
     try {
-      const r = await api('GET', '/v1/readers');
+      // A card that stops answering can hold the list for the card
+      // timeout: the bar says so instead of showing old news.
+      const r = await api('GET', '/v1/readers', undefined, { timeoutMs: 8000 });
       const list = Array.isArray(r.body.readers) ? r.body.readers : [];
       // A reader held by the screen's own request keeps its last known card.
       last = list.map((x) => {

@@ -82,7 +82,9 @@ export async function axe(page, desc) {
     return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
       .map((v) => `${v.impact} ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
   });
-  return ok(res.length === 0, `axe: no serious or critical violation on ${desc}`, res.join('\n'));
+  ok(res.length === 0, `axe: no serious or critical violation on ${desc}`, res.join('\n'));
+  const w = await page.evaluate(() => document.documentElement.scrollWidth);
+  return ok(w <= 1024, `${desc} fits 1024 px wide (no horizontal scrolling)`, `scrollWidth ${w}`);
 }
 
 // Type digits on a keypad (by the keys' labels: the layout may be shuffled).

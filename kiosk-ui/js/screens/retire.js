@@ -102,7 +102,7 @@ export function mount(main, ctx) {
       h('dl', { class: 'summary', 'data-testid': 'retire-result' },
         h('dt', null, 'Card'), h('dd', null, st.card.serial),
         h('dt', null, 'State'), h('dd', null, a.state || r.state),
-        h('dt', null, 'Reason'), h('dd', null, r.reason || st.reason),
+        h('dt', null, 'Reason'), h('dd', null, REASONS.find(([v]) => v === st.reason)[1]),
         h('dt', null, 'CA'), h('dd', { 'data-testid': 'ca-sync' }, pending > 0
           ? `${pending} revocation${pending === 1 ? '' : 's'} waiting for the CA` : 'every revocation confirmed by the CA')),
       certs.length ? h('table', null, h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Certificate'), h('th', { scope: 'col' }, 'Status'))),
