@@ -21,5 +21,7 @@ $(eval $(call fuzzer,fuzz_api_req,tests/fuzz/fuzz_api_req.c cardmgr/api/api_req.
 
 # The kiosk UI's static files (api_static.c): path mapping and reading
 # (corpus: tests/fuzz/corpus/api_static; HTTP end to end: tests/api/t_api_static.sh).
+TESTS += test_api_static
+$(eval $(call prog,test_api_static,tests/unit/test_api_static.c cardmgr/api/api_static.c,-lcmocka -lmicrohttpd))
 FUZZERS += fuzz_api_static
 $(eval $(call fuzzer,fuzz_api_static,tests/fuzz/fuzz_api_static.c cardmgr/api/api_static.c,-lmicrohttpd))
