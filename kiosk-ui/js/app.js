@@ -76,6 +76,18 @@ session.subscribe((now, was) => {
   if (was && !now && NEEDS[activeName]) go('login', { next: activeName, ended: '1' });
 });
 
+// A kiosk left alone goes back home: leaving a screen wipes whatever was
+// typed on it (each screen's unmount). An operator's session has its own
+// idle timeout on the server.
+export const IDLE_MS = 120000;
+let idle = null;
+function awake() {
+  clearTimeout(idle);
+  idle = setTimeout(() => { if (activeName !== '') go(''); }, IDLE_MS);
+}
+for (const ev of ['pointerdown', 'keydown', 'touchstart']) window.addEventListener(ev, awake, { passive: true });
+awake();
+
 window.addEventListener('hashchange', show);
 readers.start();
 session.refresh().finally(show);
