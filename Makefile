@@ -74,11 +74,15 @@ $(B)/obj/%.o: %.c
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all deps build demo demo-stop check test bench fuzz fuzz-replay clean help
+.PHONY: all deps ui-deps build demo demo-stop check test bench fuzz fuzz-replay clean help
 
 ## deps        install missing Debian packages (firmware/packages.txt)
 deps:
 	@./firmware/deps.sh
+
+## ui-deps     install the kiosk UI's pinned npm packages (npm ci: kiosk-ui/ and tests/ui/ lockfiles)
+ui-deps: deps
+	@./firmware/ui-deps.sh
 
 ## all         build the station and its tools (hardened release build)
 all: deps
@@ -86,8 +90,8 @@ all: deps
 
 build: $(addprefix $(B)/bin/,$(PROGS) $(TESTS) $(BENCHES))
 
-## demo        start pcscd, a virtual reader with a blank virtual PIV card; print how to use it
-demo: all
+## demo        start pcscd, a virtual reader with a blank virtual PIV card and the station (kiosk UI on 127.0.0.1:8410); print how to use it
+demo: all ui-deps
 	@./tests/demo.sh start
 
 ## demo-stop   stop what `make demo` started
@@ -95,7 +99,7 @@ demo-stop:
 	@./tests/demo.sh stop
 
 ## check       release + ASan/UBSan + fuzz builds, every test, corpus replay; ends "N passed, N failed"
-check: deps
+check: deps ui-deps
 	@$(MAKE) --no-print-directory $(CHECK_J) build MODE=release
 	@$(MAKE) --no-print-directory $(CHECK_J) build MODE=asan
 	@$(MAKE) --no-print-directory $(CHECK_J) fuzz-build MODE=fuzz

@@ -57,6 +57,7 @@ ca_conf = "$T/ca.conf";
 api_port = 8410;
 api_socket = "$T/run/api.sock";
 keyd_ledger = "$T/keyd/exported";
+ui_dir = "$top/kiosk-ui";
 CONF
 chmod -R go-w "$T/etc"
 SOFTHSM2_CONF=$SOFTHSM2_CONF setsid "$BIN/cardmgrd" -c "$T/etc/cardmgrd.conf" \

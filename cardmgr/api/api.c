@@ -11,8 +11,10 @@
  * engine the api must not pretend to serve.
  */
 #include "api.h"
+#include "api_static.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +57,7 @@ struct api {
 	int gone;		/* engine closed or shutting down */
 	unsigned inflight;	/* requests between first call and completion */
 	pthread_cond_t idle;	/* inflight reached 0 */
+	int uifd;		/* cfg->ui_dir, or -1 (api_static.c) */
 };
 
 struct listener {
@@ -449,6 +452,9 @@ handle(struct listener *l, struct MHD_Connection *c, const char *method,
 		return refuse(c, 421, "bad_host", "Host must be 127.0.0.1 or localhost");
 	if (rq->too_big)
 		return refuse(c, 413, "payload_too_large", "body over 65536 bytes");
+	/* The kiosk's own pages: GET / and /ui/<path> (api_static.c). */
+	if (!l->is_unix && ast_serve(c, l->a->uifd, method, cx->uri, &status))
+		return (enum MHD_Result)status;
 	/* A page from another site may make the browser post here. */
 	if (!l->is_unix && api_state_changing(method) &&
 	    !api_origin_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -792,6 +798,7 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	a.cfg = cfg;
 	a.efd = engine_fd;
 	a.timeout_s = cfg->timeout_s ? cfg->timeout_s : 60;
+	a.uifd = -1;
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.idle, NULL);
 	ltcp = (struct listener){ &a, 0 };
@@ -817,6 +824,10 @@ api_main(const struct api_cfg *cfg, int engine_fd, int tcp_listen_fd,
 	tv.tv_sec = a.timeout_s;
 	if (setsockopt(engine_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
 		goto out;
+	if (tcp_listen_fd >= 0 && cfg->ui_dir != NULL && cfg->ui_dir[0] != '\0' &&
+	    (a.uifd = open(cfg->ui_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		logf_(&a, LOG_WARNING, "kiosk UI %s: %s (its pages answer 404)",
+		    cfg->ui_dir, strerror(errno));
 	logf_(&a, LOG_INFO, "serving (engine timeout %us)", a.timeout_s);
 	rc = serve(&a, sfd);
 out:
@@ -826,6 +837,8 @@ out:
 	if (dunix != NULL)
 		MHD_stop_daemon(dunix);
 	close_unserved(dtcp, tcp_listen_fd, dunix, unix_listen_fd);
+	if (a.uifd >= 0)
+		close(a.uifd);
 	if (sfd >= 0)
 		close(sfd);
 	/* A SIGPIPE left pending here would kill the caller once unblocked. */

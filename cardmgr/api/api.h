@@ -44,6 +44,9 @@ struct api_cfg {
 	void *log_arg;
 	int port;		/* the TCP listener's port (own Origin names) */
 	const char *origin;	/* one more allowed Origin, or NULL */
+	/* The kiosk UI's directory, served on the TCP listener (GET / and
+	 * /ui/<path>, api_static.h); NULL or "": none. */
+	const char *ui_dir;
 };
 
 /*

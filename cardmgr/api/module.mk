@@ -22,3 +22,10 @@ FUZZERS += fuzz_msg fuzz_api_req fuzz_api_session
 $(eval $(call fuzzer,fuzz_api_session,tests/fuzz/fuzz_api_session.c cardmgr/api/api_session.c,))
 $(eval $(call fuzzer,fuzz_msg,tests/fuzz/fuzz_msg.c $(PROC_LIB) drivers/buf.c,$(PROC_LIBS)))
 $(eval $(call fuzzer,fuzz_api_req,tests/fuzz/fuzz_api_req.c cardmgr/api/api_req.c $(PROC_LIB) drivers/buf.c,-ljansson -lsodium $(PROC_LIBS)))
+
+# The kiosk UI's static files (api_static.c): path mapping and reading
+# (corpus: tests/fuzz/corpus/api_static; HTTP end to end: tests/api/t_api_static.sh).
+TESTS += test_api_static
+$(eval $(call prog,test_api_static,tests/unit/test_api_static.c cardmgr/api/api_static.c,-lcmocka -lmicrohttpd))
+FUZZERS += fuzz_api_static
+$(eval $(call fuzzer,fuzz_api_static,tests/fuzz/fuzz_api_static.c cardmgr/api/api_static.c,-lmicrohttpd))

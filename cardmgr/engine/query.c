@@ -167,9 +167,14 @@ reader_json(struct engine *e, const char *name)
 		eng_hex(k.id.chuid.guid, 16, guid);
 		json_object_set_new(j, "guid", json_string(guid));
 		if (inv_begin(e->inv, 0, &t) == INV_OK) {
-			if (inv_card_get(t, k.id.chuid.guid, &c) == INV_OK)
+			if (inv_card_get(t, k.id.chuid.guid, &c) == INV_OK) {
 				json_object_set_new(j, "inventory",
 				    json_string(inv_card_state_name(c.state)));
+				/* The kiosk shows its PIN rules before the
+				 * holder types (GET /v1/profiles). */
+				json_object_set_new(j, "profile",
+				    json_string(c.profile));
+			}
 			inv_abort(t);
 		}
 	}
@@ -215,12 +220,25 @@ q_profiles(struct engine *e, const struct ops_req *r, uint64_t id)
 	(void)r;
 	for (size_t i = 0; i < prof_set_count(e->profiles); i++) {
 		const struct prof *p = prof_set_get(e->profiles, i);
+		json_t *qs = json_array();
 
-		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:i, s:i}",
+		for (size_t k = 0; p->challenge.enabled &&
+		    k < p->challenge.nquestions; k++)
+			json_array_append_new(qs, json_pack("{s:i, s:s}", "id",
+			    p->challenge.questions[k].id, "text",
+			    p->challenge.questions[k].text));
+		/* The rules are public: the kiosk shows them before typing. */
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:i, s:i, "
+		    "s:o, s:{s:i, s:i, s:b, s:i, s:i, s:b, s:b}, s:i}",
 		    "name", p->name, "version", p->version, "description",
 		    p->description, "validity_days", p->validity_days,
 		    "answers_enrolled", p->challenge.enabled ?
-		    p->challenge.enrolled : 0));
+		    p->challenge.enrolled : 0, "questions", qs, "pin",
+		    "min_length", p->pin.min_len, "max_length", p->pin.max_len,
+		    "digits_only", p->pin.digits_only, "repeat_run",
+		    p->pin.repeat_run, "sequence_run", p->pin.sequence_run,
+		    "not_previous", p->pin.not_previous, "blocklist",
+		    p->pin.blocklist[0] != '\0', "pin_retries", p->pin_retries));
 	}
 	return eng_reply(e, id, 200, json_pack("{s:o}", "profiles", list));
 }

@@ -323,6 +323,7 @@ fill(struct daemon *d)
 	d->kcfg.audit_label = c->audit_key_label;
 	d->kcfg.ledger_path = c->keyd_ledger;
 	d->acfg.log = api_log;
+	d->acfg.ui_dir = c->ui_dir;
 }
 
 int

@@ -38,6 +38,7 @@ defaults(struct dconf *c)
 	c->attempt_limit = 10;
 	c->attempt_window_s = 300;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
+	snprintf(c->ui_dir, sizeof(c->ui_dir), "/usr/share/cardmgr/kiosk-ui");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
 	snprintf(c->user_engine, sizeof(c->user_engine), "cardmgr-engine");
 	snprintf(c->user_keyd, sizeof(c->user_keyd), "cardmgr-keyd");
@@ -65,6 +66,7 @@ static const struct {
 	S(audit_key_label), S(token_module), S(token_label), S(token_pin_file),
 	S(keyd_ledger), S(backup_dir), S(backup_public_key),
 	S(seccomp), S(operator_trust), S(operator_chain), S(api_origin),
+	S(ui_dir),
 #undef S
 };
 

@@ -28,6 +28,7 @@ struct dconf {
 	unsigned card_keygen_timeout_s;	/* bound on on-card key generation */
 	int api_port;			/* 127.0.0.1:port; 0 = no TCP listener */
 	char api_socket[DCONF_PATH];
+	char ui_dir[DCONF_PATH];	/* kiosk UI files (api); "" = none */
 	char user_api[DCONF_NAME], user_engine[DCONF_NAME], user_keyd[DCONF_NAME];
 	char audit_key_label[DCONF_NAME];
 	char keyd_ledger[DCONF_PATH];	/* GUIDs whose 9B key left keyd */

@@ -331,12 +331,14 @@ listen_unix(const char *dir)
 static int
 serve(const char *dir, unsigned timeout, int any)
 {
-	struct api_cfg cfg = { timeout, 16, logto_stderr, NULL, 0, NULL };
+	struct api_cfg cfg = { .timeout_s = timeout, .max_conns = 16,
+	    .log = logto_stderr };
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
 	int sp[2], tfd, ufd;
 	pid_t pid;
 
+	cfg.ui_dir = getenv("API_HARNESS_UI_DIR");	/* t_api_static */
 	api_timeout = timeout;
 	tfd = listen_tcp(dir, any);
 	/* Its own Origin names (http://127.0.0.1:PORT) are the port's. */

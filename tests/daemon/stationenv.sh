@@ -80,6 +80,7 @@ ca_retry_seconds = 1;
 api_socket = "$T/run/api.sock";
 keyd_ledger = "$T/keyd/exported";
 seccomp = "${CARDMGRD_SECCOMP:-enforce}";
+ui_dir = "$TOP/kiosk-ui";
 CONF
 	chmod -R go-w,a+rX "$T/etc"	# public: only their writers matter
 }

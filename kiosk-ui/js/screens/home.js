@@ -1,0 +1,18 @@
+// Home: what can be done here, by whom.
+import { h } from '../dom.js';
+import * as session from '../session.js';
+
+export function mount(main, ctx) {
+  const tile = (route, title, text) => h('a', { class: 'tile', href: `#${route}` }, h('strong', null, title), text);
+  const tiles = [tile('pin', 'Change my PIN', 'Insert your card, type your current PIN, then a new one.')];
+  const s = session.current();
+  if (s) {
+    if (session.hasRole(ctx.NEEDS.issue)) tiles.push(tile('issue', 'Issue a card', 'Find or add the holder, pick a profile, insert a blank card.'));
+    if (session.hasRole(ctx.NEEDS.unblock)) tiles.push(tile('unblock', 'Unblock a card', 'Ask the questions the station picks; the holder sets a new PIN.'));
+    if (session.hasRole(ctx.NEEDS.retire)) tiles.push(tile('retire', 'Retire a card', 'Lost, stolen, damaged or returned: revoke its certificates.'));
+  } else {
+    tiles.push(tile('login', 'Operator login', 'Staff: insert your own card in the operator reader.'));
+  }
+  main.append(h('h1', null, 'Welcome'), h('div', { class: 'tiles' }, tiles));
+  return {};
+}

@@ -1,0 +1,141 @@
+// Journeys 1, 2 and 4 in headless Chromium against the real daemon, with an
+// operator logging in at the kiosk with their own card (reader 1) and the
+// holder's card in reader 0. Driven by t_ui_operator.sh, which issued and
+// registered the operator card and checks every effect with stock clients,
+// the inventory (CLI) and the test CA's CRL. Environment: UI_URL,
+// UI_ARTIFACTS, UI_PROFILE, UI_OP_READER, UI_OP_PIN, UI_READER.
+import { launch, ask, ok, eq, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
+
+const URL = process.env.UI_URL;
+const ART = process.env.UI_ARTIFACTS;
+const OP_READER = process.env.UI_OP_READER;
+const OP_PIN = process.env.UI_OP_PIN;
+const PIN = '246813';
+const PIN2 = '975310';
+const ANSWER = (id) => `answer number ${id}`;
+
+const { ctx, page, problems } = await launch(process.env.UI_PROFILE);
+const step = (s) => page.waitForSelector(`main[data-step="${s}"]`, { timeout: 60000 });
+const heading = (t) => page.waitForSelector(`main h1:text("${t}")`, { timeout: 60000 });
+
+async function login(pin) {
+  await page.goto(`${URL}/#login`);
+  await heading('Operator login');
+  await page.locator(`input[name="reader"][value="${OP_READER}"]`).check();
+  await typePin(page, 'login-pin', pin);
+  await submitPad(page, 'login-pin');
+}
+
+try {
+  // --- operator login: a wrong PIN first, the card's count on screen
+  await login('000000');
+  await page.waitForSelector('[data-testid="tries-left"]', { timeout: 30000 });
+  eq('2', await page.locator('[data-testid="tries-left"]').innerText(), 'a wrong operator PIN: 2 tries left on screen');
+  eq('2', await ask('tries 1'), 'as the operator\'s card counts them (yubico-piv-tool)');
+  await axe(page, 'the operator login screen');
+  await shot(page, ART, '01-login-wrong-pin');
+  await typePin(page, 'login-pin', OP_PIN);
+  await submitPad(page, 'login-pin');
+  await page.waitForSelector('[data-testid="operator-name"]', { timeout: 30000 });
+  ok(/Olga Operator/.test(await page.locator('[data-testid="operator-name"]').innerText()), 'the operator is logged in by card and PIN');
+  const ck = (await ctx.cookies()).find((c) => c.name === 'cm_session');
+  ok(ck && ck.httpOnly && ck.sameSite === 'Strict', 'the session cookie is HttpOnly, SameSite=Strict', JSON.stringify(ck));
+  ok(await domHasNone(page, [OP_PIN]), 'no operator PIN in the page');
+  await shot(page, ART, '02-logged-in');
+
+  // --- journey 1: badge office issues a card
+  await page.locator('nav a[href="#issue"]').click();
+  await step('holder');
+  await page.fill('#hq', 'E200');
+  await page.locator('form[role="search"] button[type="submit"]').click();
+  await page.waitForSelector('.msg.info', { timeout: 30000 });
+  await page.fill('#hid', 'E200');
+  await page.fill('#hname', 'Eve Example');
+  await page.fill('#hemail', 'eve@example.com');
+  await page.locator('button:text("Add holder")').click();
+  await step('profile');
+  await page.locator('button.choice:has-text("employee:")').click();
+  await step('card');
+  eq('done', await ask('insert-blank'), 'a blank card goes into reader 0');
+  await page.locator('button.choice:has-text("5201")').click({ timeout: 30000 });
+  await step('pin');
+  await axe(page, 'the issue PIN screen');
+  await typePin(page, 'issue-pin', PIN);
+  await submitPad(page, 'issue-pin');
+  await typePin(page, 'issue-pin2', PIN);
+  await submitPad(page, 'issue-pin2');
+  await step('answers');
+  const n = await page.locator('select[id^="q"]').count();
+  for (let i = 0; i < n; i++) {
+    const id = await page.locator(`#q${i}`).inputValue();
+    await page.fill(`#a${i}`, ANSWER(id));
+  }
+  await page.locator('main button[type="submit"]').click();
+  await step('confirm');
+  await shot(page, ART, '03-issue-confirm');
+  await page.locator('button:text("Issue the card")').click();
+  await step('progress').catch(() => {});
+  await shot(page, ART, '04-issue-progress');
+  await step('summary');
+  ok(/Card issued/.test(await page.locator('main h1').innerText()), 'journey 1: the summary says the card is issued');
+  await shot(page, ART, '05-issue-summary');
+  eq('active 4', await ask('card 5201'), 'the inventory has the card active with 4 certificates (CLI)');
+  eq('ok', await ask(`verify ${PIN}`), 'the holder\'s PIN set at the kiosk verifies on the card (yubico-piv-tool, pkcs11-tool)');
+
+  // --- journey 2: help desk unblock
+  eq('0', await ask('block'), 'the holder blocks the PIN (three wrong PINs, yubico-piv-tool)');
+  await page.locator('nav a[href="#unblock"]').click();
+  await page.locator('button.choice:has-text("5201")').click({ timeout: 30000 });
+  await step('answers');
+  const qs = await page.locator('main input[type="password"]').evaluateAll((l) => l.map((x) => x.id.replace(/^ans/, '')));
+  ok(qs.length > 0, `the station picks ${qs.length} questions`);
+  for (const id of qs) await page.fill(`#ans${id}`, ANSWER(id));
+  await axe(page, 'the unblock questions');
+  await shot(page, ART, '06-unblock-questions');
+  await page.locator('main button[type="submit"]').click();
+  await step('pin');
+  await typePin(page, 'unblock-pin', PIN2);
+  await submitPad(page, 'unblock-pin');
+  await typePin(page, 'unblock-pin2', PIN2);
+  await submitPad(page, 'unblock-pin2');
+  await step('done');
+  ok(true, 'journey 2: the card is unblocked');
+  ok(await domHasNone(page, [PIN2, ANSWER(qs[0])]), 'no PIN or answer in the page after sending');
+  eq('ok', await ask(`verify ${PIN2}`), 'the new PIN verifies on the card (yubico-piv-tool, pkcs11-tool)');
+
+  // --- journey 4: security officer retires the lost card
+  eq('done', await ask('pull 0'), 'the holder takes the card: it is lost later');
+  await page.locator('nav a[href="#retire"]').click();
+  await step('holder');
+  await page.fill('#rq', 'Eve');
+  await page.locator('form[role="search"] button[type="submit"]').click();
+  await page.locator('button.choice:has-text("E200")').click({ timeout: 30000 });
+  await step('card');
+  await page.locator('button[aria-label="Retire card 5201"]').click();
+  await step('reason');
+  await page.locator('input[name="reason"][value="lost"]').check();
+  await page.locator('main button[type="submit"]').click();
+  await step('confirm');
+  await axe(page, 'the retire confirmation');
+  await page.locator('button:text("Retire the card")').click();
+  await step('result');
+  await page.waitForFunction(() => /confirmed by the CA/.test(document.querySelector('[data-testid="ca-sync"]')?.textContent || ''),
+    null, { timeout: 60000 });
+  ok(/lost/.test(await page.locator('[data-testid="retire-result"]').innerText()), 'journey 4: the card is lost, its revocations confirmed by the CA');
+  await shot(page, ART, '07-retired');
+  eq('lost', await ask('state 5201'), 'the inventory says lost (CLI)');
+  eq('2', await ask('unrevoked'), 'the test CA\'s CRL revokes all 4 of its certificates (only the operator card\'s 2 remain)');
+
+  // --- the operator's card leaves its reader: the session ends
+  eq('done', await ask('pull 1'), 'the operator pulls their card');
+  await page.waitForSelector('main h1:text("Operator login")', { timeout: 30000 });
+  ok(/ended/.test(await page.locator('main').innerText()), 'the kiosk goes back to the login and says the session ended');
+  ok(/Operator login/.test(await page.locator('#operator').innerText()), 'no operator is shown any more');
+  ok(problems.length === 0, 'no console error, page error or CSP violation', problems.join('\n'));
+} catch (e) {
+  ok(false, `the journeys ran to their end: ${e.message.split('\n')[0]}`, e.stack);
+  try { await shot(page, ART, 'zz-failure'); } catch (e2) { /* gone */ }
+} finally {
+  await ctx.close();
+}
+process.exit(failures ? 1 : 0);

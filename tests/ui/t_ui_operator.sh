@@ -1,0 +1,98 @@
+#!/bin/bash
+# The kiosk UI end to end, journeys 1, 2 and 4 with an operator logged in at
+# the kiosk with their own card (reader 1): issue with progress, help desk
+# unblock with the station's questions, retire of a lost card with the CA's
+# revocation. tests/ui/operator.mjs drives Debian's chromium; the shell checks
+# each effect on the card (yubico-piv-tool, pkcs11-tool), in the inventory
+# (CLI over the UNIX socket) and in the test CA's CRL. Screenshots:
+# test-logs/ui-operator/. Needs operator card login in the daemon (POST
+# /v1/login, `cardmgr operator add`): skipped (77) until it is there.
+. "$TOP/tests/lib/tap.sh"
+if [ ! -d "$TOP/tests/ui/node_modules/playwright-core" ] ||
+    [ ! -d "$TOP/kiosk-ui/node_modules/libsodium-wrappers" ] || [ ! -x /usr/bin/chromium ]; then
+	echo "# skipped: make ui-deps (npm ci) and chromium (make deps) first"
+	exit 77
+fi
+if ! grep -qa '/v1/login' "$BIN/cardmgrd" || ! "$BIN/cardmgr" operator 2>&1 | grep -q add; then
+	echo "# skipped: this cardmgrd has no operator card login (POST /v1/login) yet"
+	exit 77
+fi
+. "$TOP/tests/daemon/stationenv.sh"
+stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
+. "$TOP/tests/drivers/lib.sh"
+. "$TOP/tests/daemon/lib.sh"
+opensc_private
+K=http://127.0.0.1:8410
+R0=$(reader_name 0) R1=$(reader_name 1)
+ART=$(dirname "$BIN")/test-logs/ui-operator
+rm -rf "$ART"
+mkdir -p "$ART"
+
+tries() {	# reader -> the card's PIN tries left (VERIFY without a PIN)
+	local i n
+	for ((i = 0; i < 10; i++)); do
+		n=$(yubico-piv-tool -r "$1" -a status 2>/dev/null |
+		    sed -n 's/.*PIN tries left:[[:space:]]*\([0-9]*\).*/\1/p')
+		[ -n "$n" ] && { echo "$n"; return; }
+		sleep 0.3
+	done
+	echo "?"
+}
+verify_pin() {	# PIN: both stock clients log in with it on reader 0
+	local i
+	for ((i = 0; i < 10; i++)); do
+		ypt -a verify-pin -P "$1" >/dev/null 2>&1 && break
+		sleep 0.3
+	done
+	[ "$i" -lt 10 ] && p11tool --login --pin "$1" --list-objects >/dev/null 2>&1
+}
+
+# --- the operator's card: issued by the station, registered, daemon restarted
+cm officer holders add --id OP1 --name "Olga Operator" >/dev/null
+vcard_insert 1 "$T/card1.state" --create --serial 6001 >/dev/null
+printf '461937\n' >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R1" --holder OP1 --profile temporary \
+    3<"$T/s" >"$T/issue.json"
+check_eq "the operator's card is issued by the station (reader 1)" done \
+    "$(wait_op "$(json "$T/issue.json" 'j["operation"]')")"
+yubico-piv-tool -r "$R1" -a read-certificate -s 9a >"$T/op.crt" 2>/dev/null
+check "root registers it: badge officer, help desk, security officer" "$BIN/cardmgr" operator add \
+    --cert "$T/op.crt" --name "Olga Operator" --roles badge_officer,helpdesk,security_officer \
+    --operators "$T/etc/operators.conf"
+daemon_stop
+check "the daemon starts with the new operator" daemon_start
+
+ui_do() {	# one action asked by operator.mjs; one line back
+	case $1 in
+	tries) tries "$(reader_name "$2")" ;;
+	insert-blank) vcard_insert 0 "$T/card0.state" --create --serial 5201 >/dev/null && echo done || echo failed ;;
+	pull) vcard_remove "$2" && echo done || echo failed ;;
+	verify) verify_pin "$2" && echo ok || echo failed ;;
+	block) for _ in 1 2 3; do ypt -a verify-pin -P 000000 >/dev/null 2>&1; done; tries "$R0" ;;
+	card) cm auditor --json cards show "$2" >"$T/c.json" 2>/dev/null &&
+	    json "$T/c.json" 'j["state"] + " " + str(len(j["certificates"]))' || echo none ;;
+	state) card_state "$2" ;;
+	unrevoked) ca_unrevoked ;;
+	*) echo unknown ;;
+	esac
+}
+coproc UI { cd "$TOP/tests/ui" && UI_URL=$K UI_ARTIFACTS=$ART UI_PROFILE=$T/chromium \
+    UI_OP_READER=$R1 UI_OP_PIN=461937 UI_READER=$R0 exec node operator.mjs 2>"$T/node.err"; }
+ui_pid=$UI_PID
+while IFS= read -r line <&"${UI[0]}"; do
+	case $line in
+	'@@ok '*) ok "${line#@@ok }" ;;
+	'@@notok '*) not_ok "${line#@@notok }" ;;
+	'@@do '*) ui_do ${line#@@do } >&"${UI[1]}" ;;
+	*) echo "$line" ;;
+	esac
+done
+wait "$ui_pid"
+check_eq "the browser script ends cleanly" 0 "$?"
+[ -s "$T/node.err" ] && sed 's/^/# node: /' "$T/node.err"
+cm auditor --json audit show --limit 1000 >"$T/audit.json"
+for ev in login.ok issue retire; do
+	check_grep "the audit log has $ev by the card operator" "\"$ev" "$T/audit.json"
+done
+check_eq "the daemon still serves the page" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$K/")"
+done_testing
