@@ -71,6 +71,11 @@ static const struct {
 	    OPR_ROLE_HELPDESK | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_REINSTATE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
 	    OPR_ROLE_HELPDESK | OPR_ROLE_ADMINISTRATOR },
+	/* The lifecycle's roles for the old card's transition, then the
+	 * profile's replace roles, narrow these; key recovery may need
+	 * approvals (replace.c). */
+	{ OPS_REPLACE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
@@ -543,6 +548,8 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_suspend(e, r, id, &a);
 	case OPS_REINSTATE:
 		return op_reinstate(e, r, id, &a);
+	case OPS_REPLACE:
+		return op_replace(e, r, id, &a);
 	case OPS_CERT_LIST:
 		return q_cert_list(e, r, id);
 	case OPS_AUDIT_LIST:
@@ -586,6 +593,7 @@ slow_op(int code)
 	case OPS_RETIRE:
 	case OPS_SUSPEND:
 	case OPS_REINSTATE:
+	case OPS_REPLACE:		/* keyd opens escrow blobs */
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
 	case OPS_BACKUP:		/* the whole inventory, copied */

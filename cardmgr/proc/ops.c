@@ -99,6 +99,16 @@ static const struct ops_arg reinstate[] = {
 	ID("card", OPS_IN_PATH, 1),
 	TEXT("reason", 0, 1, 200),
 };
+/* Replace: the old card in the path, the blank one in the reader. */
+static const char *const replace_reasons[] = {
+	"lost", "stolen", "damaged", "expired", NULL
+};
+static const struct ops_arg replace[] = {
+	ID("card", OPS_IN_PATH, 1),
+	READER(1),
+	ENUM("reason", OPS_IN_BODY, 1, replace_reasons),
+	PIN("pin"),
+};
 static const struct ops_arg op_get[] = { ID("op", OPS_IN_PATH, 1) };
 static const struct ops_arg cert_list[] = {
 	INT("expiring_days", OPS_IN_QUERY, 0, 0, 3650),
@@ -151,6 +161,7 @@ static const struct ops_op table[] = {
 	{ OPS_SUSPEND, "suspend", "POST", "/v1/cards/{card}/suspend", N(suspend) },
 	{ OPS_REINSTATE, "reinstate", "POST", "/v1/cards/{card}/reinstate", N(reinstate) },
 	{ OPS_BACKUP, "backup", "POST", "/v1/backup", NULL, 0 },
+	{ OPS_REPLACE, "replace", "POST", "/v1/cards/{card}/replace", N(replace) },
 };
 
 const char *

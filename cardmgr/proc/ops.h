@@ -71,6 +71,7 @@ enum ops_code {
 	OPS_SUSPEND,
 	OPS_REINSTATE,
 	OPS_BACKUP,
+	OPS_REPLACE,
 	OPS_CODE_END
 };
 

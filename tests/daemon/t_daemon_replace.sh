@@ -1,0 +1,137 @@
+#!/bin/bash
+# Replace with key recovery, end to end on virtual cards and the test CA.
+# A holder had card A (retired), then card B; mail was encrypted to both
+# cards' key management certificates with openssl. B is lost and replaced
+# by a blank card C through `cardmgr replace`. Checked through other paths
+# than the daemon's answer: OpenSC's PKCS#11 module decrypts both files on C
+# (B's key in 9D, A's in retired slot 82 through the key history object),
+# yubico-piv-tool reads C's slots, the test CA's CRL lists B's certificates
+# with the profile's reason for lost (keyCompromise) and none of C's, the
+# inventory says the same after a daemon restart. Refusals change nothing:
+# a second replacement of B, a role the profile does not name, a reason
+# that is none, and a profile that requires approvals for key recovery.
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/daemon/stationenv.sh"
+stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
+. "$TOP/tests/drivers/lib.sh"
+. "$TOP/tests/daemon/lib.sh"
+
+R0=$(reader_name 0) R1=$(reader_name 1) R2=$(reader_name 2) R3=$(reader_name 3)
+# issue_emp READER PIN: an employee card for E200 -> the final op state
+issue_emp() {
+	printf '%s\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' "$2" >"$T/s"
+	cm officer --json --secrets-fd 3 issue --reader "$1" --holder E200 --profile employee \
+	    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
+	wait_op "$(json "$T/issue.json" 'j["operation"]')"
+}
+# replace_card CARD READER REASON PIN [WHO]: exit status; answer in $T/rep.json, stderr in $T/rep.err
+replace_card() {
+	printf '%s\n' "$4" >"$T/s.pin"
+	cm "${5:-officer}" --json --secrets-fd 3 replace "$1" --reader "$2" --reason "$3" \
+	    3<"$T/s.pin" >"$T/rep.json" 2>"$T/rep.err"
+}
+slot_cert() { yubico-piv-tool -r "$1" -a read-certificate -s "$2" 2>/dev/null; }
+pubkey() { openssl x509 -noout -pubkey; }
+msg_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+cm officer holders add --id E200 --name "Rae Placement" --email rae@example.com >/dev/null
+
+# --- card A, its key management certificate, then retired
+vcard_insert 0 "$T/a.state" --create --serial 7001 >/dev/null
+check_eq "card A is issued" done "$(issue_emp "$R0" 461937)"
+slot_cert "$R0" 9d >"$T/a9d.pem"
+head -c 190 /dev/urandom >"$T/m1"
+openssl pkeyutl -encrypt -certin -inkey "$T/a9d.pem" -in "$T/m1" -out "$T/e1"
+check "a file is encrypted to A's 9D certificate with openssl" test -s "$T/e1"
+check "A is retired" cm officer retire 7001 --reason retire
+vcard_remove 0
+
+# --- card B, mail to its key, then B is lost (not in any reader)
+vcard_insert 1 "$T/b.state" --create --serial 7002 >/dev/null
+check_eq "card B is issued" done "$(issue_emp "$R1" 572814)"
+slot_cert "$R1" 9d >"$T/b9d.pem"
+slot_cert "$R1" 9a >"$T/b9a.pem"
+head -c 190 /dev/urandom >"$T/m2"
+openssl pkeyutl -encrypt -certin -inkey "$T/b9d.pem" -in "$T/m2" -out "$T/e2"
+SNB=$(serials 7002)
+check_eq "B has 4 certificates" 4 "$(wc -w <<<"$SNB")"
+vcard_remove 1
+
+# --- refusals before any card work: nothing changes
+vcard_insert 2 "$T/c.state" --create --serial 7003 >/dev/null
+card_json 7002; cp "$T/c.json" "$T/b.before"
+l0=$(wc -l <"$T/nginx/access.log")
+replace_card 7002 "$R2" lost 975310 helpdesk
+check_eq "the help desk may not replace (employee profile: badge officer): exit 4" 4 $?
+check_grep "the refusal names the profile" "profile does not let your roles" "$T/rep.err"
+replace_card 7002 "$R2" misplaced 975310
+check_eq "a reason that is none is a bad request (exit 1)" 1 $?
+replace_card 7002 "$R2" lost 123456
+check_eq "a PIN the profile refuses: exit 4 (422), before the card is touched" 4 $?
+card_json 7002
+check "B's record is unchanged" cmp -s "$T/b.before" "$T/c.json"
+check "the card in the reader is still blank" card_blank "$R2"
+check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
+
+# --- the replacement
+replace_card 7002 "$R2" lost 975310
+check_eq "B is replaced by C: accepted (202, exit 3)" 3 $?
+check_eq "the operation finishes" done "$(wait_op "$(json "$T/rep.json" 'j["operation"]')")"
+check_eq "inventory: B lost, C active" "lost active" "$(field 7002 'j["state"]') $(field 7003 'j["state"]')"
+check_eq "C belongs to the same holder and profile" "E200 employee" "$(field 7003 '"%s %s" % (j["holder"], j["profile"])')"
+check_grep "C's history says what it replaces" '"event": *"replaces"' "$T/c.json"
+SNC=$(serials 7003)
+check_eq "C has 4 certificates of its own" 4 "$(wc -w <<<"$SNC")"
+check "the CRL lists B's 4 certificates as keyCompromise" crl_has KeyCompromise $SNB
+check "and none of C's" crl_has absent $SNC
+
+# --- the new card through stock clients
+check_eq "9D on C holds B's key (yubico-piv-tool)" "$(pubkey <"$T/b9d.pem")" "$(slot_cert "$R2" 9d | pubkey)"
+check "with a new certificate" test "$(slot_cert "$R2" 9d | openssl x509 -noout -serial)" != \
+    "$(openssl x509 -noout -serial -in "$T/b9d.pem")"
+check "9A on C is a new key" test "$(pubkey <"$T/b9a.pem")" != "$(slot_cert "$R2" 9a | pubkey)"
+check_eq "retired slot 82 holds A's certificate" "$(openssl x509 -noout -fingerprint -in "$T/a9d.pem")" \
+    "$(slot_cert "$R2" 82 | openssl x509 -noout -fingerprint)"
+p11tool --login --pin 975310 --decrypt --id 03 -m RSA-PKCS --input-file "$T/e2" \
+    --output-file "$T/d2" >/dev/null 2>&1
+check_eq "OpenSC decrypts the file encrypted to B on C (9D)" "$(msg_sha "$T/m2")" "$(msg_sha "$T/d2" 2>/dev/null)"
+p11tool --login --pin 975310 --decrypt --id 05 -m RSA-PKCS --input-file "$T/e1" \
+    --output-file "$T/d1" >/dev/null 2>&1
+check_eq "and the file encrypted to A (retired slot 82, via the key history)" "$(msg_sha "$T/m1")" \
+    "$(msg_sha "$T/d1" 2>/dev/null)"
+check_grep "keyd recovered the escrowed keys (its log)" 'escrowed key of card [0-9a-f]{32} slot 9d: recovery done' "$T/cardmgrd.log"
+
+# --- exactly once
+card_json 7002; cp "$T/c.json" "$T/b.after"
+replace_card 7002 "$R3" lost 975310
+check_eq "replacing B again is refused (exit 1, 409)" 1 $?
+check_grep "as already replaced" 'already replaced' "$T/rep.err"
+card_json 7002
+check "B's record is unchanged" cmp -s "$T/b.after" "$T/c.json"
+
+# --- after a restart
+daemon_stop
+check "the daemon starts again" daemon_start
+check_eq "the inventory says the same after the restart" "lost 0 revoked active valid" \
+    "$(field 7002 '"%s %s" % (j["state"], j["pending_ca"])') $(cert_states 7002) $(field 7003 'j["state"]') $(cert_states 7003)"
+
+# --- a profile that requires approvals for key recovery
+daemon_stop
+sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
+check "the daemon starts with approvals required" daemon_start
+vcard_insert 3 "$T/d.state" --create --serial 7004 >/dev/null
+card_json 7003; cp "$T/c.json" "$T/c.before"
+l0=$(wc -l <"$T/nginx/access.log")
+replace_card 7003 "$R3" damaged 975310
+check_eq "replacing C is refused (exit 4, 403)" 4 $?
+check_grep "saying approvals are required and not carried out" \
+    'requires 2 approval\(s\) for key recovery.*does not carry out approvals yet.*approvals_required' "$T/rep.err"
+card_json 7003
+check "C's record is unchanged" cmp -s "$T/c.before" "$T/c.json"
+check "the card in the reader is still blank" card_blank "$R3"
+check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
+cm auditor --json audit show --limit 1000 >"$T/audit.json"
+check_grep "the audit log has the refusals and the replacement" '"replace.refused"' "$T/audit.json"
+check_grep "and the replacement" '"replace.ok"' "$T/audit.json"
+
+done_testing
