@@ -286,7 +286,7 @@ issue_retired(struct cops_card *c, const struct cops_plan *p,
 	struct piv_keyhist kh;
 	EVP_PKEY *priv = NULL;
 	X509 *cert = NULL;
-	char name[16];
+	char name[24];
 	int i, slot, prc, rc = COPS_OK;
 
 	if (p->nretired < 0 || p->nretired > COPS_MAX_RETIRED)

@@ -76,6 +76,12 @@ static const struct {
 	 * approvals (replace.c). */
 	{ OPS_REPLACE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
 	    OPR_ROLE_HELPDESK },
+	/* Temporary card and its return: the lifecycle's roles for
+	 * forgotten and return, then the profiles', narrow these. */
+	{ OPS_TEMPORARY, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
+	{ OPS_TEMP_RETURN, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
@@ -550,6 +556,10 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_reinstate(e, r, id, &a);
 	case OPS_REPLACE:
 		return op_replace(e, r, id, &a);
+	case OPS_TEMPORARY:
+		return op_temporary(e, r, id, &a);
+	case OPS_TEMP_RETURN:
+		return op_temp_return(e, r, id, &a);
 	case OPS_CERT_LIST:
 		return q_cert_list(e, r, id);
 	case OPS_AUDIT_LIST:
@@ -594,6 +604,8 @@ slow_op(int code)
 	case OPS_SUSPEND:
 	case OPS_REINSTATE:
 	case OPS_REPLACE:		/* keyd opens escrow blobs */
+	case OPS_TEMPORARY:
+	case OPS_TEMP_RETURN:
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
 	case OPS_BACKUP:		/* the whole inventory, copied */
@@ -845,6 +857,8 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		goto out;
 	if (eng_recover_start(&e) != INV_OK || eng_watch_start(&e) != 0)
 		goto out;
+	if (eng_temp_start(&e) != 0)
+		log_warnx("temporary card scheduler: cannot start");
 	if (eng_notices_start(&e) != 0)
 		goto out;
 	if (e.cast != NULL) {

@@ -261,6 +261,14 @@ int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
 int op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 
+/* temp.c: temporary cards, their return and the scheduler that ends loans. */
+int op_temporary(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_temp_return(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int eng_temp_start(struct engine *e);
+int eng_temp_tick(struct engine *e, unsigned *ended);
+
 /* backup_op.c: POST /v1/backup (worker thread). */
 int op_backup(struct engine *e, uint64_t id, const struct actor *a);
 

@@ -101,33 +101,37 @@ expand(const char *tmpl, const struct inv_holder *h, const char *serial,
 }
 
 static int
-plan_from_profile(const struct prof *p, const struct inv_holder *h,
-    const char *serial, const char *fascn, struct cops_plan *plan)
+slot_from_profile(const struct prof_slot *ps, const struct inv_holder *h,
+    const char *serial, struct cops_slot *s)
 {
 	static const int pinpol[] = { PIV_PIN_DEFAULT, PIV_PIN_NEVER,
 	    PIV_PIN_ONCE, PIV_PIN_ALWAYS };
 	static const int touch[] = { PIV_TOUCH_DEFAULT, PIV_TOUCH_NEVER,
 	    PIV_TOUCH_ALWAYS, PIV_TOUCH_CACHED };
+
+	s->slot = ps->slot;
+	s->alg = alg_piv(ps->alg);
+	s->pin_policy = pinpol[ps->pin_policy & 3];
+	s->touch_policy = touch[ps->touch_policy & 3];
+	s->escrow = ps->escrow;
+	snprintf(s->ca_profile, sizeof(s->ca_profile), "%s", ps->cert_profile);
+	return expand(ps->subject, h, serial, s->subject, sizeof(s->subject));
+}
+
+static int
+plan_from_profile(const struct prof *p, const struct inv_holder *h,
+    const char *serial, const char *fascn, struct cops_plan *plan)
+{
 	time_t exp = time(NULL) + (time_t)p->validity_days * 86400;
 	struct tm tm;
 
 	memset(plan, 0, sizeof(*plan));
 	if (p->nslots > COPS_MAX_SLOTS)
 		return -1;
-	for (size_t i = 0; i < p->nslots; i++) {
-		struct cops_slot *s = &plan->slots[i];
-
-		s->slot = p->slots[i].slot;
-		s->alg = alg_piv(p->slots[i].alg);
-		s->pin_policy = pinpol[p->slots[i].pin_policy & 3];
-		s->touch_policy = touch[p->slots[i].touch_policy & 3];
-		s->escrow = p->slots[i].escrow;
-		snprintf(s->ca_profile, sizeof(s->ca_profile), "%s",
-		    p->slots[i].cert_profile);
-		if (expand(p->slots[i].subject, h, serial, s->subject,
-		    sizeof(s->subject)) != 0)
+	for (size_t i = 0; i < p->nslots; i++)
+		if (slot_from_profile(&p->slots[i], h, serial,
+		    &plan->slots[i]) != 0)
 			return -1;
-	}
 	plan->nslots = (int)p->nslots;
 	plan->mgmt_alg = mgmt_piv(p->mgmt_alg);
 	plan->pin_tries = p->pin_retries;
@@ -713,6 +717,16 @@ issue_thread(void *arg)
 		snprintf(j->detail, sizeof(j->detail), "profile %s: a subject "
 		    "does not expand for this holder (a field empty or with '/')",
 		    j->prof->name);
+		goto done;
+	}
+	/* A temporary card whose profile has no escrowed slot gets the
+	 * permanent profile's, for the recovered key management key. */
+	if (j->rep != NULL && rep_extra_slot(j->rep) != NULL &&
+	    (plan.nslots >= COPS_MAX_SLOTS ||
+	    slot_from_profile(rep_extra_slot(j->rep), &j->holder, j->serial,
+	    &plan.slots[plan.nslots++]) != 0)) {
+		snprintf(j->detail, sizeof(j->detail), "the key management "
+		    "slot's subject does not expand for this holder");
 		goto done;
 	}
 	if (j->rep != NULL)

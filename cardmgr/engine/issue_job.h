@@ -78,6 +78,8 @@ int issue_job_start(struct issue_job *j, uint64_t *op_id, const char **why,
 /* replace.c: the replacement's part of the card work. */
 int rep_escrow_key(struct rep *r, int slot, EVP_PKEY **priv);
 void rep_plan(const struct rep *r, struct cops_plan *plan);
+/* A slot to add to the card's profile's plan (temporary card), or NULL. */
+const struct prof_slot *rep_extra_slot(const struct rep *r);
 int rep_retired_key(struct rep *r, int i, EVP_PKEY **priv, X509 **cert);
 /* In the write txn that activates the new card j->guid: the old card
  * retired (exactly once), both histories linked. INV_ERR_EXISTS (and

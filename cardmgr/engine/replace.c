@@ -35,29 +35,9 @@
 #include <openssl/x509.h>
 
 #include "engine/issue_job.h"
+#include "engine/rep_int.h"
 #include "keyd/ks.h"
 #include "proc/log.h"
-
-#define REP_KM_SLOT 0x9d
-
-struct rep_key {
-	uint8_t guid[16];	/* the card whose escrow blob it was */
-	char serial[INV_SERIAL_MAX + 1];
-	uint64_t created;
-	EVP_PKEY *priv;
-	X509 *cert;		/* that card's certificate for it */
-};
-
-struct rep {
-	struct inv_card old;
-	const struct lc_transition *tr;	/* NULL: already in its final state */
-	int crl;			/* the transition's CRL reason */
-	char reason[16];		/* lost, stolen, damaged, expired */
-	struct rep_key keys[1 + COPS_MAX_RETIRED];	/* [0]: into 9D */
-	int nkeys;
-	int km_slot;			/* the profile's escrowed slot; 0: none */
-	int pin_policy, touch_policy;	/* of that slot, for the retired ones */
-};
 
 void
 rep_free(struct rep *r)
@@ -95,6 +75,12 @@ rep_plan(const struct rep *r, struct cops_plan *plan)
 	plan->nretired = r->nkeys > 1 ? r->nkeys - 1 : 0;
 	plan->retired_pin_policy = pinpol[r->pin_policy & 3];
 	plan->retired_touch_policy = touch[r->touch_policy & 3];
+}
+
+const struct prof_slot *
+rep_extra_slot(const struct rep *r)
+{
+	return r->km;
 }
 
 int
@@ -139,6 +125,8 @@ rep_finish(struct issue_job *j, struct inv_txn *t)
 	uint64_t now = (uint64_t)time(NULL);
 	int rc;
 
+	if (r->mode == REP_TEMPORARY)
+		return tmp_finish(j, t);
 	link_key(r->old.guid, key, sizeof(key));
 	if ((rc = inv_meta_get(t, key, g, sizeof(g), &n)) == INV_OK) {
 		snprintf(j->detail, sizeof(j->detail), "card %s was replaced "
@@ -187,11 +175,16 @@ rep_done(struct issue_job *j, int ok)
 {
 	struct outbox_drain_stats st;
 
+	/* Test builds: killed between the activating commit and the drain,
+	 * the journaled revocations go out once after the restart. */
+	if (ok)
+		eng_crash_point("replace:committed");
 	/* The old card's revocations go out now; the background drain
 	 * retries what the CA does not take. */
 	if (ok && j->rep->tr != NULL && j->e->cast != NULL)
 		eng_ca_drain(j->e, &st);
-	eng_audit(j->e, &j->actor, "replace_old", j->rep->old.serial,
+	eng_audit(j->e, &j->actor, j->rep->mode == REP_TEMPORARY ?
+	    "temporary_permanent" : "replace_old", j->rep->old.serial,
 	    ok ? "ok" : "unchanged", ok ? j->rep->reason : j->detail);
 }
 
@@ -266,9 +259,9 @@ newest_first(const void *a, const void *b)
  * a recovered key (replacements) keep no blob of their own: each key is
  * recovered from the card it was made for.
  */
-static int
-recover_keys(struct engine *e, struct rep *r, const char *holder,
-    const char **why)
+int
+rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
+    int max, const char **why)
 {
 	struct collect *x = calloc(1, sizeof(*x));
 	struct certfind *f = calloc(1, sizeof(*f));
@@ -289,7 +282,9 @@ recover_keys(struct engine *e, struct rep *r, const char *holder,
 		goto out;
 	}
 	qsort(x->cand, (size_t)x->n, sizeof(x->cand[0]), newest_first);
-	for (int i = 0; i < x->n && r->nkeys < 1 + COPS_MAX_RETIRED; i++) {
+	if (max > 1 + COPS_MAX_RETIRED)
+		max = 1 + COPS_MAX_RETIRED;
+	for (int i = 0; i < x->n && r->nkeys < max; i++) {
 		struct rep_key *k = &r->keys[r->nkeys];
 
 		memset(f, 0, sizeof(*f));
@@ -470,7 +465,8 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
 	if (issue_job_pin(j, r, &why, &status, &code) != 0)
 		goto refuse;
 	if (j->rep->km_slot != 0 &&
-	    recover_keys(e, j->rep, j->holder.id, &why) != 0) {
+	    rep_recover_keys(e, j->rep, j->holder.id, 1 + COPS_MAX_RETIRED,
+	    &why) != 0) {
 		status = 409;
 		code = "key_recovery";
 		goto refuse;

@@ -109,6 +109,17 @@ static const struct ops_arg replace[] = {
 	ENUM("reason", OPS_IN_BODY, 1, replace_reasons),
 	PIN("pin"),
 };
+/* Temporary card: the permanent card in the path, the blank one in the reader. */
+static const struct ops_arg temporary[] = {
+	ID("card", OPS_IN_PATH, 1),
+	READER(1),
+	ID("profile", OPS_IN_BODY, 0),
+	PIN("pin"),
+};
+static const struct ops_arg temp_return[] = {
+	ID("card", OPS_IN_PATH, 1),
+	TEXT("reason", 0, 1, 200),
+};
 static const struct ops_arg op_get[] = { ID("op", OPS_IN_PATH, 1) };
 static const struct ops_arg cert_list[] = {
 	INT("expiring_days", OPS_IN_QUERY, 0, 0, 3650),
@@ -162,6 +173,8 @@ static const struct ops_op table[] = {
 	{ OPS_REINSTATE, "reinstate", "POST", "/v1/cards/{card}/reinstate", N(reinstate) },
 	{ OPS_BACKUP, "backup", "POST", "/v1/backup", NULL, 0 },
 	{ OPS_REPLACE, "replace", "POST", "/v1/cards/{card}/replace", N(replace) },
+	{ OPS_TEMPORARY, "temporary", "POST", "/v1/cards/{card}/temporary", N(temporary) },
+	{ OPS_TEMP_RETURN, "temp_return", "POST", "/v1/cards/{card}/return", N(temp_return) },
 };
 
 const char *

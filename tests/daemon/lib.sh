@@ -82,3 +82,12 @@ post() {	# (the body lands in $T/post.json, written by this shell)
 	sed '$d' "$T/post.out" >"$T/post.json"
 	tail -n 1 "$T/post.out"
 }
+wait_settled() {	# serial: until pending_ca is 0 (the drain runs every second)
+	local i p
+	for ((i = 0; i < 80; i++)); do
+		p=$(field "$1" 'j["pending_ca"]')
+		[ "$p" = 0 ] && return 0
+		sleep 0.25
+	done
+	return 1
+}

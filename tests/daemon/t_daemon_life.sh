@@ -15,15 +15,6 @@ stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
 . "$TOP/tests/drivers/lib.sh"
 . "$TOP/tests/daemon/lib.sh"
 
-wait_settled() {	# serial: until pending_ca is 0 (the drain runs every second)
-	local i p
-	for ((i = 0; i < 80; i++)); do
-		p=$(field "$1" 'j["pending_ca"]')
-		[ "$p" = 0 ] && return 0
-		sleep 0.25
-	done
-	return 1
-}
 nginx_stop() {
 	kill "$(cat "$T/pids/nginx")" 2>/dev/null
 	wait "$(cat "$T/pids/nginx")" 2>/dev/null

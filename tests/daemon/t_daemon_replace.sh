@@ -58,7 +58,9 @@ check_eq "B has 4 certificates" 4 "$(wc -w <<<"$SNB")"
 vcard_remove 1
 
 # --- refusals before any card work: nothing changes
-vcard_insert 2 "$T/c.state" --create --serial 7003 >/dev/null
+vcard_insert 2 "$T/c.state" --create --serial 7003 --trace "$T/c.trace" >/dev/null
+sleep 1	# the reader watcher identifies every inserted card first
+W0=$(grep -c '^>' "$T/c.trace")
 card_json 7002; cp "$T/c.json" "$T/b.before"
 l0=$(wc -l <"$T/nginx/access.log")
 replace_card 7002 "$R2" lost 975310 helpdesk
@@ -74,6 +76,7 @@ check "the card in the reader is still blank" card_blank "$R2"
 check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
 
 # --- the replacement
+W1=$(grep -c '^>' "$T/c.trace")
 replace_card 7002 "$R2" lost 975310
 check_eq "B is replaced by C: accepted (202, exit 3)" 3 $?
 check_eq "the operation finishes" done "$(wait_op "$(json "$T/rep.json" 'j["operation"]')")"
@@ -109,29 +112,64 @@ check_grep "as already replaced" 'already replaced' "$T/rep.err"
 card_json 7002
 check "B's record is unchanged" cmp -s "$T/b.after" "$T/c.json"
 
-# --- after a restart
+# --- torn on the new card: where a replacement differs from an issuance,
+# the import of a recovered key into retired slot 82 (the card takes it, the
+# answer is lost). The new card rolls back, the old one is as it was.
+P=$(grep '^>' "$T/c.trace" | grep -n 'ins=FE p1=.. p2=82' | head -n 1 | cut -d: -f1)
+check "the reference trace shows the import into 82 (APDU ${P:-none})" test -n "$P"
+card_json 7003; cp "$T/c.json" "$T/c.before"
+vcard_insert 3 "$T/d.state" --create --serial 7004 --tear-after $((W0 + P - W1)) >/dev/null
+sleep 1
+replace_card 7003 "$R3" damaged 864209
+op=$(json "$T/rep.json" 'j["operation"]')
+check_eq "torn at the import into 82: the replacement fails" failed "$(wait_op "$op")"
+vcard_remove 3
+vcard_insert 3 "$T/d.state" >/dev/null
+for ((i = 0; i < 40; i++)); do [ "$(card_state 7004)" != issuing ] && break; sleep 0.25; done
+check_eq "the torn card is rolled back when it comes back" "retired rolled_back" \
+    "$(card_state 7004) $(cm officer --json op show "$op" >"$T/op.json"; json "$T/op.json" 'j["state"]')"
+check "and wiped to factory state" card_blank "$R3"
+card_json 7003
+check "the old card's record is unchanged" cmp -s "$T/c.before" "$T/c.json"
+check "its certificates are not on the CRL" crl_has absent $SNC
+vcard_remove 3
+
+# --- killed between the activating commit and the CA drain: after the
+# restart the old card's revocations go out once
 daemon_stop
+CARDMGRD_CRASH_AT=replace:committed daemon_start
+vcard_insert 3 "$T/e.state" --create --serial 7005 >/dev/null
+sleep 1
+replace_card 7003 "$R3" damaged 864209
+for ((i = 0; i < 240; i++)); do kill -0 "$(cat "$T/pids/cardmgrd")" 2>/dev/null || break; sleep 0.25; done
+check "the engine was killed after the commit (the station stopped)" test "$i" -lt 240
+rm -f "$T/pids/cardmgrd"
+# The restart also brings a profile that requires approvals (below).
+sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
+l0=$(wc -l <"$T/nginx/access.log")
 check "the daemon starts again" daemon_start
-check_eq "the inventory says the same after the restart" "lost 0 revoked active valid" \
-    "$(field 7002 '"%s %s" % (j["state"], j["pending_ca"])') $(cert_states 7002) $(field 7003 'j["state"]') $(cert_states 7003)"
+check "the journaled revocations drain" wait_settled 7003
+check_eq "after the restart: B lost, C damaged, E active, nothing pending" "lost damaged active 0" \
+    "$(field 7002 'j["state"]') $(field 7003 'j["state"]') $(field 7005 'j["state"]') $(field 7003 'j["pending_ca"]')"
+check_eq "C's certificates revoked in the inventory" revoked "$(cert_states 7003)"
+check "the CRL lists C's 4 certificates as cessationOfOperation (damaged)" crl_has CessationOfOperation $SNC
+check_eq "the CA was asked once per certificate after the restart" 4 \
+    "$(tail -n +$((l0 + 1)) "$T/nginx/access.log" | grep -c '"POST /cmp ')"
+check "B's certificates are still keyCompromise" crl_has KeyCompromise $SNB
+check_eq "9D on E holds B's key too" "$(pubkey <"$T/b9d.pem")" "$(slot_cert "$R3" 9d | pubkey)"
 
 # --- a profile that requires approvals for key recovery
-daemon_stop
-sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
-check "the daemon starts with approvals required" daemon_start
-vcard_insert 3 "$T/d.state" --create --serial 7004 >/dev/null
-card_json 7003; cp "$T/c.json" "$T/c.before"
+card_json 7005; cp "$T/c.json" "$T/e.before"
 l0=$(wc -l <"$T/nginx/access.log")
-replace_card 7003 "$R3" damaged 975310
-check_eq "replacing C is refused (exit 4, 403)" 4 $?
+replace_card 7005 "$R0" damaged 975310
+check_eq "replacing E is refused (exit 4, 403)" 4 $?
 check_grep "saying approvals are required and not carried out" \
     'requires 2 approval\(s\) for key recovery.*does not carry out approvals yet.*approvals_required' "$T/rep.err"
-card_json 7003
-check "C's record is unchanged" cmp -s "$T/c.before" "$T/c.json"
-check "the card in the reader is still blank" card_blank "$R3"
+card_json 7005
+check "E's record is unchanged" cmp -s "$T/e.before" "$T/c.json"
 check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
 cm auditor --json audit show --limit 1000 >"$T/audit.json"
-check_grep "the audit log has the refusals and the replacement" '"replace.refused"' "$T/audit.json"
-check_grep "and the replacement" '"replace.ok"' "$T/audit.json"
+check_grep "the audit log has the refusals" '"replace.refused"' "$T/audit.json"
+check_grep "and the replacements" '"replace.ok"' "$T/audit.json"
 
 done_testing
