@@ -85,6 +85,8 @@ check_eq "C belongs to the same holder and profile" "E200 employee" "$(field 700
 check_grep "C's history says what it replaces" '"event": *"replaces"' "$T/c.json"
 SNC=$(serials 7003)
 check_eq "C has 4 certificates of its own" 4 "$(wc -w <<<"$SNC")"
+# The operation is done when the new card is; the CA journal drains next.
+check "B's revocations reach the CA (nothing pending)" wait_settled 7002
 check "the CRL lists B's 4 certificates as keyCompromise" crl_has KeyCompromise $SNB
 check "and none of C's" crl_has absent $SNC
 
@@ -144,8 +146,6 @@ replace_card 7003 "$R3" damaged 864209
 for ((i = 0; i < 240; i++)); do kill -0 "$(cat "$T/pids/cardmgrd")" 2>/dev/null || break; sleep 0.25; done
 check "the engine was killed after the commit (the station stopped)" test "$i" -lt 240
 rm -f "$T/pids/cardmgrd"
-# The restart also brings a profile that requires approvals (below).
-sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
 l0=$(wc -l <"$T/nginx/access.log")
 check "the daemon starts again" daemon_start
 check "the journaled revocations drain" wait_settled 7003
@@ -157,6 +157,64 @@ check_eq "the CA was asked once per certificate after the restart" 4 \
     "$(tail -n +$((l0 + 1)) "$T/nginx/access.log" | grep -c '"POST /cmp ')"
 check "B's certificates are still keyCompromise" crl_has KeyCompromise $SNB
 check_eq "9D on E holds B's key too" "$(pubkey <"$T/b9d.pem")" "$(slot_cert "$R3" 9d | pubkey)"
+
+# --- a temporary card: E left at home (not in any reader), C put away
+vcard_remove 3
+vcard_remove 2
+SNE=$(serials 7005)
+l0=$(wc -l <"$T/nginx/access.log")
+vcard_insert 0 "$T/t1.state" --create --serial 7006 >/dev/null
+printf '531864\n' >"$T/s.pin"
+cm officer --json --secrets-fd 3 temporary 7005 --reader "$R0" 3<"$T/s.pin" >"$T/tmp.json" 2>"$T/tmp.err"
+check_eq "a temporary card for E: accepted (exit 3)" 3 $?
+check_eq "the operation finishes" done "$(wait_op "$(json "$T/tmp.json" 'j["operation"]')")"
+check_eq "inventory: E suspended, the new card temporary" "suspended temporary" \
+    "$(field 7005 'j["state"]') $(field 7006 'j["state"]')"
+check_eq "its end is the temporary profile's 7 days" 7 \
+    "$(field 7006 'round((j["expires"] - j["created"]) / 86400)')"
+check "E's holds reach the CA (nothing pending)" wait_settled 7005
+check "E's certificates are on hold at the CA" crl_has CertificateHold $SNE
+SNT1=$(serials 7006)
+check "the temporary card's are not" crl_has absent $SNT1
+check_eq "9D on the temporary card holds the recovered key" "$(pubkey <"$T/b9d.pem")" "$(slot_cert "$R0" 9d | pubkey)"
+p11tool --login --pin 531864 --decrypt --id 03 -m RSA-PKCS --input-file "$T/e2" \
+    --output-file "$T/d3" >/dev/null 2>&1
+check_eq "OpenSC decrypts the mail on the temporary card" "$(msg_sha "$T/m2")" "$(msg_sha "$T/d3" 2>/dev/null)"
+cm officer --secrets-fd 3 temporary 7005 --reader "$R1" 3<"$T/s.pin" 2>"$T/tmp.err"
+check_eq "a second temporary card while E is held: refused (exit 1, 409)" 1 $?
+check_grep "by the lifecycle" 'lifecycle does not allow forgotten from state suspended' "$T/tmp.err"
+
+# --- the holder is back: returned through the permanent card's name
+cm officer --json return 7005 --reason "holder back" >"$T/ret.json"
+check_eq "return (exit 0: the CA confirmed)" 0 $?
+check_eq "inventory: E active, the temporary card returned" "active returned" \
+    "$(field 7005 'j["state"]') $(field 7006 'j["state"]')"
+check "E's certificates are off the CRL (removeFromCRL)" crl_has absent $SNE
+check "the temporary card's are revoked (cessationOfOperation)" crl_has CessationOfOperation $SNT1
+check_eq "returning again: 404, no loan" 404 "$(post officer /v1/cards/7005/return '{}')"
+vcard_remove 0
+
+# --- a second loan, ended by the scheduler when the clock passes its end
+vcard_insert 1 "$T/t2.state" --create --serial 7007 >/dev/null
+printf '531864\n' >"$T/s.pin"
+cm officer --json --secrets-fd 3 temporary 7005 --reader "$R1" 3<"$T/s.pin" >"$T/tmp.json" 2>/dev/null
+check_eq "a second temporary card is issued" done "$(wait_op "$(json "$T/tmp.json" 'j["operation"]')")"
+SNT2=$(serials 7007)
+check "E's holds reach the CA" wait_settled 7005
+check "E is on hold again" crl_has CertificateHold $SNE
+check_eq "the loan runs while the clock has not passed its end" "suspended temporary" \
+    "$(field 7005 'j["state"]') $(field 7007 'j["state"]')"
+daemon_stop
+# Eight days later; the restart also brings a profile requiring approvals.
+sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
+CARDMGRD_CLOCK_OFFSET=$((8 * 86400)) daemon_start
+for ((i = 0; i < 40; i++)); do [ "$(field 7007 'j["state"]')" = expired ] && break; sleep 0.25; done
+check "eight days later the scheduler ends the loan" wait_settled 7005
+check_eq "inventory: E active, the temporary card expired" "active expired" \
+    "$(field 7005 'j["state"]') $(field 7007 'j["state"]')"
+check "E's certificates are off the CRL" crl_has absent $SNE
+check "the temporary card's are revoked" crl_has CessationOfOperation $SNT2
+check_grep "its history names the scheduler" '"actor": *"scheduler"' "$T/c.json"
 
 # --- a profile that requires approvals for key recovery
 card_json 7005; cp "$T/c.json" "$T/e.before"
