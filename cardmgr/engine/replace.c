@@ -371,9 +371,11 @@ check_old(struct engine *e, struct rep *r, const struct prof *p,
 		    "replaced", r->old.serial);
 		return -1;
 	}
-	/* Reported lost (or stolen, damaged) earlier: retired already. */
+	/* Reported lost (or stolen, damaged) earlier: retired already. An
+	 * expired card is replaced from a live state only (a card retired
+	 * for another reason, or rolled back, is no card to replace). */
 	if (tr != NULL && tr->roles != 0 && r->old.state == tr->to &&
-	    !lc_from(tr, r->old.state)) {
+	    !lc_from(tr, r->old.state) && strcmp(r->reason, "expired") != 0) {
 		if (!lc_allows(tr, a->roles) ||
 		    !prof_allows(p, PROF_OP_REPLACE, a->roles)) {
 			ref->status = 403;

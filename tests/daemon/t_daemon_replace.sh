@@ -208,8 +208,12 @@ daemon_stop
 # Eight days later; the restart also brings a profile requiring approvals.
 sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
 CARDMGRD_CLOCK_OFFSET=$((8 * 86400)) daemon_start
-for ((i = 0; i < 40; i++)); do [ "$(field 7007 'j["state"]')" = expired ] && break; sleep 0.25; done
-check "eight days later the scheduler ends the loan" wait_settled 7005
+wait_state() {	# serial state: until the inventory says so
+	for ((i = 0; i < 40; i++)); do [ "$(field "$1" 'j["state"]')" = "$2" ] && return 0; sleep 0.25; done
+	return 1
+}
+check "eight days later the scheduler ends the loan" wait_state 7007 expired
+check "and the CA work drains" wait_settled 7005
 check_eq "inventory: E active, the temporary card expired" "active expired" \
     "$(field 7005 'j["state"]') $(field 7007 'j["state"]')"
 check "E's certificates are off the CRL" crl_has absent $SNE
