@@ -233,5 +233,24 @@ check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
 cm auditor --json audit show --limit 1000 >"$T/audit.json"
 check_grep "the audit log has the refusals" '"replace.refused"' "$T/audit.json"
 check_grep "and the replacements" '"replace.ok"' "$T/audit.json"
+printf '531864\n' >"$T/s.pin"
+cm officer --secrets-fd 3 temporary 7005 --reader "$R0" 3<"$T/s.pin" 2>"$T/tmp.err"
+check_eq "a temporary card (key recovery too) is refused the same way (exit 4)" 4 $?
+
+# --- a loan whose permanent card is declared lost: the lifecycle's
+# permanent_lost decides (the shipped file revokes the temporary card)
+daemon_stop
+sed -i '/^key_recovery_approvals = 2;/d' "$T/etc/profiles/employee.conf"
+check "the daemon starts with today's clock and no approvals" daemon_start
+vcard_insert 0 "$T/t3.state" --create --serial 7008 >/dev/null
+cm officer --json --secrets-fd 3 temporary 7005 --reader "$R0" 3<"$T/s.pin" >"$T/tmp.json" 2>/dev/null
+check_eq "a third temporary card is issued" done "$(wait_op "$(json "$T/tmp.json" 'j["operation"]')")"
+SNT3=$(serials 7008)
+check "E is declared lost while it is held" cm security retire 7005 --reason lost
+check "the scheduler ends the loan the lifecycle's way" wait_state 7008 retired
+check_grep "by permanent_lost" '"event": *"permanent_lost"' "$T/c.json"
+check "its revocations reach the CA" wait_settled 7008
+check "the temporary card's certificates are revoked" crl_has CessationOfOperation $SNT3
+check "E's are keyCompromise" crl_has KeyCompromise $SNE
 
 done_testing
