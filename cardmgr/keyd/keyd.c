@@ -275,6 +275,9 @@ do_escrow(struct keyd *k, const struct msg *m, uint64_t id)
  * the new card. Only escrowed key management keys exist to recover; the
  * engine's gates (roles, approvals) decide whether to ask. Logged without
  * anything secret.
+ * XXX no budget: an engine taken over can have every blob it stores opened.
+ * A per-hour cap (as for 9B blocks), or approvals signed by approvers that
+ * keyd checks itself, would bound it.
  */
 static int
 do_recover(struct keyd *k, const struct msg *m, uint64_t id)
