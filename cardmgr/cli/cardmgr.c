@@ -37,6 +37,9 @@ usage(void)
 	    "  pin-change CARD --reader R\n"
 	    "  unblock CARD --reader R\n"
 	    "  retire CARD --reason retire|lost|stolen|damaged [--reader R]\n"
+	    "  replace CARD --reader R --reason lost|stolen|damaged|expired\n"
+	    "  temporary CARD --reader R [--profile P]\n"
+	    "  return CARD [--reason TEXT]\n"
 	    "  suspend CARD --reason TEXT\n"
 	    "  reinstate CARD [--reason TEXT]\n"
 	    "  op show OP\n"
@@ -480,7 +483,7 @@ follow(struct cm *cm, long long op)
 }
 
 static int
-issue_and_follow(struct cm *cm, json_t *b)
+issue_and_follow(struct cm *cm, const char *path, json_t *b)
 {
 	char *s = json_dumps(b, JSON_COMPACT), *resp = NULL;
 	json_t *j;
@@ -491,7 +494,7 @@ issue_and_follow(struct cm *cm, json_t *b)
 	json_decref(b);
 	if (s == NULL)
 		return CM_EXIT_ERROR;
-	rc = cm_http(cm, "POST", "/v1/issue", s, &status, &resp);
+	rc = cm_http(cm, "POST", path, s, &status, &resp);
 	sodium_memzero(s, strlen(s));
 	free(s);
 	if (rc != CM_OK) {
@@ -537,8 +540,77 @@ cmd_issue(struct cm *cm, int argc, char **argv)
 			}
 	}
 	if (cm->wait && !cm->json)
-		return issue_and_follow(cm, b);
+		return issue_and_follow(cm, "/v1/issue", b);
 	return call(cm, "POST", "/v1/issue", b);
+}
+
+/* temporary CARD --reader R [--profile P] */
+static int
+cmd_temporary(struct cm *cm, int argc, char **argv)
+{
+	struct opts o;
+	char path[512];
+	json_t *b, *pin;
+	int first;
+
+	if (parse_opts(argc, argv, "reader profile", &o, &first) ||
+	    argc - first != 1 || o.reader == NULL ||
+	    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
+	    "/temporary") != 0)
+		return CM_EXIT_USAGE;
+	/* Secrets: the temporary card's PIN. */
+	if (cm_secret_sealed(cm, "New PIN: ", 1, &pin) != CM_OK)
+		return CM_EXIT_ERROR;
+	b = json_pack("{s:s, s:o}", "reader", o.reader, "pin", pin);
+	if (o.profile != NULL)
+		json_object_set_new(b, "profile", json_string(o.profile));
+	if (cm->wait && !cm->json)
+		return issue_and_follow(cm, path, b);
+	return call(cm, "POST", path, b);
+}
+
+/* return CARD [--reason TEXT]: either card of a loan */
+static int
+cmd_return(struct cm *cm, int argc, char **argv)
+{
+	struct opts o;
+	char path[512];
+	json_t *b;
+	int first;
+
+	if (parse_opts(argc, argv, "reason", &o, &first) ||
+	    argc - first != 1 ||
+	    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
+	    "/return") != 0)
+		return CM_EXIT_USAGE;
+	b = json_object();
+	if (o.reason != NULL)
+		json_object_set_new(b, "reason", json_string(o.reason));
+	return call(cm, "POST", path, b);
+}
+
+/* replace CARD --reader R --reason lost|stolen|damaged|expired */
+static int
+cmd_replace(struct cm *cm, int argc, char **argv)
+{
+	struct opts o;
+	char path[512];
+	json_t *b, *pin;
+	int first;
+
+	if (parse_opts(argc, argv, "reader reason", &o, &first) ||
+	    argc - first != 1 || o.reader == NULL || o.reason == NULL ||
+	    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
+	    "/replace") != 0)
+		return CM_EXIT_USAGE;
+	/* Secrets: the new card's PIN. */
+	if (cm_secret_sealed(cm, "New PIN: ", 1, &pin) != CM_OK)
+		return CM_EXIT_ERROR;
+	b = json_pack("{s:s, s:s, s:o}", "reader", o.reader, "reason",
+	    o.reason, "pin", pin);
+	if (cm->wait && !cm->json)
+		return issue_and_follow(cm, path, b);
+	return call(cm, "POST", path, b);
 }
 
 static int
@@ -841,6 +913,12 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cmd_unblock(cm, argc, argv);
 	if (strcmp(argv[0], "retire") == 0)
 		return cmd_retire(cm, argc, argv);
+	if (strcmp(argv[0], "replace") == 0)
+		return cmd_replace(cm, argc, argv);
+	if (strcmp(argv[0], "temporary") == 0)
+		return cmd_temporary(cm, argc, argv);
+	if (strcmp(argv[0], "return") == 0)
+		return cmd_return(cm, argc, argv);
 	if (strcmp(argv[0], "report") == 0)
 		return cmd_report(cm, argc, argv);
 	if (strcmp(argv[0], "suspend") == 0 || strcmp(argv[0], "reinstate") == 0)

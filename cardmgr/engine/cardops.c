@@ -404,6 +404,54 @@ issue_slots(struct cops_card *c, const struct cops_plan *p,
 	return rc;
 }
 
+/* Step 6: recovered keys into the retired slots, then the key history. */
+static int
+issue_retired(struct cops_card *c, const struct cops_plan *p,
+    const struct cops_hooks *h, char *detail, size_t cap)
+{
+	struct piv_keyhist kh;
+	EVP_PKEY *priv = NULL;
+	X509 *cert = NULL;
+	char name[24];
+	int i, slot, prc, rc = COPS_OK;
+
+	if (p->nretired < 0 || p->nretired > COPS_MAX_RETIRED)
+		return COPS_ERR_ARG;
+	for (i = 0; i < p->nretired && rc == COPS_OK; i++) {
+		slot = PIV_SLOT_RETIRED1 + i;
+		snprintf(name, sizeof(name), "retired_%02x", slot);
+		if (step(h, name, "begin", NULL, 0) != 0)
+			return hook_fail("journal", detail, cap);
+		if (h->retired == NULL || h->retired(h->arg, i, &priv, &cert) != 0 ||
+		    priv == NULL || cert == NULL) {
+			rc = hook_fail("key recovery", detail, cap);
+		} else if (EVP_PKEY_eq(X509_get0_pubkey(cert), priv) != 1) {
+			snprintf(detail, cap, "slot %02x: the recovered key is not "
+			    "its certificate's", slot);
+			rc = COPS_ERR_HOOK;
+		} else if ((prc = piv_import_key(c->piv, slot, priv,
+		    p->retired_pin_policy, p->retired_touch_policy)) != PIV_OK) {
+			rc = card_fail(prc, "import recovered key", detail, cap);
+		} else if ((prc = piv_write_cert(c->piv, slot, cert, 0)) != PIV_OK) {
+			rc = card_fail(prc, "write certificate", detail, cap);
+		} else if (step(h, name, "done", NULL, 0) != 0) {
+			rc = hook_fail("journal", detail, cap);
+		}
+		EVP_PKEY_free(priv);
+		X509_free(cert);
+		priv = NULL;
+		cert = NULL;
+	}
+	if (rc != COPS_OK || p->nretired == 0)
+		return rc;
+	/* SP 800-73-4: keysWithOnCardCerts tells clients (OpenSC) to look. */
+	memset(&kh, 0, sizeof(kh));
+	kh.on_card = (uint8_t)p->nretired;
+	if ((prc = piv_write_keyhist(c->piv, &kh)) != PIV_OK)
+		return card_fail(prc, "write key history", detail, cap);
+	return COPS_OK;
+}
+
 /* Steps 2-4: fresh GUID, diversified 9B key, retry counters. */
 static int
 issue_identity(struct cops_card *c, const struct cops_plan *p,
@@ -501,6 +549,8 @@ cops_issue(struct cops_card *c, const struct cops_plan *p, const char *new_pin,
 	if ((rc = issue_identity(c, p, h, guid, detail, cap)) != COPS_OK)
 		return rc;
 	if ((rc = issue_slots(c, p, h, guid, detail, cap)) != COPS_OK)
+		return rc;
+	if ((rc = issue_retired(c, p, h, detail, cap)) != COPS_OK)
 		return rc;
 	if ((prc = piv_write_ccc(c->piv)) != PIV_OK)
 		return card_fail(prc, "write CCC", detail, cap);

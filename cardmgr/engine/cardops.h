@@ -14,8 +14,10 @@
  *   5 per slot: key generated on the card, or the escrowed key imported;
  *     CSR signed by the card; certificate from the CA (in a thread, while
  *     the card makes the next slot's key); certificate written
- *   6 CCC
- *   7 PUK (diversified) and the holder's PIN
+ *   6 retired key management keys with their certificates, then the key
+ *     history object (replacement only: recovered keys)
+ *   7 CCC
+ *   8 PUK (diversified) and the holder's PIN
  * Every step calls hooks->step before it touches the card and after it
  * succeeded, so the journal knows where a torn issuance stopped.
  */
@@ -84,7 +86,16 @@ struct cops_plan {
 	int pin_tries, puk_tries;
 	char fascn[33];		/* 32 digits */
 	char expiry[9];		/* YYYYMMDD */
+	/*
+	 * Earlier key management keys for the retired slots 82.. (key
+	 * recovery on a replacement): keys and certificates come from the
+	 * retired hook, the key history object says how many are on the card.
+	 */
+	int nretired;		/* 0..COPS_MAX_RETIRED */
+	int retired_pin_policy, retired_touch_policy;
 };
+
+#define COPS_MAX_RETIRED 20	/* 82..95 */
 
 struct cops_hooks {
 	void *arg;
@@ -106,6 +117,12 @@ struct cops_hooks {
 	/* Certificate for the CSR (DER). [out] *cert: X509_free(). */
 	int (*enroll)(void *arg, int slot, const char *ca_profile,
 	    const uint8_t *csr, size_t csr_len, X509 **cert);
+	/*
+	 * The i-th earlier key management key (newest first) and its
+	 * certificate, for retired slot 0x82 + i. [out] EVP_PKEY_free(),
+	 * X509_free(). NULL when the plan has no retired keys.
+	 */
+	int (*retired)(void *arg, int i, EVP_PKEY **priv, X509 **cert);
 };
 
 #define COPS_DEFAULT_PIN "123456"

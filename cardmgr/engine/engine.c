@@ -76,6 +76,17 @@ static const struct {
 	    OPR_ROLE_HELPDESK | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_REINSTATE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_BADGE_OFFICER |
 	    OPR_ROLE_HELPDESK | OPR_ROLE_ADMINISTRATOR },
+	/* The lifecycle's roles for the old card's transition, then the
+	 * profile's replace roles, narrow these; key recovery may need
+	 * approvals (replace.c). */
+	{ OPS_REPLACE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
+	/* Temporary card and its return: the lifecycle's roles for
+	 * forgotten and return, then the profiles', narrow these. */
+	{ OPS_TEMPORARY, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
+	{ OPS_TEMP_RETURN, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_SECURITY_OFFICER |
+	    OPR_ROLE_HELPDESK },
 	{ OPS_CERT_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_AUDIT_LIST, OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
@@ -580,6 +591,12 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_suspend(e, r, id, &a);
 	case OPS_REINSTATE:
 		return op_reinstate(e, r, id, &a);
+	case OPS_REPLACE:
+		return op_replace(e, r, id, &a);
+	case OPS_TEMPORARY:
+		return op_temporary(e, r, id, &a);
+	case OPS_TEMP_RETURN:
+		return op_temp_return(e, r, id, &a);
 	case OPS_CERT_LIST:
 		return q_cert_list(e, r, id);
 	case OPS_AUDIT_LIST:
@@ -630,6 +647,9 @@ slow_op(int code)
 	case OPS_RETIRE:
 	case OPS_SUSPEND:
 	case OPS_REINSTATE:
+	case OPS_REPLACE:		/* keyd opens escrow blobs */
+	case OPS_TEMPORARY:
+	case OPS_TEMP_RETURN:
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
 	case OPS_BACKUP:		/* the whole inventory, copied */
@@ -1001,6 +1021,8 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		goto out;
 	if (eng_recover_start(&e) != INV_OK || eng_watch_start(&e) != 0)
 		goto out;
+	if (eng_temp_start(&e) != 0)
+		log_warnx("temporary card scheduler: cannot start");
 	if (eng_notices_start(&e) != 0)
 		goto out;
 	if (e.cast != NULL) {

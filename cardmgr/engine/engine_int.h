@@ -223,6 +223,12 @@ int keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],
     char puk[9]);
 int keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
     uint8_t **blob, size_t *bloblen, EVP_PKEY **priv);
+/*
+ * Open an escrow blob (aad: the card's GUID || slot, as at escrow): 0 and
+ * *priv (EVP_PKEY_free), keyd's refusal (KS_ERR_*), or -1.
+ */
+int keyc_recover(struct engine *e, const uint8_t *blob, size_t bloblen,
+    const uint8_t aad[17], EVP_PKEY **priv);
 
 /* A card's 9B challenges answered by keyd: piv_mgmt_crypt_fn's arg. */
 struct keyc_card {
@@ -349,6 +355,10 @@ const struct lc_transition *eng_transition_for(struct engine *e,
 int eng_transition_record(struct engine *e, struct inv_card *c,
     const struct lc_transition *tr, int reason, const char *actor,
     const char *detail);
+/* The same in the caller's write txn t (nothing committed or aborted). */
+int eng_transition_in(struct engine *e, struct inv_txn *t, struct inv_card *c,
+    const struct lc_transition *tr, int reason, const char *actor,
+    const char *detail);
 /*
  * In the caller's write txn t: the certificates of card guid that effect
  * concerns take its pending status, one outbox request each. [out] *queued.
@@ -363,6 +373,18 @@ int eng_card_pending(struct inv_txn *t, const uint8_t guid[16], uint16_t *n);
 int eng_cert_pending(int status);
 int eng_ca_reconcile(struct engine *e);
 int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
+
+/* replace.c: POST /v1/cards/{card}/replace. */
+int op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+
+/* temp.c: temporary cards, their return and the scheduler that ends loans. */
+int op_temporary(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_temp_return(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int eng_temp_start(struct engine *e);
+int eng_temp_tick(struct engine *e, unsigned *ended);
 
 /* backup_op.c: POST /v1/backup (worker thread). */
 int op_backup(struct engine *e, uint64_t id, const struct actor *a);

@@ -26,49 +26,12 @@
 
 #include "ca/station.h"
 #include "engine/cardops.h"
+#include "engine/issue_job.h"
 #include "policy/answer.h"
 #include "policy/pin.h"
 #include "proc/log.h"
 
-#define MAX_ANSWERS 8
 #define SELFTEST_TIMEOUT_MS 20000
-
-struct issue_job {
-	struct engine *e;
-	const struct prof *prof;
-	struct actor actor;
-	struct inv_holder holder;
-	char reader[128];
-	char *pin;		/* seal_text: secure memory */
-	/*
-	 * The answers, checked at request time, are hashed by a thread of
-	 * their own while the card works: Argon2id at the product cost takes
-	 * ~0.1 s each, too long for the engine's loop and for the holder.
-	 */
-	char *answers[MAX_ANSWERS];	/* seal_text until hashed */
-	char hashes[MAX_ANSWERS][ANS_HASH_LEN];
-	pthread_t hash_th;
-	int hashing;		/* hash_th runs */
-	int hash_rc;		/* 0, or the first ans_hash error */
-	int qids[MAX_ANSWERS];
-	size_t nanswers;
-	uint64_t op_id;
-	uint32_t step_no;
-	/* The master key version the card's 9B key and PUK come from: read
-	 * once, so a rotation during the issuance cannot split them. */
-	uint32_t mk_version;
-	/* Filled as the card progresses. */
-	uint8_t guid[16];
-	int have_guid;
-	uint8_t escrow[INV_ESCROW_MAX];
-	size_t escrow_len;
-	char serial[INV_SERIAL_MAX + 1];
-	const struct cops_card *card;	/* while the thread has it open */
-	char detail[512];
-	/* Why an enrollment failed: written by the enroll thread, read after
-	 * cops_issue joined it. */
-	char enroll_detail[512];
-};
 
 static void card_serial(const struct cops_card *card, char *out, size_t cap);
 
@@ -138,33 +101,37 @@ expand(const char *tmpl, const struct inv_holder *h, const char *serial,
 }
 
 static int
-plan_from_profile(const struct prof *p, const struct inv_holder *h,
-    const char *serial, const char *fascn, struct cops_plan *plan)
+slot_from_profile(const struct prof_slot *ps, const struct inv_holder *h,
+    const char *serial, struct cops_slot *s)
 {
 	static const int pinpol[] = { PIV_PIN_DEFAULT, PIV_PIN_NEVER,
 	    PIV_PIN_ONCE, PIV_PIN_ALWAYS };
 	static const int touch[] = { PIV_TOUCH_DEFAULT, PIV_TOUCH_NEVER,
 	    PIV_TOUCH_ALWAYS, PIV_TOUCH_CACHED };
+
+	s->slot = ps->slot;
+	s->alg = alg_piv(ps->alg);
+	s->pin_policy = pinpol[ps->pin_policy & 3];
+	s->touch_policy = touch[ps->touch_policy & 3];
+	s->escrow = ps->escrow;
+	snprintf(s->ca_profile, sizeof(s->ca_profile), "%s", ps->cert_profile);
+	return expand(ps->subject, h, serial, s->subject, sizeof(s->subject));
+}
+
+static int
+plan_from_profile(const struct prof *p, const struct inv_holder *h,
+    const char *serial, const char *fascn, struct cops_plan *plan)
+{
 	time_t exp = time(NULL) + (time_t)p->validity_days * 86400;
 	struct tm tm;
 
 	memset(plan, 0, sizeof(*plan));
 	if (p->nslots > COPS_MAX_SLOTS)
 		return -1;
-	for (size_t i = 0; i < p->nslots; i++) {
-		struct cops_slot *s = &plan->slots[i];
-
-		s->slot = p->slots[i].slot;
-		s->alg = alg_piv(p->slots[i].alg);
-		s->pin_policy = pinpol[p->slots[i].pin_policy & 3];
-		s->touch_policy = touch[p->slots[i].touch_policy & 3];
-		s->escrow = p->slots[i].escrow;
-		snprintf(s->ca_profile, sizeof(s->ca_profile), "%s",
-		    p->slots[i].cert_profile);
-		if (expand(p->slots[i].subject, h, serial, s->subject,
-		    sizeof(s->subject)) != 0)
+	for (size_t i = 0; i < p->nslots; i++)
+		if (slot_from_profile(&p->slots[i], h, serial,
+		    &plan->slots[i]) != 0)
 			return -1;
-	}
 	plan->nslots = (int)p->nslots;
 	plan->mgmt_alg = mgmt_piv(p->mgmt_alg);
 	plan->pin_tries = p->pin_retries;
@@ -338,6 +305,9 @@ h_escrow(void *arg, const uint8_t guid[16], int slot, int alg, EVP_PKEY **priv)
 	size_t blen = 0;
 	int ksalg;
 
+	/* A replacement gets the holder's escrowed key back, not a new one. */
+	if (j->rep != NULL)
+		return rep_escrow_key(j->rep, slot, priv);
 	memcpy(aad, guid, 16);
 	aad[16] = (uint8_t)slot;
 	ksalg = alg == PIV_ALG_ECCP256 ? 2 : alg == PIV_ALG_ECCP384 ? 3 : 1;
@@ -355,6 +325,16 @@ h_escrow(void *arg, const uint8_t guid[16], int slot, int alg, EVP_PKEY **priv)
 	/* The blob is the only way back to this key: keep it before the card
 	 * holds the key. */
 	return card_update(j, NULL) == INV_OK ? 0 : -1;
+}
+
+static int
+h_retired(void *arg, int i, EVP_PKEY **priv, X509 **cert)
+{
+	struct issue_job *j = arg;
+
+	*priv = NULL;
+	*cert = NULL;
+	return j->rep != NULL ? rep_retired_key(j->rep, i, priv, cert) : -1;
 }
 
 static uint64_t
@@ -514,8 +494,14 @@ finish(struct issue_job *j, int ok)
 	eng_copy(ev.detail, sizeof(ev.detail), j->prof->name);
 	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
 		goto fail;
+	/* The old card retired in this same transaction: exactly once. */
+	if (j->rep != NULL && (rc = rep_finish(j, t)) != INV_OK)
+		goto fail;
 	if ((rc = inv_holder_get(t, j->holder.id, &h)) != INV_OK)
 		goto fail;
+	/* A replacement takes no answers: the holder keeps the enrolled ones. */
+	if (j->rep != NULL)
+		goto holder_done;
 	h.nanswers = 0;
 	for (size_t i = 0; i < j->nanswers; i++) {
 		h.answers[i].question = (uint8_t)j->qids[i];
@@ -528,6 +514,7 @@ finish(struct issue_job *j, int ok)
 	h.updated = now;
 	if ((rc = inv_holder_put(t, &h, INV_PUT_UPDATE)) != INV_OK)
 		goto fail;
+holder_done:
 	eng_hex(j->guid, 16, g);
 	snprintf(key, sizeof(key), "issuing:%s", g);
 	inv_meta_del(t, key);
@@ -732,7 +719,8 @@ static void *
 issue_thread(void *arg)
 {
 	struct issue_job *j = arg;
-	struct cops_hooks h = { j, h_step, h_mgmt, h_puk, h_escrow, h_enroll };
+	struct cops_hooks h = { j, h_step, h_mgmt, h_puk, h_escrow, h_enroll,
+	    h_retired };
 	struct cops_plan plan;
 	struct cops_card card;
 	struct pcsc_ctx *pc = NULL;
@@ -760,6 +748,18 @@ issue_thread(void *arg)
 		    j->prof->name);
 		goto done;
 	}
+	/* A temporary card whose profile has no escrowed slot gets the
+	 * permanent profile's, for the recovered key management key. */
+	if (j->rep != NULL && rep_extra_slot(j->rep) != NULL &&
+	    (plan.nslots >= COPS_MAX_SLOTS ||
+	    slot_from_profile(rep_extra_slot(j->rep), &j->holder, j->serial,
+	    &plan.slots[plan.nslots++]) != 0)) {
+		snprintf(j->detail, sizeof(j->detail), "the key management "
+		    "slot's subject does not expand for this holder");
+		goto done;
+	}
+	if (j->rep != NULL)
+		rep_plan(j->rep, &plan);
 	rc = cops_issue(&card, &plan, j->pin, &h, j->guid, detail, sizeof(detail));
 	if (rc != COPS_OK && j->detail[0] == '\0' && j->enroll_detail[0] != '\0')
 		snprintf(j->detail, sizeof(j->detail), "%s", j->enroll_detail);
@@ -789,9 +789,17 @@ done:
 		    "answers failed: %s", ans_strerror(j->hash_rc));
 		ok = 0;
 	}
-	if (finish(j, ok) != INV_OK) {
+	if ((rc = finish(j, ok)) != INV_OK) {
 		log_warnx("operation %llu: cannot record the outcome",
 		    (unsigned long long)j->op_id);
+		/* Activation refused (a replacement whose old card moved
+		 * meanwhile): the operation fails, the new card rolls back. */
+		if (ok) {
+			if (j->detail[0] == '\0')
+				snprintf(j->detail, sizeof(j->detail), "cannot "
+				    "record the outcome: %s", inv_strerror(rc));
+			(void)finish(j, 0);
+		}
 		ok = 0;
 	}
 	eng_op_changed(j->e);
@@ -805,17 +813,16 @@ done:
 	    eng_rollback(j->e, j->guid, j->reader, j->detail) != 0)
 		log_warnx("operation %llu: roll back when the card is "
 		    "presented again", (unsigned long long)j->op_id);
-	eng_audit(j->e, &j->actor, "issue", j->holder.id, ok ? "ok" : "failed",
-	    ok ? j->prof->name : j->detail);
-	log_info("operation %llu: issue on '%s' %s%s%s",
-	    (unsigned long long)j->op_id, j->reader, ok ? "done" : "failed",
-	    ok ? "" : ": ", ok ? "" : j->detail);
+	eng_audit(j->e, &j->actor, j->op_type, j->holder.id, ok ? "ok" :
+	    "failed", ok ? j->prof->name : j->detail);
+	log_info("operation %llu: %s on '%s' %s%s%s",
+	    (unsigned long long)j->op_id, j->op_type, j->reader, ok ? "done" :
+	    "failed", ok ? "" : ": ", ok ? "" : j->detail);
 	eng_pcsc_close(j->e, pc, j->reader);
 	eng_reader_release(j->e, j->reader);
-	seal_text_free(j->pin);
-	free_answers(j);
-	sodium_memzero(j, sizeof(*j));
-	free(j);
+	if (j->rep != NULL)
+		rep_done(j, ok);
+	issue_job_free(j);
 	return NULL;
 }
 
@@ -877,27 +884,129 @@ out:
 	return rc;
 }
 
+struct issue_job *
+issue_job_new(struct engine *e, const struct actor *a)
+{
+	struct issue_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->e = e;
+	j->actor = *a;
+	j->op_type = "issue";
+	j->mk_version = __atomic_load_n(&e->master_version, __ATOMIC_SEQ_CST);
+	return j;
+}
+
+void
+issue_job_free(struct issue_job *j)
+{
+	if (j == NULL)
+		return;
+	seal_text_free(j->pin);
+	free_answers(j);
+	rep_free(j->rep);
+	sodium_memzero(j, sizeof(*j));
+	free(j);
+}
+
+int
+issue_job_pin(struct issue_job *j, const struct ops_req *r, const char **why,
+    int *status, const char **code)
+{
+	const struct ops_value *pv = ops_req_get(r, "pin", 0, NULL);
+	struct pin_blocklist *bl = NULL;
+	char path[1024];
+	int rc;
+
+	*status = 400;
+	*code = "bad_request";
+	if (pv == NULL || seal_open_text(j->e->seal, pv->p, pv->len, 8,
+	    &j->pin) != SEAL_OK) {
+		*why = "the PIN is not sealed to this station's session key";
+		return -1;
+	}
+	if (j->prof->pin.blocklist[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/%s", j->e->cfg->profiles_dir,
+		    j->prof->pin.blocklist);
+		if (pin_blocklist_load(path, &bl, NULL, 0) != 0)
+			bl = NULL;
+	}
+	rc = pin_check(&j->prof->pin, j->pin, NULL, bl, why);
+	pin_blocklist_free(bl);
+	if (rc != 0) {
+		*status = 422;
+		*code = "pin_policy";
+		return -1;
+	}
+	return 0;
+}
+
+int
+issue_job_start(struct issue_job *j, uint64_t *op_id, const char **why,
+    int *status, const char **code)
+{
+	struct engine *e = j->e;
+	struct inv_txn *t = NULL;
+	struct inv_op op;
+	pthread_t th;
+	pthread_attr_t at;
+	int rc;
+
+	if ((rc = eng_reader_claim(e, j->reader)) != 0) {
+		*why = eng_claim_why(rc, code);
+		*status = 409;
+		return -1;
+	}
+	memset(&op, 0, sizeof(op));
+	snprintf(op.type, sizeof(op.type), "%s", j->op_type);
+	op.state = INV_OP_RUNNING;
+	snprintf(op.holder, sizeof(op.holder), "%s", j->holder.id);
+	snprintf(op.oper, sizeof(op.oper), "%s", j->actor.name);
+	op.created = op.updated = (uint64_t)time(NULL);
+	if ((rc = inv_begin(e->inv, 1, &t)) == INV_OK &&
+	    (rc = inv_op_add(t, &op, &j->op_id)) == INV_OK)
+		rc = inv_commit(t);
+	else
+		inv_abort(t);
+	if (rc != INV_OK) {
+		eng_reader_release(e, j->reader);
+		*status = rc == INV_ERR_FULL ? 507 : 500;
+		*code = "inventory";
+		*why = inv_strerror(rc);
+		return -1;
+	}
+	*op_id = j->op_id;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &at, issue_thread, j);
+	pthread_attr_destroy(&at);
+	if (rc != 0) {
+		/* XXX the operation stays RUNNING until the next start marks
+		 * it FAILED (as before: no card was touched). */
+		eng_reader_release(e, j->reader);
+		*why = "cannot start the operation";
+		*status = 500;
+		*code = "internal";
+		return -1;
+	}
+	return 0;
+}
+
 int
 op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a)
 {
-	struct issue_job *j = calloc(1, sizeof(*j));
+	struct issue_job *j = issue_job_new(e, a);
 	struct inv_txn *t = NULL;
-	struct inv_op op;
-	const struct ops_value *pv;
-	struct pin_blocklist *bl = NULL;
-	char buf[160], path[1024];
+	char buf[160], reader[128];
 	const char *why = NULL;
-	pthread_t th;
-	pthread_attr_t at;
+	uint64_t op_id = 0;
 	int rc, status = 400;
 	const char *code = "bad_request";
 
 	if (j == NULL)
 		return eng_error(e, id, 500, "nomem", "out of memory");
-	j->e = e;
-	j->actor = *a;
-	j->mk_version = __atomic_load_n(&e->master_version, __ATOMIC_SEQ_CST);
 	eng_arg(r, "reader", j->reader, sizeof(j->reader));
 	if ((j->prof = prof_find(e->profiles, eng_arg(r, "profile", buf,
 	    sizeof(buf)))) == NULL) {
@@ -925,71 +1034,23 @@ op_issue(struct engine *e, const struct ops_req *r, uint64_t id,
 		code = "no_holder";
 		goto refuse;
 	}
-	pv = ops_req_get(r, "pin", 0, NULL);
-	if (seal_open_text(e->seal, pv->p, pv->len, 8, &j->pin) != SEAL_OK) {
-		why = "the PIN is not sealed to this station's session key";
+	if (issue_job_pin(j, r, &why, &status, &code) != 0)
 		goto refuse;
-	}
-	if (j->prof->pin.blocklist[0] != '\0') {
-		snprintf(path, sizeof(path), "%s/%s", e->cfg->profiles_dir,
-		    j->prof->pin.blocklist);
-		if (pin_blocklist_load(path, &bl, NULL, 0) != 0)
-			bl = NULL;
-	}
-	rc = pin_check(&j->prof->pin, j->pin, NULL, bl, &why);
-	pin_blocklist_free(bl);
-	if (rc != 0) {
-		status = 422;
-		code = "pin_policy";
-		goto refuse;
-	}
 	if (open_answers(e, r, j, &why) != 0) {
 		status = 422;
 		code = "answers";
 		goto refuse;
 	}
-	if ((rc = eng_reader_claim(e, j->reader)) != 0) {
-		why = eng_claim_why(rc, &code);
-		status = 409;
+	/* From a successful start on, j is the thread's. */
+	snprintf(reader, sizeof(reader), "%s", j->reader);
+	if (issue_job_start(j, &op_id, &why, &status, &code) != 0)
 		goto refuse;
-	}
-	memset(&op, 0, sizeof(op));
-	snprintf(op.type, sizeof(op.type), "issue");
-	op.state = INV_OP_RUNNING;
-	snprintf(op.holder, sizeof(op.holder), "%s", j->holder.id);
-	snprintf(op.oper, sizeof(op.oper), "%s", a->name);
-	op.created = op.updated = (uint64_t)time(NULL);
-	if ((rc = inv_begin(e->inv, 1, &t)) == INV_OK &&
-	    (rc = inv_op_add(t, &op, &j->op_id)) == INV_OK)
-		rc = inv_commit(t);
-	else
-		inv_abort(t);
-	if (rc != INV_OK) {
-		eng_reader_release(e, j->reader);
-		status = rc == INV_ERR_FULL ? 507 : 500;
-		code = "inventory";
-		why = inv_strerror(rc);
-		goto refuse;
-	}
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&th, &at, issue_thread, j);
-	pthread_attr_destroy(&at);
-	if (rc != 0) {
-		eng_reader_release(e, j->reader);
-		why = "cannot start the operation";
-		status = 500;
-		goto refuse;
-	}
 	return eng_reply(e, id, 202, json_pack("{s:I, s:s, s:s}", "operation",
-	    (json_int_t)j->op_id, "state", op_state_name(INV_OP_RUNNING),
-	    "reader", j->reader));
+	    (json_int_t)op_id, "state", op_state_name(INV_OP_RUNNING),
+	    "reader", reader));
 refuse:
 	eng_audit(e, a, "issue", j->holder.id[0] ? j->holder.id : "-", "refused",
 	    why);
-	seal_text_free(j->pin);
-	free_answers(j);
-	sodium_memzero(j, sizeof(*j));
-	free(j);
+	issue_job_free(j);
 	return eng_error(e, id, status, code, "%s", why);
 }

@@ -197,6 +197,33 @@ keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
 }
 
 int
+keyc_recover(struct engine *e, const uint8_t *blob, size_t bloblen,
+    const uint8_t aad[17], EVP_PKEY **priv)
+{
+	struct msg_builder b;
+	struct reply *rp;
+	const struct msg_field *f;
+	const uint8_t *p;
+	int rc = -1;
+
+	*priv = NULL;
+	if (msg_builder_init(&b) != MSG_OK)
+		return -1;
+	msg_put_bytes(&b, KS_F_BLOB, blob, bloblen);
+	msg_put_bytes(&b, KS_F_AAD, aad, 17);
+	if ((rp = call(e, MSG_KS_RECOVER, &b)) == NULL)
+		return -1;
+	if (rp->rc == KS_OK && (f = data(rp, KS_R_DATA)) != NULL) {
+		p = f->p;
+		if ((*priv = d2i_AutoPrivateKey(NULL, &p, (long)f->len)) != NULL)
+			rc = 0;
+	} else if (rp->rc != KS_OK)
+		rc = rp->rc;
+	reply_free(rp);	/* sodium_free wipes the key's copy */
+	return rc;
+}
+
+int
 keyc_sign(struct engine *e, int which, int mech, const uint8_t *tbs,
     size_t tbslen, uint8_t *sig, size_t *siglen)
 {

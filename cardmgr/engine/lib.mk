@@ -6,4 +6,5 @@ ENGINE_LIB := cardmgr/engine/engine.c cardmgr/engine/query.c cardmgr/engine/issu
               cardmgr/engine/report.c cardmgr/engine/notices.c \
               cardmgr/engine/transition.c cardmgr/engine/suspend.c \
               cardmgr/engine/backup_op.c cardmgr/inv/backup.c \
-              cardmgr/engine/login.c cardmgr/engine/sessions.c
+              cardmgr/engine/login.c cardmgr/engine/sessions.c \
+              cardmgr/engine/replace.c cardmgr/engine/temp.c

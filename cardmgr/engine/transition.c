@@ -212,19 +212,16 @@ eng_card_pending(struct inv_txn *t, const uint8_t guid[16], uint16_t *n)
 }
 
 int
-eng_transition_record(struct engine *e, struct inv_card *c,
+eng_transition_in(struct engine *e, struct inv_txn *t, struct inv_card *c,
     const struct lc_transition *tr, int reason, const char *actor,
     const char *detail)
 {
-	struct inv_txn *t = NULL;
 	struct inv_event ev;
 	struct inv_card now_c;
 	uint64_t now = (uint64_t)time(NULL);
 	uint16_t queued;
 	int rc;
 
-	if ((rc = inv_begin(e->inv, 1, &t)) != INV_OK)
-		return rc;
 	/* Checked again under the write lock: another operation may have
 	 * moved the card since the caller read it. */
 	if ((rc = inv_card_get(t, c->guid, &now_c)) != INV_OK)
@@ -253,12 +250,27 @@ eng_transition_record(struct engine *e, struct inv_card *c,
 	    inv_card_state_name(now_c.state), inv_card_state_name(tr->to),
 	    queued, lc_effect_name(tr->effect), reason >= 0 ? " " : "",
 	    reason >= 0 ? prof_reason_name(reason) : "");
-	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
-		goto fail;
-	return inv_commit(t);
+	rc = inv_event_append(t, &ev, &ev.seq);
 fail:
-	inv_abort(t);
 	return rc;
+}
+
+int
+eng_transition_record(struct engine *e, struct inv_card *c,
+    const struct lc_transition *tr, int reason, const char *actor,
+    const char *detail)
+{
+	struct inv_txn *t = NULL;
+	int rc;
+
+	if ((rc = inv_begin(e->inv, 1, &t)) != INV_OK)
+		return rc;
+	if ((rc = eng_transition_in(e, t, c, tr, reason, actor, detail)) !=
+	    INV_OK) {
+		inv_abort(t);
+		return rc;
+	}
+	return inv_commit(t);
 }
 
 /* ---- reconcile: what the CA confirmed, into the inventory ---------------- */

@@ -581,7 +581,8 @@ parse_revocation(struct pcfg_ctx *c, const config_setting_t *root,
 static const char *const top_keys[] = { "name", "version", "description",
 	"validity_days", "management_key", "slots", "pin", "puk",
 	"pin_retries", "puk_retries", "challenge", "roles", "revocation",
-	"reuse_retired_cards", "self_test", NULL };
+	"reuse_retired_cards", "self_test", "key_recovery_approvals",
+	NULL };
 
 static void
 parse_profile(struct pcfg_ctx *c, const config_setting_t *root, int dirfd,
@@ -615,6 +616,9 @@ parse_profile(struct pcfg_ctx *c, const config_setting_t *root, int dirfd,
 	parse_revocation(c, root, p);
 	pcfg_bool(c, root, "reuse_retired_cards", 0, 0, &p->reuse_retired);
 	pcfg_bool(c, root, "self_test", 0, 1, &p->self_test);
+	/* Approvals key recovery needs (replace, temporary card); 0: none. */
+	pcfg_int(c, root, "key_recovery_approvals", 0, 0, 0, 9,
+	    &p->key_recovery_approvals);
 }
 
 /* A parsed file is a question list when "questions" is its only setting. */

@@ -142,6 +142,13 @@ struct prof {
 	int reason[PROF_EV_COUNT];	/* RFC 5280 CRLReason code per event */
 	int reuse_retired;
 	int self_test;
+	/*
+	 * Approvals (m of n, by approvers of this profile) a key recovery
+	 * needs: replace and temporary card. 0: none. The station does not
+	 * carry out approvals yet: a profile asking for them refuses key
+	 * recovery (docs/lifecycle.md).
+	 */
+	int key_recovery_approvals;
 };
 
 struct prof_set;

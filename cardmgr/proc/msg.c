@@ -63,6 +63,10 @@ static const struct msg_field_spec ks_escrow_fields[] = {
 	{ KS_F_ALG, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "alg" },
 	{ KS_F_AAD, MSG_K_BYTES, MSG_F_REQUIRED, 1, 64, "aad" },
 };
+static const struct msg_field_spec ks_recover_fields[] = {
+	{ KS_F_BLOB, MSG_K_BYTES, MSG_F_REQUIRED, 1, 4096, "blob" },
+	{ KS_F_AAD,  MSG_K_BYTES, MSG_F_REQUIRED, 17, 17, "aad" },
+};
 static const struct msg_field_spec ks_sign_fields[] = {
 	{ KS_F_KEY,  MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "key" },
 	{ KS_F_MECH, MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "mech" },
@@ -90,6 +94,7 @@ static const struct msg_type_spec types[] = {
 	SPEC(MSG_KS_MGMT_CRYPT, ks_mgmt_crypt_fields),
 	SPEC(MSG_KS_PUK, ks_puk_fields),
 	SPEC(MSG_KS_ESCROW, ks_escrow_fields),
+	SPEC(MSG_KS_RECOVER, ks_recover_fields),
 	SPEC(MSG_KS_SIGN, ks_sign_fields),
 	SPEC(MSG_KS_PUBKEY, ks_pubkey_fields),
 	SPEC(MSG_KS_RESP, ks_resp_fields),

@@ -99,6 +99,27 @@ static const struct ops_arg reinstate[] = {
 	ID("card", OPS_IN_PATH, 1),
 	TEXT("reason", 0, 1, 200),
 };
+/* Replace: the old card in the path, the blank one in the reader. */
+static const char *const replace_reasons[] = {
+	"lost", "stolen", "damaged", "expired", NULL
+};
+static const struct ops_arg replace[] = {
+	ID("card", OPS_IN_PATH, 1),
+	READER(1),
+	ENUM("reason", OPS_IN_BODY, 1, replace_reasons),
+	PIN("pin"),
+};
+/* Temporary card: the permanent card in the path, the blank one in the reader. */
+static const struct ops_arg temporary[] = {
+	ID("card", OPS_IN_PATH, 1),
+	READER(1),
+	ID("profile", OPS_IN_BODY, 0),
+	PIN("pin"),
+};
+static const struct ops_arg temp_return[] = {
+	ID("card", OPS_IN_PATH, 1),
+	TEXT("reason", 0, 1, 200),
+};
 static const struct ops_arg op_get[] = {
 	ID("op", OPS_IN_PATH, 1),
 	INT("wait", OPS_IN_QUERY, 0, 0, 30),
@@ -161,6 +182,9 @@ static const struct ops_op table[] = {
 	{ OPS_LOGIN, "login", "POST", "/v1/login", N(login) },
 	{ OPS_SESSION, "session", "GET", "/v1/session", NULL, 0 },
 	{ OPS_LOGOUT, "logout", "POST", "/v1/logout", NULL, 0 },
+	{ OPS_REPLACE, "replace", "POST", "/v1/cards/{card}/replace", N(replace) },
+	{ OPS_TEMPORARY, "temporary", "POST", "/v1/cards/{card}/temporary", N(temporary) },
+	{ OPS_TEMP_RETURN, "temp_return", "POST", "/v1/cards/{card}/return", N(temp_return) },
 };
 
 const char *

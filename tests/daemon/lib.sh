@@ -38,3 +38,50 @@ ca_unrevoked() {
 	revoked=$(grep -c 'Serial Number' "$T/crl.now")
 	echo $((issued - revoked))
 }
+
+# The CRL as the CA publishes it, "SERIAL REASON" per entry (upper-case
+# serial, openssl's reason text with spaces removed).
+crl_entries() {
+	curl -s http://ca.test:8080/crl | openssl crl -inform DER -noout -text |
+	    python3 -c '
+import re, sys
+sn = None
+for line in sys.stdin:
+    m = re.match(r"\s*Serial Number: ([0-9A-F]+)", line)
+    if m:
+        sn = m.group(1); continue
+    t = line.strip()
+    if sn and t and not t.startswith(("Revocation Date", "CRL entry", "X509v3")):
+        print(sn, t.replace(" ", "")); sn = None
+' | sort
+}
+# crl_has REASON SERIALS...: every serial listed with REASON ("absent": none listed)
+crl_has() {
+	local want=$1 sn got; shift
+	crl_entries >"$T/crl.now"
+	for sn in "$@"; do
+		got=$(awk -v s="${sn^^}" '$1 == s { print $2 }' "$T/crl.now")
+		[ "${got:-absent}" = "$want" ] || { echo "# $sn: ${got:-absent}, want $want" >&2; return 1; }
+	done
+}
+card_json() { cm auditor --json cards show "$1" >"$T/c.json" 2>/dev/null; }
+field() { card_json "$1"; json "$T/c.json" "$2"; }
+serials() { field "$1" '" ".join(c["serial"] for c in j["certificates"])'; }
+cert_states() { field "$1" '" ".join(sorted(set(c["status_name"] for c in j["certificates"])))'; }
+# post WHO PATH BODY: HTTP status of a raw API call on the UNIX socket
+post() {	# (the body lands in $T/post.json, written by this shell)
+	"as_$1" curl -s -w '\n%{http_code}' --unix-socket "$T/run/api.sock" \
+	    -X POST -H 'Content-Type: application/json' --data "$3" \
+	    "http://localhost$2" >"$T/post.out"
+	sed '$d' "$T/post.out" >"$T/post.json"
+	tail -n 1 "$T/post.out"
+}
+wait_settled() {	# serial: until pending_ca is 0 (the drain runs every second)
+	local i p
+	for ((i = 0; i < 80; i++)); do
+		p=$(field "$1" 'j["pending_ca"]')
+		[ "$p" = 0 ] && return 0
+		sleep 0.25
+	done
+	return 1
+}

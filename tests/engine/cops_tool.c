@@ -196,7 +196,8 @@ int
 main(int argc, char **argv)
 {
 	struct ctx cx = { 0 };
-	struct cops_hooks h = { &cx, h_step, h_mgmt, h_puk, h_escrow, h_enroll };
+	struct cops_hooks h = { &cx, h_step, h_mgmt, h_puk, h_escrow, h_enroll,
+	    NULL };
 	struct cops_plan plan;
 	struct cops_card card;
 	struct pcsc_ctx *pc = NULL;

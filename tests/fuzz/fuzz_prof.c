@@ -63,7 +63,8 @@ profile_in_range(const struct prof *p)
 	    p->nslots < 1 || p->nslots > PROF_SLOTS_MAX ||
 	    p->pin.min_len < 6 || p->pin.max_len > 8 ||
 	    p->pin.min_len > p->pin.max_len || p->puk.length != 8 ||
-	    p->pin_retries < 1 || p->pin_retries > 10)
+	    p->pin_retries < 1 || p->pin_retries > 10 ||
+	    p->key_recovery_approvals < 0 || p->key_recovery_approvals > 9)
 		abort();
 	for (i = 0; i < p->nslots; i++)
 		if (p->slots[i].cert_days > p->validity_days ||

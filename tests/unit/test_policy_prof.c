@@ -138,6 +138,7 @@ base_loads_with_defaults(void **state)
 	    "cessationOfOperation");
 	assert_int_equal(p->self_test, 1);
 	assert_int_equal(p->reuse_retired, 0);
+	assert_int_equal(p->key_recovery_approvals, 0);	/* default: none */
 	assert_non_null(prof_slot(p, 0x9d));
 	assert_null(prof_slot(p, 0x9c));
 	prof_free(p);
@@ -244,6 +245,9 @@ out_of_range_and_types(void **state)
 	refused("", "pin_retries = 11;\n", 24, "out of range 1..10");
 	refused("", "pin_retries = 0;\n", 24, "out of range 1..10");
 	refused("", "puk_retries = 16;\n", 24, "out of range 1..15");
+	refused("", "key_recovery_approvals = 10;\n", 24,
+	    "key_recovery_approvals = 10 is out of range 0..9");
+	refused("", "key_recovery_approvals = -1;\n", 24, "out of range 0..9");
 	refused("", "management_key = \"des\";\n", 24,
 	    "management_key: unknown value \"des\"");
 	refused("version = 1;", "version = \"1\";", 2,

@@ -1,0 +1,50 @@
+/*
+ * rep_int: what a replacement (replace.c) and a temporary card (temp.c)
+ * share: the old or permanent card, the transition it takes, the
+ * recovered key management keys. Engine internal.
+ */
+#ifndef REP_INT_H
+#define REP_INT_H
+
+#include "engine/issue_job.h"
+
+struct rep_key {
+	uint8_t guid[16];	/* the card whose escrow blob it was */
+	char serial[INV_SERIAL_MAX + 1];
+	uint64_t created;
+	EVP_PKEY *priv;
+	X509 *cert;		/* that card's certificate for it */
+};
+
+enum rep_mode {
+	REP_REPLACE = 0,	/* the old card retires, the new one is active */
+	REP_TEMPORARY,		/* the permanent card on hold, the new one temporary */
+};
+
+struct rep {
+	enum rep_mode mode;
+	struct inv_card old;	/* the replaced or the permanent card */
+	const struct lc_transition *tr;	/* NULL: already in its final state */
+	int crl;			/* the transition's CRL reason */
+	char reason[16];		/* lost, stolen, damaged, expired; forgotten */
+	struct rep_key keys[1 + COPS_MAX_RETIRED];	/* [0]: into 9D */
+	int nkeys;
+	int km_slot;			/* the profile's escrowed slot; 0: none */
+	int pin_policy, touch_policy;	/* of that slot, for the retired ones */
+	/* Temporary: the permanent profile's escrowed slot, added to the
+	 * temporary profile's plan when that has none. */
+	const struct prof_slot *km;
+	int temp_days;			/* the temporary card's lifetime */
+};
+
+/*
+ * The holder's escrowed key management keys, newest first, opened by
+ * keyd into r->keys (at most max). 0, or -1 with *why.
+ */
+int rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
+    int max, const char **why);
+
+/* temp.c: the temporary card's part of rep_finish (same transaction). */
+int tmp_finish(struct issue_job *j, struct inv_txn *t);
+
+#endif /* REP_INT_H */

@@ -1,0 +1,489 @@
+/*
+ * replace: a holder's card is lost, stolen, damaged or expired; a blank card
+ * in a reader becomes its replacement.
+ *
+ * A replacement is an issuance (issue.c: the same journal, hooks and tear
+ * handling) with three differences:
+ *   - the key management key is not new: the escrowed keys of the holder's
+ *     cards are opened by keyd (MSG_KS_RECOVER) at request time, the newest
+ *     goes into 9D (with a new certificate for it) and the earlier ones,
+ *     newest first, into the retired slots 82.. with their own certificates
+ *     and the key history object, so what was encrypted to any of them
+ *     still decrypts (OpenSC reads the retired slots through the history);
+ *   - the old card is retired by the lifecycle transition the reason names
+ *     (lost, stolen, damaged; expired: `replace`), with its CA effect, in
+ *     the write transaction that activates the new card, together with the
+ *     link "replaced:<old GUID>": exactly once, and never if the new card
+ *     does not make it (a torn replacement rolls back the new card as a torn
+ *     issuance does, recover.c, and leaves the old card as it was);
+ *   - the holder keeps the challenge answers enrolled before.
+ * An old card already in the transition's target state (reported lost
+ * earlier) is replaced without a second transition.
+ *
+ * Key recovery needs the approvals the card's profile names
+ * (key_recovery_approvals). The station does not carry out approvals yet:
+ * a profile that asks for any refuses the replacement (403
+ * approvals_required) and nothing changes.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "engine/issue_job.h"
+#include "engine/rep_int.h"
+#include "keyd/ks.h"
+#include "proc/log.h"
+
+void
+rep_free(struct rep *r)
+{
+	if (r == NULL)
+		return;
+	for (int i = 0; i < r->nkeys; i++) {
+		EVP_PKEY_free(r->keys[i].priv);
+		X509_free(r->keys[i].cert);
+	}
+	free(r);
+}
+
+/* ---- the card work's hooks (issue.c) ------------------------------------ */
+
+int
+rep_escrow_key(struct rep *r, int slot, EVP_PKEY **priv)
+{
+	*priv = NULL;
+	if (r->nkeys < 1 || slot != r->km_slot ||
+	    EVP_PKEY_up_ref(r->keys[0].priv) != 1)
+		return -1;
+	*priv = r->keys[0].priv;
+	return 0;
+}
+
+void
+rep_plan(const struct rep *r, struct cops_plan *plan)
+{
+	static const int pinpol[] = { PIV_PIN_DEFAULT, PIV_PIN_NEVER,
+	    PIV_PIN_ONCE, PIV_PIN_ALWAYS };
+	static const int touch[] = { PIV_TOUCH_DEFAULT, PIV_TOUCH_NEVER,
+	    PIV_TOUCH_ALWAYS, PIV_TOUCH_CACHED };
+
+	plan->nretired = r->nkeys > 1 ? r->nkeys - 1 : 0;
+	plan->retired_pin_policy = pinpol[r->pin_policy & 3];
+	plan->retired_touch_policy = touch[r->touch_policy & 3];
+}
+
+const struct prof_slot *
+rep_extra_slot(const struct rep *r)
+{
+	return r->km;
+}
+
+int
+rep_retired_key(struct rep *r, int i, EVP_PKEY **priv, X509 **cert)
+{
+	struct rep_key *k;
+
+	*priv = NULL;
+	*cert = NULL;
+	if (i < 0 || i + 1 >= r->nkeys)
+		return -1;
+	k = &r->keys[i + 1];
+	if (EVP_PKEY_up_ref(k->priv) != 1)
+		return -1;
+	if (X509_up_ref(k->cert) != 1) {
+		EVP_PKEY_free(k->priv);
+		return -1;
+	}
+	*priv = k->priv;
+	*cert = k->cert;
+	return 0;
+}
+
+static void
+link_key(const uint8_t guid[16], char *key, size_t cap)
+{
+	char g[33];
+
+	eng_hex(guid, 16, g);
+	snprintf(key, cap, "replaced:%s", g);
+}
+
+int
+rep_finish(struct issue_job *j, struct inv_txn *t)
+{
+	struct rep *r = j->rep;
+	struct inv_card old;
+	struct inv_event ev;
+	char key[48], detail[160];
+	uint8_t g[16];
+	size_t n = 0;
+	uint64_t now = (uint64_t)time(NULL);
+	int rc;
+
+	if (r->mode == REP_TEMPORARY)
+		return tmp_finish(j, t);
+	link_key(r->old.guid, key, sizeof(key));
+	if ((rc = inv_meta_get(t, key, g, sizeof(g), &n)) == INV_OK) {
+		snprintf(j->detail, sizeof(j->detail), "card %s was replaced "
+		    "meanwhile", r->old.serial);
+		return INV_ERR_EXISTS;
+	}
+	if (rc != INV_ERR_NOTFOUND)
+		return rc;
+	if ((rc = inv_card_get(t, r->old.guid, &old)) != INV_OK)
+		return rc;
+	snprintf(detail, sizeof(detail), "replaced (%s) by card %s, operation "
+	    "%llu", r->reason, j->serial, (unsigned long long)j->op_id);
+	if (r->tr != NULL && lc_from(r->tr, old.state)) {
+		if ((rc = eng_transition_in(j->e, t, &old, r->tr, r->crl,
+		    j->actor.name, detail)) != INV_OK)
+			return rc;
+	} else if (r->tr == NULL || old.state != r->tr->to) {
+		snprintf(j->detail, sizeof(j->detail), "card %s changed state "
+		    "meanwhile (now %s)", r->old.serial,
+		    inv_card_state_name(old.state));
+		return INV_ERR_EXISTS;
+	}
+	if ((rc = inv_meta_put(t, key, j->guid, 16)) != INV_OK)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.guid, r->old.guid, 16);
+	ev.time = now;
+	eng_copy(ev.name, sizeof(ev.name), "replaced");
+	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
+	eng_copy(ev.detail, sizeof(ev.detail), detail);
+	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
+		return rc;
+	memset(&ev, 0, sizeof(ev));
+	memcpy(ev.guid, j->guid, 16);
+	ev.time = now;
+	eng_copy(ev.name, sizeof(ev.name), "replaces");
+	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
+	snprintf(ev.detail, sizeof(ev.detail), "card %s (%s); key management "
+	    "keys recovered: %d (9d%s)", r->old.serial, r->reason, r->nkeys,
+	    r->nkeys > 1 ? " and retired slots" : "");
+	return inv_event_append(t, &ev, &ev.seq);
+}
+
+void
+rep_done(struct issue_job *j, int ok)
+{
+	struct outbox_drain_stats st;
+
+	/* Test builds: killed between the activating commit and the drain,
+	 * the journaled revocations go out once after the restart. */
+	if (ok)
+		eng_crash_point("replace:committed");
+	/* The old card's revocations go out now; the background drain
+	 * retries what the CA does not take. */
+	if (ok && j->rep->tr != NULL && j->e->cast != NULL)
+		eng_ca_drain(j->e, &st);
+	eng_audit(j->e, &j->actor, j->rep->mode == REP_TEMPORARY ?
+	    "temporary_permanent" : "replace_old", j->rep->old.serial,
+	    ok ? "ok" : "unchanged", ok ? j->rep->reason : j->detail);
+}
+
+/* ---- the request: what to recover -------------------------------------- */
+
+struct collect {
+	struct rep_key cand[64];
+	int n;
+	const char *holder;
+};
+
+static int
+collect_card(const struct inv_card *c, void *arg)
+{
+	struct collect *x = arg;
+	struct rep_key *k;
+
+	/* Issuances that never got as far as their escrowed key, or are
+	 * still running, have nothing to give. */
+	if (c->escrow_len == 0 || c->state == INV_CARD_ISSUING ||
+	    strcmp(c->holder, x->holder) != 0)
+		return 0;
+	if (x->n == (int)(sizeof(x->cand) / sizeof(x->cand[0]))) {
+		/* Keep the newest: drop the oldest candidate. */
+		int o = 0;
+
+		for (int i = 1; i < x->n; i++)
+			if (x->cand[i].created < x->cand[o].created)
+				o = i;
+		if (x->cand[o].created >= c->created)
+			return 0;
+		x->cand[o] = x->cand[--x->n];
+	}
+	k = &x->cand[x->n++];
+	memset(k, 0, sizeof(*k));
+	memcpy(k->guid, c->guid, 16);
+	eng_copy(k->serial, sizeof(k->serial), c->serial);
+	k->created = c->created;
+	return 0;
+}
+
+struct certfind {
+	int slot;
+	struct inv_cert best;
+	int found;
+};
+
+static int
+find_cert(const struct inv_cert *c, void *arg)
+{
+	struct certfind *f = arg;
+
+	if (c->slot == f->slot && (!f->found ||
+	    c->not_before > f->best.not_before)) {
+		f->best = *c;
+		f->found = 1;
+	}
+	return 0;
+}
+
+static int
+newest_first(const void *a, const void *b)
+{
+	const struct rep_key *x = a, *y = b;
+
+	return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
+}
+
+/*
+ * The holder's escrowed key management keys, newest first, opened by keyd
+ * (at most 1 + COPS_MAX_RETIRED; older ones stay escrowed). Cards that took
+ * a recovered key (replacements) keep no blob of their own: each key is
+ * recovered from the card it was made for.
+ */
+int
+rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
+    int max, const char **why)
+{
+	struct collect *x = calloc(1, sizeof(*x));
+	struct certfind *f = calloc(1, sizeof(*f));
+	struct inv_txn *t = NULL;
+	struct inv_card c;
+	const unsigned char *p;
+	uint8_t aad[17];
+	int rc = -1, krc;
+
+	if (x == NULL || f == NULL) {
+		*why = "out of memory";
+		goto out;
+	}
+	x->holder = holder;
+	if (inv_begin(e->inv, 0, &t) != INV_OK ||
+	    inv_cards_of_holder(t, holder, collect_card, x) != INV_OK) {
+		*why = "inventory error";
+		goto out;
+	}
+	qsort(x->cand, (size_t)x->n, sizeof(x->cand[0]), newest_first);
+	if (max > 1 + COPS_MAX_RETIRED)
+		max = 1 + COPS_MAX_RETIRED;
+	for (int i = 0; i < x->n && r->nkeys < max; i++) {
+		struct rep_key *k = &r->keys[r->nkeys];
+
+		memset(f, 0, sizeof(*f));
+		f->slot = r->km_slot;
+		if (inv_card_get(t, x->cand[i].guid, &c) != INV_OK ||
+		    inv_certs_of_card(t, c.guid, find_cert, f) != INV_OK) {
+			*why = "inventory error";
+			goto out;
+		}
+		if (!f->found)
+			continue;	/* torn before its certificate: unused */
+		memcpy(aad, c.guid, 16);
+		aad[16] = (uint8_t)r->km_slot;
+		if ((krc = keyc_recover(e, c.escrow, c.escrow_len, aad,
+		    &k->priv)) != 0) {
+			log_warnx("replace: escrowed key of card %s: %s", c.serial,
+			    krc < 0 ? "keyd failed" : ks_strerror(krc));
+			*why = krc == KS_ERR_NOTOKEN ? "the station's token is "
+			    "missing: no key recovery" : "an escrowed key "
+			    "management key could not be recovered (see the log)";
+			goto out;
+		}
+		p = f->best.der;
+		k->cert = d2i_X509(NULL, &p, (long)f->best.der_len);
+		if (k->cert == NULL ||
+		    EVP_PKEY_eq(X509_get0_pubkey(k->cert), k->priv) != 1) {
+			EVP_PKEY_free(k->priv);
+			X509_free(k->cert);
+			k->priv = NULL;
+			k->cert = NULL;
+			log_warnx("replace: card %s: its escrowed key is not its "
+			    "%02x certificate's", c.serial, r->km_slot);
+			*why = "an escrowed key does not match its certificate";
+			goto out;
+		}
+		memcpy(k->guid, c.guid, 16);
+		eng_copy(k->serial, sizeof(k->serial), c.serial);
+		k->created = c.created;
+		r->nkeys++;
+	}
+	if (r->nkeys == 0) {
+		*why = "the holder has no escrowed key management key to recover";
+		goto out;
+	}
+	rc = 0;
+out:
+	inv_abort(t);
+	free(x);
+	free(f);
+	return rc;
+}
+
+/* The lifecycle transition a replacement reason runs on the old card. */
+static const char *
+reason_transition(const char *reason)
+{
+	if (strcmp(reason, "lost") == 0 || strcmp(reason, "stolen") == 0 ||
+	    strcmp(reason, "damaged") == 0)
+		return reason;
+	return strcmp(reason, "expired") == 0 ? "replace" : NULL;
+}
+
+/* Who may, what the old card's state allows; 0 or -1 with *ref filled. */
+static int
+check_old(struct engine *e, struct rep *r, const struct prof *p,
+    const struct actor *a, struct eng_refusal *ref)
+{
+	const struct lc_transition *tr = lc_find(e->lc,
+	    reason_transition(r->reason));
+	struct inv_txn *t = NULL;
+	char key[48];
+	uint8_t g[16];
+	size_t n = 0;
+	int rc;
+
+	link_key(r->old.guid, key, sizeof(key));
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = inv_meta_get(t, key, g, sizeof(g), &n);
+	inv_abort(t);
+	if (rc == INV_OK) {
+		ref->status = 409;
+		ref->code = "replaced";
+		snprintf(ref->why, sizeof(ref->why), "card %s was already "
+		    "replaced", r->old.serial);
+		return -1;
+	}
+	/* Reported lost (or stolen, damaged) earlier: retired already. An
+	 * expired card is replaced from a live state only (a card retired
+	 * for another reason, or rolled back, is no card to replace). */
+	if (tr != NULL && tr->roles != 0 && r->old.state == tr->to &&
+	    !lc_from(tr, r->old.state) && strcmp(r->reason, "expired") != 0) {
+		if (!lc_allows(tr, a->roles) ||
+		    !prof_allows(p, PROF_OP_REPLACE, a->roles)) {
+			ref->status = 403;
+			ref->code = "forbidden";
+			snprintf(ref->why, sizeof(ref->why), "%s does not let "
+			    "your roles replace this card", !lc_allows(tr,
+			    a->roles) ? "the lifecycle" : "the card's profile");
+			return -1;
+		}
+		r->tr = NULL;
+		return 0;
+	}
+	if ((r->tr = eng_transition_allowed(e, &r->old, tr != NULL ? tr->name :
+	    reason_transition(r->reason), p, PROF_OP_REPLACE, a, ref)) == NULL)
+		return -1;
+	r->crl = lc_reason(r->tr, p->reason);
+	return 0;
+}
+
+int
+op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a)
+{
+	struct issue_job *j = issue_job_new(e, a);
+	struct eng_refusal ref;
+	struct inv_txn *t = NULL;
+	const struct prof *p = NULL;
+	char key[80] = "", reader[128], text[256];
+	const char *why = NULL, *code = "bad_request";
+	uint64_t op_id = 0;
+	int rc, status = 400;
+
+	if (j == NULL || (j->rep = calloc(1, sizeof(*j->rep))) == NULL) {
+		issue_job_free(j);
+		return eng_error(e, id, 500, "nomem", "out of memory");
+	}
+	j->op_type = "replace";
+	eng_arg(r, "card", key, sizeof(key));
+	eng_arg(r, "reader", j->reader, sizeof(j->reader));
+	eng_arg(r, "reason", j->rep->reason, sizeof(j->rep->reason));
+	if ((rc = inv_begin(e->inv, 0, &t)) == INV_OK)
+		rc = eng_find_card(t, key, &j->rep->old);
+	if (rc == INV_OK)
+		rc = inv_holder_get(t, j->rep->old.holder, &j->holder);
+	inv_abort(t);
+	if (rc != INV_OK) {
+		why = "the station does not know this card (or its holder)";
+		status = 404;
+		code = "not_found";
+		goto refuse;
+	}
+	if ((p = prof_find(e->profiles, j->rep->old.profile)) == NULL) {
+		why = "the card's profile is no longer configured";
+		status = 409;
+		code = "no_profile";
+		goto refuse;
+	}
+	j->prof = p;
+	if (check_old(e, j->rep, p, a, &ref) != 0) {
+		why = ref.why;
+		status = ref.status;
+		code = ref.code;
+		goto refuse;
+	}
+	if (j->rep->tr != NULL && j->rep->tr->effect != LC_EFFECT_NONE &&
+	    e->cast == NULL) {
+		why = "no CA link is configured: the old card cannot be revoked";
+		status = 503;
+		code = "no_ca";
+		goto refuse;
+	}
+	for (size_t i = 0; i < p->nslots; i++)
+		if (p->slots[i].escrow && j->rep->km_slot == 0) {
+			j->rep->km_slot = p->slots[i].slot;
+			j->rep->pin_policy = p->slots[i].pin_policy;
+			j->rep->touch_policy = p->slots[i].touch_policy;
+		}
+	/* Approvals before anything is opened: refused, not pretended. */
+	if (j->rep->km_slot != 0 && p->key_recovery_approvals > 0) {
+		snprintf(text, sizeof(text), "profile %.64s requires %d "
+		    "approval(s) for key recovery, and this station does not "
+		    "carry out approvals yet: nothing was changed", p->name,
+		    p->key_recovery_approvals);
+		why = text;
+		status = 403;
+		code = "approvals_required";
+		goto refuse;
+	}
+	if (issue_job_pin(j, r, &why, &status, &code) != 0)
+		goto refuse;
+	if (j->rep->km_slot != 0 &&
+	    rep_recover_keys(e, j->rep, j->holder.id, 1 + COPS_MAX_RETIRED,
+	    &why) != 0) {
+		status = 409;
+		code = "key_recovery";
+		goto refuse;
+	}
+	snprintf(reader, sizeof(reader), "%s", j->reader);
+	snprintf(key, sizeof(key), "%s", j->rep->old.serial);
+	if (issue_job_start(j, &op_id, &why, &status, &code) != 0)
+		goto refuse;
+	/* j is the thread's now. */
+	eng_audit(e, a, "replace", key, "started", reader);
+	return eng_reply(e, id, 202, json_pack("{s:I, s:s, s:s, s:s}",
+	    "operation", (json_int_t)op_id, "state",
+	    op_state_name(INV_OP_RUNNING), "reader", reader, "replaces", key));
+refuse:
+	eng_audit(e, a, "replace", key[0] ? key : "-", "refused", why);
+	issue_job_free(j);
+	return eng_error(e, id, status, code, "%s", why);
+}
