@@ -104,6 +104,10 @@ def requests(pin, answer):
         "suspend": ("/v1/cards/%s/suspend" % NOCARD, {"reason": "matrix"}),
         "reinstate": ("/v1/cards/%s/reinstate" % NOCARD, {}),
         "backup": ("/v1/backup", {}),
+        "replace": ("/v1/cards/%s/replace" % NOCARD,
+                    dict(r, reason="lost", pin=pin)),
+        "temporary": ("/v1/cards/%s/temporary" % NOCARD, dict(r, pin=pin)),
+        "temp_return": ("/v1/cards/%s/return" % NOCARD, {"reason": "matrix"}),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.
