@@ -569,24 +569,35 @@ cmd_temporary(struct cm *cm, int argc, char **argv)
 	return call(cm, "POST", path, b);
 }
 
-/* return CARD [--reason TEXT]: either card of a loan */
+/*
+ * POST /v1/cards/CARD/<what> with an optional "reason" (required if
+ * need_reason): return, suspend, reinstate.
+ */
 static int
-cmd_return(struct cm *cm, int argc, char **argv)
+card_reason(struct cm *cm, int argc, char **argv, const char *what,
+    int need_reason)
 {
 	struct opts o;
-	char path[512];
+	char path[512], suffix[32];
 	json_t *b;
 	int first;
 
+	snprintf(suffix, sizeof(suffix), "/%s", what);
 	if (parse_opts(argc, argv, "reason", &o, &first) ||
-	    argc - first != 1 ||
-	    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
-	    "/return") != 0)
+	    argc - first != 1 || (need_reason && o.reason == NULL) ||
+	    seg_path(path, sizeof(path), "/v1/cards/", argv[first], suffix) != 0)
 		return CM_EXIT_USAGE;
 	b = json_object();
 	if (o.reason != NULL)
 		json_object_set_new(b, "reason", json_string(o.reason));
 	return call(cm, "POST", path, b);
+}
+
+/* return CARD [--reason TEXT]: either card of a loan */
+static int
+cmd_return(struct cm *cm, int argc, char **argv)
+{
+	return card_reason(cm, argc, argv, "return", 0);
 }
 
 /* replace CARD --reader R --reason lost|stolen|damaged|expired */
@@ -828,20 +839,9 @@ static int
 cmd_hold(struct cm *cm, int argc, char **argv)
 {
 	int suspend = strcmp(argv[0], "suspend") == 0;
-	struct opts o;
-	char path[512];
-	json_t *b;
-	int first;
 
-	if (parse_opts(argc, argv, "reason", &o, &first) ||
-	    argc - first != 1 || (suspend && o.reason == NULL) ||
-	    seg_path(path, sizeof(path), "/v1/cards/", argv[first], suspend ?
-	    "/suspend" : "/reinstate") != 0)
-		return CM_EXIT_USAGE;
-	b = json_object();
-	if (o.reason != NULL)
-		json_object_set_new(b, "reason", json_string(o.reason));
-	return call(cm, "POST", path, b);
+	return card_reason(cm, argc, argv, suspend ? "suspend" : "reinstate",
+	    suspend);
 }
 
 static int

@@ -207,6 +207,13 @@ eng_unhex(const char *s, uint8_t *out, size_t n)
 int
 eng_reply(struct engine *e, uint64_t id, int status, json_t *body)
 {
+	return eng_reply_cookie(e, id, status, body, NULL);
+}
+
+int
+eng_reply_cookie(struct engine *e, uint64_t id, int status, json_t *body,
+    const char *token)
+{
 	struct msg_builder b;
 	char *text = NULL;
 	int rc = -1;
@@ -217,6 +224,8 @@ eng_reply(struct engine *e, uint64_t id, int status, json_t *body)
 		goto out;
 	msg_put_u32(&b, MSG_RESP_STATUS, (uint32_t)status);
 	msg_put_str(&b, MSG_RESP_BODY, text);
+	if (token != NULL)
+		msg_put_str(&b, MSG_RESP_COOKIE, token);
 	pthread_mutex_lock(&e->api_mu);
 	rc = msg_send(e->api_fd, MSG_RESP, id, &b) == MSG_OK ? 0 : -1;
 	pthread_mutex_unlock(&e->api_mu);

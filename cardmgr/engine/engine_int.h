@@ -152,6 +152,9 @@ json_t *eng_sess_json(const struct eng_sess_info *s);
 
 /* engine.c */
 int eng_reply(struct engine *e, uint64_t id, int status, json_t *body);
+/* The same with a session token for the api to set as the cookie (login). */
+int eng_reply_cookie(struct engine *e, uint64_t id, int status, json_t *body,
+    const char *token);
 int eng_error(struct engine *e, uint64_t id, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Copy src into dst[cap]; -1 (dst "") if it does not fit. */

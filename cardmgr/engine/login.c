@@ -201,31 +201,6 @@ eng_sess_json(const struct eng_sess_info *s)
 	    (int)s->idle_s, "reader", s->reader);
 }
 
-/* The 200 answer, with the token for the api to set as the cookie. */
-static int
-reply_cookie(struct engine *e, uint64_t id, json_t *body, const char *token)
-{
-	struct msg_builder b;
-	char *text = NULL;
-	int rc = -1;
-
-	if (body == NULL || (text = json_dumps(body, JSON_COMPACT)) == NULL)
-		goto out;
-	if (msg_builder_init(&b) != MSG_OK)
-		goto out;
-	msg_put_u32(&b, MSG_RESP_STATUS, 200);
-	msg_put_str(&b, MSG_RESP_BODY, text);
-	msg_put_str(&b, MSG_RESP_COOKIE, token);
-	pthread_mutex_lock(&e->api_mu);
-	rc = msg_send(e->api_fd, MSG_RESP, id, &b) == MSG_OK ? 0 : -1;
-	pthread_mutex_unlock(&e->api_mu);
-	msg_builder_clear(&b);
-out:
-	free(text);
-	json_decref(body);
-	return rc;
-}
-
 static int
 open_pin(struct engine *e, const struct ops_req *r, struct login *l)
 {
@@ -315,7 +290,7 @@ out:
 		    "refused", l.code == NULL ? l.card : l.why);
 	}
 	if (l.code == NULL) {
-		rc = reply_cookie(e, id, eng_sess_json(&s), token);
+		rc = eng_reply_cookie(e, id, 200, eng_sess_json(&s), token);
 		sodium_memzero(token, sizeof(token));
 		sodium_memzero(&s, sizeof(s));
 		return rc;

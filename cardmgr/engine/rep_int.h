@@ -44,6 +44,18 @@ struct rep {
 int rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
     int max, const char **why);
 
+/*
+ * The common end of POST /v1/cards/{card}/replace and /temporary, once the
+ * request is checked: approvals (refused while the profile asks for any:
+ * this station does not carry them out), the PIN, the escrowed keys (nkeys
+ * at most, when recover), the issuance thread; the 202 names the old card
+ * under old_key ("replaces", "permanent"), the audit says event. Frees j
+ * on refusal (j is the thread's once started).
+ */
+int rep_start(struct engine *e, uint64_t id, const struct ops_req *r,
+    const struct actor *a, struct issue_job *j, const struct prof *ap,
+    int recover, int nkeys, const char *event, const char *old_key);
+
 /* temp.c: the temporary card's part of rep_finish (same transaction). */
 int tmp_finish(struct issue_job *j, struct inv_txn *t);
 

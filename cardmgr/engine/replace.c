@@ -403,9 +403,8 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
 	struct eng_refusal ref;
 	struct inv_txn *t = NULL;
 	const struct prof *p = NULL;
-	char key[80] = "", reader[128], text[256];
+	char key[80] = "";
 	const char *why = NULL, *code = "bad_request";
-	uint64_t op_id = 0;
 	int rc, status = 400;
 
 	if (j == NULL || (j->rep = calloc(1, sizeof(*j->rep))) == NULL) {
@@ -454,11 +453,30 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
 			j->rep->touch_policy = p->slots[i].touch_policy;
 		}
 	/* Approvals before anything is opened: refused, not pretended. */
-	if (j->rep->km_slot != 0 && p->key_recovery_approvals > 0) {
+	return rep_start(e, id, r, a, j, p, j->rep->km_slot != 0,
+	    1 + COPS_MAX_RETIRED, "replace", "replaces");
+refuse:
+	eng_audit(e, a, "replace", key[0] ? key : "-", "refused", why);
+	issue_job_free(j);
+	return eng_error(e, id, status, code, "%s", why);
+}
+
+int
+rep_start(struct engine *e, uint64_t id, const struct ops_req *r,
+    const struct actor *a, struct issue_job *j, const struct prof *ap,
+    int recover, int nkeys, const char *event, const char *old_key)
+{
+	char key[80], reader[128], text[256];
+	const char *why = NULL, *code = "bad_request";
+	uint64_t op_id = 0;
+	int status = 400;
+
+	snprintf(key, sizeof(key), "%s", j->rep->old.serial);
+	if (recover && ap->key_recovery_approvals > 0) {
 		snprintf(text, sizeof(text), "profile %.64s requires %d "
 		    "approval(s) for key recovery, and this station does not "
-		    "carry out approvals yet: nothing was changed", p->name,
-		    p->key_recovery_approvals);
+		    "carry out approvals yet: nothing was changed", ap->name,
+		    ap->key_recovery_approvals);
 		why = text;
 		status = 403;
 		code = "approvals_required";
@@ -466,24 +484,22 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	if (issue_job_pin(j, r, &why, &status, &code) != 0)
 		goto refuse;
-	if (j->rep->km_slot != 0 &&
-	    rep_recover_keys(e, j->rep, j->holder.id, 1 + COPS_MAX_RETIRED,
+	if (recover && rep_recover_keys(e, j->rep, j->holder.id, nkeys,
 	    &why) != 0) {
 		status = 409;
 		code = "key_recovery";
 		goto refuse;
 	}
 	snprintf(reader, sizeof(reader), "%s", j->reader);
-	snprintf(key, sizeof(key), "%s", j->rep->old.serial);
 	if (issue_job_start(j, &op_id, &why, &status, &code) != 0)
 		goto refuse;
 	/* j is the thread's now. */
-	eng_audit(e, a, "replace", key, "started", reader);
+	eng_audit(e, a, event, key, "started", reader);
 	return eng_reply(e, id, 202, json_pack("{s:I, s:s, s:s, s:s}",
 	    "operation", (json_int_t)op_id, "state",
-	    op_state_name(INV_OP_RUNNING), "reader", reader, "replaces", key));
+	    op_state_name(INV_OP_RUNNING), "reader", reader, old_key, key));
 refuse:
-	eng_audit(e, a, "replace", key[0] ? key : "-", "refused", why);
+	eng_audit(e, a, event, key, "refused", why);
 	issue_job_free(j);
 	return eng_error(e, id, status, code, "%s", why);
 }

@@ -373,9 +373,8 @@ op_temporary(struct engine *e, const struct ops_req *r, uint64_t id,
 	struct inv_txn *t = NULL;
 	const struct prof *pp = NULL, *tp;
 	const struct prof_slot *km = NULL;
-	char key[80] = "", reader[128], buf[80], text[256];
+	char key[80] = "", buf[80];
 	const char *why = NULL, *code = "bad_request";
-	uint64_t op_id = 0;
 	int rc, status = 400;
 
 	if (j == NULL || (j->rep = calloc(1, sizeof(*j->rep))) == NULL) {
@@ -445,33 +444,9 @@ op_temporary(struct engine *e, const struct ops_req *r, uint64_t id,
 		j->rep->pin_policy = km->pin_policy;
 		j->rep->touch_policy = km->touch_policy;
 	}
-	if (km != NULL && pp->key_recovery_approvals > 0) {
-		snprintf(text, sizeof(text), "profile %.64s requires %d "
-		    "approval(s) for key recovery, and this station does not "
-		    "carry out approvals yet: nothing was changed", pp->name,
-		    pp->key_recovery_approvals);
-		why = text;
-		status = 403;
-		code = "approvals_required";
-		goto refuse;
-	}
-	if (issue_job_pin(j, r, &why, &status, &code) != 0)
-		goto refuse;
 	/* The current key only: a temporary card is for today's mail. */
-	if (km != NULL &&
-	    rep_recover_keys(e, j->rep, j->holder.id, 1, &why) != 0) {
-		status = 409;
-		code = "key_recovery";
-		goto refuse;
-	}
-	snprintf(reader, sizeof(reader), "%s", j->reader);
-	snprintf(key, sizeof(key), "%s", j->rep->old.serial);
-	if (issue_job_start(j, &op_id, &why, &status, &code) != 0)
-		goto refuse;
-	eng_audit(e, a, "temporary", key, "started", reader);
-	return eng_reply(e, id, 202, json_pack("{s:I, s:s, s:s, s:s}",
-	    "operation", (json_int_t)op_id, "state",
-	    op_state_name(INV_OP_RUNNING), "reader", reader, "permanent", key));
+	return rep_start(e, id, r, a, j, pp, km != NULL, 1, "temporary",
+	    "permanent");
 refuse:
 	eng_audit(e, a, "temporary", key[0] ? key : "-", "refused", why);
 	issue_job_free(j);

@@ -71,8 +71,9 @@ exists(struct inv_txn *t, int db, MDB_val *k)
  * record, so a holder's cards are one range of one database.
  * [out] out[INV_ID_MAX + 1 + INV_GUID_LEN].
  */
-static size_t
-holder_key(const char *holder, const uint8_t guid[INV_GUID_LEN], uint8_t *out)
+size_t
+inv_holder_key(const char *holder, const uint8_t guid[INV_GUID_LEN],
+    uint8_t *out)
 {
 	size_t n = strnlen(holder, INV_ID_MAX);
 
@@ -316,12 +317,12 @@ card_reindex(struct inv_txn *t, const struct inv_card *old,
 		rc = inv_put(t, DB_CARD_SERIAL, &k, rec, 0);
 	if (rc == INV_OK && old != NULL && old->holder[0] != '\0' &&
 	    strcmp(old->holder, c->holder) != 0) {
-		k.mv_size = holder_key(old->holder, old->guid, hk);
+		k.mv_size = inv_holder_key(old->holder, old->guid, hk);
 		k.mv_data = hk;
 		rc = inv_del(t, DB_CARD_HOLDER, &k, NULL);
 	}
 	if (rc == INV_OK && c->holder[0] != '\0') {
-		k.mv_size = holder_key(c->holder, c->guid, hk);
+		k.mv_size = inv_holder_key(c->holder, c->guid, hk);
 		k.mv_data = hk;
 		rc = inv_put(t, DB_CARD_HOLDER, &k, rec, 0);
 	}
@@ -432,7 +433,7 @@ inv_card_del(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN])
 	if (rc == INV_OK)
 		rc = inv_del(t, DB_CARD_SERIAL, &k, NULL);
 	if (rc == INV_OK && c->holder[0] != '\0') {
-		k.mv_size = holder_key(c->holder, c->guid, hk);
+		k.mv_size = inv_holder_key(c->holder, c->guid, hk);
 		k.mv_data = hk;
 		rc = inv_del(t, DB_CARD_HOLDER, &k, NULL);
 	}

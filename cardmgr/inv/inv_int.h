@@ -98,6 +98,11 @@ int inv_migrate_v2(struct inv_txn *t);
  */
 int inv_migrate_v4(struct inv_txn *t);
 
+/* The holder index key (schema 5): holder NUL GUID; returns its length.
+ * [out] out[INV_ID_MAX + 1 + INV_GUID_LEN]. */
+size_t inv_holder_key(const char *holder, const uint8_t guid[INV_GUID_LEN],
+    uint8_t *out);
+
 /* Keys of the schema-3 card indexes (inv_card.c); return their length. */
 #define INV_PROFILE_KEY_MAX (INV_NAME_MAX + 2)
 size_t inv_profile_key(const char *profile, uint8_t state,

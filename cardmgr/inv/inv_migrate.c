@@ -244,9 +244,11 @@ migrate_holders(struct inv_txn *t)
 	return rc;
 }
 
-/* The profile and expiry indexes from every card (cards are not rewritten). */
+/* fn on every card with its stored record, in GUID order (fn may write other
+ * databases of t, not inv_cards). */
 static int
-index_cards(struct inv_txn *t)
+walk_cards(struct inv_txn *t, int (*fn)(struct inv_txn *,
+    const struct inv_card *, MDB_val *))
 {
 	MDB_cursor *cur = NULL;
 	struct inv_card *c;
@@ -256,8 +258,8 @@ index_cards(struct inv_txn *t)
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return INV_ERR_NOMEM;
 	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0) {
-		rc = inv_mdb_err(mrc);
-		goto out;
+		free(c);
+		return inv_mdb_err(mrc);
 	}
 	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
 	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -268,16 +270,22 @@ index_cards(struct inv_txn *t)
 			rc = INV_ERR_FORMAT;
 			break;
 		}
-		if ((rc = inv_card_index3(t, c, 1, 1)) != INV_OK)
+		if ((rc = fn(t, c, &v)) != INV_OK)
 			break;
 	}
 	if (rc == INV_OK && mrc != MDB_NOTFOUND)
 		rc = inv_mdb_err(mrc);
-out:
-	if (cur != NULL)
-		mdb_cursor_close(cur);
+	mdb_cursor_close(cur);
 	free(c);
 	return rc;
+}
+
+/* The schema-3 profile and expiry index entries of one card. */
+static int
+index3_card(struct inv_txn *t, const struct inv_card *c, MDB_val *rec)
+{
+	(void)rec;
+	return inv_card_index3(t, c, 1, 1);
 }
 
 int
@@ -287,63 +295,37 @@ inv_migrate_v2(struct inv_txn *t)
 
 	if ((rc = migrate_holders(t)) != INV_OK)
 		return rc;
-	return index_cards(t);
+	return walk_cards(t, index3_card);
+}
+
+/* The schema-5 serial and holder entries of one card: its record. */
+static int
+index5_card(struct inv_txn *t, const struct inv_card *c, MDB_val *rec)
+{
+	uint8_t hk[INV_ID_MAX + 1 + INV_GUID_LEN];
+	MDB_val k = { strlen(c->serial), (void *)c->serial };
+	int rc;
+
+	if ((rc = inv_put(t, DB_CARD_SERIAL, &k, rec, 0)) != INV_OK ||
+	    c->holder[0] == '\0')
+		return rc;
+	k.mv_size = inv_holder_key(c->holder, c->guid, hk);
+	k.mv_data = hk;
+	return inv_put(t, DB_CARD_HOLDER, &k, rec, 0);
 }
 
 int
 inv_migrate_v4(struct inv_txn *t)
 {
-	MDB_cursor *cur = NULL;
-	struct inv_card *c;
-	uint8_t hk[INV_ID_MAX + 1 + INV_GUID_LEN];
-	MDB_val k, v, sk;
 	MDB_dbi old;
-	size_t n;
-	int mrc, rc = INV_OK;
+	int mrc, rc;
 
-	if ((c = malloc(sizeof(*c))) == NULL)
-		return INV_ERR_NOMEM;
-	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_CARDS], &cur)) != 0) {
-		rc = inv_mdb_err(mrc);
-		goto out;
-	}
-	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((rc = inv_card_decode(v.mv_data, v.mv_size, c)) != INV_OK)
-			break;
-		if (k.mv_size != INV_GUID_LEN ||
-		    memcmp(k.mv_data, c->guid, INV_GUID_LEN) != 0) {
-			rc = INV_ERR_FORMAT;
-			break;
-		}
-		sk.mv_size = strlen(c->serial);
-		sk.mv_data = c->serial;
-		if ((rc = inv_put(t, DB_CARD_SERIAL, &sk, &v, 0)) != INV_OK)
-			break;
-		if (c->holder[0] == '\0')
-			continue;
-		n = strlen(c->holder);
-		memcpy(hk, c->holder, n);
-		hk[n] = 0;
-		memcpy(hk + n + 1, c->guid, INV_GUID_LEN);
-		sk.mv_size = n + 1 + INV_GUID_LEN;
-		sk.mv_data = hk;
-		if ((rc = inv_put(t, DB_CARD_HOLDER, &sk, &v, 0)) != INV_OK)
-			break;
-	}
-	if (rc == INV_OK && mrc != MDB_NOTFOUND)
-		rc = inv_mdb_err(mrc);
-	mdb_cursor_close(cur);
+	if ((rc = walk_cards(t, index5_card)) != INV_OK)
+		return rc;
 	/* The old holder index, if this environment has one, goes. */
-	if (rc == INV_OK) {
-		mrc = mdb_dbi_open(t->txn, "inv_card_holder",
-		    MDB_DUPSORT | MDB_DUPFIXED, &old);
-		if (mrc == 0)
-			mrc = mdb_drop(t->txn, old, 1);
-		if (mrc != 0 && mrc != MDB_NOTFOUND)
-			rc = inv_mdb_err(mrc);
-	}
-out:
-	free(c);
-	return rc;
+	mrc = mdb_dbi_open(t->txn, "inv_card_holder", MDB_DUPSORT | MDB_DUPFIXED,
+	    &old);
+	if (mrc == 0)
+		mrc = mdb_drop(t->txn, old, 1);
+	return mrc == 0 || mrc == MDB_NOTFOUND ? INV_OK : inv_mdb_err(mrc);
 }
