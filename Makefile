@@ -72,7 +72,7 @@ $(B)/obj/%.o: %.c
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all deps build demo demo-stop check test bench fuzz fuzz-replay clean help
+.PHONY: all deps build deb demo demo-stop check test bench fuzz fuzz-replay clean help
 
 ## deps        install missing Debian packages (firmware/packages.txt)
 deps:
@@ -83,6 +83,10 @@ all: deps
 	@$(MAKE) --no-print-directory build MODE=$(MODE)
 
 build: $(addprefix $(B)/bin/,$(PROGS) $(TESTS) $(BENCHES))
+
+## deb         Debian packages cardmgr and cardmgr-kiosk (dpkg-buildpackage, firmware/debian) into build/deb, then lintian (no errors)
+deb: deps
+	@./firmware/mkdeb.sh
 
 ## demo        start pcscd, a virtual reader with a blank virtual PIV card; print how to use it
 demo: all
