@@ -201,5 +201,92 @@ check_grep "yubico-piv-tool, outside the chroot, reads a certificate of the test
 kill "$(cat "$T/pids/cardmgrd")"; wait "$(cat "$T/pids/cardmgrd")"
 check_eq "SIGTERM stops it cleanly (exit 0)" 0 "$?"
 rm -f "$T/pids/cardmgrd"
+
+# ---- signed updates: a local apt repository, signed; the package's sources
+# template with Signed-By; refused when unsigned, tampered or signed by
+# another key. apt in the chroot, the repository at file:/srv/repo.
+G=$T/gnupg; mkdir -p "$G"; chmod 700 "$G"
+gpgq() { gpg --homedir "$G" --batch --quiet --pinentry-mode loopback --passphrase '' "$@"; }
+gpgq --quick-gen-key 'Station updates <updates@example.org>' ed25519 sign never 2>>"$T/gpg.log"
+gpgq --quick-gen-key 'Someone else <other@example.org>' ed25519 sign never 2>>"$T/gpg.log"
+mkdir -p "$R/etc/cardmgr/apt"
+gpgq --export updates@example.org >"$R/etc/cardmgr/apt/cardmgr-archive-keyring.gpg"
+chmod 644 "$R/etc/cardmgr/apt/cardmgr-archive-keyring.gpg"
+debver() {	# version: build/deb's package as that version, into the pool
+	rm -rf "$T/pkg"; dpkg-deb -R "$(ls "$DEB"/cardmgr_*_amd64.deb)" "$T/pkg"
+	sed -i "s/^Version: .*/Version: $1/" "$T/pkg/DEBIAN/control"
+	dpkg-deb -b "$T/pkg" "$RP/pool/cardmgr_$1_amd64.deb" >/dev/null
+}
+index() {	# the repository's Packages and Release for what is in the pool
+	(cd "$RP" && apt-ftparchive packages pool >dists/stable/main/binary-amd64/Packages &&
+	    gzip -kf dists/stable/main/binary-amd64/Packages &&
+	    apt-ftparchive -o APT::FTPArchive::Release::Suite=stable \
+	        -o APT::FTPArchive::Release::Codename=stable \
+	        -o APT::FTPArchive::Release::Components=main \
+	        -o APT::FTPArchive::Release::Architectures=amd64 \
+	        release dists/stable >dists/stable/Release.new &&
+	    mv dists/stable/Release.new dists/stable/Release &&
+	    rm -f dists/stable/InRelease dists/stable/Release.gpg)
+}
+sign() {	# key: sign the Release (InRelease and Release.gpg)
+	gpgq -u "$1" --clearsign -o "$RP/dists/stable/InRelease" "$RP/dists/stable/Release" &&
+	gpgq -u "$1" -abs -o "$RP/dists/stable/Release.gpg" "$RP/dists/stable/Release"
+}
+installed() { inroot dpkg-query -W -f='${Version}' cardmgr; }
+apt_update() { inroot apt-get -q update >"$T/apt-update.log" 2>&1; }
+RP=$R/srv/repo
+mkdir -p "$RP/pool" "$RP/dists/stable/main/binary-amd64"
+debver 0.1.1; index; sign updates@example.org
+chmod -R a+rX "$RP"
+rm -f "$R/etc/apt/sources.list"; rm -f "$R"/etc/apt/sources.list.d/*.list	# the mirror is unreachable here
+sed 's|@URI@|file:/srv/repo|' "$R/usr/share/cardmgr/apt/cardmgr.sources" >"$R/etc/apt/sources.list.d/cardmgr.sources"
+check_grep "the shipped sources entry names the keyring (Signed-By)" \
+    '^Signed-By: /etc/cardmgr/apt/cardmgr-archive-keyring.gpg$' "$R/etc/apt/sources.list.d/cardmgr.sources"
+check "apt-get update accepts the signed repository" apt_update
+inroot apt-get install -y -q --no-install-recommends cardmgr >"$T/apt-install.log" 2>&1
+check_eq "apt upgrades the station from it: 0.1.0 -> 0.1.1 (dpkg's own record)" 0.1.1 "$(installed)"
+check_eq "the upgrade kept the users and the inventory directory's mode" "700 cardmgr-engine cardmgr-engine" "$(perm /var/lib/cardmgr)"
+check "after the upgrade the configuration is still valid (cardmgrd -n)" inroot cardmgrd -n
+# Each refusal: apt-get update names apt's reason (an error, or a warning
+# that it keeps the previous index files), 0.1.2 never becomes installable,
+# 0.1.1 stays installed.
+refused() {	# description, apt's reason (regex)
+	apt_update
+	check_grep "$1: apt refuses it ($2)" "$2" "$T/apt-update.log"
+	inroot apt-get install -y -q cardmgr=0.1.2 >"$T/apt-install.log" 2>&1
+	check_eq "$1: 0.1.2 is not installed, 0.1.1 stays" 0.1.1 "$(installed)"
+}
+debver 0.1.2; index	# an unsigned repository
+chmod -R a+rX "$RP"
+refused "an unsigned repository" "is (not|no longer) signed"
+sign other@example.org	# signed, by a key not in Signed-By
+refused "a repository signed by another key" "NO_PUBKEY"
+# A tampered Packages under a good signature: the signed Release lists an
+# index apt does not have yet (0.1.1 and the kiosk package), 0.1.2's entry
+# is added afterwards (in Packages and Packages.gz, so apt meets it
+# whichever it fetches).
+mv "$RP/pool/cardmgr_0.1.2_amd64.deb" "$T/"
+cp "$DEB"/cardmgr-kiosk_*_all.deb "$RP/pool/"
+index; sign updates@example.org
+mv "$T/cardmgr_0.1.2_amd64.deb" "$RP/pool/"
+(cd "$RP" && apt-ftparchive packages pool/cardmgr_0.1.2_amd64.deb) >>"$RP/dists/stable/main/binary-amd64/Packages"
+gzip -kf "$RP/dists/stable/main/binary-amd64/Packages"
+chmod -R a+rX "$RP"
+refused "a Packages file altered after signing" "Hash Sum mismatch|File has unexpected size"
+# A tampered InRelease: the repository with 0.1.2, signed with the right
+# key, then one hash in the signed text changed.
+index; sign updates@example.org
+rm -f "$RP/dists/stable/Release" "$RP/dists/stable/Release.gpg"
+python3 - "$RP/dists/stable/InRelease" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+i = s.index("SHA256:")
+m = re.compile(r"^ ([0-9a-f])", re.M).search(s, i)
+c = "0" if m.group(1) != "0" else "1"
+open(p, "w").write(s[:m.start(1)] + c + s[m.end(1):])
+PY
+chmod -R a+rX "$RP"
+refused "an InRelease altered after signing" "BADSIG|signatures were invalid"
 echo "# t_deb wall time so far: $(($(date +%s) - TDEB_T0))s"
 done_testing
