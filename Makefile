@@ -74,7 +74,7 @@ $(B)/obj/%.o: %.c
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all deps ui-deps build demo demo-stop check test bench fuzz fuzz-replay clean help
+.PHONY: all deps ui-deps build deb demo demo-stop check test bench fuzz fuzz-replay clean help
 
 ## deps        install missing Debian packages (firmware/packages.txt)
 deps:
@@ -89,6 +89,10 @@ all: deps
 	@$(MAKE) --no-print-directory build MODE=$(MODE)
 
 build: $(addprefix $(B)/bin/,$(PROGS) $(TESTS) $(BENCHES))
+
+## deb         Debian packages cardmgr and cardmgr-kiosk (dpkg-buildpackage, firmware/debian; the kiosk UI with its npm library) into build/deb, then lintian
+deb: deps ui-deps
+	@./firmware/mkdeb.sh
 
 ## demo        start pcscd, a virtual reader with a blank virtual PIV card and the station (kiosk UI on 127.0.0.1:8410); print how to use it
 demo: all ui-deps

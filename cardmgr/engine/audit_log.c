@@ -45,6 +45,25 @@ verify_ckpt(void *arg, const uint8_t *msg, size_t len, const uint8_t *sig,
 	return ok ? 0 : -1;
 }
 
+/* What an audit entry's ref names, for the journal's CARD= and HOLDER=. */
+static int
+ref_is(const char *event, const char *kind)
+{
+	static const char *const holder_ev[] = { "issue", "holder_add",
+	    "holder_unlock", NULL };
+	static const char *const other_ev[] = { "master_new", "denied",
+	    "notice", "notices_run", "backup", NULL };
+	int holder = 0, other = 0;
+
+	for (size_t i = 0; holder_ev[i] != NULL; i++)
+		holder |= strcmp(event, holder_ev[i]) == 0;
+	for (size_t i = 0; other_ev[i] != NULL; i++)
+		other |= strcmp(event, other_ev[i]) == 0;
+	if (strcmp(kind, "holder") == 0)
+		return holder;
+	return !holder && !other;	/* the card operations and transitions */
+}
+
 void
 eng_audit(struct engine *e, const struct actor *a, const char *event,
     const char *ref, const char *result, const char *detail)
@@ -64,6 +83,13 @@ eng_audit(struct engine *e, const struct actor *a, const char *event,
 		rc = inv_commit(t);
 	else
 		inv_abort(t);
+	/* The same record, structured, for journald (never a secret). */
+	log_op(ok ? LOG_P_INFO : LOG_P_WARN, event, result,
+	    a != NULL ? a->name : "engine",
+	    ref != NULL && strcmp(ref, "-") != 0 && ref_is(event, "card") ? ref : NULL,
+	    ref != NULL && strcmp(ref, "-") != 0 && ref_is(event, "holder") ? ref : NULL,
+	    "%s %s%s%s", event, result, detail != NULL && detail[0] ? ": " : "",
+	    detail != NULL ? detail : "");
 	/* Losing an audit entry is not silent. */
 	if (rc != INV_OK)
 		log_warnx("audit entry %s for %s not recorded: %s", ev, ref,

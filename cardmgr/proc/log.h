@@ -18,6 +18,18 @@ void log_msg(int prio, const char *func, int with_errno, const char *fmt, ...)
 void log_fatal(const char *func, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
+/*
+ * One operation's outcome, with structured fields for journald: OPERATION=,
+ * RESULT=, OPERATOR=, and CARD= or HOLDER= when given (NULL or "" leaves
+ * the field out). Sent over journald's native protocol
+ * (/run/systemd/journal/socket, opened at the first call) when it is there,
+ * else written to stderr as log_msg does. Fields and message are public
+ * record data (what the audit log keeps), never a secret.
+ */
+void log_op(int prio, const char *operation, const char *result,
+    const char *operator_name, const char *card, const char *holder,
+    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
 #define LOG_P_ERR 3
 #define LOG_P_WARN 4
 #define LOG_P_INFO 6
