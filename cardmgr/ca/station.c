@@ -507,20 +507,24 @@ cast_open_link(struct cast *st)
 }
 
 int
-cast_link_new(struct cast *st, struct ca_link **out)
+cast_link_ready(struct cast *st)
+{
+	return cast_open_link(st);	/* key, certificate */
+}
+
+int
+cast_link_make(const struct cast *st, struct ca_link **out)
 {
 	struct ca_endpoint eps[CA_MAX_ENDPOINTS];
 	char unt[CAST_PATH];
 	struct ca_cfg cfg;
-	int rc;
 
 	*out = NULL;
-	if ((rc = cast_open_link(st)) != CAST_OK)	/* key, certificate */
-		return rc;
-	link_cfg(st, &cfg, unt, eps, 0);
-	if ((rc = ca_link_new(&cfg, st->key, st->station, out)) != CA_OK)
-		return cast_fail(st, CAST_ERR_LINK, "CA link: %s", ca_strerror(rc));
-	return CAST_OK;
+	if (st->link == NULL || st->key == NULL || st->station == NULL)
+		return CAST_ERR_LINK;
+	link_cfg((struct cast *)st, &cfg, unt, eps, 0);
+	return ca_link_new(&cfg, st->key, st->station, out) == CA_OK ?
+	    CAST_OK : CAST_ERR_LINK;
 }
 
 int

@@ -154,10 +154,14 @@ int cast_submit(struct cast *st, enum outbox_type type, const char *profile,
 /*
  * A CA link of the caller's own, with the station identity, for cast_send:
  * several threads may each hold one (its TLS session resumes on the next
- * operation). CAST_OK, or why the station cannot talk to the CA now.
- * [out] *out: free with ca_link_free.
+ * operation). cast_link_ready (with the caller's lock on st, like every
+ * other call) loads the station's key and certificate: CAST_OK, or why the
+ * station cannot talk to the CA now (detail). cast_link_make then builds a
+ * link and needs no lock (it reads only what ready loaded, which stays):
+ * trust anchors, TLS context. [out] *out: free with ca_link_free.
  */
-int cast_link_new(struct cast *st, struct ca_link **out);
+int cast_link_ready(struct cast *st);
+int cast_link_make(const struct cast *st, struct ca_link **out);
 
 /*
  * Send operation id, journaled by cast_submit(..., queue_only, ...), now and

@@ -130,18 +130,36 @@ eng_ca_close(struct engine *e)
 	e->cast = NULL;
 }
 
-/* A link from the pool, or a new one (ca_mu held). */
+/*
+ * A link from the pool, or a new one, built outside ca_mu (trust anchors, a
+ * TLS context: GET /v1/status waits on ca_mu). Why not in detail[cap].
+ */
 static int
-link_get(struct engine *e, struct ca_link **l)
+link_get(struct engine *e, struct ca_link **l, char *detail, size_t cap)
 {
-	int rc;
+	SSL_SESSION *s[CA_MAX_ENDPOINTS];
+	int rc, i;
 
+	*l = NULL;
+	pthread_mutex_lock(&e->ca_mu);
 	if (e->ca_pool_n > 0) {
 		*l = e->ca_pool[--e->ca_pool_n];
+		pthread_mutex_unlock(&e->ca_mu);
 		return CAST_OK;
 	}
-	if ((rc = cast_link_new(e->cast, l)) == CAST_OK)
-		ca_link_resume_from(*l, e->ca_sess);
+	if ((rc = cast_link_ready(e->cast)) != CAST_OK)
+		snprintf(detail, cap, "%s", cast_detail(e->cast));
+	for (i = 0; i < CA_MAX_ENDPOINTS; i++)
+		if ((s[i] = e->ca_sess[i]) != NULL && !SSL_SESSION_up_ref(s[i]))
+			s[i] = NULL;
+	pthread_mutex_unlock(&e->ca_mu);
+	if (rc == CAST_OK && (rc = cast_link_make(e->cast, l)) != CAST_OK)
+		snprintf(detail, cap, "cannot set up a CA link (trust anchors, "
+		    "TLS)");
+	if (rc == CAST_OK)
+		ca_link_resume_from(*l, s);
+	for (i = 0; i < CA_MAX_ENDPOINTS; i++)
+		SSL_SESSION_free(s[i]);
 	return rc;
 }
 
@@ -350,11 +368,7 @@ eng_ca_enroll(struct engine *e, const uint8_t guid[16], int slot,
 		pthread_rwlock_unlock(&e->ca_lane);
 		return CAST_ERR_STATE;
 	}
-	pthread_mutex_lock(&e->ca_mu);
-	rc = link_get(e, &l);
-	if (rc != CAST_OK)
-		snprintf(detail, cap, "%s", cast_detail(e->cast));
-	pthread_mutex_unlock(&e->ca_mu);
+	rc = link_get(e, &l, detail, cap);
 	if (rc == CAST_OK)
 		rc = cast_send(e->cast, l, *obid, detail, cap);
 	pthread_rwlock_unlock(&e->ca_lane);
