@@ -86,7 +86,7 @@ export function mount(main, ctx) {
 
   const reasonText = () => REASONS.find(([v]) => v === st.reason)[1];
   const context = () => h('p', { 'data-testid': 'replace-context' }, [`Holder ${st.holder.name} (${st.holder.id})`,
-    st.card ? `card ${st.card.serial} (${st.card.profile}, ${st.card.state})` : null, st.reason ? reasonText().toLowerCase() : null,
+    st.card ? `card ${st.card.serial} (${st.card.profile})` : null, st.reason ? reasonText().toLowerCase() : null,
     st.blank ? `new card ${st.blank.serial || ''} in ${st.blank.name}` : null].filter(Boolean).join(' \u00b7 '));
 
   const views = {
