@@ -56,12 +56,20 @@ export function mount(main, ctx) {
   async function submit() {
     st.step = 'sending';
     draw();
+    // The reader is the request's until the answer; then the list (and
+    // the card watch) follow the card again while the operation runs.
+    let held = true;
     readers.pause();
     try {
       const [pin] = await sealAll([st.pin]);
       st.pin = null;
       const r = await apiReader('POST', `/v1/cards/${encodeURIComponent(st.card.guid)}/replace`,
         { reader: st.blank.name, reason: st.reason, pin });
+      readers.resume();
+      held = false;
+      // The card gets a new identity (CHUID) as it is written: from now on
+      // only its leaving the reader counts.
+      watch.follow(st.blank.name, null);
       st.op = r.body.operation;
       st.step = 'progress';
       draw();
@@ -79,7 +87,7 @@ export function mount(main, ctx) {
       st.step = 'refused';
       st.note = msg('error', e.message);
     } finally {
-      readers.resume();
+      if (held) readers.resume();
     }
     draw();
   }

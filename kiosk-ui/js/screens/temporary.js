@@ -47,11 +47,19 @@ export function mount(main, ctx) {
   async function submit() {
     st.step = 'sending';
     draw();
+    // The reader is the request's until the answer; then the list (and
+    // the card watch) follow the card again while the operation runs.
+    let held = true;
     readers.pause();
     try {
       const [pin] = await sealAll([st.pin]);
       st.pin = null;
       const r = await apiReader('POST', `/v1/cards/${encodeURIComponent(st.card.guid)}/temporary`, { reader: st.blank.name, pin });
+      readers.resume();
+      held = false;
+      // The card gets a new identity (CHUID) as it is written: from now on
+      // only its leaving the reader counts.
+      watch.follow(st.blank.name, null);
       st.step = 'progress';
       draw();
       follow = followOp(r.body.operation, (o) => { st.opState = o; draw(); });
@@ -68,7 +76,7 @@ export function mount(main, ctx) {
       st.step = 'refused';
       st.note = msg('error', e.message);
     } finally {
-      readers.resume();
+      if (held) readers.resume();
     }
     draw();
   }
