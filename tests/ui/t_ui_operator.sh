@@ -1,12 +1,15 @@
 #!/bin/bash
 # The kiosk UI end to end, journeys 1, 2 and 4 with an operator logged in at
 # the kiosk with their own card (reader 1): issue with progress, help desk
-# unblock with the station's questions, retire of a lost card with the CA's
-# revocation. tests/ui/operator.mjs drives Debian's chromium; the shell checks
-# each effect on the card (yubico-piv-tool, pkcs11-tool), in the inventory
-# (CLI over the UNIX socket) and in the test CA's CRL. Screenshots:
-# test-logs/ui-operator/. Needs operator card login in the daemon (POST
-# /v1/login, `cardmgr operator add`): skipped (77) until it is there.
+# unblock with the station's questions, replacement of the damaged card with
+# key recovery, a temporary card for the forgotten one and its return, retire
+# of the lost card with the CA's revocation, and the reports screen's charts.
+# tests/ui/operator.mjs drives Debian's chromium; the shell checks each effect
+# on the card (yubico-piv-tool, pkcs11-tool), in the inventory (CLI over the
+# UNIX socket), in the test CA's CRL, and the charts against the CLI's
+# `cardmgr --json report` figures. Screenshots: test-logs/ui-operator/. Needs
+# operator card login in the daemon (POST /v1/login, `cardmgr operator add`):
+# skipped (77) until it is there.
 . "$TOP/tests/lib/tap.sh"
 if [ ! -d "$TOP/tests/ui/node_modules/playwright-core" ] ||
     [ ! -d "$TOP/kiosk-ui/node_modules/libsodium-wrappers" ] || [ ! -x /usr/bin/chromium ]; then
