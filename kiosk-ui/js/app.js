@@ -1,5 +1,6 @@
 // The kiosk: one page, a screen per journey chosen by the URL's hash
-// (#pin, #login, #issue, #unblock, #retire). Plain ES modules, no build step.
+// (#pin, #login, #issue, #unblock, #retire, #replace, #temporary, #return,
+// #reports). Plain ES modules, no build step.
 import { h, replace, focusHeading } from './dom.js';
 import * as readers from './readers.js';
 import * as session from './session.js';
@@ -9,13 +10,20 @@ import * as login from './screens/login.js';
 import * as issue from './screens/issue.js';
 import * as unblock from './screens/unblock.js';
 import * as retire from './screens/retire.js';
+import * as replaceCard from './screens/replace.js';
+import * as temporary from './screens/temporary.js';
+import * as giveBack from './screens/return.js';
+import * as reports from './screens/reports.js';
 
-const screens = { '': home, pin, login, issue, unblock, retire };
+const screens = { '': home, pin, login, issue, unblock, retire, replace: replaceCard, temporary, return: giveBack, reports };
 // The role each operator journey needs (the server decides; this only
-// routes to the login first).
-export const NEEDS = { issue: 'badge_officer', unblock: 'helpdesk', retire: 'security_officer' };
+// routes to the login first). A list: any of these roles.
+export const NEEDS = { issue: 'badge_officer', unblock: 'helpdesk', retire: 'security_officer',
+  replace: ['badge_officer', 'security_officer'], temporary: ['badge_officer', 'security_officer', 'helpdesk'],
+  return: ['badge_officer', 'security_officer', 'helpdesk'], reports: ['auditor', 'security_officer', 'administrator'] };
 const TITLES = { '': 'Home', pin: 'Change my PIN', issue: 'Issue a card', unblock: 'Unblock a card',
-  retire: 'Retire a card', login: 'Operator login' };
+  retire: 'Retire a card', login: 'Operator login', replace: 'Replace a card', temporary: 'Temporary card',
+  return: 'Return a temporary card', reports: 'Reports' };
 
 let active = null;
 let activeName = null;

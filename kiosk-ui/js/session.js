@@ -18,7 +18,11 @@ export const ROLE_NAMES = {
 };
 
 export function current() { return cur; }
-export function hasRole(role) { return !!cur && Array.isArray(cur.roles) && cur.roles.includes(role); }
+// role: one role name, or a list (any of them).
+export function hasRole(role) {
+  if (!cur || !Array.isArray(cur.roles)) return false;
+  return Array.isArray(role) ? role.some((r) => cur.roles.includes(r)) : cur.roles.includes(role);
+}
 export function subscribe(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
 function set(s) {

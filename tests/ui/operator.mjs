@@ -1,4 +1,5 @@
-// Journeys 1, 2 and 4 in headless Chromium against the real daemon, with an
+// Journeys 1, 2 and 4, replacement, temporary card and its return, and the
+// reports, in headless Chromium against the real daemon, with an
 // operator logging in at the kiosk with their own card (reader 1) and the
 // holder's card in reader 0. Driven by t_ui_operator.sh, which issued and
 // registered the operator card and checks every effect with stock clients,
@@ -12,6 +13,8 @@ const OP_READER = process.env.UI_OP_READER;
 const OP_PIN = process.env.UI_OP_PIN;
 const PIN = '246813';
 const PIN2 = '975310';
+const PIN3 = '864209';
+const PIN4 = '531864';
 const ANSWER = (id) => `answer number ${id}`;
 
 const { ctx, page, problems } = await launch(process.env.UI_PROFILE);
@@ -56,7 +59,7 @@ try {
   await step('profile');
   await page.locator('button.choice:has-text("employee:")').click();
   await step('card');
-  eq('done', await ask('insert-blank'), 'a blank card goes into reader 0');
+  eq('done', await ask('insert-blank 5201'), 'a blank card goes into reader 0');
   await page.locator('button.choice:has-text("5201")').click({ timeout: 30000 });
   await step('pin');
   await axe(page, 'the issue PIN screen');
@@ -103,15 +106,95 @@ try {
   ok(await domHasNone(page, [PIN2, ANSWER(qs[0])]), 'no PIN or answer in the page after sending');
   eq('ok', await ask(`verify ${PIN2}`), 'the new PIN verifies on the card (yubico-piv-tool, pkcs11-tool)');
 
+  // --- replacement: 5201 is damaged, 5202 takes its place with its keys
+  eq('done', await ask('pull 0'), 'the holder takes the card: it is damaged later');
+  const tile = async (route) => {
+    await page.locator('a.brand').click();
+    await page.locator(`a.tile[href="#${route}"]`).click();
+  };
+  const findEve = async (id) => {
+    await step('holder');
+    await page.fill(`#${id}`, 'Eve');
+    await page.locator('form[role="search"] button[type="submit"]').click();
+    await page.locator('button.choice:has-text("E200")').click({ timeout: 30000 });
+    await step('card');
+  };
+  await tile('replace');
+  await findEve('rpq');
+  await page.locator('button[aria-label="Replace card 5201"]').click();
+  await step('reason');
+  await page.locator('input[name="reason"][value="damaged"]').check();
+  await page.locator('main button[type="submit"]').click();
+  await step('blank');
+  eq('done', await ask('insert-blank 5202'), 'a blank card goes into reader 0');
+  await page.locator('button.choice:has-text("5202")').click({ timeout: 30000 });
+  await step('pin');
+  await axe(page, 'the replacement PIN screen');
+  await typePin(page, 'replace-pin', PIN3);
+  await submitPad(page, 'replace-pin');
+  await typePin(page, 'replace-pin2', PIN3);
+  await submitPad(page, 'replace-pin2');
+  await step('confirm');
+  await shot(page, ART, '07-replace-confirm');
+  await page.locator('button:text("Replace the card")').click();
+  await step('summary');
+  ok(/Card replaced/.test(await page.locator('main h1').innerText()), 'replacement: the summary says the card is replaced');
+  eq('damaged active', `${await page.locator('[data-testid="old-state"]').innerText()} ${await page.locator('[data-testid="new-state"]').innerText()}`,
+    'the summary names the old card damaged and the new one active');
+  eq('1', await page.locator('[data-testid="recovered"]').innerText(), 'and the one escrowed key recovered');
+  await axe(page, 'the replacement summary');
+  await shot(page, ART, '08-replace-summary');
+  ok(await domHasNone(page, [PIN3]), 'no PIN in the page after the replacement');
+  eq('damaged 4', await ask('card 5201'), 'the inventory has the old card damaged (CLI)');
+  eq('active 4', await ask('card 5202'), 'and the new card active with 4 certificates (CLI)');
+  eq('ok', await ask('crl CessationOfOperation 5201'), 'the test CA\'s CRL lists the old card\'s 4 certificates (cessationOfOperation)');
+  eq('ok', await ask(`verify ${PIN3}`), 'the PIN set at the kiosk verifies on the new card (yubico-piv-tool, pkcs11-tool)');
+
+  // --- temporary card: 5202 left at home, 5203 lent, then returned
+  eq('done', await ask('pull 0'), 'the holder forgets the new card at home');
+  await tile('temporary');
+  await findEve('tq');
+  await page.locator('button[aria-label="Forgotten card 5202"]').click();
+  await step('blank');
+  eq('done', await ask('insert-blank 5203'), 'a blank card goes into reader 0');
+  await page.locator('button.choice:has-text("5203")').click({ timeout: 30000 });
+  await step('pin');
+  await typePin(page, 'temp-pin', PIN4);
+  await submitPad(page, 'temp-pin');
+  await typePin(page, 'temp-pin2', PIN4);
+  await submitPad(page, 'temp-pin2');
+  await step('confirm');
+  await page.locator('button:text("Issue the temporary card")').click();
+  await step('summary');
+  eq('suspended temporary', `${await page.locator('[data-testid="perm-state"]').innerText()} ${await page.locator('[data-testid="temp-state"]').innerText()}`,
+    'temporary card: the summary says the permanent card is held and the new one temporary');
+  await axe(page, 'the temporary card summary');
+  await shot(page, ART, '09-temporary-summary');
+  eq('suspended temporary', `${await ask('state 5202')} ${await ask('state 5203')}`, 'as the inventory says (CLI)');
+  eq('ok', await ask('crl CertificateHold 5202'), 'the CRL holds the permanent card\'s certificates (certificateHold)');
+  eq('done', await ask('pull 0'), 'the holder is back with the permanent card: the temporary one is handed in');
+  await tile('return');
+  await findEve('rtq');
+  await page.locator('button[aria-label="Return card 5203"]').click();
+  await step('confirm');
+  await page.locator('button:text("End the loan")').click();
+  await step('result');
+  await page.waitForFunction(() => /confirmed by the CA/.test(document.querySelector('[data-testid="ca-sync"]')?.textContent || ''),
+    null, { timeout: 60000 });
+  await axe(page, 'the return result');
+  await shot(page, ART, '10-returned');
+  eq('active returned', `${await ask('state 5202')} ${await ask('state 5203')}`, 'return: the permanent card active again, the temporary card returned (CLI)');
+  eq('ok', await ask('crl CessationOfOperation 5203'), 'the CRL revokes the temporary card\'s certificates');
+  eq('ok', await ask('crl absent 5202'), 'and no longer lists the permanent card\'s (removeFromCRL)');
+
   // --- journey 4: security officer retires the lost card
-  eq('done', await ask('pull 0'), 'the holder takes the card: it is lost later');
   await page.locator('nav a[href="#retire"]').click();
   await step('holder');
   await page.fill('#rq', 'Eve');
   await page.locator('form[role="search"] button[type="submit"]').click();
   await page.locator('button.choice:has-text("E200")').click({ timeout: 30000 });
   await step('card');
-  await page.locator('button[aria-label="Retire card 5201"]').click();
+  await page.locator('button[aria-label="Retire card 5202"]').click();
   await step('reason');
   await page.locator('input[name="reason"][value="lost"]').check();
   await page.locator('main button[type="submit"]').click();
@@ -122,9 +205,46 @@ try {
   await page.waitForFunction(() => /confirmed by the CA/.test(document.querySelector('[data-testid="ca-sync"]')?.textContent || ''),
     null, { timeout: 60000 });
   ok(/lost/.test(await page.locator('[data-testid="retire-result"]').innerText()), 'journey 4: the card is lost, its revocations confirmed by the CA');
-  await shot(page, ART, '07-retired');
-  eq('lost', await ask('state 5201'), 'the inventory says lost (CLI)');
-  eq('2', await ask('unrevoked'), 'the test CA\'s CRL revokes all 4 of its certificates (only the operator card\'s 2 remain)');
+  await shot(page, ART, '11-retired');
+  eq('lost', await ask('state 5202'), 'the inventory says lost (CLI)');
+  eq('2', await ask('unrevoked'), 'the test CA\'s CRL revokes all 12 holder certificates (only the operator card\'s 2 remain)');
+
+  // --- reports: the charts' numbers are the CLI's
+  await tile('reports');
+  await step('shown');
+  // Far enough ahead to reach the operator card's certificates.
+  await page.fill('#rep-expdays', '3650');
+  await page.locator('main form button[type="submit"]').click();
+  await page.waitForFunction(() => document.querySelector('main').dataset.step === 'shown' &&
+    /within 3650 days/.test(document.querySelector('#rep-exp')?.textContent || ''), null, { timeout: 30000 });
+  const charts = await page.evaluate(() => {
+    const out = {};
+    for (const svg of document.querySelectorAll('svg[data-chart]')) {
+      const m = {};
+      for (const r of svg.querySelectorAll('rect[data-label]')) if (Number(r.dataset.value)) m[r.dataset.label] = Number(r.dataset.value);
+      out[svg.dataset.chart] = m;
+    }
+    const tables = {};
+    for (const t of document.querySelectorAll('table[data-table]')) {
+      const m = {};
+      for (const tr of t.querySelectorAll('tbody tr')) {
+        const v = Number(tr.querySelector('td').textContent);
+        if (v) m[tr.querySelector('th').textContent] = v;
+      }
+      tables[t.dataset.table] = m;
+    }
+    return { charts: out, tables };
+  });
+  const sorted = (o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)).map(
+    ([k, v]) => [k, typeof v === 'object' ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v])));
+  const cli = await ask('figures 14 3650');
+  eq(cli, sorted(charts.charts), 'reports: every chart\'s bars are the CLI\'s report figures (cardmgr report)');
+  eq(sorted(charts.charts), sorted(charts.tables), 'and each table beside its chart says the same');
+  ok(Object.keys(charts.charts.expiring || {}).length > 0, 'the expiring chart has bars to compare', JSON.stringify(charts.charts));
+  ok(charts.charts.state && charts.charts.state.lost === 1 && charts.charts.state.damaged === 1 && charts.charts.state.returned === 1,
+    'the inventory chart counts the lost, damaged and returned cards once each', JSON.stringify(charts.charts.state));
+  await axe(page, 'the reports screen');
+  await shot(page, ART, '12-reports');
 
   // --- the operator's card leaves its reader: the session ends
   eq('done', await ask('pull 1'), 'the operator pulls their card');

@@ -1,12 +1,15 @@
 #!/bin/bash
 # The kiosk UI end to end, journeys 1, 2 and 4 with an operator logged in at
 # the kiosk with their own card (reader 1): issue with progress, help desk
-# unblock with the station's questions, retire of a lost card with the CA's
-# revocation. tests/ui/operator.mjs drives Debian's chromium; the shell checks
-# each effect on the card (yubico-piv-tool, pkcs11-tool), in the inventory
-# (CLI over the UNIX socket) and in the test CA's CRL. Screenshots:
-# test-logs/ui-operator/. Needs operator card login in the daemon (POST
-# /v1/login, `cardmgr operator add`): skipped (77) until it is there.
+# unblock with the station's questions, replacement of the damaged card with
+# key recovery, a temporary card for the forgotten one and its return, retire
+# of the lost card with the CA's revocation, and the reports screen's charts.
+# tests/ui/operator.mjs drives Debian's chromium; the shell checks each effect
+# on the card (yubico-piv-tool, pkcs11-tool), in the inventory (CLI over the
+# UNIX socket), in the test CA's CRL, and the charts against the CLI's
+# `cardmgr --json report` figures. Screenshots: test-logs/ui-operator/. Needs
+# operator card login in the daemon (POST /v1/login, `cardmgr operator add`):
+# skipped (77) until it is there.
 . "$TOP/tests/lib/tap.sh"
 if [ ! -d "$TOP/tests/ui/node_modules/playwright-core" ] ||
     [ ! -d "$TOP/kiosk-ui/node_modules/libsodium-wrappers" ] || [ ! -x /usr/bin/chromium ]; then
@@ -65,7 +68,7 @@ check "the daemon starts with the new operator" daemon_start
 ui_do() {	# one action asked by operator.mjs; one line back
 	case $1 in
 	tries) tries "$(reader_name "$2")" ;;
-	insert-blank) vcard_insert 0 "$T/card0.state" --create --serial 5201 >/dev/null && echo done || echo failed ;;
+	insert-blank) vcard_insert 0 "$T/card$2.state" --create --serial "$2" >/dev/null && echo done || echo failed ;;
 	pull) vcard_remove "$2" && echo done || echo failed ;;
 	verify) verify_pin "$2" && echo ok || echo failed ;;
 	block) for _ in 1 2 3; do ypt -a verify-pin -P 000000 >/dev/null 2>&1; done; tries "$R0" ;;
@@ -73,8 +76,30 @@ ui_do() {	# one action asked by operator.mjs; one line back
 	    json "$T/c.json" 'j["state"] + " " + str(len(j["certificates"]))' || echo none ;;
 	state) card_state "$2" ;;
 	unrevoked) ca_unrevoked ;;
+	crl) wait_settled "$3" && crl_has "$2" $(serials "$3") 2>/dev/null && echo ok || echo failed ;;
+	figures) report_figures "$2" "$3" ;;
 	*) echo unknown ;;
 	esac
+}
+report_figures() {	# OPDAYS EXPDAYS: the CLI's report figures, one JSON line
+	cm auditor --json report inventory >"$T/r.inv" &&
+	    cm auditor --json report operations --days "$1" >"$T/r.ops" &&
+	    cm auditor --json report expiring --days "$2" >"$T/r.exp" || { echo '{}'; return; }
+	python3 - "$T/r.inv" "$T/r.ops" "$T/r.exp" <<'PY'
+import collections, json, sys
+inv, ops, exp = (json.load(open(f)) for f in sys.argv[1:])
+def cols(r): return {c: i for i, c in enumerate(r["columns"])}
+out = {"state": {k: v for k, v in inv["by_state"].items() if v}, "profile": collections.Counter(),
+       "operations": collections.Counter(), "expiring": collections.Counter()}
+c = cols(inv)
+for r in inv["rows"]: out["profile"][r[c["profile"]]] += r[c["cards"]]
+c = cols(ops)
+for r in ops["rows"]: out["operations"][r[c["day"]]] += r[c["total"]]
+c = cols(exp)
+for r in exp["rows"]:
+    if r[c["kind"]] == "certificate": out["expiring"][r[c["expires"]][:10]] += 1
+print(json.dumps({k: {x: y for x, y in v.items() if y} for k, v in out.items()}, sort_keys=True, separators=(",", ":")))
+PY
 }
 coproc UI { cd "$TOP/tests/ui" && UI_URL=$K UI_ARTIFACTS=$ART UI_PROFILE=$T/chromium \
     UI_OP_READER=$R1 UI_OP_PIN=461937 UI_READER=$R0 exec node operator.mjs 2>"$T/node.err"; }
