@@ -4,7 +4,7 @@
 // registered the operator card and checks every effect with stock clients,
 // the inventory (CLI) and the test CA's CRL. Environment: UI_URL,
 // UI_ARTIFACTS, UI_PROFILE, UI_OP_READER, UI_OP_PIN, UI_READER.
-import { launch, ask, ok, eq, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
+import { launch, ask, ok, eq, note, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
 
 const URL = process.env.UI_URL;
 const ART = process.env.UI_ARTIFACTS;
@@ -96,6 +96,7 @@ try {
   const asked = opReqs.map((u) => [u.searchParams.get('wait'), u.searchParams.get('steps')]);
   ok(opReqs.length > 0 && asked.every(([w, n]) => /^[1-9][0-9]*$/.test(w || '') && Number(w) <= 30 && /^[0-9]+$/.test(n || '')),
     'the page follows the operation with wait= (1 to 30 s) and steps= on every request (no polling)', JSON.stringify(asked));
+  note(`issue progress: ${asked.length} requests, steps= ${asked.map(([, n]) => n).join(' ')}; lists drawn: ${drawn.map((d) => d.length).join(' ')}`);
   const lens = new Set([0, ...drawn.map((d) => d.length)]);
   ok(asked.length > 0 && asked[0][1] === '0' && asked.every(([, n], i) => lens.has(Number(n)) && (i === 0 || Number(n) >= Number(asked[i - 1][1]))),
     'each request asks for the steps beyond a list the page drew (steps= 0 first, never going back)', JSON.stringify({ asked, drawn: drawn.map((d) => d.length) }));
