@@ -169,6 +169,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' "$K$1"; }
 # What the kiosk's reader bar costs with every reader empty (readers.js gives
 # up on an answer after 8 s).
 empty_rt=$(curl -s -o "$T/rd.body" -m 120 -w '%{time_total}' "$K/v1/readers") || die "GET /v1/readers"
+empty_rt=$(calc "$empty_rt")
 ms() {	# wrk latency (250.00us, 1.23ms, 1.20s, 2.00m) -> ms
 	awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]+/, "", u); n = v + 0
 	    f = u == "us" ? 0.001 : u == "ms" ? 1 : u == "s" ? 1000 : u == "m" ? 60000 : -1
