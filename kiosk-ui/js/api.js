@@ -83,7 +83,9 @@ export function followOp(op, { onUpdate, onEnd }) {
   const ctl = new AbortController();
   let timer = null;
   let seen = 0;
-  const path = () => `/v1/operations/${encodeURIComponent(op)}?wait=${FOLLOW_WAIT_S}&steps=${seen}`;
+  // steps= is at most 1000 (docs/api.yaml): past that the station answers at
+  // once, and the pause after an answer without a new step paces the page.
+  const path = () => `/v1/operations/${encodeURIComponent(op)}?wait=${FOLLOW_WAIT_S}&steps=${Math.min(seen, 1000)}`;
   async function ask() {
     timer = null;
     let pause = FOLLOW_RETRY_MS;
