@@ -111,8 +111,8 @@ check: deps ui-deps
 
 test: check
 
-## bench       benchmarks (ratios against a baseline measured in the same run)
-bench: all
+## bench       benchmarks (ratios against a baseline measured in the same run; the kiosk's need ui-deps)
+bench: all ui-deps
 	@./tests/bench.sh build/release
 
 fuzz-build: $(addprefix $(B)/fuzz/,$(FUZZERS))

@@ -18,11 +18,15 @@ const sessionEnded = new Set();
 export function setCsrf(token) { csrf = token || null; }
 export function onSessionEnded(fn) { sessionEnded.add(fn); }
 
-// opts.timeoutMs: give up (ApiError 0, "timeout") after that long.
+// opts.timeoutMs: give up (ApiError 0, "timeout") after that long;
+// opts.signal: an AbortSignal that cancels the request (ApiError 0).
 export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store', redirect: 'error' };
-  if (opts.timeoutMs) init.signal = AbortSignal.timeout(opts.timeoutMs);
+  const signals = [];
+  if (opts.timeoutMs) signals.push(AbortSignal.timeout(opts.timeoutMs));
+  if (opts.signal) signals.push(opts.signal);
+  if (signals.length) init.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -60,4 +64,48 @@ export async function apiReader(method, path, body) {
       await new Promise((res) => setTimeout(res, 250 + 100 * i));
     }
   }
+}
+
+// Follow a long operation without polling: GET /v1/operations/{op}?wait=S&steps=N
+// answers as soon as the journal has more than the N steps this page has
+// shown, or the operation ended, or after S seconds (docs/daemon.md). Each
+// answer goes to onUpdate; the end (state not "running") to onEnd, once.
+// Asked again at once after an answer with new steps; an answer without any
+// (the wait ran out, or the station answered at once because enough other
+// requests wait already) is followed by a pause, and an error by a longer
+// one: never a busy loop. Returns { stop() }: the request in flight is
+// aborted and nothing is called any more.
+export const FOLLOW_WAIT_S = 20;	// the station allows 30 at most
+export const FOLLOW_IDLE_MS = 1000;	// after an answer without a new step
+export const FOLLOW_RETRY_MS = 2000;	// after an error
+
+export function followOp(op, { onUpdate, onEnd }) {
+  const ctl = new AbortController();
+  let timer = null;
+  let seen = 0;
+  // steps= is at most 1000 (docs/api.yaml): past that the station answers at
+  // once, and the pause after an answer without a new step paces the page.
+  const path = () => `/v1/operations/${encodeURIComponent(op)}?wait=${FOLLOW_WAIT_S}&steps=${Math.min(seen, 1000)}`;
+  async function ask() {
+    timer = null;
+    let pause = FOLLOW_RETRY_MS;
+    try {
+      const r = await api('GET', path(), undefined,
+        { timeoutMs: (FOLLOW_WAIT_S + 15) * 1000, signal: ctl.signal });
+      if (ctl.signal.aborted) return;
+      const o = r.body;
+      const n = Array.isArray(o.steps) ? o.steps.length : 0;
+      pause = n > seen ? 0 : FOLLOW_IDLE_MS;
+      seen = Math.max(seen, n);
+      if (o.state !== 'running') { onEnd(o); return; }
+      onUpdate(o);
+    } catch (e) {
+      if (ctl.signal.aborted) return;
+      // An unknown operation will not appear later: end with what is known.
+      if (e instanceof ApiError && e.status === 404) { onEnd({ state: 'unknown', error: e.message, steps: [] }); return; }
+    }
+    timer = setTimeout(ask, pause);
+  }
+  ask();
+  return { stop() { ctl.abort(); clearTimeout(timer); } };
 }

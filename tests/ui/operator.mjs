@@ -5,7 +5,7 @@
 // registered the operator card and checks every effect with stock clients,
 // the inventory (CLI) and the test CA's CRL. Environment: UI_URL,
 // UI_ARTIFACTS, UI_PROFILE, UI_OP_READER, UI_OP_PIN, UI_READER.
-import { launch, ask, ok, eq, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
+import { launch, ask, ok, eq, note, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
 
 const URL = process.env.UI_URL;
 const ART = process.env.UI_ARTIFACTS;
@@ -76,12 +76,38 @@ try {
   await page.locator('main button[type="submit"]').click();
   await step('confirm');
   await shot(page, ART, '03-issue-confirm');
+  // The progress: every request the page makes for the operation, and every
+  // list of steps it draws (a MutationObserver in the page; no timing).
+  const opReqs = [];
+  page.on('request', (r) => { const u = new globalThis.URL(r.url()); if (u.pathname.startsWith('/v1/operations/')) opReqs.push(u); });
+  await page.evaluate(() => {
+    window.stepsDrawn = [];
+    const read = () => [...document.querySelectorAll('[data-testid="steps"] li')].map((li) => li.dataset.step);
+    new MutationObserver(() => {
+      const l = read(), last = window.stepsDrawn.at(-1);
+      if (l.length && (!last || l.join() !== last.join())) window.stepsDrawn.push(l);
+    }).observe(document.querySelector('main'), { childList: true, subtree: true });
+  });
   await page.locator('button:text("Issue the card")').click();
   await step('progress').catch(() => {});
   await shot(page, ART, '04-issue-progress');
   await step('summary');
   ok(/Card issued/.test(await page.locator('main h1').innerText()), 'journey 1: the summary says the card is issued');
   await shot(page, ART, '05-issue-summary');
+  const drawn = await page.evaluate(() => window.stepsDrawn);
+  const opId = opReqs.length ? opReqs[0].pathname.split('/')[3] : '?';
+  const asked = opReqs.map((u) => [u.searchParams.get('wait'), u.searchParams.get('steps')]);
+  ok(opReqs.length > 0 && asked.every(([w, n]) => /^[1-9][0-9]*$/.test(w || '') && Number(w) <= 30 && /^[0-9]+$/.test(n || '')),
+    'the page follows the operation with wait= (1 to 30 s) and steps= on every request (no polling)', JSON.stringify(asked));
+  note(`issue progress: ${asked.length} requests, steps= ${asked.map(([, n]) => n).join(' ')}; lists drawn: ${drawn.map((d) => d.length).join(' ')}`);
+  const lens = new Set([0, ...drawn.map((d) => d.length)]);
+  ok(asked.length > 0 && asked[0][1] === '0' && asked.every(([, n], i) => lens.has(Number(n)) && (i === 0 || Number(n) >= Number(asked[i - 1][1]))),
+    'each request asks for the steps beyond a list the page drew (steps= 0 first, never going back)', JSON.stringify({ asked, drawn: drawn.map((d) => d.length) }));
+  const journal = await ask(`opsteps ${opId}`);
+  const jl = journal.split(',');
+  ok(drawn.length > 0 && drawn.every((d) => d.every((x, k) => x === jl[k])),
+    'each list of steps the page drew is the start of the operation\'s journal, in order', JSON.stringify({ journal, drawn }));
+  eq(journal, (drawn.at(-1) || []).join(','), 'the steps the page shows at the end are the operation\'s journal (cardmgr --json op show)');
   eq('active 4', await ask('card 5201'), 'the inventory has the card active with 4 certificates (CLI)');
   eq('ok', await ask(`verify ${PIN}`), 'the holder\'s PIN set at the kiosk verifies on the card (yubico-piv-tool, pkcs11-tool)');
 

@@ -75,6 +75,8 @@ ui_do() {	# one action asked by operator.mjs; one line back
 	card) cm auditor --json cards show "$2" >"$T/c.json" 2>/dev/null &&
 	    json "$T/c.json" 'j["state"] + " " + str(len(j["certificates"]))' || echo none ;;
 	state) card_state "$2" ;;
+	opsteps) cm officer --json op show "$2" >"$T/o.json" 2>/dev/null &&
+	    json "$T/o.json" '",".join(s["name"] for s in j["steps"])' || echo none ;;
 	unrevoked) ca_unrevoked ;;
 	crl) wait_settled "$3" && crl_has "$2" $(serials "$3") 2>/dev/null && echo ok || echo failed ;;
 	figures) report_figures "$2" "$3" ;;

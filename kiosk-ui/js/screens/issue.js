@@ -1,10 +1,11 @@
 // Journey 1 (badge officer): find or add the holder, pick a profile, insert
 // a blank card, the holder sets a PIN (and the answers to the questions the
-// profile enrols), then POST /v1/issue and watch the operation's journal
-// (GET /v1/operations/{op}) step by step: key generation takes seconds on a
-// real card. A summary ends it.
+// profile enrols), then POST /v1/issue and follow the operation's journal
+// step by step without polling (followOp: GET /v1/operations/{op}?wait=&steps=,
+// the station answers when a step lands): key generation takes seconds on a
+// real card. A summary ends it, with the steps done.
 import { h, replace, msg, focusHeading, announce } from '../dom.js';
-import { api, apiReader } from '../api.js';
+import { api, apiReader, followOp } from '../api.js';
 import { sealAll, takeInput } from '../seal.js';
 import { keypad, shuffleWanted } from '../keypad.js';
 import * as readers from '../readers.js';
@@ -19,7 +20,7 @@ export function stepLabel(name) {
 export function mount(main, ctx) {
   const st = { step: 'holder', holder: null, profile: null, profiles: [], card: null, pin: null, pin2: null,
     answers: [], op: null, opState: null, note: null, found: [], summary: null };
-  let timer = null;
+  let follow = null;
   let unsub = null;
   const watch = new CardWatch({
     other: () => { wipe(); st.card = null; st.step = 'card'; st.note = msg('warn', 'A different card was inserted: confirm the card again.'); draw(); },
@@ -83,7 +84,7 @@ export function mount(main, ctx) {
       const r = await apiReader('POST', '/v1/issue', body);
       st.op = r.body.operation;
       st.step = 'progress';
-      poll();
+      track();
     } catch (e) {
       wipe();
       st.step = 'refused';
@@ -94,20 +95,27 @@ export function mount(main, ctx) {
     draw();
   }
 
-  async function poll() {
-    try {
-      const r = await api('GET', `/v1/operations/${encodeURIComponent(st.op)}`);
-      st.opState = r.body;
-      if (r.body.state === 'running') { timer = setTimeout(poll, 1000); draw(); return; }
-      if (r.body.state === 'done' && r.body.card) {
-        try { st.summary = (await api('GET', `/v1/cards/${r.body.card}`)).body; } catch (e) { st.summary = null; }
-      }
-      st.step = 'summary';
-      watch.stop();
-    } catch (e) {
-      timer = setTimeout(poll, 2000);
-    }
-    draw();
+  // Each answer draws the steps as they landed; the end fetches the card.
+  function track() {
+    follow = followOp(st.op, {
+      onUpdate: (o) => { st.opState = o; draw(); },
+      onEnd: async (o) => {
+        st.opState = o;
+        if (o.state === 'done' && o.card) {
+          try { st.summary = (await api('GET', `/v1/cards/${o.card}`)).body; } catch (e) { st.summary = null; }
+        }
+        if (!follow) return;	// the screen was left meanwhile
+        st.step = 'summary';
+        watch.stop();
+        draw();
+      },
+    });
+  }
+
+  function stepList() {
+    const steps = (st.opState && st.opState.steps) || [];
+    return h('ol', { class: 'steps', 'aria-live': 'polite', 'data-testid': 'steps' },
+      steps.map((s) => h('li', { 'data-state': /:done$/.test(s.name) ? 'done' : 'running', 'data-step': s.name }, stepLabel(s.name))));
   }
 
   function header() {
@@ -196,11 +204,8 @@ export function mount(main, ctx) {
   }
 
   function drawProgress() {
-    const steps = (st.opState && st.opState.steps) || [];
     return [h('h1', null, 'Issuing the card\u2026'), header(),
-      h('p', null, 'Keep the card in the reader. Key generation takes a few seconds per key.'),
-      h('ol', { class: 'steps', 'aria-live': 'polite', 'data-testid': 'steps' },
-        steps.map((s) => h('li', { 'data-state': /:done$/.test(s.name) ? 'done' : 'running' }, stepLabel(s.name))))];
+      h('p', null, 'Keep the card in the reader. Key generation takes a few seconds per key.'), stepList()];
   }
 
   function drawSummary() {
@@ -213,6 +218,7 @@ export function mount(main, ctx) {
         h('dt', null, 'Serial'), h('dd', null, c.serial), h('dt', null, 'State'), h('dd', null, c.state),
         h('dt', null, 'Certificates'), h('dd', null, String((c.certificates || []).length)),
         h('dt', null, 'Expires'), h('dd', null, new Date(c.expires * 1000).toISOString().slice(0, 10))) : null,
+      h('details', null, h('summary', null, 'Steps'), stepList()),
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Done'))];
   }
 
@@ -233,5 +239,5 @@ export function mount(main, ctx) {
     if (st.step === 'card' && key !== seen) { seen = key; draw(); }
   });
   draw();
-  return { unmount() { wipe(); watch.stop(); clearTimeout(timer); if (unsub) unsub(); } };
+  return { unmount() { wipe(); watch.stop(); if (follow) { follow.stop(); follow = null; } if (unsub) unsub(); } };
 }
