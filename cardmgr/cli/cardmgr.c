@@ -49,6 +49,7 @@ usage(void)
 	    "  report inventory|operations|pending|expiring [--days N]\n"
 	    "         [--format table|json|csv]\n"
 	    "  notices run\n"
+	    "  crl check\n"
 	    "  backup                 an encrypted inventory copy (daemon running)\n"
 	    "  restore --key FILE --in BACKUP --state-dir DIR [--user NAME]\n"
 	    "                         offline, into an empty state directory\n"
@@ -856,6 +857,7 @@ cmd_simple(struct cm *cm, int argc, char **argv)
 		{ "audit", "show", "GET", "/v1/audit", "from limit" },
 		{ "certs", "expiring", "GET", "/v1/certificates", "days" },
 		{ "notices", "run", "POST", "/v1/notices/run", NULL },
+		{ "crl", "check", "POST", "/v1/crl/check", NULL },
 		{ "backup", NULL, "POST", "/v1/backup", NULL },
 	};
 	struct opts o;

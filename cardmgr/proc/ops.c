@@ -185,6 +185,7 @@ static const struct ops_op table[] = {
 	{ OPS_REPLACE, "replace", "POST", "/v1/cards/{card}/replace", N(replace) },
 	{ OPS_TEMPORARY, "temporary", "POST", "/v1/cards/{card}/temporary", N(temporary) },
 	{ OPS_TEMP_RETURN, "temp_return", "POST", "/v1/cards/{card}/return", N(temp_return) },
+	{ OPS_CRL_CHECK, "crl_check", "POST", "/v1/crl/check", NULL, 0 },
 };
 
 const char *
