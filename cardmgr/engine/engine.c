@@ -108,6 +108,8 @@ static const struct {
 	{ OPS_NOTICES_RUN, OPR_ROLE_ADMINISTRATOR | OPR_ROLE_SECURITY_OFFICER },
 	/* The card proves who the operator is (login.c). */
 	{ OPS_CRL_CHECK, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR },
+	{ OPS_CERT_REVOKE, OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_CERT_HOLD, OPR_ROLE_SECURITY_OFFICER },
 	{ OPS_LOGIN, 0 },
 	{ OPS_SESSION, 0 },
 	{ OPS_LOGOUT, 0 },
@@ -626,6 +628,10 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_logout(e, r, id, &a);
 	case OPS_CRL_CHECK:
 		return op_crl_check(e, r, id, &a);
+	case OPS_CERT_REVOKE:
+		return op_cert_revoke(e, r, id, &a);
+	case OPS_CERT_HOLD:
+		return op_cert_hold(e, r, id, &a);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -656,6 +662,8 @@ slow_op(int code)
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
 	case OPS_CRL_CHECK:		/* fetches the CRL */
+	case OPS_CERT_REVOKE:		/* CA round trips */
+	case OPS_CERT_HOLD:
 	case OPS_BACKUP:		/* the whole inventory, copied */
 	/* Inventory reads: a read transaction each (MDB_NOTLS), on every
 	 * core at once instead of one after another in the loop. */

@@ -400,6 +400,11 @@ int eng_crl_check(struct engine *e, const struct actor *a, json_t **report,
     char *why, size_t cap);
 int op_crl_check(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
+/* certrevoke.c: revoke / hold by certificate, a foreign card's too. */
+int op_cert_revoke(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_cert_hold(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
 /* The periodic check every crl_check_seconds (none when 0). */
 int eng_central_start(struct engine *e);
 int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,

@@ -98,6 +98,7 @@ def requests(pin, answer):
         "report_pending": ("/v1/reports/pending", None),
         "report_expiring": ("/v1/reports/expiring?days=1", None),
         "notices_run": ("/v1/notices/run", {}),
+        "crl_check": ("/v1/crl/check", {}),
         "holder_unlock": ("/v1/holders/%s/unlock" % NOHOLDER,
                           {"reason": "matrix"}),
         "master_new": ("/v1/keys/master", {}),

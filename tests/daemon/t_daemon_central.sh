@@ -6,7 +6,10 @@
 # certificates' status and reason follow, the card runs the transition
 # lifecycle.conf's crl_reasons names, the history and audit log say so, a
 # second run changes nothing, a restart keeps it. A forged or unparsable
-# CRL is refused with a clear error and changes nothing. Effects are read
+# CRL is refused with a clear error and changes nothing. A certificate the
+# CA issued to someone else is held by file and revoked by serial through
+# this station's CA link (`cardmgr cert hold|revoke`); the inventory gets a
+# record of it. Effects are read
 # through the CA's own CRL (curl + openssl crl) and the inventory after a
 # daemon restart.
 . "$TOP/tests/lib/tap.sh"
@@ -110,5 +113,42 @@ check_grep "the refusals are audited" '"crl_check.refused"' "$T/audit.json"
 ca_stop; ca_start
 cm security --json crl check >"$T/chk8.json"
 check_eq "with the real CRL back the hold is taken" "suspended hold:6" "$(field 7002 'j["state"]') $(status_of 7002 "$H2")"
+
+# --- a certificate this station never issued: held by file, revoked by serial
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/foreign.key" \
+    -subj "/O=Test/CN=Elsewhere" -out "$T/foreign.csr" 2>/dev/null
+openssl cmp -cmd p10cr -server 127.0.0.1:8080 -path cmp -cert "$PKI/admin.crt" -key "$PKI/admin.key" \
+    -csr "$T/foreign.csr" -certout "$T/foreign.crt" -trusted "$PKI/root.crt" -untrusted "$PKI/ca.crt" \
+    >"$T/p10.log" 2>&1
+chmod 644 "$T/foreign.crt"	# the officer's CLI reads it
+check "the CA issues a certificate to someone else (the CA operator's request)" test -s "$T/foreign.crt"
+FS=$(openssl x509 -in "$T/foreign.crt" -noout -serial | cut -d= -f2); fs=${FS,,}
+check_eq "by serial alone, unknown to the station: 404" 404 \
+    "$(post security "/v1/certificates/$FS/revoke" '{"reason":"keyCompromise"}')"
+check_grep "saying to give the certificate" 'give the certificate itself' "$T/post.json"
+check_eq "a badge officer may not (403)" 403 "$(post officer "/v1/certificates/$FS/hold" '{}')"
+check_eq "a certificate whose serial is not the path's: 400" 400 \
+    "$(post security /v1/certificates/0abc/hold "{\"cert\":\"$(openssl x509 -in "$T/foreign.crt" -outform DER | base64 -w0)\"}")"
+check_eq "nothing recorded for it" none "$(card_state "x-$fs")"
+cm security --json cert hold --cert "$T/foreign.crt" --note "reported by its owner" >"$T/fh.json"
+check_eq "the security officer holds it by file (exit 0: the CA confirmed)" 0 $?
+check "the CA's CRL lists it certificateHold" crl_has CertificateHold "$FS"
+check_eq "the inventory has a record: suspended, held" "suspended hold:6" "$(field "x-$fs" 'j["state"]') $(status_of "x-$fs" "$fs")"
+cm security --json cert revoke --serial "$FS" --reason affiliationChanged >"$T/fr.json"
+check_eq "then revokes it by serial (exit 0)" 0 $?
+check "the CA's CRL lists it affiliationChanged" crl_has AffiliationChanged "$FS"
+check_eq "inventory: retired, revoked affiliationChanged (3)" "retired revoked:3" "$(field "x-$fs" 'j["state"]') $(status_of "x-$fs" "$fs")"
+check_grep "its history names the officer's note" 'reason: reported by its owner' "$T/c.json"
+check_eq "revoking it again: 409" 409 "$(post security "/v1/certificates/$fs/revoke" '{"reason":"keyCompromise"}')"
+check_eq "a certificate of this station's card: 409 (its card's lifecycle decides)" 409 \
+    "$(post security "/v1/certificates/${SN2##* }/revoke" '{"reason":"keyCompromise"}')"
+check "and the CRL does not list it" crl_has absent "${SN2##* }"
+cm auditor --json audit show --limit 1000 >"$T/audit.json"
+check_grep "the audit log has the hold and the revocation" '"cert_hold.ok".*|"cert_revoke.ok"' "$T/audit.json"
+daemon_stop
+check "the daemon starts again" daemon_start
+check_eq "after a restart: retired, revoked" "retired revoked:3" "$(field "x-$fs" 'j["state"]') $(status_of "x-$fs" "$fs")"
+cm security --json crl check >"$T/chk9.json"
+check_eq "the CRL check agrees: nothing to change" 0 "$(json "$T/chk9.json" 'j["certificates_changed"]')"
 check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
 done_testing
