@@ -99,6 +99,10 @@ def requests(pin, answer):
         "report_expiring": ("/v1/reports/expiring?days=1", None),
         "notices_run": ("/v1/notices/run", {}),
         "crl_check": ("/v1/crl/check", {}),
+        # A serial no certificate has, no cert: 404 past the floor.
+        "cert_revoke": ("/v1/certificates/ffffff01/revoke",
+                        {"reason": "keyCompromise"}),
+        "cert_hold": ("/v1/certificates/ffffff01/hold", {}),
         "holder_unlock": ("/v1/holders/%s/unlock" % NOHOLDER,
                           {"reason": "matrix"}),
         "master_new": ("/v1/keys/master", {}),
