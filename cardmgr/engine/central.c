@@ -43,6 +43,7 @@ struct run {
 	X509_CRL *crl;
 	struct chg *v;
 	size_t n, cap;
+	uint64_t crl_time;	/* the CRL's thisUpdate */
 	char (*held)[INV_CERT_SERIAL_MAX + 1];	/* HOLD in the inventory */
 	size_t nheld, capheld;
 	int oom;
@@ -82,11 +83,27 @@ same_issuer(X509_CRL *crl, const struct inv_cert *c)
 	return ok;
 }
 
+/*
+ * A CRL made before this station last changed the card may not show that
+ * change yet (a real CA publishes on its schedule, not per request): our own
+ * hold, confirmed after it, would look released. Such a card waits for a
+ * newer CRL.
+ */
+static int
+crl_predates(struct run *r, const uint8_t guid[16])
+{
+	struct inv_card k;
+
+	return inv_card_get(r->t, guid, &k) == INV_OK && k.updated > r->crl_time;
+}
+
 static int
 add_chg(struct run *r, const struct inv_cert *c, int to, int reason)
 {
 	struct chg *g;
 
+	if (crl_predates(r, c->guid))
+		return INV_OK;
 	if (r->n == r->cap) {
 		size_t nc = r->cap ? 2 * r->cap : 16;
 		struct chg *nv = realloc(r->v, nc * sizeof(*nv));
@@ -379,6 +396,15 @@ eng_crl_check(struct engine *e, const struct actor *a, json_t **report,
 		    "CA's CRL");
 	r.e = e;
 	r.crl = crl;
+	{
+		struct tm tm;
+
+		if (!ASN1_TIME_to_tm(X509_CRL_get0_lastUpdate(crl), &tm)) {
+			snprintf(why, cap, "CRL without a readable thisUpdate");
+			goto fail;
+		}
+		r.crl_time = (uint64_t)timegm(&tm);
+	}
 	if ((cards = json_array()) == NULL ||
 	    (rc = inv_begin(e->inv, 1, &r.t)) != INV_OK) {
 		snprintf(why, cap, "inventory: cannot begin");

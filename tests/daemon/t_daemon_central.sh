@@ -113,6 +113,11 @@ check_grep "the refusals are audited" '"crl_check.refused"' "$T/audit.json"
 ca_stop; ca_start
 cm security --json crl check >"$T/chk8.json"
 check_eq "with the real CRL back the hold is taken" "suspended hold:6" "$(field 7002 'j["state"]') $(status_of 7002 "$H2")"
+cm security --json reinstate 7002 >"$T/rein.json"
+check_eq "the station itself reinstates 7002 (its own journal, exit 0)" "0 active" "$? $(json "$T/rein.json" 'j["state"]')"
+cm security --json crl check >"$T/chk8b.json"
+check_eq "the CRL check then agrees with the station's own change" "0 active valid:0" \
+    "$(json "$T/chk8b.json" 'j["certificates_changed"]') $(field 7002 'j["state"]') $(status_of 7002 "$H2")"
 
 # --- a certificate this station never issued: held by file, revoked by serial
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/foreign.key" \
