@@ -155,5 +155,19 @@ check "the daemon starts again" daemon_start
 check_eq "after a restart: retired, revoked" "retired revoked:3" "$(field "x-$fs" 'j["state"]') $(status_of "x-$fs" "$fs")"
 cm security --json crl check >"$T/chk9.json"
 check_eq "the CRL check agrees: nothing to change" 0 "$(json "$T/chk9.json" 'j["certificates_changed"]')"
+
+# --- the periodic check (crl_check_seconds): no one asks, the card follows
+daemon_stop
+echo 'crl_check_seconds = 1;' >>"$T/etc/cardmgrd.conf"
+check "the daemon starts with a check every second" daemon_start
+check "the CA operator revokes a certificate of 7002 (keyCompromise)" ca_rr "$H2" 1
+for ((i = 0; i < 80; i++)); do
+	[ "$(card_state 7002)" = lost ] && break
+	sleep 0.25
+done
+check_eq "the background check makes 7002 lost, the certificate revoked" "lost revoked:1" \
+    "$(field 7002 'j["state"]') $(status_of 7002 "$H2")"
+cm auditor --json audit show --limit 1000 >"$T/audit.json"
+check_grep "audited as the scheduled check" '"actor": *"crl-check"' "$T/audit.json"
 check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
 done_testing
