@@ -9,9 +9,9 @@
 # CRL is refused with a clear error and changes nothing. A certificate the
 # CA issued to someone else is held by file and revoked by serial through
 # this station's CA link (`cardmgr cert hold|revoke`); the inventory gets a
-# record of it. Effects are read
-# through the CA's own CRL (curl + openssl crl) and the inventory after a
-# daemon restart.
+# record of it. With crl_check_seconds = 1 the background check does the
+# same with no one asking. Effects are read through the CA's own CRL (curl +
+# openssl crl) and the inventory after a daemon restart.
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/daemon/stationenv.sh"
 stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
