@@ -49,6 +49,9 @@ usage(void)
 	    "  report inventory|operations|pending|expiring [--days N]\n"
 	    "         [--format table|json|csv]\n"
 	    "  notices run\n"
+	    "  crl check\n"
+	    "  cert revoke (--serial HEX | --cert FILE) --reason R [--note TEXT]\n"
+	    "  cert hold (--serial HEX | --cert FILE) [--note TEXT]\n"
 	    "  backup                 an encrypted inventory copy (daemon running)\n"
 	    "  restore --key FILE --in BACKUP --state-dir DIR [--user NAME]\n"
 	    "                         offline, into an empty state directory\n"
@@ -834,6 +837,12 @@ cmd_report(struct cm *cm, int argc, char **argv)
 	return cm_report(cm, names[i], o.days, o.format);
 }
 
+int
+cm_call(struct cm *cm, const char *method, const char *path, json_t *body)
+{
+	return call(cm, method, path, body);
+}
+
 /* suspend CARD --reason TEXT, reinstate CARD [--reason TEXT] */
 static int
 cmd_hold(struct cm *cm, int argc, char **argv)
@@ -856,6 +865,7 @@ cmd_simple(struct cm *cm, int argc, char **argv)
 		{ "audit", "show", "GET", "/v1/audit", "from limit" },
 		{ "certs", "expiring", "GET", "/v1/certificates", "days" },
 		{ "notices", "run", "POST", "/v1/notices/run", NULL },
+		{ "crl", "check", "POST", "/v1/crl/check", NULL },
 		{ "backup", NULL, "POST", "/v1/backup", NULL },
 	};
 	struct opts o;
@@ -923,6 +933,8 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cmd_report(cm, argc, argv);
 	if (strcmp(argv[0], "suspend") == 0 || strcmp(argv[0], "reinstate") == 0)
 		return cmd_hold(cm, argc, argv);
+	if (strcmp(argv[0], "cert") == 0)
+		return cm_cert(cm, argc, argv);
 	if ((rc = cmd_simple(cm, argc, argv)) >= 0)
 		return rc;
 	fprintf(stderr, "cardmgr: unknown command %s\n", argv[0]);

@@ -73,6 +73,11 @@ void cm_print(const struct cm *cm, const char *body);
 int cm_report(struct cm *cm, const char *name, const char *days,
     const char *format);
 
+/* One request and its outcome printed; the exit status. body: stolen. */
+int cm_call(struct cm *cm, const char *method, const char *path, json_t *body);
+/* cardmgr_cert.c: cert revoke|hold (argv[0] "cert"); the exit status. */
+int cm_cert(struct cm *cm, int argc, char **argv);
+
 /* cardmgr_backup.c: the offline commands (argv[0] is the command). */
 int cm_restore(int argc, char **argv);
 int cm_backup_keygen(int argc, char **argv);

@@ -107,6 +107,9 @@ static const struct {
 	/* Sends mail now: not the read-only auditor. */
 	{ OPS_NOTICES_RUN, OPR_ROLE_ADMINISTRATOR | OPR_ROLE_SECURITY_OFFICER },
 	/* The card proves who the operator is (login.c). */
+	{ OPS_CRL_CHECK, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR },
+	{ OPS_CERT_REVOKE, OPR_ROLE_SECURITY_OFFICER },
+	{ OPS_CERT_HOLD, OPR_ROLE_SECURITY_OFFICER },
 	{ OPS_LOGIN, 0 },
 	{ OPS_SESSION, 0 },
 	{ OPS_LOGOUT, 0 },
@@ -632,6 +635,12 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_session(e, id, &a);
 	case OPS_LOGOUT:
 		return op_logout(e, r, id, &a);
+	case OPS_CRL_CHECK:
+		return op_crl_check(e, r, id, &a);
+	case OPS_CERT_REVOKE:
+		return op_cert_revoke(e, r, id, &a);
+	case OPS_CERT_HOLD:
+		return op_cert_hold(e, r, id, &a);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -661,6 +670,9 @@ slow_op(int code)
 	case OPS_TEMP_RETURN:
 	case OPS_AUDIT_VERIFY:
 	case OPS_NOTICES_RUN:		/* SMTP round trips */
+	case OPS_CRL_CHECK:		/* fetches the CRL */
+	case OPS_CERT_REVOKE:		/* CA round trips */
+	case OPS_CERT_HOLD:
 	case OPS_BACKUP:		/* the whole inventory, copied */
 	/* Inventory reads: a read transaction each (MDB_NOTLS), on every
 	 * core at once instead of one after another in the loop. */
@@ -1034,6 +1046,8 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 		log_warnx("temporary card scheduler: cannot start");
 	if (eng_notices_start(&e) != 0)
 		goto out;
+	if (eng_central_start(&e) != 0)
+		log_warnx("CRL check: cannot start its thread");
 	if (e.cast != NULL) {
 		pthread_t th;
 

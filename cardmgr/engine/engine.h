@@ -21,6 +21,7 @@ struct engine_cfg {
 	const char *fascn;		/* 32-digit FASC-N written to CHUIDs */
 	size_t map_size;		/* LMDB map size, bytes */
 	unsigned ca_retry_s;		/* background drain of the CA journal */
+	unsigned crl_check_s;		/* CRL check (central.c); 0: on demand only */
 	const struct ntf_cfg *notify;	/* expiry notices; NULL or no URL: off */
 	/* Bounds on one card exchange, and on on-card key generation (0: the
 	 * drivers' defaults); past them the card is "not responding". */

@@ -393,6 +393,23 @@ int eng_temp_tick(struct engine *e, unsigned *ended);
 int op_backup(struct engine *e, uint64_t id, const struct actor *a);
 
 /* suspend.c */
+/*
+ * central.c: the CA's CRL against the inventory; certificates revoked, held
+ * or released at the CA take that status and their cards the lifecycle's
+ * crl_reasons transition, in one transaction. [out] *report (json_decref)
+ * on 0; -1 with why (CRL refused, inventory).
+ */
+int eng_crl_check(struct engine *e, const struct actor *a, json_t **report,
+    char *why, size_t cap);
+int op_crl_check(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+/* certrevoke.c: revoke / hold by certificate, a foreign card's too. */
+int op_cert_revoke(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_cert_hold(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+/* The periodic check every crl_check_seconds (none when 0). */
+int eng_central_start(struct engine *e);
 int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int op_reinstate(struct engine *e, const struct ops_req *r, uint64_t id,

@@ -5,6 +5,7 @@ ENGINE_LIB := cardmgr/engine/engine.c cardmgr/engine/query.c cardmgr/engine/issu
               cardmgr/engine/seal.c cardmgr/engine/cardops.c cardmgr/engine/recover.c \
               cardmgr/engine/report.c cardmgr/engine/notices.c \
               cardmgr/engine/transition.c cardmgr/engine/suspend.c \
+              cardmgr/engine/central.c cardmgr/engine/certrevoke.c \
               cardmgr/engine/backup_op.c cardmgr/inv/backup.c \
               cardmgr/engine/login.c cardmgr/engine/sessions.c \
               cardmgr/engine/replace.c cardmgr/engine/temp.c

@@ -32,6 +32,7 @@ defaults(struct dconf *c)
 	c->map_size = (size_t)1024 << 20;
 	c->api_port = 8410;
 	c->ca_retry_s = 30;
+	c->crl_check_s = 3600;
 	c->card_timeout_s = 30;
 	c->card_keygen_timeout_s = 120;
 	c->session_idle_s = 300;
@@ -217,6 +218,13 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "ca_retry_seconds must be 1..3600");
 			c->ca_retry_s = (unsigned)config_setting_get_int(s);
+		} else if (strcmp(name, "crl_check_seconds") == 0) {
+			if (config_setting_type(s) != CONFIG_TYPE_INT ||
+			    config_setting_get_int(s) < 0 ||
+			    config_setting_get_int(s) > 604800)
+				return fail(err, cap, file, line,
+				    "crl_check_seconds must be 0 (off)..604800");
+			c->crl_check_s = (unsigned)config_setting_get_int(s);
 		} else if (strcmp(name, "card_timeout_seconds") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT ||
 			    config_setting_get_int(s) < 1 ||

@@ -24,6 +24,7 @@ struct dconf {
 	char fascn[33];
 	size_t map_size;		/* bytes */
 	unsigned ca_retry_s;		/* background CA journal drain */
+	unsigned crl_check_s;		/* CA's CRL against the inventory; 0 off */
 	unsigned card_timeout_s;	/* bound on one card exchange */
 	unsigned card_keygen_timeout_s;	/* bound on on-card key generation */
 	int api_port;			/* 127.0.0.1:port; 0 = no TCP listener */

@@ -433,11 +433,79 @@ check_graph(struct pcfg_ctx *c, const config_setting_t *root,
 			    "leads to (nothing there is held)");
 }
 
+const struct lc_transition *
+lc_crl_transition(const struct lc *lc, int reason)
+{
+	if (reason < 0)
+		reason = 0;
+	if (lc == NULL || reason >= LC_CRL_REASONS || lc->crl[reason] == 0)
+		return NULL;
+	return &lc->t[lc->crl[reason] - 1];
+}
+
+static const char *const crl_keys[] = { "reason", "transition", NULL };
+
+/*
+ * One crl_reasons entry: { reason = "keyCompromise"; transition = "x"; }.
+ * The transition must exist and have effect none: the CA already revoked,
+ * held or released the certificate; the card only follows.
+ */
+static void
+parse_crl_entry(struct pcfg_ctx *c, const config_setting_t *g, struct lc *lc)
+{
+	char rname[40], tname[LC_NAME_MAX + 1];
+	const struct lc_transition *t;
+	int r;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		pcfg_err(c, g, "each crl_reasons entry must be a group { ... }");
+		return;
+	}
+	pcfg_only(c, g, crl_keys);
+	if (!pcfg_str(c, g, "reason", 1, NULL, rname, sizeof(rname)) ||
+	    !pcfg_str(c, g, "transition", 1, NULL, tname, sizeof(tname)))
+		return;
+	if ((r = reason_from_name(rname)) < 0) {
+		pcfg_err(c, g, "crl_reasons: unknown reason \"%.32s\" (RFC 5280 "
+		    "CRLReason names)", rname);
+		return;
+	}
+	if (lc->crl[r] != 0) {
+		pcfg_err(c, g, "crl_reasons: %s named twice", rname);
+		return;
+	}
+	if ((t = lc_find(lc, tname)) == NULL) {
+		pcfg_err(c, g, "crl_reasons: %s names no transition \"%s\"",
+		    rname, tname);
+		return;
+	}
+	if (t->effect != LC_EFFECT_NONE) {
+		pcfg_err(c, g, "crl_reasons: transition %s has effect %s: a "
+		    "card following the CA's CRL sends nothing (effect none)",
+		    tname, effect_names[t->effect]);
+		return;
+	}
+	lc->crl[r] = (uint8_t)(t - lc->t + 1);
+}
+
+static void
+parse_crl_reasons(struct pcfg_ctx *c, const config_setting_t *root,
+    struct lc *lc)
+{
+	const config_setting_t *l;
+
+	if ((l = pcfg_member(c, root, "crl_reasons", 0, CONFIG_TYPE_LIST)) ==
+	    NULL)
+		return;
+	for (unsigned i = 0; i < (unsigned)config_setting_length(l); i++)
+		parse_crl_entry(c, config_setting_get_elem(l, i), lc);
+}
+
 static void
 parse_lc(struct pcfg_ctx *c, const config_setting_t *root, struct lc *lc)
 {
 	static const char *const top[] = { "initial", "states", "transitions",
-		NULL };
+		"crl_reasons", NULL };
 	const config_setting_t *l, *g;
 	unsigned n;
 
@@ -460,6 +528,7 @@ parse_lc(struct pcfg_ctx *c, const config_setting_t *root, struct lc *lc)
 	}
 	check_fixed(c, l, lc);
 	check_graph(c, root, lc);
+	parse_crl_reasons(c, root, lc);
 }
 
 static int

@@ -73,11 +73,21 @@ struct lc_transition {
 	unsigned line;
 };
 
+#define LC_CRL_REASONS 11		/* CRLReason 0..10 */
+
 struct lc {
 	int initial;			/* state new cards start in */
 	uint32_t states;		/* bit per state the station uses */
 	size_t n;
 	struct lc_transition t[LC_TRANSITIONS_MAX];
+	/*
+	 * crl_reasons: what a card does when the CA's CRL shows one of its
+	 * certificates revoked (or held, or released) without this station
+	 * asking: crl[reason] is 1 + the index in t[] of the transition it
+	 * runs, 0 for none (the certificate's status follows, the card's
+	 * state stays). "removeFromCRL" is the release of a hold.
+	 */
+	uint8_t crl[LC_CRL_REASONS];
 };
 
 /* [out] *out: lc_free. errbuf: one "file:line: message" line per error. */
@@ -99,6 +109,14 @@ int lc_allows(const struct lc_transition *t, uint32_t roles);
  * -1 when t has no CA effect.
  */
 int lc_reason(const struct lc_transition *t, const int *preason);
+
+/*
+ * The transition a card runs when the CRL shows one of its certificates
+ * with reason (-1, no reason given: unspecified), or NULL when the
+ * lifecycle names none. Such transitions have effect none: the CA did it.
+ */
+const struct lc_transition *lc_crl_transition(const struct lc *lc,
+    int reason);
 
 /* Names as written in the file; NULL when out of range. */
 const char *lc_state_name(int state);

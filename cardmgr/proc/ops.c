@@ -100,6 +100,24 @@ static const struct ops_arg reinstate[] = {
 	TEXT("reason", 0, 1, 200),
 };
 /* Replace: the old card in the path, the blank one in the reader. */
+/* By certificate (engine/certrevoke.c): a card issued elsewhere too. The
+ * certificate as base64 DER when the station has no record of it. */
+static const char *const cert_reasons[] = {
+	"unspecified", "keyCompromise", "affiliationChanged", "superseded",
+	"cessationOfOperation", "privilegeWithdrawn", NULL
+};
+#define CERT_B64 { "cert", OPS_K_STR, OPS_IN_BODY, 0, OPS_CS_TEXT, 1, 8192, 0, 0, NULL, NULL, 0, 0 }
+static const struct ops_arg cert_revoke[] = {
+	ID("serial", OPS_IN_PATH, 1),
+	ENUM("reason", OPS_IN_BODY, 1, cert_reasons),
+	CERT_B64,
+	TEXT("note", 0, 1, 200),
+};
+static const struct ops_arg cert_hold[] = {
+	ID("serial", OPS_IN_PATH, 1),
+	CERT_B64,
+	TEXT("note", 0, 1, 200),
+};
 static const char *const replace_reasons[] = {
 	"lost", "stolen", "damaged", "expired", NULL
 };
@@ -185,6 +203,11 @@ static const struct ops_op table[] = {
 	{ OPS_REPLACE, "replace", "POST", "/v1/cards/{card}/replace", N(replace) },
 	{ OPS_TEMPORARY, "temporary", "POST", "/v1/cards/{card}/temporary", N(temporary) },
 	{ OPS_TEMP_RETURN, "temp_return", "POST", "/v1/cards/{card}/return", N(temp_return) },
+	{ OPS_CRL_CHECK, "crl_check", "POST", "/v1/crl/check", NULL, 0 },
+	{ OPS_CERT_REVOKE, "cert_revoke", "POST",
+	  "/v1/certificates/{serial}/revoke", N(cert_revoke) },
+	{ OPS_CERT_HOLD, "cert_hold", "POST", "/v1/certificates/{serial}/hold",
+	  N(cert_hold) },
 };
 
 const char *

@@ -17,7 +17,8 @@
  * (reason), confirmed/SERIAL (certConf seen),
  * otp/REF (one-time secrets; moved to otp-used/ once confirmed), idm/ (pushed
  * certificates), crl.der. Faults for the failure tests: unprotected, badsig,
- * untrusted, othersigner, badtxid, badnonce, garbage, http500, crl-forged.
+ * untrusted, othersigner, badtxid, badnonce, garbage, http500, crl-forged,
+ * crl-garbage.
  * --crash-at issue (the kill -9 tests): SIGKILL itself between an issuance's
  * record and its index.
  */
@@ -320,6 +321,10 @@ serve_crl(struct srv *s, int fd)
 
 	if (strcmp(s->fault, "crl-forged") == 0)
 		return serve_forged_crl(s, fd);
+	/* fault crl-garbage: well-formed DER (SEQUENCE { INTEGER 5 }), no CRL. */
+	if (strcmp(s->fault, "crl-garbage") == 0)
+		return reply(fd, 200, "application/pkix-crl",
+		    "\x30\x03\x02\x01\x05", 5);
 	/* Regenerate on each fetch: fresh lastUpdate, and a short-lived
 	 * --crl-seconds behaves like a real CA's schedule. */
 	(void)tca_publish_crl(s);

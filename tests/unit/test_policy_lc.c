@@ -198,6 +198,9 @@ shipped_file_and_secrecy(void **state)
 	assert_int_equal(lc_find(lc, "stolen")->to, lc_state_from_name("stolen"));
 	assert_int_equal(lc_find(lc, "suspend")->effect, LC_EFFECT_HOLD);
 	assert_int_equal(lc_find(lc, "reinstate")->effect, LC_EFFECT_UNHOLD);
+	assert_string_equal(lc_crl_transition(lc, 1)->name, "ca_compromised");
+	assert_string_equal(lc_crl_transition(lc, 8)->name, "ca_release");
+	assert_null(lc_crl_transition(lc, 4));	/* superseded: the card stays */
 	assert_true(lc_allows(lc_find(lc, "suspend"), OPR_ROLE_SECURITY_OFFICER));
 	assert_false(lc_allows(lc_find(lc, "suspend"), OPR_ROLE_BADGE_OFFICER));
 	for (const char *s = "blank issuing active suspended retired lost stolen "
@@ -230,6 +233,40 @@ shipped_file_and_secrecy(void **state)
 	    sizeof(errbuf)), LC_ERR_IO);
 }
 
+/* crl_reasons: CRL reason -> a transition with effect none. */
+static void
+crl_reasons(void **state)
+{
+	struct lc *lc = NULL;
+#define CAHOLD ",\n  { name = \"ca_hold\"; from = [ \"active\" ]; to = \"suspended\"; effect = \"none\"; roles = [ ]; }"
+
+	(void)state;
+	assert_int_equal(load(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"certificateHold\"; transition = \"ca_hold\"; } );\n",
+	    &lc), LC_OK);
+	assert_string_equal(lc_crl_transition(lc, 6)->name, "ca_hold");
+	assert_null(lc_crl_transition(lc, 1));
+	assert_null(lc_crl_transition(lc, -1));
+	assert_null(lc_crl_transition(lc, 99));
+	lc_free(lc);
+	refused(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"certificateHold\"; transition = \"suspend\"; } );\n",
+	    "lc.conf:10: crl_reasons: transition suspend has effect hold");
+	refused(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"keyCompromised\"; transition = \"ca_hold\"; } );\n",
+	    "lc.conf:10: crl_reasons: unknown reason \"keyCompromised\"");
+	refused(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"keyCompromise\"; transition = \"ca_gone\"; } );\n",
+	    "crl_reasons: keyCompromise names no transition \"ca_gone\"");
+	refused(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"certificateHold\"; transition = \"ca_hold\"; },\n"
+	    "  { reason = \"certificateHold\"; transition = \"ca_hold\"; } );\n",
+	    "lc.conf:11: crl_reasons: certificateHold named twice");
+	refused(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"certificateHold\"; to = \"ca_hold\"; } );\n",
+	    "to");
+}
+
 static void
 names(void **state)
 {
@@ -250,6 +287,7 @@ main(void)
 		cmocka_unit_test(strict_errors),
 		cmocka_unit_test(every_error),
 		cmocka_unit_test(shipped_file_and_secrecy),
+		cmocka_unit_test(crl_reasons),
 		cmocka_unit_test(names),
 	};
 
