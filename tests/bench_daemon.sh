@@ -277,7 +277,7 @@ running_threads() {	# where the engine's threads wait (kernel wchan), counted
 # run_par PROFILE N FIRSTSERIAL: N cards issued at once on readers 0..N-1;
 # sets par (wall s), ndone, nfailed, fins (each op's end, s from the start).
 run_par() {
-	local prof=$1 n=$2 base=$3 r o st
+	local prof=$1 n=$2 base=$3 r o st p
 	local -A fin=()
 	local ops=()
 	for ((r = 0; r < n; r++)); do
@@ -287,8 +287,17 @@ run_par() {
 	done
 	PROFILE=$prof
 	t0=$(now)
+	# The N requests go in at once, as N officers at N readers would (one
+	# CLI after another took ~0.25 s each, and the ends followed the starts).
+	local subs=()
 	for ((r = 0; r < n; r++)); do
-		o=$(issue "$r" "P$((base + r))") || { echo "$o"; exit 1; }
+		rm -f "$T/op.r$r"
+		( o=$(issue "$r" "P$((base + r))") && echo "$o" >"$T/op.r$r" ) &
+		subs+=($!)
+	done
+	for p in "${subs[@]}"; do wait "$p"; done
+	for ((r = 0; r < n; r++)); do
+		o=$(cat "$T/op.r$r" 2>/dev/null) || die "issue on reader $r refused: $(cat "$T/issue.$r.json")"
 		ops+=("$o")
 		follow "$o"
 	done
