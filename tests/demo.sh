@@ -97,7 +97,7 @@ As the demo operator (uid $uid: badge officer, help desk, security officer, audi
   cm audit verify
 Logs: $S/cardmgrd.log, $S/testca.log; the kiosk API: http://127.0.0.1:8410/v1/status
 The kiosk UI: http://127.0.0.1:8410/ in a browser on this machine (a holder's PIN change;
-  the operator journeys after an operator logs in with their card; make ui-deps first)
+  the operator journeys after an operator logs in with their card)
 
 Try the stock clients:
   opensc-tool -l

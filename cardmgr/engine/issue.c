@@ -802,6 +802,13 @@ done:
 		}
 		ok = 0;
 	}
+	/* Said before a waiter is woken: whoever sees the outcome finds
+	 * the log line and the audit record already there. */
+	eng_audit(j->e, &j->actor, j->op_type, j->holder.id, ok ? "ok" :
+	    "failed", ok ? j->prof->name : j->detail);
+	log_info("operation %llu: %s on '%s' %s%s%s",
+	    (unsigned long long)j->op_id, j->op_type, j->reader, ok ? "done" :
+	    "failed", ok ? "" : ": ", ok ? "" : j->detail);
 	eng_op_changed(j->e);
 	cops_close(&card);
 	/*
@@ -813,11 +820,6 @@ done:
 	    eng_rollback(j->e, j->guid, j->reader, j->detail) != 0)
 		log_warnx("operation %llu: roll back when the card is "
 		    "presented again", (unsigned long long)j->op_id);
-	eng_audit(j->e, &j->actor, j->op_type, j->holder.id, ok ? "ok" :
-	    "failed", ok ? j->prof->name : j->detail);
-	log_info("operation %llu: %s on '%s' %s%s%s",
-	    (unsigned long long)j->op_id, j->op_type, j->reader, ok ? "done" :
-	    "failed", ok ? "" : ": ", ok ? "" : j->detail);
 	eng_pcsc_close(j->e, pc, j->reader);
 	eng_reader_release(j->e, j->reader);
 	if (j->rep != NULL)

@@ -190,6 +190,27 @@ stop_all(struct proc_child *c, int n)
 		}
 }
 
+/*
+ * Children that died together (the engine killed by its sandbox, then the
+ * api at the closed socket): reap every one already gone and name the one
+ * a signal ended as the cause, whichever waitpid returned first.
+ */
+static void
+reap_cause(struct proc_child *c, int n, int *which)
+{
+	pid_t pid;
+	int st, i;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if ((i = index_of(c, n, pid)) < 0)
+			continue;
+		c[i].status = st;
+		c[i].pid = 0;
+		if (WIFSIGNALED(st) && !WIFSIGNALED(c[*which].status))
+			*which = i;
+	}
+}
+
 int
 proc_supervise(struct proc_child *c, int n, int *which)
 {
@@ -212,6 +233,7 @@ proc_supervise(struct proc_child *c, int n, int *which)
 			c[i].status = st;
 			c[i].pid = 0;
 			*which = i;
+			reap_cause(c, n, which);
 			break;
 		}
 		if (sigwait(&set, &sig) != 0)
