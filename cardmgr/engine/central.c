@@ -49,27 +49,6 @@ struct run {
 	int oom;
 };
 
-static int
-asn1_hex(const ASN1_INTEGER *a, char out[INV_CERT_SERIAL_MAX + 1])
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(a, NULL);
-	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	int rc = -1;
-
-	if (hex != NULL && strlen(hex) <= INV_CERT_SERIAL_MAX) {
-		for (size_t i = 0; ; i++) {
-			out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
-			    hex[i] - 'A' + 'a' : hex[i]);
-			if (hex[i] == '\0')
-				break;
-		}
-		rc = 0;
-	}
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return rc;
-}
-
 /* 1 if the certificate's issuer is the CRL's (a CRL speaks for its CA). */
 static int
 same_issuer(X509_CRL *crl, const struct inv_cert *c)
@@ -138,7 +117,7 @@ check_entry(struct run *r, X509_REVOKED *rv, struct inv_cert *c)
 	ASN1_ENUMERATED *en;
 	int reason = -1, to, rc;
 
-	if (asn1_hex(X509_REVOKED_get0_serialNumber(rv), serial) != 0)
+	if (eng_serial_hex(X509_REVOKED_get0_serialNumber(rv), serial) != 0)
 		return INV_OK;
 	if ((rc = inv_cert_get(r->t, serial, c)) != INV_OK)
 		return rc == INV_ERR_NOTFOUND ? INV_OK : rc;

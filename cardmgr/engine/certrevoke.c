@@ -51,28 +51,6 @@ status_name(int st)
 	return st >= 0 && st < INV_CERT_NSTATUS ? names[st] : "unknown";
 }
 
-/* Lower-case hex of x's serial. */
-static int
-x509_serial(X509 *x, char out[INV_CERT_SERIAL_MAX + 1])
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-	int rc = -1;
-
-	if (hex != NULL && strlen(hex) <= INV_CERT_SERIAL_MAX) {
-		for (size_t i = 0; ; i++) {
-			out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
-			    hex[i] - 'A' + 'a' : hex[i]);
-			if (hex[i] == '\0')
-				break;
-		}
-		rc = 0;
-	}
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return rc;
-}
-
 /* The path's serial, normalized: hex digits, lower case, no leading zeros. */
 static int
 norm_serial(const char *in, char out[INV_CERT_SERIAL_MAX + 1])
@@ -127,7 +105,7 @@ cert_for(struct inv_txn *t, const char *serial, const char *b64,
 	p = der;
 	if ((x = d2i_X509(NULL, &p, (long)dlen)) == NULL || p != der + dlen)
 		goto out;
-	if (x509_serial(x, sn) != 0 || strcmp(sn, serial) != 0) {
+	if (eng_serial_hex(X509_get0_serialNumber(x), sn) != 0 || strcmp(sn, serial) != 0) {
 		*why = "the certificate does not carry the serial in the path";
 		goto out;
 	}

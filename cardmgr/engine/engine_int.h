@@ -317,6 +317,9 @@ int eng_enroll_unlink(struct inv_txn *t, const uint8_t guid[16], uint64_t obid);
 int eng_enroll_orphans(struct engine *e, struct inv_txn *t,
     const uint8_t guid[16], int reason);
 int eng_enroll_late(struct engine *e, struct inv_txn *t, uint64_t obid);
+/* issue.c: a certificate serial as the inventory keys it (lower-case hex, no
+ * leading zeros); -1 if it is longer than INV_CERT_SERIAL_MAX. */
+int eng_serial_hex(const ASN1_INTEGER *a, char out[INV_CERT_SERIAL_MAX + 1]);
 /* issue.c: the inventory record of certificate der for card guid's slot. */
 int eng_cert_record(const uint8_t *der, size_t len, const uint8_t guid[16],
     int slot, struct inv_cert *c);

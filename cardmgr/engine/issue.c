@@ -348,25 +348,39 @@ asn1_time_unix(const ASN1_TIME *t)
 }
 
 int
+eng_serial_hex(const ASN1_INTEGER *a, char out[INV_CERT_SERIAL_MAX + 1])
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(a, NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	int rc = -1;
+
+	if (hex != NULL && strlen(hex) <= INV_CERT_SERIAL_MAX) {
+		for (size_t i = 0; ; i++) {
+			out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
+			    hex[i] - 'A' + 'a' : hex[i]);
+			if (hex[i] == '\0')
+				break;
+		}
+		rc = 0;
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}
+
+int
 eng_cert_record(const uint8_t *der, size_t len, const uint8_t guid[16],
     int slot, struct inv_cert *c)
 {
 	const uint8_t *p = der;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
 	X509 *x = NULL;
 	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
 	if (der == NULL || len == 0 || len > INV_DER_MAX ||
-	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len)
+	    (x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len ||
+	    eng_serial_hex(X509_get0_serialNumber(x), c->serial) != 0)
 		goto out;
-	bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL)
-		goto out;
-	for (size_t i = 0; hex[i] != '\0' && i < INV_CERT_SERIAL_MAX; i++)
-		c->serial[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
-		    hex[i] - 'A' + 'a' : hex[i]);
 	X509_NAME_oneline(X509_get_issuer_name(x), c->issuer,
 	    sizeof(c->issuer));
 	X509_NAME_oneline(X509_get_subject_name(x), c->subject,
@@ -380,8 +394,6 @@ eng_cert_record(const uint8_t *der, size_t len, const uint8_t guid[16],
 	memcpy(c->guid, guid, 16);
 	rc = 0;
 out:
-	OPENSSL_free(hex);
-	BN_free(bn);
 	X509_free(x);
 	return rc;
 }
