@@ -368,6 +368,7 @@ eng_ca_enroll(struct engine *e, const uint8_t guid[16], int slot,
 		pthread_rwlock_unlock(&e->ca_lane);
 		return CAST_ERR_STATE;
 	}
+	eng_crash_point("enroll:journaled");	/* linked, not sent */
 	rc = link_get(e, &l, detail, cap);
 	if (rc == CAST_OK)
 		rc = cast_send(e->cast, l, *obid, detail, cap);

@@ -431,6 +431,7 @@ h_enroll(void *arg, int slot, const char *prof, const uint8_t *csr, size_t len,
 		    "CA: %s: %s", cast_strerror(rc), why);
 		goto out;
 	}
+	eng_crash_point("enroll:answered");	/* issued, not in the inventory */
 	p = op.result;
 	if (eng_cert_record(op.result, op.result_len, j->guid, slot, c) != 0 ||
 	    (*cert = d2i_X509(NULL, &p, (long)op.result_len)) == NULL) {

@@ -19,8 +19,11 @@ cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com >/de
 daemon_stop
 
 STEPS="auth:begin chuid:begin chuid:done mgmt_key:begin mgmt_key:done
-slot_9a:begin slot_9a:done slot_9e:begin slot_9e:done pin_puk:begin pin_puk:done
-final:begin"
+slot_9a:begin enroll:journaled enroll:answered slot_9a:done slot_9e:begin
+slot_9e:done pin_puk:begin pin_puk:done final:begin"
+# enroll:journaled dies with a CA request linked to the card but not sent (the
+# roll back marks it; the certificate the drain gets later is revoked);
+# enroll:answered with the certificate issued but not in the inventory.
 for step in $STEPS; do
 	cp "$T/blank.state" "$T/c.state"
 	vcard_insert 0 "$T/c.state" >/dev/null
