@@ -201,20 +201,6 @@ status_word(int st)
 	    "held" : "released";
 }
 
-static int
-card_note(struct inv_txn *t, const uint8_t guid[16], const char *detail)
-{
-	struct inv_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.guid, guid, 16);
-	ev.time = (uint64_t)time(NULL);
-	eng_copy(ev.name, sizeof(ev.name), "ca_crl");
-	eng_copy(ev.actor, sizeof(ev.actor), "ca");
-	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
-	return inv_event_append(t, &ev, &ev.seq);
-}
-
 /* Write one certificate's new status, with a line in its card's history. */
 static int
 apply_cert(struct run *r, const struct chg *g, struct inv_cert *c)
@@ -232,7 +218,7 @@ apply_cert(struct run *r, const struct chg *g, struct inv_cert *c)
 	snprintf(d, sizeof(d), "certificate %s %s at the CA (CRL reason %s)",
 	    g->serial, status_word(g->to), g->reason >= 0 ?
 	    prof_reason_name(g->reason) : "none given");
-	return card_note(r->t, g->guid, d);
+	return eng_card_event(r->t, g->guid, "ca_crl", "ca", d);
 }
 
 static int

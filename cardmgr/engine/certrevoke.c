@@ -158,21 +158,6 @@ foreign_card(struct engine *e, struct inv_txn *t, struct inv_cert *c,
 	return inv_card_put(t, card, 0);
 }
 
-static int
-note(struct inv_txn *t, const uint8_t guid[16], const char *name,
-    const char *actor, const char *detail)
-{
-	struct inv_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.guid, guid, 16);
-	ev.time = (uint64_t)time(NULL);
-	eng_copy(ev.name, sizeof(ev.name), name);
-	eng_copy(ev.actor, sizeof(ev.actor), actor);
-	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
-	return inv_event_append(t, &ev, &ev.seq);
-}
-
 struct req {
 	char serial[INV_CERT_SERIAL_MAX + 1];
 	int hold, reason;
@@ -249,8 +234,8 @@ record(struct engine *e, const struct req *q, const struct actor *a,
 	    c->serial, q->hold ? "held" : "revoked",
 	    prof_reason_name(q->reason), q->note[0] ? "; reason: " : "",
 	    q->note, fresh ? "; a certificate issued elsewhere" : "");
-	if ((rc = note(t, card->guid, q->hold ? "cert_hold" : "cert_revoke",
-	    a->name, d)) != INV_OK)
+	if ((rc = eng_card_event(t, card->guid, q->hold ? "cert_hold" :
+	    "cert_revoke", a->name, d)) != INV_OK)
 		goto fail;
 	return inv_commit(t);
 fail:

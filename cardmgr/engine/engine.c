@@ -701,11 +701,10 @@ eng_op_changed(struct engine *e)
 
 /* GET /v1/operations/{op}?wait=S waits, so in a worker (see q_op_get). */
 static int
-op_waits(struct engine *e, const struct ops_req *r)
+op_waits(const struct ops_req *r)
 {
 	const struct ops_value *v = ops_req_get(r, "wait", 0, NULL);
 
-	(void)e;
 	return r->op->code == OPS_OP_GET && v != NULL && v->i > 0;
 }
 
@@ -810,7 +809,7 @@ dispatch(struct engine *e, const struct ops_req *r, uint64_t id,
 		return eng_error(e, id, 503, "token_damaged", "station token "
 		    "damaged or missing: %s is refused until it is restored from "
 		    "its backup", r->op->name);
-	if (slow_op(r->op->code) || op_waits(e, r))
+	if (slow_op(r->op->code) || op_waits(r))
 		return run_in_worker(e, buf, len, id, &a);
 	return run_op(e, r, id, &a);
 }

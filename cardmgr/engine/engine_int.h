@@ -375,6 +375,9 @@ int eng_queue_effect(struct engine *e, struct inv_txn *t,
 int eng_queue_revocations(struct engine *e, struct inv_txn *t,
     const uint8_t guid[16], int reason, uint16_t *queued);
 /* [out] *n: the card's certificates with CA work pending. */
+/* A line of the card's history (inventory events) in t. */
+int eng_card_event(struct inv_txn *t, const uint8_t guid[16], const char *name,
+    const char *actor, const char *detail);
 int eng_card_pending(struct inv_txn *t, const uint8_t guid[16], uint16_t *n);
 int eng_cert_pending(int status);
 int eng_ca_reconcile(struct engine *e);

@@ -149,8 +149,7 @@ static int
 card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
 {
 	struct inv_card c, old;
-	struct inv_event ev;
-	char key[48], g[33];
+	char key[48], g[33], what[48];
 	uint8_t idb[8];
 	uint64_t now = (uint64_t)time(NULL);
 	int rc;
@@ -192,14 +191,9 @@ card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
 		idb[i] = (uint8_t)(j->op_id >> (56 - 8 * i));
 	if ((rc = inv_meta_put(t, key, idb, sizeof(idb))) != INV_OK)
 		return rc;
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.guid, guid, 16);
-	ev.time = now;
-	eng_copy(ev.name, sizeof(ev.name), "issuing");
-	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
-	snprintf(ev.detail, sizeof(ev.detail), "operation %llu",
+	snprintf(what, sizeof(what), "operation %llu",
 	    (unsigned long long)j->op_id);
-	return inv_event_append(t, &ev, &ev.seq);
+	return eng_card_event(t, guid, "issuing", j->actor.name, what);
 }
 
 static int

@@ -118,11 +118,9 @@ rep_finish(struct issue_job *j, struct inv_txn *t)
 {
 	struct rep *r = j->rep;
 	struct inv_card old;
-	struct inv_event ev;
-	char key[48], detail[160];
+	char key[48], detail[160], text[200];
 	uint8_t g[16];
 	size_t n = 0;
-	uint64_t now = (uint64_t)time(NULL);
 	int rc;
 
 	if (r->mode == REP_TEMPORARY)
@@ -151,23 +149,13 @@ rep_finish(struct issue_job *j, struct inv_txn *t)
 	}
 	if ((rc = inv_meta_put(t, key, j->guid, 16)) != INV_OK)
 		return rc;
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.guid, r->old.guid, 16);
-	ev.time = now;
-	eng_copy(ev.name, sizeof(ev.name), "replaced");
-	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
-	eng_copy(ev.detail, sizeof(ev.detail), detail);
-	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
+	if ((rc = eng_card_event(t, r->old.guid, "replaced", j->actor.name,
+	    detail)) != INV_OK)
 		return rc;
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.guid, j->guid, 16);
-	ev.time = now;
-	eng_copy(ev.name, sizeof(ev.name), "replaces");
-	eng_copy(ev.actor, sizeof(ev.actor), j->actor.name);
-	snprintf(ev.detail, sizeof(ev.detail), "card %s (%s); key management "
-	    "keys recovered: %d (9d%s)", r->old.serial, r->reason, r->nkeys,
+	snprintf(text, sizeof(text), "card %s (%s); key management keys "
+	    "recovered: %d (9d%s)", r->old.serial, r->reason, r->nkeys,
 	    r->nkeys > 1 ? " and retired slots" : "");
-	return inv_event_append(t, &ev, &ev.seq);
+	return eng_card_event(t, j->guid, "replaces", j->actor.name, text);
 }
 
 void

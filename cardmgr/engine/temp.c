@@ -54,21 +54,6 @@ lent_key(const uint8_t tguid[16], char *key, size_t cap)
 	snprintf(key, cap, "lent:%s", g);
 }
 
-static int
-add_event(struct inv_txn *t, const uint8_t guid[16], const char *name,
-    const char *actor, const char *detail)
-{
-	struct inv_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.guid, guid, 16);
-	ev.time = (uint64_t)time(NULL);
-	eng_copy(ev.name, sizeof(ev.name), name);
-	eng_copy(ev.actor, sizeof(ev.actor), actor);
-	eng_copy(ev.detail, sizeof(ev.detail), detail);
-	return inv_event_append(t, &ev, &ev.seq);
-}
-
 /* ---- the loan: in the transaction that activates the temporary card ---- */
 
 int
@@ -103,7 +88,7 @@ tmp_finish(struct issue_job *j, struct inv_txn *t)
 		return rc;
 	snprintf(detail, sizeof(detail), "for card %s, %d day(s); key "
 	    "management key recovered", perm.serial, r->temp_days);
-	return add_event(t, j->guid, "temporary_for", j->actor.name, detail);
+	return eng_card_event(t, j->guid, "temporary_for", j->actor.name, detail);
 }
 
 /* ---- the end of a loan ---------------------------------------------- */

@@ -397,9 +397,9 @@ touch_card(struct fold_ctx *f, const uint8_t guid[16])
 	return 0;
 }
 
-static int
-card_event(struct inv_txn *t, const uint8_t guid[16], const char *name,
-    const char *detail)
+int
+eng_card_event(struct inv_txn *t, const uint8_t guid[16], const char *name,
+    const char *actor, const char *detail)
 {
 	struct inv_event ev;
 
@@ -407,7 +407,7 @@ card_event(struct inv_txn *t, const uint8_t guid[16], const char *name,
 	memcpy(ev.guid, guid, 16);
 	ev.time = (uint64_t)time(NULL);
 	eng_copy(ev.name, sizeof(ev.name), name);
-	eng_copy(ev.actor, sizeof(ev.actor), "ca");
+	eng_copy(ev.actor, sizeof(ev.actor), actor);
 	snprintf(ev.detail, sizeof(ev.detail), "%s", detail);
 	return inv_event_append(t, &ev, &ev.seq);
 }
@@ -442,7 +442,7 @@ fold_one(struct fold_ctx *f, const struct seen_op *o)
 		    o->detail);
 		log_warnx("CA refused request %llu: %s",
 		    (unsigned long long)o->id, d);
-		rc = card_event(f->t, c->guid, "ca_refused", d);
+		rc = eng_card_event(f->t, c->guid, "ca_refused", "ca", d);
 		goto out;
 	}
 	c->status = (uint8_t)final;
@@ -473,7 +473,7 @@ settle_cards(struct fold_ctx *f)
 		c.updated = (uint64_t)time(NULL);
 		if ((rc = inv_card_put(f->t, &c, INV_PUT_UPDATE)) != INV_OK)
 			return rc;
-		if (n == 0 && (rc = card_event(f->t, c.guid, "ca_confirmed",
+		if (n == 0 && (rc = eng_card_event(f->t, c.guid, "ca_confirmed", "ca",
 		    "the CA confirmed every request of the last state "
 		    "change")) != INV_OK)
 			return rc;
