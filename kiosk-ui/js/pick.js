@@ -2,7 +2,7 @@
 // the holder, list their cards, pick a blank card in a reader, the holder's
 // new PIN typed twice on the keypad, and the progress of the operation.
 // Each returns elements; the screen keeps the state and redraws.
-import { h, msg } from './dom.js';
+import { h, msg, replace, focusHeading } from './dom.js';
 import { api } from './api.js';
 import { keypad, shuffleWanted } from './keypad.js';
 import * as readers from './readers.js';
@@ -77,4 +77,23 @@ export function progressList(opState) {
   const steps = (opState && opState.steps) || [];
   return h('ol', { class: 'steps', 'aria-live': 'polite', 'data-testid': 'steps' },
     steps.map((s) => h('li', { 'data-state': /:done$/.test(s.name) ? 'done' : 'running' }, stepLabel(s.name))));
+}
+
+// The screen's current step (st.step) drawn from views into main; the focus
+// moves to its heading when the step is a new one.
+export function drawStep(main, st, views) {
+  const same = main.getAttribute('data-step') === st.step;
+  replace(main, views[st.step]());
+  main.setAttribute('data-step', st.step);
+  if (!same) focusHeading(main);
+}
+
+// draw() again while on the "blank" step whenever the blank cards in the
+// readers change; returns the unsubscribe function.
+export function redrawOnBlanks(st, draw) {
+  let seen = null;
+  return readers.subscribe((list) => {
+    const key = JSON.stringify(cardsIn(list, BLANK));
+    if (st.step === 'blank' && key !== seen) { seen = key; draw(); }
+  });
 }

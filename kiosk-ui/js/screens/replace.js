@@ -5,13 +5,13 @@
 // (docs/lifecycle.md, "Replace"). Progress from the operation's journal; the
 // summary reads both cards again: the old card's new state, the new card,
 // and the recovered keys as the new card's "replaces" history says.
-import { h, replace, msg, focusHeading, announce } from '../dom.js';
+import { h, msg, announce } from '../dom.js';
 import { apiReader, api } from '../api.js';
 import { sealAll } from '../seal.js';
 import * as readers from '../readers.js';
-import { CardWatch, cardsIn } from '../journey.js';
+import { CardWatch } from '../journey.js';
 import { followOp } from '../follow.js';
-import { BLANK, day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, profilePolicy, progressList } from '../pick.js';
+import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, profilePolicy, progressList } from '../pick.js';
 
 export const REASONS = [['lost', 'Lost'], ['stolen', 'Stolen'], ['damaged', 'Damaged'], ['expired', 'Expired']];
 const LIVE = ['active', 'suspended', 'blocked', 'lost', 'stolen', 'damaged', 'expired'];
@@ -138,18 +138,9 @@ export function mount(main, ctx) {
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Back'))],
   };
 
-  function draw() {
-    const same = main.getAttribute('data-step') === st.step;
-    replace(main, views[st.step]());
-    main.setAttribute('data-step', st.step);
-    if (!same) focusHeading(main);
-  }
+  function draw() { drawStep(main, st, views); }
 
-  let seen = null;
-  const unsub = readers.subscribe((list) => {
-    const key = JSON.stringify(cardsIn(list, BLANK));
-    if (st.step === 'blank' && key !== seen) { seen = key; draw(); }
-  });
+  const unsub = redrawOnBlanks(st, draw);
   draw();
   return { unmount() { wipe(); watch.stop(); if (follow) follow.stop(); unsub(); } };
 }

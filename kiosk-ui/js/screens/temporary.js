@@ -6,13 +6,13 @@
 // hold (certificateHold) in the same transaction. The summary reads both
 // cards again: the permanent card held, the temporary card and its end.
 // The loan ends with #return.
-import { h, replace, msg, focusHeading, announce } from '../dom.js';
+import { h, msg, announce } from '../dom.js';
 import { apiReader, api } from '../api.js';
 import { sealAll } from '../seal.js';
 import * as readers from '../readers.js';
-import { CardWatch, cardsIn } from '../journey.js';
+import { CardWatch } from '../journey.js';
 import { followOp } from '../follow.js';
-import { BLANK, day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, profilePolicy, progressList } from '../pick.js';
+import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, profilePolicy, progressList } from '../pick.js';
 
 export function mount(main, ctx) {
   const st = { step: 'holder', found: [], holder: null, cards: [], card: null, blank: null, policy: null,
@@ -117,18 +117,9 @@ export function mount(main, ctx) {
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Back'))],
   };
 
-  function draw() {
-    const same = main.getAttribute('data-step') === st.step;
-    replace(main, views[st.step]());
-    main.setAttribute('data-step', st.step);
-    if (!same) focusHeading(main);
-  }
+  function draw() { drawStep(main, st, views); }
 
-  let seen = null;
-  const unsub = readers.subscribe((list) => {
-    const key = JSON.stringify(cardsIn(list, BLANK));
-    if (st.step === 'blank' && key !== seen) { seen = key; draw(); }
-  });
+  const unsub = redrawOnBlanks(st, draw);
   draw();
   return { unmount() { wipe(); watch.stop(); if (follow) follow.stop(); unsub(); } };
 }
