@@ -279,6 +279,26 @@ ca_link_good(const struct ca_link *l)
 	return l->good < 0 ? -1 : l->order[l->good];
 }
 
+int
+ca_link_prefer(struct ca_link *l, const char *hostport)
+{
+	char ep[CA_HOSTPORT];
+	int pos;
+
+	if (l == NULL || hostport == NULL)
+		return CA_ERR_ARG;
+	for (pos = 0; pos < l->n; pos++) {
+		(void)snprintf(ep, sizeof(ep), "%.253s:%u",
+		    l->ep[l->order[pos]].host,
+		    (unsigned)(uint16_t)l->ep[l->order[pos]].port);
+		if (strcmp(ep, hostport) == 0) {
+			l->good = pos;
+			return CA_OK;
+		}
+	}
+	return CA_ERR_ARG;
+}
+
 void
 ca_link_tls_counts(const struct ca_link *l, unsigned long *handshakes,
     unsigned long *resumed)
@@ -1062,6 +1082,12 @@ failover_err(int rc)
 {
 	return rc == CA_ERR_REFUSED || rc == CA_ERR_TRANSPORT ||
 	    rc == CA_ERR_TLS;
+}
+
+int
+ca_answered(int rc)
+{
+	return !failover_err(rc);
 }
 
 /* "host:port: why" of a failed attempt, appended to buf. */

@@ -134,6 +134,16 @@ struct ca_link;
 int ca_link_endpoints(const struct ca_link *l);
 /* Index in cfg order of the endpoint that answered last, -1 if none yet. */
 int ca_link_good(const struct ca_link *l);
+/*
+ * Start the next call at the endpoint hostport ("host:port", as in
+ * ca_result.endpoint): the one that answered last as remembered outside the
+ * link (the station's journal, shared by every link and process). CA_OK, or
+ * CA_ERR_ARG when no endpoint of l has that name (the link's own order
+ * stays).
+ */
+int ca_link_prefer(struct ca_link *l, const char *hostport);
+/* 1 if rc is an answer from the CA itself (no other endpoint is tried). */
+int ca_answered(int rc);
 /* TLS handshakes done and resumed, over all endpoints (status, tests). */
 void ca_link_tls_counts(const struct ca_link *l, unsigned long *handshakes,
     unsigned long *resumed);

@@ -489,7 +489,7 @@ int
 cast_open_link(struct cast *st)
 {
 	struct ca_endpoint eps[CA_MAX_ENDPOINTS];
-	char unt[CAST_PATH];
+	char unt[CAST_PATH], was[CA_HOSTPORT];
 	struct ca_cfg cfg;
 	int rc;
 
@@ -503,6 +503,9 @@ cast_open_link(struct cast *st)
 	link_cfg(st, &cfg, unt, eps, 0);
 	if ((rc = ca_link_new(&cfg, st->key, st->station, &st->link)) != CA_OK)
 		return cast_fail(st, CAST_ERR_LINK, "CA link: %s", ca_strerror(rc));
+	if (ca_link_endpoints(st->link) > 1 &&
+	    cast_state_text(st, CAST_ST_ENDPOINT, was, sizeof(was)) == 0)
+		(void)ca_link_prefer(st->link, was);	/* see station_ops.c */
 	return CAST_OK;
 }
 

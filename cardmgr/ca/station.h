@@ -241,6 +241,8 @@ struct cast_status {
 	int crl_entries, crl_stale;
 	time_t crl_last, crl_next;	/* crl_next 0: none */
 	struct outbox_counts counts;
+	char endpoint[262];	/* CA endpoint that answered last ("" none);
+				 * CA_HOSTPORT bytes */
 	struct cast_cert_status *certs;	/* every certificate we issued */
 	size_t ncerts;
 };

@@ -31,6 +31,7 @@ struct cast {
 #define CAST_ST_NEXT_LABEL "renew.label"
 #define CAST_ST_LABEL "station.key"
 #define CAST_ST_REVOKED "station.revoked"
+#define CAST_ST_ENDPOINT "ca.endpoint"	/* host:port that answered last */
 
 /* Record why a call fails; returns rc. */
 int cast_fail(struct cast *st, int rc, const char *fmt, ...)

@@ -96,11 +96,41 @@ keep_cert(struct cast *st, struct ca_result *res, struct outbox_exec_out *out)
 	return OUTBOX_EXEC_DONE;
 }
 
+/*
+ * The endpoint that answered last is remembered in the journal, so every
+ * link (the drain's, the engine's pool) and the next process start there
+ * instead of rediscovering a dead front through its timeout. was[] gets
+ * the remembered one ("" if none).
+ */
+static void
+endpoint_recall(struct cast *st, struct ca_link *link, char *was, size_t cap)
+{
+	if (ca_link_endpoints(link) < 2 ||
+	    cast_state_text(st, CAST_ST_ENDPOINT, was, cap) != 0)
+		was[0] = '\0';
+	else
+		(void)ca_link_prefer(link, was);
+}
+
+/* Remember res's endpoint when the CA answered there and it is news. */
+static void
+endpoint_keep(struct cast *st, struct ca_link *link, int rc,
+    const struct ca_result *res, const char *was)
+{
+	if (ca_link_endpoints(link) < 2 || !ca_answered(rc) ||
+	    res->endpoint[0] == '\0' || strcmp(res->endpoint, was) == 0)
+		return;
+	if (outbox_state_put(st->ob, CAST_ST_ENDPOINT, res->endpoint,
+	    strlen(res->endpoint)) != OUTBOX_OK)
+		cast_note(st, "cannot remember CA endpoint %s", res->endpoint);
+}
+
 /* One operation over link (NULL: none, for the reason link_err). */
 static enum outbox_verdict
 exec_with(struct cast *st, struct ca_link *link, int link_err,
     const struct outbox_op *op, struct outbox_exec_out *out)
 {
+	char was[CA_HOSTPORT];
 	struct ca_result res;
 	enum outbox_verdict v;
 	int rc;
@@ -119,6 +149,7 @@ exec_with(struct cast *st, struct ca_link *link, int link_err,
 	cast_pause_point();
 	if (op->type == OUTBOX_PUSH)
 		return exec_push(st, op, out);
+	endpoint_recall(st, link, was, sizeof(was));
 	if (op->type == OUTBOX_ENROLL)
 		rc = ca_enroll_p10(link, op->payload, op->payload_len,
 		    op->profile, op->txid, &res);
@@ -126,6 +157,7 @@ exec_with(struct cast *st, struct ca_link *link, int link_err,
 		rc = ca_revoke(link, op->payload, op->payload_len, op->reason,
 		    op->txid, &res);
 	cast_crash_point("answered");	/* the CA acted, nothing recorded */
+	endpoint_keep(st, link, rc, &res, was);
 	if (res.failovers > 0)
 		cast_note(st, "op %llu: failed over to CA endpoint %s (%s)",
 		    (unsigned long long)op->id, res.endpoint, res.failed);
@@ -694,6 +726,9 @@ cast_status(struct cast *st, struct cast_status *s)
 	(void)cacrl_load(p, &crl);
 	status_station(st, s, crl);
 	status_token(st, s);
+	if (cast_state_text(st, CAST_ST_ENDPOINT, s->endpoint,
+	    sizeof(s->endpoint)) != 0)
+		s->endpoint[0] = '\0';
 	if (crl != NULL) {
 		s->have_crl = 1;
 		s->crl_entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));

@@ -126,6 +126,8 @@ cli_cmd_status(struct cli *c)
 	else
 		printf("token: unknown (the PKCS#11 module does not load)\n");
 	print_station(&s);
+	if (s.endpoint[0] != '\0')
+		printf("ca endpoint: %s answered last\n", s.endpoint);
 	if (s.have_crl)
 		print_crl("crl", s.crl_entries, s.crl_last, s.crl_next,
 		    s.crl_stale);

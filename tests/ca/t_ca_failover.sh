@@ -10,7 +10,9 @@
 # openssl), and the drain says it failed over, once: the endpoint that
 # answered is then tried first. Each endpoint's name is checked against its
 # own certificate (CARDMGR_CA_KEEP_ORDER, a test hook, keeps ca.conf's
-# order there). Both fronts down: a clear error, nothing marked done.
+# order there). The endpoint that answered is remembered in the journal: a
+# new process starts there. Both fronts down: a clear error, nothing marked
+# done.
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/ca/caenv.sh"
 caenv_init "$0" "$@" || { echo "not ok 1 - environment"; exit 1; }
@@ -98,6 +100,23 @@ check_eq "each of the 12 transactions has its record at the CA" 12 \
 check_eq "each certificate the station holds is the one the CA recorded" "" \
     "$(cli status | awk '/^cert / { print $2 }' | sort >"$T/st-serials"
        while read -r t; do grep -qx "$(ca_txid_serial "$t")" "$T/st-serials" || echo "$t"; done <"$T/txids")"
+
+# --- the endpoint that answered is remembered in the journal, across
+# processes: the dead front back up and listed first (ca.conf's order kept,
+# test hook), a new drain still starts at the one that answered last.
+names=(x ca.test ca2.test)
+check_grep "status names the endpoint that answered last" \
+    "^ca endpoint: ${names[$live]}:8443 answered last\$" <(cli status)
+if [ "$dead" = 1 ]; then nginx_start; else nginx2_start; fi
+set_conf server "\"${names[$dead]}\", \"${names[$live]}\""
+pd=$(posts "$dead") pl=$(posts "$live")
+: >"$T/ops"; queue 3
+CARDMGR_CA_KEEP_ORDER=1 cli outbox drain >"$T/drain" 2>&1
+check_eq "remembered: the drain completes (exit 0)" 0 $?
+check_eq "all 3 through the remembered front (2 messages each)" $((pl + 6)) "$(posts "$live")"
+check_eq "none through the front listed first" "$pd" "$(posts "$dead")"
+check_eq "no failover" 0 "$(grep -c 'failed over' "$T/drain")"
+set_conf server '"ca.test", "ca2.test"'
 
 # --- a front killed while the CA holds the request (the CA answers each
 # message after 2 s): the station's exchange dies mid-transaction; the same

@@ -351,7 +351,8 @@ crl_idm_refused_at_once(void **state)
 
 /*
  * Several endpoints: bad lists refused; two closed loopback ports: each is
- * tried once (refused at once), the error says both, none is remembered.
+ * tried once (refused at once), the error says both, none is remembered;
+ * a remembered endpoint (ca_link_prefer) is tried first.
  */
 static void
 endpoints_fail_over(void **state)
@@ -362,6 +363,7 @@ endpoints_fail_over(void **state)
 	STACK_OF(X509) *certs = NULL;
 	struct ca_result res;
 	struct ca_link *l;
+	char hp[64];
 	int p1, p2, i;
 
 	(void)state;
@@ -397,6 +399,20 @@ endpoints_fail_over(void **state)
 	assert_true(strncmp(res.failed, "127.0.0.1:", 10) == 0);
 	assert_int_equal(ca_link_good(l), -1);
 	ca_result_clear(&res);
+	/* a remembered endpoint: the next call starts there */
+	(void)snprintf(hp, sizeof(hp), "127.0.0.1:%d", p2);
+	assert_int_equal(ca_link_prefer(l, hp), CA_OK);
+	assert_int_equal(ca_link_good(l), 1);
+	assert_int_equal(ca_get_cacerts(l, &certs, &res), CA_ERR_REFUSED);
+	(void)snprintf(hp, sizeof(hp), "127.0.0.1:%d: ", p2);
+	assert_true(strncmp(res.failed, hp, strlen(hp)) == 0);
+	ca_result_clear(&res);
+	assert_int_equal(ca_link_prefer(l, "127.0.0.1:1"), CA_ERR_ARG);
+	assert_int_equal(ca_link_prefer(l, "127.0.0.1"), CA_ERR_ARG);
+	assert_int_equal(ca_link_good(l), 1);
+	assert_true(ca_answered(CA_OK) && ca_answered(CA_ERR_REJECTED));
+	assert_false(ca_answered(CA_ERR_REFUSED) || ca_answered(CA_ERR_TLS) ||
+	    ca_answered(CA_ERR_TRANSPORT));
 	ca_link_free(l);
 }
 
