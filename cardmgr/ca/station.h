@@ -192,6 +192,20 @@ int cast_drain(struct cast *st, int force, unsigned max,
     struct outbox_drain_stats *stats);
 
 /*
+ * The same, with the pending enrollments due now sent first over the
+ * caller's links (links[0..nlinks-1], nlinks <= CAST_WIDE_MAX, one thread
+ * each; cast_link_make): they depend on nothing queued before them. Each
+ * operation still goes out once (the drain's exclusive lock; workers take
+ * ids from one list). Revocations, holds and releases keep their order in
+ * the serial pass that follows, over st's own link. A transient failure
+ * ends the wide pass (the CA is away: no retry storm); the serial pass
+ * still tries its head once.
+ */
+#define CAST_WIDE_MAX 8
+int cast_drain_wide(struct cast *st, struct ca_link *const *links,
+    int nlinks, int force, unsigned max, struct outbox_drain_stats *stats);
+
+/*
  * genm caCerts, each verified, saved as state_dir/cacerts.pem.
  * [out] *certs: sk_X509_pop_free(.., X509_free).
  */

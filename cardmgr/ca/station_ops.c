@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,12 +192,136 @@ exec_sent(void *arg, const struct outbox_op *op, struct outbox_exec_out *out)
 	return exec_with(a->st, a->link, CAST_OK, op, out);
 }
 
+/* ---- the wide pass: enrollments over several links at once ---- */
+
+#define WIDE_ROUND 65536	/* ids collected per round (512 KiB) */
+
+struct wide {
+	struct cast *st;
+	uint64_t now;
+	uint64_t *ids;		/* pending enrollments due now, id order */
+	size_t n, next, cap;
+	int stop;		/* a transient failure: the CA is away */
+	pthread_mutex_t mu;
+	struct outbox_drain_stats sum;
+};
+
+struct wide_worker {
+	struct wide *w;
+	struct ca_link *link;
+	pthread_t th;
+};
+
+static int
+wide_collect(const struct outbox_op *op, void *arg)
+{
+	struct wide *w = arg;
+
+	if (op->type != OUTBOX_ENROLL || op->next_try > w->now)
+		return 0;
+	if (w->n == w->cap)
+		return 1;
+	w->ids[w->n++] = op->id;
+	return 0;
+}
+
+static void *
+wide_run(void *arg)
+{
+	struct wide_worker *k = arg;
+	struct wide *w = k->w;
+	struct send_arg a = { w->st, k->link };
+	struct outbox_drain_stats ds;
+	uint64_t id;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		if (w->stop || w->next == w->n) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		id = w->ids[w->next++];
+		pthread_mutex_unlock(&w->mu);
+		rc = outbox_exec_one(w->st->ob, id, w->now, exec_sent, &a, &ds);
+		pthread_mutex_lock(&w->mu);
+		w->sum.done += ds.done;
+		w->sum.failed += ds.failed;
+		w->sum.retried += ds.retried;
+		w->sum.quarantined += ds.quarantined;
+		if (ds.retried > 0 || rc != OUTBOX_OK)
+			w->stop = 1;
+		pthread_mutex_unlock(&w->mu);
+	}
+	return NULL;
+}
+
+/*
+ * Rounds of: collect the pending enrollments due now (at most max in all),
+ * hand them to one thread per link. Under the drain's exclusive lock, each
+ * id is taken from the list once, so no operation goes out twice. 0, or an
+ * OUTBOX_ERR_* of the journal.
+ */
+static int
+wide_pass(struct cast *st, struct ca_link *const *links, int nlinks,
+    unsigned max, struct outbox_drain_stats *stats)
+{
+	struct wide_worker k[CAST_WIDE_MAX];
+	struct wide w;
+	int i, started, rc = OUTBOX_OK;
+
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	w.now = (uint64_t)time(NULL);
+	w.cap = max > 0 && max < WIDE_ROUND ? max : WIDE_ROUND;
+	if ((w.ids = calloc(w.cap, sizeof(*w.ids))) == NULL)
+		return OUTBOX_ERR_NOMEM;
+	pthread_mutex_init(&w.mu, NULL);
+	while (!w.stop) {
+		w.n = w.next = 0;
+		rc = outbox_foreach(st->ob, 1, wide_collect, &w);
+		if (rc == 1)
+			rc = OUTBOX_OK;	/* the round is full */
+		if (rc != OUTBOX_OK || w.n == 0)
+			break;
+		for (i = started = 0; i < nlinks; i++) {
+			k[i].w = &w;
+			k[i].link = links[i];
+			if (pthread_create(&k[i].th, NULL, wide_run, &k[i]) != 0)
+				break;
+			started++;
+		}
+		if (started == 0)
+			(void)wide_run(&k[0]);	/* no thread: this one */
+		for (i = 0; i < started; i++)
+			pthread_join(k[i].th, NULL);
+		if (max > 0 && w.sum.done + w.sum.failed + w.sum.retried >= max)
+			break;
+	}
+	stats->done += w.sum.done;
+	stats->failed += w.sum.failed;
+	stats->retried += w.sum.retried;
+	stats->quarantined += w.sum.quarantined;
+	pthread_mutex_destroy(&w.mu);
+	free(w.ids);
+	return rc;
+}
+
 int
 cast_drain(struct cast *st, int force, unsigned max,
     struct outbox_drain_stats *stats)
 {
+	return cast_drain_wide(st, NULL, 0, force, max, stats);
+}
+
+int
+cast_drain_wide(struct cast *st, struct ca_link *const *links, int nlinks,
+    int force, unsigned max, struct outbox_drain_stats *stats)
+{
+	struct outbox_drain_stats wide;
 	struct outbox_counts c;
 	char p[CAST_PATH];
+	unsigned sent;
 	int rc, fd;
 
 	/*
@@ -205,7 +330,10 @@ cast_drain(struct cast *st, int force, unsigned max,
 	 * dies with the process, kill -9 included.
 	 */
 	memset(stats, 0, sizeof(*stats));
+	memset(&wide, 0, sizeof(wide));
 	st->detail[0] = '\0';
+	if (nlinks < 0 || nlinks > CAST_WIDE_MAX || (nlinks > 0 && links == NULL))
+		return cast_fail(st, CAST_ERR_ARG, "drain: bad links");
 	cast_path(st, "drain.lock", p);
 	if ((fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
 		return cast_fail(st, CAST_ERR_STATE, "cannot open %s", p);
@@ -231,9 +359,31 @@ cast_drain(struct cast *st, int force, unsigned max,
 		stats->remaining = c.pending;
 		return CAST_ERR_TOKEN;	/* detail from cast_open_link */
 	}
-	rc = outbox_drain(st->ob, (uint64_t)time(NULL), force, max, exec_op, st,
-	    stats);
+	/*
+	 * Enrollments depend on nothing queued before them: with the caller's
+	 * links they go out side by side first. Revocations, holds and
+	 * releases of one certificate must reach the CA in their order: the
+	 * serial pass below sends them, oldest first.
+	 */
+	rc = OUTBOX_OK;
+	if (nlinks > 0 && st->link != NULL && c.pending > 1)
+		rc = wide_pass(st, links, nlinks, max, &wide);
+	/*
+	 * The serial pass runs even after a transient failure in the wide
+	 * one (an enrollment the CA's front keeps failing must not starve a
+	 * revocation); it stops at its own first failure.
+	 */
+	sent = wide.done + wide.failed + wide.retried;
+	if (rc == OUTBOX_OK && (max == 0 || sent < max))
+		rc = outbox_drain(st->ob, (uint64_t)time(NULL), force,
+		    max ? max - sent : 0, exec_op, st, stats);
+	else if (outbox_count(st->ob, &c) == OUTBOX_OK)
+		stats->remaining = c.pending;
 	close(fd);
+	stats->done += wide.done;
+	stats->failed += wide.failed;
+	stats->retried += wide.retried;
+	stats->quarantined += wide.quarantined;
 	if (rc != OUTBOX_OK)
 		return cast_fail(st, CAST_ERR_STATE, "drain: %s",
 		    outbox_strerror(rc));

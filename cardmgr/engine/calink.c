@@ -185,6 +185,24 @@ link_put(struct engine *e, struct ca_link *l)
 	ca_link_free(l);
 }
 
+int
+eng_ca_links_get(struct engine *e, struct ca_link **links, int max)
+{
+	char why[128];
+	int n = 0;
+
+	while (n < max && link_get(e, &links[n], why, sizeof(why)) == CAST_OK)
+		n++;
+	return n;
+}
+
+void
+eng_ca_links_put(struct engine *e, struct ca_link **links, int n)
+{
+	while (n > 0)
+		link_put(e, links[--n]);
+}
+
 /* ---- enrollments linked to their card until the inventory has them ---- */
 
 #define ENROLL_REC 9	/* obid u64, slot u8 */

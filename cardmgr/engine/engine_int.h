@@ -23,6 +23,7 @@
 
 #define ENG_MAX_READERS 16
 #define ENG_CA_LINKS 8		/* CA links kept open for issuances */
+#define ENG_DRAIN_ROUND 256	/* CA operations per hold of ca_mu */
 #define ENG_OP_WAITERS 8	/* operation long-polls waiting at once */
 #define ENG_MAX_WORKERS 32	/* slow operations at once (engine.c) */
 
@@ -382,6 +383,9 @@ int eng_card_pending(struct inv_txn *t, const uint8_t guid[16], uint16_t *n);
 int eng_cert_pending(int status);
 int eng_ca_reconcile(struct engine *e);
 int eng_ca_drain(struct engine *e, struct outbox_drain_stats *st);
+/* Up to max links from the pool (or new): how many; back with _put. */
+int eng_ca_links_get(struct engine *e, struct ca_link **links, int max);
+void eng_ca_links_put(struct engine *e, struct ca_link **links, int n);
 
 /* replace.c: POST /v1/cards/{card}/replace. */
 int op_replace(struct engine *e, const struct ops_req *r, uint64_t id,

@@ -552,31 +552,53 @@ out:
 	return rc;
 }
 
-/* Drain the CA journal, then fold what it confirmed into the inventory. */
+/*
+ * Drain the CA journal, then fold what it confirmed into the inventory.
+ * Enrollments go out over up to ENG_CA_LINKS links side by side
+ * (cast_drain_wide); the drain works in rounds of ENG_DRAIN_ROUND
+ * operations and lets go of ca_mu and the CA lane between them, so a large
+ * backlog never holds GET /v1/status or an issuance for its whole length.
+ */
 int
 eng_ca_drain(struct engine *e, struct outbox_drain_stats *st)
 {
-	int rc;
+	struct ca_link *links[ENG_CA_LINKS];
+	struct outbox_drain_stats r;
+	int rc, n, force = 1;
 
 	memset(st, 0, sizeof(*st));
 	if (e->cast == NULL)
 		return -1;
-	pthread_rwlock_wrlock(&e->ca_lane);	/* issuances' sends end first */
-	pthread_mutex_lock(&e->ca_mu);
-	/*
-	 * A damaged or missing token holds the journal: no retry loop, one
-	 * line in the log, the reason in GET /v1/status. It does not come
-	 * back by itself (keyd logged in once, at start).
-	 */
-	rc = e->ca_held ? CAST_ERR_TOKEN : cast_drain(e->cast, 1, 0, st);
-	if (rc == CAST_ERR_TOKEN && !e->ca_held) {
-		e->ca_held = 1;
-		snprintf(e->ca_held_why, sizeof(e->ca_held_why), "%s",
-		    cast_detail(e->cast));
-		log_warnx("CA journal held: %s", e->ca_held_why);
-	}
-	pthread_mutex_unlock(&e->ca_mu);
-	pthread_rwlock_unlock(&e->ca_lane);
+	n = eng_ca_links_get(e, links, ENG_CA_LINKS);
+	do {
+		memset(&r, 0, sizeof(r));
+		pthread_rwlock_wrlock(&e->ca_lane);	/* issuances' sends end first */
+		pthread_mutex_lock(&e->ca_mu);
+		/*
+		 * A damaged or missing token holds the journal: no retry loop,
+		 * one line in the log, the reason in GET /v1/status. It does
+		 * not come back by itself (keyd logged in once, at start).
+		 */
+		rc = e->ca_held ? CAST_ERR_TOKEN : cast_drain_wide(e->cast, links,
+		    n, force, ENG_DRAIN_ROUND, &r);
+		if (rc == CAST_ERR_TOKEN && !e->ca_held) {
+			e->ca_held = 1;
+			snprintf(e->ca_held_why, sizeof(e->ca_held_why), "%s",
+			    cast_detail(e->cast));
+			log_warnx("CA journal held: %s", e->ca_held_why);
+		}
+		pthread_mutex_unlock(&e->ca_mu);
+		pthread_rwlock_unlock(&e->ca_lane);
+		force = 0;
+		st->done += r.done;
+		st->failed += r.failed;
+		st->retried += r.retried;
+		st->quarantined += r.quarantined;
+		st->remaining = r.remaining;
+		st->next_try = r.next_try;
+	} while (rc == CAST_OK && r.retried == 0 && r.remaining > 0 &&
+	    r.done + r.failed > 0);
+	eng_ca_links_put(e, links, n);
 	if (eng_ca_reconcile(e) != 0)
 		log_warnx("cannot fold CA results into the inventory");
 	return rc == CAST_OK ? 0 : -1;

@@ -4,3 +4,5 @@ $(eval $(call prog,bench_inv,tests/bench/bench_inv.c $(INV_LIB),$(INV_LIBS)))
 $(eval $(call prog,mhd_hello,tests/bench/mhd_hello.c,-lmicrohttpd))
 $(eval $(call prog,argon_cost,tests/bench/argon_cost.c,-lsodium))
 $(eval $(call prog,uds_relay,tests/bench/uds_relay.c,-lpthread))
+BENCHES += outbox_fill
+$(eval $(call prog,outbox_fill,tests/bench/outbox_fill.c $(sort $(INV_LIB) $(OUTBOX_LIB)),$(INV_LIBS)))
