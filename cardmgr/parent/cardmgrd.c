@@ -323,6 +323,7 @@ fill(struct daemon *d)
 	d->kcfg.station_label = c->station_key_label;
 	d->kcfg.audit_label = c->audit_key_label;
 	d->kcfg.ledger_path = c->keyd_ledger;
+	d->kcfg.seccomp = c->seccomp;
 	d->acfg.log = api_log;
 	d->acfg.ui_dir = c->ui_dir;
 }

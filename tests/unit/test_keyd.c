@@ -40,7 +40,7 @@ static int
 spawn(const char *label, const char *ledger)
 {
 	struct keyd_cfg cfg = { KSTOKEN_MODULE, label, NULL,
-	    "station-key", "cardmgr-audit", NULL, 0, ledger, NULL };
+	    "station-key", "cardmgr-audit", NULL, 0, ledger, NULL, NULL };
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
