@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -470,6 +471,15 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 		log_info("ready: master key v%u, key recovery key v%u (PKCS#11 "
 		    "helper %d)", k.master, k.krk, kh_pid(k.kh));
 	for (;;) {
+		/* a helper down after a crash comes back when its backoff ends */
+		if (k.kh != NULL && kh_wait_ms(k.kh) >= 0) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+
+			if (poll(&pfd, 1, kh_wait_ms(k.kh)) == 0) {
+				kh_tick(k.kh);
+				continue;
+			}
+		}
 		rc = msg_recv(fd, buf, MSG_MAX, &h, &len);
 		if (rc == MSG_ERR_CLOSED) {
 			status = 0;

@@ -99,8 +99,10 @@ reap(struct kh *h, int kill_it, const char *why)
 		kill(h->pid, SIGKILL);
 		r = waitpid(h->pid, &st, 0);
 	}
-	if (why != NULL)
+	if (why != NULL && why != h->detail)
 		snprintf(h->detail, sizeof(h->detail), "%s", why);
+	else if (why != NULL)
+		;	/* already there */
 	else if (r > 0 && WIFSIGNALED(st))
 		snprintf(h->detail, sizeof(h->detail),
 		    "module crashed (signal %d)", WTERMSIG(st));
@@ -320,6 +322,23 @@ dead:
 	/* the first time at once; the request itself still fails */
 	(void)revive(h);
 	return KS_ERR_HELPER;
+}
+
+int
+kh_wait_ms(const struct kh *h)
+{
+	time_t now = mono();
+
+	if (h == NULL || h->pid > 0)
+		return -1;
+	return h->next_try <= now ? 0 : (int)(h->next_try - now) * 1000;
+}
+
+void
+kh_tick(struct kh *h)
+{
+	if (h != NULL && h->pid == 0 && h->next_try <= mono())
+		(void)revive(h);
 }
 
 void

@@ -68,6 +68,14 @@ int kh_pid(const struct kh *h);
 /* Versions the last successful open reported. */
 void kh_versions(const struct kh *h, uint32_t *master, uint32_t *krk);
 
+/*
+ * While the helper is down: ms until its backoff is over (0: now), -1 while
+ * it runs. keyd polls its engine socket that long, then calls kh_tick,
+ * which restarts a helper that is down and due.
+ */
+int kh_wait_ms(const struct kh *h);
+void kh_tick(struct kh *h);
+
 /* Stop the helper (close, SIGKILL if it lingers, reap) and free h. */
 void kh_close(struct kh *h);
 
