@@ -54,6 +54,14 @@ kh_reply_check(const uint8_t *buf, size_t len, uint32_t req_type,
 	const struct msg_field *f;
 	int32_t rc;
 
+	switch (req_type) {	/* what keyd sends the helper, nothing else */
+	case MSG_KS_P11H_OPEN: case MSG_KS_MASTER_NEW: case MSG_KS_MGMT_KEY:
+	case MSG_KS_MGMT_CRYPT: case MSG_KS_PUK: case MSG_KS_ESCROW:
+	case MSG_KS_RECOVER: case MSG_KS_SIGN: case MSG_KS_PUBKEY:
+		break;
+	default:
+		return -1;
+	}
 	if (msg_decode(buf, len, m) != MSG_OK || m->hdr.type != MSG_KS_RESP ||
 	    m->hdr.id != id || (f = msg_get(m, KS_R_RC)) == NULL)
 		return -1;

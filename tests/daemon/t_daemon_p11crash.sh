@@ -50,7 +50,7 @@ op=$(issue_temp "$R" 6101 482916)
 check "the issuance was accepted (operation $op)" test -n "$op"
 st=$(wait_op "$op")
 sed 's/^/# op: /' "$T/op.json" | head -n 30
-check "the issuance failed (state $st)" test "$st" = failed
+check "the issuance failed (state $st)" grep -Eqx "failed|rolled_back" <<<"$st"
 check_grep "the operation says why: station token unavailable, module crashed" \
     'station token unavailable: module (crashed|helper exited)' "$T/op.json"
 grep -v '<[67]>' "$T/cardmgrd.log" | grep -i 'p11h\|helper\|keyd' | head -n 20 | sed 's/^/# log: /'
@@ -89,7 +89,7 @@ vcard_insert 0 "$T/card2.state" --create --serial 6103 >/dev/null
 h2=$(helper_pid)
 op=$(issue_temp "$R" 6103 482916)
 st=$(wait_op "$op")
-check "the issuance on a hung module failed (state $st)" test "$st" = failed
+check "the issuance on a hung module failed (state $st)" grep -Eqx "failed|rolled_back" <<<"$st"
 check_grep "the operation says the module did not answer" \
     'station token unavailable: module did not answer' "$T/op.json"
 check_grep "keyd's log says the module did not answer" \
