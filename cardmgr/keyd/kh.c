@@ -90,8 +90,12 @@ reap(struct kh *h, int kill_it, const char *why)
 	h->fd = -1;
 	if (h->pid <= 0)
 		return;
+	/*
+	 * SIGTERM first: a helper inside C_Login holds it off until SoftHSM2
+	 * has rewritten token.object (proc/sighold.h), SIGKILL would not.
+	 */
 	if (kill_it)
-		kill(h->pid, SIGKILL);
+		kill(h->pid, SIGTERM);
 	/* A crashed helper is gone already; one that closed its end is going. */
 	for (i = 0; i < 200 && (r = waitpid(h->pid, &st, WNOHANG)) == 0; i++)
 		usleep(10000);
@@ -103,6 +107,9 @@ reap(struct kh *h, int kill_it, const char *why)
 		snprintf(h->detail, sizeof(h->detail), "%s", why);
 	else if (why != NULL)
 		;	/* already there */
+	else if (r > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+		snprintf(h->detail, sizeof(h->detail),
+		    "module helper killed by its sandbox (SIGSYS)");
 	else if (r > 0 && WIFSIGNALED(st))
 		snprintf(h->detail, sizeof(h->detail),
 		    "module crashed (signal %d)", WTERMSIG(st));
@@ -210,7 +217,7 @@ start(struct kh *h, int *ksrc)
 		goto out;
 	}
 	if (send_open(h) != MSG_OK) {
-		reap(h, 1, "cannot send the open request to the module helper");
+		reap(h, 1, NULL);	/* it died first: its status says why */
 		goto out;
 	}
 	if (recv_timed(h, buf, MSG_MAX, h->cfg.open_timeout_ms, &len) != 0)
