@@ -9,7 +9,8 @@
 #   tests/bench_daemon.sh BUILD_DIR
 #
 #   (d) start to ready (first successful `cardmgr status`) and idle RSS of
-#       each process, by user;
+#       each process, by user (keyd's PKCS#11 helper as cardmgr-keyd/p11h),
+#       with the seccomp filters on and then off: their cost as a ratio;
 #   (a) one issuance (profile "contractor": all four keys generated on the
 #       card) on a card with --latency-ms 30 --keygen-ms 1500, split into the
 #       card's time (trace totals x latency + keygens x keygen time), the PC/SC
@@ -95,14 +96,17 @@ ready_time() {	# start cardmgrd, poll status as fast as the CLI goes -> $ready
 	done
 	return 1
 }
-rss() {	# label: VmRSS of every cardmgrd process, by user
-	local p u r line=""
+rss_list() {	# "user[/p11h] kB" per cardmgrd process (keyd's helper by its name)
+	local p u r
 	for p in $(pgrep -f "cardmgrd -d"); do
 		u=$(stat -c %U "/proc/$p")
+		[ "$(cat "/proc/$p/comm")" = p11h ] && u=$u/p11h
 		r=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")
-		line="$line $u=${r}kB"
-	done
-	echo "RSS $1:$line"
+		echo "$u $r"
+	done | sort
+}
+rss() {	# label: VmRSS of every cardmgrd process, by user
+	echo "RSS $1:$(rss_list | awk '{ printf " %s=%skB", $1, $2 }')"
 }
 
 # The product's Argon2id cost, not the tests' cheapest one; and a copy of
@@ -120,6 +124,28 @@ done
 sleep 2
 echo "== (d) start to ready (cardmgrd launched -> first successful 'cardmgr status'), 3 starts:$starts s"
 rss "idle, 2 s after start"
+rss_list >"$T/rss.on"
+
+# ---- (d) again with the seccomp filters off (seccomp = "off" in
+# cardmgrd.conf: cardmgrd warns at every start; docs/daemon.md, "Sandbox"):
+# the filters' cost as a ratio, filters on / off, in the same run.
+sed -i 's/^seccomp = .*/seccomp = "off";/' "$T/etc/cardmgrd.conf"
+starts_off=""
+for i in 1 2 3; do
+	ready_time || die "cardmgrd did not become ready (filters off)"
+	starts_off="$starts_off $ready"
+done
+sleep 2
+grep -q 'seccomp = "off"' "$T/cardmgrd.log" || die "filters-off run: no warning logged"
+echo "== (d) filters off, 3 starts:$starts_off s"
+rss "idle, 2 s after start, filters off"
+rss_list >"$T/rss.off"
+med() { tr ' ' '\n' <<<"$1" | grep . | sort -n | sed -n 2p; }
+echo "== (d) filters' cost (on / off): start to ready (median of 3) $(med "$starts") / $(med "$starts_off") s = $(calc "$(med "$starts") / $(med "$starts_off")" 2)x"
+join "$T/rss.on" "$T/rss.off" | awk '{ printf "   RSS %-22s %6d / %6d kB = %.2fx\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+sed -i 's/^seccomp = .*/seccomp = "enforce";/' "$T/etc/cardmgrd.conf"
+ready_time || die "cardmgrd did not become ready (filters back on)"
+sleep 2
 
 # ---- the CA link's time as nginx sees it
 sed -i "s/log_format station '/log_format station 'rt=\$request_time urt=\$upstream_response_time /" "$T/nginx.conf"
