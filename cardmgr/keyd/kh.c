@@ -20,26 +20,26 @@
 #include "proc/log.h"
 
 /* A helper that dies within this long of its start counts as a repeat. */
-#define KH_STABLE_S	60
-#define KH_BACKOFF_MAX	60
+#define KH_STABLE_MS	60000
+#define KH_BACKOFF_MAX_MS	60000
 
 struct kh {
 	struct kh_cfg cfg;
 	pid_t pid;		/* 0: down */
 	int fd;
-	time_t started, next_try;
-	unsigned fails;		/* deaths in a row, each within KH_STABLE_S */
+	int64_t started, next_try;	/* CLOCK_MONOTONIC, ms */
+	unsigned fails;		/* deaths in a row, each within KH_STABLE_MS */
 	uint32_t master, krk;
 	char detail[128];
 };
 
-static time_t
+static int64_t
 mono(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 const char *
@@ -119,11 +119,12 @@ reap(struct kh *h, int kill_it, const char *why)
 	else
 		snprintf(h->detail, sizeof(h->detail), "module helper lost");
 	h->pid = 0;
-	h->fails = mono() - h->started < KH_STABLE_S ? h->fails + 1 : 1;
+	/* at once, then 1, 2, 4 .. 60 s while it keeps dying young */
+	h->fails = mono() - h->started < KH_STABLE_MS ? h->fails + 1 : 1;
 	h->next_try = mono() + (h->fails <= 1 ? 0 :
-	    (1 << (h->fails - 2 > 6 ? 6 : h->fails - 2)));
-	if (h->next_try - mono() > KH_BACKOFF_MAX)
-		h->next_try = mono() + KH_BACKOFF_MAX;
+	    1000 * ((int64_t)1 << (h->fails - 2 > 6 ? 6 : h->fails - 2)));
+	if (h->next_try - mono() > KH_BACKOFF_MAX_MS)
+		h->next_try = mono() + KH_BACKOFF_MAX_MS;
 }
 
 /* Wait for one datagram within ms. 0, or -1 with h->detail set. */
@@ -285,7 +286,7 @@ revive(struct kh *h)
 	if (mono() < h->next_try) {
 		snprintf(why, sizeof(why), "%s", h->detail);
 		snprintf(h->detail, sizeof(h->detail), "%.90s; restart in %d s",
-		    why, (int)(h->next_try - mono()));
+		    why, (int)((h->next_try - mono() + 999) / 1000));
 		return -1;
 	}
 	/* a failed start was reaped, and its backoff counted, in there */
@@ -334,11 +335,11 @@ dead:
 int
 kh_wait_ms(const struct kh *h)
 {
-	time_t now = mono();
+	int64_t now = mono();
 
 	if (h == NULL || h->pid > 0)
 		return -1;
-	return h->next_try <= now ? 0 : (int)(h->next_try - now) * 1000;
+	return h->next_try <= now ? 0 : (int)(h->next_try - now);
 }
 
 void
