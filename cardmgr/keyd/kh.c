@@ -327,8 +327,11 @@ kh_call(struct kh *h, const uint8_t *req, size_t reqlen, uint8_t *rbuf,
 	return KS_OK;
 dead:
 	log_warnx("PKCS#11 helper: %s", h->detail);
-	/* the first time at once; the request itself still fails */
-	(void)revive(h);
+	/*
+	 * The request fails now; the restart (a login, maybe a slow one) comes
+	 * after the answer: keyd's loop calls kh_tick once kh_wait_ms says so
+	 * (at once the first time), or the next request brings it back.
+	 */
 	return KS_ERR_HELPER;
 }
 

@@ -11,8 +11,9 @@
  * dies (a signal, an exit), does not answer within the timeout, or answers
  * something malformed, the request fails with KS_ERR_HELPER and kh_detail()
  * says why ("module crashed (signal 11)"); the helper is killed if need be,
- * reaped, and started again: at once the first time, then with a backoff
- * (1, 2, 4 .. 60 s) while it keeps dying within a minute of its start.
+ * reaped, and started again once the answer is out (kh_tick, from keyd's
+ * loop): at once the first time, then after a backoff (1, 2, 4 .. 60 s)
+ * while it keeps dying within a minute of its start.
  * Nothing here dlopens a module.
  */
 #ifndef KH_H
