@@ -65,6 +65,21 @@ kh_versions(const struct kh *h, uint32_t *master, uint32_t *krk)
 static void __attribute__((noreturn))
 child(struct kh *h, int sock)
 {
+	struct sigaction sa;
+	sigset_t none;
+
+	/*
+	 * No handler of keyd's (or a test runner's, or a sanitizer's) may run
+	 * when the module crashes: the helper just dies, and keyd sees the
+	 * signal. SIGPIPE stays ignored, as in every process of the station.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGPIPE)
+			(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
 		_exit(70);
 	(void)prctl(PR_SET_NAME, "p11h");
