@@ -9,7 +9,8 @@
 #   tests/bench_daemon.sh BUILD_DIR
 #
 #   (d) start to ready (first successful `cardmgr status`) and idle RSS of
-#       each process, by user;
+#       each process, by user (keyd's PKCS#11 helper as cardmgr-keyd/p11h),
+#       with the seccomp filters on and then off: their cost as a ratio;
 #   (a) one issuance (profile "contractor": all four keys generated on the
 #       card) on a card with --latency-ms 30 --keygen-ms 1500, split into the
 #       card's time (trace totals x latency + keygens x keygen time), the PC/SC
@@ -32,7 +33,8 @@
 # Knobs: BENCH_LATENCY_MS (30), BENCH_KEYGEN_MS (1500), BENCH_PAR (8 readers),
 # BENCH_WRK_SECONDS (6), BENCH_WRK_CONNS (8), BENCH_ARGON_OPS / _KIB (the
 # product default, 2 / 65536: the stationenv tests use the cheapest cost,
-# the bench puts the real one back).
+# the bench puts the real one back). BENCH_ONLY_START=1: (d) and the filters'
+# on/off comparison only.
 TOP=${TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=${BIN:-$(cd "${1:?usage: bench_daemon.sh BUILD_DIR}" && pwd)/bin}
 export TOP BIN
@@ -95,14 +97,17 @@ ready_time() {	# start cardmgrd, poll status as fast as the CLI goes -> $ready
 	done
 	return 1
 }
-rss() {	# label: VmRSS of every cardmgrd process, by user
-	local p u r line=""
+rss_list() {	# "user[/p11h] kB" per cardmgrd process (keyd's helper by its name)
+	local p u r
 	for p in $(pgrep -f "cardmgrd -d"); do
 		u=$(stat -c %U "/proc/$p")
+		[ "$(cat "/proc/$p/comm")" = p11h ] && u=$u/p11h
 		r=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")
-		line="$line $u=${r}kB"
-	done
-	echo "RSS $1:$line"
+		echo "$u $r"
+	done | sort
+}
+rss() {	# label: VmRSS of every cardmgrd process, by user
+	echo "RSS $1:$(rss_list | awk '{ printf " %s=%skB", $1, $2 }')"
 }
 
 # The product's Argon2id cost, not the tests' cheapest one; and a copy of
@@ -120,6 +125,38 @@ done
 sleep 2
 echo "== (d) start to ready (cardmgrd launched -> first successful 'cardmgr status'), 3 starts:$starts s"
 rss "idle, 2 s after start"
+rss_list >"$T/rss.on"
+
+# ---- (d) again with the seccomp filters off (seccomp = "off" in
+# cardmgrd.conf: cardmgrd warns at every start; docs/daemon.md, "Sandbox"):
+# the filters' cost as a ratio, filters on / off, in the same run. The starts
+# alternate off, on, off, on ... so that a machine getting busier or quieter
+# during the run weighs on both sides alike.
+seccomp_mode() { sed -i "s/^seccomp = .*/seccomp = \"$1\";/" "$T/etc/cardmgrd.conf"; }
+on_s="" off_s=""
+for i in 1 2 3 4 5; do
+	seccomp_mode off
+	ready_time || die "cardmgrd did not become ready (filters off)"
+	off_s="$off_s $ready"
+	seccomp_mode enforce
+	ready_time || die "cardmgrd did not become ready (filters on)"
+	on_s="$on_s $ready"
+done
+seccomp_mode off
+ready_time || die "cardmgrd did not become ready (filters off)"
+sleep 2
+grep -q 'seccomp = "off"' "$T/cardmgrd.log" || die "filters-off run: no warning logged"
+rss "idle, 2 s after start, filters off"
+rss_list >"$T/rss.off"
+seccomp_mode enforce
+ready_time || die "cardmgrd did not become ready (filters back on)"
+sleep 2
+med() { tr ' ' '\n' <<<"$1" | grep . | sort -n | sed -n 3p; }
+echo "== (d) filters on / off, 5 starts each, alternating: on$on_s s; off$off_s s"
+echo "   start to ready (median of 5): $(med "$on_s") / $(med "$off_s") s = $(calc "$(med "$on_s") / $(med "$off_s")" 2)x"
+join "$T/rss.on" "$T/rss.off" | awk '{ printf "   idle RSS %-22s %6d / %6d kB = %.2fx\n", $1, $2, $3, ($3 > 0 ? $2 / $3 : 0) }'
+
+[ "${BENCH_ONLY_START:-0}" = 1 ] && { echo "(BENCH_ONLY_START=1: (a)-(c) skipped)"; exit 0; }
 
 # ---- the CA link's time as nginx sees it
 sed -i "s/log_format station '/log_format station 'rt=\$request_time urt=\$upstream_response_time /" "$T/nginx.conf"

@@ -76,11 +76,25 @@ card_fail(int piv_rc, const char *what, char *detail, size_t cap)
 	}
 }
 
+static __thread char hook_why[200];
+
+void
+cops_hook_why(const char *why, size_t len)
+{
+	if (why == NULL)
+		hook_why[0] = '\0';
+	else
+		snprintf(hook_why, sizeof(hook_why), "%.*s", (int)len, why);
+}
+
 static int
 hook_fail(const char *what, char *detail, size_t cap)
 {
-	if (detail != NULL && cap > 0)
+	if (detail != NULL && cap > 0 && hook_why[0] != '\0')
+		snprintf(detail, cap, "%s failed: %s", what, hook_why);
+	else if (detail != NULL && cap > 0)
 		snprintf(detail, cap, "%s failed", what);
+	hook_why[0] = '\0';
 	return COPS_ERR_HOOK;
 }
 

@@ -169,4 +169,11 @@ int cops_wipe_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
 int cops_self_test(const char *module, const char *reader, const char *pin,
     char *detail, size_t cap);
 
+/*
+ * Why the next hook failure happened, when the hook knows better than "x
+ * failed" (keyc: "station token unavailable: module crashed (signal 11)"):
+ * thread-local, used once by the next failing hook's detail; NULL clears.
+ */
+void cops_hook_why(const char *why, size_t len);
+
 #endif /* CARDOPS_H */

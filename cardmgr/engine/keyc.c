@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "engine/cardops.h"
 #include "keyd/keyd_msg.h"
 #include "keyd/ks.h"
 #include "proc/log.h"
@@ -44,6 +45,7 @@ call(struct engine *e, uint32_t type, struct msg_builder *b)
 
 	if (rp == NULL || (rp->buf = sodium_malloc(MSG_MAX)) == NULL)
 		goto out;
+	cops_hook_why(NULL, 0);
 	pthread_mutex_lock(&e->keyd_mu);
 	id = ++e->keyd_seq;
 	if (msg_send(e->keyd_fd, type, id, b) == MSG_OK &&
@@ -55,6 +57,12 @@ call(struct engine *e, uint32_t type, struct msg_builder *b)
 		ok = 1;
 	}
 	pthread_mutex_unlock(&e->keyd_mu);
+	/* keyd's PKCS#11 helper failed: say why, where the operation fails */
+	if (ok && rp->rc == KS_ERR_HELPER &&
+	    (f = msg_get(&rp->m, KS_R_DETAIL)) != NULL) {
+		log_warnx("keyd: %.*s", (int)f->len, (const char *)f->p);
+		cops_hook_why((const char *)f->p, f->len);
+	}
 out:
 	msg_builder_clear(b);
 	if (!ok) {

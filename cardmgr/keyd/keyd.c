@@ -3,7 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,10 +15,12 @@
 #include <sodium.h>
 
 #include "keyd/keyd_msg.h"
+#include "keyd/kh.h"
 #include "keyd/ledger.h"
 #include "keyd/ks.h"
 #include "proc/log.h"
 #include "proc/msg.h"
+#include "proc/sandbox.h"
 
 #define SECRET_MAX 256
 
@@ -191,11 +196,20 @@ keyd_setup(struct keyd_cfg *cfg)
 	return 0;
 }
 
+/*
+ * keyd holds no module code: the token's module runs in the PKCS#11 helper
+ * (kh.h, p11h.c). keyd decides, the helper does the token work, and its
+ * answers come back through kh_reply_check before they go to the engine.
+ */
 struct keyd {
 	struct keyd_cfg *cfg;
-	struct ks *ks;
+	struct kh *kh;		/* NULL: no token (KS_ERR_NOTOKEN to all) */
 	uint32_t master, krk;
 	int fd;
+	const uint8_t *req;	/* the request being served, as received */
+	size_t reqlen;
+	uint8_t *rbuf;		/* the helper's answer (MSG_MAX) */
+	struct msg *rm;
 };
 
 static int
@@ -203,12 +217,17 @@ reply(struct keyd *k, uint64_t id, int rc, const void *d1, size_t l1,
     const void *d2, size_t l2, uint32_t num)
 {
 	struct msg_builder b;
+	char why[200];
 	int mrc;
 
 	if (msg_builder_init(&b) != MSG_OK)
 		return -1;
 	msg_put_u32(&b, KS_R_RC, (uint32_t)rc);
-	if (rc != KS_OK)
+	if (rc == KS_ERR_HELPER) {
+		snprintf(why, sizeof(why), "station token unavailable: %s",
+		    kh_detail(k->kh));
+		msg_put_str(&b, KS_R_DETAIL, why);
+	} else if (rc != KS_OK)
 		msg_put_str(&b, KS_R_DETAIL, ks_strerror(rc));
 	if (d1 != NULL)
 		msg_put_bytes(&b, KS_R_DATA, d1, l1);
@@ -247,25 +266,29 @@ bytes(const struct msg *m, uint16_t tag, size_t *len)
 	return f != NULL ? f->p : NULL;
 }
 
+/*
+ * Have the helper do the token work of the request being served, and pass
+ * its checked answer on to the engine as it is (same id). expect: the data
+ * length a success must carry (0: any). [out] *rc the token's answer.
+ */
 static int
-do_escrow(struct keyd *k, const struct msg *m, uint64_t id)
+forward(struct keyd *k, size_t expect, int *rc)
 {
-	uint8_t *blob = NULL, *der = NULL;
-	size_t blen = 0, alen;
-	const uint8_t *aad = bytes(m, KS_F_AAD, &alen);
-	EVP_PKEY *priv = NULL;
-	int rc, dlen = 0, ret;
+	struct msg_hdr h;
+	ssize_t n;
 
-	rc = ks_escrow_generate(k->ks, (int)num(m, KS_F_ALG), aad, alen, &blob,
-	    &blen, &priv);
-	if (rc == KS_OK && (dlen = i2d_PrivateKey(priv, &der)) <= 0)
-		rc = KS_ERR_CRYPTO;
-	ret = reply(k, id, rc, blob, blen, der, dlen > 0 ? (size_t)dlen : 0, 0);
-	if (der != NULL)
-		OPENSSL_clear_free(der, (size_t)dlen);
-	EVP_PKEY_free(priv);
-	free(blob);
-	return ret;
+	if (msg_hdr_parse(k->req, k->reqlen, &h) != MSG_OK)
+		return -1;
+	*rc = kh_call(k->kh, k->req, k->reqlen, k->rbuf, MSG_MAX, expect, k->rm);
+	if (*rc != KS_OK)
+		return reply(k, h.id, *rc, NULL, 0, NULL, 0, 0);
+	*rc = (int)(int32_t)msg_get(k->rm, KS_R_RC)->num;
+	do
+		n = send(k->fd, k->rbuf, (size_t)k->rm->hdr.len + MSG_HDR_LEN,
+		    MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	sodium_memzero(k->rbuf, (size_t)k->rm->hdr.len + MSG_HDR_LEN);
+	return n == (ssize_t)(k->rm->hdr.len + MSG_HDR_LEN) ? 0 : -1;
 }
 
 /*
@@ -280,28 +303,19 @@ do_escrow(struct keyd *k, const struct msg *m, uint64_t id)
  * keyd checks itself, would bound it.
  */
 static int
-do_recover(struct keyd *k, const struct msg *m, uint64_t id)
+do_recover(struct keyd *k, const struct msg *m)
 {
-	size_t blen, alen;
-	const uint8_t *blob = bytes(m, KS_F_BLOB, &blen);
+	size_t alen;
 	const uint8_t *aad = bytes(m, KS_F_AAD, &alen);
-	EVP_PKEY *priv = NULL;
-	uint8_t *der = NULL;
 	char g[33];
-	int rc, dlen = 0, ret;
+	int rc = KS_ERR_HELPER, ret;
 
-	rc = ks_escrow_recover(k->ks, blob, blen, aad, alen, &priv);
-	if (rc == KS_OK && (dlen = i2d_PrivateKey(priv, &der)) <= 0)
-		rc = KS_ERR_CRYPTO;
+	ret = forward(k, 0, &rc);
 	for (size_t i = 0; i < 16 && i < alen; i++)
 		snprintf(g + 2 * i, 3, "%02x", aad[i]);
 	g[alen >= 16 ? 32 : 2 * alen] = '\0';
 	log_info("escrowed key of card %s slot %02x: recovery %s", g,
 	    alen == 17 ? aad[16] : 0, rc == KS_OK ? "done" : ks_strerror(rc));
-	ret = reply(k, id, rc, der, dlen > 0 ? (size_t)dlen : 0, NULL, 0, 0);
-	if (der != NULL)
-		OPENSSL_clear_free(der, (size_t)dlen);
-	EVP_PKEY_free(priv);
 	return ret;
 }
 
@@ -326,35 +340,32 @@ no_token(struct keyd *k, const struct msg *m)
 static int
 dispatch(struct keyd *k, const struct msg *m)
 {
-	uint8_t out[1024];
-	char puk[9];
 	size_t n = 0, tl;
 	const uint8_t *p;
-	const char *label;
-	EVP_PKEY *pub = NULL;
-	uint8_t *der = NULL;
-	int rc, dl, ret;
+	int rc, ret;
 	uint64_t id = m->hdr.id;
+	uint32_t alg = num(m, KS_F_ALG);
 
-	if (k->ks == NULL)
+	if (k->kh == NULL)
 		return no_token(k, m);
 	switch (m->hdr.type) {
 	case MSG_KS_INFO:
 		return reply(k, id, KS_OK, NULL, 0, NULL, 0, k->master);
 	case MSG_KS_MASTER_NEW: {
 		time_t now = time(NULL);
-		uint32_t v = 0;
 
 		if (master_new_at != 0 && now - master_new_at < MASTER_NEW_EVERY_S) {
 			log_warnx("new master key refused: one an hour");
 			return reply(k, id, KS_ERR_EXISTS, NULL, 0, NULL, 0, k->master);
 		}
-		if ((rc = ks_master_create(k->ks, &v)) == KS_OK) {
+		/* the answer's NUM: the new version (the helper's reply) */
+		if ((ret = forward(k, 0, &rc)) == 0 && rc == KS_OK) {
 			master_new_at = now;
-			k->master = v;
-			log_info("master key v%u created: new cards use it", v);
+			k->master = (uint32_t)msg_get(k->rm, KS_R_NUM)->num;
+			log_info("master key v%u created: new cards use it",
+			    k->master);
 		}
-		return reply(k, id, rc, NULL, 0, NULL, 0, k->master);
+		return ret;
 	}
 	case MSG_KS_MGMT_KEY:
 		p = bytes(m, KS_F_GUID, &tl);
@@ -366,85 +377,62 @@ dispatch(struct keyd *k, const struct msg *m)
 			log_warnx("key export ledger: %s", ledger_strerror(rc));
 			return reply(k, id, KS_ERR_TOKEN, NULL, 0, NULL, 0, 0);
 		}
-		n = 32;
-		rc = ks_derive_mgmt_key(k->ks, num(m, KS_F_VERSION), p,
-		    (int)num(m, KS_F_ALG), out, n = (num(m, KS_F_ALG) == 0x08 ?
-		    16 : num(m, KS_F_ALG) == 0x0C ? 32 : 24));
-		ret = reply(k, id, rc, rc == KS_OK ? out : NULL, n, NULL, 0, 0);
-		sodium_memzero(out, sizeof(out));
-		return ret;
+		return forward(k, alg == KS_DIV_AES128 ? 16 : alg == KS_DIV_AES256 ?
+		    32 : 24, &rc);
 	case MSG_KS_MGMT_CRYPT:
 		if (crypt_budget(bytes(m, KS_F_GUID, &tl)) != 0) {
 			log_warnx("9B challenge over budget: refused");
 			return reply(k, id, KS_ERR_ARG, NULL, 0, NULL, 0, 0);
 		}
-		p = bytes(m, KS_F_BLOCK, &n);
-		rc = ks_mgmt_crypt(k->ks, num(m, KS_F_VERSION),
-		    bytes(m, KS_F_GUID, &tl), (int)num(m, KS_F_ALG),
-		    (int)num(m, KS_F_ENCRYPT), p, out, n);
-		ret = reply(k, id, rc, rc == KS_OK ? out : NULL, n, NULL, 0, 0);
-		sodium_memzero(out, sizeof(out));
-		return ret;
+		(void)bytes(m, KS_F_BLOCK, &n);
+		return forward(k, n, &rc);
 	case MSG_KS_PUK:
-		rc = ks_derive_puk(k->ks, num(m, KS_F_VERSION),
-		    bytes(m, KS_F_GUID, &tl), puk);
-		ret = reply(k, id, rc, rc == KS_OK ? puk : NULL, 8, NULL, 0, 0);
-		sodium_memzero(puk, sizeof(puk));
-		return ret;
 	case MSG_KS_ESCROW:
-		return do_escrow(k, m, id);
+		return forward(k, 0, &rc);
 	case MSG_KS_RECOVER:
-		return do_recover(k, m, id);
+		return do_recover(k, m);
 	case MSG_KS_SIGN:
-		if ((label = key_label(k, num(m, KS_F_KEY))) == NULL)
+		if (key_label(k, num(m, KS_F_KEY)) == NULL)
 			return -1;	/* not a key the engine may name */
 		/* Raw RSA (PSS encoded by OpenSSL) only for the CA link's key. */
 		if (num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
 		    num(m, KS_F_KEY) != KEYD_KEY_STATION)
 			return -1;
-		p = bytes(m, KS_F_TBS, &tl);
-		n = sizeof(out);
-		rc = ks_sign(k->ks, label, (int)num(m, KS_F_MECH), p, tl, out, &n);
-		return reply(k, id, rc, rc == KS_OK ? out : NULL, n, NULL, 0, 0);
+		return forward(k, 0, &rc);
 	case MSG_KS_PUBKEY:
-		if ((label = key_label(k, num(m, KS_F_KEY))) == NULL)
+		if (key_label(k, num(m, KS_F_KEY)) == NULL)
 			return -1;
-		rc = ks_pubkey(k->ks, label, &pub);
-		if (rc == KS_OK && (dl = i2d_PUBKEY(pub, &der)) <= 0)
-			rc = KS_ERR_CRYPTO;
-		ret = reply(k, id, rc, der, rc == KS_OK ? (size_t)dl : 0, NULL,
-		    0, 0);
-		OPENSSL_free(der);
-		EVP_PKEY_free(pub);
-		return ret;
+		return forward(k, 0, &rc);
 	default:
 		return -1;
 	}
 }
 
-/* First start: the master key, the key recovery key and the audit key. */
+/* Fork the PKCS#11 helper and open the token in it: its KS_* answer. */
 static int
-provision(struct keyd *k)
+open_token(struct keyd *k)
 {
+	struct keyd_cfg *cfg = k->cfg;
+	struct kh_cfg hc = { cfg->module, cfg->token, cfg->station_label,
+	    cfg->audit_label, cfg->pin, cfg->pinlen, SBX_OFF, 0, 0 };
+	enum sbx_mode mode = SBX_OFF;
 	int rc;
 
-	if ((rc = ks_master_current(k->ks, &k->master)) == KS_ERR_NOKEY)
-		rc = ks_master_create(k->ks, &k->master);
-	if (rc != KS_OK)
-		return rc;
-	if ((rc = ks_krk_current(k->ks, &k->krk)) == KS_ERR_NOKEY)
-		rc = ks_krk_create(k->ks, &k->krk);
-	if (rc != KS_OK)
-		return rc;
-	rc = ks_keypair_create(k->ks, k->cfg->audit_label, KS_KEY_P256);
-	return rc == KS_ERR_EXISTS ? KS_OK : rc;
+	if (cfg->seccomp != NULL && sbx_mode_parse(cfg->seccomp, &mode) != SBX_OK)
+		return KS_ERR_ARG;
+	hc.sbx_mode = (int)mode;
+	/* kh keeps the PIN sealed, to log in again after a restart */
+	if (kh_open(&hc, &k->kh, &rc, &k->master, &k->krk) != 0) {
+		log_warnx("token '%s': %s", cfg->token, kh_detail(k->kh));
+		return KS_ERR_HELPER;
+	}
+	return rc;
 }
 
 int
 keyd_main(struct keyd_cfg *cfg, int fd)
 {
-	struct ks_cfg kc = { cfg->module, cfg->token, cfg->pin, cfg->pinlen };
-	struct keyd k = { cfg, NULL, 0, 0, fd };
+	struct keyd k = { cfg, NULL, 0, 0, fd, NULL, 0, NULL, NULL };
 	struct msg_hdr h;
 	struct msg *m = NULL;
 	uint8_t *buf = NULL;
@@ -455,34 +443,43 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 	if (cfg->ledger == NULL && ledger_open(NULL, &cfg->ledger, NULL) !=
 	    LEDGER_OK)
 		goto out;
-	rc = ks_open(&kc, &k.ks);
-	sodium_free(cfg->pin);	/* wipes: the session stays logged in */
-	cfg->pin = NULL;
+	if ((k.rbuf = sodium_malloc(MSG_MAX)) == NULL ||
+	    (k.rm = malloc(sizeof(*k.rm))) == NULL)
+		goto out;
+	rc = open_token(&k);
 	/*
 	 * A missing or damaged token is not a reason to go: the daemon stays
 	 * up to say so (GET /v1/status), every key request is answered
 	 * KS_ERR_NOTOKEN, and nothing is provisioned into a token that might
 	 * come back from its backup.
 	 */
-	if (rc == KS_ERR_NOTOKEN)
+	if (rc == KS_ERR_NOTOKEN) {
 		log_warnx("station token '%s' damaged or missing: restore it from "
 		    "its backup (provisioning/token-backup.sh, docs/keystore.md); "
 		    "no key operation until then", cfg->token);
-	else if (rc != KS_OK) {
-		log_warnx("token '%s': %s", cfg->token, ks_strerror(rc));
-		goto out;
-	} else if ((rc = provision(&k)) != KS_OK) {
-		log_warnx("provisioning station keys: %s (%s)", ks_strerror(rc),
-		    ks_detail(k.ks));
+		kh_close(k.kh);
+		k.kh = NULL;
+	} else if (rc != KS_OK) {
+		if (rc != KS_ERR_HELPER)
+			log_warnx("token '%s': %s", cfg->token, ks_strerror(rc));
 		goto out;
 	}
 	if ((buf = sodium_malloc(MSG_MAX)) == NULL ||
 	    (m = malloc(sizeof(*m))) == NULL)
 		goto out;
-	if (k.ks != NULL)
-		log_info("ready: master key v%u, key recovery key v%u", k.master,
-		    k.krk);
+	if (k.kh != NULL)
+		log_info("ready: master key v%u, key recovery key v%u (PKCS#11 "
+		    "helper %d)", k.master, k.krk, kh_pid(k.kh));
 	for (;;) {
+		/* a helper down after a crash comes back when its backoff ends */
+		if (k.kh != NULL && kh_wait_ms(k.kh) >= 0) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+
+			if (poll(&pfd, 1, kh_wait_ms(k.kh)) == 0) {
+				kh_tick(k.kh);
+				continue;
+			}
+		}
 		rc = msg_recv(fd, buf, MSG_MAX, &h, &len);
 		if (rc == MSG_ERR_CLOSED) {
 			status = 0;
@@ -494,6 +491,8 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 			    rc != MSG_OK ? msg_strerror(rc) : "not permitted or malformed");
 			break;
 		}
+		k.req = buf;
+		k.reqlen = len;
 		rc = dispatch(&k, m);
 		sodium_memzero(buf, len);
 		if (rc != 0) {
@@ -502,7 +501,13 @@ keyd_main(struct keyd_cfg *cfg, int fd)
 		}
 	}
 out:
-	ks_close(k.ks);
+	kh_close(k.kh);
+	if (cfg->pin != NULL)
+		sodium_free(cfg->pin);	/* wipes the sealed copy */
+	cfg->pin = NULL;
+	free(k.rm);
+	if (k.rbuf != NULL)
+		sodium_free(k.rbuf);
 	ledger_close(cfg->ledger);
 	cfg->ledger = NULL;
 	free(m);

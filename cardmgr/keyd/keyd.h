@@ -1,6 +1,7 @@
 /*
- * keyd: the station's key process. The only process that loads the token's
- * PKCS#11 module and knows its PIN; it answers the engine's MSG_KS_*
+ * keyd: the station's key process. It knows the token's PIN and decides
+ * what may be done with the token; the token's PKCS#11 module runs in its
+ * helper (kh.h: a crash there fails a request, not keyd). It answers the engine's MSG_KS_*
  * requests (keyd_msg.h) and nothing else. An unexpected request, a malformed
  * one, or a closed socket ends it, and with it the daemon (fail closed).
  */
@@ -22,6 +23,9 @@ struct keyd_cfg {
 	/* GUIDs whose 9B key left keyd (ledger.h); NULL path: memory only. */
 	const char *ledger_path;
 	struct ledger *ledger;	/* opened by keyd_setup, or by keyd_main */
+	/* the PKCS#11 helper's seccomp mode ("enforce", "log", "off"; NULL:
+	 * off, for unit tests) */
+	const char *seccomp;
 };
 
 /* Runs as root before the drop: read and check the PIN file. 0 or -1. */

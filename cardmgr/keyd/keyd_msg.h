@@ -18,6 +18,12 @@ enum {
 	MSG_KS_RESP = 23,	/* keyd -> engine: the answer */
 	MSG_KS_RECOVER = 24,	/* decrypt an escrow blob (key recovery) */
 	MSG_KS_MASTER_NEW = 25,	/* a new master key version -> its number */
+	/*
+	 * keyd -> its PKCS#11 helper (keyd/kh.h), the first message: load the
+	 * module, log in, provision -> NUM master, NUM2 KRK version. After it
+	 * keyd forwards the engine's MSG_KS_* requests that need the token.
+	 */
+	MSG_KS_P11H_OPEN = 26,
 };
 
 /* Request fields. */
@@ -32,6 +38,12 @@ enum {
 	KS_F_MECH = 8,		/* u32: KS_MECH_* */
 	KS_F_TBS = 9,		/* bytes <= 512 */
 	KS_F_BLOB = 10,		/* bytes <= 4096 */
+	/* MSG_KS_P11H_OPEN only */
+	KS_F_MODULE = 11,	/* string: absolute path of the module */
+	KS_F_TOKEN = 12,	/* string: token label */
+	KS_F_PIN = 13,		/* bytes: the user PIN (wiped on both sides) */
+	KS_F_STATION = 14,	/* string: label of the CA link's key */
+	KS_F_AUDIT = 15,	/* string: label of the audit key */
 };
 
 /* Response fields. */

@@ -33,6 +33,7 @@ ks_strerror(int err)
 	case KS_ERR_NOSPACE:	return "output buffer too small";
 	case KS_ERR_MECH:	return "mechanism not supported by the token or key";
 	case KS_ERR_NOTOKEN:	return "station token damaged or missing";
+	case KS_ERR_HELPER:	return "station token unavailable: its PKCS#11 module crashed or hung";
 	default:		return "unknown keystore error";
 	}
 }
@@ -54,6 +55,7 @@ ks_name(int err)
 	case KS_ERR_NOSPACE:	return "KS_ERR_NOSPACE";
 	case KS_ERR_MECH:	return "KS_ERR_MECH";
 	case KS_ERR_NOTOKEN:	return "KS_ERR_NOTOKEN";
+	case KS_ERR_HELPER:	return "KS_ERR_HELPER";
 	default:		return "KS_ERR_UNKNOWN";
 	}
 }

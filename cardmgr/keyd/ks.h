@@ -44,6 +44,11 @@ enum ks_err {
 	 * token.object at a login; docs/keystore.md, "Backup").
 	 */
 	KS_ERR_NOTOKEN = -12,
+	/*
+	 * keyd only: the PKCS#11 helper process that runs the module crashed,
+	 * hung or answered garbage (keyd/kh.h); keyd restarts it.
+	 */
+	KS_ERR_HELPER = -13,
 };
 
 const char *ks_strerror(int err);

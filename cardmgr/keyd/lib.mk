@@ -8,3 +8,6 @@ KEYD_LIBS  := -ldl -lcrypto
 RKEY_LIB   := cardmgr/keyd/rkey.c
 # Test helper: a fresh SoftHSM2 token in a temp dir (tests/keyd/kstoken.h).
 KSTOKEN    := tests/keyd/kstoken.c
+# keyd's PKCS#11 helper: kh (keyd's side), kh_reply (the decoder of its
+# answers, fuzzed), p11h (the helper process that runs the module).
+KEYD_HELPER := cardmgr/keyd/kh.c cardmgr/keyd/kh_reply.c cardmgr/keyd/p11h.c

@@ -10,6 +10,9 @@ $(eval $(call prog,test_ks,tests/unit/test_ks.c $(KSTOKEN) $(KEYD_LIB) $(DRV_FAK
 TESTS += test_ks_rkey
 $(eval $(call prog,test_ks_rkey,tests/unit/test_ks_rkey.c $(KSTOKEN) $(KEYD_LIB),-lcmocka -lssl $(KEYD_LIBS)))
 
+FUZZERS += fuzz_kh_reply
+$(eval $(call fuzzer,fuzz_kh_reply,tests/fuzz/fuzz_kh_reply.c cardmgr/keyd/kh_reply.c $(PROC_LIB) drivers/buf.c,$(PROC_LIBS)))
+
 FUZZERS += fuzz_ks_escrow
 $(eval $(call fuzzer,fuzz_ks_escrow,tests/fuzz/fuzz_ks_escrow.c cardmgr/keyd/ks_blob.c drivers/buf.c))
 
@@ -20,7 +23,7 @@ $(B)/obj/tests/unit/test_ks_fault.o: CFLAGS += -I/usr/include/p11-kit-1
 
 # keyd's process loop: permit table, 9B challenge budget, key exported once.
 TESTS += test_keyd
-$(eval $(call prog,test_keyd,tests/unit/test_keyd.c cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c cardmgr/proc/log.c $(PROC_LIB) $(KSTOKEN) $(KEYD_LIB),-lcmocka -lsodium $(KEYD_LIBS)))
+$(eval $(call prog,test_keyd,tests/unit/test_keyd.c cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c $(KEYD_HELPER) cardmgr/proc/log.c cardmgr/proc/sandbox.c $(PROC_LIB) $(KSTOKEN) $(KEYD_LIB),-lcmocka -lsodium -lseccomp $(KEYD_LIBS)))
 $(B)/obj/tests/unit/test_keyd.o: CFLAGS += -I/usr/include/p11-kit-1
 
 # A PKCS#11 module that crashes on C_Sign, wrapping SoftHSM2

@@ -95,6 +95,8 @@ check_config(const struct dconf *c)
 	}
 	lc_free(lc);
 	printf("ca link: %s\n", c->ca_conf[0] ? c->ca_conf : "none");
+	printf("seccomp: %s%s\n", c->seccomp, strcmp(c->seccomp, "off") == 0 ?
+	    " (NO FILTERS: for measurements only)" : "");
 	printf("expiry notices: %s\n", c->notify.smtp_url[0] ?
 	    c->notify.smtp_url : "off");
 	if (c->backup_dir[0] != '\0') {
@@ -323,6 +325,7 @@ fill(struct daemon *d)
 	d->kcfg.station_label = c->station_key_label;
 	d->kcfg.audit_label = c->audit_key_label;
 	d->kcfg.ledger_path = c->keyd_ledger;
+	d->kcfg.seccomp = c->seccomp;
 	d->acfg.log = api_log;
 	d->acfg.ui_dir = c->ui_dir;
 }

@@ -3,7 +3,7 @@
 CARDMGRD_SRC := cardmgr/parent/cardmgrd.c cardmgr/parent/dconf.c \
                 cardmgr/proc/proc.c cardmgr/proc/log.c cardmgr/proc/sandbox.c \
                 $(PROC_LIB) $(API_LIB) \
-                $(ENGINE_LIB) cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c $(KEYD_LIB) $(INV_LIB) \
+                $(ENGINE_LIB) cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c $(KEYD_HELPER) $(KEYD_LIB) $(INV_LIB) \
                 $(POLICY_LIB) $(CALINK) $(DRIVERS_LIB) $(NOTIFY_LIB) $(CSV_LIB)
 CARDMGRD_LIBS := $(API_LIBS) $(KEYD_LIBS) $(INV_LIBS) $(POLICY_LIBS) \
                  $(CALINK_LIBS) $(DRIVERS_LIBS) $(NOTIFY_LIBS) $(CSV_LIBS) \

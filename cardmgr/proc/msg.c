@@ -84,6 +84,14 @@ static const struct msg_field_spec ks_resp_fields[] = {
 	{ KS_R_NUM2,   MSG_K_U32,    0, 0, 0, "num2" },
 };
 
+static const struct msg_field_spec ks_p11h_open_fields[] = {
+	{ KS_F_MODULE,  MSG_K_STRING, MSG_F_REQUIRED, 1, 4095, "module" },
+	{ KS_F_TOKEN,   MSG_K_STRING, MSG_F_REQUIRED, 1, 32, "token" },
+	{ KS_F_PIN,     MSG_K_BYTES,  MSG_F_REQUIRED, 1, 256, "pin" },
+	{ KS_F_STATION, MSG_K_STRING, MSG_F_REQUIRED, 1, 64, "station_label" },
+	{ KS_F_AUDIT,   MSG_K_STRING, MSG_F_REQUIRED, 1, 64, "audit_label" },
+};
+
 static const struct msg_type_spec types[] = {
 	SPEC(MSG_REQ, req_fields),
 	SPEC(MSG_RESP, resp_fields),
@@ -98,6 +106,7 @@ static const struct msg_type_spec types[] = {
 	SPEC(MSG_KS_SIGN, ks_sign_fields),
 	SPEC(MSG_KS_PUBKEY, ks_pubkey_fields),
 	SPEC(MSG_KS_RESP, ks_resp_fields),
+	SPEC(MSG_KS_P11H_OPEN, ks_p11h_open_fields),
 };
 
 const char *

@@ -60,7 +60,7 @@ static const char *const modes[] = {
 };
 static const char *const roles[] = {
 	[SBX_PARENT] = "parent", [SBX_API] = "api", [SBX_ENGINE] = "engine",
-	[SBX_KEYD] = "keyd", [SBX_SELFTEST] = "selftest",
+	[SBX_KEYD] = "keyd", [SBX_SELFTEST] = "selftest", [SBX_P11H] = "p11h",
 };
 
 int
@@ -154,11 +154,27 @@ static const char *const engine_calls[] = {
 	NULL
 };
 
-/* SoftHSM2's token files, and the socket to the engine. */
+/*
+ * SoftHSM2's token files, and the socket to keyd: the PKCS#11 helper
+ * (keyd/p11h.c). keyd forks the helper and the helper inherits keyd's
+ * filter, so keyd's list holds these too (filters stack: the helper's own
+ * list narrows keyd's to this, without fork, kill or wait).
+ */
 static const char *const keyd_calls[] = {
 	"openat", "access", "getdents64", "fcntl", "flock", "ftruncate",
 	"fsync", "fdatasync", "unlink", "rename",
 	"recvfrom", "recvmsg", "sendto", "sendmsg",
+	NULL
+};
+
+/*
+ * keyd itself: fork the helper (add_fork), wait for its answer with a
+ * timeout, kill and reap it, and what the child does before its own filter
+ * (parent-death signal, no_new_privs, seccomp).
+ */
+static const char *const keyd_own_calls[] = {
+	"poll", "ppoll", "wait4", "kill", "getppid", "seccomp", "dup2",
+	"close_range",
 	NULL
 };
 
@@ -229,6 +245,18 @@ add_clone(scmp_filter_ctx ctx, int spawn)
 		    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM | CLONE_VFORK | CLONE_THREAD,
 		    CLONE_VM | CLONE_VFORK));
 	return rc == 0 ? SBX_OK : SBX_ERR_RULE;
+}
+
+/*
+ * fork(2) only (glibc's is a clone with SIGCHLD and the child-tid flags):
+ * no thread, no shared memory, no vfork.
+ */
+static int
+add_fork(scmp_filter_ctx ctx)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_VM | CLONE_VFORK | CLONE_THREAD |
+	    CLONE_NEWUSER, 0)) == 0 ? SBX_OK : SBX_ERR_RULE;
 }
 
 /* socket(2) for the given families only. */
@@ -341,6 +369,25 @@ add_role(scmp_filter_ctx ctx, enum sbx_role role)
 		 * SoftHSM2 reports errors (a missing token, t_daemon_token) with
 		 * syslog(3), which opens one: refused, quietly, not fatal.
 		 */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
+		    0) != 0)
+			return SBX_ERR_RULE;
+		if ((rc = add_list(ctx, keyd_own_calls)) != SBX_OK ||
+		    (rc = add_fork(ctx)) != SBX_OK)
+			return rc;
+		/* a new socketpair per helper; the helper's pre-filter prctls */
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+		    SCMP_A0(SCMP_CMP_EQ, AF_UNIX)) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		    SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS)) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		    SCMP_A0(SCMP_CMP_EQ, PR_SET_PDEATHSIG)) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+		    SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) != 0)
+			return SBX_ERR_RULE;
+		return add_list(ctx, keyd_calls);
+	case SBX_P11H:
+		/* the old keyd list: the module's files, syslog refused */
 		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
 		    0) != 0)
 			return SBX_ERR_RULE;

@@ -39,6 +39,7 @@ enum sbx_role {
 	SBX_ENGINE,	/* LMDB, PC/SC, the CA link, spawns the self-test */
 	SBX_KEYD,	/* the station token (SoftHSM2 files) */
 	SBX_SELFTEST,	/* cardmgr-selftest: OpenSC over PC/SC */
+	SBX_P11H,	/* keyd's PKCS#11 helper: the station token's module */
 };
 
 enum sbx_mode {

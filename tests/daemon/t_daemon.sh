@@ -28,14 +28,17 @@ check_eq "the parent alone stays root" 1 "$(grep -c '^root ' "$T/ps")"
 for p in $(pgrep -f "cardmgrd -d"); do
 	u=$(stat -c %U /proc/$p)
 	m=$(grep -c softhsm /proc/$p/maps)
-	case $u in
-	cardmgr-keyd) check "keyd has the token module mapped" test "$m" -gt 0 ;;
-	root) ;;
+	case $u/$(cat /proc/$p/comm) in
+	cardmgr-keyd/p11h) check "keyd's PKCS#11 helper has the token module mapped" test "$m" -gt 0 ;;
+	cardmgr-keyd/*) check_eq "keyd has no token module mapped (its helper runs it)" 0 "$m" ;;
+	root/*) ;;
 	*) check_eq "$u has no token module mapped" 0 "$m" ;;
 	esac
 done
 # A peer or log reader gone mid-write is an error, never a silent SIGPIPE.
-check_eq "the parent and its three children ignore SIGPIPE (SigIgn, /proc)" 1111 \
+check_eq "one PKCS#11 helper runs, as cardmgr-keyd" 1 \
+    "$(for p in $(pgrep -u cardmgr-keyd -f "cardmgrd -d"); do cat /proc/$p/comm; done | grep -c '^p11h$')"
+check_eq "the parent, its three children and keyd's helper ignore SIGPIPE (SigIgn, /proc)" 11111 \
     "$(for p in $(pgrep -f "cardmgrd -d"); do sigpipe_ignored "$p"; done | tr -d '\n')"
 
 # --- configuration as it is on disk

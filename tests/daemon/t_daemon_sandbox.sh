@@ -22,7 +22,7 @@ for p in $(pgrep -f "cardmgrd -d -c $T/"); do
 	u=$(stat -c %U /proc/$p)
 	check_grep "$u process $p: seccomp filter mode (Seccomp: 2)" '^Seccomp:[[:space:]]+2$' /proc/$p/status
 done
-check_eq "four processes are filtered" 4 "$(grep -l '^Seccomp:.*2$' $(for p in $(pgrep -f "cardmgrd -d -c $T/"); do echo /proc/$p/status; done) | wc -l)"
+check_eq "five processes are filtered (keyd's PKCS#11 helper too)" 5 "$(grep -l '^Seccomp:.*2$' $(for p in $(pgrep -f "cardmgrd -d -c $T/"); do echo /proc/$p/status; done) | wc -l)"
 
 # probe ROLE SYSCALL MODE: restart the daemon with the probe; leaves its exit
 # status in $rc (or "running") and the log's new lines in $T/probe.log.
@@ -75,6 +75,17 @@ probe keyd ptrace log
 check_grep "log, keyd calls ptrace: the log names the call" \
     '^<4>keyd: sandbox: system call ptrace \(101\)' "$T/probe.log"
 check "log, keyd calls ptrace: the station still answers" cm auditor status
+probe p11h ptrace log
+check_grep "log, keyd's PKCS#11 helper calls ptrace: the log names the call" \
+    '^<4>p11h: sandbox: system call ptrace \(101\)' "$T/probe.log"
+check "log, p11h calls ptrace: the station still answers" cm auditor status
+# A helper killed before it opened the token, at start: keyd gives up and
+# the station does not come up (fail closed at start; after a start, a dead
+# helper is restarted: t_daemon_p11crash).
+probe p11h ptrace enforce
+check "enforce, p11h calls ptrace at start: the daemon stops (exit $rc)" test "$rc" != running -a "$rc" != 0
+check_grep "enforce, p11h calls ptrace: keyd says its helper was killed by its sandbox" \
+    "keyd: .*module helper killed by its sandbox \\(SIGSYS\\)" "$T/probe.log"
 
 # --- the self-test helper: a forbidden call fails that issuance, not the station
 daemon_stop

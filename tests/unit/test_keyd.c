@@ -30,6 +30,9 @@
 #include "proc/msg.h"
 
 static struct kstoken tok;
+/* The token's module: SoftHSM2, or crash_pkcs11.so wrapping it. */
+static const char *module = KSTOKEN_MODULE;
+static char crash_module[4096];
 static int fd = -1;
 static pid_t pid;
 static uint8_t buf[MSG_MAX];
@@ -39,8 +42,8 @@ static struct msg m;
 static int
 spawn(const char *label, const char *ledger)
 {
-	struct keyd_cfg cfg = { KSTOKEN_MODULE, label, NULL,
-	    "station-key", "cardmgr-audit", NULL, 0, ledger, NULL };
+	struct keyd_cfg cfg = { module, label, NULL,
+	    "station-key", "cardmgr-audit", NULL, 0, ledger, NULL, NULL };
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
@@ -417,6 +420,102 @@ ledger_many(void **state)
 	ledger_close(l);
 }
 
+/*
+ * keyd on a module that crashes in C_Sign (tests/keyd/crash_pkcs11.c, next
+ * to this program): the signature fails with KS_ERR_HELPER and says why,
+ * keyd stays, its helper comes back with a new login (a public key
+ * answers); a second crash within the minute puts the restart behind a
+ * backoff, which the next request's answer names. keyd never dies.
+ */
+static int
+start_crashing(void **state)
+{
+	char self[2048], *slash;
+	ssize_t n;
+
+	(void)state;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return -1;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	snprintf(crash_module, sizeof(crash_module), "%s/crash_pkcs11.so", self);
+	if (access(crash_module, R_OK) != 0)
+		return -1;
+	unsetenv("CRASH_PKCS11_FLAG");	/* crash on every C_Sign */
+	module = crash_module;
+	return start_label("keydtest");
+}
+
+static int
+stop_crashing(void **state)
+{
+	module = KSTOKEN_MODULE;
+	return stop(state);
+}
+
+static int
+sign_audit(uint64_t id)
+{
+	static const uint8_t tbs[32] = { 1, 2, 3 };
+	struct msg_builder b;
+
+	assert_int_equal(msg_builder_init(&b), MSG_OK);
+	msg_put_u32(&b, KS_F_KEY, KEYD_KEY_AUDIT);
+	msg_put_u32(&b, KS_F_MECH, KS_SIGN_ECDSA);
+	msg_put_bytes(&b, KS_F_TBS, tbs, sizeof(tbs));
+	return ask(MSG_KS_SIGN, &b, id);
+}
+
+static int
+pubkey_audit(uint64_t id)
+{
+	struct msg_builder b;
+
+	assert_int_equal(msg_builder_init(&b), MSG_OK);
+	msg_put_u32(&b, KS_F_KEY, KEYD_KEY_AUDIT);
+	return ask(MSG_KS_PUBKEY, &b, id);
+}
+
+/* The answer's detail as a C string (into a static buffer). */
+static const char *
+detail(void)
+{
+	static char d[256];
+	const struct msg_field *f = msg_get(&m, KS_R_DETAIL);
+
+	snprintf(d, sizeof(d), "%.*s", f != NULL ? (int)f->len : 0,
+	    f != NULL ? (const char *)f->p : "");
+	return d;
+}
+
+static void
+helper_crash_costs_one_request(void **state)
+{
+	struct msg_builder b;
+
+	(void)state;
+	assert_int_equal(pubkey_audit(1), KS_OK);
+	assert_int_equal(sign_audit(2), KS_ERR_HELPER);
+	assert_non_null(strstr(detail(), "station token unavailable: module "));
+	/* SIGSEGV, or a sanitizer's exit after its report */
+	assert_true(strstr(detail(), "crashed (signal 11)") != NULL ||
+	    strstr(detail(), "helper exited (status 1)") != NULL);
+	assert_null(msg_get(&m, KS_R_DATA));
+	/* restarted at once, logged in again: the token answers */
+	assert_int_equal(pubkey_audit(3), KS_OK);
+	assert_non_null(msg_get(&m, KS_R_DATA));
+	/* the second crash within a minute: the restart waits its backoff */
+	assert_int_equal(sign_audit(4), KS_ERR_HELPER);
+	assert_int_equal(pubkey_audit(5), KS_ERR_HELPER);
+	assert_non_null(strstr(detail(), "restart in "));
+	/* keyd itself answers throughout */
+	assert_int_equal(msg_builder_init(&b), MSG_OK);
+	assert_int_equal(ask(MSG_KS_INFO, &b, 6), KS_OK);
+	assert_int_equal(kill(pid, 0), 0);
+}
+
 int
 main(void)
 {
@@ -430,6 +529,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(once_across_restarts,
 		    start_token_only, stop),
 		cmocka_unit_test(ledger_many),
+		cmocka_unit_test_setup_teardown(helper_crash_costs_one_request,
+		    start_crashing, stop_crashing),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
