@@ -79,10 +79,19 @@ export const FOLLOW_WAIT_S = 20;	// the station allows 30 at most
 export const FOLLOW_IDLE_MS = 1000;	// after an answer without a new step
 export const FOLLOW_RETRY_MS = 2000;	// after an error
 
-export function followOp(op, { onUpdate, onEnd }) {
+// How many operations a screen follows now: the kiosk's idle timer does not
+// go home while one runs (a real card's key generation takes seconds each).
+let followers = 0;
+export function following() { return followers > 0; }
+
+export function followOp(op, { onUpdate, onEnd: ended }) {
   const ctl = new AbortController();
   let timer = null;
   let seen = 0;
+  let live = true;
+  followers++;
+  const done = () => { if (live) { live = false; followers--; } };
+  const onEnd = (o) => { done(); ended(o); };
   // steps= is at most 1000 (docs/api.yaml): past that the station answers at
   // once, and the pause after an answer without a new step paces the page.
   const path = () => `/v1/operations/${encodeURIComponent(op)}?wait=${FOLLOW_WAIT_S}&steps=${Math.min(seen, 1000)}`;
@@ -107,5 +116,5 @@ export function followOp(op, { onUpdate, onEnd }) {
     timer = setTimeout(ask, pause);
   }
   ask();
-  return { stop() { ctl.abort(); clearTimeout(timer); } };
+  return { stop() { ctl.abort(); clearTimeout(timer); done(); } };
 }

@@ -2,6 +2,7 @@
 // (#pin, #login, #issue, #unblock, #retire, #replace, #temporary, #return,
 // #reports). Plain ES modules, no build step.
 import { h, replace, focusHeading } from './dom.js';
+import { following } from './api.js';
 import * as readers from './readers.js';
 import * as session from './session.js';
 import * as home from './screens/home.js';
@@ -91,7 +92,8 @@ export const IDLE_MS = 120000;
 let idle = null;
 function awake() {
   clearTimeout(idle);
-  idle = setTimeout(() => { if (activeName !== '') go(''); }, IDLE_MS);
+  // An operation the screen follows keeps it: the timer starts again.
+  idle = setTimeout(() => { if (following()) awake(); else if (activeName !== '') go(''); }, IDLE_MS);
 }
 for (const ev of ['pointerdown', 'keydown', 'touchstart']) window.addEventListener(ev, awake, { passive: true });
 awake();
