@@ -144,6 +144,8 @@ link_get(struct engine *e, struct ca_link **l, char *detail, size_t cap)
 	pthread_mutex_lock(&e->ca_mu);
 	if (e->ca_pool_n > 0) {
 		*l = e->ca_pool[--e->ca_pool_n];
+		/* A link that never talked yet takes the last good sessions. */
+		ca_link_resume_from(*l, e->ca_sess);
 		pthread_mutex_unlock(&e->ca_mu);
 		return CAST_OK;
 	}

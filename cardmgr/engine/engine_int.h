@@ -26,6 +26,9 @@
 #define ENG_DRAIN_ROUND 256	/* CA operations per hold of ca_mu */
 #define ENG_OP_WAITERS 8	/* operation long-polls waiting at once */
 #define ENG_MAX_WORKERS 32	/* slow operations at once (engine.c) */
+#define ENG_WORKER_IDLE_S 10	/* an idle pool thread ends after this */
+
+struct work;
 
 struct engine {
 	const struct engine_cfg *cfg;
@@ -40,6 +43,10 @@ struct engine {
 	pthread_mutex_t busy_mu;
 	char busy[ENG_MAX_READERS][128];	/* readers with an operation */
 	unsigned workers;		/* slow operations in threads (busy_mu) */
+	/* The worker pool (busy_mu): jobs waiting, threads alive, idle. */
+	struct work *wq_head, *wq_tail;
+	unsigned queued, threads, idle;
+	pthread_cond_t wq_cv;
 	/* Readers whose card stopped answering, and pcscd's card-event count
 	 * then: left alone until that count moves (the card was pulled). */
 	struct {

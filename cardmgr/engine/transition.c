@@ -564,12 +564,20 @@ eng_ca_drain(struct engine *e, struct outbox_drain_stats *st)
 {
 	struct ca_link *links[ENG_CA_LINKS];
 	struct outbox_drain_stats r;
-	int rc, n, force = 1;
+	struct outbox_counts c;
+	int rc, n = 0, force = 1;
 
 	memset(st, 0, sizeof(*st));
 	if (e->cast == NULL)
 		return -1;
-	n = eng_ca_links_get(e, links, ENG_CA_LINKS);
+	/* Links of the pool only for a backlog: one op goes over st's own. */
+	pthread_mutex_lock(&e->ca_mu);
+	if (outbox_count(cast_outbox(e->cast), &c) == OUTBOX_OK && c.pending > 1)
+		n = c.pending - 1 < ENG_CA_LINKS ? (int)c.pending - 1 :
+		    ENG_CA_LINKS;
+	pthread_mutex_unlock(&e->ca_mu);
+	if (n > 0)
+		n = eng_ca_links_get(e, links, n);
 	do {
 		memset(&r, 0, sizeof(r));
 		pthread_rwlock_wrlock(&e->ca_lane);	/* issuances' sends end first */

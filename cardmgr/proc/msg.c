@@ -174,6 +174,18 @@ msg_utf8_ok(const uint8_t *p, size_t n)
 	uint32_t c, min;
 
 	while (i < n) {
+		/* Eight ASCII bytes at once: no high bit, no NUL. */
+		if (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (((w | ((w & 0x7F7F7F7F7F7F7F7FULL) +
+			    0x7F7F7F7F7F7F7F7FULL)) & 0x8080808080808080ULL) ==
+			    0x8080808080808080ULL && (w & 0x8080808080808080ULL) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		c = p[i];
 		if (c == 0)
 			return 0;

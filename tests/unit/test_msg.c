@@ -251,6 +251,44 @@ refuses_oversize(void **state)
 	assert_int_equal(decode(&r), MSG_OK);
 }
 
+/*
+ * msg_utf8_ok's eight-bytes-at-a-time ASCII path: a NUL, a high byte or a
+ * valid two-byte sequence at every offset of a 24-byte ASCII text, so each
+ * falls inside a word, at its edges and in the tail.
+ */
+static void
+utf8_every_offset(void **state)
+{
+	uint8_t t[25];
+	size_t at, n;
+
+	(void)state;
+	memset(t, 'a', sizeof(t));
+	assert_true(msg_utf8_ok(t, 24));
+	for (n = 0; n <= 24; n++)
+		assert_true(msg_utf8_ok(t, n));
+	for (at = 0; at < 24; at++) {
+		memset(t, 'a', sizeof(t));
+		t[at] = 0;
+		assert_false(msg_utf8_ok(t, 24));
+		t[at] = 0x80;
+		assert_false(msg_utf8_ok(t, 24));
+		t[at] = 0xff;
+		assert_false(msg_utf8_ok(t, 24));
+		t[at] = 0x7f;
+		assert_true(msg_utf8_ok(t, 24));
+		t[at] = 0x01;
+		assert_true(msg_utf8_ok(t, 24));
+		if (at + 1 < 24) {
+			t[at] = 0xc3;
+			t[at + 1] = 0xa9;	/* U+00E9 */
+			assert_true(msg_utf8_ok(t, 24));
+			t[at + 1] = 'a';	/* truncated */
+			assert_false(msg_utf8_ok(t, 24));
+		}
+	}
+}
+
 static void
 refuses_bad_utf8(void **state)
 {
@@ -504,6 +542,7 @@ main(void)
 		cmocka_unit_test(refuses_wrong_length),
 		cmocka_unit_test(refuses_oversize),
 		cmocka_unit_test(refuses_bad_utf8),
+		cmocka_unit_test(utf8_every_offset),
 		cmocka_unit_test(refuses_unknown_type_bad_bool),
 		cmocka_unit_test(refuses_too_many_fields),
 		cmocka_unit_test(builder_matches_hand),
