@@ -421,4 +421,29 @@ int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,
 int op_reinstate(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 
+/* approve.c: approval requests (m of n) for key recovery. */
+struct apr;
+int op_approval_list(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_approval_get(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_approval_decide(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a, int approve);
+/* One pass of the scheduler: requests past their time expire. [out] *n. */
+int eng_apr_tick(struct engine *e, unsigned *n);
+/* The rows of GET /v1/reports/pending for requests still open (pending or
+ * approved, not carried out), in the report's columns; [out] counts. */
+int eng_apr_report(struct engine *e, json_t *rows, unsigned *pending,
+    unsigned *approved);
+/* For replace.c and temp.c (rep_start, rep_finish), see approve.c. */
+struct inv_card;
+int eng_apr_request(struct engine *e, uint64_t id, const struct actor *a,
+    const char *op, const char *reason, const struct inv_card *c,
+    const struct inv_holder *h, int required);
+int eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
+    const char *op, const struct inv_card *c, struct eng_refusal *ref);
+int eng_apr_consume(struct inv_txn *t, uint64_t apr_id, const char *actor,
+    const char *op, const uint8_t guid[16], uint64_t op_id, char *detail,
+    size_t cap);
+
 #endif /* ENGINE_INT_H */
