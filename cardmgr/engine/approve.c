@@ -319,7 +319,7 @@ eng_apr_request(struct engine *e, uint64_t id, const struct actor *a,
 		    "nothing was changed", c->profile, required, n);
 		eng_audit(e, a, op, c->serial, "refused", text);
 		free(r);
-		return eng_error(e, id, 409, "approvers_missing", "%s", text);
+		return eng_error(e, id, 403, "approvers_missing", "%s", text);
 	}
 	eng_copy(r->op, sizeof(r->op), op);
 	eng_copy(r->reason, sizeof(r->reason), reason);
@@ -369,7 +369,8 @@ eng_apr_request(struct engine *e, uint64_t id, const struct actor *a,
 /* 0 if r lets actor run op on card guid now, else a refusal in ref. */
 static int
 apr_fits(const struct apr *r, const char *actor, const char *op,
-    const uint8_t guid[16], uint64_t now, struct eng_refusal *ref)
+    const char *reason, const uint8_t guid[16], uint64_t now,
+    struct eng_refusal *ref)
 {
 	ref->status = 409;
 	if (strcmp(r->requester, actor) != 0) {
@@ -378,11 +379,12 @@ apr_fits(const struct apr *r, const char *actor, const char *op,
 		snprintf(ref->why, sizeof(ref->why), "approval request %llu "
 		    "was made by %.60s: only they carry it out",
 		    (unsigned long long)r->id, r->requester);
-	} else if (strcmp(r->op, op) != 0 || memcmp(r->guid, guid, 16) != 0) {
+	} else if (strcmp(r->op, op) != 0 || strcmp(r->reason, reason) != 0 ||
+	    memcmp(r->guid, guid, 16) != 0) {
 		ref->code = "approval_mismatch";
 		snprintf(ref->why, sizeof(ref->why), "approval request %llu "
-		    "is for %s of card %.64s", (unsigned long long)r->id, r->op,
-		    r->card);
+		    "is for %s (%s) of card %.64s", (unsigned long long)r->id,
+		    r->op, r->reason, r->card);
 	} else if (r->state == APR_DONE) {
 		ref->code = "approval_used";
 		snprintf(ref->why, sizeof(ref->why), "approval request %llu "
@@ -406,7 +408,8 @@ apr_fits(const struct apr *r, const char *actor, const char *op,
 
 int
 eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
-    const char *op, const struct inv_card *c, struct eng_refusal *ref)
+    const char *op, const char *reason, const struct inv_card *c,
+    struct eng_refusal *ref)
 {
 	struct apr *r = calloc(1, sizeof(*r));
 	struct inv_txn *t = NULL;
@@ -429,7 +432,7 @@ eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
 		    "no such request" : inv_strerror(rc));
 		rc = -1;
 	} else {
-		rc = apr_fits(r, a->name, op, c->guid, eng_now(), ref);
+		rc = apr_fits(r, a->name, op, reason, c->guid, eng_now(), ref);
 	}
 	free(r);
 	return rc;
@@ -437,8 +440,8 @@ eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
 
 int
 eng_apr_consume(struct inv_txn *t, uint64_t apr_id, const char *actor,
-    const char *op, const uint8_t guid[16], uint64_t op_id, char *detail,
-    size_t cap)
+    const char *op, const char *reason, const uint8_t guid[16],
+    uint64_t op_id, char *detail, size_t cap)
 {
 	struct apr *r = calloc(1, sizeof(*r));
 	struct eng_refusal ref;
@@ -448,7 +451,7 @@ eng_apr_consume(struct inv_txn *t, uint64_t apr_id, const char *actor,
 		return INV_ERR_NOMEM;
 	if ((rc = apr_load(t, apr_id, r)) != INV_OK)
 		goto out;
-	if (apr_fits(r, actor, op, guid, eng_now(), &ref) != 0) {
+	if (apr_fits(r, actor, op, reason, guid, eng_now(), &ref) != 0) {
 		snprintf(detail, cap, "%s", ref.why);
 		rc = INV_ERR_EXISTS;
 		goto out;
@@ -626,8 +629,10 @@ op_approval_decide(struct engine *e, const struct ops_req *r, uint64_t id,
 		return eng_error(e, id, 500, "nomem", "out of memory");
 	eng_arg(r, "reason", note, sizeof(note));
 	apr_ref(n, ref_s, sizeof(ref_s));
+	/* Ids are sequential: that one exists is no secret, so a request
+	 * out of one's scope is refused as such (not_approver). */
 	if (n == 0 || (rc = inv_begin(e->inv, 1, &t)) != INV_OK ||
-	    (rc = apr_load(t, n, ar)) != INV_OK || !visible(e, a, ar)) {
+	    (rc = apr_load(t, n, ar)) != INV_OK) {
 		inv_abort(t);
 		free(ar);
 		eng_audit(e, a, event, ref_s, "refused", "no such request");

@@ -440,10 +440,15 @@ struct inv_card;
 int eng_apr_request(struct engine *e, uint64_t id, const struct actor *a,
     const char *op, const char *reason, const struct inv_card *c,
     const struct inv_holder *h, int required);
+/* 0 if request apr_id is approved for a to run op (reason) on card c now;
+ * -1 and ref otherwise. */
 int eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
-    const char *op, const struct inv_card *c, struct eng_refusal *ref);
+    const char *op, const char *reason, const struct inv_card *c,
+    struct eng_refusal *ref);
+/* The same in write txn t, and the request is marked carried out by op_id:
+ * INV_OK, or INV_ERR_EXISTS with detail (nothing written). */
 int eng_apr_consume(struct inv_txn *t, uint64_t apr_id, const char *actor,
-    const char *op, const uint8_t guid[16], uint64_t op_id, char *detail,
-    size_t cap);
+    const char *op, const char *reason, const uint8_t guid[16],
+    uint64_t op_id, char *detail, size_t cap);
 
 #endif /* ENGINE_INT_H */

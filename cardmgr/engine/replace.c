@@ -125,8 +125,8 @@ rep_finish(struct issue_job *j, struct inv_txn *t)
 	int rc;
 
 	if (r->approval != 0 && (rc = eng_apr_consume(t, r->approval,
-	    j->actor.name, j->op_type, r->old.guid, j->op_id, j->detail,
-	    sizeof(j->detail))) != INV_OK)
+	    j->actor.name, j->op_type, r->reason, r->old.guid, j->op_id,
+	    j->detail, sizeof(j->detail))) != INV_OK)
 		return rc;
 	if (r->mode == REP_TEMPORARY)
 		return tmp_finish(j, t);
@@ -440,8 +440,8 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
 	/* A request cited that cannot be carried out is said first (used
 	 * already, for another card) rather than what follows from it. */
 	if ((av = ops_req_get(r, "approval", 0, NULL)) != NULL &&
-	    eng_apr_usable(e, (uint64_t)av->i, a, "replace", &j->rep->old,
-	    &ref) != 0) {
+	    eng_apr_usable(e, (uint64_t)av->i, a, "replace", j->rep->reason,
+	    &j->rep->old, &ref) != 0) {
 		why = ref.why;
 		status = ref.status;
 		code = ref.code;
@@ -500,8 +500,8 @@ rep_start(struct engine *e, uint64_t id, const struct ops_req *r,
 		goto refuse;
 	}
 	if (av != NULL) {
-		if (eng_apr_usable(e, (uint64_t)av->i, a, event, &j->rep->old,
-		    &ref) != 0) {
+		if (eng_apr_usable(e, (uint64_t)av->i, a, event, j->rep->reason,
+		    &j->rep->old, &ref) != 0) {
 			why = ref.why;
 			status = ref.status;
 			code = ref.code;
