@@ -168,6 +168,17 @@ rep_done(struct issue_job *j, int ok)
 {
 	struct outbox_drain_stats st;
 
+	/* Said before the drain, which may wait for the CA. */
+	if (ok && j->rep->approval != 0) {
+		char ref[48], detail[64];
+
+		snprintf(ref, sizeof(ref), "approval:%llu",
+		    (unsigned long long)j->rep->approval);
+		snprintf(detail, sizeof(detail), "operation %llu",
+		    (unsigned long long)j->op_id);
+		eng_audit(j->e, &j->actor, "approval_carried_out", ref, "ok",
+		    detail);
+	}
 	/* Test builds: killed between the activating commit and the drain,
 	 * the journaled revocations go out once after the restart. */
 	if (ok)
@@ -179,16 +190,6 @@ rep_done(struct issue_job *j, int ok)
 	eng_audit(j->e, &j->actor, j->rep->mode == REP_TEMPORARY ?
 	    "temporary_permanent" : "replace_old", j->rep->old.serial,
 	    ok ? "ok" : "unchanged", ok ? j->rep->reason : j->detail);
-	if (ok && j->rep->approval != 0) {
-		char ref[48], detail[64];
-
-		snprintf(ref, sizeof(ref), "approval:%llu",
-		    (unsigned long long)j->rep->approval);
-		snprintf(detail, sizeof(detail), "operation %llu",
-		    (unsigned long long)j->op_id);
-		eng_audit(j->e, &j->actor, "approval_carried_out", ref, "ok",
-		    detail);
-	}
 }
 
 /* ---- the request: what to recover -------------------------------------- */

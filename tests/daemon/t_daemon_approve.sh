@@ -61,13 +61,17 @@ ashow() {	# ID EXPR: the request as the auditor sees it
 }
 slot_cert() { yubico-piv-tool -r "$1" -a read-certificate -s "$2" 2>/dev/null; }
 msg_sha() { sha256sum "$1" | cut -d' ' -f1; }
-audit_has() {	# EVENT REF: an audit entry of that event and ref
-	cm auditor --json audit show --limit 1000 >"$T/audit.json"
-	python3 -c 'import json,sys
+audit_has() {	# EVENT REF: an audit entry of that event and ref (read until
+	local i	# it is there, bounded: entries after an operation's end follow its CA drain)
+	for ((i = 0; i < 40; i++)); do
+		cm auditor --json audit show --limit 1000 >"$T/audit.json"
+		python3 -c 'import json,sys
 j=json.load(open(sys.argv[1]))
-es=j["entries"] if isinstance(j,dict) else j
-sys.exit(0 if any(e.get("event")==sys.argv[2] and e.get("ref")==sys.argv[3] for e in es) else 1)' \
-	    "$T/audit.json" "$1" "$2"
+sys.exit(0 if any(e["event"]==sys.argv[2] and e["ref"]==sys.argv[3] for e in j["entries"]) else 1)' \
+		    "$T/audit.json" "$1" "$2" && return 0
+		sleep 0.25
+	done
+	return 1
 }
 
 cm officer holders add --id E300 --name "Ava Proval" --email ava@example.com \

@@ -83,12 +83,21 @@ done
 wait "$ui_pid"
 check_eq "the browser script ends cleanly" 0 "$?"
 [ -s "$T/node.err" ] && sed 's/^/# node: /' "$T/node.err"
-cm auditor --json audit show --limit 1000 >"$T/audit.json"
-python3 - "$T/audit.json" >"$T/aud.txt" <<'PY'
+audit_lines() {	# the audit log as "actor event ref" lines in $T/aud.txt
+	cm auditor --json audit show --limit 1000 >"$T/audit.json"
+	python3 - "$T/audit.json" >"$T/aud.txt" <<'PY'
 import json, sys
 for e in json.load(open(sys.argv[1]))["entries"]:
     print(e["actor"], e["event"], e["ref"])
 PY
+}
+# The operation is done when the new card is; its audit entries follow the
+# CA drain: read until they are there (bounded).
+for ((i = 0; i < 40; i++)); do
+	audit_lines
+	grep -q 'approval_carried_out' "$T/aud.txt" && break
+	sleep 0.25
+done
 check_grep "the request, by Olga" '^Olga Operator approval_request.ok approval:1$' "$T/aud.txt"
 check_grep "the approval, by Bob" '^Bob Approver approval_approve.ok approval:1$' "$T/aud.txt"
 check_grep "carried out by Olga" '^Olga Operator approval_carried_out.ok approval:1$' "$T/aud.txt"
