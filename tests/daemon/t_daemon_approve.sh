@@ -9,9 +9,12 @@
 # the same person and carrying it out early are refused; two approvals
 # approve it; the requester carries it out once (a second use is refused);
 # OpenSC decrypts mail sent to the lost card on the replacement. A second
-# request expires when the clock passes 60 days (CARDMGRD_CLOCK_OFFSET) with
-# an audit record; the state is checked through the audit log, the pending
-# report (JSON and CSV) and the inventory after restarts.
+# request, approved, survives the engine killed before the activating commit
+# (still approved, the new card rolled back) and is carried out once when the
+# engine is killed right after it. A third expires when the clock passes 60
+# days (CARDMGRD_CLOCK_OFFSET) with an audit record; the state is checked
+# through the audit log, the pending report (JSON, CSV, table) and the
+# inventory after restarts. A fourth is denied.
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/daemon/stationenv.sh"
 stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
@@ -180,45 +183,86 @@ check_eq "a second use is refused (409, exit 1)" 1 $?
 check_grep "approval_used" 'approval_used' "$T/rep.json"
 check "and the card in the reader stays blank" card_blank "$R2"
 
-# --- a second request, then the report
+# --- request 2 (C damaged), approved; the engine killed before the commit
+# that would activate the new card: the request stays approved
 replace_card 7103 "$R2" damaged 864209 officer
 check_eq "replacing C records request 2 (exit 3)" "3 2" "$? $(json "$T/rep.json" 'j["approval"]')"
+appr ann approve 2 && appr cat approve 2
+check_eq "Ann and Cat approve it" approved "$(ashow 2 'j["state"]')"
+die_wait() {	# the engine's crash point stops the daemon: wait for it
+	local i
+	for ((i = 0; i < 240; i++)); do kill -0 "$(cat "$T/pids/cardmgrd")" 2>/dev/null || break; sleep 0.25; done
+	rm -f "$T/pids/cardmgrd"
+	[ "$i" -lt 240 ]
+}
+daemon_stop
+CARDMGRD_CRASH_AT=final:begin daemon_start
+replace_card 7103 "$R2" damaged 864209 officer 2
+check "killed before the activating commit (the station stopped)" die_wait
+check "the daemon starts again" daemon_start
+for ((i = 0; i < 40; i++)); do [ "$(card_state 7104)" != issuing ] && break; sleep 0.25; done
+check_eq "the new card is rolled back, C still active" "retired active" "$(card_state 7104) $(card_state 7103)"
+check "and the card in the reader wiped" card_blank "$R2"
+check_eq "request 2 is still approved, carried out by no operation" "approved 0" \
+    "$(ashow 2 '"%s %s" % (j["state"], j["operation_id"])')"
+
+# --- killed right after the activating commit: carried out, once
+daemon_stop
+vcard_remove 2
+vcard_insert 2 "$T/e.state" --create --serial 7105 >/dev/null
+CARDMGRD_CRASH_AT=replace:committed daemon_start
+sleep 1	# the reader watcher identifies every inserted card first
+replace_card 7103 "$R2" damaged 864209 officer 2
+op=$(json "$T/rep.json" 'j["operation"]')
+check "killed after the activating commit (the station stopped)" die_wait
+check "the daemon starts again" daemon_start
+check_eq "after the restart: C damaged, the new card active" "damaged active" "$(card_state 7103) $(card_state 7105)"
+check_eq "and request 2 carried out by that operation" "carried_out $op" \
+    "$(ashow 2 '"%s %s" % (j["state"], j["operation_id"])')"
+check "C's revocations drain" wait_settled 7103
+replace_card 7103 "$R2" damaged 864209 officer 2
+check_grep "a second use is refused" 'approval_used' "$T/rep.json"
+
+# --- request 3 (the new card lost), then the report
+replace_card 7105 "$R0" lost 864209 officer
+check_eq "replacing 7105 records request 3 (exit 3)" "3 3" "$? $(json "$T/rep.json" 'j["approval"]')"
 cm auditor --json report pending >"$T/rp.json"
-check_eq "the pending report lists it (JSON)" "approval approval:2 pending 0" \
+check_eq "the pending report lists it, and only it (JSON)" "approval approval:3 pending 0" \
     "$(json "$T/rp.json" '" ".join(" ".join(str(x) for x in [r[0], r[1], r[3], r[4]]) for r in j["rows"] if r[0] == "approval")')"
 check_eq "and counts it" "1 0" "$(json "$T/rp.json" '"%d %d" % (j["approvals"]["pending"], j["approvals"]["approved"])')"
 cm auditor report pending --format csv >"$T/rp.csv"
-check_grep "CSV too" '^"approval","approval:2","key_recovery_replace","pending","0",' "$T/rp.csv"
+check_grep "CSV too" '^"approval","approval:3","key_recovery_replace","pending","0",' "$T/rp.csv"
 cm auditor report pending >"$T/rp.txt"
-check_grep "the table names it" 'approval:2' "$T/rp.txt"
+check_grep "the table names it" 'approval:3' "$T/rp.txt"
 
-# --- 61 days later: request 2 expires, request 1 stays carried out
+# --- 61 days later: request 3 expires, requests 1 and 2 stay carried out
 daemon_stop
 CARDMGRD_CLOCK_OFFSET=$((61 * 86400)) daemon_start
 wait_expired() {
-	for ((i = 0; i < 40; i++)); do [ "$(ashow 2 'j["state"]')" = expired ] && return 0; sleep 0.25; done
+	for ((i = 0; i < 40; i++)); do [ "$(ashow 3 'j["state"]')" = expired ] && return 0; sleep 0.25; done
 	return 1
 }
-check "the scheduler expires request 2" wait_expired
-check_eq "by itself" scheduler "$(ashow 2 'j["decided_by"]')"
-check "with an audit record" audit_has approval_expire.ok approval:2
-check_eq "request 1 is still carried out after the restart (LMDB)" carried_out "$(ashow 1 'j["state"]')"
-appr ann approve 2
+check "the scheduler expires request 3" wait_expired
+check_eq "by itself" scheduler "$(ashow 3 'j["decided_by"]')"
+check "with an audit record" audit_has approval_expire.ok approval:3
+check_eq "requests 1 and 2 are still carried out after the restarts (LMDB)" "carried_out carried_out" \
+    "$(ashow 1 'j["state"]') $(ashow 2 'j["state"]')"
+appr ann approve 3
 check_eq "an expired request takes no approval (409)" 1 $?
 cm auditor --json report pending >"$T/rp.json"
 check_eq "nor is it pending any more" "0" "$(json "$T/rp.json" 'len([r for r in j["rows"] if r[0] == "approval"])')"
 
 # --- a denial
-replace_card 7103 "$R2" damaged 864209 officer
-check_eq "a new request for C (3)" "3 3" "$? $(json "$T/rep.json" 'j["approval"]')"
-appr cat deny 3 --reason "not verified"
+replace_card 7105 "$R0" lost 864209 officer
+check_eq "a new request for 7105 (4)" "3 4" "$? $(json "$T/rep.json" 'j["approval"]')"
+appr cat deny 4 --reason "not verified"
 check_eq "Cat denies it" 0 $?
 check_eq "denied, with who and why" "denied Cat Approver not verified" \
-    "$(ashow 3 '"%s %s %s" % (j["state"], j["decided_by"], j["note"])')"
-replace_card 7103 "$R2" damaged 864209 officer 3
+    "$(ashow 4 '"%s %s %s" % (j["state"], j["decided_by"], j["note"])')"
+replace_card 7105 "$R0" lost 864209 officer 4
 check_eq "a denied request is not carried out (409)" 1 $?
 check_grep "approval_closed" 'approval_closed' "$T/rep.json"
-check "the card in the reader stays blank" card_blank "$R2"
+check_eq "7105 is still active" active "$(card_state 7105)"
 check "the audit chain verifies" cm auditor audit verify
 
 done_testing
