@@ -190,10 +190,12 @@ check_eq "replacing C records request 2 (exit 3)" "3 2" "$? $(json "$T/rep.json"
 appr ann approve 2 && appr cat approve 2
 check_eq "Ann and Cat approve it" approved "$(ashow 2 'j["state"]')"
 die_wait() {	# the engine's crash point stops the daemon: wait for it
-	local i
-	for ((i = 0; i < 240; i++)); do kill -0 "$(cat "$T/pids/cardmgrd")" 2>/dev/null || break; sleep 0.25; done
-	rm -f "$T/pids/cardmgrd"
-	[ "$i" -lt 240 ]
+	local i pid
+	pid=$(cat "$T/pids/cardmgrd")
+	for ((i = 0; i < 240; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+	[ "$i" -lt 240 ] && { rm -f "$T/pids/cardmgrd"; return 0; }
+	daemon_stop	# still up: stopped, so the test goes on (and fails here)
+	return 1
 }
 daemon_stop
 CARDMGRD_CRASH_AT=final:begin daemon_start
