@@ -38,7 +38,8 @@ usage(void)
 	    "  unblock CARD --reader R\n"
 	    "  retire CARD --reason retire|lost|stolen|damaged [--reader R]\n"
 	    "  replace CARD --reader R --reason lost|stolen|damaged|expired\n"
-	    "  temporary CARD --reader R [--profile P]\n"
+	    "          [--approval ID]\n"
+	    "  temporary CARD --reader R [--profile P] [--approval ID]\n"
 	    "  return CARD [--reason TEXT]\n"
 	    "  suspend CARD --reason TEXT\n"
 	    "  reinstate CARD [--reason TEXT]\n"
@@ -52,6 +53,8 @@ usage(void)
 	    "  crl check\n"
 	    "  cert revoke (--serial HEX | --cert FILE) --reason R [--note TEXT]\n"
 	    "  cert hold (--serial HEX | --cert FILE) [--note TEXT]\n"
+	    "  approvals list [--state S] | show ID | approve ID\n"
+	    "  approvals deny ID [--reason TEXT]\n"
 	    "  backup                 an encrypted inventory copy (daemon running)\n"
 	    "  restore --key FILE --in BACKUP --state-dir DIR [--user NAME]\n"
 	    "                         offline, into an empty state directory\n"
@@ -174,7 +177,7 @@ int_arg(const char *s, long long *v)
 struct opts {
 	const char *id, *name, *email, *org, *query, *limit, *after, *state;
 	const char *holder, *reader, *profile, *reason, *days, *from;
-	const char *format, *manager;
+	const char *format, *manager, *approval;
 	const char *attrs[16];
 	size_t nattrs;
 	long long questions[MAX_QUESTIONS];
@@ -183,7 +186,7 @@ struct opts {
 
 enum { O_ID = 256, O_NAME, O_EMAIL, O_ORG, O_ATTR, O_QUERY, O_LIMIT, O_AFTER,
     O_STATE, O_HOLDER, O_READER, O_PROFILE, O_QUESTION, O_REASON, O_DAYS,
-    O_FROM, O_JSON, O_FORMAT, O_MANAGER };
+    O_FROM, O_JSON, O_FORMAT, O_MANAGER, O_APPROVAL };
 
 /* The options being parsed belong to this invocation (--json may follow). */
 static struct cm *cur;
@@ -208,6 +211,7 @@ static const struct option sub_longopts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	{ "format", required_argument, NULL, O_FORMAT },
 	{ "manager-email", required_argument, NULL, O_MANAGER },
+	{ "approval", required_argument, NULL, O_APPROVAL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -270,6 +274,7 @@ parse_opts(int argc, char **argv, const char *allowed, struct opts *o,
 		case O_FROM: o->from = optarg; break;
 		case O_FORMAT: o->format = optarg; break;
 		case O_MANAGER: o->manager = optarg; break;
+		case O_APPROVAL: o->approval = optarg; break;
 		case O_ATTR:
 			if (o->nattrs == sizeof(o->attrs) / sizeof(o->attrs[0]))
 				return -1;
@@ -509,6 +514,14 @@ issue_and_follow(struct cm *cm, const char *path, json_t *b)
 		free(resp);
 		return rc;
 	}
+	if (json_object_get(j, "operation") == NULL &&
+	    json_is_string(json_object_get(j, "message"))) {
+		/* Not carried out yet: an approval request (approve.c). */
+		printf("%s\n", json_string_value(json_object_get(j, "message")));
+		json_decref(j);
+		free(resp);
+		return CM_EXIT_PENDING;
+	}
 	op = json_integer_value(json_object_get(j, "operation"));
 	json_decref(j);
 	free(resp);
@@ -547,6 +560,22 @@ cmd_issue(struct cm *cm, int argc, char **argv)
 	return call(cm, "POST", "/v1/issue", b);
 }
 
+/* --approval ID into body b: 0, or -1 (not a request id). */
+static int
+add_approval(json_t *b, const struct opts *o)
+{
+	long long id;
+
+	if (o->approval == NULL)
+		return 0;
+	if (int_arg(o->approval, &id) != 0 || id <= 0) {
+		json_decref(b);
+		return -1;
+	}
+	json_object_set_new(b, "approval", json_integer(id));
+	return 0;
+}
+
 /* temporary CARD --reader R [--profile P] */
 static int
 cmd_temporary(struct cm *cm, int argc, char **argv)
@@ -556,7 +585,7 @@ cmd_temporary(struct cm *cm, int argc, char **argv)
 	json_t *b, *pin;
 	int first;
 
-	if (parse_opts(argc, argv, "reader profile", &o, &first) ||
+	if (parse_opts(argc, argv, "reader profile approval", &o, &first) ||
 	    argc - first != 1 || o.reader == NULL ||
 	    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
 	    "/temporary") != 0)
@@ -567,6 +596,8 @@ cmd_temporary(struct cm *cm, int argc, char **argv)
 	b = json_pack("{s:s, s:o}", "reader", o.reader, "pin", pin);
 	if (o.profile != NULL)
 		json_object_set_new(b, "profile", json_string(o.profile));
+	if (add_approval(b, &o) != 0)
+		return CM_EXIT_USAGE;
 	if (cm->wait && !cm->json)
 		return issue_and_follow(cm, path, b);
 	return call(cm, "POST", path, b);
@@ -603,7 +634,7 @@ cmd_return(struct cm *cm, int argc, char **argv)
 	return card_reason(cm, argc, argv, "return", 0);
 }
 
-/* replace CARD --reader R --reason lost|stolen|damaged|expired */
+/* replace CARD --reader R --reason lost|stolen|damaged|expired [--approval ID] */
 static int
 cmd_replace(struct cm *cm, int argc, char **argv)
 {
@@ -612,7 +643,7 @@ cmd_replace(struct cm *cm, int argc, char **argv)
 	json_t *b, *pin;
 	int first;
 
-	if (parse_opts(argc, argv, "reader reason", &o, &first) ||
+	if (parse_opts(argc, argv, "reader reason approval", &o, &first) ||
 	    argc - first != 1 || o.reader == NULL || o.reason == NULL ||
 	    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
 	    "/replace") != 0)
@@ -622,6 +653,8 @@ cmd_replace(struct cm *cm, int argc, char **argv)
 		return CM_EXIT_ERROR;
 	b = json_pack("{s:s, s:s, s:o}", "reader", o.reader, "reason",
 	    o.reason, "pin", pin);
+	if (add_approval(b, &o) != 0)
+		return CM_EXIT_USAGE;
 	if (cm->wait && !cm->json)
 		return issue_and_follow(cm, path, b);
 	return call(cm, "POST", path, b);
@@ -935,6 +968,8 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cmd_hold(cm, argc, argv);
 	if (strcmp(argv[0], "cert") == 0)
 		return cm_cert(cm, argc, argv);
+	if (strcmp(argv[0], "approvals") == 0)
+		return cm_approval(cm, argc, argv);
 	if ((rc = cmd_simple(cm, argc, argv)) >= 0)
 		return rc;
 	fprintf(stderr, "cardmgr: unknown command %s\n", argv[0]);

@@ -77,6 +77,8 @@ int cm_report(struct cm *cm, const char *name, const char *days,
 int cm_call(struct cm *cm, const char *method, const char *path, json_t *body);
 /* cardmgr_cert.c: cert revoke|hold (argv[0] "cert"); the exit status. */
 int cm_cert(struct cm *cm, int argc, char **argv);
+/* cardmgr_approval.c: approvals list|show|approve|deny. */
+int cm_approval(struct cm *cm, int argc, char **argv);
 
 /* cardmgr_backup.c: the offline commands (argv[0] is the command). */
 int cm_restore(int argc, char **argv);

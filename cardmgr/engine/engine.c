@@ -113,6 +113,16 @@ static const struct {
 	{ OPS_LOGIN, 0 },
 	{ OPS_SESSION, 0 },
 	{ OPS_LOGOUT, 0 },
+	/* Approval requests: who sees and decides which is approve.c's
+	 * (the operator map's approves, never one's own request). */
+	{ OPS_APPROVAL_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_APPROVAL_GET, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_APPROVAL_APPROVE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_APPROVAL_DENY, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_ADMINISTRATOR },
 };
 
 static int
@@ -641,6 +651,14 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_cert_revoke(e, r, id, &a);
 	case OPS_CERT_HOLD:
 		return op_cert_hold(e, r, id, &a);
+	case OPS_APPROVAL_LIST:
+		return op_approval_list(e, r, id, &a);
+	case OPS_APPROVAL_GET:
+		return op_approval_get(e, r, id, &a);
+	case OPS_APPROVAL_APPROVE:
+		return op_approval_decide(e, r, id, &a, 1);
+	case OPS_APPROVAL_DENY:
+		return op_approval_decide(e, r, id, &a, 0);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);

@@ -41,6 +41,8 @@ struct engine_cfg {
 	const char *operator_trust, *operator_chain;
 	unsigned session_idle_s;
 	unsigned attempt_limit, attempt_window_s;
+	/* Approval requests expire after this many days (0: 60). */
+	unsigned approval_expiry_days;
 	struct x509_store_st *op_trust;
 	struct stack_st_X509 *op_chain;	/* intermediates, or NULL */
 	/* Loaded by engine_setup, while still root (the files stay root's). */

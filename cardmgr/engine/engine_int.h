@@ -432,4 +432,34 @@ int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,
 int op_reinstate(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 
+/* approve.c: approval requests (m of n) for key recovery. */
+struct apr;
+int op_approval_list(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_approval_get(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_approval_decide(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a, int approve);
+/* One pass of the scheduler: requests past their time expire. [out] *n. */
+int eng_apr_tick(struct engine *e, unsigned *n);
+/* The rows of GET /v1/reports/pending for requests still open (pending or
+ * approved, not carried out), in the report's columns; [out] counts. */
+int eng_apr_report(struct engine *e, json_t *rows, unsigned *pending,
+    unsigned *approved);
+/* For replace.c and temp.c (rep_start, rep_finish), see approve.c. */
+struct inv_card;
+int eng_apr_request(struct engine *e, uint64_t id, const struct actor *a,
+    const char *op, const char *reason, const struct inv_card *c,
+    const struct inv_holder *h, int required);
+/* 0 if request apr_id is approved for a to run op (reason) on card c now;
+ * -1 and ref otherwise. */
+int eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
+    const char *op, const char *reason, const struct inv_card *c,
+    struct eng_refusal *ref);
+/* The same in write txn t, and the request is marked carried out by op_id:
+ * INV_OK, or INV_ERR_EXISTS with detail (nothing written). */
+int eng_apr_consume(struct inv_txn *t, uint64_t apr_id, const char *actor,
+    const char *op, const char *reason, const uint8_t guid[16],
+    uint64_t op_id, char *detail, size_t cap);
+
 #endif /* ENGINE_INT_H */

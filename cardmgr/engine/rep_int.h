@@ -35,6 +35,9 @@ struct rep {
 	 * temporary profile's plan when that has none. */
 	const struct prof_slot *km;
 	int temp_days;			/* the temporary card's lifetime */
+	/* The approved request this key recovery carries out (approve.c),
+	 * marked carried out by rep_finish; 0: none needed. */
+	uint64_t approval;
 };
 
 /*
@@ -46,8 +49,9 @@ int rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
 
 /*
  * The common end of POST /v1/cards/{card}/replace and /temporary, once the
- * request is checked: approvals (refused while the profile asks for any:
- * this station does not carry them out), the PIN, the escrowed keys (nkeys
+ * request is checked: approvals (without "approval", a profile that asks
+ * for them gets an approval request, approve.c, and the answer says so;
+ * with it, the request must be approved for this card), the PIN, the escrowed keys (nkeys
  * at most, when recover), the issuance thread; the 202 names the old card
  * under old_key ("replaces", "permanent"), the audit says event. Frees j
  * on refusal (j is the thread's once started).

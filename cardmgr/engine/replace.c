@@ -21,9 +21,10 @@
  * earlier) is replaced without a second transition.
  *
  * Key recovery needs the approvals the card's profile names
- * (key_recovery_approvals). The station does not carry out approvals yet:
- * a profile that asks for any refuses the replacement (403
- * approvals_required) and nothing changes.
+ * (approvals.key_recovery): without an approved request the replacement
+ * records one (approve.c) and nothing else changes; with one ("approval"),
+ * the request is marked carried out in the transaction that activates the
+ * new card, so it is used once and not at all by a torn replacement.
  */
 #include "engine_int.h"
 
@@ -123,6 +124,10 @@ rep_finish(struct issue_job *j, struct inv_txn *t)
 	size_t n = 0;
 	int rc;
 
+	if (r->approval != 0 && (rc = eng_apr_consume(t, r->approval,
+	    j->actor.name, j->op_type, r->reason, r->old.guid, j->op_id,
+	    j->detail, sizeof(j->detail))) != INV_OK)
+		return rc;
 	if (r->mode == REP_TEMPORARY)
 		return tmp_finish(j, t);
 	link_key(r->old.guid, key, sizeof(key));
@@ -163,6 +168,17 @@ rep_done(struct issue_job *j, int ok)
 {
 	struct outbox_drain_stats st;
 
+	/* Said before the drain, which may wait for the CA. */
+	if (ok && j->rep->approval != 0) {
+		char ref[48], detail[64];
+
+		snprintf(ref, sizeof(ref), "approval:%llu",
+		    (unsigned long long)j->rep->approval);
+		snprintf(detail, sizeof(detail), "operation %llu",
+		    (unsigned long long)j->op_id);
+		eng_audit(j->e, &j->actor, "approval_carried_out", ref, "ok",
+		    detail);
+	}
 	/* Test builds: killed between the activating commit and the drain,
 	 * the journaled revocations go out once after the restart. */
 	if (ok)
@@ -388,6 +404,7 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a)
 {
 	struct issue_job *j = issue_job_new(e, a);
+	const struct ops_value *av;
 	struct eng_refusal ref;
 	struct inv_txn *t = NULL;
 	const struct prof *p = NULL;
@@ -421,6 +438,16 @@ op_replace(struct engine *e, const struct ops_req *r, uint64_t id,
 		goto refuse;
 	}
 	j->prof = p;
+	/* A request cited that cannot be carried out is said first (used
+	 * already, for another card) rather than what follows from it. */
+	if ((av = ops_req_get(r, "approval", 0, NULL)) != NULL &&
+	    eng_apr_usable(e, (uint64_t)av->i, a, "replace", j->rep->reason,
+	    &j->rep->old, &ref) != 0) {
+		why = ref.why;
+		status = ref.status;
+		code = ref.code;
+		goto refuse;
+	}
 	if (check_old(e, j->rep, p, a, &ref) != 0) {
 		why = ref.why;
 		status = ref.status;
@@ -454,21 +481,34 @@ rep_start(struct engine *e, uint64_t id, const struct ops_req *r,
     const struct actor *a, struct issue_job *j, const struct prof *ap,
     int recover, int nkeys, const char *event, const char *old_key)
 {
-	char key[80], reader[128], text[256];
+	const struct ops_value *av = ops_req_get(r, "approval", 0, NULL);
+	struct eng_refusal ref;
+	char key[80], reader[128];
 	const char *why = NULL, *code = "bad_request";
 	uint64_t op_id = 0;
-	int status = 400;
+	int status = 400, rc;
 
 	snprintf(key, sizeof(key), "%s", j->rep->old.serial);
-	if (recover && ap->key_recovery_approvals > 0) {
-		snprintf(text, sizeof(text), "profile %.64s requires %d "
-		    "approval(s) for key recovery, and this station does not "
-		    "carry out approvals yet: nothing was changed", ap->name,
-		    ap->key_recovery_approvals);
-		why = text;
-		status = 403;
-		code = "approvals_required";
+	if (recover && ap->key_recovery_approvals > 0 && av == NULL) {
+		/* Not yet: a request for the approvers, nothing else. */
+		rc = eng_apr_request(e, id, a, event, j->rep->reason,
+		    &j->rep->old, &j->holder, ap->key_recovery_approvals);
+		issue_job_free(j);
+		return rc;
+	}
+	if (av != NULL && !(recover && ap->key_recovery_approvals > 0)) {
+		why = "this key recovery needs no approval: cite none";
 		goto refuse;
+	}
+	if (av != NULL) {
+		if (eng_apr_usable(e, (uint64_t)av->i, a, event, j->rep->reason,
+		    &j->rep->old, &ref) != 0) {
+			why = ref.why;
+			status = ref.status;
+			code = ref.code;
+			goto refuse;
+		}
+		j->rep->approval = (uint64_t)av->i;
 	}
 	if (issue_job_pin(j, r, &why, &status, &code) != 0)
 		goto refuse;

@@ -325,7 +325,16 @@ q_report_pending(struct engine *e, const struct ops_req *r, uint64_t id)
 		    (json_int_t)nc[NTF_SENT], "failed",
 		    (json_int_t)nc[NTF_FAILED]));
 	}
-	/* XXX pending approvals: the approvals part of issue 8 adds its rows. */
+	/* Approval requests still open (approve.c): pending, or approved
+	 * and not carried out yet. */
+	{
+		unsigned ap = 0, aa = 0;
+
+		if ((rc = eng_apr_report(e, rows, &ap, &aa)) != INV_OK)
+			return rep_inv_error(e, id, rep, rc);
+		json_object_set_new(rep, "approvals", json_pack("{s:I, s:I}",
+		    "pending", (json_int_t)ap, "approved", (json_int_t)aa));
+	}
 	return answer(e, r, id, rep);
 }
 

@@ -237,6 +237,8 @@ tick_loop(void *arg)
 	for (;;) {
 		sleep(TMP_TICK_S);
 		(void)eng_temp_tick(e, &ended);
+		/* Approval requests past their time (approve.c). */
+		(void)eng_apr_tick(e, &ended);
 	}
 	return NULL;
 }

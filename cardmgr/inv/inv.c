@@ -459,6 +459,40 @@ inv_meta_del(struct inv_txn *t, const char *key)
 }
 
 int
+inv_meta_foreach(struct inv_txn *t, const char *prefix, inv_meta_fn fn,
+    void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	char key[META_KEY_MAX + 1];
+	size_t n;
+	int mrc, rc;
+
+	if ((rc = inv_txn_check(t, 0)) != INV_OK)
+		return rc;
+	if (!meta_key_ok(prefix, &k) || fn == NULL)
+		return INV_ERR_ARG;
+	n = k.mv_size;
+	if ((mrc = mdb_cursor_open(t->txn, t->inv->dbi[DB_META], &cur)) != 0)
+		return inv_mdb_err(mrc);
+	rc = INV_OK;
+	for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+	    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < n || k.mv_size > META_KEY_MAX ||
+		    memcmp(k.mv_data, prefix, n) != 0)
+			break;
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		if (fn(key, v.mv_data, v.mv_size, arg) != 0)
+			break;
+	}
+	if (mrc != 0 && mrc != MDB_NOTFOUND)
+		rc = inv_mdb_err(mrc);
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+int
 inv_schema_version(struct inv_txn *t, uint32_t *version)
 {
 	int rc;

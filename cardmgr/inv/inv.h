@@ -381,6 +381,12 @@ int inv_meta_put(struct inv_txn *txn, const char *key, const void *val,
 int inv_meta_get(struct inv_txn *txn, const char *key, void *buf, size_t cap,
     size_t *len);
 int inv_meta_del(struct inv_txn *txn, const char *key);
+/* Every meta key starting with prefix, in key order, until fn returns
+ * nonzero. The value is valid during the call only. */
+typedef int (*inv_meta_fn)(const char *key, const void *val, size_t len,
+    void *arg);
+int inv_meta_foreach(struct inv_txn *txn, const char *prefix, inv_meta_fn fn,
+    void *arg);
 /* [out] *version: the schema version stored in the environment. */
 int inv_schema_version(struct inv_txn *txn, uint32_t *version);
 

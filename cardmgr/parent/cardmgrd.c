@@ -317,6 +317,7 @@ fill(struct daemon *d)
 	d->ecfg.session_idle_s = c->session_idle_s;
 	d->ecfg.attempt_limit = c->attempt_limit;
 	d->ecfg.attempt_window_s = c->attempt_window_s;
+	d->ecfg.approval_expiry_days = c->approval_expiry_days;
 	d->acfg.port = c->api_port;
 	d->acfg.origin = c->api_origin[0] ? c->api_origin : NULL;
 	d->kcfg.module = c->token_module;

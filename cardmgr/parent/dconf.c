@@ -38,6 +38,7 @@ defaults(struct dconf *c)
 	c->session_idle_s = 300;
 	c->attempt_limit = 10;
 	c->attempt_window_s = 300;
+	c->approval_expiry_days = 60;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
 	snprintf(c->ui_dir, sizeof(c->ui_dir), "/usr/share/cardmgr/kiosk-ui");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
@@ -251,6 +252,10 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 			if (int_in(s, 1, 86400, &c->attempt_window_s) != 0)
 				return fail(err, cap, file, line,
 				    "attempt_window_seconds must be 1..86400");
+		} else if (strcmp(name, "approval_expiry_days") == 0) {
+			if (int_in(s, 1, 3650, &c->approval_expiry_days) != 0)
+				return fail(err, cap, file, line,
+				    "approval_expiry_days must be 1..3650");
 		} else if (strcmp(name, "map_size_mb") == 0) {
 			if (config_setting_type(s) != CONFIG_TYPE_INT ||
 			    config_setting_get_int(s) < 1 ||

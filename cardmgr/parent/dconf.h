@@ -51,6 +51,8 @@ struct dconf {
 	    token_pin_file[DCONF_PATH], station_key_label[DCONF_PATH];
 	/* Expiry notices (smtp_url, notice_*): off while smtp_url is "". */
 	struct ntf_cfg notify;
+	/* Approval requests expire after this many days (engine/approve.c). */
+	unsigned approval_expiry_days;
 };
 
 #define DCONF_DEFAULT_FILE "/etc/cardmgr/cardmgrd.conf"

@@ -255,8 +255,52 @@ check_unique(struct pcfg_ctx *c, const config_setting_t *g,
 	}
 }
 
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s > '~')
+			return 0;
+	return 1;
+}
+
+/*
+ * approves = [ "employee", "org:Example Ltd" ]: the requests this operator
+ * may approve: those on cards of a profile named here, and those for
+ * holders whose organisation is named after "org:".
+ */
+static void
+parse_approves(struct pcfg_ctx *c, const config_setting_t *g,
+    struct opr_operator *op)
+{
+	const config_setting_t *l, *e;
+	const char *v;
+	unsigned i;
+
+	if ((l = pcfg_member(c, g, "approves", 0, CONFIG_TYPE_ARRAY)) == NULL &&
+	    (l = pcfg_member(c, g, "approves", 0, CONFIG_TYPE_LIST)) == NULL)
+		return;
+	if (config_setting_length(l) > OPR_APPROVES_MAX) {
+		pcfg_err(c, l, "more than %d approves entries", OPR_APPROVES_MAX);
+		return;
+	}
+	for (i = 0; (e = config_setting_get_elem(l, i)) != NULL; i++) {
+		v = config_setting_get_string(e);
+		if (v == NULL || v[0] == '\0' ||
+		    strlen(v) > OPR_APPROVE_LEN ||
+		    strcmp(v, "org:") == 0 || !printable(v)) {
+			pcfg_err(c, e, "approves: a profile name or \"org:\" and "
+			    "an organisation, 1..%d printable characters",
+			    OPR_APPROVE_LEN);
+			continue;
+		}
+		snprintf(op->approves[op->napproves++], OPR_APPROVE_LEN + 1,
+		    "%s", v);
+	}
+}
+
 static const char *const entry_keys[] = { "user", "uid", "card_sha256",
-	"name", "roles", NULL };
+	"name", "roles", "approves", NULL };
 
 static void
 parse_map(struct pcfg_ctx *c, const config_setting_t *root,
@@ -292,6 +336,7 @@ parse_map(struct pcfg_ctx *c, const config_setting_t *root,
 		parse_identity(c, g, op);
 		pcfg_str(c, g, "name", 1, NULL, op->name, sizeof(op->name));
 		parse_roles(c, g, op);
+		parse_approves(c, g, op);
 		check_unique(c, g, m, op);
 		m->n++;
 	}
@@ -415,4 +460,56 @@ opr_lookup_card(const struct opr_map *map, const uint8_t sha256[32],
 			return OPR_OK;
 		}
 	return OPR_ERR_NOTFOUND;
+}
+
+static int
+approves(const struct opr_operator *op, const char *profile, const char *org)
+{
+	for (unsigned i = 0; i < op->napproves; i++) {
+		const char *v = op->approves[i];
+
+		if (strncmp(v, "org:", 4) == 0 ? org != NULL && org[0] != '\0' &&
+		    strcmp(v + 4, org) == 0 : profile != NULL &&
+		    strcmp(v, profile) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+opr_may_approve(const struct opr_map *map, const char *name,
+    const char *profile, const char *org)
+{
+	if (map == NULL || name == NULL)
+		return 0;
+	for (size_t i = 0; i < map->n; i++)
+		if (strcmp(map->v[i].name, name) == 0 &&
+		    approves(&map->v[i], profile, org))
+			return 1;
+	return 0;
+}
+
+size_t
+opr_approvers(const struct opr_map *map, const char *profile, const char *org,
+    const char *except)
+{
+	size_t n = 0;
+
+	if (map == NULL)
+		return 0;
+	for (size_t i = 0; i < map->n; i++) {
+		size_t j;
+
+		if (!approves(&map->v[i], profile, org) ||
+		    (except != NULL && strcmp(map->v[i].name, except) == 0))
+			continue;
+		/* One person under two entries (a uid and a card) is one. */
+		for (j = 0; j < i; j++)
+			if (strcmp(map->v[j].name, map->v[i].name) == 0 &&
+			    approves(&map->v[j], profile, org))
+				break;
+		if (j == i)
+			n++;
+	}
+	return n;
 }

@@ -10,8 +10,12 @@
  *     { user = "alice"; name = "Alice Example"; roles = [ "badge_officer" ]; },
  *     { uid = 1002;     name = "Bob Example";   roles = [ "helpdesk" ]; },
  *     { card_sha256 = "3f1a...64 hex digits";  name = "Carol Example";
- *       roles = [ "administrator" ]; }
+ *       roles = [ "administrator" ]; approves = [ "employee", "org:Example" ]; }
  *   );
+ *
+ * approves (optional) makes the operator an approver (engine/approve.c):
+ * of requests on cards of the profiles it names, and of requests for
+ * holders of the organisations it names as "org:NAME".
  *
  * A card_sha256 entry is an operator who logs in at the kiosk with their own
  * PIV card (POST /v1/login): the SHA-256 of the DER certificate in the card's
@@ -63,6 +67,8 @@ const char *opr_role_name(uint32_t role);
 
 #define OPR_NAME_MAX 63
 #define OPR_USER_MAX 32
+#define OPR_APPROVES_MAX 8	/* approves entries per operator */
+#define OPR_APPROVE_LEN 131	/* "org:" and an organisation (INV_NAME_MAX) */
 
 struct opr_operator {
 	char name[OPR_NAME_MAX + 1];	/* display name, for the journal */
@@ -71,6 +77,9 @@ struct opr_operator {
 	uint8_t card_sha256[32];	/* the 9A certificate's digest */
 	int has_card;			/* card_sha256 is set */
 	uint32_t roles;			/* enum opr_role bits */
+	/* approves: profile names, or "org:" and a holder organisation. */
+	char approves[OPR_APPROVES_MAX][OPR_APPROVE_LEN + 1];
+	unsigned napproves;
 	unsigned line;			/* where it is defined */
 };
 
@@ -109,5 +118,17 @@ int opr_parse_sha256(const char *hex, uint8_t out[32]);
 
 /* 1 if op holds every bit of role (a nonzero enum opr_role mask). */
 int opr_has_role(const struct opr_operator *op, uint32_t role);
+
+/*
+ * Approvers (engine/approve.c). An operator is a person by name: the
+ * entries of one name (a unix account and a card, say) approve together.
+ * opr_may_approve: 1 if an entry named name approves requests on cards of
+ * profile or for holders of organisation org (either may be NULL).
+ * opr_approvers: how many people do, but except (the requester).
+ */
+int opr_may_approve(const struct opr_map *map, const char *name,
+    const char *profile, const char *org);
+size_t opr_approvers(const struct opr_map *map, const char *profile,
+    const char *org, const char *except);
 
 #endif /* OPERATORS_H */

@@ -582,7 +582,33 @@ static const char *const top_keys[] = { "name", "version", "description",
 	"validity_days", "management_key", "slots", "pin", "puk",
 	"pin_retries", "puk_retries", "challenge", "roles", "revocation",
 	"reuse_retired_cards", "self_test", "key_recovery_approvals",
-	NULL };
+	"approvals", NULL };
+
+/*
+ * approvals = { key_recovery = 2; }: m approvals per operation, keyed by
+ * the operation's name (key recovery only, so far). key_recovery_approvals
+ * is the older spelling of the same; one of the two.
+ */
+static void
+parse_approvals(struct pcfg_ctx *c, const config_setting_t *root,
+    struct prof *p)
+{
+	static const char *const ops[] = { "key_recovery", NULL };
+	const config_setting_t *g;
+
+	if ((g = pcfg_member(c, root, "approvals", 0, CONFIG_TYPE_GROUP)) ==
+	    NULL)
+		return;
+	pcfg_only(c, g, ops);
+	if (config_setting_get_member(g, "key_recovery") != NULL &&
+	    config_setting_get_member(root, "key_recovery_approvals") != NULL) {
+		pcfg_err(c, g, "approvals.key_recovery and "
+		    "key_recovery_approvals say the same: give one");
+		return;
+	}
+	pcfg_int(c, g, "key_recovery", 0, p->key_recovery_approvals, 0, 9,
+	    &p->key_recovery_approvals);
+}
 
 static void
 parse_profile(struct pcfg_ctx *c, const config_setting_t *root, int dirfd,
@@ -619,6 +645,7 @@ parse_profile(struct pcfg_ctx *c, const config_setting_t *root, int dirfd,
 	/* Approvals key recovery needs (replace, temporary card); 0: none. */
 	pcfg_int(c, root, "key_recovery_approvals", 0, 0, 0, 9,
 	    &p->key_recovery_approvals);
+	parse_approvals(c, root, p);
 }
 
 /* A parsed file is a question list when "questions" is its only setting. */

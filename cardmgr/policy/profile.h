@@ -143,10 +143,11 @@ struct prof {
 	int reuse_retired;
 	int self_test;
 	/*
-	 * Approvals (m of n, by approvers of this profile) a key recovery
-	 * needs: replace and temporary card. 0: none. The station does not
-	 * carry out approvals yet: a profile asking for them refuses key
-	 * recovery (docs/lifecycle.md).
+	 * Approvals (m of n, by approvers of this profile or of the holder's
+	 * organisation, operators.h) a key recovery needs: replace and
+	 * temporary card. 0: none. Spelled approvals.key_recovery or
+	 * key_recovery_approvals. engine/approve.c carries them out
+	 * (docs/lifecycle.md, "Approvals").
 	 */
 	int key_recovery_approvals;
 };

@@ -126,6 +126,8 @@ static const struct ops_arg replace[] = {
 	READER(1),
 	ENUM("reason", OPS_IN_BODY, 1, replace_reasons),
 	PIN("pin"),
+	/* The approved request (engine/approve.c) key recovery carries out. */
+	INT("approval", OPS_IN_BODY, 0, 1, INT64_MAX),
 };
 /* Temporary card: the permanent card in the path, the blank one in the reader. */
 static const struct ops_arg temporary[] = {
@@ -133,6 +135,7 @@ static const struct ops_arg temporary[] = {
 	READER(1),
 	ID("profile", OPS_IN_BODY, 0),
 	PIN("pin"),
+	INT("approval", OPS_IN_BODY, 0, 1, INT64_MAX),
 };
 static const struct ops_arg temp_return[] = {
 	ID("card", OPS_IN_PATH, 1),
@@ -156,6 +159,19 @@ static const struct ops_arg report_days[] = {
 static const struct ops_arg audit_list[] = {
 	INT("from", OPS_IN_QUERY, 0, 0, INT64_MAX),
 	LIMIT,
+};
+
+/* Approval requests (engine/approve.c). */
+static const char *const approval_states[] = {
+	"pending", "approved", "denied", "expired", "carried_out", NULL
+};
+static const struct ops_arg approval_list[] = {
+	ENUM("state", OPS_IN_QUERY, 0, approval_states),
+};
+static const struct ops_arg approval_get[] = { ID("approval", OPS_IN_PATH, 1) };
+static const struct ops_arg approval_deny[] = {
+	ID("approval", OPS_IN_PATH, 1),
+	TEXT("reason", 0, 1, 200),
 };
 
 /* Operator login with a card: the reader it is in and its PIN, sealed. */
@@ -208,6 +224,14 @@ static const struct ops_op table[] = {
 	  "/v1/certificates/{serial}/revoke", N(cert_revoke) },
 	{ OPS_CERT_HOLD, "cert_hold", "POST", "/v1/certificates/{serial}/hold",
 	  N(cert_hold) },
+	{ OPS_APPROVAL_LIST, "approval_list", "GET", "/v1/approvals",
+	  N(approval_list) },
+	{ OPS_APPROVAL_GET, "approval_get", "GET", "/v1/approvals/{approval}",
+	  N(approval_get) },
+	{ OPS_APPROVAL_APPROVE, "approval_approve", "POST",
+	  "/v1/approvals/{approval}/approve", N(approval_get) },
+	{ OPS_APPROVAL_DENY, "approval_deny", "POST",
+	  "/v1/approvals/{approval}/deny", N(approval_deny) },
 };
 
 const char *

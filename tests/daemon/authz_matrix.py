@@ -113,6 +113,11 @@ def requests(pin, answer):
                     dict(r, reason="lost", pin=pin)),
         "temporary": ("/v1/cards/%s/temporary" % NOCARD, dict(r, pin=pin)),
         "temp_return": ("/v1/cards/%s/return" % NOCARD, {"reason": "matrix"}),
+        # A request no one made: 404 past the floor.
+        "approval_list": ("/v1/approvals", None),
+        "approval_get": ("/v1/approvals/999999", None),
+        "approval_approve": ("/v1/approvals/999999/approve", {}),
+        "approval_deny": ("/v1/approvals/999999/deny", {"reason": "matrix"}),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.

@@ -9,7 +9,8 @@
 # with the profile's reason for lost (keyCompromise) and none of C's, the
 # inventory says the same after a daemon restart. Refusals change nothing:
 # a second replacement of B, a role the profile does not name, a reason
-# that is none, and a profile that requires approvals for key recovery.
+# that is none, and a profile that requires approvals for key recovery
+# when no operator may approve (t_daemon_approve has the approvals).
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/daemon/stationenv.sh"
 stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
@@ -225,8 +226,8 @@ card_json 7005; cp "$T/c.json" "$T/e.before"
 l0=$(wc -l <"$T/nginx/access.log")
 replace_card 7005 "$R0" damaged 975310
 check_eq "replacing E is refused (exit 4, 403)" 4 $?
-check_grep "saying approvals are required and not carried out" \
-    'requires 2 approval\(s\) for key recovery.*does not carry out approvals yet.*approvals_required' "$T/rep.err"
+check_grep "saying approvals are required and nobody may give them" \
+    'requires 2 approval\(s\) for key recovery and only 0 operator\(s\).*approvers_missing' "$T/rep.err"
 card_json 7005
 check "E's record is unchanged" cmp -s "$T/e.before" "$T/c.json"
 check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"

@@ -49,6 +49,21 @@ teardown(void **state)
 	return system(cmd);
 }
 
+/* inv_meta_foreach: each value (one byte) appended to arg. */
+static int
+meta_cat(const char *key, const void *val, size_t len, void *arg)
+{
+	char *s = arg;
+	size_t n = strlen(s);
+
+	(void)key;
+	if (len == 1 && n + 1 < 16) {
+		s[n] = *(const char *)val;
+		s[n + 1] = '\0';
+	}
+	return 0;
+}
+
 static void
 guid_of(unsigned n, uint8_t g[INV_GUID_LEN])
 {
@@ -1001,6 +1016,11 @@ store_ops(void **state)
 	assert_int_equal(inv_meta_put(t, "ca.txid", "0123456789abcdef", 16),
 	    INV_OK);
 	assert_int_equal(inv_meta_put(t, "inv.schema", "x", 1), INV_ERR_ARG);
+	/* A prefix's keys for inv_meta_foreach (approve.c's requests). */
+	assert_int_equal(inv_meta_put(t, "apr:2", "b", 1), INV_OK);
+	assert_int_equal(inv_meta_put(t, "apr:1", "a", 1), INV_OK);
+	assert_int_equal(inv_meta_put(t, "apr.next", "z", 1), INV_OK);
+	assert_int_equal(inv_meta_put(t, "apq:0", "y", 1), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
 
@@ -1025,6 +1045,15 @@ store_ops(void **state)
 	assert_memory_equal(val, "0123456789abcdef", 16);
 	assert_int_equal(inv_meta_get(t, "ca.txid", val, 4, &len), INV_ERR_ARG);
 	assert_int_equal(inv_meta_get(t, "nope", val, 4, &len), INV_ERR_NOTFOUND);
+	{
+		char seen[16] = "";
+
+		assert_int_equal(inv_meta_foreach(t, "apr:", meta_cat, seen),
+		    INV_OK);
+		assert_string_equal(seen, "ab");
+		assert_int_equal(inv_meta_foreach(t, "inv.", meta_cat, seen),
+		    INV_ERR_ARG);
+	}
 	inv_abort(t);
 	assert_int_equal(raw_count(inv, "inv_op_running", NULL, 0), 2);
 	/* ids keep increasing across reopen */

@@ -255,6 +255,48 @@ card_entries(void **state)
 	refused(text, "ops.conf:3: card already mapped at line 2");
 }
 
+/* approves: profiles and "org:" organisations; one person by name. */
+static void
+approvers(void **state)
+{
+	struct opr_map *m = NULL;
+
+	(void)state;
+	assert_int_equal(load(
+	    "operators = (\n"
+	    "{ uid = 1001; name = \"Ann\"; roles = [ \"helpdesk\" ];\n"
+	    "  approves = [ \"employee\" ]; },\n"
+	    "{ uid = 1002; name = \"Ben\"; roles = [ \"helpdesk\" ];\n"
+	    "  approves = [ \"org:Example Ltd\" ]; },\n"
+	    "{ uid = 1003; name = \"Ann\"; roles = [ \"auditor\" ];\n"
+	    "  approves = [ \"employee\", \"contractor\" ]; },\n"
+	    "{ uid = 1004; name = \"Cy\"; roles = [ \"helpdesk\" ]; }\n"
+	    ");\n", &m), OPR_OK);
+	assert_true(opr_may_approve(m, "Ann", "employee", ""));
+	assert_true(opr_may_approve(m, "Ann", "contractor", NULL));
+	assert_false(opr_may_approve(m, "Ben", "employee", "Other"));
+	assert_true(opr_may_approve(m, "Ben", "employee", "Example Ltd"));
+	assert_false(opr_may_approve(m, "Ben", "employee", "Example"));
+	assert_false(opr_may_approve(m, "Cy", "employee", "Example Ltd"));
+	assert_false(opr_may_approve(m, "Nobody", "employee", NULL));
+	/* Ann twice is one person; the requester does not count. */
+	assert_int_equal(opr_approvers(m, "employee", "Example Ltd", NULL), 2);
+	assert_int_equal(opr_approvers(m, "employee", "Example Ltd", "Ann"), 1);
+	assert_int_equal(opr_approvers(m, "contractor", "", NULL), 1);
+	assert_int_equal(opr_approvers(m, "temporary", "", NULL), 0);
+	opr_free(m);
+	refused("operators = ( { uid = 1001; name = \"A\"; roles = "
+	    "[ \"helpdesk\" ]; approves = [ \"\" ]; } );\n", "approves:");
+	refused("operators = ( { uid = 1001; name = \"A\"; roles = "
+	    "[ \"helpdesk\" ]; approves = [ \"org:\" ]; } );\n", "approves:");
+	refused("operators = ( { uid = 1001; name = \"A\"; roles = "
+	    "[ \"helpdesk\" ]; approves = [ 1 ]; } );\n", "ops.conf:1:");
+	refused("operators = ( { uid = 1001; name = \"A\"; roles = "
+	    "[ \"helpdesk\" ]; approves = [ \"a\", \"b\", \"c\", \"d\", "
+	    "\"e\", \"f\", \"g\", \"h\", \"i\" ]; } );\n",
+	    "more than 8 approves");
+}
+
 int
 main(void)
 {
@@ -265,6 +307,7 @@ main(void)
 		cmocka_unit_test(example_file_and_secrecy),
 		cmocka_unit_test(role_names),
 		cmocka_unit_test(card_entries),
+		cmocka_unit_test(approvers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -675,10 +675,35 @@ names_and_errors(void **state)
 	assert_string_equal(prof_errname(-99), "PROF_ERR_UNKNOWN");
 }
 
+/* approvals = { key_recovery = m; }: the table, its bounds, one spelling. */
+static void
+approvals_table(void **state)
+{
+	struct prof *p = NULL;
+
+	(void)state;
+	assert_int_equal(load_text(mutate("", "approvals = { key_recovery = 3; "
+	    "};\n"), &p), PROF_OK);
+	assert_int_equal(p->key_recovery_approvals, 3);
+	prof_free(p);
+	p = NULL;
+	assert_int_equal(load_text(mutate("", "approvals = { };\n"), &p),
+	    PROF_OK);
+	assert_int_equal(p->key_recovery_approvals, 0);
+	prof_free(p);
+	refused("", "approvals = { key_recovery = 10; };\n", 24,
+	    "out of range 0..9");
+	refused("", "approvals = { issue = 1; };\n", 24, "issue");
+	refused("", "approvals = 2;\n", 24, "approvals");
+	refused("", "key_recovery_approvals = 1;\napprovals = { "
+	    "key_recovery = 2; };\n", 25, "say the same: give one");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(approvals_table),
 		cmocka_unit_test(base_loads_with_defaults),
 		cmocka_unit_test(syntax_errors),
 		cmocka_unit_test(nul_byte_refused),

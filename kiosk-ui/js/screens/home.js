@@ -13,6 +13,7 @@ export function mount(main, ctx) {
     if (session.hasRole(ctx.NEEDS.replace)) tiles.push(tile('replace', 'Replace a card', 'Lost, stolen, damaged or expired: a new card with the holder\'s keys recovered.'));
     if (session.hasRole(ctx.NEEDS.temporary)) tiles.push(tile('temporary', 'Temporary card', 'The holder forgot their card: a temporary one, the permanent card on hold.'));
     if (session.hasRole(ctx.NEEDS.return)) tiles.push(tile('return', 'Return a temporary card', 'End the loan: the temporary card revoked, the permanent card released.'));
+    if (session.hasRole(ctx.NEEDS.approvals)) tiles.push(tile('approvals', 'Approvals', 'Key recovery requests waiting for your decision; your own requests.'));
     if (session.hasRole(ctx.NEEDS.reports)) tiles.push(tile('reports', 'Reports', 'Inventory, operations per day, expiring certificates.'));
   } else {
     tiles.push(tile('login', 'Operator login', 'Staff: insert your own card in the operator reader.'));

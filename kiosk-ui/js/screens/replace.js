@@ -5,6 +5,11 @@
 // (docs/lifecycle.md, "Replace"). Progress from the operation's journal; the
 // summary reads both cards again: the old card's new state, the new card,
 // and the recovered keys as the new card's "replaces" history says.
+// A profile that asks for approvals (docs/lifecycle.md, "Approvals"): the
+// station answers with an approval request instead of an operation, shown
+// as such; once approved, the Approvals screen opens this one with
+// ?approval=N: the holder, card and reason come from the request, and the
+// request is cited when the replacement is sent.
 import { h, msg, announce } from '../dom.js';
 import { apiReader, api } from '../api.js';
 import { sealAll } from '../seal.js';
@@ -25,7 +30,7 @@ export function recoveredKeys(card) {
 
 export function mount(main, ctx) {
   const st = { step: 'holder', found: [], holder: null, cards: [], card: null, reason: null, blank: null, policy: null,
-    pin: null, op: null, opState: null, old: null, neu: null, note: null };
+    pin: null, op: null, opState: null, old: null, neu: null, note: null, approval: null, request: null };
   let follow = null;
   const watch = new CardWatch({
     other: () => { wipe(); st.blank = null; st.step = 'blank'; st.note = msg('warn', 'A different card was inserted: pick the blank card again.'); draw(); },
@@ -64,9 +69,17 @@ export function mount(main, ctx) {
       const [pin] = await sealAll([st.pin]);
       st.pin = null;
       const r = await apiReader('POST', `/v1/cards/${encodeURIComponent(st.card.guid)}/replace`,
-        { reader: st.blank.name, reason: st.reason, pin });
+        { reader: st.blank.name, reason: st.reason, pin, ...(st.approval ? { approval: st.approval } : {}) });
       readers.resume();
       held = false;
+      if (r.body.operation === undefined && r.body.approval !== undefined) {
+        // Not yet: the approvers decide first; nothing else happened.
+        watch.stop();
+        st.request = r.body;
+        st.step = 'requested';
+        draw();
+        return;
+      }
       // The card gets a new identity (CHUID) as it is written: from now on
       // only its leaving the reader counts.
       watch.follow(st.blank.name, null);
@@ -134,13 +147,40 @@ export function mount(main, ctx) {
           st.old && st.old.pending_ca > 0 ? [h('dt', null, 'CA'), h('dd', null, `${st.old.pending_ca} revocation(s) waiting for the CA`)] : null),
         h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Done'))];
     },
+    requested: () => [h('h1', null, 'Approval requested'), context(),
+      msg('info', `${st.request.message}. Nothing was changed: the card is replaced once the approvers have approved, from the Approvals screen.`),
+      h('dl', { class: 'summary', 'data-testid': 'approval-request' },
+        h('dt', null, 'Request'), h('dd', { 'data-testid': 'approval-id' }, String(st.request.approval)),
+        h('dt', null, 'State'), h('dd', null, st.request.state),
+        h('dt', null, 'Approvals'), h('dd', null, `${st.request.approvals} of ${st.request.required}`)),
+      h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('approvals') }, 'Approvals'),
+        h('button', { type: 'button', class: 'secondary', onclick: () => ctx.go('') }, 'Done'))],
+    loading: () => [h('h1', null, 'Replace a card'), st.note || h('p', { role: 'status' }, 'Reading the approval request\u2026')],
     refused: () => [h('h1', null, 'The card was not replaced'), st.note,
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Back'))],
   };
 
   function draw() { drawStep(main, st, views); }
 
+  // Carrying out an approved request: its holder, card and reason.
+  async function fromApproval(id) {
+    st.step = 'loading';
+    draw();
+    try {
+      const a = (await api('GET', `/v1/approvals/${encodeURIComponent(id)}`)).body;
+      st.holder = (await api('GET', `/v1/holders/${encodeURIComponent(a.holder)}`)).body;
+      st.card = (await holderCards(st.holder)).find((c) => c.serial === a.card) || null;
+      if (!st.card) throw new Error(`card ${a.card} is not among the holder's cards`);
+      st.reason = a.reason;
+      st.approval = a.id;
+      st.step = 'blank';
+      st.note = msg('info', `Approval request ${a.id}: ${a.approvals.length} of ${a.required} approvals, ${a.state}.`);
+    } catch (e) { st.step = 'refused'; st.note = msg('error', e.message); }
+    draw();
+  }
+
   const unsub = redrawOnBlanks(st, draw);
-  draw();
+  if (ctx.params && ctx.params.get('approval')) fromApproval(ctx.params.get('approval'));
+  else draw();
   return { unmount() { wipe(); watch.stop(); if (follow) follow.stop(); unsub(); } };
 }

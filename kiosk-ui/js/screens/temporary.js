@@ -57,6 +57,15 @@ export function mount(main, ctx) {
       const r = await apiReader('POST', `/v1/cards/${encodeURIComponent(st.card.guid)}/temporary`, { reader: st.blank.name, pin });
       readers.resume();
       held = false;
+      if (r.body.operation === undefined && r.body.approval !== undefined) {
+        // The profile asks for approvals (docs/lifecycle.md): a request,
+        // nothing else. XXX carried out with the CLI (--approval) only.
+        watch.stop();
+        st.step = 'refused';
+        st.note = msg('info', `${r.body.message}. Nothing was changed; once approved, it is carried out with cardmgr temporary --approval ${r.body.approval}.`);
+        draw();
+        return;
+      }
       // The card gets a new identity (CHUID) as it is written: from now on
       // only its leaving the reader counts.
       watch.follow(st.blank.name, null);
