@@ -812,7 +812,7 @@ static int
 cmd_report(struct cm *cm, int argc, char **argv)
 {
 	static const char *const names[] = { "inventory", "operations",
-	    "pending", "expiring", NULL };
+	    "pending", "expiring", "stock", NULL };
 	struct opts o;
 	long long n;
 	int first, i;
@@ -935,6 +935,8 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cmd_hold(cm, argc, argv);
 	if (strcmp(argv[0], "cert") == 0)
 		return cm_cert(cm, argc, argv);
+	if (strcmp(argv[0], "stock") == 0)
+		return cm_stock(cm, argc, argv);
 	if ((rc = cmd_simple(cm, argc, argv)) >= 0)
 		return rc;
 	fprintf(stderr, "cardmgr: unknown command %s\n", argv[0]);
