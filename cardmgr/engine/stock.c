@@ -53,6 +53,46 @@ struct receipt {
 	const char *code;
 };
 
+/* States in which a card's life at this station has ended (issue.c's
+ * check_reuse: the ones a profile may allow to be issued again). */
+static int
+ended(int state)
+{
+	return state == INV_CARD_RETIRED || state == INV_CARD_LOST ||
+	    state == INV_CARD_STOLEN || state == INV_CARD_DAMAGED ||
+	    state == INV_CARD_RETURNED;
+}
+
+static void
+stock_of(struct receipt *x, const struct inv_card *c, struct inv_stock *s)
+{
+	memset(s, 0, sizeof(*s));
+	eng_copy(s->serial, sizeof(s->serial), c->serial);
+	memcpy(s->guid, c->guid, sizeof(s->guid));
+	eng_copy(s->model, sizeof(s->model), x->model);
+	eng_copy(s->location, sizeof(s->location), x->location);
+	eng_copy(s->batch, sizeof(s->batch), x->batch);
+	eng_copy(s->by, sizeof(s->by), x->a->name);
+	s->received = s->updated = x->now;
+}
+
+static int
+receive_known(struct receipt *x, const struct inv_card *c)
+{
+	struct inv_stock s;
+	char d[400];
+
+	stock_of(x, c, &s);
+	snprintf(d, sizeof(d), "batch %s, model %s, location %s (was %s)",
+	    x->batch, x->model, x->location, inv_card_state_name(c->state));
+	if ((x->rc = inv_stock_put(x->t, &s, INV_PUT_NEW)) != INV_OK ||
+	    (x->rc = eng_card_event(x->t, c->guid, "received", x->a->name,
+	    d)) != INV_OK)
+		return 1;
+	x->n++;
+	return 0;
+}
+
 /* One serial into stock: a blank card record, its receipt line, the entry. */
 static int
 receive_one(const char *serial, void *arg)
@@ -69,16 +109,21 @@ receive_one(const char *serial, void *arg)
 		x->rc = INV_ERR_EXISTS;
 		return 1;
 	}
-	if ((x->rc = inv_card_by_serial(x->t, serial, &c)) == INV_OK) {
+	if ((x->rc = inv_card_by_serial(x->t, serial, &c)) == INV_OK &&
+	    !ended(c.state)) {
 		snprintf(x->why, sizeof(x->why), "the inventory knows card %s "
-		    "(%s): not a new blank card", serial,
+		    "(%s): not a blank card", serial,
 		    inv_card_state_name(c.state));
 		x->code = "known_card";
 		x->rc = INV_ERR_EXISTS;
 		return 1;
 	}
-	if (x->rc != INV_ERR_NOTFOUND)
+	if (x->rc != INV_OK && x->rc != INV_ERR_NOTFOUND)
 		return 1;
+	/* A card whose life here ended, wiped elsewhere: back in stock under
+	 * its old record (issuance still asks its profile about reuse). */
+	if (x->rc == INV_OK)
+		return receive_known(x, &c);
 	memset(&c, 0, sizeof(c));
 	if (RAND_bytes(c.guid, sizeof(c.guid)) != 1) {
 		x->rc = INV_ERR_NOMEM;
@@ -88,14 +133,7 @@ receive_one(const char *serial, void *arg)
 	eng_copy(c.model, sizeof(c.model), x->model);
 	c.state = INV_CARD_STOCK;
 	c.created = c.updated = x->now;
-	memset(&s, 0, sizeof(s));
-	eng_copy(s.serial, sizeof(s.serial), serial);
-	memcpy(s.guid, c.guid, sizeof(s.guid));
-	eng_copy(s.model, sizeof(s.model), x->model);
-	eng_copy(s.location, sizeof(s.location), x->location);
-	eng_copy(s.batch, sizeof(s.batch), x->batch);
-	eng_copy(s.by, sizeof(s.by), x->a->name);
-	s.received = s.updated = x->now;
+	stock_of(x, &c, &s);
 	snprintf(d, sizeof(d), "batch %s, model %s, location %s", x->batch,
 	    x->model, x->location);
 	if ((x->rc = inv_card_put(x->t, &c, INV_PUT_NEW)) != INV_OK ||

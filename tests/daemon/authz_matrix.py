@@ -113,6 +113,14 @@ def requests(pin, answer):
                     dict(r, reason="lost", pin=pin)),
         "temporary": ("/v1/cards/%s/temporary" % NOCARD, dict(r, pin=pin)),
         "temp_return": ("/v1/cards/%s/return" % NOCARD, {"reason": "matrix"}),
+        # The empty reader: no card to receive; no such card in stock.
+        "stock_receive": ("/v1/stock/receive",
+                          dict(r, model="matrix", location="matrix")),
+        "stock_list": ("/v1/stock?model=matrix", None),
+        "stock_move": ("/v1/stock/%s/move" % NOCARD, {"location": "matrix"}),
+        "stock_dispose": ("/v1/stock/%s/dispose" % NOCARD,
+                          {"reason": "matrix"}),
+        "report_stock": ("/v1/reports/stock", None),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.
