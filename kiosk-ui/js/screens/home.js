@@ -14,6 +14,7 @@ export function mount(main, ctx) {
     if (session.hasRole(ctx.NEEDS.temporary)) tiles.push(tile('temporary', 'Temporary card', 'The holder forgot their card: a temporary one, the permanent card on hold.'));
     if (session.hasRole(ctx.NEEDS.return)) tiles.push(tile('return', 'Return a temporary card', 'End the loan: the temporary card revoked, the permanent card released.'));
     if (session.hasRole(ctx.NEEDS.reports)) tiles.push(tile('reports', 'Reports', 'Inventory, operations per day, expiring certificates.'));
+    if (session.hasRole(ctx.NEEDS.stock)) tiles.push(tile('stock', 'Stock', 'Blank cards per model and location; receive a delivery.'));
   } else {
     tiles.push(tile('login', 'Operator login', 'Staff: insert your own card in the operator reader.'));
   }
