@@ -8,7 +8,8 @@
 # issued in one card's history); a retirement for reuse wipes the card back
 # into stock; disposal takes a card out for good with its reason; a range
 # that overlaps the stock or is malformed changes nothing; the roles of the
-# floor table; the levels are the same after a daemon restart (LMDB).
+# floor table; the levels are the same after a daemon restart (LMDB); the
+# stock group of cardmgrd.conf checked by cardmgrd -n with file:line.
 . "$TOP/tests/lib/tap.sh"
 . "$TOP/tests/daemon/stationenv.sh"
 stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
@@ -30,6 +31,21 @@ history() { field "$1" '" ".join(h["event"] for h in j["history"])'; }
 sed -i 's/^stock = .*/stock = { location = "desk"; thresholds = ( { model = "piv-yubico"; location = "desk"; min = 3; }, { model = "piv-yubico"; location = "annex"; min = 1; } ); };/' "$T/etc/cardmgrd.conf"
 daemon_stop
 daemon_start || { echo "not ok 1 - daemon with thresholds"; exit 1; }
+check "cardmgrd -n accepts the stock group" "$BIN/cardmgrd" -n -c "$T/etc/cardmgrd.conf"
+bad_conf() {	# LINE: cardmgrd -n on the conf with its stock line replaced; stderr in $T/bad.err
+	sed "s/^stock = .*/$1/" "$T/etc/cardmgrd.conf" >"$T/bad.conf"
+	chmod 644 "$T/bad.conf"
+	! "$BIN/cardmgrd" -n -c "$T/bad.conf" 2>"$T/bad.err"
+}
+check "a threshold twice for one model and location is refused" \
+    bad_conf 'stock = { thresholds = ( { model = "m"; location = "l"; min = 1; }, { model = "m"; location = "l"; min = 2; } ); };'
+check_grep "with file:line" 'bad.conf:[0-9]*: stock: two thresholds' "$T/bad.err"
+check "an unknown stock setting is refused" bad_conf 'stock = { reorder = 3; };'
+check_grep "naming the settings" 'stock: unknown setting' "$T/bad.err"
+check "a location with a blank is refused" bad_conf 'stock = { location = "main desk"; };'
+check_grep "saying what a location is" 'stock: location: 0..63' "$T/bad.err"
+check "require must be a boolean" bad_conf 'stock = { require = 1; };'
+check_grep "saying so" 'stock: require must be true or false' "$T/bad.err"
 cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com >/dev/null
 
 # --- receipt of a range
