@@ -183,6 +183,9 @@ snap() {	# reader index: ask the card for its totals now, print them
 }
 insert() {	# reader serial
 	rm -f "$T/trace$1"
+	# Issuance takes blank cards only from stock (docs/lifecycle.md).
+	cm officer stock receive --model piv-yubico --location desk --serials "$2" \
+	    >/dev/null || die "card $2 not received into stock"
 	vcard_insert "$1" "$T/card$2.state" --create --serial "$2" \
 	    --latency-ms "$LAT" --keygen-ms "$KG" --trace "$T/trace$1" >/dev/null ||
 	    die "card $2 did not come up in reader $1"

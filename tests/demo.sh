@@ -72,6 +72,11 @@ start() {
 	mkdir -p "$S"
 	unshare --mount --propagation private "$top/tests/demo_station.sh" "$S" "$BIN" "$uid" \
 	    || die "the station did not start; see $S/*.log"
+	# Issuance takes blank cards only from stock: the demo's card is
+	# received first, scanned in its reader (docs/lifecycle.md).
+	setpriv --reuid="$uid" --regid="$uid" --clear-groups "$BIN/cardmgr" \
+	    -s "$S/run/api.sock" stock receive --model piv-yubico --location demo \
+	    --reader "$reader" >/dev/null || die "could not receive the card into stock"
 	cat <<TXT
 
 The station demo is running: pcscd, a blank virtual PIV card, the test CA behind
@@ -85,6 +90,7 @@ As the demo operator (uid $uid: badge officer, help desk, security officer, audi
   alias cm='setpriv --reuid=$uid --regid=$uid --clear-groups $BIN/cardmgr -s $S/run/api.sock'
   cm status
   cm readers
+  cm stock levels                   # the card in reader 0 was received into stock
   cm holders add --id E100 --name "Jane Doe" --email jane@example.com
   cm --wait issue --reader "$reader" --holder E100 --profile employee \
       --question 1 --question 2 --question 3 --question 4 --question 5
@@ -109,6 +115,7 @@ Cards at run time (as a person at the reader would):
   $VCARDCTL -d $D/run list
   $VCARDCTL -d $D/run remove 0
   $VCARDCTL -d $D/run insert 1 $D/card1.state --create
+  cm stock receive --model piv-yubico --location demo --reader "Virtual PCD 1 00 00"   # before issuing it
 
 Stop everything:  make demo-stop
 TXT

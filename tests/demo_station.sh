@@ -58,6 +58,7 @@ api_port = 8410;
 api_socket = "$T/run/api.sock";
 keyd_ledger = "$T/keyd/exported";
 ui_dir = "$top/kiosk-ui";
+stock = { location = "demo"; thresholds = ( { model = "piv-yubico"; location = "demo"; min = 2; } ); };
 CONF
 chmod -R go-w "$T/etc"
 SOFTHSM2_CONF=$SOFTHSM2_CONF setsid "$BIN/cardmgrd" -c "$T/etc/cardmgrd.conf" \

@@ -47,7 +47,7 @@ usage(void)
 	    "  certs expiring [--days N]\n"
 	    "  audit show [--from N] [--limit N]\n"
 	    "  audit verify\n"
-	    "  report inventory|operations|pending|expiring [--days N]\n"
+	    "  report inventory|operations|pending|expiring|stock [--days N]\n"
 	    "         [--format table|json|csv]\n"
 	    "  notices run\n"
 	    "  crl check\n"
@@ -55,6 +55,12 @@ usage(void)
 	    "  cert hold (--serial HEX | --cert FILE) [--note TEXT]\n"
 	    "  approvals list [--state S] | show ID | approve ID\n"
 	    "  approvals deny ID [--reason TEXT]\n"
+	    "  stock receive --model M --location L (--serials A-B[,C]... | --reader R)\n"
+	    "                [--batch B]   blank cards into stock\n"
+	    "  stock list [--model M] [--location L] [--format table|json|csv]\n"
+	    "  stock levels [--format table|json|csv]   per model and location\n"
+	    "  stock move SERIAL --location L [--note TEXT]\n"
+	    "  stock dispose SERIAL --reason TEXT\n"
 	    "  backup                 an encrypted inventory copy (daemon running)\n"
 	    "  restore --key FILE --in BACKUP --state-dir DIR [--user NAME]\n"
 	    "                         offline, into an empty state directory\n"
@@ -845,7 +851,7 @@ static int
 cmd_report(struct cm *cm, int argc, char **argv)
 {
 	static const char *const names[] = { "inventory", "operations",
-	    "pending", "expiring", NULL };
+	    "pending", "expiring", "stock", NULL };
 	struct opts o;
 	long long n;
 	int first, i;
@@ -970,6 +976,8 @@ dispatch(struct cm *cm, int argc, char **argv)
 		return cm_cert(cm, argc, argv);
 	if (strcmp(argv[0], "approvals") == 0)
 		return cm_approval(cm, argc, argv);
+	if (strcmp(argv[0], "stock") == 0)
+		return cm_stock(cm, argc, argv);
 	if ((rc = cmd_simple(cm, argc, argv)) >= 0)
 		return rc;
 	fprintf(stderr, "cardmgr: unknown command %s\n", argv[0]);

@@ -73,6 +73,12 @@ void cm_print(const struct cm *cm, const char *body);
 int cm_report(struct cm *cm, const char *name, const char *days,
     const char *format);
 
+/* The same for any paged report-shaped answer: base is the path with its
+ * query (format and offset are added). */
+int cm_table(struct cm *cm, const char *base, const char *format);
+/* cardmgr_stock.c: stock receive|list|levels|move|dispose (argv[0] "stock"). */
+int cm_stock(struct cm *cm, int argc, char **argv);
+
 /* One request and its outcome printed; the exit status. body: stolen. */
 int cm_call(struct cm *cm, const char *method, const char *path, json_t *body);
 /* cardmgr_cert.c: cert revoke|hold (argv[0] "cert"); the exit status. */

@@ -29,9 +29,9 @@ http_error(long status, const char *resp)
 
 /* [out] *all: the first page with every later page's rows appended. */
 static int
-fetch(struct cm *cm, const char *name, const char *days, json_t **all)
+fetch(struct cm *cm, const char *base, json_t **all)
 {
-	char path[256], *resp = NULL;
+	char path[1024], *resp = NULL;
 	json_t *j, *next, *rows;
 	long status;
 	long long off = 0;
@@ -39,9 +39,8 @@ fetch(struct cm *cm, const char *name, const char *days, json_t **all)
 
 	*all = NULL;
 	for (page = 0; page < MAX_PAGES; page++) {
-		snprintf(path, sizeof(path), "/v1/reports/%s?format=json%s%s&offset=%lld",
-		    name, days != NULL ? "&days=" : "", days != NULL ? days : "",
-		    off);
+		snprintf(path, sizeof(path), "%s%cformat=json&offset=%lld",
+		    base, strchr(base, '?') != NULL ? '&' : '?', off);
 		if ((rc = cm_http(cm, "GET", path, NULL, &status, &resp)) != CM_OK) {
 			fprintf(stderr, "cardmgr: %s\n", cm_strerror(rc));
 			goto fail;
@@ -143,12 +142,22 @@ int
 cm_report(struct cm *cm, const char *name, const char *days,
     const char *format)
 {
+	char base[256];
+
+	snprintf(base, sizeof(base), "/v1/reports/%s%s%s", name,
+	    days != NULL ? "?days=" : "", days != NULL ? days : "");
+	return cm_table(cm, base, format);
+}
+
+int
+cm_table(struct cm *cm, const char *base, const char *format)
+{
 	json_t *rep;
 	char *out = NULL;
 	size_t len;
 	int rc;
 
-	if ((rc = fetch(cm, name, days, &rep)) != CM_EXIT_OK)
+	if ((rc = fetch(cm, base, &rep)) != CM_EXIT_OK)
 		return rc;
 	if (strcmp(format, "json") == 0) {
 		if ((out = json_dumps(rep, JSON_INDENT(2))) != NULL)

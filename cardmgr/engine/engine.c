@@ -123,6 +123,17 @@ static const struct {
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_APPROVAL_DENY, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_ADMINISTRATOR },
+	/* Blank stock: the badge officer handles the cards (receives, moves
+	 * them between stores); disposing of one is the security officer's
+	 * (a card leaves the station's control); the administrator keeps the
+	 * store either way. Lists and levels: every operator role. */
+	{ OPS_STOCK_RECEIVE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_STOCK_MOVE, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_STOCK_DISPOSE, OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_STOCK_LIST, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_REPORT_STOCK, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 };
 
 static int
@@ -659,6 +670,16 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_approval_decide(e, r, id, &a, 1);
 	case OPS_APPROVAL_DENY:
 		return op_approval_decide(e, r, id, &a, 0);
+	case OPS_STOCK_RECEIVE:
+		return op_stock_receive(e, r, id, &a);
+	case OPS_STOCK_LIST:
+		return q_stock_list(e, r, id);
+	case OPS_STOCK_MOVE:
+		return op_stock_move(e, r, id, &a);
+	case OPS_STOCK_DISPOSE:
+		return op_stock_dispose(e, r, id, &a);
+	case OPS_REPORT_STOCK:
+		return q_report_stock(e, r, id);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -702,6 +723,9 @@ slow_op(int code)
 	case OPS_REPORT_OPERATIONS:
 	case OPS_REPORT_PENDING:
 	case OPS_REPORT_EXPIRING:
+	case OPS_STOCK_RECEIVE:		/* up to 1000 cards, or a card read */
+	case OPS_STOCK_LIST:
+	case OPS_REPORT_STOCK:
 		return 1;
 	default:
 		return 0;

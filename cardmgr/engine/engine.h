@@ -50,9 +50,13 @@ struct engine_cfg {
 	struct opr_map *operator_map;
 	struct lc *lc;
 	struct caconf *ca;		/* NULL: no CA link */
+	/* Blank stock: station location, require, thresholds (NULL: none,
+	 * stock not required). */
+	const struct dconf_stock *stock;
 };
 
 struct prof_set;
+struct dconf_stock;
 struct ntf_cfg;
 struct opr_map;
 struct lc;

@@ -461,5 +461,43 @@ int eng_apr_usable(struct engine *e, uint64_t apr_id, const struct actor *a,
 int eng_apr_consume(struct inv_txn *t, uint64_t apr_id, const char *actor,
     const char *op, const char *reason, const uint8_t guid[16],
     uint64_t op_id, char *detail, size_t cap);
+/* stock.c: blank cards in stock (docs/lifecycle.md, "Blank stock"). */
+struct stk_lines;
+int op_stock_receive(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_stock_move(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int op_stock_dispose(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int q_stock_list(struct engine *e, const struct ops_req *r, uint64_t id);
+int q_report_stock(struct engine *e, const struct ops_req *r, uint64_t id);
+/* [out] *rows (caller's), *total cards in stock, *low pairs below their
+ * threshold. INV_OK or an inventory error. */
+int stk_levels(struct engine *e, json_t **rows, uint64_t *total, size_t *low);
+/* May serial be issued here (stock required: in stock, at this station's
+ * location)? 0, or -1 with why ("not_in_stock: ..."). */
+int stk_check_issue(struct engine *e, const char *serial, char *why,
+    size_t cap);
+/* In issuance's write txn: a blank stock record old is deleted, [out]
+ * *lines its history lines (stk_take writes them on the new record). */
+int stk_take_record(struct inv_txn *t, const struct inv_card *old,
+    struct stk_lines **lines);
+/* In the same txn, once the card guid exists: lines (may be NULL) replayed,
+ * the serial's stock entry (if any) removed with a from_stock line. */
+int stk_take(struct inv_txn *t, const char *serial, const uint8_t guid[16],
+    const char *actor, struct stk_lines *lines);
+void stk_lines_free(struct stk_lines *l);
+/* A card wiped for reuse goes back in stock at this station's location. */
+int stk_return(struct engine *e, const struct inv_card *c, const char *actor);
+/* The same in the caller's write txn t (a rolled back issuance). */
+int stk_return_in(struct engine *e, struct inv_txn *t, const struct inv_card *c,
+    const char *actor, const char *why);
+/* report.c's report envelope and answer (format, offset), for stock.c. */
+json_t *eng_report_new(const char *name, const char *const *cols);
+int eng_report_answer(struct engine *e, const struct ops_req *r, uint64_t id,
+    json_t *rep);
+/* issue.c: the card's serial as the inventory keys it. */
+struct cops_card;
+void eng_card_serial(const struct cops_card *card, char *out, size_t cap);
 
 #endif /* ENGINE_INT_H */

@@ -33,7 +33,6 @@
 
 #define SELFTEST_TIMEOUT_MS 20000
 
-static void card_serial(const struct cops_card *card, char *out, size_t cap);
 
 static int
 alg_piv(enum prof_alg a)
@@ -148,6 +147,7 @@ plan_from_profile(const struct prof *p, const struct inv_holder *h,
 static int
 card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
 {
+	struct stk_lines *lines = NULL;
 	struct inv_card c, old;
 	char key[48], g[33], what[48];
 	uint8_t idb[8];
@@ -174,7 +174,13 @@ card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
 	 * keeps its history under "<serial>@<its GUID's first 8 hex digits>";
 	 * the serial now names the new issuance.
 	 */
-	if ((rc = inv_card_by_serial(t, c.serial, &old)) == INV_OK) {
+	if ((rc = inv_card_by_serial(t, c.serial, &old)) == INV_OK &&
+	    old.state == INV_CARD_STOCK) {
+		/* A blank card from stock: its record gives way to this one,
+		 * its history lines move over (stk_take, below). */
+		if ((rc = stk_take_record(t, &old, &lines)) != INV_OK)
+			return rc;
+	} else if (rc == INV_OK) {
 		eng_hex(old.guid, 16, g);
 		snprintf(old.serial, sizeof(old.serial), "%.40s@%.8s", c.serial, g);
 		if ((rc = inv_card_put(t, &old, INV_PUT_UPDATE)) != INV_OK)
@@ -182,7 +188,12 @@ card_issuing(struct issue_job *j, struct inv_txn *t, const uint8_t guid[16])
 	} else if (rc != INV_ERR_NOTFOUND) {
 		return rc;
 	}
-	if ((rc = inv_card_put(t, &c, INV_PUT_NEW)) != INV_OK)
+	/* Out of stock in the transaction that journals the new CHUID. */
+	rc = inv_card_put(t, &c, INV_PUT_NEW);
+	if (rc == INV_OK)
+		rc = stk_take(t, c.serial, guid, j->actor.name, lines);
+	stk_lines_free(lines);
+	if (rc != INV_OK)
 		return rc;
 	/* Which operation was issuing it: the roll back closes that one. */
 	eng_hex(guid, 16, g);
@@ -615,8 +626,8 @@ eng_self_test(struct engine *e, const char *reader, const char *pin,
 }
 
 /* The card's serial as the inventory keys it: F8 serial, else the CHUID's GUID. */
-static void
-card_serial(const struct cops_card *card, char *out, size_t cap)
+void
+eng_card_serial(const struct cops_card *card, char *out, size_t cap)
 {
 	char g[33];
 
@@ -644,6 +655,9 @@ check_reuse(struct issue_job *j)
 	const struct prof *p;
 	int rc;
 
+	/* Only a card from stock (if required), before anything is written. */
+	if (stk_check_issue(j->e, j->serial, j->detail, sizeof(j->detail)) != 0)
+		return -1;
 	if ((rc = inv_begin(j->e->inv, 0, &t)) != INV_OK)
 		return -1;
 	rc = inv_card_by_serial(t, j->serial, &old);
@@ -653,6 +667,8 @@ check_reuse(struct issue_job *j)
 	if (rc != INV_OK)
 		return -1;
 	switch (old.state) {
+	case INV_CARD_STOCK:
+		return 0;
 	case INV_CARD_RETIRED:
 	case INV_CARD_LOST:
 	case INV_CARD_STOLEN:
@@ -741,7 +757,7 @@ issue_thread(void *arg)
 		snprintf(j->detail, sizeof(j->detail), "%s", detail);
 		goto done;
 	}
-	card_serial(&card, j->serial, sizeof(j->serial));
+	eng_card_serial(&card, j->serial, sizeof(j->serial));
 	j->card = &card;
 	if (check_reuse(j) != 0) {
 		if (j->detail[0] == '\0')

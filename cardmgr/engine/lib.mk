@@ -9,4 +9,5 @@ ENGINE_LIB := cardmgr/engine/engine.c cardmgr/engine/query.c cardmgr/engine/issu
               cardmgr/engine/backup_op.c cardmgr/inv/backup.c \
               cardmgr/engine/login.c cardmgr/engine/sessions.c \
               cardmgr/engine/replace.c cardmgr/engine/temp.c \
-              cardmgr/engine/approve.c cardmgr/engine/apr_rec.c
+              cardmgr/engine/approve.c cardmgr/engine/apr_rec.c \
+              cardmgr/engine/stock.c cardmgr/engine/stock_parse.c

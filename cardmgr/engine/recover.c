@@ -108,6 +108,10 @@ record_rollback(struct engine *e, const uint8_t guid[16], const char *why)
 	    "certificate(s) to revoke; %.200s", queued, why);
 	if ((rc = inv_event_append(t, &ev, &ev.seq)) != INV_OK)
 		goto fail;
+	/* Wiped: blank again, back in the station's stock. */
+	if ((rc = stk_return_in(e, t, &c, "engine", "issuance rolled back")) !=
+	    INV_OK)
+		goto fail;
 	return inv_commit(t);
 fail:
 	inv_abort(t);

@@ -160,10 +160,18 @@ q_report_inventory(struct engine *e, const struct ops_req *r, uint64_t id)
 		total += n[s];
 	}
 	json_object_set_new(rep, "cards", json_integer((json_int_t)total));
-	/*
-	 * XXX stock levels per model and location belong to the blank-stock
-	 * part of issue 8: it adds a "stock" member here from its own index.
-	 */
+	/* Stock levels per model and location (stock.c, inv_stock). */
+	{
+		json_t *levels = NULL;
+		uint64_t in_stock;
+		size_t low;
+
+		if ((rc = stk_levels(e, &levels, &in_stock, &low)) != INV_OK)
+			return rep_inv_error(e, id, rep, rc);
+		json_object_set_new(rep, "stock", json_pack("{s:o, s:I, s:I}",
+		    "levels", levels, "cards", (json_int_t)in_stock, "low",
+		    (json_int_t)low));
+	}
 	return answer(e, r, id, rep);
 }
 
@@ -430,5 +438,19 @@ q_report_expiring(struct engine *e, const struct ops_req *r, uint64_t id)
 	free(x);
 	if (rc != INV_OK)
 		return rep_inv_error(e, id, rep, rc);
+	return answer(e, r, id, rep);
+}
+
+/* For stock.c: the same envelope and answer. */
+json_t *
+eng_report_new(const char *name, const char *const *cols)
+{
+	return report_new(name, eng_now(), cols);
+}
+
+int
+eng_report_answer(struct engine *e, const struct ops_req *r, uint64_t id,
+    json_t *rep)
+{
 	return answer(e, r, id, rep);
 }

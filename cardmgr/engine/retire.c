@@ -131,6 +131,11 @@ op_retire(struct engine *e, const struct ops_req *r, uint64_t id,
 		if (!wiped)
 			log_warnx("retire: wipe failed: %s", detail);
 	}
+	/* Wiped for reuse: back in stock (its retired record keeps the
+	 * history; the next issuance starts a new record). */
+	if (wiped && (rc = stk_return(e, &c, a->name)) != INV_OK)
+		log_warnx("retire: card %s wiped but not put back in stock: %s",
+		    c.serial, inv_strerror(rc));
 	if (present)
 		eng_reader_release(e, reader);
 	/* Read back what the journal made of it (the key must not alias c). */

@@ -36,6 +36,7 @@ static const struct {
 	[DB_AUDIT_CKPT] = { "inv_audit_ckpt", 0, 1 },
 	[DB_CARD_PROFILE] = { "inv_card_profile", MDB_DUPSORT | MDB_DUPFIXED, 3 },
 	[DB_CARD_EXPIRY] = { "inv_card_expiry", 0, 3 },
+	[DB_STOCK] = { "inv_stock", 0, 6 },
 };
 
 const char *
@@ -269,7 +270,9 @@ setup_schema(struct inv_txn *t)
 		return rc;
 	/* 3 to 4: new card states and certificate statuses only; no record
 	 * changes, but an older engine must not meet values it refuses. */
-	if ((rc = inv_migrate_v4(t)) != INV_OK)
+	if (version <= 4 && (rc = inv_migrate_v4(t)) != INV_OK)
+		return rc;
+	if ((rc = inv_migrate_v5(t)) != INV_OK)
 		return rc;
 	return write_schema(t, INV_SCHEMA_VERSION);
 }

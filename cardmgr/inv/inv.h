@@ -62,7 +62,7 @@ const char *inv_strerror(int err);
 /* The enum constant's name ("INV_ERR_FULL"), for logs and records. */
 const char *inv_errname(int err);
 
-#define INV_SCHEMA_VERSION 5
+#define INV_SCHEMA_VERSION 6
 
 #define INV_GUID_LEN 16
 #define INV_ID_MAX 63		/* holder id, actor, operator */
@@ -387,6 +387,30 @@ typedef int (*inv_meta_fn)(const char *key, const void *val, size_t len,
     void *arg);
 int inv_meta_foreach(struct inv_txn *txn, const char *prefix, inv_meta_fn fn,
     void *arg);
+/*
+ * Blank stock (schema 6, inv_stock.c): a card is in stock while its serial
+ * has an entry; guid names the card record (state blank, or the retired
+ * record of a card wiped for reuse) whose history tells receipt, moves,
+ * issuance and disposal. put: the card record must exist (NOTFOUND).
+ */
+struct inv_stock {
+	char serial[INV_SERIAL_MAX + 1];	/* key, non-empty */
+	uint8_t guid[INV_GUID_LEN];		/* its card record */
+	char model[INV_NAME_MAX + 1];		/* non-empty */
+	char location[INV_ID_MAX + 1];		/* "" = unknown (migrated) */
+	char batch[INV_ID_MAX + 1];		/* receipt batch id */
+	char by[INV_ID_MAX + 1];		/* who received it */
+	uint64_t received, updated;
+};
+typedef int (*inv_stock_fn)(const struct inv_stock *s, void *arg);
+int inv_stock_encode(const struct inv_stock *s, uint8_t **out, size_t *len);
+int inv_stock_decode(const uint8_t *rec, size_t len, struct inv_stock *s);
+int inv_stock_put(struct inv_txn *txn, const struct inv_stock *s, int flags);
+int inv_stock_get(struct inv_txn *txn, const char *serial, struct inv_stock *s);
+int inv_stock_del(struct inv_txn *txn, const char *serial);
+/* Every stock entry in serial order; fn non-zero stops the walk. */
+int inv_stock_foreach(struct inv_txn *txn, inv_stock_fn fn, void *arg);
+
 /* [out] *version: the schema version stored in the environment. */
 int inv_schema_version(struct inv_txn *txn, uint32_t *version);
 

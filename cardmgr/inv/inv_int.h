@@ -19,7 +19,7 @@ enum inv_db {
 	DB_META, DB_HOLDERS, DB_CARDS, DB_CARD_SERIAL, DB_CARD_HOLDER,
 	DB_CARD_STATE, DB_EVENTS, DB_CERTS, DB_CERT_CARD, DB_CERT_EXPIRY,
 	DB_OPS, DB_OP_RUNNING, DB_OP_STEPS, DB_AUDIT, DB_AUDIT_CKPT,
-	DB_CARD_PROFILE, DB_CARD_EXPIRY,
+	DB_CARD_PROFILE, DB_CARD_EXPIRY, DB_STOCK,
 	DB_COUNT
 };
 
@@ -97,6 +97,11 @@ int inv_migrate_v2(struct inv_txn *t);
  * replaces inv_card_holder (holder -> GUID duplicates), which is dropped.
  */
 int inv_migrate_v4(struct inv_txn *t);
+
+/* Schema 5 to 6: every blank card gets a stock entry (location unknown). */
+int inv_migrate_v5(struct inv_txn *t);
+/* The stock entry of one migrated card (inv_stock.c); others: nothing. */
+int inv_stock_migrate_card(struct inv_txn *t, const struct inv_card *c);
 
 /* The holder index key (schema 5): holder NUL GUID; returns its length.
  * [out] out[INV_ID_MAX + 1 + INV_GUID_LEN]. */

@@ -329,3 +329,17 @@ inv_migrate_v4(struct inv_txn *t)
 		mrc = mdb_drop(t->txn, old, 1);
 	return mrc == 0 || mrc == MDB_NOTFOUND ? INV_OK : inv_mdb_err(mrc);
 }
+
+/* The schema-6 stock entry of one card (blank cards only). */
+static int
+stock6_card(struct inv_txn *t, const struct inv_card *c, MDB_val *rec)
+{
+	(void)rec;
+	return inv_stock_migrate_card(t, c);
+}
+
+int
+inv_migrate_v5(struct inv_txn *t)
+{
+	return walk_cards(t, stock6_card);
+}

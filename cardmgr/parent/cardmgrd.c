@@ -306,6 +306,7 @@ fill(struct daemon *d)
 	d->ecfg.map_size = c->map_size;
 	d->ecfg.ca_retry_s = c->ca_retry_s;
 	d->ecfg.crl_check_s = c->crl_check_s;
+	d->ecfg.stock = &c->stock;
 	d->ecfg.notify = &c->notify;
 	d->ecfg.card_timeout_s = c->card_timeout_s;
 	d->ecfg.card_keygen_timeout_s = c->card_keygen_timeout_s;

@@ -39,6 +39,7 @@ defaults(struct dconf *c)
 	c->attempt_limit = 10;
 	c->attempt_window_s = 300;
 	c->approval_expiry_days = 60;
+	c->stock.require = 1;
 	snprintf(c->api_socket, sizeof(c->api_socket), "/run/cardmgr/api.sock");
 	snprintf(c->ui_dir, sizeof(c->ui_dir), "/usr/share/cardmgr/kiosk-ui");
 	snprintf(c->user_api, sizeof(c->user_api), "cardmgr-api");
@@ -263,6 +264,9 @@ apply(const config_t *cf, const char *file, struct dconf *c, char *err,
 				return fail(err, cap, file, line,
 				    "map_size_mb must be 1..1048576");
 			c->map_size = (size_t)config_setting_get_int(s) << 20;
+		} else if (strcmp(name, "stock") == 0) {
+			if (dconf_stock(s, &c->stock, file, err, cap) != 0)
+				return -1;
 		} else if ((ns = notice_setting(s, name, &c->notify, file, err,
 		    cap)) != 1) {
 			if (ns != 0)

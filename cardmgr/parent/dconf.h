@@ -14,6 +14,19 @@
 #define DCONF_PATH 512
 #define DCONF_NAME 64
 
+/* Blank stock (the "stock" group; dconf_stock.c, docs/lifecycle.md). */
+#define DCONF_STOCK_MIN_MAX 64
+struct dconf_stock_min {
+	char model[64], location[64];
+	unsigned min;			/* reorder when the level is below */
+};
+struct dconf_stock {
+	char location[64];		/* this station's; "" = any */
+	int require;			/* issuance only from stock (default 1) */
+	size_t nmin;
+	struct dconf_stock_min min[DCONF_STOCK_MIN_MAX];
+};
+
 struct dconf {
 	char state_dir[DCONF_PATH];	/* LMDB inventory (engine) */
 	char profiles_dir[DCONF_PATH];
@@ -53,6 +66,7 @@ struct dconf {
 	struct ntf_cfg notify;
 	/* Approval requests expire after this many days (engine/approve.c). */
 	unsigned approval_expiry_days;
+	struct dconf_stock stock;
 };
 
 #define DCONF_DEFAULT_FILE "/etc/cardmgr/cardmgrd.conf"
@@ -65,5 +79,15 @@ int dconf_load(const char *file, struct dconf *c, char *err, size_t cap);
 /* Defaults, then text (len bytes, named file in messages); nothing else. */
 int dconf_parse(const char *file, const char *text, size_t len, struct dconf *c,
     char *err, size_t cap);
+
+/* The "stock" group s into st (defaults already set); 0, or -1 with err. */
+struct config_setting_t;
+int dconf_stock(const struct config_setting_t *s, struct dconf_stock *st,
+    const char *file, char *err, size_t cap);
+/* 1 if v is a stock name (model, location, batch) of at most cap - 1 bytes. */
+int dconf_stock_name_ok(const char *v, size_t cap);
+/* The threshold for model at location, or NULL. */
+const struct dconf_stock_min *dconf_stock_min(const struct dconf_stock *st,
+    const char *model, const char *location);
 
 #endif /* DCONF_H */

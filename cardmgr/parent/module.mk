@@ -1,6 +1,6 @@
 # cardmgr/parent/: cardmgrd, the daemon: the parent, and linked in, the three
 # processes it forks (api/, engine/, keyd/) with the libraries each uses.
-CARDMGRD_SRC := cardmgr/parent/cardmgrd.c cardmgr/parent/dconf.c \
+CARDMGRD_SRC := cardmgr/parent/cardmgrd.c cardmgr/parent/dconf.c cardmgr/parent/dconf_stock.c \
                 cardmgr/proc/proc.c cardmgr/proc/log.c cardmgr/proc/sandbox.c \
                 $(PROC_LIB) $(API_LIB) \
                 $(ENGINE_LIB) cardmgr/keyd/keyd.c cardmgr/keyd/ledger.c $(KEYD_HELPER) $(KEYD_LIB) $(INV_LIB) \
@@ -24,4 +24,4 @@ $(eval $(call prog,cardmgr-selftest,cardmgr/engine/selftest_main.c cardmgr/engin
 
 # cardmgrd.conf's parser from memory (every parser has a harness).
 FUZZERS += fuzz_dconf
-$(eval $(call fuzzer,fuzz_dconf,tests/fuzz/fuzz_dconf.c cardmgr/parent/dconf.c $(POLICY_LIB) cardmgr/ca/caconf.c cardmgr/notify/notify.c drivers/buf.c,-lconfig -lsodium -llmdb))
+$(eval $(call fuzzer,fuzz_dconf,tests/fuzz/fuzz_dconf.c cardmgr/parent/dconf.c cardmgr/parent/dconf_stock.c $(POLICY_LIB) cardmgr/ca/caconf.c cardmgr/notify/notify.c drivers/buf.c,-lconfig -lsodium -llmdb))

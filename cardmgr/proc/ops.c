@@ -174,6 +174,30 @@ static const struct ops_arg approval_deny[] = {
 	TEXT("reason", 0, 1, 200),
 };
 
+/* Blank stock (engine/stock.c): the serial list is parsed by the engine
+ * (stk_serials_parse: items "N" or "A-B", at most 1000 cards). */
+static const struct ops_arg stock_receive[] = {
+	ID("model", OPS_IN_BODY, 1),
+	ID("location", OPS_IN_BODY, 1),
+	ID("batch", OPS_IN_BODY, 0),
+	{ "serials", OPS_K_STR, OPS_IN_BODY, 0, OPS_CS_TEXT, 1, 2000, 0, 0, NULL, NULL, 0, 0 },
+	READER(0),
+};
+static const struct ops_arg stock_list[] = {
+	ID("model", OPS_IN_QUERY, 0),
+	ID("location", OPS_IN_QUERY, 0),
+	FORMAT, OFFSET,
+};
+static const struct ops_arg stock_move[] = {
+	ID("serial", OPS_IN_PATH, 1),
+	ID("location", OPS_IN_BODY, 1),
+	TEXT("note", 0, 1, 200),
+};
+static const struct ops_arg stock_dispose[] = {
+	ID("serial", OPS_IN_PATH, 1),
+	TEXT("reason", 1, 3, 200),
+};
+
 /* Operator login with a card: the reader it is in and its PIN, sealed. */
 static const struct ops_arg login[] = { READER(1), PIN("pin") };
 
@@ -232,6 +256,15 @@ static const struct ops_op table[] = {
 	  "/v1/approvals/{approval}/approve", N(approval_get) },
 	{ OPS_APPROVAL_DENY, "approval_deny", "POST",
 	  "/v1/approvals/{approval}/deny", N(approval_deny) },
+	{ OPS_STOCK_RECEIVE, "stock_receive", "POST", "/v1/stock/receive",
+	  N(stock_receive) },
+	{ OPS_STOCK_LIST, "stock_list", "GET", "/v1/stock", N(stock_list) },
+	{ OPS_STOCK_MOVE, "stock_move", "POST", "/v1/stock/{serial}/move",
+	  N(stock_move) },
+	{ OPS_STOCK_DISPOSE, "stock_dispose", "POST",
+	  "/v1/stock/{serial}/dispose", N(stock_dispose) },
+	{ OPS_REPORT_STOCK, "report_stock", "GET", "/v1/reports/stock",
+	  N(report_plain) },
 };
 
 const char *

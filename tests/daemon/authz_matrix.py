@@ -118,6 +118,14 @@ def requests(pin, answer):
         "approval_get": ("/v1/approvals/999999", None),
         "approval_approve": ("/v1/approvals/999999/approve", {}),
         "approval_deny": ("/v1/approvals/999999/deny", {"reason": "matrix"}),
+        # The empty reader: no card to receive; no such card in stock.
+        "stock_receive": ("/v1/stock/receive",
+                          dict(r, model="matrix", location="matrix")),
+        "stock_list": ("/v1/stock?model=matrix", None),
+        "stock_move": ("/v1/stock/%s/move" % NOCARD, {"location": "matrix"}),
+        "stock_dispose": ("/v1/stock/%s/dispose" % NOCARD,
+                          {"reason": "matrix"}),
+        "report_stock": ("/v1/reports/stock", None),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.

@@ -1,4 +1,29 @@
 # Helpers for the daemon tests (source after stationenv_init).
+
+# Issuance takes blank cards only from stock (cardmgrd.conf stock.require,
+# docs/lifecycle.md "Blank stock"): a card a test creates with a serial is
+# received into the station's stock first, as a badge officer would do with
+# a delivery. stock_receive SERIAL... receives cards created otherwise.
+stock_receive() {
+	local s
+	for s in "$@"; do
+		cm officer stock receive --model piv-yubico --location desk \
+		    --serials "$s" >/dev/null 2>>"$T/stock_receive.err" || return 1
+	done
+}
+eval "vcard_insert_raw() $(declare -f vcard_insert | tail -n +2)"
+vcard_insert() {	# as pcscenv's; with --create --serial N, N is received
+	local a prev="" create=0 serial=""
+	for a in "$@"; do
+		[ "$a" = --create ] && create=1
+		[ "$prev" = --serial ] && serial=$a
+		prev=$a
+	done
+	if [ "$create" = 1 ] && [ -n "$serial" ]; then
+		stock_receive "$serial" || return 1
+	fi
+	vcard_insert_raw "$@"
+}
 json() {	# file python-expression-on-j
 	python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"
 }

@@ -81,6 +81,7 @@ api_socket = "$T/run/api.sock";
 keyd_ledger = "$T/keyd/exported";
 seccomp = "${CARDMGRD_SECCOMP:-enforce}";
 ui_dir = "$TOP/kiosk-ui";
+stock = { location = "desk"; };
 CONF
 	chmod -R go-w,a+rX "$T/etc"	# public: only their writers matter
 }

@@ -16,6 +16,7 @@ if ! grep -qa CARDMGRD_CRASH_AT "$BIN/cardmgrd"; then
 fi
 cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com >/dev/null
 "$BIN/vcard" --state "$T/blank.state" --create-only --serial 7100 >/dev/null 2>&1
+stock_receive 7100	# issuance takes blank cards from stock
 daemon_stop
 
 STEPS="auth:begin chuid:begin chuid:done mgmt_key:begin mgmt_key:done

@@ -38,6 +38,7 @@ daemon_stop
 check "the daemon takes a short card_timeout_seconds" daemon_start
 cm officer holders add --id E100 --name "Jane Doe" --email jane@example.com >/dev/null
 "$BIN/vcard" --state "$T/mute.state" --create-only --serial 7000 >/dev/null 2>&1
+stock_receive 7000	# issuance takes blank cards from stock
 
 # Reader 2's card goes in first: vcard_insert waits with opensc-tool, which
 # hangs on every reader while one card is mute (docs/drivers.md).

@@ -24,6 +24,7 @@ union rec {
 	struct inv_step st;
 	struct audit_entry ae;
 	struct audit_ckpt ck;
+	struct inv_stock sk;
 };
 
 static void
@@ -84,7 +85,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || (u = malloc(sizeof(*u))) == NULL)
 		return 0;
-	switch (data[0] % 11) {
+	switch (data[0] % 12) {
 	case 0:
 		if (inv_holder_decode(rec, n, &u->h) == INV_OK)
 			same(inv_holder_encode(&u->h, &again, &len), again, len,
@@ -135,6 +136,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 10:
 		if (inv_certsum_decode(rec, n, &u->ct) == INV_OK)
 			same(inv_certsum_encode(&u->ct, &again, &len), again, len,
+			    rec, n);
+		break;
+	case 11:	/* schema 6: a blank card in stock */
+		if (inv_stock_decode(rec, n, &u->sk) == INV_OK)
+			same(inv_stock_encode(&u->sk, &again, &len), again, len,
 			    rec, n);
 		break;
 	}

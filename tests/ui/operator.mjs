@@ -1,5 +1,5 @@
-// Journeys 1, 2 and 4, replacement, temporary card and its return, and the
-// reports, in headless Chromium against the real daemon, with an
+// Journeys 1, 2 and 4, replacement, temporary card and its return, the
+// reports and the stock screen, in headless Chromium against the real daemon, with an
 // operator logging in at the kiosk with their own card (reader 1) and the
 // holder's card in reader 0. Driven by t_ui_operator.sh, which issued and
 // registered the operator card and checks every effect with stock clients,
@@ -271,6 +271,40 @@ try {
     'the inventory chart counts the lost, damaged and returned cards once each', JSON.stringify(charts.charts.state));
   await axe(page, 'the reports screen');
   await shot(page, ART, '12-reports');
+
+  // --- stock: levels with the threshold warning, a receipt by range and one
+  // of the card in a reader; the CLI's report says the same.
+  await tile('stock');
+  await step('shown');
+  await page.waitForSelector('[data-testid="stock-levels"]', { timeout: 30000 });
+  const stockRows = () => page.evaluate(() => [...document.querySelectorAll('[data-testid="stock-levels"] tbody tr')]
+    .map((tr) => [...tr.children].map((c) => c.textContent).join('/')).join(' '));
+  eq(await ask('stocklevels'), await stockRows(), 'stock: the levels table is the CLI\'s report stock');
+  ok(/Reorder: piv-yubico at desk/.test(await page.locator('main .msg.warn').first().innerText()),
+    'a level below its threshold is flagged on screen');
+  await page.fill('#st-serials', '6301-6303');
+  await page.fill('#st-batch', 'UI1');
+  await page.locator('main form button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="stock-result"] .msg', { timeout: 30000 });
+  ok(/Received 3 cards \(batch UI1\) at desk/.test(await page.locator('[data-testid="stock-result"]').innerText()),
+    'stock: a range of 3 cards is received', await page.locator('[data-testid="stock-result"]').innerText());
+  eq('6301 6302 6303', await ask('instock UI1'), 'the CLI lists them in stock, batch UI1');
+  await page.waitForFunction(() => document.querySelector('main').dataset.step === 'shown', null, { timeout: 30000 });
+  eq(await ask('stocklevels'), await stockRows(), 'and the levels on screen moved with them');
+  await page.fill('#st-serials', '6303-6301');
+  await page.locator('main form button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="stock-result"] .msg.error', { timeout: 30000 });
+  ok(/A <= B/.test(await page.locator('[data-testid="stock-result"]').innerText()), 'a range the wrong way round: the station says why');
+  eq('done', await ask('insert-unstocked 6401'), 'a new blank card (not in stock) goes into reader 0');
+  await page.locator('input[name="st-mode"][value="reader"]').check();
+  await page.locator(`input[name="st-reader"][value="${process.env.UI_READER}"]`).check({ timeout: 30000 });
+  await page.fill('#st-batch', 'UI2');
+  await page.locator('main form button[type="submit"]').click();
+  await page.waitForSelector('[data-testid="stock-result"] .msg.ok', { timeout: 30000 });
+  eq('6401', await ask('instock UI2'), 'stock: the card in the reader is received under its serial');
+  await axe(page, 'the stock screen');
+  await shot(page, ART, '13-stock');
+  eq('done', await ask('pull 0'), 'the received card leaves the reader');
 
   // --- the operator's card leaves its reader: the session ends
   eq('done', await ask('pull 1'), 'the operator pulls their card');

@@ -3,7 +3,9 @@
 # the kiosk with their own card (reader 1): issue with progress, help desk
 # unblock with the station's questions, replacement of the damaged card with
 # key recovery, a temporary card for the forgotten one and its return, retire
-# of the lost card with the CA's revocation, and the reports screen's charts.
+# of the lost card with the CA's revocation, the reports screen's charts, and
+# the stock screen (levels with the threshold warning, receipt by range and by
+# the card in a reader, checked with the CLI's stock list and report).
 # tests/ui/operator.mjs drives Debian's chromium; the shell checks each effect
 # on the card (yubico-piv-tool, pkcs11-tool), in the inventory (CLI over the
 # UNIX socket), in the test CA's CRL, and the charts against the CLI's
@@ -51,6 +53,8 @@ verify_pin() {	# PIN: both stock clients log in with it on reader 0
 }
 
 # --- the operator's card: issued by the station, registered, daemon restarted
+# A reorder threshold the desk is below (the stock screen flags it).
+sed -i 's/^stock = .*/stock = { location = "desk"; thresholds = ( { model = "piv-yubico"; location = "desk"; min = 50; } ); };/' "$T/etc/cardmgrd.conf"
 cm officer holders add --id OP1 --name "Olga Operator" >/dev/null
 vcard_insert 1 "$T/card1.state" --create --serial 6001 >/dev/null
 printf '461937\n' >"$T/s"
@@ -80,6 +84,11 @@ ui_do() {	# one action asked by operator.mjs; one line back
 	unrevoked) ca_unrevoked ;;
 	crl) wait_settled "$3" && crl_has "$2" $(serials "$3") 2>/dev/null && echo ok || echo failed ;;
 	figures) report_figures "$2" "$3" ;;
+	stocklevels) cm auditor --json report stock >"$T/st.json" 2>/dev/null &&
+	    json "$T/st.json" '" ".join("/".join(["\u2013" if x is None else str(x) for x in r[:4]] + ["below threshold" if r[4] == "low" else r[4]]) for r in j["rows"])' || echo none ;;
+	instock) cm auditor --json stock list >"$T/sl.json" 2>/dev/null &&
+	    json "$T/sl.json" '" ".join(sorted(r[0] for r in j["rows"] if r[3] == "'"$2"'"))' || echo none ;;
+	insert-unstocked) vcard_insert_raw 0 "$T/card$2.state" --create --serial "$2" >/dev/null && echo done || echo failed ;;
 	*) echo unknown ;;
 	esac
 }

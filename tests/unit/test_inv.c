@@ -1280,7 +1280,7 @@ static const char *const all_dbs[] = {
 	"inv_card_holder5", "inv_card_state", "inv_events", "inv_certs",
 	"inv_cert_card", "inv_cert_expiry", "inv_ops", "inv_op_running",
 	"inv_op_steps", "inv_audit", "inv_audit_ckpt", "inv_card_profile",
-	"inv_card_expiry",
+	"inv_card_expiry", "inv_stock",
 };
 
 /* SHA-256 over every key and value of every inv database, via raw LMDB. */
@@ -1796,7 +1796,7 @@ schema_fresh(void **state)
 	assert_int_equal(v, INV_SCHEMA_VERSION);
 	inv_abort(t);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 5);
+	assert_int_equal(raw_schema(), 6);
 }
 
 /* The schema-1 card record, written from docs/inventory.md, not inv_rec.c. */
@@ -1959,7 +1959,7 @@ check_migrated(struct inv *inv, uint32_t from)
 
 	assert_non_null(s);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 5);
+	assert_int_equal(v, 6);
 	assert_int_equal(inv_holder_get(t, "H", &h), INV_OK);
 	assert_string_equal(h.name, "Ada Lovelace");
 	assert_string_equal(h.email, "ada@example.org");
@@ -2039,7 +2039,7 @@ schema_migrate(void **state)
 	    &(uint64_t){ 0 }), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 5);
+	assert_int_equal(raw_schema(), 6);
 	inv = open_inv(0);
 	check_migrated(inv, 1);
 	inv_close(inv);
@@ -2057,7 +2057,7 @@ schema_migrate2(void **state)
 	check_migrated(inv, 2);
 	check_indexes(inv);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 5);
+	assert_int_equal(raw_schema(), 6);
 	inv = open_inv(0);
 	check_migrated(inv, 2);
 	inv_close(inv);
@@ -2104,7 +2104,7 @@ schema_migrate_v3(void **state)
 	inv = open_inv(0);
 	t = wtxn(inv);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 5);
+	assert_int_equal(v, 6);
 	guid_of(1, g);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
 	assert_int_equal(c.state, INV_CARD_SUSPENDED);
@@ -2113,13 +2113,120 @@ schema_migrate_v3(void **state)
 	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 5);
+	assert_int_equal(raw_schema(), 6);
 	inv = open_inv(0);
 	t = rtxn(inv);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
 	assert_int_equal(c.state, INV_CARD_STOLEN);
 	assert_string_equal(inv_card_state_name(c.state), "stolen");
 	inv_abort(t);
+	inv_close(inv);
+}
+
+/*
+ * Schema 5 to 6 (blank stock): an environment of schema 5 (this code's own
+ * with the version set back and inv_stock dropped) gets a stock entry for
+ * each blank card, location unknown, and none for any other card.
+ */
+static void
+schema_migrate_v5(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_holder h;
+	struct inv_card c;
+	struct inv_stock s;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint32_t v;
+
+	(void)state;
+	sample_holder(&h, "H");
+	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 1, "H", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 2, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+	raw_set_schema(5);
+	env = raw_env();
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_stock", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(raw_schema(), 5);
+	inv = open_inv(0);
+	assert_int_equal(raw_schema(), 6);
+	assert_int_equal(raw_count(inv, "inv_stock", NULL, 0), 1);
+	t = rtxn(inv);
+	assert_int_equal(inv_schema_version(t, &v), INV_OK);
+	assert_int_equal(v, 6);
+	assert_int_equal(inv_stock_get(t, "SN00000002", &s), INV_OK);
+	assert_string_equal(s.location, "");
+	assert_string_equal(s.batch, "migrated");
+	assert_string_equal(s.model, "YubiKey 5 NFC");
+	guid_of(2, c.guid);
+	assert_memory_equal(s.guid, c.guid, INV_GUID_LEN);
+	assert_int_equal(inv_stock_get(t, "SN00000001", &s), INV_ERR_NOTFOUND);
+	inv_abort(t);
+	inv_close(inv);
+}
+
+static int
+count_stock(const struct inv_stock *s, void *arg)
+{
+	(void)s;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* Stock entries: put refuses a missing card record and a duplicate; the
+ * record round-trips; a trailing byte or a newer version is refused. */
+static void
+stock_entries(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_card c;
+	struct inv_stock s, back;
+	uint8_t *rec, buf[1024];
+	size_t len;
+	unsigned n = 0;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	strcpy(s.serial, "6101");
+	guid_of(9, s.guid);
+	strcpy(s.model, "piv-yubico");
+	strcpy(s.location, "hq");
+	strcpy(s.batch, "B1");
+	strcpy(s.by, "olivia");
+	s.received = s.updated = NOW;
+	assert_int_equal(inv_stock_put(t, &s, INV_PUT_NEW), INV_ERR_NOTFOUND);
+	sample_card(&c, 9, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_stock_put(t, &s, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_stock_put(t, &s, INV_PUT_NEW), INV_ERR_EXISTS);
+	assert_int_equal(inv_stock_get(t, "6101", &back), INV_OK);
+	assert_memory_equal(&s, &back, sizeof(s));
+	assert_int_equal(inv_stock_foreach(t, count_stock, &n), INV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(inv_stock_encode(&s, &rec, &len), INV_OK);
+	assert_true(len < sizeof(buf));
+	memcpy(buf, rec, len);
+	free(rec);
+	buf[len] = 0;
+	assert_int_equal(inv_stock_decode(buf, len + 1, &back), INV_ERR_FORMAT);
+	buf[0] = 2;
+	assert_int_equal(inv_stock_decode(buf, len, &back), INV_ERR_VERSION);
+	s.model[0] = '\0';
+	assert_int_equal(inv_stock_put(t, &s, 0), INV_ERR_ARG);
+	assert_int_equal(inv_stock_del(t, "6101"), INV_OK);
+	assert_int_equal(inv_stock_del(t, "6101"), INV_ERR_NOTFOUND);
+	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
 }
 
@@ -2152,7 +2259,7 @@ schema_refuse(void **state)
 	size_t la, lb;
 
 	(void)state;
-	make_v1(5);		/* a newer schema than this code knows */
+	make_v1(INV_SCHEMA_VERSION + 1);	/* newer than this code knows */
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	a = slurp(path, &la);
 	assert_int_equal(inv_open(dir, 0, &inv), INV_ERR_SCHEMA);
@@ -2160,7 +2267,7 @@ schema_refuse(void **state)
 	b = slurp(path, &lb);
 	assert_int_equal(la, lb);
 	assert_memory_equal(a, b, la);		/* not touched */
-	assert_int_equal(raw_schema(), 5);
+	assert_int_equal(raw_schema(), INV_SCHEMA_VERSION + 1);
 	free(a);
 	free(b);
 }
@@ -2354,6 +2461,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(schema_migrate2, setup, teardown),
 		cmocka_unit_test_setup_teardown(card_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_migrate_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_migrate_v5, setup, teardown),
+		cmocka_unit_test_setup_teardown(stock_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_missing, setup, teardown),
 		cmocka_unit_test(seeds),

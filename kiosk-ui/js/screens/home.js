@@ -15,6 +15,7 @@ export function mount(main, ctx) {
     if (session.hasRole(ctx.NEEDS.return)) tiles.push(tile('return', 'Return a temporary card', 'End the loan: the temporary card revoked, the permanent card released.'));
     if (session.hasRole(ctx.NEEDS.approvals)) tiles.push(tile('approvals', 'Approvals', 'Key recovery requests waiting for your decision; your own requests.'));
     if (session.hasRole(ctx.NEEDS.reports)) tiles.push(tile('reports', 'Reports', 'Inventory, operations per day, expiring certificates.'));
+    if (session.hasRole(ctx.NEEDS.stock)) tiles.push(tile('stock', 'Stock', 'Blank cards per model and location; receive a delivery.'));
   } else {
     tiles.push(tile('login', 'Operator login', 'Staff: insert your own card in the operator reader.'));
   }
