@@ -33,6 +33,7 @@ usage(void)
 	    "  holders list [--query Q] [--limit N] [--after HOLDER]\n"
 	    "  cards list [--state S] [--holder HOLDER] [--limit N] [--after CURSOR]\n"
 	    "  cards show CARD\n"
+	    "  cards requirements CARD\n"
 	    "  issue --reader R --holder HOLDER --profile P [--question ID]...\n"
 	    "  pin-change CARD --reader R\n"
 	    "  unblock CARD --reader R\n"
@@ -403,6 +404,16 @@ cmd_cards(struct cm *cm, int argc, char **argv)
 		if (parse_opts(argc, argv, "", &o, &first))
 			return CM_EXIT_USAGE;
 		return get_one(cm, "/v1/cards/", argc, argv, first);
+	}
+	/* Renewal on presentation: what the card needs (docs/lifecycle.md). */
+	if (strcmp(argv[0], "requirements") == 0) {
+		char path[512];
+
+		if (parse_opts(argc, argv, "", &o, &first) ||
+		    argc - first != 1 || seg_path(path, sizeof(path),
+		    "/v1/cards/", argv[first], "/requirements") != 0)
+			return CM_EXIT_USAGE;
+		return call(cm, "GET", path, NULL);
 	}
 	return CM_EXIT_USAGE;
 }

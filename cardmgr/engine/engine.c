@@ -113,6 +113,8 @@ static const struct {
 	{ OPS_LOGIN, 0 },
 	{ OPS_SESSION, 0 },
 	{ OPS_LOGOUT, 0 },
+	{ OPS_CARD_REQUIREMENTS, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 };
 
 static int
@@ -641,6 +643,8 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_cert_revoke(e, r, id, &a);
 	case OPS_CERT_HOLD:
 		return op_cert_hold(e, r, id, &a);
+	case OPS_CARD_REQUIREMENTS:
+		return q_card_requirements(e, r, id);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -684,6 +688,7 @@ slow_op(int code)
 	case OPS_REPORT_OPERATIONS:
 	case OPS_REPORT_PENDING:
 	case OPS_REPORT_EXPIRING:
+	case OPS_CARD_REQUIREMENTS:
 		return 1;
 	default:
 		return 0;

@@ -421,4 +421,16 @@ int op_suspend(struct engine *e, const struct ops_req *r, uint64_t id,
 int op_reinstate(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 
+/* renew_req.c: renewal on presentation (policy/renew.h). */
+struct rnw_list;
+/* Card c's requirements in t, at eng_now(); an inactive card has none.
+ * INV_OK, an inventory error, or INV_ERR_ARG (profile gone, too many
+ * certificates). [out] *out. */
+int eng_renew_list(struct engine *e, struct inv_txn *t,
+    const struct inv_card *c, struct rnw_list *out);
+/* The list as JSON: slot, reasons, key, old_serial, old_not_after, revoke. */
+json_t *eng_renew_json(const struct rnw_list *l);
+int q_card_requirements(struct engine *e, const struct ops_req *r,
+    uint64_t id);
+
 #endif /* ENGINE_INT_H */

@@ -158,6 +158,9 @@ static const struct ops_arg audit_list[] = {
 	LIMIT,
 };
 
+/* Renewal on presentation: what a card needs (engine/renew_req.c). */
+static const struct ops_arg card_requirements[] = { ID("card", OPS_IN_PATH, 1) };
+
 /* Operator login with a card: the reader it is in and its PIN, sealed. */
 static const struct ops_arg login[] = { READER(1), PIN("pin") };
 
@@ -208,6 +211,8 @@ static const struct ops_op table[] = {
 	  "/v1/certificates/{serial}/revoke", N(cert_revoke) },
 	{ OPS_CERT_HOLD, "cert_hold", "POST", "/v1/certificates/{serial}/hold",
 	  N(cert_hold) },
+	{ OPS_CARD_REQUIREMENTS, "card_requirements", "GET",
+	  "/v1/cards/{card}/requirements", N(card_requirements) },
 };
 
 const char *

@@ -113,6 +113,7 @@ def requests(pin, answer):
                     dict(r, reason="lost", pin=pin)),
         "temporary": ("/v1/cards/%s/temporary" % NOCARD, dict(r, pin=pin)),
         "temp_return": ("/v1/cards/%s/return" % NOCARD, {"reason": "matrix"}),
+        "card_requirements": ("/v1/cards/%s/requirements" % NOCARD, None),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.
