@@ -432,5 +432,9 @@ int eng_renew_list(struct engine *e, struct inv_txn *t,
 json_t *eng_renew_json(const struct rnw_list *l);
 int q_card_requirements(struct engine *e, const struct ops_req *r,
     uint64_t id);
+/* renew.c: POST /v1/cards/{card}/renew; at start, settle interrupted ones. */
+int op_card_renew(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int eng_renew_recover(struct engine *e);
 
 #endif /* ENGINE_INT_H */

@@ -9,4 +9,5 @@ ENGINE_LIB := cardmgr/engine/engine.c cardmgr/engine/query.c cardmgr/engine/issu
               cardmgr/engine/backup_op.c cardmgr/inv/backup.c \
               cardmgr/engine/login.c cardmgr/engine/sessions.c \
               cardmgr/engine/replace.c cardmgr/engine/temp.c \
-              cardmgr/engine/renew_req.c cardmgr/engine/renew_inv.c
+              cardmgr/engine/renew_req.c cardmgr/engine/renew_inv.c \
+              cardmgr/engine/renew.c

@@ -114,6 +114,7 @@ def requests(pin, answer):
         "temporary": ("/v1/cards/%s/temporary" % NOCARD, dict(r, pin=pin)),
         "temp_return": ("/v1/cards/%s/return" % NOCARD, {"reason": "matrix"}),
         "card_requirements": ("/v1/cards/%s/requirements" % NOCARD, None),
+        "card_renew": ("/v1/cards/%s/renew" % NOCARD, dict(r, pin=pin)),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.

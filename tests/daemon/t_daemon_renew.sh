@@ -73,6 +73,98 @@ check_eq "inside the window: the list names those slots, the serials on the card
 check_eq "the reader status shows the same slots and reasons, no serial" \
     "$(sed 's/:new:[0-9a-f]*//g' <<<"$want")" "$(reader_reqs)"
 check_eq "the card's record is unchanged by looking (still active)" active "$(card_state 7101)"
+
+# --- renewal with the holder's PIN, at the moved clock: 9a (new key), 9c
+# (the profile lets it keep its key), 9d escrowed (skipped: a replacement's)
+renew_card() {	# PIN -> exit status; answer in $T/rn.json, stderr in $T/rn.err
+	printf '%s\n' "$1" >"$T/s.pin"
+	cm officer --json --secrets-fd 3 cards renew 7101 --reader "$R0" 3<"$T/s.pin" >"$T/rn.json" 2>"$T/rn.err"
+}
+pub() { slot_cert "$1" | openssl x509 -noout -pubkey; }
+issued_left() {	# serials the CA issued for cards, not on its CRL, not on the card
+	local on
+	on=" $(for s in 9a 9c 9d 9e; do card_serial $s; done | tr '\n' ' ') "
+	crl_entries >"$T/crl.now"
+	sed -n 's/.*issued serial=\([0-9A-Fa-f]*\) .*profile=\(piv-auth\|piv-sign\|piv-keymgmt\|card-auth\).*/\1/p' "$T/testca.log" |
+	    tr A-F a-f | while read -r sn; do
+		grep -qi "^$sn " "$T/crl.now" && continue
+		case "$on" in *" $sn "*) continue ;; esac
+		echo "$sn"
+	done
+}
+not_in_inventory() {	# serials the CA issued for cards the inventory does not hold
+	cm auditor --json cards show 7101 >"$T/c.json"
+	sed -n 's/.*issued serial=\([0-9A-Fa-f]*\) .*profile=\(piv-auth\|piv-sign\|piv-keymgmt\|card-auth\).*/\1/p' "$T/testca.log" |
+	    tr A-F a-f | while read -r sn; do
+		json "$T/c.json" '" ".join(c["serial"] for c in j["certificates"])' | tr ' ' '\n' | grep -qx "$sn" || echo "$sn"
+	done
+}
+daemon_stop
+sed -i '0,/cert_profile = "piv-sign"; cert_days = 1095;/s//& renew_key = "reuse";/' "$PROF"
+check_grep "the profile lets 9c keep its key" 'piv-sign"; cert_days = 1095; renew_key = "reuse";' "$PROF"
+CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+SN0="$(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)"
+P9A=$(pub 9a) P9C=$(pub 9c)
+l0=$(wc -l <"$T/nginx/access.log")
+renew_card 111111
+check_eq "a wrong PIN: refused (exit 4, 403)" 4 $?
+check_grep "as a wrong PIN, with the tries left" '"tries_left": *2|wrong PIN' "$T/rn.err"
+check_eq "the card is as it was" "$SN0" "$(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)"
+check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
+check "the right PIN unblocks nothing needed: it verifies" yubico-piv-tool -r "$R0" -a verify-pin -P 385027
+renew_card 385027
+check_eq "the right PIN: renewed (exit 0)" 0 $?
+check_eq "9d (escrowed, new key) is left to a replacement" '["9d"]' "$(json "$T/rn.json" 'json.dumps(j["skipped"])')"
+check "9a holds a new certificate (yubico-piv-tool)" test "$(card_serial 9a)" != "$(cut -d' ' -f1 <<<"$SN0")"
+check "and a new key" test "$(pub 9a)" != "$P9A"
+check "9c holds a new certificate" test "$(card_serial 9c)" != "$(cut -d' ' -f2 <<<"$SN0")"
+check_eq "for the same key (renew_key = reuse)" "$P9C" "$(pub 9c)"
+check_eq "9d and 9e are untouched" "$(cut -d' ' -f3-4 <<<"$SN0")" "$(card_serial 9d) $(card_serial 9e)"
+pkcs15-tool --reader "$R0" --read-certificate 01 2>/dev/null | openssl x509 -noout -serial >"$T/p15.txt" 2>&1
+check_eq "OpenSC's pkcs15-tool reads the new 9a certificate" "serial=$(card_serial 9a | tr a-f A-F)" "$(cat "$T/p15.txt")"
+check "the revocations reach the CA (nothing pending)" wait_settled 7101
+check "the CRL lists the old 9a and 9c certificates as superseded" crl_has Superseded $(cut -d' ' -f1-2 <<<"$SN0")
+check "and none of the new ones, nor 9d's or 9e's" crl_has absent $(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)
+check_grep "the card's history says renewed" '"event": *"renewed"' <(cm auditor --json cards show 7101)
+check_grep "the audit log has the renewal" '"card_renew.ok"|card_renew.*ok' <(cm auditor --json audit show --limit 100)
+daemon_stop
+daemon_start
+check_eq "after a restart, today: the card needs nothing" "" "$(reqs 7101)"
+check_eq "the inventory: old ones revoked, new ones valid" "revoked revoked valid valid" \
+    "$(cm auditor --json cards show 7101 | python3 -c 'import json,sys; j=json.load(sys.stdin); print(" ".join(c["status_name"] for s in ("'"$(cut -d' ' -f1 <<<"$SN0")"'", "'"$(cut -d' ' -f2 <<<"$SN0")"'", "'"$(card_serial 9a)"'", "'"$(card_serial 9c)"'") for c in j["certificates"] if c["serial"] == s))')"
+check_fails "the PIN is in no log" grep -rq 385027 "$T/cardmgrd.log" "$T/testca.log"
+
+# --- kill -9 of the engine at each journal step of a renewal: at the next
+# start it is settled; no certificate lost, none off the card unrevoked.
+STEPS="auth:begin auth:done slot_9a:begin enroll:journaled enroll:answered cert_9a:done
+slot_9c:begin slot_9a:done cert_9c:done slot_9c:done end:ok"
+for step in $STEPS; do
+	daemon_stop
+	CARDMGRD_CRASH_AT=$step CARDMGRD_CLOCK_OFFSET=$OFF daemon_start || { not_ok "$step: daemon start"; continue; }
+	renew_card 385027
+	pid=$(cat "$T/pids/cardmgrd")
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$pid" 2>/dev/null; rc=$?
+	rm -f "$T/pids/cardmgrd"
+	check "$step: the engine died there (exit $rc)" test "$rc" != 0
+	CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+	check "$step: the daemon starts again and the CA work drains" wait_settled 7101
+	check_eq "$step: no certificate the CA issued is missing from the inventory" "" "$(not_in_inventory | tr '\n' ' ')"
+	check_eq "$step: every one off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+	check_eq "$step: the card is still active" active "$(card_state 7101)"
+done
+renew_card 385027
+check_eq "after all that the card renews normally" 0 $?
+check "and its revocations drain" wait_settled 7101
+check_eq "every certificate off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+daemon_stop
+daemon_start
+check_eq "today it needs nothing" "" "$(reqs 7101)"
+check_eq "the inventory's valid certificates are the card's" \
+    "$(for s in 9a 9c 9d 9e; do card_serial $s; done | sort | tr '\n' ' ')" \
+    "$(cm auditor --json cards show 7101 | python3 -c 'import json,sys; print(" ".join(sorted(c["serial"] for c in json.load(sys.stdin)["certificates"] if c["status_name"] == "valid")) + " ")')"
+daemon_stop
+CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
 restart_at "$((NA9A - NOW + DAY))"
 check_grep "past its end: 9a is expired" "^9a:expired:new:$(card_serial 9a)\$" <(reqs 7101 | tr ' ' '\n')
 
