@@ -147,7 +147,10 @@ for step in $STEPS; do
 	wait "$pid" 2>/dev/null; rc=$?
 	rm -f "$T/pids/cardmgrd"
 	check "$step: the engine died there (exit $rc)" test "$rc" != 0
+	n0=$(grep -c 'settled after a restart' "$T/cardmgrd.log")
 	CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+	check_eq "$step: the interrupted renewal is settled at start (its log)" $((n0 + 1)) \
+	    "$(grep -c 'settled after a restart' "$T/cardmgrd.log")"
 	check "$step: the daemon starts again and the CA work drains" wait_settled 7101
 	check_eq "$step: no certificate the CA issued is missing from the inventory" "" "$(not_in_inventory | tr '\n' ' ')"
 	check_eq "$step: every one off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
