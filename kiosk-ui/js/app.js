@@ -1,6 +1,6 @@
 // The kiosk: one page, a screen per journey chosen by the URL's hash
 // (#pin, #login, #issue, #unblock, #retire, #replace, #temporary, #return,
-// #reports). Plain ES modules, no build step.
+// #reports, #renew). Plain ES modules, no build step.
 import { h, replace, focusHeading } from './dom.js';
 import * as readers from './readers.js';
 import * as session from './session.js';
@@ -14,8 +14,9 @@ import * as replaceCard from './screens/replace.js';
 import * as temporary from './screens/temporary.js';
 import * as giveBack from './screens/return.js';
 import * as reports from './screens/reports.js';
+import * as renew from './screens/renew.js';
 
-const screens = { '': home, pin, login, issue, unblock, retire, replace: replaceCard, temporary, return: giveBack, reports };
+const screens = { '': home, pin, login, issue, unblock, retire, replace: replaceCard, temporary, return: giveBack, reports, renew };
 // The role each operator journey needs (the server decides; this only
 // routes to the login first). A list: any of these roles.
 export const NEEDS = { issue: 'badge_officer', unblock: 'helpdesk', retire: 'security_officer',
@@ -23,7 +24,7 @@ export const NEEDS = { issue: 'badge_officer', unblock: 'helpdesk', retire: 'sec
   return: ['badge_officer', 'security_officer', 'helpdesk'], reports: ['auditor', 'security_officer', 'administrator'] };
 const TITLES = { '': 'Home', pin: 'Change my PIN', issue: 'Issue a card', unblock: 'Unblock a card',
   retire: 'Retire a card', login: 'Operator login', replace: 'Replace a card', temporary: 'Temporary card',
-  return: 'Return a temporary card', reports: 'Reports' };
+  return: 'Return a temporary card', reports: 'Reports', renew: 'Renew my card' };
 
 let active = null;
 let activeName = null;
