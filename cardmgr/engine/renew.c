@@ -587,9 +587,18 @@ out:
 	json_decref(skipped);
 	if (status == 429)
 		return eng_rate_limited(e, id, retry);
-	if (tries >= 0)
-		return eng_reply(e, id, status, json_pack("{s:s, s:s, s:i}",
-		    "error", code, "message", why, "tries_left", tries));
+	/* Once journaled, the operation is named: `cardmgr op show`. */
+	if (started || tries >= 0) {
+		json_t *b = json_pack("{s:s, s:s}", "error", code, "message",
+		    why);
+
+		if (tries >= 0)
+			json_object_set_new(b, "tries_left", json_integer(tries));
+		if (started)
+			json_object_set_new(b, "operation",
+			    json_integer((json_int_t)w.op_id));
+		return eng_reply(e, id, status, b);
+	}
 	return eng_error(e, id, status, code, "%s", why);
 }
 
