@@ -245,6 +245,29 @@ daemon_start
 check_eq "holding only 9d: 82 is needed and 9d's certificate goes once 82 is on" \
     "82:supersedes:new:$(card_serial 9d) 9e:profile_version:new:$(card_serial 9e)" "$(reqs 7101)"
 
+# The renewal carries it out: 82 (here not escrowed) and 9e on the card,
+# then 9d's certificate and the old 9e's revoked as superseded.
+daemon_stop
+python3 - "$PROF" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+i = s.index('{ slot = "82";')
+j = s.index('escrow = true;', i)
+s = s[:j] + s[j + len('escrow = true;'):]
+open(p, "w").write(s)
+PY
+daemon_start
+S9D=$(card_serial 9d) S9E=$(card_serial 9e)
+renew_card 385027
+check_eq "the renewal of 82 and 9e goes through" 0 $?
+check "retired slot 82 holds a certificate now (yubico-piv-tool)" test -n "$(card_serial 82)"
+check "9e holds a new one" test "$(card_serial 9e)" != "$S9E"
+check "the revocations reach the CA" wait_settled 7101
+check "the CRL lists 9d's and the old 9e's as superseded" crl_has Superseded "$S9D" "$S9E"
+check "and not 82's nor the new 9e's" crl_has absent "$(card_serial 82)" "$(card_serial 9e)"
+check_eq "the card needs nothing, and is of profile version 3 now" " 3" \
+    "$(reqs 7101) $(json "$T/rq.json" 'j["profile_version"]')"
+
 # --- refusals
 cm auditor cards requirements NOSUCHCARD >/dev/null 2>"$T/rq.err"
 check_eq "an unknown card: not found (exit 1)" 1 $?
