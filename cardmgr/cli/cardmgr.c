@@ -33,6 +33,8 @@ usage(void)
 	    "  holders list [--query Q] [--limit N] [--after HOLDER]\n"
 	    "  cards list [--state S] [--holder HOLDER] [--limit N] [--after CURSOR]\n"
 	    "  cards show CARD\n"
+	    "  cards requirements CARD\n"
+	    "  cards renew CARD --reader R                (secret: the holder's PIN)\n"
 	    "  issue --reader R --holder HOLDER --profile P [--question ID]...\n"
 	    "  pin-change CARD --reader R\n"
 	    "  unblock CARD --reader R\n"
@@ -414,6 +416,31 @@ cmd_cards(struct cm *cm, int argc, char **argv)
 		if (parse_opts(argc, argv, "", &o, &first))
 			return CM_EXIT_USAGE;
 		return get_one(cm, "/v1/cards/", argc, argv, first);
+	}
+	/* Renewal on presentation: what the card needs (docs/lifecycle.md). */
+	if (strcmp(argv[0], "requirements") == 0) {
+		char path[512];
+
+		if (parse_opts(argc, argv, "", &o, &first) ||
+		    argc - first != 1 || seg_path(path, sizeof(path),
+		    "/v1/cards/", argv[first], "/requirements") != 0)
+			return CM_EXIT_USAGE;
+		return call(cm, "GET", path, NULL);
+	}
+	/* cards renew CARD --reader R: what it needs, with the holder's PIN. */
+	if (strcmp(argv[0], "renew") == 0) {
+		char path[512];
+		json_t *pin;
+
+		if (parse_opts(argc, argv, "reader", &o, &first) ||
+		    argc - first != 1 || o.reader == NULL ||
+		    seg_path(path, sizeof(path), "/v1/cards/", argv[first],
+		    "/renew") != 0)
+			return CM_EXIT_USAGE;
+		if (cm_secret_sealed(cm, "PIN: ", 0, &pin) != CM_OK)
+			return CM_EXIT_ERROR;
+		return call(cm, "POST", path, json_pack("{s:s, s:o}", "reader",
+		    o.reader, "pin", pin));
 	}
 	return CM_EXIT_USAGE;
 }

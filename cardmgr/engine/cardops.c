@@ -285,7 +285,14 @@ slot_request(struct cops_card *c, const struct cops_slot *s,
 	uint8_t *der = NULL;
 	int len, rc = COPS_OK, prc;
 
-	if (s->escrow) {
+	if (s->reuse != NULL) {
+		/* Renewal keeping the key: the card's key is certified again. */
+		if (EVP_PKEY_up_ref(s->reuse) != 1) {
+			rc = COPS_ERR_NOMEM;
+			goto out;
+		}
+		pub = s->reuse;
+	} else if (s->escrow) {
 		if (h->escrow == NULL ||
 		    h->escrow(h->arg, guid, s->slot, s->alg, &priv) != 0) {
 			rc = hook_fail("key escrow", detail, cap);
@@ -713,4 +720,30 @@ cops_self_test(const char *module, const char *reader, const char *pin,
 	    p11_strerror(rc), st.checked, st.failed,
 	    st.first_failed[0] ? ", first: " : "", st.first_failed);
 	return COPS_ERR_SELFTEST;
+}
+
+int
+cops_renew(struct cops_card *c, const struct cops_plan *p, const char *pin,
+    piv_mgmt_crypt_fn crypt, void *crypt_arg, const struct cops_hooks *h,
+    int *tries, char *detail, size_t cap)
+{
+	int prc, rc;
+
+	*tries = -1;
+	if (c == NULL || c->piv == NULL || p == NULL || h == NULL ||
+	    pin == NULL || crypt == NULL || p->nslots < 1 ||
+	    p->nslots > COPS_MAX_SLOTS || !c->id.has_chuid ||
+	    !c->id.chuid.has_guid)
+		return COPS_ERR_ARG;
+	if (step(h, "auth", "begin", NULL, 0) != 0)
+		return hook_fail("journal", detail, cap);
+	if ((rc = cops_auth_cb(c, p->mgmt_alg, crypt, crypt_arg, detail,
+	    cap)) != COPS_OK)
+		return rc;
+	/* The holder's PIN: once, before the keys that need it. */
+	if ((prc = piv_verify(c->piv, pin, tries)) != PIV_OK)
+		return card_fail(prc, "verify PIN", detail, cap);
+	if (step(h, "auth", "done", NULL, 0) != 0)
+		return hook_fail("journal", detail, cap);
+	return issue_slots(c, p, h, c->id.chuid.guid, detail, cap);
 }

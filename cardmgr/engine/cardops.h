@@ -77,6 +77,9 @@ struct cops_slot {
 	int escrow;		/* key comes from the escrow hook, is imported */
 	char ca_profile[64];	/* the CA's certificate profile */
 	char subject[256];	/* "/O=../CN=.." */
+	/* Renewal with the card's own key (cops_renew): the key in the slot,
+	 * certified again; not freed by cardops. NULL: a new key. */
+	EVP_PKEY *reuse;
 };
 
 struct cops_plan {
@@ -164,6 +167,17 @@ int cops_auth_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
     void *arg, char *detail, size_t cap);
 int cops_wipe_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
     void *arg, char *detail, size_t cap);
+
+/*
+ * Renewal on presentation: authenticate with the card's 9B key (crypt:
+ * keyd answers the challenges), verify the holder's pin, then every slot
+ * of plan as an issuance does (step 5: new key, or the slot's reuse key;
+ * CSR signed by the card; certificate from the CA; written). Journal steps
+ * "auth" and "slot_XX" (begin/done). [out] *tries after a wrong PIN.
+ */
+int cops_renew(struct cops_card *c, const struct cops_plan *plan,
+    const char *pin, piv_mgmt_crypt_fn crypt, void *crypt_arg,
+    const struct cops_hooks *h, int *tries, char *detail, size_t cap);
 
 /* PKCS#11 self-test through OpenSC on this card's reader with pin. */
 int cops_self_test(const char *module, const char *reader, const char *pin,

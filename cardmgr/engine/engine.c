@@ -134,6 +134,12 @@ static const struct {
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
 	{ OPS_REPORT_STOCK, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
 	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	{ OPS_CARD_REQUIREMENTS, OPR_ROLE_BADGE_OFFICER | OPR_ROLE_HELPDESK |
+	    OPR_ROLE_SECURITY_OFFICER | OPR_ROLE_AUDITOR | OPR_ROLE_ADMINISTRATOR },
+	/* Renewal on presentation: the holder's PIN on the card is the proof,
+	 * at the kiosk or beside an officer (renew.c). */
+	{ OPS_CARD_RENEW, OPR_ROLE_HOLDER | OPR_ROLE_BADGE_OFFICER |
+	    OPR_ROLE_HELPDESK },
 };
 
 static int
@@ -680,6 +686,10 @@ run_op(struct engine *e, const struct ops_req *r, uint64_t id,
 		return op_stock_dispose(e, r, id, &a);
 	case OPS_REPORT_STOCK:
 		return q_report_stock(e, r, id);
+	case OPS_CARD_REQUIREMENTS:
+		return q_card_requirements(e, r, id);
+	case OPS_CARD_RENEW:
+		return op_card_renew(e, r, id, &a);
 	default:
 		return eng_error(e, id, 501, "not_implemented",
 		    "%s is not implemented yet", r->op->name);
@@ -726,6 +736,8 @@ slow_op(int code)
 	case OPS_STOCK_RECEIVE:		/* up to 1000 cards, or a card read */
 	case OPS_STOCK_LIST:
 	case OPS_REPORT_STOCK:
+	case OPS_CARD_REQUIREMENTS:
+	case OPS_CARD_RENEW:		/* the card and the CA */
 		return 1;
 	default:
 		return 0;
@@ -1133,6 +1145,9 @@ engine_main(const struct engine_cfg *cfg, int api_fd, int keyd_fd)
 	if ((buf = malloc(MSG_MAX)) == NULL || (m = malloc(sizeof(*m))) == NULL ||
 	    (r = malloc(sizeof(*r))) == NULL)
 		goto out;
+	/* Before eng_recover_start marks what was RUNNING as failed. */
+	if (eng_renew_recover(&e) != INV_OK)
+		log_warnx("renewals interrupted by a restart: cannot settle");
 	if (eng_recover_start(&e) != INV_OK || eng_watch_start(&e) != 0)
 		goto out;
 	if (eng_temp_start(&e) != 0)

@@ -499,5 +499,20 @@ int eng_report_answer(struct engine *e, const struct ops_req *r, uint64_t id,
 /* issue.c: the card's serial as the inventory keys it. */
 struct cops_card;
 void eng_card_serial(const struct cops_card *card, char *out, size_t cap);
+/* renew_req.c: renewal on presentation (policy/renew.h). */
+struct rnw_list;
+/* Card c's requirements in t, at eng_now(); an inactive card has none.
+ * INV_OK, an inventory error, or INV_ERR_ARG (profile gone, too many
+ * certificates). [out] *out. */
+int eng_renew_list(struct engine *e, struct inv_txn *t,
+    const struct inv_card *c, struct rnw_list *out);
+/* The list as JSON: slot, reasons, key, old_serial, old_not_after, revoke. */
+json_t *eng_renew_json(const struct rnw_list *l);
+int q_card_requirements(struct engine *e, const struct ops_req *r,
+    uint64_t id);
+/* renew.c: POST /v1/cards/{card}/renew; at start, settle interrupted ones. */
+int op_card_renew(struct engine *e, const struct ops_req *r, uint64_t id,
+    const struct actor *a);
+int eng_renew_recover(struct engine *e);
 
 #endif /* ENGINE_INT_H */

@@ -1079,3 +1079,19 @@ refuse:
 	issue_job_free(j);
 	return eng_error(e, id, status, code, "%s", why);
 }
+
+/* renew.c: a profile slot as the card sequence wants it, and the 9B key's
+ * algorithm (the issuance's own conversions). */
+int
+eng_slot_plan(const struct prof_slot *ps, const struct inv_holder *h,
+    const char *serial, struct cops_slot *s)
+{
+	memset(s, 0, sizeof(*s));
+	return slot_from_profile(ps, h, serial, s);
+}
+
+int
+eng_mgmt_alg(const struct prof *p)
+{
+	return mgmt_piv(p->mgmt_alg);
+}

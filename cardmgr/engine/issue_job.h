@@ -92,4 +92,10 @@ int rep_finish(struct issue_job *j, struct inv_txn *t);
 void rep_done(struct issue_job *j, int ok);
 void rep_free(struct rep *r);
 
+/* issue.c, for renew.c: a profile slot as the card sequence takes it
+ * (subject expanded for holder h and card serial), the 9B key's algorithm. */
+int eng_slot_plan(const struct prof_slot *ps, const struct inv_holder *h,
+    const char *serial, struct cops_slot *s);
+int eng_mgmt_alg(const struct prof *p);
+
 #endif /* ISSUE_JOB_H */

@@ -10,4 +10,6 @@ ENGINE_LIB := cardmgr/engine/engine.c cardmgr/engine/query.c cardmgr/engine/issu
               cardmgr/engine/login.c cardmgr/engine/sessions.c \
               cardmgr/engine/replace.c cardmgr/engine/temp.c \
               cardmgr/engine/approve.c cardmgr/engine/apr_rec.c \
-              cardmgr/engine/stock.c cardmgr/engine/stock_parse.c
+              cardmgr/engine/stock.c cardmgr/engine/stock_parse.c \
+              cardmgr/engine/renew_req.c cardmgr/engine/renew_inv.c \
+              cardmgr/engine/renew.c

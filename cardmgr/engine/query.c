@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "engine/cardops.h"
+#include "policy/renew.h"
 #include "pcsc.h"
 #include "proc/log.h"
 
@@ -124,6 +125,32 @@ q_status(struct engine *e, const struct ops_req *r, uint64_t id)
 }
 
 /*
+ * Renewal on presentation: what the card in the reader needs, slots and
+ * reasons only (anyone at the kiosk sees this; serials are for operators,
+ * GET /v1/cards/{card}/requirements).
+ */
+static void
+reader_requirements(struct engine *e, struct inv_txn *t,
+    const struct inv_card *c, json_t *j)
+{
+	struct rnw_list *l = malloc(sizeof(*l));
+	json_t *list, *it;
+	size_t i;
+
+	if (l == NULL || eng_renew_list(e, t, c, l) != INV_OK) {
+		free(l);
+		return;
+	}
+	list = eng_renew_json(l);
+	json_array_foreach(list, i, it) {
+		json_object_del(it, "old_serial");
+		json_object_del(it, "revoke");
+	}
+	json_object_set_new(j, "requirements", list);
+	free(l);
+}
+
+/*
  * One reader and the card in it: present or not, and if it is a PIV card,
  * its serial, GUID and what the inventory says of it. A reader an operation
  * holds is reported busy, not touched.
@@ -174,6 +201,7 @@ reader_json(struct engine *e, const char *name)
 				 * holder types (GET /v1/profiles). */
 				json_object_set_new(j, "profile",
 				    json_string(c.profile));
+				reader_requirements(e, t, &c, j);
 			}
 			inv_abort(t);
 		}

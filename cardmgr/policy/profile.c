@@ -219,7 +219,100 @@ check_escrow(struct pcfg_ctx *c, const config_setting_t *g,
 
 static const char *const slot_keys[] = { "slot", "algorithm", "pin_policy",
 	"touch_policy", "cert_profile", "cert_days", "escrow", "subject",
-	NULL };
+	"renew_days", "since_version", "renew_key", "supersedes", NULL };
+static const char *const renew_key_names[] = { "new", "reuse", NULL };
+
+/* supersedes = [ "82", ... ]: slots an older version of the profile used. */
+static void
+parse_supersedes(struct pcfg_ctx *c, const config_setting_t *g,
+    struct prof_slot *s)
+{
+	const config_setting_t *l, *e;
+	const char *v;
+	unsigned i, n;
+	uint8_t id;
+
+	if ((l = pcfg_member(c, g, "supersedes", 0, CONFIG_TYPE_LIST)) == NULL)
+		return;
+	n = (unsigned)config_setting_length(l);
+	if (n == 0 || n > PROF_SUPERSEDES_MAX) {
+		pcfg_err(c, l, "supersedes must list 1 to %d slots",
+		    PROF_SUPERSEDES_MAX);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(l, i);
+		v = config_setting_get_string(e);
+		if (v == NULL || !parse_slot_id(v, &id)) {
+			pcfg_err(c, e, "supersedes: \"%.8s\" is not 9a, 9c, 9d, "
+			    "9e or a retired slot 82..95", v && pcfg_plain_name(v,
+			    9) ? v : "?");
+			continue;
+		}
+		if (id == s->slot) {
+			pcfg_err(c, e, "slot %02x cannot supersede itself", id);
+			continue;
+		}
+		s->supersedes[s->nsupersedes++] = id;
+	}
+}
+
+/* Renewal settings of one slot (after slot, cert_days and the version). */
+static void
+parse_slot_renewal(struct pcfg_ctx *c, const config_setting_t *g,
+    const struct prof *p, struct prof_slot *s)
+{
+	int def, v;
+
+	/* A window as long as the certificate would renew it at once. */
+	def = s->cert_days > PROF_RENEW_DAYS_DEFAULT ?
+	    PROF_RENEW_DAYS_DEFAULT : 0;
+	if (pcfg_int(c, g, "renew_days", 0, def, 0, 2190, &s->renew_days) &&
+	    s->cert_days > 0 && s->renew_days >= s->cert_days)
+		pcfg_err(c, config_setting_get_member(g, "renew_days"),
+		    "renew_days %d must be below cert_days %d", s->renew_days,
+		    s->cert_days);
+	if (pcfg_int(c, g, "since_version", 0, 1, 1, 1000000,
+	    &s->since_version) && p->version > 0 &&
+	    s->since_version > p->version)
+		pcfg_err(c, config_setting_get_member(g, "since_version"),
+		    "since_version %d is above the profile's version %d",
+		    s->since_version, p->version);
+	if (pcfg_enum(c, g, "renew_key", 0, 0, renew_key_names, &v))
+		s->renew_reuse_key = v;
+	parse_supersedes(c, g, s);
+}
+
+/*
+ * Across slots: a superseded slot belongs to an older version of the
+ * profile, so it is not one of its slots (and so supersedes nothing: no
+ * chains), and is superseded by one slot only.
+ */
+static void
+check_supersedes(struct pcfg_ctx *c, const config_setting_t *l,
+    const struct prof *p)
+{
+	size_t i, j, k, m;
+	uint8_t y;
+
+	for (i = 0; i < p->nslots; i++)
+		for (k = 0; k < p->slots[i].nsupersedes; k++) {
+			y = p->slots[i].supersedes[k];
+			if (prof_slot(p, y) != NULL)
+				pcfg_err(c, config_setting_get_elem(l,
+				    (unsigned)i), "slot %02x supersedes %02x, "
+				    "which is still one of the profile's "
+				    "slots", p->slots[i].slot, y);
+			for (j = 0; j <= i; j++)
+				for (m = 0; m < p->slots[j].nsupersedes &&
+				    (j < i || m < k); m++)
+					if (p->slots[j].supersedes[m] == y)
+						pcfg_err(c,
+						    config_setting_get_elem(l,
+						    (unsigned)i), "slot %02x is "
+						    "superseded twice", y);
+		}
+}
 
 static void
 parse_slot(struct pcfg_ctx *c, const config_setting_t *g, struct prof *p)
@@ -260,6 +353,7 @@ parse_slot(struct pcfg_ctx *c, const config_setting_t *g, struct prof *p)
 	    sizeof(s->subject)) && (why = check_subject(s->subject)) != NULL)
 		pcfg_err(c, config_setting_get_member(g, "subject"),
 		    "subject %s", why);
+	parse_slot_renewal(c, g, p, s);
 	p->nslots++;
 }
 
@@ -284,6 +378,7 @@ parse_slots(struct pcfg_ctx *c, const config_setting_t *root, struct prof *p)
 		else
 			parse_slot(c, g, p);
 	}
+	check_supersedes(c, l, p);
 }
 
 static const char *const pin_keys[] = { "min_length", "max_length",

@@ -77,6 +77,8 @@ enum prof_event {
 #define PROF_TEXT_MAX 255
 #define PROF_SLOTS_MAX 24	/* 9A 9C 9D 9E and the 20 retired slots */
 #define PROF_QUESTIONS_MAX 64
+#define PROF_SUPERSEDES_MAX 4	/* slots one slot's certificate supersedes */
+#define PROF_RENEW_DAYS_DEFAULT 30
 
 struct prof_slot {
 	uint8_t slot;			/* 0x9a, 0x9c, 0x9d, 0x9e, 0x82..0x95 */
@@ -87,6 +89,12 @@ struct prof_slot {
 	int cert_days;
 	int escrow;			/* only 9D and retired slots */
 	char subject[PROF_TEXT_MAX + 1];	/* with %{name} %{id} ... */
+	/* Renewal on presentation (policy/renew.h, docs/profiles.md). */
+	int renew_days;		/* window before not_after; 0: none */
+	int since_version;	/* profile version that last changed it */
+	int renew_reuse_key;	/* renew_key = "reuse": keep the card's key */
+	uint8_t supersedes[PROF_SUPERSEDES_MAX];	/* older slots it replaces */
+	size_t nsupersedes;
 };
 
 struct prof_pin_policy {

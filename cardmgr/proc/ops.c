@@ -198,6 +198,14 @@ static const struct ops_arg stock_dispose[] = {
 	TEXT("reason", 1, 3, 200),
 };
 
+/* Renewal on presentation: what a card needs (engine/renew_req.c). */
+static const struct ops_arg card_requirements[] = { ID("card", OPS_IN_PATH, 1) };
+static const struct ops_arg card_renew[] = {
+	ID("card", OPS_IN_PATH, 1),
+	READER(1),
+	PIN("pin"),
+};
+
 /* Operator login with a card: the reader it is in and its PIN, sealed. */
 static const struct ops_arg login[] = { READER(1), PIN("pin") };
 
@@ -265,6 +273,10 @@ static const struct ops_op table[] = {
 	  "/v1/stock/{serial}/dispose", N(stock_dispose) },
 	{ OPS_REPORT_STOCK, "report_stock", "GET", "/v1/reports/stock",
 	  N(report_plain) },
+	{ OPS_CARD_REQUIREMENTS, "card_requirements", "GET",
+	  "/v1/cards/{card}/requirements", N(card_requirements) },
+	{ OPS_CARD_RENEW, "card_renew", "POST", "/v1/cards/{card}/renew",
+	  N(card_renew) },
 };
 
 const char *

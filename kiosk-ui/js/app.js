@@ -1,6 +1,6 @@
 // The kiosk: one page, a screen per journey chosen by the URL's hash
 // (#pin, #login, #issue, #unblock, #retire, #replace, #temporary, #return,
-// #reports, #approvals, #stock). Plain ES modules, no build step.
+// #reports, #approvals, #stock, #renew). Plain ES modules, no build step.
 import { h, replace, focusHeading } from './dom.js';
 import { following } from './api.js';
 import * as readers from './readers.js';
@@ -17,8 +17,9 @@ import * as giveBack from './screens/return.js';
 import * as reports from './screens/reports.js';
 import * as approvals from './screens/approvals.js';
 import * as stock from './screens/stock.js';
+import * as renew from './screens/renew.js';
 
-const screens = { '': home, pin, login, issue, unblock, retire, replace: replaceCard, temporary, return: giveBack, reports, approvals, stock };
+const screens = { '': home, pin, login, issue, unblock, retire, replace: replaceCard, temporary, return: giveBack, reports, approvals, stock, renew };
 // The role each operator journey needs (the server decides; this only
 // routes to the login first). A list: any of these roles.
 export const NEEDS = { issue: 'badge_officer', unblock: 'helpdesk', retire: 'security_officer',
@@ -28,7 +29,8 @@ export const NEEDS = { issue: 'badge_officer', unblock: 'helpdesk', retire: 'sec
   stock: ['badge_officer', 'helpdesk', 'security_officer', 'auditor', 'administrator'] };
 const TITLES = { '': 'Home', pin: 'Change my PIN', issue: 'Issue a card', unblock: 'Unblock a card',
   retire: 'Retire a card', login: 'Operator login', replace: 'Replace a card', temporary: 'Temporary card',
-  return: 'Return a temporary card', reports: 'Reports', approvals: 'Approvals', stock: 'Stock' };
+  return: 'Return a temporary card', reports: 'Reports', approvals: 'Approvals', stock: 'Stock',
+  renew: 'Renew my card' };
 
 let active = null;
 let activeName = null;

@@ -16,6 +16,11 @@
  *   - the 30-day expiry report (inv_certs_expiring, an index range scan)
  *     next to a full scan that decodes every certificate record, and next
  *     to the bare index walk (the floor);
+ *   - renewal on presentation: a card's requirements list (its record,
+ *     its 4 certificates, the employee-like profile below: rnw_inv_list,
+ *     what the engine runs when a card is inserted), each in a read
+ *     transaction of its own, next to a read transaction with one raw
+ *     mdb_get of the card's record; mean, 99th percentile and worst;
  *   - the file size per card.
  * Every lookup and all expiry counts are checked: a bench that found
  * nothing would measure nothing, so it exits 1 instead. Never pass/fail on
@@ -31,7 +36,10 @@
 
 #include <lmdb.h>
 
+#include "engine/renew_inv.h"
 #include "inv/inv.h"
+#include "policy/profile.h"
+#include "policy/renew.h"
 
 #define BULK_TXN	1000	/* cards per write transaction while building */
 #define SINGLE_N	1000	/* cards inserted one transaction each */
@@ -464,6 +472,152 @@ out:
 	return rc;
 }
 
+/* ---- renewal requirements on insertion ---- */
+
+/* The shipped employee profile's slots (provisioning/profiles/), inline:
+ * 30-day renewal windows (the default). */
+static const char *renew_profile =
+    "name = \"employee\"; version = 1; validity_days = 1826;\n"
+    "slots = (\n"
+    " { slot = \"9a\"; algorithm = \"eccp256\"; cert_profile = \"a\";\n"
+    "   cert_days = 1095; subject = \"/CN=%{name}\"; },\n"
+    " { slot = \"9c\"; algorithm = \"eccp256\"; cert_profile = \"s\";\n"
+    "   cert_days = 1095; subject = \"/CN=%{name}\"; },\n"
+    " { slot = \"9d\"; algorithm = \"rsa2048\"; cert_profile = \"k\";\n"
+    "   cert_days = 1095; escrow = true; subject = \"/CN=%{name}\"; },\n"
+    " { slot = \"9e\"; algorithm = \"eccp256\"; cert_profile = \"c\";\n"
+    "   cert_days = 1826; subject = \"/CN=%{serial}\"; });\n"
+    "roles = { issue = []; pin_change = []; unblock = []; retire = [];\n"
+    "  suspend = []; replace = []; temporary = []; audit = [];\n"
+    "  inventory = []; };\n";
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One card as the engine sees it presented; [out] *items. -1: failed. */
+static int
+one_requirements(struct bench *b, const struct prof *p, uint64_t c,
+    struct rnw_list *l, uint64_t *items)
+{
+	struct inv_txn *t = NULL;
+	uint8_t g[INV_GUID_LEN];
+	int rc;
+
+	card_guid(b, c, g);
+	if (inv_begin(b->inv, 0, &t) != INV_OK)
+		return -1;
+	rc = inv_card_get(t, g, b->card) == INV_OK &&
+	    rnw_inv_list(t, b->card, p, b->now, l) == INV_OK ? 0 : -1;
+	inv_abort(t);
+	*items += l->n;
+	return rc;
+}
+
+/* The floor: a read transaction and one raw mdb_get of the card record. */
+static int
+one_raw(struct bench *b, MDB_dbi dbi, uint64_t c)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	uint8_t g[INV_GUID_LEN];
+	int rc;
+
+	card_guid(b, c, g);
+	k.mv_size = INV_GUID_LEN;
+	k.mv_data = g;
+	if (mdb_txn_begin(inv_env(b->inv), NULL, MDB_RDONLY, &txn) != 0)
+		return -1;
+	rc = mdb_get(txn, dbi, &k, &v) == 0 ? 0 : -1;
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Certificates of the sample inside their 30-day window, from the
+ * generator: what the requirements lists must add up to. */
+static uint64_t
+expected_items(const struct bench *b)
+{
+	uint64_t i, n = 0;
+	unsigned s;
+
+	for (i = 0; i < b->k; i++)
+		for (s = 0; s < CERTS_PER_CARD; s++)
+			n += mix(b->seed + 7 * (b->sample[i] * CERTS_PER_CARD +
+			    s)) % (3 * YEAR_S) <= WINDOW_S;
+	return n;
+}
+
+static int
+requirements(struct bench *b)
+{
+	struct prof *p = NULL;
+	struct rnw_list *l = malloc(sizeof(*l));
+	double *lat = calloc(b->k, sizeof(double)), *raw = calloc(b->k,
+	    sizeof(double)), t0, sum = 0, rsum = 0;
+	char err[1024];
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	uint64_t i, items = 0, want = expected_items(b);
+	int rc = 1;
+
+	if (l == NULL || lat == NULL || raw == NULL ||
+	    prof_load_string("bench.conf", renew_profile,
+	    strlen(renew_profile), NULL, &p, err, sizeof(err)) != PROF_OK ||
+	    mdb_txn_begin(inv_env(b->inv), NULL, MDB_RDONLY, &txn) != 0 ||
+	    mdb_dbi_open(txn, "inv_cards", 0, &dbi) != 0) {
+		fprintf(stderr, "bench_inv: requirements setup failed\n");
+		goto out;
+	}
+	mdb_txn_abort(txn);
+	txn = NULL;
+	for (i = 0; i < b->k; i++) {
+		t0 = now_s();
+		if (one_requirements(b, p, b->sample[i], l, &items) != 0)
+			goto out;
+		lat[i] = now_s() - t0;
+		t0 = now_s();
+		if (one_raw(b, dbi, b->sample[i]) != 0)
+			goto out;
+		raw[i] = now_s() - t0;
+		sum += lat[i];
+		rsum += raw[i];
+	}
+	/* A list that found nothing would time nothing. */
+	if (items != want || want == 0) {
+		fprintf(stderr, "bench_inv: requirements listed %" PRIu64
+		    " renewals, the generator put %" PRIu64 " certificates in "
+		    "their window\n", items, want);
+		goto out;
+	}
+	qsort(lat, b->k, sizeof(double), cmp_double);
+	qsort(raw, b->k, sizeof(double), cmp_double);
+	printf("renewal requirements on insertion: %" PRIu64 " cards of %"
+	    PRIu64 ", %d certificates each, a read transaction each; %" PRIu64
+	    " renewals listed (as generated)\n", b->k, b->n + SINGLE_N,
+	    CERTS_PER_CARD, items);
+	printf("  rnw_inv_list:     mean %8.3f us, p99 %8.3f us, worst %8.3f us "
+	    "(goal < 5000 us)\n", sum * 1e6 / (double)b->k,
+	    lat[b->k * 99 / 100] * 1e6, lat[b->k - 1] * 1e6);
+	printf("  raw mdb_get card: mean %8.3f us, p99 %8.3f us, worst %8.3f us "
+	    "(ratio of means %.1fx)\n", rsum * 1e6 / (double)b->k,
+	    raw[b->k * 99 / 100] * 1e6, raw[b->k - 1] * 1e6,
+	    rsum > 0 ? sum / rsum : 0);
+	rc = 0;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	prof_free(p);
+	free(l);
+	free(lat);
+	free(raw);
+	return rc;
+}
+
 static int
 report(struct bench *b)
 {
@@ -602,7 +756,8 @@ main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	rc = build(&b) || lookups(&b) || report(&b) || sizes(&b);
+	rc = build(&b) || lookups(&b) || report(&b) || requirements(&b) ||
+	    sizes(&b);
 out:
 	if (b.holder != NULL)
 		inv_holder_clear(b.holder);

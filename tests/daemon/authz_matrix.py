@@ -126,6 +126,8 @@ def requests(pin, answer):
         "stock_dispose": ("/v1/stock/%s/dispose" % NOCARD,
                           {"reason": "matrix"}),
         "report_stock": ("/v1/reports/stock", None),
+        "card_requirements": ("/v1/cards/%s/requirements" % NOCARD, None),
+        "card_renew": ("/v1/cards/%s/renew" % NOCARD, dict(r, pin=pin)),
         "login": ("/v1/login", dict(r, pin=pin)),
         "session": ("/v1/session", None),
         # Last: it ends the session the other requests ride on.

@@ -14,6 +14,7 @@
 #include "policy/operators.h"
 #include "policy/pin.h"
 #include "policy/profile.h"
+#include "policy/renew.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 const char *__lsan_default_suppressions(void);
@@ -54,6 +55,33 @@ every_line_has_a_place(const char *err)
 	}
 }
 
+/* Renewal settings obey their rules, and an empty card of an accepted
+ * profile needs every slot, as missing (policy/renew.c). */
+static void
+renewal_in_range(const struct prof *p)
+{
+	static struct rnw_list l;
+	const struct prof_slot *s;
+	size_t i, k;
+
+	for (i = 0; i < p->nslots; i++) {
+		s = &p->slots[i];
+		if (s->renew_days < 0 || s->renew_days >= s->cert_days ||
+		    s->since_version < 1 || s->since_version > p->version ||
+		    s->nsupersedes > PROF_SUPERSEDES_MAX)
+			abort();
+		for (k = 0; k < s->nsupersedes; k++)
+			if (prof_slot(p, s->supersedes[k]) != NULL)
+				abort();
+	}
+	if (rnw_requirements(p, (uint32_t)p->version, NULL, 0, 0, &l) !=
+	    RNW_OK || l.n != p->nslots)
+		abort();
+	for (i = 0; i < l.n; i++)
+		if (l.items[i].reasons != RNW_MISSING || !l.items[i].new_key)
+			abort();
+}
+
 static void
 profile_in_range(const struct prof *p)
 {
@@ -77,6 +105,7 @@ profile_in_range(const struct prof *p)
 		abort();
 	if (p->reason[PROF_EV_SUSPEND] != 6)
 		abort();
+	renewal_in_range(p);
 }
 
 int

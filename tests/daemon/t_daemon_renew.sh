@@ -1,0 +1,284 @@
+#!/bin/bash
+# Renewal on presentation, the requirements list, end to end: an employee
+# card issued through the daemon needs nothing; the station's clock moved
+# (CARDMGRD_CLOCK_OFFSET, test builds) to inside the renewal window lists
+# exactly the slots whose certificates, as yubico-piv-tool reads them off
+# the card and openssl dates them, fall in their window, each naming the
+# serial on the card as the one to revoke (superseded) once renewed; the
+# reader status the kiosk polls shows the same slots without serials; a
+# profile version bump lists the slot that changed; a supersede rule lists
+# the new slot for a card that holds only the old one; the same after a
+# restart; check-config refuses a window as long as the certificate.
+. "$TOP/tests/lib/tap.sh"
+. "$TOP/tests/daemon/stationenv.sh"
+stationenv_init "$0" "$@" || { echo "not ok 1 - station environment"; exit 1; }
+. "$TOP/tests/drivers/lib.sh"
+. "$TOP/tests/daemon/lib.sh"
+if ! grep -qa CARDMGRD_CLOCK_OFFSET "$BIN/cardmgrd"; then
+	echo "# release build: no clock offset"; exit 77
+fi
+DAY=86400
+R0=$(reader_name 0)
+PROF=$T/etc/profiles/employee.conf
+slot_cert() { yubico-piv-tool -r "$R0" -a read-certificate -s "$1" 2>/dev/null; }
+# the card's serial of slot S, lower-case hex as the station writes it
+card_serial() { slot_cert "$1" | openssl x509 -noout -serial | cut -d= -f2 | tr A-F a-f; }
+card_not_after() { date -d "$(slot_cert "$1" | openssl x509 -noout -enddate | cut -d= -f2)" +%s; }
+reqs() {	# card -> "slot:reason,reason:key:revoke ..." (the operator's view)
+	cm auditor --json cards requirements "$1" >"$T/rq.json" 2>"$T/rq.err" || { echo "error"; return; }
+	json "$T/rq.json" '" ".join("%s:%s:%s:%s" % (r["slot"], ",".join(r["reasons"]), r["key"], ",".join(r["revoke"])) for r in j["requirements"])'
+}
+reader_reqs() {	# the reader status the kiosk polls: "slot:reasons ..." and any serial shown
+	cm auditor --json readers >"$T/rd.json"
+	json "$T/rd.json" '" ".join("%s:%s%s" % (r["slot"], ",".join(r["reasons"]), "".join(":" + k for k in ("old_serial", "revoke") if k in r)) for x in j["readers"] if x["name"] == "'"$R0"'" for r in x.get("requirements", ["none"]) if r != "none") or "none"'
+}
+restart_at() {	# offset-seconds
+	daemon_stop
+	CARDMGRD_CLOCK_OFFSET=$1 daemon_start
+}
+
+cm officer holders add --id E300 --name "Ren Ewal" --email ren@example.com >/dev/null
+vcard_insert 0 "$T/a.state" --create --serial 7101 >/dev/null
+printf '%s\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' 385027 >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R0" --holder E300 --profile employee \
+    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
+check_eq "an employee card is issued" done "$(wait_op "$(json "$T/issue.json" 'j["operation"]')")"
+check_eq "a fresh card needs nothing" "" "$(reqs 7101)"
+cm auditor --json readers >"$T/rd.json"
+check_eq "its reader status carries an empty list" "[]" \
+    "$(json "$T/rd.json" 'json.dumps([x.get("requirements") for x in j["readers"] if x["name"] == "'"$R0"'"][0])')"
+
+# --- the clock moves to 29 days before 9a's certificate ends (read off the card)
+NOW=$(date +%s)
+NA9A=$(card_not_after 9a)
+OFF=$((NA9A - NOW - 29 * DAY))
+check "the card's 9a certificate ends more than 30 days from now" test "$OFF" -gt "$DAY"
+# 9e gets a 10-day window of its own (the others keep the 30-day default).
+daemon_stop
+sed -i 's/cert_profile = "card-auth"; cert_days = 1826;/& renew_days = 10;/' "$PROF"
+check_grep "the profile gives 9e a 10-day window" 'card-auth"; cert_days = 1826; renew_days = 10;' "$PROF"
+# Expected: every slot whose certificate on the card ends within its window
+# of the moved clock, from the card's own dates.
+want=""
+for s in 9a 9c 9d 9e; do
+	na=$(card_not_after $s) w=30
+	[ $s = 9e ] && w=10
+	[ $((na - NOW - OFF)) -le $((w * DAY)) ] && want="$want $s:expiring:new:$(card_serial $s)"
+done
+want=${want# }
+check "some slot, not all, falls in its window (9e's is shorter)" \
+    test -n "$want" -a "$(wc -w <<<"$want")" -lt 4
+restart_at "$OFF"
+check_eq "inside the window: the list names those slots, the serials on the card" "$want" "$(reqs 7101)"
+check_eq "the reader status shows the same slots and reasons, no serial" \
+    "$(sed 's/:new:[0-9a-f]*//g' <<<"$want")" "$(reader_reqs)"
+check_eq "the card's record is unchanged by looking (still active)" active "$(card_state 7101)"
+
+# --- renewal with the holder's PIN, at the moved clock: 9a (new key), 9c
+# (the profile lets it keep its key), 9d escrowed (skipped: a replacement's)
+renew_card() {	# PIN -> exit status; answer in $T/rn.json, stderr in $T/rn.err
+	printf '%s\n' "$1" >"$T/s.pin"
+	cm officer --json --secrets-fd 3 cards renew 7101 --reader "$R0" 3<"$T/s.pin" >"$T/rn.json" 2>"$T/rn.err"
+}
+pub() { slot_cert "$1" | openssl x509 -noout -pubkey; }
+issued_left() {	# serials the CA issued for cards, not on its CRL, not on the card
+	local on
+	on=" $(for s in 9a 9c 9d 9e; do card_serial $s; done | tr '\n' ' ') "
+	crl_entries >"$T/crl.now"
+	sed -n 's/.*issued serial=\([0-9A-Fa-f]*\) .*profile=\(piv-auth\|piv-sign\|piv-keymgmt\|card-auth\).*/\1/p' "$T/testca.log" |
+	    tr A-F a-f | while read -r sn; do
+		grep -qi "^$sn " "$T/crl.now" && continue
+		case "$on" in *" $sn "*) continue ;; esac
+		echo "$sn"
+	done
+}
+not_in_inventory() {	# serials the CA issued for cards the inventory does not hold
+	cm auditor --json cards show 7101 >"$T/c.json"
+	sed -n 's/.*issued serial=\([0-9A-Fa-f]*\) .*profile=\(piv-auth\|piv-sign\|piv-keymgmt\|card-auth\).*/\1/p' "$T/testca.log" |
+	    tr A-F a-f | while read -r sn; do
+		json "$T/c.json" '" ".join(c["serial"] for c in j["certificates"])' | tr ' ' '\n' | grep -qx "$sn" || echo "$sn"
+	done
+}
+daemon_stop
+sed -i '0,/cert_profile = "piv-sign"; cert_days = 1095;/s//& renew_key = "reuse";/' "$PROF"
+check_grep "the profile lets 9c keep its key" 'piv-sign"; cert_days = 1095; renew_key = "reuse";' "$PROF"
+CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+SN0="$(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)"
+P9A=$(pub 9a) P9C=$(pub 9c)
+l0=$(wc -l <"$T/nginx/access.log")
+renew_card 111111
+check_eq "a wrong PIN: refused (exit 4, 403)" 4 $?
+check_grep "as a wrong PIN, with the tries left" '"tries_left": *2|wrong PIN' "$T/rn.err"
+check_eq "the card is as it was" "$SN0" "$(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)"
+check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
+check "the right PIN unblocks nothing needed: it verifies" yubico-piv-tool -r "$R0" -a verify-pin -P 385027
+renew_card 385027
+check_eq "the right PIN: renewed (exit 0)" 0 $?
+check_eq "9d (escrowed, new key) is left to a replacement" '["9d"]' "$(json "$T/rn.json" 'json.dumps(j["skipped"])')"
+check "9a holds a new certificate (yubico-piv-tool)" test "$(card_serial 9a)" != "$(cut -d' ' -f1 <<<"$SN0")"
+check "and a new key" test "$(pub 9a)" != "$P9A"
+check "9c holds a new certificate" test "$(card_serial 9c)" != "$(cut -d' ' -f2 <<<"$SN0")"
+check_eq "for the same key (renew_key = reuse)" "$P9C" "$(pub 9c)"
+check_eq "9d and 9e are untouched" "$(cut -d' ' -f3-4 <<<"$SN0")" "$(card_serial 9d) $(card_serial 9e)"
+pkcs15-tool --reader "$R0" --read-certificate 01 2>/dev/null | openssl x509 -noout -serial >"$T/p15.txt" 2>&1
+check_eq "OpenSC's pkcs15-tool reads the new 9a certificate" "serial=$(card_serial 9a | tr a-f A-F)" "$(cat "$T/p15.txt")"
+check "the revocations reach the CA (nothing pending)" wait_settled 7101
+check "the CRL lists the old 9a and 9c certificates as superseded" crl_has Superseded $(cut -d' ' -f1-2 <<<"$SN0")
+check "and none of the new ones, nor 9d's or 9e's" crl_has absent $(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)
+check_grep "the card's history says renewed" '"event": *"renewed"' <(cm auditor --json cards show 7101)
+check_grep "the audit log has the renewal" '"card_renew.ok"|card_renew.*ok' <(cm auditor --json audit show --limit 100)
+daemon_stop
+daemon_start
+check_eq "after a restart, today: the card needs nothing" "" "$(reqs 7101)"
+check_eq "the inventory: old ones revoked, new ones valid" "revoked revoked valid valid" \
+    "$(cm auditor --json cards show 7101 | python3 -c 'import json,sys; j=json.load(sys.stdin); print(" ".join(c["status_name"] for s in ("'"$(cut -d' ' -f1 <<<"$SN0")"'", "'"$(cut -d' ' -f2 <<<"$SN0")"'", "'"$(card_serial 9a)"'", "'"$(card_serial 9c)"'") for c in j["certificates"] if c["serial"] == s))')"
+check_fails "the PIN is in no log" grep -rq 385027 "$T/cardmgrd.log" "$T/testca.log"
+
+# --- kill -9 of the engine at each journal step of a renewal: at the next
+# start it is settled; no certificate lost, none off the card unrevoked.
+STEPS="auth:begin auth:done slot_9a:begin enroll:journaled enroll:answered cert_9a:done
+slot_9c:begin slot_9a:done cert_9c:done slot_9c:done end:ok"
+for step in $STEPS; do
+	daemon_stop
+	CARDMGRD_CRASH_AT=$step CARDMGRD_CLOCK_OFFSET=$OFF daemon_start || { not_ok "$step: daemon start"; continue; }
+	renew_card 385027
+	pid=$(cat "$T/pids/cardmgrd")
+	for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$pid" 2>/dev/null; rc=$?
+	rm -f "$T/pids/cardmgrd"
+	check "$step: the engine died there (exit $rc)" test "$rc" != 0
+	n0=$(grep -c 'settled after a restart' "$T/cardmgrd.log")
+	CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+	check_eq "$step: the interrupted renewal is settled at start (its log)" $((n0 + 1)) \
+	    "$(grep -c 'settled after a restart' "$T/cardmgrd.log")"
+	check "$step: the daemon starts again and the CA work drains" wait_settled 7101
+	check_eq "$step: no certificate the CA issued is missing from the inventory" "" "$(not_in_inventory | tr '\n' ' ')"
+	check_eq "$step: every one off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+	check_eq "$step: the card is still active" active "$(card_state 7101)"
+done
+# The same card again, its APDUs traced: the reference for the tears below.
+vcard_remove 0
+vcard_insert 0 "$T/a.state" --trace "$T/r.trace" >/dev/null
+sleep 1	# the reader watcher identifies the card first
+renew_card 385027
+check_eq "after all that the card renews normally" 0 $?
+check "and its revocations drain" wait_settled 7101
+check_eq "every certificate off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+
+# --- torn: the card pulled (its answer lost) at the 9a key generation, the
+# first APDU writing 9a's certificate, and the last one writing 9c's; the
+# renewal fails and is settled at once, then converges when renewed again.
+grep '^>' "$T/r.trace" >"$T/r.apdus"
+PGEN=$(grep -n 'ins=47 p1=.. p2=9A' "$T/r.apdus" | head -n 1 | cut -d: -f1)
+PPUT=$(grep -n 'ins=DB' "$T/r.apdus" | head -n 1 | cut -d: -f1)
+PLAST=$(grep -n 'ins=DB' "$T/r.apdus" | tail -n 1 | cut -d: -f1)
+check "the reference trace has the generation and the writes (APDUs ${PGEN:-?} ${PPUT:-?} ${PLAST:-?})" \
+    test -n "$PGEN" -a -n "$PPUT" -a -n "$PLAST"
+for P in $PGEN $PPUT $PLAST; do
+	vcard_remove 0
+	vcard_insert 0 "$T/a.state" --tear-after "$P" >/dev/null
+	sleep 1
+	renew_card 385027
+	rc=$?
+	sed 's/^/# /' "$T/rn.err"
+	check_fails "torn at APDU $P: the renewal fails" test $rc = 0
+	op=$(json "$T/rn.json" 'j.get("operation", "")' 2>/dev/null)
+	cm officer --json op show "${op:-0}" >"$T/op.json" 2>/dev/null
+	check_eq "torn at APDU $P: its operation is settled at once, failed" failed \
+	    "$(json "$T/op.json" 'j["state"]' 2>/dev/null)"
+	vcard_remove 0
+	vcard_insert 0 "$T/a.state" >/dev/null
+	sleep 1
+	check "torn at APDU $P: the CA work drains" wait_settled 7101
+	check_eq "torn at APDU $P: no certificate the CA issued is missing from the inventory" "" "$(not_in_inventory | tr '\n' ' ')"
+	check_eq "torn at APDU $P: every one off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+	# keyd answers a card's 9B challenges a few times a minute (no ECB
+	# oracle); a restart gives the next renewal its budget without waiting.
+	daemon_stop
+	CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+done
+renew_card 385027
+rc=$?
+sed 's/^/# /' "$T/rn.err"
+check_eq "after the tears the card renews normally" 0 $rc
+check "and its revocations drain" wait_settled 7101
+check_eq "every certificate off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+daemon_stop
+daemon_start
+check_eq "today it needs nothing" "" "$(reqs 7101)"
+check_eq "the inventory's valid certificates are the card's" \
+    "$(for s in 9a 9c 9d 9e; do card_serial $s; done | sort | tr '\n' ' ')" \
+    "$(cm auditor --json cards show 7101 | python3 -c 'import json,sys; print(" ".join(sorted(c["serial"] for c in json.load(sys.stdin)["certificates"] if c["status_name"] == "valid")) + " ")')"
+daemon_stop
+CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
+restart_at "$((NA9A - NOW + DAY))"
+check_grep "past its end: 9a is expired" "^9a:expired:new:$(card_serial 9a)\$" <(reqs 7101 | tr ' ' '\n')
+
+# --- a profile version bump: 9e changed in version 2
+daemon_stop
+sed -i 's/^version = 1;/version = 2;/' "$PROF"
+python3 - "$PROF" <<'PY'
+import re, sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace('cert_profile = "card-auth"; cert_days = 1826;',
+              'cert_profile = "card-auth"; cert_days = 1826; since_version = 2;')
+open(p, "w").write(s)
+PY
+check_grep "the edited profile says so" 'since_version = 2' "$PROF"
+daemon_start
+check_eq "a card of version 1 needs 9e again, with a new key" "9e:profile_version:new:$(card_serial 9e)" "$(reqs 7101)"
+daemon_stop
+daemon_start
+check_eq "the same after a restart (inventory and profile only)" "9e:profile_version:new:$(card_serial 9e)" "$(reqs 7101)"
+
+# --- a supersede rule: version 3 moves the key management key to retired
+# slot 82 (X) superseding 9d (Y); the card holds only Y.
+daemon_stop
+python3 - "$PROF" <<'PY'
+import re, sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace('version = 2;', 'version = 3;', 1)
+s = s.replace('{ slot = "9d";', '{ slot = "82"; supersedes = [ "9d" ];', 1)
+open(p, "w").write(s)
+PY
+daemon_start
+check_eq "holding only 9d: 82 is needed and 9d's certificate goes once 82 is on" \
+    "82:supersedes:new:$(card_serial 9d) 9e:profile_version:new:$(card_serial 9e)" "$(reqs 7101)"
+
+# The renewal carries it out: 82 (here not escrowed) and 9e on the card,
+# then 9d's certificate and the old 9e's revoked as superseded.
+daemon_stop
+python3 - "$PROF" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+i = s.index('{ slot = "82";')
+j = s.index('escrow = true;', i)
+s = s[:j] + s[j + len('escrow = true;'):]
+open(p, "w").write(s)
+PY
+daemon_start
+S9D=$(card_serial 9d) S9E=$(card_serial 9e)
+renew_card 385027
+check_eq "the renewal of 82 and 9e goes through" 0 $?
+check "retired slot 82 holds a certificate now (yubico-piv-tool)" test -n "$(card_serial 82)"
+check "9e holds a new one" test "$(card_serial 9e)" != "$S9E"
+check "the revocations reach the CA" wait_settled 7101
+check "the CRL lists 9d's and the old 9e's as superseded" crl_has Superseded "$S9D" "$S9E"
+check "and not 82's nor the new 9e's" crl_has absent "$(card_serial 82)" "$(card_serial 9e)"
+check_eq "the card needs nothing, and is of profile version 3 now" " 3" \
+    "$(reqs 7101) $(json "$T/rq.json" 'j["profile_version"]')"
+
+# --- refusals
+cm auditor cards requirements NOSUCHCARD >/dev/null 2>"$T/rq.err"
+check_eq "an unknown card: not found (exit 1)" 1 $?
+as_nobody "$BIN/cardmgr" -s "$T/run/api.sock" cards requirements 7101 >/dev/null 2>"$T/rq.err"
+check_grep "a caller with no operator role is refused" 'forbidden' "$T/rq.err"
+mkdir -p "$T/badprof"
+cp "$T/etc/profiles/"* "$T/badprof/"
+chmod 0755 "$T/badprof"; chmod 0644 "$T/badprof/"*
+sed -i 's/cert_days = 1095;/cert_days = 1095; renew_days = 1095;/' "$T/badprof/employee.conf"
+"$BIN/cardmgr-policy-check" "$T/badprof" >"$T/pc.out" 2>&1
+check_eq "check-config refuses a window as long as the certificate (exit 1)" 1 $?
+check_grep "with file and line" 'employee.conf:[0-9]+: renew_days 1095 must be below cert_days 1095' "$T/pc.out"
+
+done_testing
