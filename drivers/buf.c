@@ -91,6 +91,18 @@ buf_get_u32be(struct buf_reader *r, uint32_t *v)
 }
 
 int
+buf_get_u64be(struct buf_reader *r, uint64_t *v)
+{
+	uint32_t hi, lo;
+	int rc;
+
+	if ((rc = buf_get_u32be(r, &hi)) == BUF_OK &&
+	    (rc = buf_get_u32be(r, &lo)) == BUF_OK)
+		*v = (uint64_t)hi << 32 | lo;
+	return rc;
+}
+
+int
 buf_expect_end(const struct buf_reader *r)
 {
 	return buf_left(r) == 0 ? BUF_OK : BUF_ERR_TRAILING;
@@ -151,6 +163,13 @@ buf_put_u32be(struct buf_writer *w, uint32_t v)
 	    (uint8_t)(v >> 8), (uint8_t)v };
 
 	buf_put_bytes(w, b, sizeof(b));
+}
+
+void
+buf_put_u64be(struct buf_writer *w, uint64_t v)
+{
+	buf_put_u32be(w, (uint32_t)(v >> 32));
+	buf_put_u32be(w, (uint32_t)v);
 }
 
 int

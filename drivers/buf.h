@@ -34,6 +34,7 @@ size_t buf_left(const struct buf_reader *r);
 int buf_get_u8(struct buf_reader *r, uint8_t *v);
 int buf_get_u16be(struct buf_reader *r, uint16_t *v);
 int buf_get_u32be(struct buf_reader *r, uint32_t *v);
+int buf_get_u64be(struct buf_reader *r, uint64_t *v);
 /* [out] *p points into the reader's buffer (not copied); valid while it is. */
 int buf_get_ptr(struct buf_reader *r, size_t n, const uint8_t **p);
 /* Copies n bytes into out. */
@@ -53,6 +54,7 @@ void buf_writer_init(struct buf_writer *w, void *mem, size_t cap);
 void buf_put_u8(struct buf_writer *w, uint8_t v);
 void buf_put_u16be(struct buf_writer *w, uint16_t v);
 void buf_put_u32be(struct buf_writer *w, uint32_t v);
+void buf_put_u64be(struct buf_writer *w, uint64_t v);
 void buf_put_bytes(struct buf_writer *w, const void *data, size_t n);
 /* Reserve n bytes and return where they start, or NULL (sticky error set). */
 uint8_t *buf_reserve(struct buf_writer *w, size_t n);

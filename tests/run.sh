@@ -33,7 +33,7 @@ res=$(mktemp -d)	# one result line per test: "passed failed skipped"
 trap 'rm -rf "$res"' EXIT
 JOBS=${JOBS:-$(n=$(nproc 2>/dev/null || echo 1); [ "$n" -gt 2 ] && n=2; echo "$n")}
 # Started before the rest, longest first (seconds in a full run on 2 cores).
-LONG_FIRST='harness/t_valgrind daemon/t_daemon_tear daemon/t_daemon_replace firmware/t_deb daemon/t_daemon_crash daemon/t_daemon ui/t_ui_operator daemon/t_daemon_life daemon/t_daemon_login drivers/t_drv_tear'
+LONG_FIRST='daemon/t_daemon_tear daemon/t_daemon_renew daemon/t_daemon_approve harness/t_valgrind daemon/t_daemon_replace firmware/t_deb ui/t_ui_operator daemon/t_daemon_crash ui/t_ui_approve daemon/t_daemon daemon/t_daemon_drain drivers/t_drv_tear daemon/t_daemon_login daemon/t_daemon_life'
 seq_no=0
 
 run_one() {	# name, command...: runs the test, prints its line, records its counts

@@ -32,24 +32,6 @@ outbox_op_clear(struct outbox_op *op)
 	memset(op, 0, sizeof(*op));
 }
 
-static void
-put_u64(struct buf_writer *w, uint64_t v)
-{
-	buf_put_u32be(w, (uint32_t)(v >> 32));
-	buf_put_u32be(w, (uint32_t)v);
-}
-
-static int
-get_u64(struct buf_reader *r, uint64_t *v)
-{
-	uint32_t hi, lo;
-
-	if (buf_get_u32be(r, &hi) != BUF_OK || buf_get_u32be(r, &lo) != BUF_OK)
-		return BUF_ERR_SHORT;
-	*v = (uint64_t)hi << 32 | lo;
-	return BUF_OK;
-}
-
 int
 outbox_rec_encode(const struct outbox_op *op, uint8_t **out, size_t *len)
 {
@@ -73,8 +55,8 @@ outbox_rec_encode(const struct outbox_op *op, uint8_t **out, size_t *len)
 	buf_put_u8(&w, op->state);
 	buf_put_u8(&w, op->reason);
 	buf_put_u32be(&w, op->attempts);
-	put_u64(&w, op->created);
-	put_u64(&w, op->next_try);
+	buf_put_u64be(&w, op->created);
+	buf_put_u64be(&w, op->next_try);
 	buf_put_u32be(&w, (uint32_t)op->last_err);
 	buf_put_bytes(&w, op->txid, OUTBOX_TXID_LEN);
 	buf_put_u8(&w, (uint8_t)pl);
@@ -142,8 +124,8 @@ get_header(struct buf_reader *r, struct outbox_op *op)
 	    buf_get_u8(r, &op->state) != BUF_OK ||
 	    buf_get_u8(r, &op->reason) != BUF_OK ||
 	    buf_get_u32be(r, &op->attempts) != BUF_OK ||
-	    get_u64(r, &op->created) != BUF_OK ||
-	    get_u64(r, &op->next_try) != BUF_OK ||
+	    buf_get_u64be(r, &op->created) != BUF_OK ||
+	    buf_get_u64be(r, &op->next_try) != BUF_OK ||
 	    buf_get_u32be(r, &err) != BUF_OK ||
 	    buf_get_bytes(r, op->txid, OUTBOX_TXID_LEN) != BUF_OK)
 		return OUTBOX_ERR_FORMAT;

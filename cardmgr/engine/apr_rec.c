@@ -40,24 +40,6 @@ apr_state_from_name(const char *name)
 	return -1;
 }
 
-static void
-put_u64(struct buf_writer *w, uint64_t v)
-{
-	buf_put_u32be(w, (uint32_t)(v >> 32));
-	buf_put_u32be(w, (uint32_t)v);
-}
-
-static int
-get_u64(struct buf_reader *r, uint64_t *v)
-{
-	uint32_t hi, lo;
-
-	if (buf_get_u32be(r, &hi) != BUF_OK || buf_get_u32be(r, &lo) != BUF_OK)
-		return -1;
-	*v = (uint64_t)hi << 32 | lo;
-	return 0;
-}
-
 /* Text: u16 length, bytes; no NUL, no control characters. */
 static int
 text_ok(const char *s, size_t n)
@@ -137,13 +119,13 @@ apr_encode(const struct apr *a, uint8_t **out, size_t *len)
 	buf_writer_init(&w, mem, cap);
 	buf_put_u8(&w, V_APR);
 	buf_put_u8(&w, 'A');
-	put_u64(&w, a->id);
+	buf_put_u64be(&w, a->id);
 	buf_put_u8(&w, a->state);
 	buf_put_u8(&w, a->required);
-	put_u64(&w, a->created);
-	put_u64(&w, a->expires);
-	put_u64(&w, a->updated);
-	put_u64(&w, a->op_id);
+	buf_put_u64be(&w, a->created);
+	buf_put_u64be(&w, a->expires);
+	buf_put_u64be(&w, a->updated);
+	buf_put_u64be(&w, a->op_id);
 	buf_put_bytes(&w, a->guid, 16);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (put_text(&w, t[i].s, t[i].max) != 0)
@@ -152,7 +134,7 @@ apr_encode(const struct apr *a, uint8_t **out, size_t *len)
 	for (unsigned i = 0; i < a->nvotes; i++) {
 		if (put_text(&w, a->votes[i].name, APR_NAME_MAX) != 0)
 			goto bad;
-		put_u64(&w, a->votes[i].at);
+		buf_put_u64be(&w, a->votes[i].at);
 	}
 	if (buf_writer_error(&w) != BUF_OK)
 		goto bad;
@@ -181,10 +163,10 @@ apr_decode(const uint8_t *rec, size_t len, struct apr *a)
 		rc = v > V_APR ? APR_ERR_VERSION : APR_ERR_FORMAT;
 		goto out;
 	}
-	if (get_u64(&r, &a->id) != 0 || buf_get_u8(&r, &a->state) != BUF_OK ||
+	if (buf_get_u64be(&r, &a->id) != 0 || buf_get_u8(&r, &a->state) != BUF_OK ||
 	    buf_get_u8(&r, &a->required) != BUF_OK ||
-	    get_u64(&r, &a->created) != 0 || get_u64(&r, &a->expires) != 0 ||
-	    get_u64(&r, &a->updated) != 0 || get_u64(&r, &a->op_id) != 0 ||
+	    buf_get_u64be(&r, &a->created) != 0 || buf_get_u64be(&r, &a->expires) != 0 ||
+	    buf_get_u64be(&r, &a->updated) != 0 || buf_get_u64be(&r, &a->op_id) != 0 ||
 	    buf_get_bytes(&r, a->guid, 16) != BUF_OK)
 		goto out;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -194,7 +176,7 @@ apr_decode(const uint8_t *rec, size_t len, struct apr *a)
 		goto out;
 	for (unsigned i = 0; i < a->nvotes; i++)
 		if (get_text(&r, a->votes[i].name, APR_NAME_MAX) != 0 ||
-		    get_u64(&r, &a->votes[i].at) != 0)
+		    buf_get_u64be(&r, &a->votes[i].at) != 0)
 			goto out;
 	if (buf_expect_end(&r) == BUF_OK && apr_ok(a))
 		rc = APR_OK;

@@ -744,6 +744,34 @@ slow_op(int code)
 	}
 }
 
+int
+eng_step_put(struct inv_txn *t, uint64_t op_id, uint32_t no,
+    const char *name, const char *state, const uint8_t *d, size_t len,
+    const uint8_t *guid)
+{
+	struct inv_step s;
+	struct inv_op op;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.op_id = op_id;
+	s.no = no;
+	snprintf(s.name, sizeof(s.name), "%s:%s", name, state);
+	s.state = strcmp(state, "done") == 0 ? INV_STEP_DONE : INV_STEP_STARTED;
+	if (d != NULL && len <= sizeof(s.data)) {
+		memcpy(s.data, d, len);
+		s.data_len = (uint32_t)len;
+	}
+	if ((rc = inv_op_step_put(t, &s)) != INV_OK ||
+	    (rc = inv_op_get(t, op_id, &op)) != INV_OK)
+		return rc;
+	op.step = s.no;
+	op.updated = (uint64_t)time(NULL);
+	if (guid != NULL)
+		memcpy(op.guid, guid, 16);
+	return inv_op_put(t, &op);
+}
+
 void
 eng_op_changed(struct engine *e)
 {

@@ -170,6 +170,14 @@ int eng_copy(char *dst, size_t cap, const char *src);
 const char *op_state_name(int s);
 /* An operation's journal moved: wake who waits on it (op_cv). */
 void eng_op_changed(struct engine *e);
+/*
+ * Journal step no of operation op_id in write txn t: "name:state" (state
+ * "done" or "started"), data d (kept if it fits), and the operation's step
+ * and time moved on; guid (may be NULL) becomes the operation's card.
+ */
+int eng_step_put(struct inv_txn *t, uint64_t op_id, uint32_t no,
+    const char *name, const char *state, const uint8_t *d, size_t len,
+    const uint8_t *guid);
 /* An argument as a NUL-terminated copy in buf, or NULL if absent. */
 const char *eng_arg(const struct ops_req *r, const char *name, char *buf,
     size_t cap);

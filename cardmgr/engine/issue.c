@@ -213,36 +213,22 @@ h_step(void *arg, const char *name, const char *state, const uint8_t *d,
 {
 	struct issue_job *j = arg;
 	struct inv_txn *t = NULL;
-	struct inv_step s;
-	struct inv_op op;
+	int chuid = strcmp(name, "chuid") == 0 && d != NULL && len == 16;
+	uint32_t no = ++j->step_no;
+	char at[INV_EVENT_MAX + 1];
 	int rc;
 
-	memset(&s, 0, sizeof(s));
-	s.op_id = j->op_id;
-	s.no = ++j->step_no;
-	snprintf(s.name, sizeof(s.name), "%s:%s", name, state);
-	s.state = strcmp(state, "done") == 0 ? 1 : 0;
-	if (d != NULL && len <= sizeof(s.data)) {
-		memcpy(s.data, d, len);
-		s.data_len = (uint32_t)len;
-	}
 	if ((rc = inv_begin(j->e->inv, 1, &t)) != INV_OK)
 		return -1;
-	if ((rc = inv_op_step_put(t, &s)) == INV_OK &&
-	    (rc = inv_op_get(t, j->op_id, &op)) == INV_OK) {
-		op.step = s.no;
-		op.updated = (uint64_t)time(NULL);
-		/* The GUID names the card from the CHUID on: record it. */
-		if (strcmp(name, "chuid") == 0 && d != NULL && len == 16)
-			memcpy(op.guid, d, 16);
-		rc = inv_op_put(t, &op);
-	}
+	/* The GUID names the card from the CHUID on: record it. */
+	rc = eng_step_put(t, j->op_id, no, name, state, d, len,
+	    chuid ? d : NULL);
 	/*
 	 * From the new CHUID on, the inventory knows the card as ISSUING, in
 	 * the same transaction as the step: a tear or a crash from here on
 	 * leaves a card the station recognises and rolls back.
 	 */
-	if (rc == INV_OK && strcmp(name, "chuid") == 0 && d != NULL && len == 16)
+	if (rc == INV_OK && chuid)
 		rc = card_issuing(j, t, d);
 	if (rc != INV_OK) {
 		inv_abort(t);
@@ -251,11 +237,12 @@ h_step(void *arg, const char *name, const char *state, const uint8_t *d,
 	if (inv_commit(t) != INV_OK)
 		return -1;
 	eng_op_changed(j->e);
-	if (strcmp(name, "chuid") == 0 && d != NULL && len == 16) {
+	if (chuid) {
 		memcpy(j->guid, d, 16);
 		j->have_guid = 1;
 	}
-	eng_crash_point(s.name);
+	snprintf(at, sizeof(at), "%s:%s", name, state);
+	eng_crash_point(at);
 	return 0;
 }
 

@@ -59,25 +59,8 @@ static int
 step_in(struct renew *w, struct inv_txn *t, const char *name,
     const char *state, const uint8_t *d, size_t len)
 {
-	struct inv_step s;
-	struct inv_op op;
-	int rc;
-
-	memset(&s, 0, sizeof(s));
-	s.op_id = w->op_id;
-	s.no = ++w->step_no;
-	snprintf(s.name, sizeof(s.name), "%s:%s", name, state);
-	s.state = strcmp(state, "done") == 0 ? INV_STEP_DONE : INV_STEP_STARTED;
-	if (d != NULL && len <= sizeof(s.data)) {
-		memcpy(s.data, d, len);
-		s.data_len = (uint32_t)len;
-	}
-	if ((rc = inv_op_step_put(t, &s)) != INV_OK ||
-	    (rc = inv_op_get(t, w->op_id, &op)) != INV_OK)
-		return rc;
-	op.step = s.no;
-	op.updated = (uint64_t)time(NULL);
-	return inv_op_put(t, &op);
+	return eng_step_put(t, w->op_id, ++w->step_no, name, state, d, len,
+	    NULL);
 }
 
 static int

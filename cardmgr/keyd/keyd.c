@@ -249,23 +249,6 @@ key_label(struct keyd *k, uint32_t which)
 	return NULL;
 }
 
-static uint32_t
-num(const struct msg *m, uint16_t tag)
-{
-	const struct msg_field *f = msg_get(m, tag);
-
-	return f != NULL ? (uint32_t)f->num : 0;
-}
-
-static const uint8_t *
-bytes(const struct msg *m, uint16_t tag, size_t *len)
-{
-	const struct msg_field *f = msg_get(m, tag);
-
-	*len = f != NULL ? f->len : 0;
-	return f != NULL ? f->p : NULL;
-}
-
 /*
  * Have the helper do the token work of the request being served, and pass
  * its checked answer on to the engine as it is (same id). expect: the data
@@ -306,7 +289,7 @@ static int
 do_recover(struct keyd *k, const struct msg *m)
 {
 	size_t alen;
-	const uint8_t *aad = bytes(m, KS_F_AAD, &alen);
+	const uint8_t *aad = msg_bytes(m, KS_F_AAD, &alen);
 	char g[33];
 	int rc = KS_ERR_HELPER, ret;
 
@@ -329,10 +312,10 @@ no_token(struct keyd *k, const struct msg *m)
 	uint32_t type = m->hdr.type;
 
 	if ((type == MSG_KS_SIGN || type == MSG_KS_PUBKEY) &&
-	    key_label(k, num(m, KS_F_KEY)) == NULL)
+	    key_label(k, msg_num(m, KS_F_KEY)) == NULL)
 		return -1;
-	if (type == MSG_KS_SIGN && num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
-	    num(m, KS_F_KEY) != KEYD_KEY_STATION)
+	if (type == MSG_KS_SIGN && msg_num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
+	    msg_num(m, KS_F_KEY) != KEYD_KEY_STATION)
 		return -1;
 	return reply(k, m->hdr.id, KS_ERR_NOTOKEN, NULL, 0, NULL, 0, 0);
 }
@@ -344,7 +327,7 @@ dispatch(struct keyd *k, const struct msg *m)
 	const uint8_t *p;
 	int rc, ret;
 	uint64_t id = m->hdr.id;
-	uint32_t alg = num(m, KS_F_ALG);
+	uint32_t alg = msg_num(m, KS_F_ALG);
 
 	if (k->kh == NULL)
 		return no_token(k, m);
@@ -368,7 +351,7 @@ dispatch(struct keyd *k, const struct msg *m)
 		return ret;
 	}
 	case MSG_KS_MGMT_KEY:
-		p = bytes(m, KS_F_GUID, &tl);
+		p = msg_bytes(m, KS_F_GUID, &tl);
 		if ((rc = ledger_add(k->cfg->ledger, p)) == LEDGER_ERR_SEEN) {
 			log_warnx("a card's 9B key asked for twice");
 			return -1;	/* fatal: see above */
@@ -380,11 +363,11 @@ dispatch(struct keyd *k, const struct msg *m)
 		return forward(k, alg == KS_DIV_AES128 ? 16 : alg == KS_DIV_AES256 ?
 		    32 : 24, &rc);
 	case MSG_KS_MGMT_CRYPT:
-		if (crypt_budget(bytes(m, KS_F_GUID, &tl)) != 0) {
+		if (crypt_budget(msg_bytes(m, KS_F_GUID, &tl)) != 0) {
 			log_warnx("9B challenge over budget: refused");
 			return reply(k, id, KS_ERR_ARG, NULL, 0, NULL, 0, 0);
 		}
-		(void)bytes(m, KS_F_BLOCK, &n);
+		(void)msg_bytes(m, KS_F_BLOCK, &n);
 		return forward(k, n, &rc);
 	case MSG_KS_PUK:
 	case MSG_KS_ESCROW:
@@ -392,15 +375,15 @@ dispatch(struct keyd *k, const struct msg *m)
 	case MSG_KS_RECOVER:
 		return do_recover(k, m);
 	case MSG_KS_SIGN:
-		if (key_label(k, num(m, KS_F_KEY)) == NULL)
+		if (key_label(k, msg_num(m, KS_F_KEY)) == NULL)
 			return -1;	/* not a key the engine may name */
 		/* Raw RSA (PSS encoded by OpenSSL) only for the CA link's key. */
-		if (num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
-		    num(m, KS_F_KEY) != KEYD_KEY_STATION)
+		if (msg_num(m, KS_F_MECH) == KS_SIGN_RSA_RAW &&
+		    msg_num(m, KS_F_KEY) != KEYD_KEY_STATION)
 			return -1;
 		return forward(k, 0, &rc);
 	case MSG_KS_PUBKEY:
-		if (key_label(k, num(m, KS_F_KEY)) == NULL)
+		if (key_label(k, msg_num(m, KS_F_KEY)) == NULL)
 			return -1;
 		return forward(k, 0, &rc);
 	default:

@@ -51,23 +51,6 @@ reply(struct p11h *p, uint64_t id, int rc, const void *d1, size_t l1,
 	return mrc == MSG_OK ? 0 : -1;
 }
 
-static uint32_t
-num(const struct msg *m, uint16_t tag)
-{
-	const struct msg_field *f = msg_get(m, tag);
-
-	return f != NULL ? (uint32_t)f->num : 0;
-}
-
-static const uint8_t *
-bytes(const struct msg *m, uint16_t tag, size_t *len)
-{
-	const struct msg_field *f = msg_get(m, tag);
-
-	*len = f != NULL ? f->len : 0;
-	return f != NULL ? f->p : NULL;
-}
-
 /* A string field into buf (the decoder checked it has no NUL). */
 static int
 str(const struct msg *m, uint16_t tag, char *buf, size_t cap)
@@ -105,7 +88,7 @@ do_open(struct p11h *p, const struct msg *m)
 {
 	char module[4096], token[33];
 	size_t pl;
-	const uint8_t *pin = bytes(m, KS_F_PIN, &pl);
+	const uint8_t *pin = msg_bytes(m, KS_F_PIN, &pl);
 	struct ks_cfg kc = { module, token, pin, pl };
 	uint32_t master = 0, krk = 0;
 	int rc;
@@ -167,7 +150,7 @@ dispatch(struct p11h *p, const struct msg *m)
 	const uint8_t *d, *aad;
 	const char *lab;
 	EVP_PKEY *key = NULL;
-	uint32_t alg = num(m, KS_F_ALG), v = 0;
+	uint32_t alg = msg_num(m, KS_F_ALG), v = 0;
 	uint64_t id = m->hdr.id;
 	int rc, ret, dl = 0;
 
@@ -177,48 +160,48 @@ dispatch(struct p11h *p, const struct msg *m)
 		return reply(p, id, rc, NULL, 0, NULL, 0, v, 0);
 	case MSG_KS_MGMT_KEY:
 		n = alg == KS_DIV_AES128 ? 16 : alg == KS_DIV_AES256 ? 32 : 24;
-		rc = ks_derive_mgmt_key(p->ks, num(m, KS_F_VERSION),
-		    bytes(m, KS_F_GUID, &tl), (int)alg, out, n);
+		rc = ks_derive_mgmt_key(p->ks, msg_num(m, KS_F_VERSION),
+		    msg_bytes(m, KS_F_GUID, &tl), (int)alg, out, n);
 		ret = reply(p, id, rc, out, n, NULL, 0, 0, 0);
 		sodium_memzero(out, sizeof(out));
 		return ret;
 	case MSG_KS_MGMT_CRYPT:
-		d = bytes(m, KS_F_BLOCK, &n);
-		rc = ks_mgmt_crypt(p->ks, num(m, KS_F_VERSION),
-		    bytes(m, KS_F_GUID, &tl), (int)alg,
-		    (int)num(m, KS_F_ENCRYPT), d, out, n);
+		d = msg_bytes(m, KS_F_BLOCK, &n);
+		rc = ks_mgmt_crypt(p->ks, msg_num(m, KS_F_VERSION),
+		    msg_bytes(m, KS_F_GUID, &tl), (int)alg,
+		    (int)msg_num(m, KS_F_ENCRYPT), d, out, n);
 		ret = reply(p, id, rc, out, n, NULL, 0, 0, 0);
 		sodium_memzero(out, sizeof(out));
 		return ret;
 	case MSG_KS_PUK:
-		rc = ks_derive_puk(p->ks, num(m, KS_F_VERSION),
-		    bytes(m, KS_F_GUID, &tl), puk);
+		rc = ks_derive_puk(p->ks, msg_num(m, KS_F_VERSION),
+		    msg_bytes(m, KS_F_GUID, &tl), puk);
 		ret = reply(p, id, rc, puk, 8, NULL, 0, 0, 0);
 		sodium_memzero(puk, sizeof(puk));
 		return ret;
 	case MSG_KS_ESCROW:
-		aad = bytes(m, KS_F_AAD, &al);
+		aad = msg_bytes(m, KS_F_AAD, &al);
 		rc = ks_escrow_generate(p->ks, (int)alg, aad, al, &blob, &n, &key);
 		ret = reply_key(p, id, rc, blob, n, key);
 		EVP_PKEY_free(key);
 		free(blob);
 		return ret;
 	case MSG_KS_RECOVER:
-		d = bytes(m, KS_F_BLOB, &n);
-		aad = bytes(m, KS_F_AAD, &al);
+		d = msg_bytes(m, KS_F_BLOB, &n);
+		aad = msg_bytes(m, KS_F_AAD, &al);
 		rc = ks_escrow_recover(p->ks, d, n, aad, al, &key);
 		ret = reply_key(p, id, rc, NULL, 0, key);
 		EVP_PKEY_free(key);
 		return ret;
 	case MSG_KS_SIGN:
-		if ((lab = label(p, num(m, KS_F_KEY))) == NULL)
+		if ((lab = label(p, msg_num(m, KS_F_KEY))) == NULL)
 			return -1;
-		d = bytes(m, KS_F_TBS, &tl);
+		d = msg_bytes(m, KS_F_TBS, &tl);
 		n = sizeof(out);
-		rc = ks_sign(p->ks, lab, (int)num(m, KS_F_MECH), d, tl, out, &n);
+		rc = ks_sign(p->ks, lab, (int)msg_num(m, KS_F_MECH), d, tl, out, &n);
 		return reply(p, id, rc, out, n, NULL, 0, 0, 0);
 	case MSG_KS_PUBKEY:
-		if ((lab = label(p, num(m, KS_F_KEY))) == NULL)
+		if ((lab = label(p, msg_num(m, KS_F_KEY))) == NULL)
 			return -1;
 		rc = ks_pubkey(p->ks, lab, &key);
 		if (rc == KS_OK && (dl = i2d_PUBKEY(key, &der)) <= 0)

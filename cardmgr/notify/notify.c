@@ -164,24 +164,6 @@ ntf_threshold(const struct ntf_cfg *cfg, uint64_t now, uint64_t expires)
 
 /* ---- record codec */
 
-static void
-put_u64(struct buf_writer *w, uint64_t v)
-{
-	buf_put_u32be(w, (uint32_t)(v >> 32));
-	buf_put_u32be(w, (uint32_t)v);
-}
-
-static int
-get_u64(struct buf_reader *r, uint64_t *v)
-{
-	uint32_t hi, lo;
-
-	if (buf_get_u32be(r, &hi) != BUF_OK || buf_get_u32be(r, &lo) != BUF_OK)
-		return -1;
-	*v = (uint64_t)hi << 32 | lo;
-	return 0;
-}
-
 static int
 put_text(struct buf_writer *w, const char *s, size_t max)
 {
@@ -246,10 +228,10 @@ ntf_rec_encode(const struct ntf_notice *n, uint8_t **out, size_t *len)
 	buf_put_u16be(&w, n->days);
 	buf_put_u32be(&w, n->attempts);
 	buf_put_u32be(&w, n->smtp_code);
-	put_u64(&w, n->expires);
-	put_u64(&w, n->created);
-	put_u64(&w, n->updated);
-	put_u64(&w, n->next_try);
+	buf_put_u64be(&w, n->expires);
+	buf_put_u64be(&w, n->created);
+	buf_put_u64be(&w, n->updated);
+	buf_put_u64be(&w, n->next_try);
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (put_text(&w, t[i].s, t[i].max) != 0)
 			goto bad;
@@ -287,8 +269,8 @@ ntf_rec_decode(const uint8_t *rec, size_t len, struct ntf_notice *n)
 	    buf_get_u16be(&r, &n->days) != BUF_OK ||
 	    buf_get_u32be(&r, &n->attempts) != BUF_OK ||
 	    buf_get_u32be(&r, &n->smtp_code) != BUF_OK ||
-	    get_u64(&r, &n->expires) != 0 || get_u64(&r, &n->created) != 0 ||
-	    get_u64(&r, &n->updated) != 0 || get_u64(&r, &n->next_try) != 0)
+	    buf_get_u64be(&r, &n->expires) != 0 || buf_get_u64be(&r, &n->created) != 0 ||
+	    buf_get_u64be(&r, &n->updated) != 0 || buf_get_u64be(&r, &n->next_try) != 0)
 		goto out;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (get_text(&r, t[i].s, t[i].max) != 0)

@@ -358,6 +358,23 @@ msg_get(const struct msg *m, uint16_t tag)
 	return msg_next(m, tag, NULL);
 }
 
+uint32_t
+msg_num(const struct msg *m, uint16_t tag)
+{
+	const struct msg_field *f = msg_get(m, tag);
+
+	return f != NULL ? (uint32_t)f->num : 0;
+}
+
+const uint8_t *
+msg_bytes(const struct msg *m, uint16_t tag, size_t *len)
+{
+	const struct msg_field *f = msg_get(m, tag);
+
+	*len = f != NULL ? f->len : 0;
+	return f != NULL ? f->p : NULL;
+}
+
 int
 msg_builder_init(struct msg_builder *b)
 {

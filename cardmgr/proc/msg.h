@@ -171,6 +171,10 @@ const struct msg_field *msg_get(const struct msg *m, uint16_t tag);
 /* The field with tag after prev (NULL: the first), or NULL. */
 const struct msg_field *msg_next(const struct msg *m, uint16_t tag,
     const struct msg_field *prev);
+/* The first field with tag as a number (0 if absent), or as bytes (NULL
+ * and *len 0 if absent; pointing into the message). */
+uint32_t msg_num(const struct msg *m, uint16_t tag);
+const uint8_t *msg_bytes(const struct msg *m, uint16_t tag, size_t *len);
 
 /* 1 if [p, p+n) is valid UTF-8 without NUL (shortest forms, no surrogates). */
 int msg_utf8_ok(const uint8_t *p, size_t n);

@@ -2,6 +2,7 @@
 // card leaves its reader the overlay says so and the journey waits; when the
 // same card is back it goes on where it was; another card restarts it.
 import * as readers from './readers.js';
+import { h, msg } from './dom.js';
 
 let overlayOwner = null;
 
@@ -95,3 +96,20 @@ export function policyItems(pol) {
 
 // The card's id in API paths: its GUID when the card has a CHUID, else serial.
 export function cardId(r) { return r.guid || r.serial; }
+
+// A holder's screen after the card blocked its PIN (PIN change, renewal):
+// what happened and the way to the help desk. line: the card's line.
+export function pinBlockedView(line, go) {
+  return [h('h1', null, 'Your PIN is blocked'), line,
+    msg('error', 'Too many wrong PINs: the card has blocked its PIN. The help desk can unblock it after a few questions: bring this card to them.'),
+    h('div', { class: 'actions' },
+      h('a', { class: 'button', href: '#unblock', 'data-testid': 'to-helpdesk' }, 'Help desk: unblock this card'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => go('') }, 'Back'))];
+}
+
+// The last screen of a holder's journey that worked: text, and Done home.
+export function holderDoneView(title, line, text, extra, watch, go) {
+  watch.h.away = () => { watch.stop(); go(''); };
+  return [h('h1', null, title), line, msg('ok', text), extra,
+    h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => { watch.stop(); go(''); } }, 'Done'))];
+}

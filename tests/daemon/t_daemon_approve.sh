@@ -211,8 +211,9 @@ check_eq "request 2 is still approved, carried out by no operation" "approved 0"
 # --- killed right after the activating commit: carried out, once
 daemon_stop
 vcard_remove 2
-vcard_insert 2 "$T/e.state" --create --serial 7105 >/dev/null
+vcard_insert_raw 2 "$T/e.state" --create --serial 7105 >/dev/null
 CARDMGRD_CRASH_AT=replace:committed daemon_start
+stock_receive 7105	# received once the station is up (lib.sh)
 sleep 1	# the reader watcher identifies every inserted card first
 replace_card 7103 "$R2" damaged 864209 officer 2
 op=$(json "$T/rep.json" 'j["operation"]')

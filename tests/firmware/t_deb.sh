@@ -173,15 +173,17 @@ as_uid 2004 cardmgr --json status >"$T/st.json"
 check_eq "status: ready, token ok, CA link configured and not held" "ready ok True False" \
     "$(json "$T/st.json" '" ".join(str(x) for x in (j["status"], j["station_token"]["state"], j["ca"]["configured"], j["ca"]["held"]))')"
 ps -eo pid,user:20,args | grep '[/]usr/sbin/cardmgrd' >"$T/ps"
-check_eq "four processes: root and the three service users (chroot's uids, read by the host's ps)" \
-    "cardmgr-api cardmgr-engine cardmgr-keyd root" \
+check_eq "five processes: root, the three service users and keyd's PKCS#11 helper (keyd's user; chroot's uids, read by the host's ps)" \
+    "cardmgr-api cardmgr-engine cardmgr-keyd cardmgr-keyd root" \
     "$(for p in $(awk '{print $1}' "$T/ps"); do u=$(stat -c %u /proc/$p); inroot getent passwd $u | cut -d: -f1 || echo "uid$u"; done | sort | tr '\n' ' ' | sed 's/ $//')"
-check_eq "each with its seccomp filter on (/proc/PID/status)" "2 2 2 2" \
+check_eq "each with its seccomp filter on (/proc/PID/status)" "2 2 2 2 2" \
     "$(for p in $(awk '{print $1}' "$T/ps"); do awk '/^Seccomp:/ {print $2}' /proc/$p/status; done | tr '\n' ' ' | sed 's/ $//')"
 
 # ---- a card issued through it, against the test CA
 vcard_insert 0 "$T/card0.state" --create --serial 7001 >/dev/null
 check "an officer adds a holder" as_uid 2001 cardmgr holders add --id E100 --name "Jane Doe"
+check "and receives the blank card into stock (issuance takes only stock)" \
+    as_uid 2001 cardmgr stock receive --model piv-yubico --location desk --serials 7001
 printf '461937\n' >"$T/s.pin"; chmod 644 "$T/s.pin"; cp "$T/s.pin" "$R/tmp/s.pin"
 n0=$(issued_count)
 as_uid 2001 sh -c 'exec cardmgr --json --secrets-fd 3 issue --reader "Virtual PCD 0 00 00" --holder E100 --profile temporary 3</tmp/s.pin' >"$T/issue.json" 2>&1

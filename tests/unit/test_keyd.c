@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -494,6 +495,8 @@ static void
 helper_crash_costs_one_request(void **state)
 {
 	struct msg_builder b;
+	struct timespec t4, t5;
+	int rc;
 
 	(void)state;
 	assert_int_equal(pubkey_audit(1), KS_OK);
@@ -506,10 +509,23 @@ helper_crash_costs_one_request(void **state)
 	/* restarted at once, logged in again: the token answers */
 	assert_int_equal(pubkey_audit(3), KS_OK);
 	assert_non_null(msg_get(&m, KS_R_DATA));
-	/* the second crash within a minute: the restart waits its backoff */
+	/*
+	 * The second crash within a minute: the restart waits its backoff
+	 * (1 s). A request inside it is refused and says so; one that comes
+	 * later (a slow run: valgrind on a loaded machine) finds the helper
+	 * back, but not before the backoff had passed.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t4);	/* before the crash */
 	assert_int_equal(sign_audit(4), KS_ERR_HELPER);
-	assert_int_equal(pubkey_audit(5), KS_ERR_HELPER);
-	assert_non_null(strstr(detail(), "restart in "));
+	rc = pubkey_audit(5);
+	clock_gettime(CLOCK_MONOTONIC, &t5);
+	if (rc == KS_ERR_HELPER)
+		assert_non_null(strstr(detail(), "restart in "));
+	else {
+		assert_int_equal(rc, KS_OK);
+		assert_true((t5.tv_sec - t4.tv_sec) * 1000000000L +
+		    (t5.tv_nsec - t4.tv_nsec) >= 1000000000L);
+	}
 	/* keyd itself answers throughout */
 	assert_int_equal(msg_builder_init(&b), MSG_OK);
 	assert_int_equal(ask(MSG_KS_INFO, &b, 6), KS_OK);

@@ -31,6 +31,31 @@ test_reader_bounds(void **state)
 	assert_int_equal(buf_expect_end(&r), BUF_OK);
 }
 
+/* u64: big-endian both ways; a short read leaves the value alone. */
+static void
+test_u64(void **state)
+{
+	uint8_t mem[12];
+	struct buf_writer w;
+	struct buf_reader r;
+	uint64_t v = 7;
+
+	(void)state;
+	buf_writer_init(&w, mem, sizeof(mem));
+	buf_put_u64be(&w, 0x0102030405060708ULL);
+	assert_int_equal(buf_writer_error(&w), BUF_OK);
+	assert_int_equal(mem[0], 0x01);
+	assert_int_equal(mem[7], 0x08);
+	buf_put_u64be(&w, 1);
+	assert_int_equal(buf_writer_error(&w), BUF_ERR_NOSPACE);
+	buf_reader_init(&r, mem, 12);
+	assert_int_equal(buf_get_u64be(&r, &v), BUF_OK);
+	assert_true(v == 0x0102030405060708ULL);
+	v = 7;
+	assert_int_equal(buf_get_u64be(&r, &v), BUF_ERR_SHORT);
+	assert_true(v == 7);
+}
+
 static void
 test_reader_null_empty(void **state)
 {
@@ -158,6 +183,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reader_bounds),
 		cmocka_unit_test(test_reader_null_empty),
+		cmocka_unit_test(test_u64),
 		cmocka_unit_test(test_writer_sticky),
 		cmocka_unit_test(test_tlv_lengths_roundtrip),
 		cmocka_unit_test(test_tlv_known_encodings),

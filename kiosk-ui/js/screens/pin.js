@@ -9,7 +9,7 @@ import { apiReader, api, ApiError } from '../api.js';
 import { sealAll } from '../seal.js';
 import { keypad, shuffleWanted } from '../keypad.js';
 import * as readers from '../readers.js';
-import { CardWatch, cardsIn, policyItems, cardId } from '../journey.js';
+import { CardWatch, cardsIn, policyItems, cardId, pinBlockedView, holderDoneView } from '../journey.js';
 
 export function mount(main, ctx) {
   const st = { step: 'insert', card: null, policy: null, note: null, old: null, neu: null, again: null };
@@ -172,18 +172,11 @@ export function mount(main, ctx) {
         body = [h('h1', null, 'Changing your PIN\u2026'), cardLine(), h('p', { 'aria-busy': 'true' }, 'Keep the card in the reader.')];
         break;
       case 'done':
-        body = [h('h1', null, 'PIN changed'), cardLine(),
-          msg('ok', 'Your PIN is changed. You can take your card.'),
-          h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => { watch.stop(); ctx.go(''); } }, 'Done'))];
-        watch.h.away = () => { watch.stop(); ctx.go(''); };
+        body = holderDoneView('PIN changed', cardLine(), 'Your PIN is changed. You can take your card.', null, watch, ctx.go);
         break;
       case 'blocked':
         watch.stop();
-        body = [h('h1', null, 'Your PIN is blocked'), cardLine(),
-          msg('error', 'Too many wrong PINs: the card has blocked its PIN. The help desk can unblock it after a few questions: bring this card to them.'),
-          h('div', { class: 'actions' },
-            h('a', { class: 'button', href: '#unblock', 'data-testid': 'to-helpdesk' }, 'Help desk: unblock this card'),
-            h('button', { type: 'button', class: 'secondary', onclick: () => ctx.go('') }, 'Back'))];
+        body = pinBlockedView(cardLine(), ctx.go);
         break;
       default:
         body = [h('h1', null, 'PIN not changed'), st.note,

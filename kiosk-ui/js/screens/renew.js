@@ -10,7 +10,7 @@ import { apiReader, ApiError } from '../api.js';
 import { sealAll } from '../seal.js';
 import { keypad, shuffleWanted } from '../keypad.js';
 import * as readers from '../readers.js';
-import { CardWatch, cardsIn, cardId } from '../journey.js';
+import { CardWatch, cardsIn, cardId, pinBlockedView, holderDoneView } from '../journey.js';
 
 const SLOT_NAMES = { '9a': 'Authentication (9A)', '9c': 'Digital signature (9C)',
   '9d': 'Encryption (9D)', '9e': 'Card authentication (9E)' };
@@ -134,20 +134,14 @@ export function mount(main, ctx) {
         break;
       case 'done': {
         const skipped = (st.result && st.result.skipped) || [];
-        body = [h('h1', null, 'Card renewed'), cardLine(),
-          msg('ok', 'Your card holds its new certificates. You can take your card.'),
+        body = holderDoneView('Card renewed', cardLine(), 'Your card holds its new certificates. You can take your card.',
           skipped.length ? msg('warn', `Not renewed here: ${skipped.map(slotName).join(', ')}. The badge office renews these by replacing the card.`) : null,
-          h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => { watch.stop(); ctx.go(''); } }, 'Done'))];
-        watch.h.away = () => { watch.stop(); ctx.go(''); };
+          watch, ctx.go);
         break;
       }
       case 'blocked':
         watch.stop();
-        body = [h('h1', null, 'Your PIN is blocked'), cardLine(),
-          msg('error', 'Too many wrong PINs: the card has blocked its PIN. The help desk can unblock it: bring this card to them.'),
-          h('div', { class: 'actions' },
-            h('a', { class: 'button', href: '#unblock', 'data-testid': 'to-helpdesk' }, 'Help desk: unblock this card'),
-            h('button', { type: 'button', class: 'secondary', onclick: () => ctx.go('') }, 'Back'))];
+        body = pinBlockedView(cardLine(), ctx.go);
         break;
       default:
         body = [h('h1', null, 'Card not renewed'), st.note,
