@@ -22,6 +22,7 @@
 #       of the card trace (card busy, host gaps between APDUs);
 #   (b) 8 readers issuing at once against that single issuance, with the
 #       profile as shipped and with a copy without the PKCS#11 self-test;
+#   (e) a replacement and a temporary card, split the same way;
 #   (c) wrk against GET /v1/status and GET /v1/cards?state=active on the
 #       kiosk listener and, through uds_relay as the auditor, on the CLI
 #       socket, next to a libmicrohttpd hello-world (mhd_hello) in the same
@@ -394,6 +395,51 @@ one=$par
 run_par contractor-nst "$PAR" 8300
 echo "profile contractor-nst (self-test off), 1 reader: $one s; $PAR readers: $ndone done, $nfailed failed in $par s (ends:$fins s)"
 echo "  throughput ratio: $(calc "$ndone * $one / $par" 2)x (goal >= 7x)"
+
+# ---- (e) a replacement and a temporary card, split like (a): card 8000
+# (issued in (a), contractor: no escrowed key to recover) replaced as damaged
+# by card 8001, then card 8002 lent while 8001 is at home (its certificates
+# held). The card's time is what the new card's trace counts.
+lifecycle_op() {	# name who reader cardserial cmd...: prints the split
+	local name=$1 who=$2 rd=$3 sn=$4; shift 4
+	local a0 a1 l0 t0 t1 o st k apdus kg card stack ca_s ca_n own
+	insert "$rd" "$sn"
+	sleep 0.3
+	a0=$(snap "$rd"); l0=$(ca_lines); t0=$(now)
+	printf '461937\n' >"$T/s.lc"
+	for ((k = 0; k < 50; k++)); do
+		cm "$who" --json --secrets-fd 3 "$@" --reader "$(reader_name "$rd")" \
+		    3<"$T/s.lc" >"$T/lc.json" 2>"$T/lc.err"
+		grep -q reader_busy "$T/lc.err" || break
+		sleep 0.02
+	done
+	o=$(json "$T/lc.json" 'j["operation"]' 2>/dev/null) ||
+	    die "$name refused: $(cat "$T/lc.json" "$T/lc.err")"
+	follow "$o"
+	wait $!
+	read -r t1 st <"$T/end.$o"
+	[ "$st" = done ] || die "$name ended $st"
+	a1=$(snap "$rd")
+	read -r ca_s ca_n <<<"$(ca_time "$l0")"
+	apdus=$((a1 - a0))
+	kg=$(grep -c 'ins=47' "$T/trace$rd")
+	t1=$(calc "$t1 - $t0")
+	card=$(calc "$apdus * $LAT / 1000 + $kg * $KG / 1000")
+	stack=$(calc "$apdus * $pcsc")
+	own=$(calc "$t1 - $card - $stack - $ca_s")
+	echo "$name: total $t1 s; card $card s ($apdus APDUs, $kg keygens); PC/SC $stack s; CA $ca_s s over $ca_n requests; station's own $own s = $(calc "100 * $own / $t1" 2) % (goal < 2 %)"
+}
+echo "== (e) replacement and temporary card, card latency ${LAT} ms/APDU, keygen ${KG} ms"
+lifecycle_op "replacement (8000 damaged -> 8001)" security 0 8001 replace 8000 --reason damaged
+vcard_remove 0
+# A contractor's temporary card takes the contractor profile's temporary
+# role (security officer) and the temporary profile's issue role (badge
+# officer, help desk): the bench's badge officer gets both for it.
+sed -i "s/{ uid = $OFFICER; name = \"Olivia Officer\"; roles = \[ \"badge_officer\" \]/{ uid = $OFFICER; name = \"Olivia Officer\"; roles = [ \"badge_officer\", \"security_officer\" ]/" "$T/etc/operators.conf"
+grep -q '"badge_officer", "security_officer"' "$T/etc/operators.conf" || die "operators.conf: the officer's second role"
+force_restart >/dev/null || die "cardmgrd did not come back"
+lifecycle_op "temporary card (8001 at home -> 8002)" officer 1 8002 temporary 8001
+vcard_remove 1
 
 # ---- (c) the API under wrk
 # The kiosk listener (TCP 8410) serves the "holder" role: /v1/status answers

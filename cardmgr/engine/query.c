@@ -46,15 +46,15 @@ count_states(struct engine *e, json_t *counts)
 	return INV_OK;
 }
 
+/*
+ * Held is set once, after its reason (eng_ca_drain), and never cleared: read
+ * without ca_mu, which a drain holds across CA requests. GET /v1/status
+ * must not wait for the CA (it did: p99 137 ms while 8 readers issued).
+ */
 static int
 ca_held(struct engine *e)
 {
-	int held;
-
-	pthread_mutex_lock(&e->ca_mu);
-	held = e->ca_held;
-	pthread_mutex_unlock(&e->ca_mu);
-	return held;
+	return __atomic_load_n(&e->ca_held, __ATOMIC_ACQUIRE);
 }
 
 /* keyd's token: "ok", or "damaged" with what to do (set once at start). */
@@ -86,22 +86,23 @@ ca_json(struct engine *e)
 {
 	struct outbox_counts c;
 	json_t *j, *head = NULL;
+	int held;
 
 	if (e->cast == NULL)
 		return json_pack("{s:b}", "configured", 0);
 	memset(&c, 0, sizeof(c));
-	pthread_mutex_lock(&e->ca_mu);
+	/* LMDB reads: safe beside the drain and the senders, no ca_mu. */
+	held = ca_held(e);
 	(void)outbox_count(cast_outbox(e->cast), &c);
 	j = json_pack("{s:b, s:I, s:I, s:b}", "configured", 1, "pending",
 	    (json_int_t)c.pending, "failed", (json_int_t)c.failed, "held",
-	    e->ca_held);
-	if (j != NULL && e->ca_held)
+	    held);
+	if (j != NULL && held)
 		json_object_set_new(j, "held_why", json_string(e->ca_held_why));
 	if (j != NULL && c.pending > 0 &&
 	    outbox_foreach(cast_outbox(e->cast), 1, head_one, &head) == 1 &&
 	    head != NULL)
 		json_object_set_new(j, "head", head);
-	pthread_mutex_unlock(&e->ca_mu);
 	return j;
 }
 

@@ -590,9 +590,10 @@ eng_ca_drain(struct engine *e, struct outbox_drain_stats *st)
 		rc = e->ca_held ? CAST_ERR_TOKEN : cast_drain_wide(e->cast, links,
 		    n, force, ENG_DRAIN_ROUND, &r);
 		if (rc == CAST_ERR_TOKEN && !e->ca_held) {
-			e->ca_held = 1;
+			/* The reason first: status reads held without ca_mu. */
 			snprintf(e->ca_held_why, sizeof(e->ca_held_why), "%s",
 			    cast_detail(e->cast));
+			__atomic_store_n(&e->ca_held, 1, __ATOMIC_RELEASE);
 			log_warnx("CA journal held: %s", e->ca_held_why);
 		}
 		pthread_mutex_unlock(&e->ca_mu);

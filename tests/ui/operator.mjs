@@ -171,6 +171,11 @@ try {
   await axe(page, 'the replacement summary');
   await shot(page, ART, '08-replace-summary');
   ok(await domHasNone(page, [PIN3]), 'no PIN in the page after the replacement');
+  // The reader bar follows: the new card is the inventory's, not "not issued here".
+  const barActive = await page.waitForFunction(() => [...document.querySelectorAll('#readers [data-reader]')]
+    .some((e) => /card 5202 \(active\)/.test(e.textContent)), null, { timeout: 15000 }).then(() => true, () => false);
+  ok(barActive, 'the reader bar shows the new card 5202 as active',
+    await page.locator('#readers').innerText().catch(() => ''));
   eq('damaged 4', await ask('card 5201'), 'the inventory has the old card damaged (CLI)');
   eq('active 4', await ask('card 5202'), 'and the new card active with 4 certificates (CLI)');
   eq('ok', await ask('crl CessationOfOperation 5201'), 'the test CA\'s CRL lists the old card\'s 4 certificates (cessationOfOperation)');
