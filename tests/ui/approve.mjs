@@ -114,6 +114,58 @@ try {
   eq('carried_out Bob Approver Olga Operator', await ask('approval 1'), 'request 1 is carried out (CLI)');
   eq('lost', await ask('state 5301'), 'the inventory has 5301 lost (CLI)');
   eq('active', await ask('state 5302'), 'and 5302 active (CLI)');
+
+  // --- a temporary card (also a key recovery): requested, approved by Bob,
+  // carried out by Olga from her Approvals screen
+  const tempPin = async () => {
+    await step('pin');
+    await typePin(page, 'temp-pin', PIN);
+    await submitPad(page, 'temp-pin');
+    await typePin(page, 'temp-pin2', PIN);
+    await submitPad(page, 'temp-pin2');
+    await step('confirm');
+    await page.locator('button:text("Issue the temporary card")').click();
+  };
+  eq('done', await ask('pull'), 'the holder leaves 5302 at home');
+  await page.locator('a.brand').click();
+  await page.locator('a.tile[href="#temporary"]').click();
+  await step('holder');
+  await page.fill('#tq', 'E400');
+  await page.locator('form[role="search"] button[type="submit"]').click();
+  await page.locator('button.choice:has-text("E400")').click({ timeout: 30000 });
+  await step('card');
+  await page.locator('button[aria-label="Forgotten card 5302"]').click();
+  await step('blank');
+  eq('done', await ask('insert-blank 5303'), 'a blank card goes into reader 0');
+  await page.locator('button.choice:has-text("5303")').click({ timeout: 30000 });
+  await tempPin();
+  await step('refused');
+  ok(/carry it out from Approvals \(request 2\)/.test(await page.locator('main').innerText()), 'the temporary card is an approval request (2), nothing issued');
+  eq('pending  Olga Operator', await ask('approval 2'), 'the station has request 2 pending (CLI)');
+  eq('blank', await ask('blank'), 'the card in reader 0 is still blank');
+  await logout();
+  eq('done', await ask('op-card 6002'), 'Bob\'s card goes into the operator reader');
+  await login(BOB, 'Bob Approver');
+  await page.locator('nav a[href="#approvals"]').click();
+  await step('shown');
+  await page.waitForSelector('[data-testid="waiting"] tr[data-approval="2"]', { timeout: 30000 });
+  await page.locator('button[aria-label="Approve request 2"]').click();
+  await page.waitForSelector('main .msg.ok', { timeout: 30000 });
+  await logout();
+  eq('done', await ask('op-card 6001'), 'Olga\'s card goes back into the operator reader');
+  await login(OLGA, 'Olga Operator');
+  await page.locator('nav a[href="#approvals"]').click();
+  await step('shown');
+  await page.locator('button[aria-label="Carry out request 2"]').click();
+  await step('blank');
+  await page.locator('button.choice:has-text("5303")').click({ timeout: 30000 });
+  await tempPin();
+  await step('summary');
+  eq('suspended temporary', `${await page.locator('[data-testid="perm-state"]').innerText()} ${await page.locator('[data-testid="temp-state"]').innerText()}`,
+    'carried out at the kiosk: 5302 held, 5303 temporary');
+  await shot(page, ART, '05-temporary');
+  eq('carried_out Bob Approver Olga Operator', await ask('approval 2'), 'request 2 is carried out (CLI)');
+  eq('suspended temporary', `${await ask('state 5302')} ${await ask('state 5303')}`, 'as the inventory says (CLI)');
   ok(problems.length === 0, 'no console error or page error', problems.join('\n'));
 } catch (e) {
   ok(false, `the journey runs to its end: ${e.message.split('\n')[0]}`);

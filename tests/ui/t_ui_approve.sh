@@ -5,7 +5,9 @@
 # replacement of a lost card: the kiosk shows approval request 1 and nothing
 # else happens; Bob (help desk, approver of the employee profile) logs in
 # with his card, finds it waiting for him and approves it; Olga logs in
-# again, carries it out from her requests and the card is replaced.
+# again, carries it out from her requests and the card is replaced. Then
+# the same for a temporary card (also a key recovery): request 2, approved
+# by Bob, carried out by Olga from her Approvals screen (#temporary?approval=2).
 # tests/ui/approve.mjs drives Debian's chromium; the shell checks the effects
 # through the CLI (the request's state and approvals, both cards' states),
 # the card in the reader (still blank after the request) and the audit log.
@@ -61,6 +63,7 @@ vcard_insert 1 "$T/card6001.state" >/dev/null
 ui_do() {	# one action asked by approve.mjs; one line back
 	case $1 in
 	insert-blank) vcard_insert 0 "$T/card$2.state" --create --serial "$2" >/dev/null && echo done || echo failed ;;
+	pull) vcard_remove 0 && echo done || echo failed ;;
 	op-card) vcard_remove 1 && vcard_insert 1 "$T/card$2.state" >/dev/null && echo done || echo failed ;;
 	blank) card_blank "$R0" && echo blank || echo written ;;
 	state) card_state "$2" ;;

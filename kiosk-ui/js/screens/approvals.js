@@ -3,7 +3,7 @@
 // marked "waiting"), each with Approve and Deny (POST
 // /v1/approvals/{id}/approve|deny); below, the operator's own requests,
 // an approved one carried out through the replacement screen
-// (#replace?approval=N). The station decides who may: this screen only
+// (#replace?approval=N, #temporary?approval=N). The station decides who may: this screen only
 // shows what it answers.
 import { h, msg, replace, announce } from '../dom.js';
 import { api } from '../api.js';
@@ -69,9 +69,9 @@ export function mount(main, ctx) {
         h('td', null, String(a.id)), h('td', null, what(a)), h('td', null, a.holder),
         h('td', { 'data-testid': `state-${a.id}` }, STATE_TEXT[a.state] || a.state),
         h('td', null, `${a.approvals.length} of ${a.required}`), h('td', null, day(a.expires)),
-        h('td', null, a.state === 'approved' && a.operation === 'replace'
+        h('td', null, a.state === 'approved' && (a.operation === 'replace' || a.operation === 'temporary')
           ? h('button', { type: 'button', 'aria-label': `Carry out request ${a.id}`,
-            onclick: () => ctx.go('replace', { approval: String(a.id) }) }, 'Carry out\u2026') : null)))));
+            onclick: () => ctx.go(a.operation, { approval: String(a.id) }) }, 'Carry out\u2026') : null)))));
   }
 
   function draw() {

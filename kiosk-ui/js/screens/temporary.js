@@ -5,7 +5,10 @@
 // holder's key management key recovered, and puts the permanent card on
 // hold (certificateHold) in the same transaction. The summary reads both
 // cards again: the permanent card held, the temporary card and its end.
-// The loan ends with #return.
+// The loan ends with #return. A profile that asks for approvals: the station
+// answers with an approval request instead; once approved, the requester
+// carries it out from the Approvals screen (#temporary?approval=N: holder and
+// card come from the request).
 import { h, msg, announce } from '../dom.js';
 import { apiReader, api } from '../api.js';
 import { sealAll } from '../seal.js';
@@ -16,7 +19,7 @@ import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawS
 
 export function mount(main, ctx) {
   const st = { step: 'holder', found: [], holder: null, cards: [], card: null, blank: null, policy: null,
-    pin: null, opState: null, perm: null, temp: null, note: null };
+    pin: null, opState: null, perm: null, temp: null, note: null, approval: null };
   let follow = null;
   const watch = new CardWatch({
     other: () => { wipe(); st.blank = null; st.step = 'blank'; st.note = msg('warn', 'A different card was inserted: pick the blank card again.'); draw(); },
@@ -54,15 +57,16 @@ export function mount(main, ctx) {
     try {
       const [pin] = await sealAll([st.pin]);
       st.pin = null;
-      const r = await apiReader('POST', `/v1/cards/${encodeURIComponent(st.card.guid)}/temporary`, { reader: st.blank.name, pin });
+      const r = await apiReader('POST', `/v1/cards/${encodeURIComponent(st.card.guid)}/temporary`,
+        { reader: st.blank.name, pin, ...(st.approval ? { approval: st.approval } : {}) });
       readers.resume();
       held = false;
       if (r.body.operation === undefined && r.body.approval !== undefined) {
         // The profile asks for approvals (docs/lifecycle.md): a request,
-        // nothing else. XXX carried out with the CLI (--approval) only.
+        // nothing else; carried out from the Approvals screen once approved.
         watch.stop();
         st.step = 'refused';
-        st.note = msg('info', `${r.body.message}. Nothing was changed; once approved, it is carried out with cardmgr temporary --approval ${r.body.approval}.`);
+        st.note = msg('info', `${r.body.message}. Nothing was changed; once approved, carry it out from Approvals (request ${r.body.approval}).`);
         draw();
         return;
       }
@@ -122,13 +126,31 @@ export function mount(main, ctx) {
             h('dt', null, 'Ends'), h('dd', null, day(st.temp.expires))] : null),
         h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Done'))];
     },
+    loading: () => [h('h1', null, 'Temporary card'), st.note || h('p', { role: 'status' }, 'Reading the approval request\u2026')],
     refused: () => [h('h1', null, 'The temporary card was not issued'), st.note,
       h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => ctx.go('') }, 'Back'))],
   };
 
   function draw() { drawStep(main, st, views); }
 
+  // Carrying out an approved request: its holder and permanent card.
+  async function fromApproval(id) {
+    st.step = 'loading';
+    draw();
+    try {
+      const a = (await api('GET', `/v1/approvals/${encodeURIComponent(id)}`)).body;
+      st.holder = (await api('GET', `/v1/holders/${encodeURIComponent(a.holder)}`)).body;
+      st.card = (await holderCards(st.holder)).find((c) => c.serial === a.card) || null;
+      if (!st.card) throw new Error(`card ${a.card} is not among the holder's cards`);
+      st.approval = a.id;
+      st.step = 'blank';
+      st.note = msg('info', `Approval request ${a.id}: ${a.approvals.length} of ${a.required} approvals, ${a.state}.`);
+    } catch (e) { st.step = 'refused'; st.note = msg('error', e.message); }
+    draw();
+  }
+
   const unsub = redrawOnBlanks(st, draw);
-  draw();
+  if (ctx.params && ctx.params.get('approval')) fromApproval(ctx.params.get('approval'));
+  else draw();
   return { unmount() { wipe(); watch.stop(); if (follow) follow.stop(); unsub(); } };
 }
