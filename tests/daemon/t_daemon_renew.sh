@@ -138,6 +138,21 @@ check_fails "the PIN is in no log" grep -rq 385027 "$T/cardmgrd.log" "$T/testca.
 # start it is settled; no certificate lost, none off the card unrevoked.
 STEPS="auth:begin auth:done slot_9a:begin enroll:journaled enroll:answered cert_9a:done
 slot_9c:begin slot_9a:done cert_9c:done slot_9c:done end:ok"
+# Drained: the card owes the CA nothing and the whole journal is empty. A
+# certificate issued for a renewal the kill cut off is revoked by the fold
+# of the CA's answer (eng_enroll_late): its revocation is queued after the
+# card's own count reached 0, so the card's count alone can pass too early.
+wait_drained() {
+	local i p
+	wait_settled 7101 || return 1
+	for ((i = 0; i < 120; i++)); do
+		p=$(cm auditor --json status 2>/dev/null | python3 -c \
+		    'import json,sys; print(json.load(sys.stdin)["ca"]["pending"])' 2>/dev/null)
+		[ "$p" = 0 ] && return 0
+		sleep 0.25
+	done
+	return 1
+}
 for step in $STEPS; do
 	daemon_stop
 	CARDMGRD_CRASH_AT=$step CARDMGRD_CLOCK_OFFSET=$OFF daemon_start || { not_ok "$step: daemon start"; continue; }
@@ -151,9 +166,13 @@ for step in $STEPS; do
 	CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
 	check_eq "$step: the interrupted renewal is settled at start (its log)" $((n0 + 1)) \
 	    "$(grep -c 'settled after a restart' "$T/cardmgrd.log")"
-	check "$step: the daemon starts again and the CA work drains" wait_settled 7101
+	check "$step: the daemon starts again and the CA work drains" wait_drained
 	check_eq "$step: no certificate the CA issued is missing from the inventory" "" "$(not_in_inventory | tr '\n' ' ')"
-	check_eq "$step: every one off the card is on the CRL" "" "$(issued_left | tr '\n' ' ')"
+	left_crl=$(issued_left | tr '\n' ' ')
+	for ((i = 0; i < 60 && ${#left_crl} > 0; i++)); do	# the fold's own revocation, next drain
+		sleep 0.5; left_crl=$(issued_left | tr '\n' ' ')
+	done
+	check_eq "$step: every one off the card is on the CRL" "" "$left_crl"
 	check_eq "$step: the card is still active" active "$(card_state 7101)"
 done
 # The same card again, its APDUs traced: the reference for the tears below.
