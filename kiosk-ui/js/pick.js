@@ -97,3 +97,14 @@ export function redrawOnBlanks(st, draw) {
     if (st.step === 'blank' && key !== seen) { seen = key; draw(); }
   });
 }
+
+// An approved key recovery request carried out at the kiosk (#replace or
+// #temporary ?approval=N): the request, its holder and the holder's card it
+// names. Throws when the card is not among the holder's cards.
+export async function approvalTarget(id) {
+  const a = (await api('GET', `/v1/approvals/${encodeURIComponent(id)}`)).body;
+  const holder = (await api('GET', `/v1/holders/${encodeURIComponent(a.holder)}`)).body;
+  const card = (await holderCards(holder)).find((c) => c.serial === a.card) || null;
+  if (!card) throw new Error(`card ${a.card} is not among the holder's cards`);
+  return { a, holder, card, note: msg('info', `Approval request ${a.id}: ${a.approvals.length} of ${a.required} approvals, ${a.state}.`) };
+}

@@ -15,7 +15,7 @@ import { sealAll } from '../seal.js';
 import * as readers from '../readers.js';
 import { CardWatch } from '../journey.js';
 import { followOp } from '../follow.js';
-import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, profilePolicy, progressList } from '../pick.js';
+import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, approvalTarget, profilePolicy, progressList } from '../pick.js';
 
 export function mount(main, ctx) {
   const st = { step: 'holder', found: [], holder: null, cards: [], card: null, blank: null, policy: null,
@@ -138,13 +138,12 @@ export function mount(main, ctx) {
     st.step = 'loading';
     draw();
     try {
-      const a = (await api('GET', `/v1/approvals/${encodeURIComponent(id)}`)).body;
-      st.holder = (await api('GET', `/v1/holders/${encodeURIComponent(a.holder)}`)).body;
-      st.card = (await holderCards(st.holder)).find((c) => c.serial === a.card) || null;
-      if (!st.card) throw new Error(`card ${a.card} is not among the holder's cards`);
-      st.approval = a.id;
+      const t = await approvalTarget(id);
+      st.holder = t.holder;
+      st.card = t.card;
+      st.approval = t.a.id;
       st.step = 'blank';
-      st.note = msg('info', `Approval request ${a.id}: ${a.approvals.length} of ${a.required} approvals, ${a.state}.`);
+      st.note = t.note;
     } catch (e) { st.step = 'refused'; st.note = msg('error', e.message); }
     draw();
   }
