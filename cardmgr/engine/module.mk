@@ -9,4 +9,5 @@ FUZZERS += fuzz_apr_rec
 $(eval $(call fuzzer,fuzz_apr_rec,tests/fuzz/fuzz_apr_rec.c cardmgr/engine/apr_rec.c drivers/buf.c,))
 
 # The stock receipt's serial list parser (pure: no engine needed).
-$(eval $(call fuzzer,fuzz_stk_serials,tests/fuzz/fuzz_stk_serials.c cardmgr/engine/stock_parse.c))
+FUZZERS += fuzz_stk_serials
+$(eval $(call fuzzer,fuzz_stk_serials,tests/fuzz/fuzz_stk_serials.c cardmgr/engine/stock_parse.c,))

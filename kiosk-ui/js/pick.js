@@ -99,12 +99,21 @@ export function redrawOnBlanks(st, draw) {
 }
 
 // An approved key recovery request carried out at the kiosk (#replace or
-// #temporary ?approval=N): the request, its holder and the holder's card it
-// names. Throws when the card is not among the holder's cards.
-export async function approvalTarget(id) {
-  const a = (await api('GET', `/v1/approvals/${encodeURIComponent(id)}`)).body;
-  const holder = (await api('GET', `/v1/holders/${encodeURIComponent(a.holder)}`)).body;
-  const card = (await holderCards(holder)).find((c) => c.serial === a.card) || null;
-  if (!card) throw new Error(`card ${a.card} is not among the holder's cards`);
-  return { a, holder, card, note: msg('info', `Approval request ${a.id}: ${a.approvals.length} of ${a.required} approvals, ${a.state}.`) };
+// #temporary ?approval=N): the screen's state st takes the request's holder,
+// the holder's card it names and its reason, and goes on at the blank card;
+// refused with why when the request or the card cannot be read.
+export async function fromApproval(st, id, draw) {
+  st.step = 'loading';
+  draw();
+  try {
+    const a = (await api('GET', `/v1/approvals/${encodeURIComponent(id)}`)).body;
+    st.holder = (await api('GET', `/v1/holders/${encodeURIComponent(a.holder)}`)).body;
+    st.card = (await holderCards(st.holder)).find((c) => c.serial === a.card) || null;
+    if (!st.card) throw new Error(`card ${a.card} is not among the holder's cards`);
+    st.reason = a.reason;
+    st.approval = a.id;
+    st.step = 'blank';
+    st.note = msg('info', `Approval request ${a.id}: ${a.approvals.length} of ${a.required} approvals, ${a.state}.`);
+  } catch (e) { st.step = 'refused'; st.note = msg('error', e.message); }
+  draw();
 }

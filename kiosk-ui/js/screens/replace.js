@@ -16,7 +16,7 @@ import { sealAll } from '../seal.js';
 import * as readers from '../readers.js';
 import { CardWatch } from '../journey.js';
 import { followOp } from '../follow.js';
-import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, approvalTarget, profilePolicy, progressList } from '../pick.js';
+import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, fromApproval, profilePolicy, progressList } from '../pick.js';
 
 export const REASONS = [['lost', 'Lost'], ['stolen', 'Stolen'], ['damaged', 'Damaged'], ['expired', 'Expired']];
 const LIVE = ['active', 'suspended', 'blocked', 'lost', 'stolen', 'damaged', 'expired'];
@@ -162,24 +162,8 @@ export function mount(main, ctx) {
 
   function draw() { drawStep(main, st, views); }
 
-  // Carrying out an approved request: its holder, card and reason.
-  async function fromApproval(id) {
-    st.step = 'loading';
-    draw();
-    try {
-      const t = await approvalTarget(id);
-      st.holder = t.holder;
-      st.card = t.card;
-      st.reason = t.a.reason;
-      st.approval = t.a.id;
-      st.step = 'blank';
-      st.note = t.note;
-    } catch (e) { st.step = 'refused'; st.note = msg('error', e.message); }
-    draw();
-  }
-
   const unsub = redrawOnBlanks(st, draw);
-  if (ctx.params && ctx.params.get('approval')) fromApproval(ctx.params.get('approval'));
+  if (ctx.params && ctx.params.get('approval')) fromApproval(st, ctx.params.get('approval'), draw);
   else draw();
   return { unmount() { wipe(); watch.stop(); if (follow) follow.stop(); unsub(); } };
 }

@@ -15,7 +15,7 @@ import { sealAll } from '../seal.js';
 import * as readers from '../readers.js';
 import { CardWatch } from '../journey.js';
 import { followOp } from '../follow.js';
-import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, approvalTarget, profilePolicy, progressList } from '../pick.js';
+import { day, holderSearch, holderCards, cardTable, blankChoice, pinTwice, drawStep, redrawOnBlanks, fromApproval, profilePolicy, progressList } from '../pick.js';
 
 export function mount(main, ctx) {
   const st = { step: 'holder', found: [], holder: null, cards: [], card: null, blank: null, policy: null,
@@ -133,23 +133,8 @@ export function mount(main, ctx) {
 
   function draw() { drawStep(main, st, views); }
 
-  // Carrying out an approved request: its holder and permanent card.
-  async function fromApproval(id) {
-    st.step = 'loading';
-    draw();
-    try {
-      const t = await approvalTarget(id);
-      st.holder = t.holder;
-      st.card = t.card;
-      st.approval = t.a.id;
-      st.step = 'blank';
-      st.note = t.note;
-    } catch (e) { st.step = 'refused'; st.note = msg('error', e.message); }
-    draw();
-  }
-
   const unsub = redrawOnBlanks(st, draw);
-  if (ctx.params && ctx.params.get('approval')) fromApproval(ctx.params.get('approval'));
+  if (ctx.params && ctx.params.get('approval')) fromApproval(st, ctx.params.get('approval'), draw);
   else draw();
   return { unmount() { wipe(); watch.stop(); if (follow) follow.stop(); unsub(); } };
 }
