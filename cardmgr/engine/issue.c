@@ -451,8 +451,39 @@ out:
 /* ---- the end: one transaction makes the card ACTIVE, or the op FAILED ---- */
 
 
+/* An operation still RUNNING after its roll back was tried: FAILED. */
+static void
+op_failed(struct engine *e, uint64_t op_id)
+{
+	struct inv_txn *t = NULL;
+	struct inv_op op;
+
+	if (inv_begin(e->inv, 1, &t) != INV_OK)
+		return;
+	if (inv_op_get(t, op_id, &op) != INV_OK || op.state != INV_OP_RUNNING) {
+		inv_abort(t);
+		return;
+	}
+	op.state = INV_OP_FAILED;
+	op.updated = (uint64_t)time(NULL);
+	if (inv_op_put(t, &op) != INV_OK) {
+		inv_abort(t);
+		return;
+	}
+	if (inv_commit(t) == INV_OK)
+		eng_op_changed(e);
+}
+
+/*
+ * ok: the card is ACTIVE and the operation DONE. Not ok: the operation
+ * FAILED, with its reason as a journal step; when a roll back follows
+ * (rolling: the card is still in the reader), the operation stays RUNNING
+ * until the roll back says ROLLED_BACK (recover.c) or op_failed() does, so
+ * that no waiter reads "failed" for a card that is rolled back a moment
+ * later.
+ */
 static int
-finish(struct issue_job *j, int ok)
+finish(struct issue_job *j, int ok, int rolling)
 {
 	struct inv_txn *t = NULL;
 	struct inv_card c;
@@ -467,7 +498,7 @@ finish(struct issue_job *j, int ok)
 		return rc;
 	if ((rc = inv_op_get(t, j->op_id, &op)) != INV_OK)
 		goto fail;
-	op.state = ok ? INV_OP_DONE : INV_OP_FAILED;
+	op.state = ok ? INV_OP_DONE : rolling ? INV_OP_RUNNING : INV_OP_FAILED;
 	op.updated = now;
 	if ((rc = inv_op_put(t, &op)) != INV_OK)
 		goto fail;
@@ -735,7 +766,7 @@ issue_thread(void *arg)
 	struct cops_card card;
 	struct pcsc_ctx *pc = NULL;
 	char detail[256] = "";
-	int rc, ok = 0, present = 1;
+	int rc, ok = 0, present = 1, rolling;
 
 	memset(&card, 0, sizeof(card));
 	hash_start(j);
@@ -799,7 +830,8 @@ done:
 		    "answers failed: %s", ans_strerror(j->hash_rc));
 		ok = 0;
 	}
-	if ((rc = finish(j, ok)) != INV_OK) {
+	rolling = !ok && j->have_guid && present;
+	if ((rc = finish(j, ok, rolling)) != INV_OK) {
 		log_warnx("operation %llu: cannot record the outcome",
 		    (unsigned long long)j->op_id);
 		/* Activation refused (a replacement whose old card moved
@@ -808,7 +840,8 @@ done:
 			if (j->detail[0] == '\0')
 				snprintf(j->detail, sizeof(j->detail), "cannot "
 				    "record the outcome: %s", inv_strerror(rc));
-			(void)finish(j, 0);
+			rolling = j->have_guid && present;
+			(void)finish(j, 0, rolling);
 		}
 		ok = 0;
 	}
@@ -826,10 +859,12 @@ done:
 	 * the reader (wiped, what the CA issued revoked); a pulled one when it
 	 * comes back (recover.c). Never left half-issued and called active.
 	 */
-	if (!ok && j->have_guid && present &&
-	    eng_rollback(j->e, j->guid, j->reader, j->detail) != 0)
-		log_warnx("operation %llu: roll back when the card is "
-		    "presented again", (unsigned long long)j->op_id);
+	if (rolling) {
+		if (eng_rollback(j->e, j->guid, j->reader, j->detail) != 0)
+			log_warnx("operation %llu: roll back when the card is "
+			    "presented again", (unsigned long long)j->op_id);
+		op_failed(j->e, j->op_id);	/* not rolled back: failed */
+	}
 	eng_pcsc_close(j->e, pc, j->reader);
 	eng_reader_release(j->e, j->reader);
 	if (j->rep != NULL)
