@@ -1,9 +1,11 @@
 /* ca: CMP client over mutual TLS on OpenSSL's OSSL_CMP_*. See ca.h. */
 #include "ca.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/cmp.h>
@@ -45,10 +47,17 @@ struct ca_link {
 	int final_fail;			/* PKIFailureInfo bits that end the
 					 * request for good, even in an error
 					 * message (see classify) */
-	/* The transaction's HTTP connection (transfer(), cmp_free()). */
-	OSSL_HTTP_REQ_CTX *http;	/* kept alive between its messages */
+	/*
+	 * The HTTP connection (transfer(), cmp_free()): kept alive between a
+	 * transaction's messages, and with cfg.keep_alive for the next
+	 * transactions to the same endpoint (kept: carried over, idle since
+	 * http_last, to ep[http_ep]).
+	 */
+	OSSL_HTTP_REQ_CTX *http;
 	BIO *conn;			/* its TCP connection, ours */
 	int conn_err;			/* CAHTTP_* of the last connect */
+	int kept, http_ep;
+	time_t http_last;		/* CLOCK_MONOTONIC seconds */
 };
 
 /*
@@ -356,6 +365,26 @@ out:
 	return rc;
 }
 
+/* End the link's HTTP connection, if one is open. */
+static void
+http_end(struct ca_link *l, int ok)
+{
+	if (l->http != NULL)
+		(void)OSSL_HTTP_close(l->http, ok);
+	l->http = NULL;
+	BIO_free_all(l->conn);
+	l->conn = NULL;
+}
+
+static time_t
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 void
 ca_link_free(struct ca_link *l)
 {
@@ -363,6 +392,7 @@ ca_link_free(struct ca_link *l)
 
 	if (l == NULL)
 		return;
+	http_end(l, 1);
 	for (i = 0; i < CA_MAX_ENDPOINTS; i++)
 		catls_done(&l->ep[i].tls);
 	X509_STORE_free(l->trust);
@@ -433,22 +463,32 @@ set_txid(OSSL_CMP_CTX *ctx, const uint8_t txid[CA_TXID_LEN])
 	return ok;
 }
 
-/* End the transaction's HTTP connection, if one is open. */
-static void
-http_end(struct ca_link *l, int ok)
+/*
+ * May the connection an earlier transaction left open carry this one? Only
+ * to the same endpoint, within keep_alive seconds of its last use (below
+ * the server's own idle close), and if the server has not closed it: an
+ * idle HTTP connection has nothing to read but its end (FIN, RST or a TLS
+ * close_notify), so anything readable means "closed" and a new one is
+ * opened instead.
+ */
+static int
+http_reusable(struct ca_link *l)
 {
-	if (l->http != NULL)
-		(void)OSSL_HTTP_close(l->http, ok);
-	l->http = NULL;
-	BIO_free_all(l->conn);
-	l->conn = NULL;
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+
+	if (l->http_ep != l->cur || mono_s() - l->http_last >= l->cfg.keep_alive)
+		return 0;
+	if (BIO_get_fd(l->conn, &p.fd) <= 0 || p.fd < 0)
+		return 0;
+	return poll(&p, 1, 0) == 0;
 }
 
 /*
  * OSSL_CMP_transfer_cb_t: what OSSL_CMP_MSG_http_perform() does, on a TCP
  * connection we opened (cahttp.h: a refused connect is told at once, not
  * retried until the timeout), kept alive for the transaction's next
- * message (certConf) as OpenSSL would.
+ * message (certConf) as OpenSSL would, and for the next transactions
+ * (cfg.keep_alive).
  */
 static OSSL_CMP_MSG *
 transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
@@ -464,6 +504,9 @@ transfer(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
 
 	t = t > 0 ? t : l->cfg.timeout;
 	(void)snprintf(port, sizeof(port), "%d", EP(l)->port);
+	if (l->kept && !http_reusable(l))
+		http_end(l, 1);
+	l->kept = 0;
 	if (l->http == NULL && (l->conn_err = cahttp_connect(EP(l)->host,
 	    EP(l)->port, t, &l->conn)) != CAHTTP_OK)
 		return NULL;
@@ -503,11 +546,20 @@ set_transport(struct ca_link *l, OSSL_CMP_CTX *ctx)
 	    OSSL_CMP_CTX_set_transfer_cb_arg(ctx, arg);
 }
 
-/* The end of a transaction: its connection and its CMP context. */
+/*
+ * The end of a transaction: its CMP context, and its connection unless it
+ * is kept for the next one (cfg.keep_alive).
+ */
 static void
 cmp_free(struct ca_link *l, OSSL_CMP_CTX *ctx)
 {
-	http_end(l, 1);
+	if (l->http != NULL && l->cfg.keep_alive > 0) {
+		l->kept = 1;
+		l->http_ep = l->cur;
+		l->http_last = mono_s();
+	} else {
+		http_end(l, 1);
+	}
 	OSSL_CMP_CTX_free(ctx);
 }
 

@@ -86,6 +86,13 @@ struct ca_cfg {
 				 * responses (any anchor-chained cert if NULL) */
 	int timeout;		/* seconds per message round trip (see ca_timeout) */
 	/*
+	 * Seconds an idle HTTP(S) connection is kept open for the link's next
+	 * transaction (0: closed at the end of each transaction). A kept
+	 * connection is used again only to the same endpoint, within this
+	 * time, and when the server has not closed it meanwhile.
+	 */
+	int keep_alive;
+	/*
 	 * Tests and the fuzzer only (NULL in the station): every CMP message
 	 * goes to this callback, with transfer_arg, instead of straight to
 	 * HTTP(S) (the callback may call OSSL_CMP_MSG_http_perform, which

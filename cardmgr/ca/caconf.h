@@ -20,6 +20,9 @@
  *   cmp_sender = /O=../CN=..   the only subject that may sign CMP responses
  *                              (the CA's CMP signer); recommended
  *   timeout = 10               seconds per CMP round trip
+ *   keep_alive = 15            seconds an idle connection to the CA is kept
+ *                              for the next transaction (0..60; 0: one
+ *                              connection per transaction)
  *   state_dir = DIR            outbox (LMDB), station.crt, CRL cache
  *   pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
  *   token = station            token label
@@ -68,6 +71,7 @@ struct caconf {
 	char untrusted[CACONF_VAL];
 	char cmp_sender[CACONF_VAL];
 	int timeout;
+	int keep_alive;
 	char state_dir[CACONF_VAL];
 	char pkcs11_module[CACONF_VAL];
 	char token[CACONF_VAL];

@@ -424,6 +424,7 @@ link_cfg(struct cast *st, struct ca_cfg *cfg, char *untrusted,
 	cfg->tls_trust = c->tls_trust[0] ? c->tls_trust : NULL;
 	cfg->cmp_trust = c->cmp_trust;
 	cfg->timeout = c->timeout;
+	cfg->keep_alive = c->keep_alive;
 	cfg->sender = c->cmp_sender[0] ? c->cmp_sender : NULL;
 	cast_path(st, "cacerts.pem", untrusted);
 	if (c->untrusted[0] != '\0')

@@ -1088,10 +1088,10 @@ drain_loop(void *arg)
 		pthread_mutex_unlock(&e->ca_mu);
 		if (rc == OUTBOX_OK && c.pending > 0 && !held) {
 			eng_ca_drain(e, &st);
-			if (st.done || st.failed)
-				log_info("CA journal: %u done, %u refused, %llu "
-				    "left", st.done, st.failed,
-				    (unsigned long long)st.remaining);
+			if (st.done || st.failed || st.retried)
+				log_info("CA journal: %u done, %u refused, %u to "
+				    "retry, %llu left", st.done, st.failed,
+				    st.retried, (unsigned long long)st.remaining);
 		} else {
 			eng_ca_reconcile(e);
 		}

@@ -72,7 +72,27 @@ check "holds then releases, in order: none of the card's certificates on the CRL
     crl_has absent $SN
 check_eq "inventory: active, certificates valid, nothing pending" "active 0 valid" \
     "$(field 6001 '"%s %s" % (j["state"], j["pending_ca"])') $(cert_states 6001)"
-check_grep "the drain says what it did" 'CA journal: [0-9]+ done, 0 refused, 0 left' "$T/cardmgrd.log"
+check_grep "the drain says what it did" 'CA journal: [0-9]+ done, 0 refused, 0 to retry, 0 left' "$T/cardmgrd.log"
+
+# --- kept connections (keep_alive in ca.conf): 40 more enrollments over the
+# links' open connections; then nginx reloads (its old worker closes the idle
+# ones) and 40 more go out on new connections, none failing on a closed one
+# (nothing "to retry"). Counted at nginx ($connection per request).
+l0=$(wc -l <"$T/nginx/access.log")
+"$BIN/outbox_fill" "$T/inv" 40 "$T/bulk.csr" piv-auth >/dev/null 2>&1
+check "40 more drain" wait_drained
+conns=$(tail -n +$((l0 + 1)) "$T/nginx/access.log" | grep '"POST /cmp ' | grep -o ' conn=[0-9]*' | sort -u | wc -l)
+check "their 80 requests came over at most 9 connections (the links': $conns)" test "$conns" -le 9
+kill -HUP "$(cat "$T/pids/nginx")"
+sleep 1
+l0=$(wc -l <"$T/nginx/access.log") g0=$(wc -l <"$T/cardmgrd.log") issued=$(issued_count)
+"$BIN/outbox_fill" "$T/inv" 40 "$T/bulk.csr" piv-auth >/dev/null 2>&1
+check "after nginx reloaded, 40 more drain" wait_drained
+check_eq "the CA issued exactly 40" $((issued + 40)) "$(issued_count)"
+check_eq "none went to a connection nginx had closed (nothing to retry)" "" \
+    "$(tail -n +$((g0 + 1)) "$T/cardmgrd.log" | grep -E 'CA journal: .*[1-9][0-9]* to retry')"
+check_eq "all 80 requests answered 200 at nginx" 80 \
+    "$(tail -n +$((l0 + 1)) "$T/nginx/access.log" | grep '"POST /cmp ' | grep -c '" 200 ')"
 daemon_stop
 check "the daemon starts again" daemon_start
 check_eq "the same after a restart" "active 0 valid 0" \
