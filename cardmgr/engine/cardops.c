@@ -747,3 +747,37 @@ cops_renew(struct cops_card *c, const struct cops_plan *p, const char *pin,
 		return hook_fail("journal", detail, cap);
 	return issue_slots(c, p, h, c->id.chuid.guid, detail, cap);
 }
+
+int
+cops_prove(struct cops_card *c, int slot, EVP_PKEY *pub, const char *context,
+    char *detail, size_t cap)
+{
+	uint8_t msg[128 + 32], *sig = NULL;
+	size_t n = strlen(context), siglen = 0;
+	EVP_MD_CTX *md = NULL;
+	int rc, ok = 0;
+
+	if (c == NULL || c->piv == NULL || pub == NULL || n > 128)
+		return COPS_ERR_ARG;
+	memcpy(msg, context, n);
+	if (RAND_bytes(msg + n, 32) != 1)
+		return COPS_ERR_NOMEM;
+	rc = piv_sign(c->piv, slot, pub, EVP_sha256(), PIV_PAD_PKCS1, msg,
+	    n + 32, &sig, &siglen);
+	if (rc == PIV_OK && (md = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1)
+		ok = EVP_DigestVerify(md, sig, siglen, msg, n + 32) == 1;
+	EVP_MD_CTX_free(md);
+	free(sig);
+	if (rc != PIV_OK) {
+		snprintf(detail, cap, "the card would not sign a challenge "
+		    "with slot %02x: %s", slot, piv_strerror(rc));
+		return rc == PIV_ERR_REMOVED ? COPS_ERR_REMOVED : COPS_ERR_CARD;
+	}
+	if (!ok) {
+		snprintf(detail, cap, "the card's slot %02x signature does not "
+		    "verify with the registered key", slot);
+		return COPS_ERR_DIFFERENT;
+	}
+	return COPS_OK;
+}

@@ -141,6 +141,16 @@ int cops_issue(struct cops_card *c, const struct cops_plan *plan,
 
 /* 1 if the card still answers to the factory 9B key (3DES or AES-192). */
 int cops_is_blank(struct cops_card *c);
+/*
+ * Is this the card holding pub's private key in slot? The card signs
+ * context (a NUL-terminated label binding the purpose) followed by 32 fresh
+ * random bytes; the signature is checked here against pub. COPS_OK, or
+ * COPS_ERR_DIFFERENT (a signature, but not by that key) or COPS_ERR_CARD
+ * (the card would not sign; why in detail). PIN-less slots only (9E), unless
+ * the caller verified the PIN.
+ */
+int cops_prove(struct cops_card *c, int slot, EVP_PKEY *pub,
+    const char *context, char *detail, size_t cap);
 
 /* PIN change. [out] *tries: left after a wrong old PIN (-1 unknown). */
 int cops_pin_change(struct cops_card *c, const char *old_pin,

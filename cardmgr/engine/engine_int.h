@@ -413,6 +413,16 @@ int op_temp_return(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a);
 int eng_temp_start(struct engine *e);
 int eng_temp_tick(struct engine *e, unsigned *ended);
+/*
+ * Card c (known to the inventory, open in k) was presented at reader: if a
+ * temporary card is out for it and it proves itself with its card
+ * authentication key (9E, no PIN), the loan ends as by `cardmgr return`.
+ * 1: the loan ended (its CA work journaled: the caller drains once the
+ * reader is free); 0: no loan; -1: not proven or not recorded (logged and
+ * audited).
+ */
+int eng_temp_presented(struct engine *e, struct cops_card *k,
+    const struct inv_card *c, const char *reader);
 
 /* backup_op.c: POST /v1/backup (worker thread). */
 int op_backup(struct engine *e, uint64_t id, const struct actor *a);

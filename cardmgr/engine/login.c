@@ -124,28 +124,16 @@ find_operator(struct engine *e, struct login *l)
 static int
 challenge(struct cops_card *k, struct login *l)
 {
-	uint8_t msg[sizeof(login_ctx) - 1 + 32], *sig = NULL;
-	size_t siglen = 0;
 	EVP_PKEY *pub = X509_get0_pubkey(l->cert);
-	EVP_MD_CTX *md = NULL;
-	int rc, ok = 0;
+	char why[160];
 
 	if (pub == NULL)
 		return refuse(l, 403, "untrusted_card", "certificate without "
 		    "a usable public key");
-	memcpy(msg, login_ctx, sizeof(login_ctx) - 1);
-	randombytes_buf(msg + sizeof(login_ctx) - 1, 32);
-	rc = piv_sign(k->piv, PIV_SLOT_AUTH, pub, EVP_sha256(), PIV_PAD_PKCS1,
-	    msg, sizeof(msg), &sig, &siglen);
-	if (rc == PIV_OK && (md = EVP_MD_CTX_new()) != NULL &&
-	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) == 1)
-		ok = EVP_DigestVerify(md, sig, siglen, msg, sizeof(msg)) == 1;
-	EVP_MD_CTX_free(md);
-	free(sig);
-	if (!ok)
+	if (cops_prove(k, PIV_SLOT_AUTH, pub, login_ctx, why, sizeof(why)) !=
+	    COPS_OK)
 		return refuse(l, 403, "untrusted_card", "the card did not sign "
-		    "the challenge with its certificate's key (%s)",
-		    rc == PIV_OK ? "bad signature" : piv_strerror(rc));
+		    "the challenge with its certificate's key (%s)", why);
 	return 0;
 }
 

@@ -15,6 +15,9 @@
  * Rolling back rather than resuming keeps one path for every tear point and
  * never hands out a card whose every step was not seen to succeed; the
  * officer simply issues the (now blank) card again.
+ *
+ * The same watcher hands a suspended card with a temporary card out for it
+ * to temp.c (eng_temp_presented): proven by its 9E key, it ends its loan.
  */
 #include "engine_int.h"
 
@@ -283,8 +286,9 @@ inserted(struct engine *e, const char *reader)
 	struct cops_card k;
 	struct inv_txn *t = NULL;
 	struct inv_card c;
+	struct outbox_drain_stats st;
 	char detail[256];
-	int issuing = 0;
+	int issuing = 0, known = 0, returned = 0;
 
 	switch (eng_reader_claim(e, reader)) {
 	case 0:
@@ -299,15 +303,20 @@ inserted(struct engine *e, const char *reader)
 	    cops_open(pc, reader, &k, detail, sizeof(detail)) == COPS_OK &&
 	    k.id.has_chuid && k.id.chuid.has_guid &&
 	    inv_begin(e->inv, 0, &t) == INV_OK) {
-		issuing = inv_card_get(t, k.id.chuid.guid, &c) == INV_OK &&
-		    c.state == INV_CARD_ISSUING;
+		known = inv_card_get(t, k.id.chuid.guid, &c) == INV_OK;
+		issuing = known && c.state == INV_CARD_ISSUING;
 		inv_abort(t);
 	}
+	/* A permanent card on loan, back: it may end its loan (temp.c). */
+	if (known && c.state == INV_CARD_SUSPENDED)
+		returned = eng_temp_presented(e, &k, &c, reader) == 1;
 	cops_close(&k);
 	eng_pcsc_close(e, pc, reader);
 	if (issuing)
 		eng_rollback(e, c.guid, reader, "interrupted issuance");
 	eng_reader_release(e, reader);
+	if (returned && e->cast != NULL)
+		eng_ca_drain(e, &st);
 	return 0;
 }
 

@@ -281,6 +281,85 @@ find_by_permanent(const struct inv_card *c, void *arg)
 	return 0;
 }
 
+/* ---- the permanent card presented at a reader (recover.c's watcher) --- */
+
+/* What the card signs to end its loan (cops_prove adds 32 random bytes). */
+static const char presented_ctx[] = "cardmgr loan end: permanent card presented v1\n";
+
+struct cardauth {
+	X509 *cert;		/* the newest 9E certificate not revoked */
+	uint64_t not_before;
+};
+
+static int
+find_cardauth(const struct inv_cert *c, void *arg)
+{
+	struct cardauth *a = arg;
+	const unsigned char *p = c->der;
+	X509 *x;
+
+	if (c->slot != PIV_SLOT_CARDAUTH || c->status == INV_CERT_REVOKED ||
+	    c->status == INV_CERT_PENDING_REVOKE ||
+	    (a->cert != NULL && c->not_before <= a->not_before))
+		return 0;
+	if ((x = d2i_X509(NULL, &p, (long)c->der_len)) == NULL)
+		return 0;
+	X509_free(a->cert);
+	a->cert = x;
+	a->not_before = c->not_before;
+	return 0;
+}
+
+int
+eng_temp_presented(struct engine *e, struct cops_card *k,
+    const struct inv_card *c, const char *reader)
+{
+	struct find_loan f;
+	struct cardauth ca = { NULL, 0 };
+	struct inv_card tc;
+	char why[256], detail[200];
+	int rc, out = -1;
+
+	memset(&f, 0, sizeof(f));
+	memcpy(f.pguid, c->guid, 16);
+	if ((rc = inv_begin(e->inv, 0, &f.t)) != INV_OK)
+		return -1;
+	/* (the walk stops at the loan found: its own rc says so) */
+	rc = inv_cards_in_state(f.t, INV_CARD_TEMPORARY, find_by_permanent, &f);
+	if (f.found && (rc = inv_card_get(f.t, f.tguid, &tc)) == INV_OK)
+		rc = inv_certs_of_card(f.t, c->guid, find_cardauth, &ca);
+	inv_abort(f.t);
+	if (rc != INV_OK || !f.found) {
+		X509_free(ca.cert);
+		return rc == INV_OK ? 0 : -1;
+	}
+	if (ca.cert == NULL)
+		snprintf(detail, sizeof(detail), "no card authentication (9E) "
+		    "certificate on record");
+	else if (cops_prove(k, PIV_SLOT_CARDAUTH, X509_get0_pubkey(ca.cert),
+	    presented_ctx, detail, sizeof(detail)) == COPS_OK)
+		out = 0;
+	X509_free(ca.cert);
+	if (out != 0) {
+		log_warnx("card %s presented at '%s': its loan (temporary card "
+		    "%s) goes on: %s", c->serial, reader, tc.serial, detail);
+		eng_audit(e, NULL, "return", c->serial, "refused", detail);
+		return -1;
+	}
+	snprintf(why, sizeof(why), "permanent card %.64s presented at '%.120s'",
+	    c->serial, reader);
+	if ((rc = loan_end(e, tc.guid, "return", 1, "engine", why)) != INV_OK) {
+		log_warnx("card %s presented at '%s': the loan could not end: "
+		    "%s", c->serial, reader, inv_strerror(rc));
+		eng_audit(e, NULL, "return", tc.serial, "failed",
+		    inv_strerror(rc));
+		return -1;
+	}
+	log_info("temporary card %s returned: %s", tc.serial, why);
+	eng_audit(e, NULL, "return", tc.serial, "ok", why);
+	return 1;
+}
+
 int
 op_temp_return(struct engine *e, const struct ops_req *r, uint64_t id,
     const struct actor *a)

@@ -160,6 +160,7 @@ check "B's certificates are still keyCompromise" crl_has KeyCompromise $SNB
 check_eq "9D on E holds B's key too" "$(pubkey <"$T/b9d.pem")" "$(slot_cert "$R3" 9d | pubkey)"
 
 # --- a temporary card: E left at home (not in any reader), C put away
+yubico-piv-tool -r "$R3" -a read-object --id 0x5fc102 -f binary -o "$T/e.chuid" >/dev/null 2>&1
 vcard_remove 3
 vcard_remove 2
 SNE=$(serials 7005)
@@ -194,6 +195,52 @@ check "E's certificates are off the CRL (removeFromCRL)" crl_has absent $SNE
 check "the temporary card's are revoked (cessationOfOperation)" crl_has CessationOfOperation $SNT1
 check_eq "returning again: 404, no loan" 404 "$(post officer /v1/cards/7005/return '{}')"
 vcard_remove 0
+wait_state() {	# serial state: until the inventory says so
+	for ((i = 0; i < 40; i++)); do [ "$(field "$1" 'j["state"]')" = "$2" ] && return 0; sleep 0.25; done
+	return 1
+}
+
+# --- a loan ended by presenting the permanent card at any reader: E signs a
+# fresh challenge with its 9E key (no PIN), checked against the inventory's
+# 9E certificate. A clone (E's CHUID on another card, its own 9E key) does not
+# end it.
+vcard_insert 1 "$T/tp.state" --create --serial 7009 >/dev/null
+cm officer --json --secrets-fd 3 temporary 7005 --reader "$R1" 3<"$T/s.pin" >"$T/tmp.json" 2>/dev/null
+check_eq "a temporary card, to be ended by presenting E" done "$(wait_op "$(json "$T/tmp.json" 'j["operation"]')")"
+SNTP=$(serials 7009)
+check "E's holds reach the CA" wait_settled 7005
+vcard_remove 1
+vcard_insert_raw 2 "$T/clone.state" --create --serial 7099 >/dev/null
+yubico-piv-tool -r "$R2" -a write-object --id 0x5fc102 -f binary -i "$T/e.chuid" >/dev/null 2>&1 &&
+    yubico-piv-tool -r "$R2" -a generate -s 9e -A ECCP256 >/dev/null 2>&1
+check_eq "a clone: E's CHUID on another card, with a 9E key of its own" "$(xxd -p "$T/e.chuid" | tr -d '\n')" \
+    "$(yubico-piv-tool -r "$R2" -a read-object --id 0x5fc102 -f hex 2>/dev/null | tr -d '\n' | tr 'A-F' 'a-f')"
+vcard_remove 2
+g0=$(wc -l <"$T/cardmgrd.log")
+vcard_insert_raw 2 "$T/clone.state" >/dev/null
+for ((i = 0; i < 40; i++)); do
+	tail -n +$((g0 + 1)) "$T/cardmgrd.log" | grep -q 'card 7005 presented' && break
+	sleep 0.25
+done
+tail -n +$((g0 + 1)) "$T/cardmgrd.log" >"$T/g.log"
+check_grep "the clone presented: the watcher says the loan goes on, and why" \
+    "card 7005 presented at '$R2': its loan \(temporary card 7009\) goes on: .*does not verify" "$T/g.log"
+check_eq "inventory: E still suspended, the temporary card still out" "suspended temporary" \
+    "$(field 7005 'j["state"]') $(field 7009 'j["state"]')"
+check "E's certificates still on hold" crl_has CertificateHold $SNE
+vcard_remove 2
+vcard_insert_raw 3 "$T/e.state" >/dev/null
+check "E itself presented: the loan ends" wait_state 7009 returned
+check "and its CA work drains" wait_settled 7005
+check_eq "inventory: E active, the temporary card returned" "active returned" \
+    "$(field 7005 'j["state"]') $(field 7009 'j["state"]')"
+check "E's certificates are off the CRL" crl_has absent $SNE
+check "the temporary card's are revoked (cessationOfOperation)" crl_has CessationOfOperation $SNTP
+card_json 7009
+python3 -c 'import json,sys; [print(h.get("actor"), h.get("detail")) for h in json.load(open(sys.argv[1]))["history"]]' \
+    "$T/c.json" >"$T/hist.txt"
+check_grep "its history says E was presented, by the engine" '^engine permanent card 7005 presented at' "$T/hist.txt"
+vcard_remove 3
 
 # --- a second loan, ended by the scheduler when the clock passes its end
 vcard_insert 1 "$T/t2.state" --create --serial 7007 >/dev/null
@@ -209,10 +256,6 @@ daemon_stop
 # Eight days later; the restart also brings a profile requiring approvals.
 sed -i 's/^self_test = true;/&\nkey_recovery_approvals = 2;/' "$T/etc/profiles/employee.conf"
 CARDMGRD_CLOCK_OFFSET=$((8 * 86400)) daemon_start
-wait_state() {	# serial state: until the inventory says so
-	for ((i = 0; i < 40; i++)); do [ "$(field "$1" 'j["state"]')" = "$2" ] && return 0; sleep 0.25; done
-	return 1
-}
 check "eight days later the scheduler ends the loan" wait_state 7007 expired
 check "and the CA work drains" wait_settled 7005
 check_eq "inventory: E active, the temporary card expired" "active expired" \
