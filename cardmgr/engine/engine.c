@@ -507,6 +507,25 @@ add_lines(json_t *lines, char *err)
 		json_array_append_new(lines, json_string(l));
 }
 
+/* prof_check_roles on the files as they are on disk now (both valid). */
+static unsigned
+roles_check(const char *profiles_dir, const char *lifecycle, char *err,
+    size_t cap)
+{
+	struct prof_set *ps = NULL;
+	struct lc *lc = NULL;
+	unsigned n = 0;
+
+	if (prof_load_dir(profiles_dir, &ps, err, cap) == 0 &&
+	    lc_load(lifecycle, &lc, err, cap) == LC_OK) {
+		err[0] = '\0';
+		n = prof_check_roles(ps, lc, profiles_dir, err, cap);
+	}
+	lc_free(lc);
+	prof_set_free(ps);
+	return n;
+}
+
 /*
  * The profiles, operator map and lifecycle as they are on disk now (an
  * administrator edited them and wants to know before restarting): every
@@ -530,6 +549,12 @@ config_check(struct engine *e, uint64_t id)
 		(void)lc_check_config(e->cfg->lifecycle, err, sizeof(err), &lerr);
 	add_lines(lines, err);
 	nerr += lerr;
+	if (nerr == 0 && e->cfg->lifecycle != NULL) {
+		err[0] = '\0';
+		nerr += roles_check(e->cfg->profiles_dir, e->cfg->lifecycle, err,
+		    sizeof(err));
+		add_lines(lines, err);
+	}
 	return eng_reply(e, id, 200, json_pack("{s:b, s:I, s:o, s:s, s:s, s:s}",
 	    "valid", nerr == 0, "errors", (json_int_t)nerr, "messages", lines,
 	    "profiles_dir", e->cfg->profiles_dir, "operators",
@@ -1038,6 +1063,11 @@ engine_setup(struct engine_cfg *cfg)
 	    sizeof(err)) != LC_OK) {
 		log_warnx("lifecycle %s refused:\n%s", cfg->lifecycle ?
 		    cfg->lifecycle : "(none configured)", err);
+		return -1;
+	}
+	if (prof_check_roles(cfg->profiles, cfg->lc, cfg->profiles_dir, err,
+	    sizeof(err)) > 0) {
+		log_warnx("profiles and lifecycle disagree:\n%s", err);
 		return -1;
 	}
 	/* The lifecycle names the inventory's states by their numbers. */

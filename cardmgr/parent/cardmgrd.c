@@ -93,6 +93,12 @@ check_config(const struct dconf *c)
 	} else {
 		printf("lifecycle: %zu transitions in %s\n", lc->n, c->lifecycle);
 	}
+	err[0] = '\0';
+	if (ps != NULL && lc != NULL &&
+	    prof_check_roles(ps, lc, c->profiles_dir, err, sizeof(err)) > 0) {
+		fprintf(stderr, "%s", err);
+		bad = 1;
+	}
 	lc_free(lc);
 	printf("ca link: %s\n", c->ca_conf[0] ? c->ca_conf : "none");
 	printf("seccomp: %s%s\n", c->seccomp, strcmp(c->seccomp, "off") == 0 ?

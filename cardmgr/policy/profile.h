@@ -212,4 +212,16 @@ const char *prof_reason_name(int reason);
 int prof_check_config(const char *profiles_dir, const char *operators_file,
     char *errbuf, size_t cap, unsigned *nerrors);
 
+struct lc;
+/*
+ * Profiles against the lifecycle: an operation a profile grants to some
+ * roles (issue, retire, suspend, replace, temporary) that no role may run,
+ * because the lifecycle's transition for it (issue, retire, suspend,
+ * replace, forgotten) shares none of them, or, for temporary, because the
+ * "temporary" profile lets none of them issue either. One "DIR/NAME.conf:
+ * message" line per such operation in errbuf (appended); returns how many.
+ */
+unsigned prof_check_roles(const struct prof_set *set, const struct lc *lc,
+    const char *profiles_dir, char *errbuf, size_t cap);
+
 #endif /* PROFILE_H */

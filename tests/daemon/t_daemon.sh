@@ -374,4 +374,14 @@ sed -i 's/^pin_retries = 3;/pin_retries = 99;/' "$T/etc/profiles/employee.conf"
 check_eq "cardmgrd exits 1 with an invalid profile" 1 $?
 check_grep "naming the file and line" 'employee.conf:[0-9]+:' "$T/bad-start.log"
 check_fails "cardmgrd -n says so too" "$BIN/cardmgrd" -n -c "$T/etc/cardmgrd.conf"
+# Valid files that disagree: contractors' temporary cards nobody may issue.
+sed -i 's/^pin_retries = 99;/pin_retries = 3;/' "$T/etc/profiles/employee.conf"
+sed -i 's/^  issue = \[ "badge_officer", "helpdesk", "security_officer" \];/  issue = [ "badge_officer", "helpdesk" ];/' \
+    "$T/etc/profiles/temporary.conf"
+"$BIN/cardmgrd" -n -c "$T/etc/cardmgrd.conf" >"$T/bad-n.log" 2>&1
+check_eq "profiles and lifecycle that disagree: cardmgrd -n exits 1" 1 $?
+check_grep "naming the profile and the operation nobody may run" \
+    'contractor\.conf: roles\.temporary = \[security_officer\]: no role may run it' "$T/bad-n.log"
+"$BIN/cardmgrd" -c "$T/etc/cardmgrd.conf" >"$T/bad-start.log" 2>&1
+check_eq "and the daemon does not start on them" 1 $?
 done_testing

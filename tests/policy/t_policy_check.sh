@@ -22,6 +22,24 @@ check_eq "a lifecycle transition without its effect exits 1" 1 $?
 check_grep "naming its file and line" \
     "/lifecycle\\.conf:$(grep -n 'name = "suspend"' "$T/lifecycle.conf" | cut -d: -f1): transition suspend: no effect" "$T/lerr"
 check_grep "it says so" '^configuration OK$' <("$PC" "$T/p" 2>&1)
+# Profiles against the lifecycle: a contractor's temporary card that no role
+# may issue (the shipped temporary profile once let only badge officers and
+# the help desk issue, the contractor profile only security officers ask).
+cp "$TOP/provisioning/lifecycle.conf" "$T/lifecycle.conf"
+sed -i 's/^  issue = \[ "badge_officer", "helpdesk", "security_officer" \];/  issue = [ "badge_officer", "helpdesk" ];/' "$T/p/temporary.conf"
+"$PC" "$T/p" "" "$T/lifecycle.conf" 2>"$T/rerr"
+check_eq "an operation no role may run exits 1" 1 $?
+check_grep "naming the profile, the operation and every side" \
+    "/contractor\\.conf: roles\\.temporary = \\[security_officer\\]: no role may run it: the lifecycle's 'forgotten' allows \\[badge_officer, security_officer\\] and the temporary profile's issue \\[badge_officer, helpdesk\\]" "$T/rerr"
+check_grep "and what kind of error it is" '^1 error \(profiles and lifecycle disagree\)' "$T/rerr"
+n=$(grep -n 'name = "retire"' "$T/lifecycle.conf" | cut -d: -f1)
+sed -i "$n,$((n + 2))s/roles = \[[^]]*\]/roles = [ \"helpdesk\" ]/" "$T/lifecycle.conf"
+cp "$TOP/provisioning/profiles/temporary.conf" "$T/p/temporary.conf"
+"$PC" "$T/p" "" "$T/lifecycle.conf" 2>"$T/rerr"
+check_grep "a lifecycle transition narrowed: the profiles it strands" \
+    "/contractor\\.conf: roles\\.retire = \\[security_officer\\]: no role may run it: the lifecycle's 'retire' allows \\[helpdesk\\]$" "$T/rerr"
+cp "$TOP/provisioning/lifecycle.conf" "$T/lifecycle.conf"
+check "the shipped files together pass" "$PC" "$T/p" "" "$T/lifecycle.conf"
 to_gone_reader "$PC" "$T/p" 2>"$T/gone.err"
 check_eq "stdout closed by its reader: exit 1, not 141 (SIGPIPE)" 1 $?
 check_grep "and says the output was lost" 'cardmgr-policy-check: output lost: cannot write to standard output$' "$T/gone.err"
