@@ -352,12 +352,14 @@ ca_link_new(const struct ca_cfg *cfg, EVP_PKEY *key, X509 *cert,
 		rc = CA_ERR_ARG;
 		goto out;
 	}
-	for (i = 0; i < l->n && !cfg->plain_http; i++)
+	for (i = 0; i < l->n && !cfg->plain_http; i++) {
 		if (catls_init(&l->ep[i].tls, l->ep[i].host, cfg->tls_trust,
 		    l->key, l->cert, l->untrusted) != CATLS_OK) {
 			rc = CA_ERR_TRUST;
 			goto out;
 		}
+		l->ep[i].tls.fresh = cfg->tls_fresh;
+	}
 	*out = l;
 	l = NULL;
 out:
@@ -417,7 +419,8 @@ void
 ca_link_resume_from(struct ca_link *l, SSL_SESSION *const in[CA_MAX_ENDPOINTS])
 {
 	for (int i = 0; i < l->n && i < CA_MAX_ENDPOINTS; i++)
-		if (l->ep[i].tls.sess == NULL && in[i] != NULL &&
+		if (l->ep[i].tls.sess == NULL && !l->ep[i].tls.fresh &&
+		    in[i] != NULL &&
 		    SSL_SESSION_up_ref(in[i]))
 			l->ep[i].tls.sess = in[i];
 }

@@ -93,6 +93,12 @@ struct ca_cfg {
 	 */
 	int keep_alive;
 	/*
+	 * 1: no TLS session resumption: every connection does a full
+	 * handshake, the station key signing it (a CA front that wants the
+	 * client certificate on each connection; ca.conf tls_resume = no).
+	 */
+	int tls_fresh;
+	/*
 	 * Tests and the fuzzer only (NULL in the station): every CMP message
 	 * goes to this callback, with transfer_arg, instead of straight to
 	 * HTTP(S) (the callback may call OSSL_CMP_MSG_http_perform, which

@@ -23,6 +23,8 @@
  *   keep_alive = 15            seconds an idle connection to the CA is kept
  *                              for the next transaction (0..60; 0: one
  *                              connection per transaction)
+ *   tls_resume = yes           resume the TLS session on a new connection;
+ *                              no: a full handshake (station key) each time
  *   state_dir = DIR            outbox (LMDB), station.crt, CRL cache
  *   pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
  *   token = station            token label
@@ -72,6 +74,7 @@ struct caconf {
 	char cmp_sender[CACONF_VAL];
 	int timeout;
 	int keep_alive;
+	int tls_resume;
 	char state_dir[CACONF_VAL];
 	char pkcs11_module[CACONF_VAL];
 	char token[CACONF_VAL];

@@ -119,7 +119,7 @@ keep_session(struct catls *t, SSL *ssl, int ok)
 		if (SSL_session_reused(ssl))
 			t->resumed++;
 	}
-	s = ok ? SSL_get1_session(ssl) : NULL;
+	s = ok && !t->fresh ? SSL_get1_session(ssl) : NULL;
 	if (s != NULL && !SSL_SESSION_is_resumable(s)) {
 		SSL_SESSION_free(s);
 		s = NULL;

@@ -32,6 +32,7 @@ struct catls {
 	const char *host;	/* not owned */
 	long verify;		/* X509_V_OK, or why the server was refused */
 	SSL_SESSION *sess;	/* to resume, or NULL */
+	int fresh;		/* 1: never resume (a full handshake each time) */
 	unsigned long handshakes, resumed;	/* counts, for status and tests */
 };
 

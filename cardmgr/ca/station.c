@@ -425,6 +425,7 @@ link_cfg(struct cast *st, struct ca_cfg *cfg, char *untrusted,
 	cfg->cmp_trust = c->cmp_trust;
 	cfg->timeout = c->timeout;
 	cfg->keep_alive = c->keep_alive;
+	cfg->tls_fresh = !c->tls_resume;
 	cfg->sender = c->cmp_sender[0] ? c->cmp_sender : NULL;
 	cast_path(st, "cacerts.pem", untrusted);
 	if (c->untrusted[0] != '\0')

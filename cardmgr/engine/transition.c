@@ -436,14 +436,24 @@ fold_one(struct fold_ctx *f, const struct seen_op *o)
 	if (c->status != want)
 		goto out;
 	if (o->state == OUTBOX_FAILED) {
-		/* The CA refused for good: the certificate stays pending, so
-		 * the card shows it; its history says why. */
+		/*
+		 * The CA refused for good (never retried): it answered, so the
+		 * certificate is no longer pending but back where the CA left
+		 * it (released: still held; held or revoked: still valid), the
+		 * card's history and the log say why, and the next CRL check
+		 * brings what the CA did meanwhile (another station's
+		 * revocation) into the inventory.
+		 */
 		snprintf(d, sizeof(d), "certificate %s: %.300s", serial,
 		    o->detail);
 		log_warnx("CA refused request %llu: %s",
 		    (unsigned long long)o->id, d);
-		rc = eng_card_event(f->t, c->guid, "ca_refused", "ca", d);
-		goto out;
+		if ((rc = eng_card_event(f->t, c->guid, "ca_refused", "ca",
+		    d)) != INV_OK)
+			goto out;
+		final = want == INV_CERT_PENDING_UNHOLD ? INV_CERT_HOLD :
+		    INV_CERT_VALID;
+		c->reason = final == INV_CERT_HOLD ? CRL_HOLD : 0;
 	}
 	c->status = (uint8_t)final;
 	if (final == INV_CERT_VALID)

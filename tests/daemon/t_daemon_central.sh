@@ -169,5 +169,34 @@ check_eq "the background check makes 7002 lost, the certificate revoked" "lost r
     "$(field 7002 'j["state"]') $(status_of 7002 "$H2")"
 cm auditor --json audit show --limit 1000 >"$T/audit.json"
 check_grep "audited as the scheduled check" '"actor": *"crl-check"' "$T/audit.json"
+# --- a request the CA refuses for good: 7003 suspended here, one of its
+# certificates revoked by the CA operator meanwhile, then reinstated here:
+# the CA refuses that release (the certificate is not on hold). The card is
+# not left pending; the CRL check then brings the revocation in. (No
+# background check: it would take the revocation before the reinstatement.)
+daemon_stop
+sed -i '/^crl_check_seconds = 1;$/d' "$T/etc/cardmgrd.conf"
+check "the daemon starts without the periodic check" daemon_start
+vcard_remove 0
+vcard_insert 0 "$T/card3.state" --create --serial 7003 >/dev/null
+check_eq "a third card is issued" done "$(wait_op "$(issue_temp "$R" 7003 482916)")"
+H3=$(serials 7003); H3=${H3%% *}
+cm security --json suspend 7003 --reason "left at home" >/dev/null
+check_eq "7003 suspended here, its holds confirmed" "suspended 0 hold:6" \
+    "$(field 7003 'j["state"]') $(field 7003 'j["pending_ca"]') $(status_of 7003 "$H3")"
+check "the CA operator revokes one of them meanwhile (keyCompromise)" ca_rr "$H3" 1
+cm security --json reinstate 7003 >"$T/rein2.json" 2>"$T/rein2.err"
+for ((i = 0; i < 40; i++)); do [ "$(field 7003 'j["pending_ca"]')" = 0 ] && break; sleep 0.25; done
+check_eq "reinstated here: active, nothing left pending (the refusal is an answer)" "active 0" \
+    "$(field 7003 'j["state"]') $(field 7003 'j["pending_ca"]')"
+check_eq "the refused release leaves that certificate held, as the station last knew it" "hold:6" \
+    "$(status_of 7003 "$H3")"
+check_grep "the card's history has the CA's refusal, naming it" \
+    "\"event\": *\"ca_refused\", *\"actor\": *\"ca\", *\"detail\": *\"certificate $H3: " "$T/c.json"
+check_grep "and the log" "CA refused request [0-9]+: certificate $H3" "$T/cardmgrd.log"
+cm security --json crl check >"$T/chk9.json"
+check_eq "the CRL check brings the revocation in: 7003 lost, revoked keyCompromise" "lost revoked:1" \
+    "$(field 7003 'j["state"]') $(status_of 7003 "$H3")"
+
 check_eq "audit chain intact" True "$(cm auditor --json audit verify | python3 -c 'import json,sys; print(json.load(sys.stdin)["intact"])')"
 done_testing
