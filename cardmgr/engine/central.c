@@ -5,7 +5,8 @@
  * ca/cacrl.c); every inventory certificate it shows in another status than
  * the inventory does takes the CRL's status and reason, and its card runs
  * the transition lifecycle.conf names for that reason (crl_reasons), in one
- * LMDB write transaction per run. Each change is in the card's history and
+ * LMDB write transaction per run; a transition that revokes (ca_compromised,
+ * ca_revoked) journals the card's other certificates, drained at once. Each change is in the card's history and
  * the audit log. A certificate with a request of our own in flight
  * (PENDING_*) is left to the journal's fold (transition.c).
  *
@@ -291,7 +292,9 @@ apply_card(struct run *r, size_t i, json_t *cards)
 	    prof_reason_name(reason) : "none given");
 	if (tr != NULL && !lc_from(tr, c.state))
 		tr = NULL;	/* its state does not allow it: certificates only */
-	if (tr != NULL && (rc = eng_transition_in(r->e, r->t, &c, tr, -1, "ca",
+	/* A revoke sends the card's other certificates with the CA's reason. */
+	if (tr != NULL && (rc = eng_transition_in(r->e, r->t, &c, tr,
+	    tr->effect == LC_EFFECT_REVOKE && reason >= 0 ? reason : -1, "ca",
 	    detail)) != INV_OK)
 		return rc;
 	json_array_append_new(cards, json_pack("{s:s, s:s, s:s, s:s?, s:s}",
@@ -399,8 +402,13 @@ eng_crl_check(struct engine *e, const struct actor *a, json_t **report,
 	    "certificates_changed", (int)r.n, "cards", cards,
 	    "station_revoked", crc == CAST_ERR_REVOKED);
 	cards = NULL;
-	if (r.n)
+	if (r.n) {
+		struct outbox_drain_stats st;
+
 		log_info("CRL check: %zu certificate(s) changed at the CA", r.n);
+		/* A card lost or retired this way revokes its others now. */
+		eng_ca_drain(e, &st);
+	}
 	rc = *report != NULL ? 0 : -1;
 	goto out;
 fail:

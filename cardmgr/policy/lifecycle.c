@@ -447,8 +447,10 @@ static const char *const crl_keys[] = { "reason", "transition", NULL };
 
 /*
  * One crl_reasons entry: { reason = "keyCompromise"; transition = "x"; }.
- * The transition must exist and have effect none: the CA already revoked,
- * held or released the certificate; the card only follows.
+ * The transition must exist and have effect none or revoke: the CA already
+ * revoked, held or released the certificate and the card follows; with
+ * revoke, the card's other certificates go too (a lost or retired card
+ * keeps none valid). A hold or release would echo the CA's own.
  */
 static void
 parse_crl_entry(struct pcfg_ctx *c, const config_setting_t *g, struct lc *lc)
@@ -479,9 +481,10 @@ parse_crl_entry(struct pcfg_ctx *c, const config_setting_t *g, struct lc *lc)
 		    rname, tname);
 		return;
 	}
-	if (t->effect != LC_EFFECT_NONE) {
+	if (t->effect != LC_EFFECT_NONE && t->effect != LC_EFFECT_REVOKE) {
 		pcfg_err(c, g, "crl_reasons: transition %s has effect %s: a "
-		    "card following the CA's CRL sends nothing (effect none)",
+		    "card following the CA's CRL revokes its other certificates "
+		    "(effect revoke) or sends nothing (effect none)",
 		    tname, effect_names[t->effect]);
 		return;
 	}

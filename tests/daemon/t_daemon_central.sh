@@ -63,7 +63,9 @@ check_eq "inventory: 7001 lost, the certificate revoked keyCompromise (1)" "lost
     "$(field 7001 'j["state"]') $(status_of 7001 "$K1")"
 check_grep "its history says the CA revoked it" "certificate $K1 revoked at the CA \\(CRL reason keyCompromise\\)" "$T/c.json"
 check_grep "and names the transition" '"event": *"ca_compromised"' "$T/c.json"
-check_eq "nothing pending at the CA for it" 0 "$(field 7001 'j["pending_ca"]')"
+check "ca_compromised revokes its other certificates through this station's journal" wait_settled 7001
+check_eq "every certificate of the lost card revoked in the inventory" revoked "$(cert_states 7001)"
+check "and on the CA's CRL, all keyCompromise" crl_has KeyCompromise $SN1
 check_eq "7002 untouched" "active valid" "$(field 7002 'j["state"]') $(cert_states 7002)"
 cm auditor --json audit show --limit 1000 >"$T/audit.json"
 check_grep "the audit log has it" '"crl_check.ok"' "$T/audit.json"
@@ -167,6 +169,8 @@ for ((i = 0; i < 80; i++)); do
 done
 check_eq "the background check makes 7002 lost, the certificate revoked" "lost revoked:1" \
     "$(field 7002 'j["state"]') $(status_of 7002 "$H2")"
+check "and its other certificates go too" wait_settled 7002
+check "all of them keyCompromise on the CA's CRL" crl_has KeyCompromise $SN2
 cm auditor --json audit show --limit 1000 >"$T/audit.json"
 check_grep "audited as the scheduled check" '"actor": *"crl-check"' "$T/audit.json"
 # --- a request the CA refuses for good: 7003 suspended here, one of its

@@ -233,7 +233,7 @@ shipped_file_and_secrecy(void **state)
 	    sizeof(errbuf)), LC_ERR_IO);
 }
 
-/* crl_reasons: CRL reason -> a transition with effect none. */
+/* crl_reasons: CRL reason -> a transition with effect none or revoke. */
 static void
 crl_reasons(void **state)
 {
@@ -249,9 +249,17 @@ crl_reasons(void **state)
 	assert_null(lc_crl_transition(lc, -1));
 	assert_null(lc_crl_transition(lc, 99));
 	lc_free(lc);
+	/* A card lost through the CRL revokes its other certificates. */
+	assert_int_equal(load(HEAD SUSPEND CAHOLD TAIL
+	    "crl_reasons = ( { reason = \"keyCompromise\"; transition = \"rollback\"; } );\n",
+	    &lc), LC_OK);
+	assert_int_equal(lc_crl_transition(lc, 1)->effect, LC_EFFECT_REVOKE);
+	lc_free(lc);
 	refused(HEAD SUSPEND CAHOLD TAIL
 	    "crl_reasons = ( { reason = \"certificateHold\"; transition = \"suspend\"; } );\n",
-	    "lc.conf:10: crl_reasons: transition suspend has effect hold");
+	    "lc.conf:10: crl_reasons: transition suspend has effect hold: a card "
+	    "following the CA's CRL revokes its other certificates (effect "
+	    "revoke) or sends nothing (effect none)");
 	refused(HEAD SUSPEND CAHOLD TAIL
 	    "crl_reasons = ( { reason = \"keyCompromised\"; transition = \"ca_hold\"; } );\n",
 	    "lc.conf:10: crl_reasons: unknown reason \"keyCompromised\"");
