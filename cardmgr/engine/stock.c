@@ -336,10 +336,23 @@ op_stock_dispose(struct engine *e, const struct ops_req *r, uint64_t id,
 	struct inv_card c;
 	char serial[INV_SERIAL_MAX + 1] = "", reason[256] = "", why[200] = "";
 	const char *code = "inventory";
-	int status = 500, rc;
+	const struct lc_transition *tr = lc_find(e->lc, "dispose");
+	int status = 500, rc, to = INV_CARD_RETIRED;
 
 	eng_arg(r, "serial", serial, sizeof(serial));
 	eng_arg(r, "reason", reason, sizeof(reason));
+	/* The lifecycle's dispose (blank -> disposed in the shipped file);
+	 * without it, retired, as before that state existed. */
+	if (tr != NULL && lc_from(tr, INV_CARD_STOCK)) {
+		if (!lc_allows(tr, a->roles)) {
+			status = 403;
+			code = "forbidden";
+			snprintf(why, sizeof(why), "the lifecycle does not let "
+			    "your roles run dispose");
+			goto refuse;
+		}
+		to = tr->to;
+	}
 	if ((rc = inv_begin(e->inv, 1, &t)) != INV_OK) {
 		snprintf(why, sizeof(why), "%s", inv_strerror(rc));
 		goto refuse;
@@ -350,7 +363,7 @@ op_stock_dispose(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	if ((rc = inv_card_get(t, s.guid, &c)) == INV_OK &&
 	    c.state == INV_CARD_STOCK) {
-		c.state = INV_CARD_RETIRED;
+		c.state = to;
 		c.updated = eng_now();
 		rc = inv_card_put(t, &c, INV_PUT_UPDATE);
 	}
@@ -367,7 +380,7 @@ op_stock_dispose(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	eng_audit(e, a, "stock_dispose", serial, "ok", reason);
 	return eng_reply(e, id, 200, json_pack("{s:s, s:s}", "serial", serial,
-	    "state", "disposed"));
+	    "state", inv_card_state_name(to)));
 refuse:
 	eng_audit(e, a, "stock_dispose", serial, "refused", why);
 	return eng_error(e, id, status, code, "%s", why);

@@ -87,7 +87,7 @@ inv_card_state_name(int state)
 	static const char *const names[INV_CARD_NSTATES] = {
 		"blank", "issuing", "active", "suspended", "blocked",
 		"retiring", "retired", "lost", "damaged", "stolen",
-		"temporary", "returned", "expired",
+		"temporary", "returned", "expired", "disposed",
 	};
 
 	return state >= 0 && state < INV_CARD_NSTATES ? names[state] : "unknown";

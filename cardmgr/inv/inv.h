@@ -124,9 +124,11 @@ enum inv_card_state {
 	INV_CARD_TEMPORARY = 10,	/* a temporary card in use */
 	INV_CARD_RETURNED = 11,
 	INV_CARD_EXPIRED = 12,
+	/* Schema 6: a blank card taken out of stock for good (stock.c). */
+	INV_CARD_DISPOSED = 13,
 };
 #define INV_CARD_STOCK INV_CARD_BLANK
-#define INV_CARD_NSTATES 13
+#define INV_CARD_NSTATES 14
 
 const char *inv_card_state_name(int state);
 

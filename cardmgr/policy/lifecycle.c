@@ -12,7 +12,8 @@
 /* The inventory's states, in its order (enum inv_card_state). */
 static const char *const state_names[LC_NSTATES + 1] = { "blank", "issuing",
 	"active", "suspended", "blocked", "retiring", "retired", "lost",
-	"damaged", "stolen", "temporary", "returned", "expired", NULL };
+	"damaged", "stolen", "temporary", "returned", "expired", "disposed",
+	NULL };
 #define S_BLANK 0
 #define S_ISSUING 1
 #define S_ACTIVE 2

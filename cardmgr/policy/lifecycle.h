@@ -51,7 +51,7 @@ enum lc_effect {
 	LC_EFFECT_UNHOLD,	/* "unhold": removeFromCRL */
 };
 
-#define LC_NSTATES 13		/* INV_CARD_NSTATES */
+#define LC_NSTATES 14		/* INV_CARD_NSTATES */
 #define LC_TRANSITIONS_MAX 64
 #define LC_NAME_MAX 31
 #define LC_REASON_PROFILE (-1)	/* revoke: the profile's revocation reason */

@@ -27,7 +27,7 @@ static const struct ops_arg answer_members[] = {
 static const char *const card_states[] = {
 	"blank", "issuing", "active", "suspended", "blocked", "retiring",
 	"retired", "lost", "damaged", "stolen", "temporary", "returned",
-	"expired", NULL
+	"expired", "disposed", NULL
 };
 static const char *const retire_reasons[] = {
 	"retire", "lost", "stolen", "damaged", NULL

@@ -127,7 +127,10 @@ cm officer stock dispose 6102 --reason "cracked in transit" 2>"$T/err"
 check_eq "a badge officer may not dispose (exit 4)" 4 $?
 check "the security officer disposes of 6102" cm security stock dispose 6102 --reason "cracked in transit"
 check_eq "6102 left the stock" "6103 6104 6201" "$(in_stock)"
-check_eq "its record is retired" retired "$(card_state 6102)"
+check_eq "its record is disposed (the lifecycle's dispose)" disposed "$(card_state 6102)"
+cm auditor --json cards list --state disposed >"$T/disp.json"
+check_eq "cards list --state disposed finds it, and only it" 6102 \
+    "$(json "$T/disp.json" '" ".join(c["serial"] for c in j["cards"])')"
 check_eq "its history: received, disposed" "received disposed" "$(history 6102)"
 check_grep "with the reason" '"detail": *"cracked in transit"' "$T/c.json"
 check_fails "disposing of it again: not in stock" cm security stock dispose 6102 --reason again
