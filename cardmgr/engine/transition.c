@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include <openssl/bn.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "proc/log.h"
@@ -275,12 +276,19 @@ eng_transition_record(struct engine *e, struct inv_card *c,
 
 /* ---- reconcile: what the CA confirmed, into the inventory ---------------- */
 
+/*
+ * One request since the last fold, as small as the fold needs (a backlog
+ * of millions after a long CA outage is read at once): a digest of the
+ * certificate to find the last request about it, its serial once finished
+ * (pending ones are not folded), and the CA's text only for a refusal.
+ */
 struct seen_op {
 	uint64_t id;
 	uint8_t type, state, reason;
-	char detail[OUTBOX_DETAIL_MAX + 1];
-	uint8_t *der;		/* revocations only */
-	size_t len;
+	uint8_t later;		/* a later request about the same certificate */
+	uint8_t h[SHA256_DIGEST_LENGTH];	/* revocations: SHA-256 of the DER */
+	char serial[INV_CERT_SERIAL_MAX + 1];	/* finished revocations; "" no */
+	char *detail;		/* OUTBOX_FAILED only */
 };
 
 struct seen {
@@ -288,61 +296,6 @@ struct seen {
 	size_t n, cap;
 	int oom;
 };
-
-static int
-collect_op(const struct outbox_op *op, void *arg)
-{
-	struct seen *s = arg;
-	struct seen_op *o;
-
-	if (s->n == s->cap) {
-		size_t nc = s->cap ? 2 * s->cap : 64;
-		struct seen_op *nv = realloc(s->v, nc * sizeof(*nv));
-
-		if (nv == NULL)
-			goto oom;
-		s->v = nv;
-		s->cap = nc;
-	}
-	o = &s->v[s->n];
-	memset(o, 0, sizeof(*o));
-	o->id = op->id;
-	o->type = op->type;
-	o->state = op->state;
-	o->reason = op->reason;
-	snprintf(o->detail, sizeof(o->detail), "%s", op->detail);
-	if (op->type == OUTBOX_REVOKE) {
-		if ((o->der = malloc(op->payload_len ? op->payload_len : 1)) ==
-		    NULL)
-			goto oom;
-		memcpy(o->der, op->payload, op->payload_len);
-		o->len = op->payload_len;
-	}
-	s->n++;
-	return 0;
-oom:
-	s->oom = 1;
-	return -1;
-}
-
-static void
-seen_free(struct seen *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		free(s->v[i].der);
-	free(s->v);
-}
-
-/* A later request about the same certificate decides its status. */
-static int
-superseded(const struct seen *s, size_t i)
-{
-	for (size_t j = i + 1; j < s->n; j++)
-		if (s->v[j].type == OUTBOX_REVOKE && s->v[j].len == s->v[i].len &&
-		    memcmp(s->v[j].der, s->v[i].der, s->v[i].len) == 0)
-			return 1;
-	return 0;
-}
 
 /* The inventory's key of a certificate: its serial in lower-case hex. */
 static int
@@ -370,6 +323,88 @@ out:
 	BN_free(bn);
 	X509_free(x);
 	return rc;
+}
+
+static int
+collect_op(const struct outbox_op *op, void *arg)
+{
+	struct seen *s = arg;
+	struct seen_op *o;
+
+	if (s->n == 0 && op->state == OUTBOX_PENDING)
+		return 1;	/* nothing finished since the last fold */
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? 2 * s->cap : 64;
+		struct seen_op *nv = realloc(s->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			goto oom;
+		s->v = nv;
+		s->cap = nc;
+	}
+	o = &s->v[s->n];
+	memset(o, 0, sizeof(*o));
+	o->id = op->id;
+	o->type = op->type;
+	o->state = op->state;
+	o->reason = op->reason;
+	if (op->state == OUTBOX_FAILED && (o->detail = strdup(op->detail)) ==
+	    NULL)
+		goto oom;
+	s->n++;
+	if (op->type != OUTBOX_REVOKE)
+		return 0;
+	SHA256(op->payload, op->payload_len, o->h);
+	if (op->state != OUTBOX_PENDING &&
+	    der_serial(op->payload, op->payload_len, o->serial) != 0)
+		o->serial[0] = '\0';	/* not a certificate we could have sent */
+	return 0;
+oom:
+	s->oom = 1;
+	return -1;
+}
+
+static void
+seen_free(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].detail);
+	free(s->v);
+}
+
+static int
+by_cert_then_id(const void *a, const void *b)
+{
+	const struct seen_op *x = *(const struct seen_op *const *)a;
+	const struct seen_op *y = *(const struct seen_op *const *)b;
+	int c = memcmp(x->h, y->h, sizeof(x->h));
+
+	return c != 0 ? c : x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Only the last request about a certificate decides its status: mark the
+ * others (later = 1), sorted by certificate then id, O(n log n).
+ */
+static int
+mark_later(struct seen *s)
+{
+	struct seen_op **r;
+	size_t n = 0;
+
+	if (s->n == 0)
+		return INV_OK;
+	if ((r = malloc(s->n * sizeof(*r))) == NULL)
+		return INV_ERR_NOMEM;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].type == OUTBOX_REVOKE)
+			r[n++] = &s->v[i];
+	qsort(r, n, sizeof(*r), by_cert_then_id);
+	for (size_t i = 0; i + 1 < n; i++)
+		if (memcmp(r[i]->h, r[i + 1]->h, sizeof(r[i]->h)) == 0)
+			r[i]->later = 1;
+	free(r);
+	return INV_OK;
 }
 
 struct fold_ctx {
@@ -417,10 +452,11 @@ static int
 fold_one(struct fold_ctx *f, const struct seen_op *o)
 {
 	struct inv_cert *c;
-	char serial[INV_CERT_SERIAL_MAX + 1], d[400];
+	const char *serial = o->serial;
+	char d[400];
 	int rc = INV_OK, want, final;
 
-	if (der_serial(o->der, o->len, serial) != 0)
+	if (serial[0] == '\0')
 		return INV_OK;		/* not a certificate we could have sent */
 	if ((c = malloc(sizeof(*c))) == NULL)
 		return INV_ERR_NOMEM;
@@ -445,7 +481,7 @@ fold_one(struct fold_ctx *f, const struct seen_op *o)
 		 * revocation) into the inventory.
 		 */
 		snprintf(d, sizeof(d), "certificate %s: %.300s", serial,
-		    o->detail);
+		    o->detail != NULL ? o->detail : "");
 		log_warnx("CA refused request %llu: %s",
 		    (unsigned long long)o->id, d);
 		if ((rc = eng_card_event(f->t, c->guid, "ca_refused", "ca",
@@ -527,13 +563,20 @@ eng_ca_reconcile(struct engine *e)
 	if (inv_meta_get(f.t, FOLD_KEY, b, sizeof(b), &n) == INV_OK && n == 8)
 		from = be64_get(b);
 	last = from;
-	if (outbox_foreach_from(cast_outbox(e->cast), from + 1, collect_op,
-	    &s) != OUTBOX_OK || s.oom) {
+	rc = outbox_foreach_from(cast_outbox(e->cast), from + 1, collect_op, &s);
+	if (rc == 1 && s.n == 0) {	/* the head is pending: nothing to fold */
+		inv_abort(f.t);
+		return INV_OK;
+	}
+	if (rc != OUTBOX_OK || s.oom) {
 		rc = s.oom ? INV_ERR_NOMEM : INV_ERR_DB;
 		goto fail;
 	}
+	/* A later request, even one still pending, decides instead. */
+	if ((rc = mark_later(&s)) != INV_OK)
+		goto fail;
 	for (i = 0; i < s.n && s.v[i].state != OUTBOX_PENDING; i++) {
-		if (s.v[i].type == OUTBOX_REVOKE && !superseded(&s, i) &&
+		if (s.v[i].type == OUTBOX_REVOKE && !s.v[i].later &&
 		    (rc = fold_one(&f, &s.v[i])) != INV_OK)
 			goto fail;
 		/* Issued for a card rolled back while it was in flight. */

@@ -140,7 +140,7 @@ check_eq "check-config: invalid" False "$(json "$T/cc.json" 'j["valid"]')"
 check_grep "naming the lifecycle file and line of a transition without its CA effect" \
     "lifecycle.conf:$line: transition reinstate: no effect" "$T/cc.json"
 cp "$T/lifecycle.orig" "$T/etc/lifecycle.conf"
-sed -i 's/"temporary", "returned", "expired" \]/"temporary", "returned", "expired", "blocked" ]/' "$T/etc/lifecycle.conf"
+sed -i 's/"disposed" \]/"disposed", "blocked" ]/' "$T/etc/lifecycle.conf"
 check_grep "an unreachable state is named with its line" \
     "lifecycle.conf:[0-9]+: state blocked is unreachable" <(cm auditor --json check-config)
 sed -i 's/reason = "cessationOfOperation"; roles = \[ \]; }/reason = "ceasedOperation"; roles = [ ]; }/' "$T/etc/lifecycle.conf"
