@@ -18,7 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/bn.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -303,24 +302,9 @@ der_serial(const uint8_t *der, size_t len, char out[INV_CERT_SERIAL_MAX + 1])
 {
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)len);
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-	int rc = -1;
+	int rc = x != NULL && p == der + len ?
+	    eng_serial_hex(X509_get0_serialNumber(x), out) : -1;
 
-	if (x == NULL || p != der + len ||
-	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) == NULL ||
-	    (hex = BN_bn2hex(bn)) == NULL || strlen(hex) > INV_CERT_SERIAL_MAX)
-		goto out;
-	for (size_t i = 0; ; i++) {
-		out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ?
-		    hex[i] - 'A' + 'a' : hex[i]);
-		if (hex[i] == '\0')
-			break;
-	}
-	rc = 0;
-out:
-	OPENSSL_free(hex);
-	BN_free(bn);
 	X509_free(x);
 	return rc;
 }
