@@ -4,7 +4,7 @@
 // own card in reader 1 (the shell swaps them); the holder's blank card is
 // in reader 0. Driven by t_ui_approve.sh, which checks the effects through
 // the CLI. Environment: UI_URL, UI_ARTIFACTS, UI_PROFILE, UI_OP_READER.
-import { launch, ask, ok, eq, note, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
+import { launch, ask, ok, eq, note, axe, shot, typePin, submitPad, pickHolder, domHasNone, failures } from './lib.mjs';
 
 const URL = process.env.UI_URL;
 const ART = process.env.UI_ARTIFACTS;
@@ -47,11 +47,7 @@ try {
   await login(OLGA, 'Olga Operator');
   await page.locator('a.brand').click();
   await page.locator('a.tile[href="#replace"]').click();
-  await step('holder');
-  await page.fill('#rpq', 'E400');
-  await page.locator('form[role="search"] button[type="submit"]').click();
-  await page.locator('button.choice:has-text("E400")').click({ timeout: 30000 });
-  await step('card');
+  await pickHolder(page, 'rpq', 'E400', 'E400');
   await page.locator('button[aria-label="Replace card 5301"]').click();
   await step('reason');
   await page.locator('input[name="reason"][value="lost"]').check();
@@ -129,11 +125,7 @@ try {
   eq('done', await ask('pull'), 'the holder leaves 5302 at home');
   await page.locator('a.brand').click();
   await page.locator('a.tile[href="#temporary"]').click();
-  await step('holder');
-  await page.fill('#tq', 'E400');
-  await page.locator('form[role="search"] button[type="submit"]').click();
-  await page.locator('button.choice:has-text("E400")').click({ timeout: 30000 });
-  await step('card');
+  await pickHolder(page, 'tq', 'E400', 'E400');
   await page.locator('button[aria-label="Forgotten card 5302"]').click();
   await step('blank');
   eq('done', await ask('insert-blank 5303'), 'a blank card goes into reader 0');

@@ -100,6 +100,17 @@ export async function submitPad(page, keypadId) {
   await page.locator(`#${keypadId} button[data-key="ok"]`).click();
 }
 
+// A journey's holder step: search field #inputId for query, choose the
+// holder listed as choice, and wait for the card step.
+export async function pickHolder(page, inputId, query, choice) {
+  const step = (s) => page.waitForSelector(`main[data-step="${s}"]`, { timeout: 60000 });
+  await step('holder');
+  await page.fill(`#${inputId}`, query);
+  await page.locator('form[role="search"] button[type="submit"]').click();
+  await page.locator(`button.choice:has-text("${choice}")`).click({ timeout: 30000 });
+  await step('card');
+}
+
 // The page's DOM and form fields hold none of these strings.
 export async function domHasNone(page, secrets) {
   return page.evaluate((s) => {

@@ -5,7 +5,7 @@
 // registered the operator card and checks every effect with stock clients,
 // the inventory (CLI) and the test CA's CRL. Environment: UI_URL,
 // UI_ARTIFACTS, UI_PROFILE, UI_OP_READER, UI_OP_PIN, UI_READER.
-import { launch, ask, ok, eq, note, axe, shot, typePin, submitPad, domHasNone, failures } from './lib.mjs';
+import { launch, ask, ok, eq, note, axe, shot, typePin, submitPad, pickHolder, domHasNone, failures } from './lib.mjs';
 
 const URL = process.env.UI_URL;
 const ART = process.env.UI_ARTIFACTS;
@@ -138,13 +138,7 @@ try {
     await page.locator('a.brand').click();
     await page.locator(`a.tile[href="#${route}"]`).click();
   };
-  const findEve = async (id) => {
-    await step('holder');
-    await page.fill(`#${id}`, 'Eve');
-    await page.locator('form[role="search"] button[type="submit"]').click();
-    await page.locator('button.choice:has-text("E200")').click({ timeout: 30000 });
-    await step('card');
-  };
+  const findEve = (id) => pickHolder(page, id, 'Eve', 'E200');
   await tile('replace');
   await findEve('rpq');
   await page.locator('button[aria-label="Replace card 5201"]').click();
@@ -220,11 +214,7 @@ try {
 
   // --- journey 4: security officer retires the lost card
   await page.locator('nav a[href="#retire"]').click();
-  await step('holder');
-  await page.fill('#rq', 'Eve');
-  await page.locator('form[role="search"] button[type="submit"]').click();
-  await page.locator('button.choice:has-text("E200")').click({ timeout: 30000 });
-  await step('card');
+  await findEve('rq');
   await page.locator('button[aria-label="Retire card 5202"]').click();
   await step('reason');
   await page.locator('input[name="reason"][value="lost"]').check();
