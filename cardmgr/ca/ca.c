@@ -44,6 +44,15 @@ struct ca_link {
 	STACK_OF(X509) *untrusted;	/* intermediates we may use */
 	X509_NAME *sender;		/* expected signer of responses */
 	const X509_REQ *csr;		/* request in flight, for certConf */
+	/*
+	 * Implicit confirmation (cfg.implicit_confirm): asked in this
+	 * transaction; a certConf went out in it (the CA did not grant); the
+	 * certificate certconf_cb refused (DER, OPENSSL_malloc), handed to
+	 * the caller as ca_result.refused when no certConf told the CA.
+	 */
+	int implicit, certconf_sent;
+	unsigned char *refused;
+	int refused_len;
 	int final_fail;			/* PKIFailureInfo bits that end the
 					 * request for good, even in an error
 					 * message (see classify) */
@@ -141,6 +150,7 @@ ca_result_clear(struct ca_result *res)
 	if (res == NULL)
 		return;
 	OPENSSL_free(res->cert);
+	OPENSSL_free(res->refused);
 	memset(res, 0, sizeof(*res));
 	res->status = -1;
 }
@@ -402,6 +412,7 @@ ca_link_free(struct ca_link *l)
 	sk_X509_pop_free(l->untrusted, X509_free);
 	X509_free(l->cert);
 	EVP_PKEY_free(l->key);
+	OPENSSL_free(l->refused);
 	free(l);
 }
 
@@ -451,6 +462,9 @@ certconf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **text)
 		fail_info = 1 << OSSL_CMP_PKIFAILUREINFO_badCertTemplate;
 	}
 out:
+	/* Ours to have revoked if no certConf tells the CA (implicit). */
+	if (fail_info != 0 && l->implicit && l->refused == NULL && cert != NULL)
+		l->refused_len = i2d_X509(cert, &l->refused);
 	sk_X509_pop_free(extra, X509_free);
 	return fail_info;
 }
@@ -530,13 +544,36 @@ out:
 	return res;
 }
 
+/*
+ * Every message goes through here: it notes a certConf (the CA did not
+ * grant implicit confirmation), then goes to transfer() or to a test's
+ * replacement transport (fuzzers replay recorded answers), which gets its
+ * own argument.
+ */
+#define BODY_CERTCONF 24	/* PKIBody certConf [24] (RFC 4210 5.1.2) */
+
+static OSSL_CMP_MSG *
+send_msg(OSSL_CMP_CTX *ctx, const OSSL_CMP_MSG *req)
+{
+	struct ca_link *l = OSSL_CMP_CTX_get_transfer_cb_arg(ctx);
+	OSSL_CMP_MSG *res;
+
+	if (OSSL_CMP_MSG_get_bodytype(req) == BODY_CERTCONF)
+		l->certconf_sent = 1;
+	if (l->cfg.transfer == NULL)
+		return transfer(ctx, req);
+	if (!OSSL_CMP_CTX_set_transfer_cb_arg(ctx, l->cfg.transfer_arg))
+		return NULL;
+	res = l->cfg.transfer(ctx, req);
+	(void)OSSL_CMP_CTX_set_transfer_cb_arg(ctx, l);
+	return res;
+}
+
 static int
 set_transport(struct ca_link *l, OSSL_CMP_CTX *ctx)
 {
-	/* A test's replacement transport (fuzzers replay recorded answers). */
-	OSSL_CMP_transfer_cb_t cb = l->cfg.transfer != NULL ? l->cfg.transfer :
-	    transfer;
-	void *arg = l->cfg.transfer != NULL ? l->cfg.transfer_arg : l;
+	OSSL_CMP_transfer_cb_t cb = send_msg;
+	void *arg = l;
 
 	return OSSL_CMP_CTX_set1_server(ctx, EP(l)->host) &&
 	    OSSL_CMP_CTX_set_serverPort(ctx, EP(l)->port) &&
@@ -629,6 +666,10 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 	}
 	EP(l)->tls.verify = X509_V_OK;
 	l->csr = NULL;
+	l->implicit = l->certconf_sent = 0;
+	OPENSSL_free(l->refused);
+	l->refused = NULL;
+	l->refused_len = 0;
 	return ctx;
 }
 
@@ -814,12 +855,20 @@ run_certreq(struct ca_link *l, OSSL_CMP_CTX *ctx, int type,
     struct ca_result *res)
 {
 	X509 *cert;
+	int rc;
 
 	ERR_clear_error();
 	cert = OSSL_CMP_exec_certreq(ctx, type, NULL);
-	if (cert == NULL)
-		return classify(l, ctx, res);
-	return take_cert(ctx, cert, res);
+	rc = cert == NULL ? classify(l, ctx, res) : take_cert(ctx, cert, res);
+	/* Refused, and the CA took it as accepted: the caller revokes it. */
+	if (rc != CA_OK && l->refused != NULL && !l->certconf_sent) {
+		res->refused = l->refused;
+		res->refused_len = (size_t)l->refused_len;
+		l->refused = NULL;
+	}
+	OPENSSL_free(l->refused);
+	l->refused = NULL;
+	return rc;
 }
 
 static int
@@ -841,8 +890,14 @@ ca_enroll_p10_once(struct ca_link *l, const uint8_t *csr, size_t csr_len,
 		goto out;
 	}
 	rc = CA_ERR_NOMEM;
-	if ((ctx = cmp_new(l, txid, 1)) == NULL ||
-	    !OSSL_CMP_CTX_set1_p10CSR(ctx, req) || !push_profile(ctx, profile))
+	/* Card certificates only: the station's own (ir, kur) keep their
+	 * certConf, which the CA's one-time secrets and key rollover use. */
+	if ((ctx = cmp_new(l, txid, 1)) == NULL)
+		goto out;
+	l->implicit = l->cfg.implicit_confirm;
+	if (!OSSL_CMP_CTX_set1_p10CSR(ctx, req) || !push_profile(ctx, profile) ||
+	    (l->implicit && !OSSL_CMP_CTX_set_option(ctx,
+	    OSSL_CMP_OPT_IMPLICIT_CONFIRM, 1)))
 		goto out;
 	l->csr = req;
 	rc = run_certreq(l, ctx, OSSL_CMP_P10CR, res);

@@ -99,6 +99,16 @@ struct ca_cfg {
 	 */
 	int tls_fresh;
 	/*
+	 * 1: signed certificate requests ask the CA for implicit confirmation
+	 * (RFC 4210 5.1.1.1): a CA that grants it takes its certificate as
+	 * accepted, and the transaction is one message each way, no certConf.
+	 * A certificate the link then refuses (chain, key) reaches no certConf
+	 * either: the result carries it (ca_result.refused) for the caller to
+	 * have it revoked. A CA that does not grant gets its certConf as ever.
+	 * MAC-protected requests (station enrollment) never ask.
+	 */
+	int implicit_confirm;
+	/*
 	 * Tests and the fuzzer only (NULL in the station): every CMP message
 	 * goes to this callback, with transfer_arg, instead of straight to
 	 * HTTP(S) (the callback may call OSSL_CMP_MSG_http_perform, which
@@ -116,6 +126,13 @@ struct ca_result {
 	char detail[256];	/* why it failed, for logs and the operator */
 	uint8_t *cert;		/* DER of the issued certificate, or NULL */
 	size_t cert_len;
+	/*
+	 * A certificate the CA issued under implicit confirmation that the
+	 * link refused (chain or key: CA_ERR_CHAIN): the CA holds it as
+	 * accepted, so the caller has it revoked (DER, or NULL).
+	 */
+	uint8_t *refused;
+	size_t refused_len;
 	/*
 	 * Failover: the endpoint ("host:port") that answered (or the last one
 	 * tried), how many endpoints failed before it in this call, and why

@@ -38,6 +38,7 @@ static const struct key keys[] = {
 	S(tls_trust, 0), S(cmp_trust, 1), S(untrusted, 0), S(cmp_sender, 0),
 	N(timeout, K_INT, 0, 1, TIMEOUT_MAX),
 	N(keep_alive, K_INT, 0, 0, KEEP_ALIVE_MAX), N(tls_resume, K_BOOL, 0, 0, 1),
+	N(implicit_confirm, K_BOOL, 0, 0, 1),
 	S(state_dir, 1), S(pkcs11_module, 1), S(token, 1), S(pin_file, 1),
 	S(key_label, 1), S(subject, 0), S(crl_url, 0),
 	N(renew_before, K_LONG, 0, 0, RENEW_BEFORE_MAX),
@@ -296,6 +297,7 @@ caconf_load(const char *file, struct caconf *c, char *err, size_t errlen)
 	c->timeout = 10;
 	c->keep_alive = 15;
 	c->tls_resume = 1;
+	c->implicit_confirm = 1;
 	c->renew_before = 30L * 86400;
 	snprintf(err, errlen, "%s: cannot open", file);
 	if ((f = fopen(file, "r")) == NULL)

@@ -25,6 +25,10 @@
  *                              connection per transaction)
  *   tls_resume = yes           resume the TLS session on a new connection;
  *                              no: a full handshake (station key) each time
+ *   implicit_confirm = yes     ask the CA to take its certificate as
+ *                              accepted (RFC 4210 implicitConfirm): no
+ *                              certConf; a certificate the station refuses
+ *                              is then revoked through the journal
  *   state_dir = DIR            outbox (LMDB), station.crt, CRL cache
  *   pkcs11_module = /usr/lib/softhsm/libsofthsm2.so
  *   token = station            token label
@@ -75,6 +79,7 @@ struct caconf {
 	int timeout;
 	int keep_alive;
 	int tls_resume;
+	int implicit_confirm;
 	char state_dir[CACONF_VAL];
 	char pkcs11_module[CACONF_VAL];
 	char token[CACONF_VAL];

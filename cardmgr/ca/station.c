@@ -426,6 +426,7 @@ link_cfg(struct cast *st, struct ca_cfg *cfg, char *untrusted,
 	cfg->timeout = c->timeout;
 	cfg->keep_alive = c->keep_alive;
 	cfg->tls_fresh = !c->tls_resume;
+	cfg->implicit_confirm = c->implicit_confirm;
 	cfg->sender = c->cmp_sender[0] ? c->cmp_sender : NULL;
 	cast_path(st, "cacerts.pem", untrusted);
 	if (c->untrusted[0] != '\0')

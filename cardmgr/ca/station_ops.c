@@ -98,6 +98,34 @@ keep_cert(struct cast *st, struct ca_result *res, struct outbox_exec_out *out)
 }
 
 /*
+ * A certificate the CA issued under implicit confirmation and the link
+ * refused (its chain or key, ca_result.refused): the CA holds it as
+ * accepted and no certConf told it otherwise, so its revocation is
+ * journaled (cessationOfOperation) before the enrollment is recorded as
+ * failed. A crash in between resends the enrollment, and a certificate
+ * refused again is revoked again: none stays valid unseen.
+ */
+static void
+queue_refused(struct cast *st, const struct outbox_op *op,
+    const struct ca_result *res)
+{
+	uint64_t id;
+
+	if (res->refused == NULL)
+		return;
+	if (outbox_add(st->ob, OUTBOX_REVOKE, NULL,
+	    CRL_REASON_CESSATION_OF_OPERATION, res->refused, res->refused_len,
+	    (uint64_t)time(NULL), &id) != OUTBOX_OK)
+		cast_note(st, "op %llu: cannot journal the revocation of the "
+		    "certificate refused under implicit confirmation",
+		    (unsigned long long)op->id);
+	else
+		cast_note(st, "op %llu: the refused certificate is revoked "
+		    "(op %llu): the CA took it as accepted",
+		    (unsigned long long)op->id, (unsigned long long)id);
+}
+
+/*
  * The endpoint that answered last is remembered in the journal, so every
  * link (the drain's, the engine's pool) and the next process start there
  * instead of rediscovering a dead front through its timeout. was[] gets
@@ -162,6 +190,7 @@ exec_with(struct cast *st, struct ca_link *link, int link_err,
 	if (res.failovers > 0)
 		cast_note(st, "op %llu: failed over to CA endpoint %s (%s)",
 		    (unsigned long long)op->id, res.endpoint, res.failed);
+	queue_refused(st, op, &res);
 	v = verdict(st, rc, &res, out);
 	if (v == OUTBOX_EXEC_DONE)
 		v = keep_cert(st, &res, out);

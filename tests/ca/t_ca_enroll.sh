@@ -22,6 +22,7 @@ check "the token key certified is the station key" bash -c \
 check "CA consumed the one-time secret" test -f "$PKI/otp-used/station-01"
 
 mkcsr alice "/O=Test/CN=Alice Example"
+n0=$(grep -c 'POST /cmp ' "$T/nginx/access.log")
 cli enroll --csr "$T/alice.csr" --profile piv-auth --out "$T/alice.crt" >"$T/out" 2>&1
 check_eq "p10cr enroll exits 0" 0 $?
 check_grep "CLI reports the serial" '^done: op 1 serial [0-9A-F]+' "$T/out"
@@ -31,9 +32,50 @@ check "certificate certifies the CSR's key" bash -c \
     "cmp <(openssl x509 -in $T/alice.crt -noout -pubkey) <(openssl req -inform DER -in $T/alice.csr -noout -pubkey)"
 serial=$(openssl x509 -in "$T/alice.crt" -noout -serial | cut -d= -f2)
 check "CA holds the issued certificate" test -f "$PKI/issued/$serial.der"
-check "CA received certConf for it" test -f "$PKI/confirmed/$serial"
+check "the CA took it as confirmed" test -f "$PKI/confirmed/$serial"
+# Implicit confirmation (ca.conf implicit_confirm, default yes; the test CA
+# grants it): one message each way, no certConf; asked for card
+# certificates only (the station's ir above kept its certConf: otp-used).
+check_grep "the CA granted implicit confirmation for it" "implicitConfirm serial=$serial " "$T/testca.log"
+check_eq "no certConf for it" 0 "$(grep -c "certConf serial=$serial " "$T/testca.log")"
+check_eq "nginx saw one CMP request for it" 1 "$(( $(grep -c 'POST /cmp ' "$T/nginx/access.log") - n0 ))"
 openssl x509 -in "$T/alice.crt" -noout -ext extendedKeyUsage,keyUsage >"$T/ext" 2>&1
 check_grep "piv-auth profile: clientAuth" 'TLS Web Client Authentication' "$T/ext"
+
+# implicit_confirm = no: the request does not ask, the certConf goes out.
+echo "implicit_confirm = no" >>"$T/ca.conf"
+mkcsr dave
+cli enroll --csr "$T/dave.csr" --profile piv-auth --out "$T/dave.crt" >/dev/null 2>&1
+check_eq "implicit_confirm = no: enrolled" 0 $?
+sn=$(openssl x509 -in "$T/dave.crt" -noout -serial | cut -d= -f2)
+check_grep "implicit_confirm = no: certConf for it" "certConf serial=$sn " "$T/testca.log"
+check_eq "implicit_confirm = no: not granted unasked" 0 "$(grep -c "implicitConfirm serial=$sn " "$T/testca.log")"
+set_conf implicit_confirm yes
+# A CA that does not grant it gets its certConf all the same.
+ca_stop; ca_start --implicit-confirm no
+mkcsr erin
+cli enroll --csr "$T/erin.csr" --profile piv-auth --out "$T/erin.crt" >/dev/null 2>&1
+check_eq "a CA that does not grant: enrolled" 0 $?
+sn=$(openssl x509 -in "$T/erin.crt" -noout -serial | cut -d= -f2)
+check_grep "a CA that does not grant: certConf for it" "certConf serial=$sn " "$T/testca.log"
+# A certificate the station refuses (already expired) under a granted
+# implicit confirmation: no certConf can say so, so its revocation is
+# journaled and sent (cessationOfOperation, on the CA's CRL).
+ca_stop; ca_start --validity -100
+mkcsr frank
+cli enroll --csr "$T/frank.csr" --profile piv-auth >"$T/outf" 2>&1
+check_eq "an expired certificate under implicit confirmation is refused (exit 1)" 1 $?
+check_grep "saying why" 'certificate chain does not verify' "$T/outf"
+sn=$(sed -n 's/.*implicitConfirm serial=\([0-9A-F]*\) .*/\1/p' "$T/testca.log" | tail -n 1)
+check "the CA issued it and took it as confirmed" test -f "$PKI/confirmed/$sn"
+cli outbox list >"$T/listf"
+check_grep "its revocation is journaled" '^[0-9]+ revoke .*reason=cessationOfOperation' "$T/listf"
+ca_stop; ca_start
+cli outbox drain >"$T/drainf" 2>&1
+check_eq "the CA revoked it, cessationOfOperation" 5 "$(cut -d' ' -f1 "$PKI/revoked/$sn" 2>/dev/null)"
+openssl crl -inform DER -in "$PKI/crl.der" -noout -text 2>&1 |
+    grep -A4 "Serial Number: $sn" >"$T/crlf"
+check_grep "on the CA's CRL as cessationOfOperation" 'Cessation Of Operation' "$T/crlf"
 
 mkcsr bob
 cli enroll --csr "$T/bob.csr" --profile piv-sign --out "$T/bob.crt" >/dev/null 2>&1

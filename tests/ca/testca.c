@@ -21,6 +21,9 @@
  * crl-garbage.
  * --crash-at issue (the kill -9 tests): SIGKILL itself between an issuance's
  * record and its index.
+ * --implicit-confirm yes|no: grant implicit confirmation to a request that
+ * asks for it (default yes, as a CA's "allow implicit confirm"); a granted
+ * issuance is confirmed/SERIAL at once, no certConf follows.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -509,7 +512,8 @@ make_srv(struct srv *s)
 	OSSL_CMP_CTX *ctx;
 
 	if (sctx == NULL || !OSSL_CMP_SRV_CTX_init(sctx, s, tca_cb_cert_request,
-	    tca_cb_rr, tca_cb_genm, tca_cb_error, tca_cb_certconf, tca_cb_poll))
+	    tca_cb_rr, tca_cb_genm, tca_cb_error, tca_cb_certconf, tca_cb_poll) ||
+	    !OSSL_CMP_SRV_CTX_set_grant_implicit_confirm(sctx, s->implicit))
 		fatalx("OSSL_CMP_SRV_CTX");
 	ctx = OSSL_CMP_SRV_CTX_get0_cmp_ctx(sctx);
 	if (strcmp(s->fault, "othersigner") == 0)
@@ -547,7 +551,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: testca --state DIR --port N [--crl-url URL] "
 	    "[--crl-seconds N] [--validity SECONDS] [--fault MODE] "
-	    "[--delay SECONDS] [--dump DIR] [--crash-at issue]\n");
+	    "[--delay SECONDS] [--dump DIR] [--crash-at issue] "
+	    "[--implicit-confirm yes|no]\n");
 	exit(2);
 }
 
@@ -570,6 +575,9 @@ parse_args(struct srv *s, int argc, char **argv)
 		else if (strcmp(o, "--delay") == 0) s->delay = atoi(v);
 		else if (strcmp(o, "--dump") == 0) s->dump = v;
 		else if (strcmp(o, "--crash-at") == 0) s->crash_at = v;
+		else if (strcmp(o, "--implicit-confirm") == 0 &&
+		    (strcmp(v, "yes") == 0 || strcmp(v, "no") == 0))
+			s->implicit = strcmp(v, "yes") == 0;
 		else usage();
 	}
 	if (i != argc || s->dir == NULL || s->port <= 0)
@@ -580,7 +588,7 @@ int
 main(int argc, char **argv)
 {
 	struct srv s = { .fault = "none", .crl_seconds = 3600,
-	    .validity = 365L * 86400 };
+	    .validity = 365L * 86400, .implicit = 1 };
 	int lfd, fd;
 
 	parse_args(&s, argc, argv);
@@ -590,7 +598,8 @@ main(int argc, char **argv)
 	if (tca_publish_crl(&s) != 0)
 		fatalx("cannot write the CRL");
 	lfd = listen_on(s.port);
-	tca_logx("listening on 127.0.0.1:%d fault=%s", s.port, s.fault);
+	tca_logx("listening on 127.0.0.1:%d fault=%s implicit_confirm=%s", s.port,
+	    s.fault, s.implicit ? "yes" : "no");
 	for (;;) {
 		if ((fd = accept(lfd, NULL, NULL)) < 0)
 			continue;

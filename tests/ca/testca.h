@@ -32,6 +32,7 @@ struct srv {
 	long validity;
 	int delay;
 	int port;
+	int implicit;		/* grant implicit confirmation when asked */
 	X509 *ca;
 	X509 *root;
 	EVP_PKEY *key;

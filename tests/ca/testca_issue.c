@@ -278,6 +278,25 @@ request_pubkey(const OSSL_CRMF_MSG *crm, const X509_REQ *p10,
 	return pk;
 }
 
+/*
+ * Does the request's header ask for implicit confirmation (generalInfo
+ * implicitConfirm, id-it 13: 1.3.6.1.5.5.7.4.13)? OpenSSL 3.0 has no
+ * getter for generalInfo: look for the OID's encoding in the header's DER
+ * (the header carries names, nonces and ITAVs, no key material).
+ */
+static int
+asks_implicit(const OSSL_CMP_MSG *req)
+{
+	static const uint8_t oid[] = { 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05,
+	    0x07, 0x04, 0x0d };
+	unsigned char *der = NULL;
+	int n = i2d_OSSL_CMP_PKIHEADER(OSSL_CMP_MSG_get0_header(req), &der);
+	int found = n > 0 && memmem(der, (size_t)n, oid, sizeof(oid)) != NULL;
+
+	OPENSSL_free(der);
+	return found;
+}
+
 OSSL_CMP_PKISI *
 tca_cb_cert_request(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
     const OSSL_CRMF_MSG *crm, const X509_REQ *p10, X509 **out,
@@ -288,7 +307,7 @@ tca_cb_cert_request(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
 	const struct profile *pr;
 	const X509_NAME *subj = NULL;
 	EVP_PKEY *pub;
-	char sn[80];
+	char sn[80], p[MAX_PATH];
 	X509 *x;
 
 	(void)id;
@@ -315,6 +334,13 @@ tca_cb_cert_request(OSSL_CMP_SRV_CTX *sctx, const OSSL_CMP_MSG *req, int id,
 		tca_serial_hex(X509_get0_serialNumber(x), sn, sizeof(sn));
 		tca_logx("issued serial=%s txid=%s profile=%s body=%d", sn, s->txid,
 		    pr->name, type);
+	}
+	if (s->implicit && asks_implicit(req)) {
+		/* OpenSSL grants it in the answer: no certConf will come. */
+		tca_serial_hex(X509_get0_serialNumber(x), sn, sizeof(sn));
+		tca_path(p, s, "confirmed", sn);
+		(void)tca_write_file(p, s->txid, strlen(s->txid));
+		tca_logx("implicitConfirm serial=%s txid=%s", sn, s->txid);
 	}
 	*out = x;
 	*chain = sk_X509_new_null();

@@ -94,18 +94,19 @@ check_eq "readers: now the inventory's active card, by its GUID" "$guid active" 
 check_eq "the test CA issued exactly 4 certificates" $((n0 + 4)) "$(issued_count)"
 check_eq "keyd's export ledger names the card's GUID, root's file, mode 600" \
     "$guid root 600 16" "$(xxd -p "$T/keyd/exported" | tr -d '\n') $(stat -c '%U %a %s' "$T/keyd/exported")"
-# 4 enrolments, each a request and its certConf: nginx sees the daemon keep
+# 4 enrolments, each one request (the test CA grants implicit confirmation:
+# no certConf; ca.conf implicit_confirm): nginx sees the daemon keep
 # its connection from one transaction to the next (keep_alive in ca.conf;
 # one connection per transaction before), at most one full handshake (no
 # station-key signature per request), and every request still carries the
 # station's DN.
 tail -n +$((l0 + 1)) "$T/nginx/access.log" | grep '"POST /cmp ' >"$T/issue-cmp.log"
-check_eq "the issuance made 8 CMP requests" 8 "$(wc -l <"$T/issue-cmp.log")"
+check_eq "the issuance made 4 CMP requests" 4 "$(wc -l <"$T/issue-cmp.log")"
 check "over at most 2 TLS connections (nginx: conn=)" \
     test "$(grep -o ' conn=[0-9]*' "$T/issue-cmp.log" | sort -u | wc -l)" -le 2
 check "with at most one full handshake among them (nginx: reused=.)" \
     test "$(grep ' reused=\.' "$T/issue-cmp.log" | grep -o ' conn=[0-9]*' | sort -u | wc -l)" -le 1
-check_eq "every one came with the station's verified certificate" 8 \
+check_eq "every one came with the station's verified certificate" 4 \
     "$(grep -c 'verify=SUCCESS dn="CN=station-01,O=Test"' "$T/issue-cmp.log")"
 check_grep "the card's CHUID carries the inventory's GUID" "3410$guid" <(ypt_status)
 for s in 9a 9c 9d 9e; do

@@ -69,6 +69,7 @@ parses_and_defaults(void **state)
 	assert_true(c.renew_before == 30L * 86400);
 	assert_int_equal(c.keep_alive, 15);
 	assert_int_equal(c.tls_resume, 1);
+	assert_int_equal(c.implicit_confirm, 1);
 	assert_string_equal(err, "");
 }
 
@@ -105,7 +106,8 @@ bad_values(void **state)
 	    "renew_before = 99999999999999999999999\n",
 	    "renew_before = 316224001\n", "renew_before = -1\n",
 	    /* below nginx's 75 s idle close */
-	    "keep_alive = 61\n", "keep_alive = -1\n", "tls_resume = 2\n" };
+	    "keep_alive = 61\n", "keep_alive = -1\n", "tls_resume = 2\n",
+	    "implicit_confirm = maybe\n" };
 	size_t i;
 
 	(void)state;
@@ -117,10 +119,11 @@ bad_values(void **state)
 		assert_non_null(strstr(err, ":12: "));	/* file:line */
 	}
 	snprintf(text, sizeof(text), "%srenew_before = 316224000\ntimeout = 300\n"
-	    "keep_alive = 0\ntls_resume = no\n", good);
+	    "keep_alive = 0\ntls_resume = no\nimplicit_confirm = no\n", good);
 	assert_int_equal(load(text, 0600, &c, err, sizeof(err)), CACONF_OK);
 	assert_true(c.renew_before == 316224000L && c.timeout == 300);
-	assert_true(c.keep_alive == 0 && c.tls_resume == 0);
+	assert_true(c.keep_alive == 0 && c.tls_resume == 0 &&
+	    c.implicit_confirm == 0);
 	snprintf(text, sizeof(text), "%srenew_before = 1e9\n", good);
 	assert_int_equal(load(text, 0600, &c, err, sizeof(err)),
 	    CACONF_ERR_SYNTAX);
