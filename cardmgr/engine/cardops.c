@@ -722,6 +722,75 @@ cops_self_test(const char *module, const char *reader, const char *pin,
 	return COPS_ERR_SELFTEST;
 }
 
+/*
+ * Renewal of the escrowed slot with a new key: its current key (retired
+ * hook, i = 0; it cannot be read from the card, the hook recovers it from
+ * escrow) and certificate go to the first free retired slot, the key
+ * history counting one more: the keys already retired stay where they are.
+ * A torn renewal that got as far may have put it there already (the last
+ * retired slot holds its certificate's key): then nothing is written twice.
+ */
+static int
+renew_retire(struct cops_card *c, const struct cops_plan *p,
+    const struct cops_hooks *h, char *detail, size_t cap)
+{
+	struct piv_keyhist kh;
+	EVP_PKEY *priv = NULL;
+	X509 *cert = NULL, *last = NULL;
+	char name[24];
+	int slot, prc, rc = COPS_OK;
+
+	memset(&kh, 0, sizeof(kh));
+	if ((prc = piv_read_keyhist(c->piv, &kh)) != PIV_OK &&
+	    prc != PIV_ERR_NOT_FOUND)
+		return card_fail(prc, "read key history", detail, cap);
+	if (prc == PIV_ERR_NOT_FOUND)
+		memset(&kh, 0, sizeof(kh));
+	if (h->retired == NULL || h->retired(h->arg, 0, &priv, &cert) != 0 ||
+	    priv == NULL || cert == NULL) {
+		rc = hook_fail("key recovery", detail, cap);
+		goto out;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), priv) != 1) {
+		snprintf(detail, cap, "the recovered key is not its "
+		    "certificate's");
+		rc = COPS_ERR_HOOK;
+		goto out;
+	}
+	if (kh.on_card > 0 && piv_read_cert(c->piv, PIV_SLOT_RETIRED1 +
+	    kh.on_card - 1, &last) == PIV_OK &&
+	    EVP_PKEY_eq(X509_get0_pubkey(last), priv) == 1)
+		goto out;	/* retired by a torn renewal already */
+	if (kh.on_card >= COPS_MAX_RETIRED) {
+		snprintf(detail, cap, "every retired key slot is in use");
+		rc = COPS_ERR_CARD;
+		goto out;
+	}
+	slot = PIV_SLOT_RETIRED1 + kh.on_card;
+	snprintf(name, sizeof(name), "retired_%02x", slot);
+	if (step(h, name, "begin", NULL, 0) != 0) {
+		rc = hook_fail("journal", detail, cap);
+		goto out;
+	}
+	if ((prc = piv_import_key(c->piv, slot, priv, p->retired_pin_policy,
+	    p->retired_touch_policy)) != PIV_OK)
+		rc = card_fail(prc, "import retired key", detail, cap);
+	else if ((prc = piv_write_cert(c->piv, slot, cert, 0)) != PIV_OK)
+		rc = card_fail(prc, "write certificate", detail, cap);
+	else {
+		kh.on_card++;
+		if ((prc = piv_write_keyhist(c->piv, &kh)) != PIV_OK)
+			rc = card_fail(prc, "write key history", detail, cap);
+		else if (step(h, name, "done", NULL, 0) != 0)
+			rc = hook_fail("journal", detail, cap);
+	}
+out:
+	EVP_PKEY_free(priv);
+	X509_free(cert);
+	X509_free(last);
+	return rc;
+}
+
 int
 cops_renew(struct cops_card *c, const struct cops_plan *p, const char *pin,
     piv_mgmt_crypt_fn crypt, void *crypt_arg, const struct cops_hooks *h,
@@ -733,7 +802,7 @@ cops_renew(struct cops_card *c, const struct cops_plan *p, const char *pin,
 	if (c == NULL || c->piv == NULL || p == NULL || h == NULL ||
 	    pin == NULL || crypt == NULL || p->nslots < 1 ||
 	    p->nslots > COPS_MAX_SLOTS || !c->id.has_chuid ||
-	    !c->id.chuid.has_guid)
+	    !c->id.chuid.has_guid || p->nretired < 0 || p->nretired > 1)
 		return COPS_ERR_ARG;
 	if (step(h, "auth", "begin", NULL, 0) != 0)
 		return hook_fail("journal", detail, cap);
@@ -745,6 +814,10 @@ cops_renew(struct cops_card *c, const struct cops_plan *p, const char *pin,
 		return card_fail(prc, "verify PIN", detail, cap);
 	if (step(h, "auth", "done", NULL, 0) != 0)
 		return hook_fail("journal", detail, cap);
+	/* The old key retired before the new one replaces it. */
+	if (p->nretired == 1 &&
+	    (rc = renew_retire(c, p, h, detail, cap)) != COPS_OK)
+		return rc;
 	return issue_slots(c, p, h, c->id.chuid.guid, detail, cap);
 }
 

@@ -184,6 +184,11 @@ int cops_wipe_cb(struct cops_card *c, int mgmt_alg, piv_mgmt_crypt_fn crypt,
  * of plan as an issuance does (step 5: new key, or the slot's reuse key;
  * CSR signed by the card; certificate from the CA; written). Journal steps
  * "auth" and "slot_XX" (begin/done). [out] *tries after a wrong PIN.
+ * plan->nretired 1 (0 otherwise): the escrowed slot gets a new key (its
+ * escrow hook), and first its current key and certificate (retired hook,
+ * i = 0) go to the first free retired slot, the key history counting one
+ * more (step "retired_XX"); keys retired before stay. Skipped when the
+ * last retired slot holds that key already (a torn renewal's).
  */
 int cops_renew(struct cops_card *c, const struct cops_plan *plan,
     const char *pin, piv_mgmt_crypt_fn crypt, void *crypt_arg,

@@ -243,11 +243,11 @@ int keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],
 int keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
     uint8_t **blob, size_t *bloblen, EVP_PKEY **priv);
 /*
- * Open an escrow blob (aad: the card's GUID || slot, as at escrow): 0 and
- * *priv (EVP_PKEY_free), keyd's refusal (KS_ERR_*), or -1.
+ * Open an escrow blob (aad as at escrow: rep_escrow_aad): 0 and *priv
+ * (EVP_PKEY_free), keyd's refusal (KS_ERR_*), or -1.
  */
 int keyc_recover(struct engine *e, const uint8_t *blob, size_t bloblen,
-    const uint8_t aad[17], EVP_PKEY **priv);
+    const uint8_t *aad, size_t aadlen, EVP_PKEY **priv);
 
 /* A card's 9B challenges answered by keyd: piv_mgmt_crypt_fn's arg. */
 struct keyc_card {

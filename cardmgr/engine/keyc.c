@@ -206,7 +206,7 @@ keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
 
 int
 keyc_recover(struct engine *e, const uint8_t *blob, size_t bloblen,
-    const uint8_t aad[17], EVP_PKEY **priv)
+    const uint8_t *aad, size_t aadlen, EVP_PKEY **priv)
 {
 	struct msg_builder b;
 	struct reply *rp;
@@ -218,7 +218,7 @@ keyc_recover(struct engine *e, const uint8_t *blob, size_t bloblen,
 	if (msg_builder_init(&b) != MSG_OK)
 		return -1;
 	msg_put_bytes(&b, KS_F_BLOB, blob, bloblen);
-	msg_put_bytes(&b, KS_F_AAD, aad, 17);
+	msg_put_bytes(&b, KS_F_AAD, aad, aadlen);
 	if ((rp = call(e, MSG_KS_RECOVER, &b)) == NULL)
 		return -1;
 	if (rp->rc == KS_OK && (f = data(rp, KS_R_DATA)) != NULL) {

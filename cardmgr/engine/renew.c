@@ -22,9 +22,20 @@
  * No certificate is lost (each is in the inventory or the CA journal) and
  * none that left the card or never reached it stays unrevoked.
  *
- * XXX an escrowed slot (9d) needing a new key is skipped (listed as such):
- * a new escrowed key means keyd's escrow of it, which the issuance's hooks
- * do for a card being issued only. renew_key = "reuse" renews it.
+ * The escrowed slot (9d) needing a new key: its current key cannot be read
+ * from the card, so keyd opens the holder's escrow blob for it (the newest
+ * whose key is the slot's certificate's: rep_find_key) before the card is
+ * touched. On the card, after auth: that key and its certificate go to the
+ * first free retired slot, the key history counting one more (step
+ * retired_XX; keys retired before stay where they are, cops_renew); then
+ * keyd makes the new key and its blob, which the inventory keeps (inv_escrow,
+ * the card's next generation, aad GUID || slot || generation) in the
+ * transaction of step escrow_XX, before the key is imported: a key on the
+ * card is always escrowed, a blob whose key never got there is harmless
+ * (it has no certificate; a replacement passes it over). The old
+ * certificate is revoked as superseded as any other slot's, once the new
+ * one is on the card. A torn renewal retries from the card as it is: a key
+ * retired already is not retired twice.
  */
 #include "engine_int.h"
 
@@ -38,6 +49,7 @@
 #include "engine/cardops.h"
 #include "engine/issue_job.h"
 #include "engine/renew_inv.h"
+#include "engine/rep_int.h"
 #include "policy/renew.h"
 #include "proc/log.h"
 
@@ -51,6 +63,11 @@ struct renew {
 	uint64_t op_id;
 	uint32_t step_no;
 	char detail[512];
+	/* The escrowed slot renewed with a new key (0: none): its current
+	 * key and certificate, for the retired slot. */
+	int km_slot;
+	EVP_PKEY *old_priv;
+	X509 *old_cert;
 };
 
 /* ---- journal ------------------------------------------------------------ */
@@ -143,6 +160,111 @@ out:
 	}
 	outbox_op_clear(&op);
 	return rc == 0 ? 0 : -1;
+}
+
+struct maxgen {
+	uint32_t gen;
+};
+
+static int
+max_gen(const struct inv_escrow *es, void *arg)
+{
+	struct maxgen *m = arg;
+
+	if (es->gen > m->gen)
+		m->gen = es->gen;
+	return 0;
+}
+
+/*
+ * A new escrowed key for the slot: keyd's blob kept as the card's next
+ * generation, with step escrow_XX, in one transaction before the card sees
+ * the key (cardops imports it when this returns).
+ */
+static int
+h_escrow(void *arg, const uint8_t guid[16], int slot, int alg,
+    EVP_PKEY **priv)
+{
+	struct renew *w = arg;
+	struct inv_escrow *x = calloc(1, sizeof(*x));
+	struct inv_txn *t = NULL;
+	struct maxgen m = { 0 };
+	uint8_t aad[REP_AAD_MAX], *blob = NULL, g[4];
+	size_t blen = 0, alen;
+	char name[24];
+	int rc = -1;
+
+	*priv = NULL;
+	if (x == NULL || slot != w->km_slot)
+		goto out;
+	if (inv_begin(w->e->inv, 0, &t) != INV_OK)
+		goto out;
+	rc = inv_escrows_of_card(t, guid, max_gen, &m);
+	inv_abort(t);
+	t = NULL;
+	if (rc != INV_OK || m.gen == UINT32_MAX) {
+		rc = -1;
+		goto out;
+	}
+	memcpy(x->guid, guid, 16);
+	x->gen = m.gen + 1;
+	x->slot = (uint8_t)slot;
+	x->created = (uint64_t)time(NULL);
+	alen = rep_escrow_aad(guid, slot, x->gen, aad);
+	rc = -1;
+	if (keyc_escrow(w->e, alg == PIV_ALG_ECCP256 ? 2 : alg ==
+	    PIV_ALG_ECCP384 ? 3 : 1, aad, alen, &blob, &blen, priv) != 0)
+		goto out;
+	if (blen == 0 || blen > sizeof(x->blob))
+		goto out;
+	memcpy(x->blob, blob, blen);
+	x->len = (uint16_t)blen;
+	g[0] = (uint8_t)(x->gen >> 24);
+	g[1] = (uint8_t)(x->gen >> 16);
+	g[2] = (uint8_t)(x->gen >> 8);
+	g[3] = (uint8_t)x->gen;
+	snprintf(name, sizeof(name), "escrow_%02x", slot);
+	if (inv_begin(w->e->inv, 1, &t) != INV_OK)
+		goto out;
+	if (inv_escrow_put(t, x, INV_PUT_NEW) != INV_OK ||
+	    step_in(w, t, name, "done", g, sizeof(g)) != INV_OK) {
+		inv_abort(t);
+		goto out;
+	}
+	if (inv_commit(t) != INV_OK)
+		goto out;
+	eng_op_changed(w->e);
+	snprintf(name, sizeof(name), "escrow_%02x:done", slot);
+	eng_crash_point(name);
+	rc = 0;
+out:
+	free(blob);
+	free(x);
+	if (rc != 0) {
+		EVP_PKEY_free(*priv);
+		*priv = NULL;
+	}
+	return rc;
+}
+
+/* The escrowed slot's current key and certificate (i = 0 only). */
+static int
+h_retired(void *arg, int i, EVP_PKEY **priv, X509 **cert)
+{
+	struct renew *w = arg;
+
+	*priv = NULL;
+	*cert = NULL;
+	if (i != 0 || w->old_priv == NULL || w->old_cert == NULL ||
+	    EVP_PKEY_up_ref(w->old_priv) != 1)
+		return -1;
+	if (X509_up_ref(w->old_cert) != 1) {
+		EVP_PKEY_free(w->old_priv);
+		return -1;
+	}
+	*priv = w->old_priv;
+	*cert = w->old_cert;
+	return 0;
 }
 
 /* ---- settling: the one end of every renewal ----------------------------- */
@@ -352,14 +474,65 @@ old_key(struct engine *e, const char *serial)
 	return k;
 }
 
-/* The card plan for the list: skipped[] gets slots left out (escrow). */
+struct newest {
+	int slot;
+	struct inv_cert *best;
+	int found;
+};
+
+static int
+newest_cert(const struct inv_cert *c, void *arg)
+{
+	struct newest *n = arg;
+
+	if (c->slot == n->slot && (!n->found ||
+	    c->not_before > n->best->not_before)) {
+		*n->best = *c;
+		n->found = 1;
+	}
+	return 0;
+}
+
+/*
+ * The escrowed slot's key now on the card: its newest certificate (any
+ * status: a revoked one's key is still there) and the key, from escrow.
+ * 0, or -1 with *why.
+ */
+static int
+retiring_key(struct renew *w, int slot, const char **why)
+{
+	struct inv_cert *c = calloc(1, sizeof(*c));
+	struct newest n = { slot, c, 0 };
+	struct inv_txn *t = NULL;
+	const uint8_t *p;
+	int rc = -1;
+
+	*why = "inventory error";
+	if (c == NULL || inv_begin(w->e->inv, 0, &t) != INV_OK ||
+	    inv_certs_of_card(t, w->card.guid, newest_cert, &n) != INV_OK)
+		goto out;
+	inv_abort(t);
+	t = NULL;
+	*why = "the escrowed slot has no certificate to retire";
+	p = c->der;
+	if (!n.found || (w->old_cert = d2i_X509(NULL, &p,
+	    (long)c->der_len)) == NULL)
+		goto out;
+	rc = rep_find_key(w->e, w->card.holder, slot, w->old_cert,
+	    &w->old_priv, why);
+out:
+	inv_abort(t);
+	free(c);
+	return rc;
+}
+
+/* The card plan for the list (skipped[]: none left out, kept for clients). */
 static int
 make_plan(struct renew *w, const struct inv_holder *h,
-    const struct rnw_list *l, struct cops_plan *plan, json_t *skipped)
+    const struct rnw_list *l, struct cops_plan *plan)
 {
 	const struct prof_slot *ps;
 	struct cops_slot *s;
-	char id[3];
 	size_t i;
 
 	memset(plan, 0, sizeof(*plan));
@@ -368,17 +541,21 @@ make_plan(struct renew *w, const struct inv_holder *h,
 		if ((ps = prof_slot(w->p, l->items[i].slot)) == NULL ||
 		    plan->nslots >= COPS_MAX_SLOTS)
 			return -1;
-		if (ps->escrow && l->items[i].new_key) {
-			snprintf(id, sizeof(id), "%02x", ps->slot);
-			json_array_append_new(skipped, json_string(id));
-			continue;
-		}
 		s = &plan->slots[plan->nslots];
 		if (eng_slot_plan(ps, h, w->card.serial, s) != 0)
 			return -1;
 		if (!l->items[i].new_key &&
 		    (s->reuse = old_key(w->e, l->items[i].old_serial)) == NULL)
 			return -1;
+		/* A new escrowed key: the old one is retired first. */
+		if (ps->escrow && l->items[i].new_key) {
+			if (w->km_slot != 0)
+				return -1;	/* one escrowed slot per card */
+			w->km_slot = ps->slot;
+			plan->nretired = 1;
+			plan->retired_pin_policy = s->pin_policy;
+			plan->retired_touch_policy = s->touch_policy;
+		}
 		plan->nslots++;
 	}
 	return 0;
@@ -444,6 +621,8 @@ card_work(struct renew *w, struct renew_req *q, const struct cops_plan *plan,
 	h.arg = w;
 	h.step = h_step;
 	h.enroll = h_enroll;
+	h.escrow = h_escrow;
+	h.retired = h_retired;
 	kc.e = w->e;
 	kc.version = w->card.mk_version;
 	memcpy(kc.guid, w->card.guid, 16);
@@ -492,7 +671,7 @@ op_card_renew(struct engine *e, const struct ops_req *r, uint64_t id,
 	struct cops_plan plan;
 	const struct ops_value *v;
 	const char *code = "bad_request", *why = "", *claim_code;
-	json_t *skipped = json_array();
+	json_t *skipped = json_array();	/* none since escrowed slots renew */
 	char summary[INV_DETAIL_MAX / 2] = "";
 	unsigned retry = 0;
 	int status = 400, tries = -1, rc, claimed = 0, started = 0;
@@ -514,13 +693,13 @@ op_card_renew(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 	if ((status = prepare(&w, &q, h, l, &code, &why)) != 0)
 		goto out;
-	if (make_plan(&w, h, l, &plan, skipped) != 0) {
+	if (make_plan(&w, h, l, &plan) != 0) {
 		status = 500, code = "plan", why = "cannot plan the renewal";
 		goto out;
 	}
-	if (plan.nslots == 0) {
-		status = 409, code = "escrow_renewal";
-		why = "only escrowed keys need renewing: replace the card";
+	/* Before anything is claimed or journaled: the key to retire. */
+	if (w.km_slot != 0 && retiring_key(&w, w.km_slot, &why) != 0) {
+		status = 409, code = "key_recovery";
 		goto out;
 	}
 	if ((rc = eng_reader_claim(e, q.reader)) != 0) {
@@ -540,8 +719,7 @@ op_card_renew(struct engine *e, const struct ops_req *r, uint64_t id,
 		goto out;
 	}
 	started = 1;
-	status = card_work(&w, &q, &plan, json_array_size(skipped) == 0,
-	    &tries, &code, &why);
+	status = card_work(&w, &q, &plan, 1, &tries, &code, &why);
 	rc = settle(e, w.op_id, a->name, status == 0 ? "renewed" : why,
 	    summary, sizeof(summary));
 	eng_op_changed(e);
@@ -550,6 +728,8 @@ op_card_renew(struct engine *e, const struct ops_req *r, uint64_t id,
 	}
 out:
 	plan_free(&plan);
+	EVP_PKEY_free(w.old_priv);
+	X509_free(w.old_cert);
 	if (claimed)
 		eng_reader_release(e, q.reader);
 	seal_text_free(q.pin);

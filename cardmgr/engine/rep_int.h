@@ -42,7 +42,9 @@ struct rep {
 
 /*
  * The holder's escrowed key management keys, newest first, opened by
- * keyd into r->keys (at most max). 0, or -1 with *why.
+ * keyd into r->keys (at most max), each with its own certificate: a card's
+ * issuance blob (generation 0, its record) and its renewals' (1, 2, ...,
+ * inv_escrow). 0, or -1 with *why.
  */
 int rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
     int max, const char **why);
@@ -59,6 +61,23 @@ int rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
 int rep_start(struct engine *e, uint64_t id, const struct ops_req *r,
     const struct actor *a, struct issue_job *j, const struct prof *ap,
     int recover, int nkeys, const char *event, const char *old_key);
+
+/*
+ * An escrow blob's aad: the card's GUID || slot (the issuance's, generation
+ * 0), || generation u32 big-endian for a renewal's, so a blob opens only
+ * for the generation it was made for. Returns its length.
+ */
+#define REP_AAD_MAX 21
+size_t rep_escrow_aad(const uint8_t guid[16], int slot, uint32_t gen,
+    uint8_t aad[REP_AAD_MAX]);
+
+/*
+ * The holder's escrowed key for cert (a renewal retiring it: the card's
+ * key cannot be read back), the newest blobs tried first. 0 and *priv
+ * (EVP_PKEY_free), or -1 with *why.
+ */
+int rep_find_key(struct engine *e, const char *holder, int slot, X509 *cert,
+    EVP_PKEY **priv, const char **why);
 
 /* temp.c: the temporary card's part of rep_finish (same transaction). */
 int tmp_finish(struct issue_job *j, struct inv_txn *t);

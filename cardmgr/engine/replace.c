@@ -194,44 +194,140 @@ rep_done(struct issue_job *j, int ok)
 
 /* ---- the request: what to recover -------------------------------------- */
 
+size_t
+rep_escrow_aad(const uint8_t guid[16], int slot, uint32_t gen,
+    uint8_t aad[REP_AAD_MAX])
+{
+	memcpy(aad, guid, 16);
+	aad[16] = (uint8_t)slot;
+	if (gen == 0)
+		return 17;	/* the issuance's, unchanged */
+	aad[17] = (uint8_t)(gen >> 24);
+	aad[18] = (uint8_t)(gen >> 16);
+	aad[19] = (uint8_t)(gen >> 8);
+	aad[20] = (uint8_t)gen;
+	return REP_AAD_MAX;
+}
+
+/* One escrow blob of the holder's: a card's (gen 0) or a renewal's. */
+struct blob {
+	uint8_t guid[16];
+	uint32_t gen;
+	uint64_t created;
+	char serial[INV_SERIAL_MAX + 1];
+	uint16_t len;
+	uint8_t data[INV_ESCROW_MAX];
+};
+
 struct collect {
-	struct rep_key cand[64];
+	struct blob cand[64];
 	int n;
 	const char *holder;
+	struct inv_txn *t;
+	const struct inv_card *card;	/* the one being walked */
 };
 
 static int
-collect_card(const struct inv_card *c, void *arg)
+newer(const struct blob *x, const struct blob *y)
 {
-	struct collect *x = arg;
-	struct rep_key *k;
+	return x->created != y->created ? x->created > y->created :
+	    x->gen > y->gen;
+}
 
-	/* Issuances that never got as far as their escrowed key, or are
-	 * still running, have nothing to give. */
-	if (c->escrow_len == 0 || c->state == INV_CARD_ISSUING ||
-	    strcmp(c->holder, x->holder) != 0)
-		return 0;
+static void
+add_blob(struct collect *x, const uint8_t guid[16], uint32_t gen,
+    uint64_t created, const uint8_t *data, size_t len)
+{
+	struct blob *b, nb;
+
+	memset(&nb, 0, sizeof(nb));
+	memcpy(nb.guid, guid, 16);
+	nb.gen = gen;
+	nb.created = created;
+	eng_copy(nb.serial, sizeof(nb.serial), x->card->serial);
 	if (x->n == (int)(sizeof(x->cand) / sizeof(x->cand[0]))) {
 		/* Keep the newest: drop the oldest candidate. */
 		int o = 0;
 
 		for (int i = 1; i < x->n; i++)
-			if (x->cand[i].created < x->cand[o].created)
+			if (newer(&x->cand[o], &x->cand[i]))
 				o = i;
-		if (x->cand[o].created >= c->created)
-			return 0;
+		if (!newer(&nb, &x->cand[o]))
+			return;
 		x->cand[o] = x->cand[--x->n];
 	}
-	k = &x->cand[x->n++];
-	memset(k, 0, sizeof(*k));
-	memcpy(k->guid, c->guid, 16);
-	eng_copy(k->serial, sizeof(k->serial), c->serial);
-	k->created = c->created;
+	b = &x->cand[x->n++];
+	*b = nb;
+	b->len = (uint16_t)len;
+	memcpy(b->data, data, len);
+}
+
+static int
+collect_gen(const struct inv_escrow *es, void *arg)
+{
+	struct collect *x = arg;
+
+	add_blob(x, es->guid, es->gen, es->created, es->blob, es->len);
 	return 0;
 }
 
+static int
+collect_card(const struct inv_card *c, void *arg)
+{
+	struct collect *x = arg;
+
+	/* Issuances still running have nothing to give (yet). */
+	if (c->state == INV_CARD_ISSUING || strcmp(c->holder, x->holder) != 0)
+		return 0;
+	x->card = c;
+	/* Cards that took a recovered key (replacements) keep no blob of
+	 * their own until a renewal gives them one. */
+	if (c->escrow_len > 0)
+		add_blob(x, c->guid, 0, c->created, c->escrow, c->escrow_len);
+	return inv_escrows_of_card(x->t, c->guid, collect_gen, x) == INV_OK ?
+	    0 : 1;
+}
+
+static int
+newest_first(const void *a, const void *b)
+{
+	return newer(b, a) - newer(a, b);
+}
+
+/* The holder's escrow blobs, newest first. [out] x. */
+static int
+collect_blobs(struct inv_txn *t, const char *holder, struct collect *x)
+{
+	x->holder = holder;
+	x->t = t;
+	if (inv_cards_of_holder(t, holder, collect_card, x) != INV_OK)
+		return -1;
+	qsort(x->cand, (size_t)x->n, sizeof(x->cand[0]), newest_first);
+	return 0;
+}
+
+static int
+open_blob(struct engine *e, const struct blob *b, int slot, EVP_PKEY **priv,
+    const char **why)
+{
+	uint8_t aad[REP_AAD_MAX];
+	size_t alen = rep_escrow_aad(b->guid, slot, b->gen, aad);
+	int krc;
+
+	if ((krc = keyc_recover(e, b->data, b->len, aad, alen, priv)) == 0)
+		return 0;
+	log_warnx("escrowed key of card %s (generation %u): %s", b->serial,
+	    (unsigned)b->gen, krc < 0 ? "keyd failed" : ks_strerror(krc));
+	*why = krc == KS_ERR_NOTOKEN ? "the station's token is missing: no "
+	    "key recovery" : "an escrowed key management key could not be "
+	    "recovered (see the log)";
+	return -1;
+}
+
+/* The card's newest certificate of slot for key (NULL: any of slot). */
 struct certfind {
 	int slot;
+	EVP_PKEY *key;
 	struct inv_cert best;
 	int found;
 };
@@ -240,9 +336,19 @@ static int
 find_cert(const struct inv_cert *c, void *arg)
 {
 	struct certfind *f = arg;
+	const uint8_t *p = c->der;
+	X509 *x;
+	int eq = 1;
 
-	if (c->slot == f->slot && (!f->found ||
-	    c->not_before > f->best.not_before)) {
+	if (c->slot != f->slot || (f->found &&
+	    c->not_before <= f->best.not_before))
+		return 0;
+	if (f->key != NULL) {
+		x = d2i_X509(NULL, &p, (long)c->der_len);
+		eq = x != NULL && EVP_PKEY_eq(X509_get0_pubkey(x), f->key) == 1;
+		X509_free(x);
+	}
+	if (eq) {
 		f->best = *c;
 		f->found = 1;
 	}
@@ -250,18 +356,21 @@ find_cert(const struct inv_cert *c, void *arg)
 }
 
 static int
-newest_first(const void *a, const void *b)
+card_cert(struct inv_txn *t, const uint8_t guid[16], int slot, EVP_PKEY *key,
+    struct certfind *f)
 {
-	const struct rep_key *x = a, *y = b;
-
-	return x->created < y->created ? 1 : x->created > y->created ? -1 : 0;
+	memset(f, 0, sizeof(*f));
+	f->slot = slot;
+	f->key = key;
+	return inv_certs_of_card(t, guid, find_cert, f);
 }
 
 /*
  * The holder's escrowed key management keys, newest first, opened by keyd
- * (at most 1 + COPS_MAX_RETIRED; older ones stay escrowed). Cards that took
- * a recovered key (replacements) keep no blob of their own: each key is
- * recovered from the card it was made for.
+ * (at most 1 + COPS_MAX_RETIRED; older ones stay escrowed), each with the
+ * certificate of its card for that key: a renewed card has several, one per
+ * generation. A blob whose key has no certificate never did anything (torn
+ * before it: an issuance's, or a renewal's between escrow and import).
  */
 int
 rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
@@ -270,63 +379,56 @@ rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
 	struct collect *x = calloc(1, sizeof(*x));
 	struct certfind *f = calloc(1, sizeof(*f));
 	struct inv_txn *t = NULL;
-	struct inv_card c;
 	const unsigned char *p;
-	uint8_t aad[17];
-	int rc = -1, krc;
+	EVP_PKEY *priv = NULL;
+	int rc = -1;
 
 	if (x == NULL || f == NULL) {
 		*why = "out of memory";
 		goto out;
 	}
-	x->holder = holder;
 	if (inv_begin(e->inv, 0, &t) != INV_OK ||
-	    inv_cards_of_holder(t, holder, collect_card, x) != INV_OK) {
+	    collect_blobs(t, holder, x) != 0) {
 		*why = "inventory error";
 		goto out;
 	}
-	qsort(x->cand, (size_t)x->n, sizeof(x->cand[0]), newest_first);
 	if (max > 1 + COPS_MAX_RETIRED)
 		max = 1 + COPS_MAX_RETIRED;
 	for (int i = 0; i < x->n && r->nkeys < max; i++) {
 		struct rep_key *k = &r->keys[r->nkeys];
+		const struct blob *b = &x->cand[i];
 
-		memset(f, 0, sizeof(*f));
-		f->slot = r->km_slot;
-		if (inv_card_get(t, x->cand[i].guid, &c) != INV_OK ||
-		    inv_certs_of_card(t, c.guid, find_cert, f) != INV_OK) {
+		if (card_cert(t, b->guid, r->km_slot, NULL, f) != INV_OK) {
 			*why = "inventory error";
 			goto out;
 		}
 		if (!f->found)
 			continue;	/* torn before its certificate: unused */
-		memcpy(aad, c.guid, 16);
-		aad[16] = (uint8_t)r->km_slot;
-		if ((krc = keyc_recover(e, c.escrow, c.escrow_len, aad,
-		    &k->priv)) != 0) {
-			log_warnx("replace: escrowed key of card %s: %s", c.serial,
-			    krc < 0 ? "keyd failed" : ks_strerror(krc));
-			*why = krc == KS_ERR_NOTOKEN ? "the station's token is "
-			    "missing: no key recovery" : "an escrowed key "
-			    "management key could not be recovered (see the log)";
+		if (open_blob(e, b, r->km_slot, &priv, why) != 0)
+			goto out;
+		if (card_cert(t, b->guid, r->km_slot, priv, f) != INV_OK) {
+			*why = "inventory error";
 			goto out;
 		}
+		if (!f->found && b->gen > 0) {
+			/* A renewal torn between escrow and certificate. */
+			EVP_PKEY_free(priv);
+			priv = NULL;
+			continue;
+		}
 		p = f->best.der;
-		k->cert = d2i_X509(NULL, &p, (long)f->best.der_len);
-		if (k->cert == NULL ||
-		    EVP_PKEY_eq(X509_get0_pubkey(k->cert), k->priv) != 1) {
-			EVP_PKEY_free(k->priv);
-			X509_free(k->cert);
-			k->priv = NULL;
-			k->cert = NULL;
+		if (!f->found || (k->cert = d2i_X509(NULL, &p,
+		    (long)f->best.der_len)) == NULL) {
 			log_warnx("replace: card %s: its escrowed key is not its "
-			    "%02x certificate's", c.serial, r->km_slot);
+			    "%02x certificate's", b->serial, r->km_slot);
 			*why = "an escrowed key does not match its certificate";
 			goto out;
 		}
-		memcpy(k->guid, c.guid, 16);
-		eng_copy(k->serial, sizeof(k->serial), c.serial);
-		k->created = c.created;
+		k->priv = priv;
+		priv = NULL;
+		memcpy(k->guid, b->guid, 16);
+		eng_copy(k->serial, sizeof(k->serial), b->serial);
+		k->created = b->created;
 		r->nkeys++;
 	}
 	if (r->nkeys == 0) {
@@ -335,9 +437,50 @@ rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
 	}
 	rc = 0;
 out:
+	EVP_PKEY_free(priv);
 	inv_abort(t);
 	free(x);
 	free(f);
+	return rc;
+}
+
+int
+rep_find_key(struct engine *e, const char *holder, int slot, X509 *cert,
+    EVP_PKEY **priv, const char **why)
+{
+	struct collect *x = calloc(1, sizeof(*x));
+	struct inv_txn *t = NULL;
+	EVP_PKEY *k = NULL;
+	int rc = -1;
+
+	*priv = NULL;
+	*why = "the slot's key is not escrowed";
+	if (x == NULL) {
+		*why = "out of memory";
+		goto out;
+	}
+	if (inv_begin(e->inv, 0, &t) != INV_OK ||
+	    collect_blobs(t, holder, x) != 0) {
+		*why = "inventory error";
+		goto out;
+	}
+	inv_abort(t);
+	t = NULL;
+	for (int i = 0; i < x->n; i++) {
+		if (open_blob(e, &x->cand[i], slot, &k, why) != 0)
+			goto out;
+		if (EVP_PKEY_eq(X509_get0_pubkey(cert), k) == 1) {
+			*priv = k;
+			rc = 0;
+			goto out;
+		}
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	*why = "the slot's key is not escrowed";
+out:
+	inv_abort(t);
+	free(x);
 	return rc;
 }
 

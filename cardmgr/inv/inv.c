@@ -37,6 +37,7 @@ static const struct {
 	[DB_CARD_PROFILE] = { "inv_card_profile", MDB_DUPSORT | MDB_DUPFIXED, 3 },
 	[DB_CARD_EXPIRY] = { "inv_card_expiry", 0, 3 },
 	[DB_STOCK] = { "inv_stock", 0, 6 },
+	[DB_ESCROW] = { "inv_escrow", 0, 7 },
 };
 
 const char *
@@ -272,8 +273,10 @@ setup_schema(struct inv_txn *t)
 	 * changes, but an older engine must not meet values it refuses. */
 	if (version <= 4 && (rc = inv_migrate_v4(t)) != INV_OK)
 		return rc;
-	if ((rc = inv_migrate_v5(t)) != INV_OK)
+	if (version <= 5 && (rc = inv_migrate_v5(t)) != INV_OK)
 		return rc;
+	/* 6 to 7: the new inv_escrow database (created above), empty: a
+	 * card's first escrowed key stays in its record. */
 	return write_schema(t, INV_SCHEMA_VERSION);
 }
 

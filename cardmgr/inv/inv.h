@@ -62,7 +62,7 @@ const char *inv_strerror(int err);
 /* The enum constant's name ("INV_ERR_FULL"), for logs and records. */
 const char *inv_errname(int err);
 
-#define INV_SCHEMA_VERSION 6
+#define INV_SCHEMA_VERSION 7
 
 #define INV_GUID_LEN 16
 #define INV_ID_MAX 63		/* holder id, actor, operator */
@@ -412,6 +412,29 @@ int inv_stock_get(struct inv_txn *txn, const char *serial, struct inv_stock *s);
 int inv_stock_del(struct inv_txn *txn, const char *serial);
 /* Every stock entry in serial order; fn non-zero stops the walk. */
 int inv_stock_foreach(struct inv_txn *txn, inv_stock_fn fn, void *arg);
+
+/*
+ * A card's further escrowed key management keys (schema 7, inv_escrow.c):
+ * generation 0 is the card record's escrow (its issuance); a renewal that
+ * gives the escrowed slot a new key adds generation 1, 2, ... put: the card
+ * must exist (NOTFOUND); gen >= 1, len >= 1. Walk: one card's, in
+ * generation order. inv_card_del removes them with the card.
+ */
+struct inv_escrow {
+	uint8_t guid[INV_GUID_LEN];		/* key part 1: its card */
+	uint32_t gen;				/* key part 2, >= 1 */
+	uint8_t slot;				/* the slot it was made for */
+	uint64_t created;			/* unix s */
+	uint16_t len;
+	uint8_t blob[INV_ESCROW_MAX];		/* keyd's, opaque */
+};
+typedef int (*inv_escrow_fn)(const struct inv_escrow *e, void *arg);
+int inv_escrow_encode(const struct inv_escrow *e, uint8_t **out, size_t *len);
+int inv_escrow_decode(const uint8_t *rec, size_t len, struct inv_escrow *e);
+int inv_escrow_put(struct inv_txn *txn, const struct inv_escrow *e,
+    int flags);
+int inv_escrows_of_card(struct inv_txn *txn, const uint8_t guid[INV_GUID_LEN],
+    inv_escrow_fn fn, void *arg);
 
 /* [out] *version: the schema version stored in the environment. */
 int inv_schema_version(struct inv_txn *txn, uint32_t *version);

@@ -384,9 +384,8 @@ out:
 	return rc;
 }
 
-/* Delete every key of db that starts with prefix (plen bytes). */
-static int
-del_prefix(struct inv_txn *t, int db, const uint8_t *prefix, size_t plen)
+int
+inv_del_prefix(struct inv_txn *t, int db, const uint8_t *prefix, size_t plen)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k = { plen, (void *)prefix }, v;
@@ -445,7 +444,10 @@ inv_card_del(struct inv_txn *t, const uint8_t guid[INV_GUID_LEN])
 	if (rc == INV_OK)
 		rc = card_unindex3(t, c, 1, 1);
 	if (rc == INV_OK)
-		rc = del_prefix(t, DB_EVENTS, guid, INV_GUID_LEN);
+		rc = inv_del_prefix(t, DB_EVENTS, guid, INV_GUID_LEN);
+	/* Its further escrowed keys (schema 7) go with it. */
+	if (rc == INV_OK)
+		rc = inv_del_prefix(t, DB_ESCROW, guid, INV_GUID_LEN);
 out:
 	free(c);
 	return rc;

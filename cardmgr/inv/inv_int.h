@@ -19,7 +19,7 @@ enum inv_db {
 	DB_META, DB_HOLDERS, DB_CARDS, DB_CARD_SERIAL, DB_CARD_HOLDER,
 	DB_CARD_STATE, DB_EVENTS, DB_CERTS, DB_CERT_CARD, DB_CERT_EXPIRY,
 	DB_OPS, DB_OP_RUNNING, DB_OP_STEPS, DB_AUDIT, DB_AUDIT_CKPT,
-	DB_CARD_PROFILE, DB_CARD_EXPIRY, DB_STOCK,
+	DB_CARD_PROFILE, DB_CARD_EXPIRY, DB_STOCK, DB_ESCROW,
 	DB_COUNT
 };
 
@@ -49,6 +49,9 @@ int inv_txn_check(struct inv_txn *t, int need_write);
 /* mdb_put / mdb_del that poison the txn on failure (del: NOTFOUND is ok). */
 int inv_put(struct inv_txn *t, int db, MDB_val *k, MDB_val *v, unsigned fl);
 int inv_del(struct inv_txn *t, int db, MDB_val *k, MDB_val *v);
+/* Delete every key of db that starts with prefix (plen bytes). */
+int inv_del_prefix(struct inv_txn *t, int db, const uint8_t *prefix,
+    size_t plen);
 /* mdb_get mapped: INV_OK, INV_ERR_NOTFOUND or another error. */
 int inv_get(struct inv_txn *t, int db, MDB_val *k, MDB_val *v);
 

@@ -277,7 +277,7 @@ forward(struct keyd *k, size_t expect, int *rc)
 /*
  * Key recovery (replace, temporary card): an escrow blob the engine kept
  * with a card record, opened with the AAD it was made with (the card's
- * GUID || slot): the private key goes to the engine, which imports it into
+ * GUID || slot, and || generation u32 for a renewal's): the private key goes to the engine, which imports it into
  * the new card. Only escrowed key management keys exist to recover; the
  * engine's gates (roles, approvals) decide whether to ask. Logged without
  * anything secret.
@@ -298,7 +298,7 @@ do_recover(struct keyd *k, const struct msg *m)
 		snprintf(g + 2 * i, 3, "%02x", aad[i]);
 	g[alen >= 16 ? 32 : 2 * alen] = '\0';
 	log_info("escrowed key of card %s slot %02x: recovery %s", g,
-	    alen == 17 ? aad[16] : 0, rc == KS_OK ? "done" : ks_strerror(rc));
+	    alen >= 17 ? aad[16] : 0, rc == KS_OK ? "done" : ks_strerror(rc));
 	return ret;
 }
 

@@ -65,7 +65,7 @@ static const struct msg_field_spec ks_escrow_fields[] = {
 };
 static const struct msg_field_spec ks_recover_fields[] = {
 	{ KS_F_BLOB, MSG_K_BYTES, MSG_F_REQUIRED, 1, 4096, "blob" },
-	{ KS_F_AAD,  MSG_K_BYTES, MSG_F_REQUIRED, 17, 17, "aad" },
+	{ KS_F_AAD,  MSG_K_BYTES, MSG_F_REQUIRED, 17, 21, "aad" },
 };
 static const struct msg_field_spec ks_sign_fields[] = {
 	{ KS_F_KEY,  MSG_K_U32,   MSG_F_REQUIRED, 0, 0, "key" },

@@ -75,7 +75,8 @@ check_eq "the reader status shows the same slots and reasons, no serial" \
 check_eq "the card's record is unchanged by looking (still active)" active "$(card_state 7101)"
 
 # --- renewal with the holder's PIN, at the moved clock: 9a (new key), 9c
-# (the profile lets it keep its key), 9d escrowed (skipped: a replacement's)
+# (the profile lets it keep its key), 9d escrowed (a new escrowed key, the
+# old one, recovered from escrow, into retired slot 82 with its certificate)
 renew_card() {	# PIN -> exit status; answer in $T/rn.json, stderr in $T/rn.err
 	printf '%s\n' "$1" >"$T/s.pin"
 	cm officer --json --secrets-fd 3 cards renew 7101 --reader "$R0" 3<"$T/s.pin" >"$T/rn.json" 2>"$T/rn.err"
@@ -88,14 +89,16 @@ issued_left() {	# serials the CA issued for cards, not on its CRL, not on the ca
 	sed -n 's/.*issued serial=\([0-9A-Fa-f]*\) .*profile=\(piv-auth\|piv-sign\|piv-keymgmt\|card-auth\).*/\1/p' "$T/testca.log" |
 	    tr A-F a-f | while read -r sn; do
 		grep -qi "^$sn " "$T/crl.now" && continue
-		case "$on" in *" $sn "*) continue ;; esac
+		case "$on $OTHER " in *" $sn "*) continue ;; esac
 		echo "$sn"
 	done
 }
+OTHER=""
 not_in_inventory() {	# serials the CA issued for cards the inventory does not hold
 	cm auditor --json cards show 7101 >"$T/c.json"
 	sed -n 's/.*issued serial=\([0-9A-Fa-f]*\) .*profile=\(piv-auth\|piv-sign\|piv-keymgmt\|card-auth\).*/\1/p' "$T/testca.log" |
 	    tr A-F a-f | while read -r sn; do
+		case " $OTHER " in *" $sn "*) continue ;; esac
 		json "$T/c.json" '" ".join(c["serial"] for c in j["certificates"])' | tr ' ' '\n' | grep -qx "$sn" || echo "$sn"
 	done
 }
@@ -104,7 +107,12 @@ sed -i '0,/cert_profile = "piv-sign"; cert_days = 1095;/s//& renew_key = "reuse"
 check_grep "the profile lets 9c keep its key" 'piv-sign"; cert_days = 1095; renew_key = "reuse";' "$PROF"
 CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
 SN0="$(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)"
-P9A=$(pub 9a) P9C=$(pub 9c)
+P9A=$(pub 9a) P9C=$(pub 9c) P9D=$(pub 9d)
+slot_cert 9d >"$T/old9d.pem"
+msg_sha() { sha256sum "$1" | cut -d' ' -f1; }
+head -c 190 /dev/urandom >"$T/m1"
+openssl pkeyutl -encrypt -certin -inkey "$T/old9d.pem" -in "$T/m1" -out "$T/e1"
+check "a file is encrypted to the old 9D certificate with openssl" test -s "$T/e1"
 l0=$(wc -l <"$T/nginx/access.log")
 renew_card 111111
 check_eq "a wrong PIN: refused (exit 4, 403)" 4 $?
@@ -114,30 +122,95 @@ check_eq "the CA was not asked" "$l0" "$(wc -l <"$T/nginx/access.log")"
 check "the right PIN unblocks nothing needed: it verifies" yubico-piv-tool -r "$R0" -a verify-pin -P 385027
 renew_card 385027
 check_eq "the right PIN: renewed (exit 0)" 0 $?
-check_eq "9d (escrowed, new key) is left to a replacement" '["9d"]' "$(json "$T/rn.json" 'json.dumps(j["skipped"])')"
+check_eq "nothing is left out (9d, escrowed, included)" '[]' "$(json "$T/rn.json" 'json.dumps(j["skipped"])')"
 check "9a holds a new certificate (yubico-piv-tool)" test "$(card_serial 9a)" != "$(cut -d' ' -f1 <<<"$SN0")"
 check "and a new key" test "$(pub 9a)" != "$P9A"
 check "9c holds a new certificate" test "$(card_serial 9c)" != "$(cut -d' ' -f2 <<<"$SN0")"
 check_eq "for the same key (renew_key = reuse)" "$P9C" "$(pub 9c)"
-check_eq "9d and 9e are untouched" "$(cut -d' ' -f3-4 <<<"$SN0")" "$(card_serial 9d) $(card_serial 9e)"
+check "9d holds a new certificate" test "$(card_serial 9d)" != "$(cut -d' ' -f3 <<<"$SN0")"
+check "and a new key" test "$(pub 9d)" != "$P9D"
+check_eq "9e is untouched" "$(cut -d' ' -f4 <<<"$SN0")" "$(card_serial 9e)"
+check_eq "retired slot 82 holds the old 9d certificate (yubico-piv-tool)" \
+    "$(openssl x509 -noout -fingerprint -in "$T/old9d.pem")" "$(slot_cert 82 | openssl x509 -noout -fingerprint)"
 pkcs15-tool --reader "$R0" --read-certificate 01 2>/dev/null | openssl x509 -noout -serial >"$T/p15.txt" 2>&1
 check_eq "OpenSC's pkcs15-tool reads the new 9a certificate" "serial=$(card_serial 9a | tr a-f A-F)" "$(cat "$T/p15.txt")"
+pkcs15-tool --reader "$R0" --read-certificate 03 2>/dev/null | openssl x509 -noout -serial >"$T/p15.txt" 2>&1
+check_eq "and the new 9d certificate" "serial=$(card_serial 9d | tr a-f A-F)" "$(cat "$T/p15.txt")"
+slot_cert 9d >"$T/new9d.pem"
+head -c 190 /dev/urandom >"$T/m2"
+openssl pkeyutl -encrypt -certin -inkey "$T/new9d.pem" -in "$T/m2" -out "$T/e2"
+p11tool --login --pin 385027 --decrypt --id 03 -m RSA-PKCS --input-file "$T/e2" \
+    --output-file "$T/d2" >/dev/null 2>&1
+check_eq "OpenSC decrypts a file encrypted to the new 9D certificate (9D)" "$(msg_sha "$T/m2")" "$(msg_sha "$T/d2" 2>/dev/null)"
+p11tool --login --pin 385027 --decrypt --id 05 -m RSA-PKCS --input-file "$T/e1" \
+    --output-file "$T/d1" >/dev/null 2>&1
+check_eq "and the file encrypted to the old one (retired slot 82, via the key history)" "$(msg_sha "$T/m1")" \
+    "$(msg_sha "$T/d1" 2>/dev/null)"
+check_grep "keyd recovered the old escrowed key (its log)" 'escrowed key of card [0-9a-f]{32} slot 9d: recovery done' "$T/cardmgrd.log"
 check "the revocations reach the CA (nothing pending)" wait_settled 7101
-check "the CRL lists the old 9a and 9c certificates as superseded" crl_has Superseded $(cut -d' ' -f1-2 <<<"$SN0")
-check "and none of the new ones, nor 9d's or 9e's" crl_has absent $(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)
+check "the CRL lists the old 9a, 9c and 9d certificates as superseded" crl_has Superseded $(cut -d' ' -f1-3 <<<"$SN0")
+check "and none of the new ones, nor 9e's" crl_has absent $(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)
 check_grep "the card's history says renewed" '"event": *"renewed"' <(cm auditor --json cards show 7101)
 check_grep "the audit log has the renewal" '"card_renew.ok"|card_renew.*ok' <(cm auditor --json audit show --limit 100)
 daemon_stop
 daemon_start
 check_eq "after a restart, today: the card needs nothing" "" "$(reqs 7101)"
-check_eq "the inventory: old ones revoked, new ones valid" "revoked revoked valid valid" \
-    "$(cm auditor --json cards show 7101 | python3 -c 'import json,sys; j=json.load(sys.stdin); print(" ".join(c["status_name"] for s in ("'"$(cut -d' ' -f1 <<<"$SN0")"'", "'"$(cut -d' ' -f2 <<<"$SN0")"'", "'"$(card_serial 9a)"'", "'"$(card_serial 9c)"'") for c in j["certificates"] if c["serial"] == s))')"
+check_eq "the inventory: old ones revoked, new ones valid" "revoked revoked revoked valid valid valid" \
+    "$(cm auditor --json cards show 7101 | python3 -c 'import json,sys; j=json.load(sys.stdin); print(" ".join(c["status_name"] for s in ("'"$(cut -d' ' -f1 <<<"$SN0")"'", "'"$(cut -d' ' -f2 <<<"$SN0")"'", "'"$(cut -d' ' -f3 <<<"$SN0")"'", "'"$(card_serial 9a)"'", "'"$(card_serial 9c)"'", "'"$(card_serial 9d)"'") for c in j["certificates"] if c["serial"] == s))')"
+daemon_stop
+check_eq "LMDB after the restart: the card's renewal blob is in inv_escrow (generation 1)" 1 \
+    "$(mdb_dump -s inv_escrow "$T/inv" 2>/dev/null | grep -c '^ [0-9a-f]\{32\}00000001$')"
+daemon_start
 check_fails "the PIN is in no log" grep -rq 385027 "$T/cardmgrd.log" "$T/testca.log"
+
+# --- another holder's card, renewed once (9d: a new key, the old one in 82),
+# then replaced: the replacement recovers both, each with its certificate,
+# the newest into 9d and the one before into 82; OpenSC decrypts both files.
+R1=$(reader_name 1) R2=$(reader_name 2)
+vcard_remove 0	# one card at a time for pkcs11-tool
+cm officer holders add --id E301 --name "Rene Wed" --email rene@example.com >/dev/null
+vcard_insert 1 "$T/b.state" --create --serial 7201 >/dev/null
+printf '%s\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' 640213 >"$T/s"
+cm officer --json --secrets-fd 3 issue --reader "$R1" --holder E301 --profile employee \
+    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
+check_eq "a second card is issued" done "$(wait_op "$(json "$T/issue.json" 'j["operation"]')")"
+restart_at "$OFF"
+yubico-piv-tool -r "$R1" -a read-certificate -s 9d 2>/dev/null >"$T/b0.pem"
+openssl pkeyutl -encrypt -certin -inkey "$T/b0.pem" -in "$T/m1" -out "$T/e3"
+printf '640213\n' >"$T/s.pin"
+cm officer --json --secrets-fd 3 cards renew 7201 --reader "$R1" 3<"$T/s.pin" >"$T/rn.json" 2>"$T/rn.err"
+check_eq "it renews, 9d included" "0 true" "$? $(json "$T/rn.json" '"true" if j["skipped"] == [] else "false"')"
+yubico-piv-tool -r "$R1" -a read-certificate -s 9d 2>/dev/null >"$T/b1.pem"
+check "its 9d holds a new key" test "$(openssl x509 -noout -pubkey -in "$T/b1.pem")" != "$(openssl x509 -noout -pubkey -in "$T/b0.pem")"
+openssl pkeyutl -encrypt -certin -inkey "$T/b1.pem" -in "$T/m2" -out "$T/e4"
+check "its revocations drain" wait_settled 7201
+vcard_remove 1
+vcard_insert 2 "$T/c.state" --create --serial 7202 >/dev/null
+sleep 1
+printf '802461\n' >"$T/s.pin"
+cm officer --json --secrets-fd 3 replace 7201 --reader "$R2" --reason lost 3<"$T/s.pin" >"$T/rep.json" 2>"$T/rep.err"
+check_eq "the renewed card is replaced (202, exit 3)" 3 $?
+check_eq "the replacement finishes" done "$(wait_op "$(json "$T/rep.json" 'j["operation"]' 2>/dev/null)")"
+check_eq "9d on the replacement holds the renewal's key" "$(openssl x509 -noout -pubkey -in "$T/b1.pem")" \
+    "$(yubico-piv-tool -r "$R2" -a read-certificate -s 9d 2>/dev/null | openssl x509 -noout -pubkey)"
+check_eq "82 on the replacement holds the issuance's certificate" "$(openssl x509 -noout -fingerprint -in "$T/b0.pem")" \
+    "$(yubico-piv-tool -r "$R2" -a read-certificate -s 82 2>/dev/null | openssl x509 -noout -fingerprint)"
+p11tool --login --pin 802461 --decrypt --id 03 -m RSA-PKCS --input-file "$T/e4" --output-file "$T/d4" >/dev/null 2>&1
+check_eq "OpenSC decrypts on the replacement the file encrypted to the renewed key (9D)" "$(msg_sha "$T/m2")" "$(msg_sha "$T/d4" 2>/dev/null)"
+p11tool --login --pin 802461 --decrypt --id 05 -m RSA-PKCS --input-file "$T/e3" --output-file "$T/d3" >/dev/null 2>&1
+check_eq "and the one encrypted to the issuance's key (82)" "$(msg_sha "$T/m1")" "$(msg_sha "$T/d3" 2>/dev/null)"
+# The other cards' certificates are theirs: not 7101's to account for below.
+OTHER=$(for c in 7201 7202; do cm auditor --json cards show $c | python3 -c \
+    'import json,sys; print(" ".join(c["serial"] for c in json.load(sys.stdin)["certificates"]))'; done | tr '\n' ' ')
+check "the other cards' certificates are known ($(wc -w <<<"$OTHER"))" test "$(wc -w <<<"$OTHER")" -ge 10
+vcard_remove 2
+vcard_insert 0 "$T/a.state" >/dev/null
+sleep 1
 
 # --- kill -9 of the engine at each journal step of a renewal: at the next
 # start it is settled; no certificate lost, none off the card unrevoked.
 STEPS="auth:begin auth:done slot_9a:begin enroll:journaled enroll:answered cert_9a:done
-slot_9c:begin slot_9a:done cert_9c:done slot_9c:done end:ok"
+slot_9c:begin slot_9a:done cert_9c:done slot_9c:done escrow_9d:done end:ok"
 # Drained: the card owes the CA nothing and the whole journal is empty. A
 # certificate issued for a renewal the kill cut off is revoked by the fold
 # of the CA's answer (eng_enroll_late): its revocation is queued after the
@@ -176,6 +249,18 @@ for step in $STEPS; do
 	check_eq "$step: the card is still active" active "$(card_state 7101)"
 done
 # The same card again, its APDUs traced: the reference for the tears below.
+# 9d keeps its key from here on: a renewal that moves 9d's key retires the
+# old one first, which a torn one may have done already (then it does not,
+# and its APDUs no longer line up with the reference's).
+daemon_stop
+python3 - "$PROF" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+s = s.replace('{ slot = "9d";', '{ slot = "9d"; renew_key = "reuse";', 1)
+open(p, "w").write(s)
+PY
+check_grep "the profile lets 9d keep its key now" 'slot = "9d"; renew_key = "reuse";' "$PROF"
+CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
 vcard_remove 0
 vcard_insert 0 "$T/a.state" --trace "$T/r.trace" >/dev/null
 sleep 1	# the reader watcher identifies the card first

@@ -3,7 +3,7 @@
  * are untrusted input after a crash or tampering). The first byte picks the
  * decoder; a record that decodes must re-encode to the same bytes (a schema-1
  * card and a v1 holder, which have no encoder, must survive a re-encode in
- * the current version unchanged).
+ * the current version unchanged). Selector 12: schema 7's further escrow blobs.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +25,7 @@ union rec {
 	struct audit_entry ae;
 	struct audit_ckpt ck;
 	struct inv_stock sk;
+	struct inv_escrow es;
 };
 
 static void
@@ -85,7 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || (u = malloc(sizeof(*u))) == NULL)
 		return 0;
-	switch (data[0] % 12) {
+	switch (data[0] % 13) {
 	case 0:
 		if (inv_holder_decode(rec, n, &u->h) == INV_OK)
 			same(inv_holder_encode(&u->h, &again, &len), again, len,
@@ -141,6 +142,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 11:	/* schema 6: a blank card in stock */
 		if (inv_stock_decode(rec, n, &u->sk) == INV_OK)
 			same(inv_stock_encode(&u->sk, &again, &len), again, len,
+			    rec, n);
+		break;
+	case 12:	/* schema 7: a card's further escrowed key */
+		if (inv_escrow_decode(rec, n, &u->es) == INV_OK)
+			same(inv_escrow_encode(&u->es, &again, &len), again, len,
 			    rec, n);
 		break;
 	}

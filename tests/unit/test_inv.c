@@ -168,6 +168,19 @@ sample_op(struct inv_op *op, const char *type, unsigned card)
 }
 
 static void
+sample_escrow(struct inv_escrow *e, unsigned card, uint32_t gen)
+{
+	memset(e, 0, sizeof(*e));
+	guid_of(card, e->guid);
+	e->gen = gen;
+	e->slot = 0x9d;
+	e->created = NOW + gen;
+	e->len = (uint16_t)(200 + gen);
+	for (unsigned i = 0; i < e->len; i++)
+		e->blob[i] = (uint8_t)(i * 7 + gen);
+}
+
+static void
 sample_step(struct inv_step *s, uint64_t op_id, uint32_t no)
 {
 	uint32_t i;
@@ -1280,7 +1293,7 @@ static const char *const all_dbs[] = {
 	"inv_card_holder5", "inv_card_state", "inv_events", "inv_certs",
 	"inv_cert_card", "inv_cert_expiry", "inv_ops", "inv_op_running",
 	"inv_op_steps", "inv_audit", "inv_audit_ckpt", "inv_card_profile",
-	"inv_card_expiry", "inv_stock",
+	"inv_card_expiry", "inv_stock", "inv_escrow",
 };
 
 /* SHA-256 over every key and value of every inv database, via raw LMDB. */
@@ -1796,7 +1809,7 @@ schema_fresh(void **state)
 	assert_int_equal(v, INV_SCHEMA_VERSION);
 	inv_abort(t);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 6);
+	assert_int_equal(raw_schema(), 7);
 }
 
 /* The schema-1 card record, written from docs/inventory.md, not inv_rec.c. */
@@ -1959,7 +1972,7 @@ check_migrated(struct inv *inv, uint32_t from)
 
 	assert_non_null(s);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 6);
+	assert_int_equal(v, 7);
 	assert_int_equal(inv_holder_get(t, "H", &h), INV_OK);
 	assert_string_equal(h.name, "Ada Lovelace");
 	assert_string_equal(h.email, "ada@example.org");
@@ -2039,7 +2052,7 @@ schema_migrate(void **state)
 	    &(uint64_t){ 0 }), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 6);
+	assert_int_equal(raw_schema(), 7);
 	inv = open_inv(0);
 	check_migrated(inv, 1);
 	inv_close(inv);
@@ -2057,7 +2070,7 @@ schema_migrate2(void **state)
 	check_migrated(inv, 2);
 	check_indexes(inv);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 6);
+	assert_int_equal(raw_schema(), 7);
 	inv = open_inv(0);
 	check_migrated(inv, 2);
 	inv_close(inv);
@@ -2104,7 +2117,7 @@ schema_migrate_v3(void **state)
 	inv = open_inv(0);
 	t = wtxn(inv);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 6);
+	assert_int_equal(v, 7);
 	guid_of(1, g);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
 	assert_int_equal(c.state, INV_CARD_SUSPENDED);
@@ -2113,7 +2126,7 @@ schema_migrate_v3(void **state)
 	assert_int_equal(inv_card_put(t, &c, INV_PUT_UPDATE), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	assert_int_equal(raw_schema(), 6);
+	assert_int_equal(raw_schema(), 7);
 	inv = open_inv(0);
 	t = rtxn(inv);
 	assert_int_equal(inv_card_get(t, g, &c), INV_OK);
@@ -2159,11 +2172,11 @@ schema_migrate_v5(void **state)
 	mdb_env_close(env);
 	assert_int_equal(raw_schema(), 5);
 	inv = open_inv(0);
-	assert_int_equal(raw_schema(), 6);
+	assert_int_equal(raw_schema(), 7);
 	assert_int_equal(raw_count(inv, "inv_stock", NULL, 0), 1);
 	t = rtxn(inv);
 	assert_int_equal(inv_schema_version(t, &v), INV_OK);
-	assert_int_equal(v, 6);
+	assert_int_equal(v, 7);
 	assert_int_equal(inv_stock_get(t, "SN00000002", &s), INV_OK);
 	assert_string_equal(s.location, "");
 	assert_string_equal(s.batch, "migrated");
@@ -2176,11 +2189,166 @@ schema_migrate_v5(void **state)
 }
 
 static int
+count_escrow(const struct inv_escrow *e, void *arg)
+{
+	(void)e;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+/* gens[0]: how many; gens[1..]: their generations in walk order. */
+static int
+list_escrow(const struct inv_escrow *e, void *arg)
+{
+	uint32_t *gens = arg;
+
+	if (gens[0] < 7)
+		gens[1 + gens[0]++] = e->gen;
+	return 0;
+}
+
+static int
 count_stock(const struct inv_stock *s, void *arg)
 {
 	(void)s;
 	(*(unsigned *)arg)++;
 	return 0;
+}
+
+/*
+ * Schema 6 to 7 (further escrowed keys): an environment of schema 6 (this
+ * code's own with the version set back and inv_escrow dropped) opens as 7
+ * with an empty inv_escrow; its cards keep their own escrow blob.
+ */
+static void
+schema_migrate_v6(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_holder h;
+	struct inv_card c;
+	struct inv_escrow e;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	unsigned n = 0;
+	uint32_t v;
+
+	(void)state;
+	sample_holder(&h, "H");
+	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 1, "H", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 2, "", INV_CARD_BLANK);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+	raw_set_schema(6);
+	env = raw_env();
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "inv_escrow", 0, &dbi), 0);
+	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	assert_int_equal(raw_schema(), 6);
+	inv = open_inv(0);
+	assert_int_equal(raw_schema(), 7);
+	assert_int_equal(raw_count(inv, "inv_escrow", NULL, 0), 0);
+	/* 5 to 6 does not run again: the blank card put without a stock
+	 * entry (this code's own put) gets none */
+	assert_int_equal(raw_count(inv, "inv_stock", NULL, 0), 0);
+	t = wtxn(inv);
+	assert_int_equal(inv_schema_version(t, &v), INV_OK);
+	assert_int_equal(v, 7);
+	guid_of(1, c.guid);
+	assert_int_equal(inv_card_get(t, c.guid, &c), INV_OK);
+	assert_int_equal(c.escrow_len, 100);
+	assert_int_equal(inv_escrows_of_card(t, c.guid, count_escrow, &n),
+	    INV_OK);
+	assert_int_equal(n, 0);
+	sample_escrow(&e, 1, 1);
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	inv_close(inv);
+}
+
+/*
+ * Further escrow blobs: put refuses generation 0, an empty blob, a missing
+ * card and a duplicate; a card's walk is in generation order and sees no
+ * other card's; the record round-trips and refuses a trailing byte; the
+ * card's deletion takes its blobs along.
+ */
+static void
+escrow_entries(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_holder h;
+	struct inv_card c;
+	struct inv_escrow e, back;
+	uint8_t *rec, buf[8192];
+	uint32_t gens[8];
+	size_t len;
+	unsigned n = 0;
+
+	(void)state;
+	sample_holder(&h, "H");
+	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 1, "H", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	sample_card(&c, 2, "H", INV_CARD_ACTIVE);
+	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
+	sample_escrow(&e, 3, 1);	/* no card 3 */
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_ERR_NOTFOUND);
+	sample_escrow(&e, 1, 0);
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_ERR_ARG);
+	sample_escrow(&e, 1, 1);
+	e.len = 0;
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_ERR_ARG);
+	sample_escrow(&e, 1, 2);
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_ERR_EXISTS);
+	sample_escrow(&e, 1, 1);
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_OK);
+	sample_escrow(&e, 2, 1);
+	assert_int_equal(inv_escrow_put(t, &e, INV_PUT_NEW), INV_OK);
+	assert_int_equal(inv_commit(t), INV_OK);
+	t = rtxn(inv);
+	guid_of(1, c.guid);
+	memset(gens, 0, sizeof(gens));
+	assert_int_equal(inv_escrows_of_card(t, c.guid, list_escrow, gens),
+	    INV_OK);
+	assert_int_equal(gens[0], 2);
+	assert_int_equal(gens[1], 1);
+	assert_int_equal(gens[2], 2);
+	inv_abort(t);
+	/* round trip; a trailing byte and a newer version refused */
+	sample_escrow(&e, 1, 3);
+	assert_int_equal(inv_escrow_encode(&e, &rec, &len), INV_OK);
+	assert_int_equal(inv_escrow_decode(rec, len, &back), INV_OK);
+	assert_memory_equal(&back, &e, sizeof(e));
+	assert_true(len + 1 < sizeof(buf));
+	memcpy(buf, rec, len);
+	buf[len] = 0;
+	assert_int_equal(inv_escrow_decode(buf, len + 1, &back),
+	    INV_ERR_FORMAT);
+	buf[0] = 2;
+	assert_int_equal(inv_escrow_decode(buf, len, &back), INV_ERR_VERSION);
+	free(rec);
+	/* the card goes, its blobs with it; the other card's stay */
+	t = wtxn(inv);
+	guid_of(1, c.guid);
+	assert_int_equal(inv_card_del(t, c.guid), INV_OK);
+	assert_int_equal(inv_escrows_of_card(t, c.guid, count_escrow, &n),
+	    INV_OK);
+	assert_int_equal(n, 0);
+	guid_of(2, c.guid);
+	assert_int_equal(inv_escrows_of_card(t, c.guid, count_escrow, &n),
+	    INV_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(inv_commit(t), INV_OK);
+	assert_int_equal(raw_count(inv, "inv_escrow", NULL, 0), 1);
+	inv_close(inv);
 }
 
 /* Stock entries: put refuses a missing card record and a duplicate; the
@@ -2298,7 +2466,7 @@ schema_missing(void **state)
 static void
 seed(int sel, const uint8_t *rec, size_t len)
 {
-	static int seq[11];
+	static int seq[13];
 	const char *sdir = getenv("INV_SEED_DIR");
 	union {
 		struct inv_holder h;
@@ -2309,6 +2477,7 @@ seed(int sel, const uint8_t *rec, size_t len)
 		struct inv_step st;
 		struct audit_entry ae;
 		struct audit_ckpt ck;
+		struct inv_escrow es;
 	} *u = malloc(sizeof(*u));
 	char path[512];
 	uint8_t b = (uint8_t)sel;
@@ -2328,6 +2497,7 @@ seed(int sel, const uint8_t *rec, size_t len)
 	case 8: rc = audit_ckpt_decode(rec, len, &u->ck); break;
 	case 9: rc = inv_holder_decode_v1(rec, len, &u->h); break;
 	case 10: rc = inv_certsum_decode(rec, len, &u->ct); break;
+	case 12: rc = inv_escrow_decode(rec, len, &u->es); break;
 	}
 	assert_int_equal(rc, INV_OK);
 	free(u);
@@ -2359,6 +2529,7 @@ seeds(void **state)
 	struct inv_step *st = malloc(sizeof(*st));
 	struct audit_entry ae;
 	struct audit_ckpt ck;
+	struct inv_escrow es;
 	uint8_t *rec, buf[8192];
 	size_t len;
 	int rc;
@@ -2433,6 +2604,9 @@ seeds(void **state)
 	memset(ae.hash, 0xAB, sizeof(ae.hash));
 	rc = audit_entry_encode(&ae, &rec, &len);
 	seed_enc(7, rc, rec, len);
+	sample_escrow(&es, 1, 1);
+	rc = inv_escrow_encode(&es, &rec, &len);
+	seed_enc(12, rc, rec, len);
 	free(ct);
 	free(st);
 }
@@ -2463,6 +2637,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(schema_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_migrate_v5, setup, teardown),
 		cmocka_unit_test_setup_teardown(stock_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_migrate_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(escrow_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_refuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_missing, setup, teardown),
 		cmocka_unit_test(seeds),

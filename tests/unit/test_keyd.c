@@ -285,8 +285,8 @@ recover_escrowed(void **state)
 	msg_put_bytes(&b, KS_F_AAD, aad, sizeof(aad));
 	assert_int_not_equal(ask(MSG_KS_RECOVER, &b, 4), KS_OK);
 	assert_null(msg_get(&m, KS_R_DATA));
-	/* The aad is GUID || slot, 17 bytes: anything else is malformed and
-	 * ends keyd (the engine never sends it). */
+	/* The aad is GUID || slot [|| generation], 17..21 bytes: anything else
+	 * is malformed and ends keyd (the engine never sends it). */
 	assert_int_equal(msg_builder_init(&b), MSG_OK);
 	msg_put_bytes(&b, KS_F_BLOB, blob, blen);
 	msg_put_bytes(&b, KS_F_AAD, aad, 16);
