@@ -45,12 +45,12 @@ struct ca_link {
 	X509_NAME *sender;		/* expected signer of responses */
 	const X509_REQ *csr;		/* request in flight, for certConf */
 	/*
-	 * Implicit confirmation (cfg.implicit_confirm): asked in this
-	 * transaction; a certConf went out in it (the CA did not grant); the
-	 * certificate certconf_cb refused (DER, OPENSSL_malloc), handed to
-	 * the caller as ca_result.refused when no certConf told the CA.
+	 * Implicit confirmation (cfg.implicit_confirm): a certConf went out in
+	 * this transaction (the CA did not grant it); the certificate
+	 * certconf_cb refused (DER, OPENSSL_malloc), handed to the caller as
+	 * ca_result.refused when no certConf told the CA.
 	 */
-	int implicit, certconf_sent;
+	int certconf_sent;
 	unsigned char *refused;
 	int refused_len;
 	int final_fail;			/* PKIFailureInfo bits that end the
@@ -462,8 +462,12 @@ certconf_cb(OSSL_CMP_CTX *ctx, X509 *cert, int fail_info, const char **text)
 		fail_info = 1 << OSSL_CMP_PKIFAILUREINFO_badCertTemplate;
 	}
 out:
-	/* Ours to have revoked if no certConf tells the CA (implicit). */
-	if (fail_info != 0 && l->implicit && l->refused == NULL && cert != NULL)
+	/*
+	 * Ours to have revoked if no certConf tells the CA: asked for
+	 * (implicit) or not, a CA that grants implicit confirmation in its
+	 * answer gets none (OpenSSL reads the grant from the answer alone).
+	 */
+	if (fail_info != 0 && l->refused == NULL && cert != NULL)
 		l->refused_len = i2d_X509(cert, &l->refused);
 	sk_X509_pop_free(extra, X509_free);
 	return fail_info;
@@ -666,7 +670,7 @@ cmp_new(struct ca_link *l, const uint8_t txid[CA_TXID_LEN], int sign)
 	}
 	EP(l)->tls.verify = X509_V_OK;
 	l->csr = NULL;
-	l->implicit = l->certconf_sent = 0;
+	l->certconf_sent = 0;
 	OPENSSL_free(l->refused);
 	l->refused = NULL;
 	l->refused_len = 0;
@@ -894,9 +898,8 @@ ca_enroll_p10_once(struct ca_link *l, const uint8_t *csr, size_t csr_len,
 	 * certConf, which the CA's one-time secrets and key rollover use. */
 	if ((ctx = cmp_new(l, txid, 1)) == NULL)
 		goto out;
-	l->implicit = l->cfg.implicit_confirm;
 	if (!OSSL_CMP_CTX_set1_p10CSR(ctx, req) || !push_profile(ctx, profile) ||
-	    (l->implicit && !OSSL_CMP_CTX_set_option(ctx,
+	    (l->cfg.implicit_confirm && !OSSL_CMP_CTX_set_option(ctx,
 	    OSSL_CMP_OPT_IMPLICIT_CONFIRM, 1)))
 		goto out;
 	l->csr = req;

@@ -757,9 +757,12 @@ renew_retire(struct cops_card *c, const struct cops_plan *p,
 		rc = COPS_ERR_HOOK;
 		goto out;
 	}
-	if (kh.on_card > 0 && piv_read_cert(c->piv, PIV_SLOT_RETIRED1 +
-	    kh.on_card - 1, &last) == PIV_OK &&
-	    EVP_PKEY_eq(X509_get0_pubkey(last), priv) == 1)
+	if (kh.on_card > 0 && (prc = piv_read_cert(c->piv, PIV_SLOT_RETIRED1 +
+	    kh.on_card - 1, &last)) != PIV_OK && prc != PIV_ERR_NOT_FOUND) {
+		rc = card_fail(prc, "read retired certificate", detail, cap);
+		goto out;
+	}
+	if (last != NULL && EVP_PKEY_eq(X509_get0_pubkey(last), priv) == 1)
 		goto out;	/* retired by a torn renewal already */
 	if (kh.on_card >= COPS_MAX_RETIRED) {
 		snprintf(detail, cap, "every retired key slot is in use");

@@ -240,8 +240,9 @@ int keyc_mgmt_key(struct engine *e, uint32_t version, const uint8_t guid[16],
     int alg, uint8_t *key, size_t keylen);
 int keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],
     char puk[9]);
-int keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
-    uint8_t **blob, size_t *bloblen, EVP_PKEY **priv);
+/* A new escrowed key for a slot of PIV algorithm piv_alg (PIV_ALG_*). */
+int keyc_escrow(struct engine *e, int piv_alg, const uint8_t *aad,
+    size_t aadlen, uint8_t **blob, size_t *bloblen, EVP_PKEY **priv);
 /*
  * Open an escrow blob (aad as at escrow: rep_escrow_aad): 0 and *priv
  * (EVP_PKEY_free), keyd's refusal (KS_ERR_*), or -1.

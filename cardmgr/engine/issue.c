@@ -295,15 +295,13 @@ h_escrow(void *arg, const uint8_t guid[16], int slot, int alg, EVP_PKEY **priv)
 	struct issue_job *j = arg;
 	uint8_t aad[17], *blob = NULL;
 	size_t blen = 0;
-	int ksalg;
 
 	/* A replacement gets the holder's escrowed key back, not a new one. */
 	if (j->rep != NULL)
 		return rep_escrow_key(j->rep, slot, priv);
 	memcpy(aad, guid, 16);
 	aad[16] = (uint8_t)slot;
-	ksalg = alg == PIV_ALG_ECCP256 ? 2 : alg == PIV_ALG_ECCP384 ? 3 : 1;
-	if (keyc_escrow(j->e, ksalg, aad, sizeof(aad), &blob, &blen, priv) != 0)
+	if (keyc_escrow(j->e, alg, aad, sizeof(aad), &blob, &blen, priv) != 0)
 		return -1;
 	if (blen > sizeof(j->escrow)) {
 		free(blob);

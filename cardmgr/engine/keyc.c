@@ -169,9 +169,12 @@ keyc_puk(struct engine *e, uint32_t version, const uint8_t guid[16],
 }
 
 int
-keyc_escrow(struct engine *e, int alg, const uint8_t *aad, size_t aadlen,
-    uint8_t **blob, size_t *bloblen, EVP_PKEY **priv)
+keyc_escrow(struct engine *e, int piv_alg, const uint8_t *aad,
+    size_t aadlen, uint8_t **blob, size_t *bloblen, EVP_PKEY **priv)
 {
+	/* keyd's numbering: 1 RSA-2048, 2 P-256, 3 P-384 */
+	int alg = piv_alg == PIV_ALG_ECCP256 ? 2 : piv_alg == PIV_ALG_ECCP384 ?
+	    3 : 1;
 	struct msg_builder b;
 	struct reply *rp;
 	const struct msg_field *fb, *fk;

@@ -212,8 +212,7 @@ h_escrow(void *arg, const uint8_t guid[16], int slot, int alg,
 	x->created = (uint64_t)time(NULL);
 	alen = rep_escrow_aad(guid, slot, x->gen, aad);
 	rc = -1;
-	if (keyc_escrow(w->e, alg == PIV_ALG_ECCP256 ? 2 : alg ==
-	    PIV_ALG_ECCP384 ? 3 : 1, aad, alen, &blob, &blen, priv) != 0)
+	if (keyc_escrow(w->e, alg, aad, alen, &blob, &blen, priv) != 0)
 		goto out;
 	if (blen == 0 || blen > sizeof(x->blob))
 		goto out;
