@@ -473,25 +473,6 @@ old_key(struct engine *e, const char *serial)
 	return k;
 }
 
-struct newest {
-	int slot;
-	struct inv_cert *best;
-	int found;
-};
-
-static int
-newest_cert(const struct inv_cert *c, void *arg)
-{
-	struct newest *n = arg;
-
-	if (c->slot == n->slot && (!n->found ||
-	    c->not_before > n->best->not_before)) {
-		*n->best = *c;
-		n->found = 1;
-	}
-	return 0;
-}
-
 /*
  * The escrowed slot's key now on the card: its newest certificate (any
  * status: a revoked one's key is still there) and the key, from escrow.
@@ -500,28 +481,27 @@ newest_cert(const struct inv_cert *c, void *arg)
 static int
 retiring_key(struct renew *w, int slot, const char **why)
 {
-	struct inv_cert *c = calloc(1, sizeof(*c));
-	struct newest n = { slot, c, 0 };
+	struct rep_certfind *f = calloc(1, sizeof(*f));
 	struct inv_txn *t = NULL;
 	const uint8_t *p;
 	int rc = -1;
 
 	*why = "inventory error";
-	if (c == NULL || inv_begin(w->e->inv, 0, &t) != INV_OK ||
-	    inv_certs_of_card(t, w->card.guid, newest_cert, &n) != INV_OK)
+	if (f == NULL || inv_begin(w->e->inv, 0, &t) != INV_OK ||
+	    rep_card_cert(t, w->card.guid, slot, NULL, f) != INV_OK)
 		goto out;
 	inv_abort(t);
 	t = NULL;
 	*why = "the escrowed slot has no certificate to retire";
-	p = c->der;
-	if (!n.found || (w->old_cert = d2i_X509(NULL, &p,
-	    (long)c->der_len)) == NULL)
+	p = f->best.der;
+	if (!f->found || (w->old_cert = d2i_X509(NULL, &p,
+	    (long)f->best.der_len)) == NULL)
 		goto out;
 	rc = rep_find_key(w->e, w->card.holder, slot, w->old_cert,
 	    &w->old_priv, why);
 out:
 	inv_abort(t);
-	free(c);
+	free(f);
 	return rc;
 }
 

@@ -79,6 +79,19 @@ size_t rep_escrow_aad(const uint8_t guid[16], int slot, uint32_t gen,
 int rep_find_key(struct engine *e, const char *holder, int slot, X509 *cert,
     EVP_PKEY **priv, const char **why);
 
+/*
+ * The card's newest certificate of slot (any status) whose key is key, or
+ * of any key when key is NULL: f->found and f->best. An INV_* code.
+ */
+struct rep_certfind {
+	int slot;
+	EVP_PKEY *key;
+	struct inv_cert best;
+	int found;
+};
+int rep_card_cert(struct inv_txn *t, const uint8_t guid[16], int slot,
+    EVP_PKEY *key, struct rep_certfind *f);
+
 /* temp.c: the temporary card's part of rep_finish (same transaction). */
 int tmp_finish(struct issue_job *j, struct inv_txn *t);
 

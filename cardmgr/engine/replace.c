@@ -324,18 +324,10 @@ open_blob(struct engine *e, const struct blob *b, int slot, EVP_PKEY **priv,
 	return -1;
 }
 
-/* The card's newest certificate of slot for key (NULL: any of slot). */
-struct certfind {
-	int slot;
-	EVP_PKEY *key;
-	struct inv_cert best;
-	int found;
-};
-
 static int
 find_cert(const struct inv_cert *c, void *arg)
 {
-	struct certfind *f = arg;
+	struct rep_certfind *f = arg;
 	const uint8_t *p = c->der;
 	X509 *x;
 	int eq = 1;
@@ -355,9 +347,9 @@ find_cert(const struct inv_cert *c, void *arg)
 	return 0;
 }
 
-static int
-card_cert(struct inv_txn *t, const uint8_t guid[16], int slot, EVP_PKEY *key,
-    struct certfind *f)
+int
+rep_card_cert(struct inv_txn *t, const uint8_t guid[16], int slot,
+    EVP_PKEY *key, struct rep_certfind *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->slot = slot;
@@ -377,7 +369,7 @@ rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
     int max, const char **why)
 {
 	struct collect *x = calloc(1, sizeof(*x));
-	struct certfind *f = calloc(1, sizeof(*f));
+	struct rep_certfind *f = calloc(1, sizeof(*f));
 	struct inv_txn *t = NULL;
 	const unsigned char *p;
 	EVP_PKEY *priv = NULL;
@@ -398,7 +390,7 @@ rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
 		struct rep_key *k = &r->keys[r->nkeys];
 		const struct blob *b = &x->cand[i];
 
-		if (card_cert(t, b->guid, r->km_slot, NULL, f) != INV_OK) {
+		if (rep_card_cert(t, b->guid, r->km_slot, NULL, f) != INV_OK) {
 			*why = "inventory error";
 			goto out;
 		}
@@ -406,7 +398,7 @@ rep_recover_keys(struct engine *e, struct rep *r, const char *holder,
 			continue;	/* torn before its certificate: unused */
 		if (open_blob(e, b, r->km_slot, &priv, why) != 0)
 			goto out;
-		if (card_cert(t, b->guid, r->km_slot, priv, f) != INV_OK) {
+		if (rep_card_cert(t, b->guid, r->km_slot, priv, f) != INV_OK) {
 			*why = "inventory error";
 			goto out;
 		}

@@ -110,3 +110,15 @@ wait_settled() {	# serial: until pending_ca is 0 (the drain runs every second)
 	done
 	return 1
 }
+
+msg_sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The digest of what OpenSC (pkcs11-tool, tests/drivers/lib.sh) decrypts from
+# file IN with the card's key ID (03: 9D, 05: retired slot 82, through the
+# key history) under PIN; nothing when it cannot.
+p11_decrypted() {	# pin id in
+	local out="$3.p11dec"
+	rm -f "$out"
+	p11tool --login --pin "$1" --decrypt --id "$2" -m RSA-PKCS --input-file "$3" \
+	    --output-file "$out" >/dev/null 2>&1 && msg_sha "$out"
+}

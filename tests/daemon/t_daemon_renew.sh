@@ -109,7 +109,6 @@ CARDMGRD_CLOCK_OFFSET=$OFF daemon_start
 SN0="$(card_serial 9a) $(card_serial 9c) $(card_serial 9d) $(card_serial 9e)"
 P9A=$(pub 9a) P9C=$(pub 9c) P9D=$(pub 9d)
 slot_cert 9d >"$T/old9d.pem"
-msg_sha() { sha256sum "$1" | cut -d' ' -f1; }
 head -c 190 /dev/urandom >"$T/m1"
 openssl pkeyutl -encrypt -certin -inkey "$T/old9d.pem" -in "$T/m1" -out "$T/e1"
 check "a file is encrypted to the old 9D certificate with openssl" test -s "$T/e1"
@@ -139,13 +138,9 @@ check_eq "and the new 9d certificate" "serial=$(card_serial 9d | tr a-f A-F)" "$
 slot_cert 9d >"$T/new9d.pem"
 head -c 190 /dev/urandom >"$T/m2"
 openssl pkeyutl -encrypt -certin -inkey "$T/new9d.pem" -in "$T/m2" -out "$T/e2"
-p11tool --login --pin 385027 --decrypt --id 03 -m RSA-PKCS --input-file "$T/e2" \
-    --output-file "$T/d2" >/dev/null 2>&1
-check_eq "OpenSC decrypts a file encrypted to the new 9D certificate (9D)" "$(msg_sha "$T/m2")" "$(msg_sha "$T/d2" 2>/dev/null)"
-p11tool --login --pin 385027 --decrypt --id 05 -m RSA-PKCS --input-file "$T/e1" \
-    --output-file "$T/d1" >/dev/null 2>&1
+check_eq "OpenSC decrypts a file encrypted to the new 9D certificate (9D)" "$(msg_sha "$T/m2")" "$(p11_decrypted 385027 03 "$T/e2")"
 check_eq "and the file encrypted to the old one (retired slot 82, via the key history)" "$(msg_sha "$T/m1")" \
-    "$(msg_sha "$T/d1" 2>/dev/null)"
+    "$(p11_decrypted 385027 05 "$T/e1")"
 check_grep "keyd recovered the old escrowed key (its log)" 'escrowed key of card [0-9a-f]{32} slot 9d: recovery done' "$T/cardmgrd.log"
 check "the revocations reach the CA (nothing pending)" wait_settled 7101
 check "the CRL lists the old 9a, 9c and 9d certificates as superseded" crl_has Superseded $(cut -d' ' -f1-3 <<<"$SN0")
@@ -195,10 +190,8 @@ check_eq "9d on the replacement holds the renewal's key" "$(openssl x509 -noout 
     "$(yubico-piv-tool -r "$R2" -a read-certificate -s 9d 2>/dev/null | openssl x509 -noout -pubkey)"
 check_eq "82 on the replacement holds the issuance's certificate" "$(openssl x509 -noout -fingerprint -in "$T/b0.pem")" \
     "$(yubico-piv-tool -r "$R2" -a read-certificate -s 82 2>/dev/null | openssl x509 -noout -fingerprint)"
-p11tool --login --pin 802461 --decrypt --id 03 -m RSA-PKCS --input-file "$T/e4" --output-file "$T/d4" >/dev/null 2>&1
-check_eq "OpenSC decrypts on the replacement the file encrypted to the renewed key (9D)" "$(msg_sha "$T/m2")" "$(msg_sha "$T/d4" 2>/dev/null)"
-p11tool --login --pin 802461 --decrypt --id 05 -m RSA-PKCS --input-file "$T/e3" --output-file "$T/d3" >/dev/null 2>&1
-check_eq "and the one encrypted to the issuance's key (82)" "$(msg_sha "$T/m1")" "$(msg_sha "$T/d3" 2>/dev/null)"
+check_eq "OpenSC decrypts on the replacement the file encrypted to the renewed key (9D)" "$(msg_sha "$T/m2")" "$(p11_decrypted 802461 03 "$T/e4")"
+check_eq "and the one encrypted to the issuance's key (82)" "$(msg_sha "$T/m1")" "$(p11_decrypted 802461 05 "$T/e3")"
 # The other cards' certificates are theirs: not 7101's to account for below.
 OTHER=$(for c in 7201 7202; do cm auditor --json cards show $c | python3 -c \
     'import json,sys; print(" ".join(c["serial"] for c in json.load(sys.stdin)["certificates"]))'; done | tr '\n' ' ')

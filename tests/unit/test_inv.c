@@ -2141,20 +2141,22 @@ schema_migrate_v3(void **state)
  * with the version set back and inv_stock dropped) gets a stock entry for
  * each blank card, location unknown, and none for any other card.
  */
-static void
-schema_migrate_v5(void **state)
+
+/*
+ * An inventory as an older schema left it: holder H with an active card
+ * and a blank one, committed through t, then schema set back and the
+ * database the newer schema added dropped; reopened (migrating).
+ */
+static struct inv *
+older_schema(struct inv *inv, struct inv_txn *t, uint32_t schema,
+    const char *db)
 {
-	struct inv *inv = open_inv(0);
-	struct inv_txn *t = wtxn(inv);
 	struct inv_holder h;
 	struct inv_card c;
-	struct inv_stock s;
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	uint32_t v;
 
-	(void)state;
 	sample_holder(&h, "H");
 	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
 	sample_card(&c, 1, "H", INV_CARD_ACTIVE);
@@ -2163,15 +2165,28 @@ schema_migrate_v5(void **state)
 	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
 	assert_int_equal(inv_commit(t), INV_OK);
 	inv_close(inv);
-	raw_set_schema(5);
+	raw_set_schema(schema);
 	env = raw_env();
 	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "inv_stock", 0, &dbi), 0);
+	assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
 	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
-	assert_int_equal(raw_schema(), 5);
-	inv = open_inv(0);
+	assert_int_equal(raw_schema(), (int)schema);
+	return open_inv(0);
+}
+
+static void
+schema_migrate_v5(void **state)
+{
+	struct inv *inv = open_inv(0);
+	struct inv_txn *t = wtxn(inv);
+	struct inv_card c;
+	struct inv_stock s;
+	uint32_t v;
+
+	(void)state;
+	inv = older_schema(inv, t, 5, "inv_stock");
 	assert_int_equal(raw_schema(), 7);
 	assert_int_equal(raw_count(inv, "inv_stock", NULL, 0), 1);
 	t = rtxn(inv);
@@ -2225,33 +2240,13 @@ schema_migrate_v6(void **state)
 {
 	struct inv *inv = open_inv(0);
 	struct inv_txn *t = wtxn(inv);
-	struct inv_holder h;
 	struct inv_card c;
 	struct inv_escrow e;
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
 	unsigned n = 0;
 	uint32_t v;
 
 	(void)state;
-	sample_holder(&h, "H");
-	assert_int_equal(inv_holder_put(t, &h, INV_PUT_NEW), INV_OK);
-	sample_card(&c, 1, "H", INV_CARD_ACTIVE);
-	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
-	sample_card(&c, 2, "", INV_CARD_BLANK);
-	assert_int_equal(inv_card_put(t, &c, INV_PUT_NEW), INV_OK);
-	assert_int_equal(inv_commit(t), INV_OK);
-	inv_close(inv);
-	raw_set_schema(6);
-	env = raw_env();
-	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	assert_int_equal(mdb_dbi_open(txn, "inv_escrow", 0, &dbi), 0);
-	assert_int_equal(mdb_drop(txn, dbi, 1), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	assert_int_equal(raw_schema(), 6);
-	inv = open_inv(0);
+	inv = older_schema(inv, t, 6, "inv_escrow");
 	assert_int_equal(raw_schema(), 7);
 	assert_int_equal(raw_count(inv, "inv_escrow", NULL, 0), 0);
 	/* 5 to 6 does not run again: the blank card put without a stock
