@@ -132,13 +132,10 @@ export function mount(main, ctx) {
         body = [h('h1', null, 'Renewing your card\u2026'), cardLine(),
           h('p', { 'aria-busy': 'true' }, 'Keep the card in the reader: new keys are made on it and certificates written.')];
         break;
-      case 'done': {
-        const skipped = (st.result && st.result.skipped) || [];
+      case 'done':
         body = holderDoneView('Card renewed', cardLine(), 'Your card holds its new certificates. You can take your card.',
-          skipped.length ? msg('warn', `Not renewed here: ${skipped.map(slotName).join(', ')}. The badge office renews these by replacing the card.`) : null,
-          watch, ctx.go);
+          null, watch, ctx.go);
         break;
-      }
       case 'blocked':
         watch.stop();
         body = pinBlockedView(cardLine(), ctx.go);
