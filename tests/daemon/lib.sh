@@ -113,6 +113,15 @@ wait_settled() {	# serial: until pending_ca is 0 (the drain runs every second)
 
 msg_sha() { sha256sum "$1" | cut -d' ' -f1; }
 
+# An officer issues an employee card (PIN, five challenge answers on fd 3):
+# the operation's final state on stdout; its answer in $T/issue.json.
+issue_employee() {	# reader holder pin
+	printf '%s\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' "$3" >"$T/s"
+	cm officer --json --secrets-fd 3 issue --reader "$1" --holder "$2" --profile employee \
+	    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
+	wait_op "$(json "$T/issue.json" 'j["operation"]')"
+}
+
 # The digest of what OpenSC (pkcs11-tool, tests/drivers/lib.sh) decrypts from
 # file IN with the card's key ID (03: 9D, 05: retired slot 82, through the
 # key history) under PIN; nothing when it cannot.

@@ -39,10 +39,7 @@ restart_at() {	# offset-seconds
 
 cm officer holders add --id E300 --name "Ren Ewal" --email ren@example.com >/dev/null
 vcard_insert 0 "$T/a.state" --create --serial 7101 >/dev/null
-printf '%s\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' 385027 >"$T/s"
-cm officer --json --secrets-fd 3 issue --reader "$R0" --holder E300 --profile employee \
-    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
-check_eq "an employee card is issued" done "$(wait_op "$(json "$T/issue.json" 'j["operation"]')")"
+check_eq "an employee card is issued" done "$(issue_employee "$R0" E300 385027)"
 check_eq "a fresh card needs nothing" "" "$(reqs 7101)"
 cm auditor --json readers >"$T/rd.json"
 check_eq "its reader status carries an empty list" "[]" \
@@ -165,10 +162,7 @@ R1=$(reader_name 1) R2=$(reader_name 2)
 vcard_remove 0	# one card at a time for pkcs11-tool
 cm officer holders add --id E301 --name "Rene Wed" --email rene@example.com >/dev/null
 vcard_insert 1 "$T/b.state" --create --serial 7201 >/dev/null
-printf '%s\nred bicycle\nanswer two\nanswer three\nanswer four\nanswer five\n' 640213 >"$T/s"
-cm officer --json --secrets-fd 3 issue --reader "$R1" --holder E301 --profile employee \
-    --question 1 --question 2 --question 3 --question 4 --question 5 3<"$T/s" >"$T/issue.json"
-check_eq "a second card is issued" done "$(wait_op "$(json "$T/issue.json" 'j["operation"]')")"
+check_eq "a second card is issued" done "$(issue_employee "$R1" E301 640213)"
 restart_at "$OFF"
 yubico-piv-tool -r "$R1" -a read-certificate -s 9d 2>/dev/null >"$T/b0.pem"
 openssl pkeyutl -encrypt -certin -inkey "$T/b0.pem" -in "$T/m1" -out "$T/e3"
